@@ -1,0 +1,184 @@
+import { type Static, type TObject, Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { Channel } from './topics.ts';
+
+/** Device kinds the protocol knows. Telemetry fields depend on the kind. */
+export const DEVICE_KINDS = ['camera', 'light'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
+export const MAX_PAYLOAD_BYTES = 16 * 1024;
+
+/** `ts`: the device's clock, ISO-8601 string or epoch milliseconds. */
+export const Timestamp = Type.Union([
+  Type.String({ minLength: 10, maxLength: 40, description: 'ISO-8601 date-time' }),
+  Type.Integer({ minimum: 0, description: 'epoch milliseconds' }),
+]);
+
+export const HeartbeatPayload = Type.Object({
+  ts: Type.Optional(Timestamp),
+  seq: Type.Optional(Type.Integer({ minimum: 0 })),
+  uptimeS: Type.Optional(Type.Number({ minimum: 0 })),
+  rssiDbm: Type.Optional(Type.Number({ minimum: -150, maximum: 0 })),
+  fw: Type.Optional(Type.String({ maxLength: 64 })),
+});
+export type HeartbeatPayload = Static<typeof HeartbeatPayload>;
+
+export const CameraTelemetryPayload = Type.Object({
+  ts: Type.Optional(Timestamp),
+  recording: Type.Optional(Type.Boolean()),
+  storageUsedPct: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  fps: Type.Optional(Type.Number({ minimum: 0 })),
+  bitrateKbps: Type.Optional(Type.Number({ minimum: 0 })),
+  temperatureC: Type.Optional(Type.Number({ minimum: -40, maximum: 150 })),
+  videoLoss: Type.Optional(Type.Boolean()),
+  tamper: Type.Optional(Type.Boolean()),
+});
+export type CameraTelemetryPayload = Static<typeof CameraTelemetryPayload>;
+
+export const LightTelemetryPayload = Type.Object({
+  ts: Type.Optional(Timestamp),
+  lampOn: Type.Optional(Type.Boolean()),
+  voltageV: Type.Optional(Type.Number({ minimum: 0 })),
+  currentA: Type.Optional(Type.Number({ minimum: 0 })),
+  powerW: Type.Optional(Type.Number({ minimum: 0 })),
+  energyKwh: Type.Optional(Type.Number({ minimum: 0 })),
+  dimPct: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  lux: Type.Optional(Type.Number({ minimum: 0 })),
+});
+export type LightTelemetryPayload = Static<typeof LightTelemetryPayload>;
+
+export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9]*(_[a-z0-9]+)*$';
+export const EventPayload = Type.Object({
+  type: Type.String({ pattern: EVENT_TYPE_PATTERN, maxLength: 64 }),
+  ts: Type.Optional(Timestamp),
+  detail: Type.Optional(Type.String({ maxLength: 512 })),
+});
+export type EventPayload = Static<typeof EventPayload>;
+
+export const TELEMETRY_SCHEMAS: Record<DeviceKind, TObject> = {
+  camera: CameraTelemetryPayload,
+  light: LightTelemetryPayload,
+};
+
+/** Numeric/boolean telemetry fields per kind, as stored in InfluxDB and queried by the API. */
+export const TELEMETRY_FIELDS: Record<DeviceKind, readonly string[]> = {
+  camera: Object.keys(CameraTelemetryPayload.properties).filter((k) => k !== 'ts'),
+  light: Object.keys(LightTelemetryPayload.properties).filter((k) => k !== 'ts'),
+};
+
+export type TelemetryValues = Record<string, number | boolean>;
+
+/** A payload that passed validation, normalised for the service. */
+export type DecodedMessage =
+  | { channel: 'heartbeat'; tsMs: number | null; data: Omit<HeartbeatPayload, 'ts'>; droppedFields: string[] }
+  | { channel: 'telemetry'; tsMs: number | null; data: TelemetryValues; droppedFields: string[] }
+  | { channel: 'status'; online: boolean }
+  | { channel: 'event'; tsMs: number | null; data: Omit<EventPayload, 'ts'>; droppedFields: string[] };
+
+export type DecodeResult = { ok: true; message: DecodedMessage } | { ok: false; reason: string };
+
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** Converts a validated `ts` to epoch ms, or returns a reason. */
+export function parseTimestamp(ts: string | number): number | string {
+  if (typeof ts === 'number') return ts;
+  if (!ISO_RE.test(ts)) return 'ts: expected ISO-8601 date-time with zone or epoch milliseconds';
+  const ms = Date.parse(ts);
+  return Number.isNaN(ms) ? 'ts: not a valid date' : ms;
+}
+
+type Compiled = ReturnType<typeof TypeCompiler.Compile>;
+const compiled = new Map<TObject, { check: Compiled; keys: Set<string> }>();
+function compile(schema: TObject) {
+  let c = compiled.get(schema);
+  if (!c) {
+    c = { check: TypeCompiler.Compile(schema), keys: new Set(Object.keys(schema.properties)) };
+    compiled.set(schema, c);
+  }
+  return c;
+}
+
+/**
+ * Checks a parsed JSON object against a schema. Unknown fields are dropped (and reported so the
+ * caller can count them); a known field with a wrong type or range rejects the whole message.
+ */
+function decodeObject(
+  schema: TObject,
+  raw: unknown,
+): { ok: true; value: Record<string, unknown>; dropped: string[] } | { ok: false; reason: string } {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, reason: 'payload must be a JSON object' };
+  }
+  const { check, keys } = compile(schema);
+  const value: Record<string, unknown> = {};
+  const dropped: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    if (keys.has(k)) value[k] = v;
+    else dropped.push(k);
+  }
+  if (!check.Check(value)) {
+    const first = check.Errors(value).First();
+    const field = first?.path.replace(/^\//, '') || 'payload';
+    return { ok: false, reason: `${field}: ${first?.message ?? 'invalid'}` };
+  }
+  return { ok: true, value, dropped };
+}
+
+function parseJson(payload: Buffer): { ok: true; value: unknown } | { ok: false; reason: string } {
+  try {
+    return { ok: true, value: JSON.parse(payload.toString('utf8')) };
+  } catch {
+    return { ok: false, reason: 'payload is not valid JSON' };
+  }
+}
+
+function withTs<T extends { ts?: string | number }>(
+  value: T,
+): { ok: true; tsMs: number | null; rest: Omit<T, 'ts'> } | { ok: false; reason: string } {
+  const { ts, ...rest } = value;
+  if (ts === undefined) return { ok: true, tsMs: null, rest };
+  const parsed = parseTimestamp(ts);
+  return typeof parsed === 'string' ? { ok: false, reason: parsed } : { ok: true, tsMs: parsed, rest };
+}
+
+/**
+ * Validates one device message. Pure and total: never throws, whatever the bytes.
+ * `kind` selects the telemetry schema.
+ */
+export function decodePayload(channel: Channel, kind: DeviceKind, payload: Buffer): DecodeResult {
+  if (payload.length > MAX_PAYLOAD_BYTES) {
+    return { ok: false, reason: `payload larger than ${MAX_PAYLOAD_BYTES} bytes` };
+  }
+  if (channel === 'status') {
+    const text = payload.toString('utf8').trim();
+    if (text === 'online') return { ok: true, message: { channel, online: true } };
+    if (text === 'offline') return { ok: true, message: { channel, online: false } };
+    return { ok: false, reason: "status must be 'online' or 'offline'" };
+  }
+  let raw: unknown = {};
+  if (payload.length > 0) {
+    const parsed = parseJson(payload);
+    if (!parsed.ok) return parsed;
+    raw = parsed.value;
+  } else if (channel !== 'heartbeat') {
+    return { ok: false, reason: `empty ${channel} payload` };
+  }
+  const schema =
+    channel === 'heartbeat' ? HeartbeatPayload : channel === 'event' ? EventPayload : TELEMETRY_SCHEMAS[kind];
+  const decoded = decodeObject(schema, raw);
+  if (!decoded.ok) return decoded;
+  const t = withTs(decoded.value as { ts?: string | number });
+  if (!t.ok) return t;
+  const droppedFields = decoded.dropped;
+  switch (channel) {
+    case 'heartbeat':
+      return { ok: true, message: { channel, tsMs: t.tsMs, data: t.rest as HeartbeatPayload, droppedFields } };
+    case 'event':
+      return {
+        ok: true,
+        message: { channel, tsMs: t.tsMs, data: t.rest as Omit<EventPayload, 'ts'>, droppedFields },
+      };
+    default:
+      return { ok: true, message: { channel, tsMs: t.tsMs, data: t.rest as TelemetryValues, droppedFields } };
+  }
+}

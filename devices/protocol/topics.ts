@@ -1,0 +1,47 @@
+/**
+ * Topic contract of the wardwatch device protocol v1 (docs/protocol.md).
+ * Both the service and the device agents (simulator, gateways) import this module.
+ */
+export const PROTOCOL_VERSION = 'v1';
+export const TOPIC_ROOT = `wardwatch/${PROTOCOL_VERSION}/devices`;
+export const CHANNELS = ['heartbeat', 'telemetry', 'status', 'event'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const DEVICE_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
+export const DEVICE_ID_RE = new RegExp(DEVICE_ID_PATTERN);
+/** Topics deeper than this are refused where packets enter (aedes once crashed on deep topics). */
+export const MAX_TOPIC_LEVELS = 8;
+
+export const isDeviceId = (id: unknown): id is string => typeof id === 'string' && DEVICE_ID_RE.test(id);
+export const isChannel = (c: string): c is Channel => (CHANNELS as readonly string[]).includes(c);
+
+export const deviceTopic = (deviceId: string, channel: Channel): string => `${TOPIC_ROOT}/${deviceId}/${channel}`;
+/** Commands to a device live under its own `cmd/` subtree, the only thing it may subscribe to. */
+export const commandTopicFilter = (deviceId: string): string => `${TOPIC_ROOT}/${deviceId}/cmd/#`;
+
+export type ParsedTopic = { ok: true; deviceId: string; channel: Channel } | { ok: false; reason: string };
+
+/** Parses a device publish topic. Never throws. */
+export function parseDeviceTopic(topic: string): ParsedTopic {
+  if (!topic.startsWith(`${TOPIC_ROOT}/`)) return { ok: false, reason: 'topic outside wardwatch/v1/devices' };
+  const rest = topic.slice(TOPIC_ROOT.length + 1).split('/');
+  if (rest.length !== 2) return { ok: false, reason: 'topic must be wardwatch/v1/devices/{deviceId}/{channel}' };
+  const [deviceId, channel] = rest as [string, string];
+  if (!isDeviceId(deviceId)) return { ok: false, reason: 'invalid device id in topic' };
+  if (!isChannel(channel)) return { ok: false, reason: `unknown channel '${channel}'` };
+  return { ok: true, deviceId, channel };
+}
+
+/**
+ * May `deviceId` subscribe to `filter`? Only its own command subtree: exactly `…/{id}/cmd/#`,
+ * `…/{id}/cmd/+` or a concrete `…/{id}/cmd/<name>`; wildcards elsewhere would leak other topics.
+ */
+export function isAllowedSubscription(deviceId: string, filter: string): boolean {
+  const prefix = `${TOPIC_ROOT}/${deviceId}/cmd`;
+  if (filter === `${prefix}/#`) return true;
+  if (!filter.startsWith(`${prefix}/`)) return false;
+  const tail = filter.slice(prefix.length + 1);
+  if (tail.length === 0 || tail.split('/').length > 4) return false;
+  // '#' only as the whole last level, '+' only as a whole level.
+  return tail.split('/').every((lvl, i, all) => lvl === '+' || (lvl === '#' && i === all.length - 1) || !/[#+]/.test(lvl));
+}

@@ -1,0 +1,46 @@
+/**
+ * One registry of stable error codes (house style: `WW_ERR_<AREA>_<WHAT>`).
+ * API errors leave the service as `{error: code, message}`; the HTTP status lives here so
+ * routes never pick numbers by hand.
+ */
+export const ERROR_CODES = {
+  WW_ERR_CONFIG_INVALID: 500,
+  WW_ERR_API_BAD_REQUEST: 400,
+  WW_ERR_API_UNAUTHORIZED: 401,
+  WW_ERR_API_FORBIDDEN: 403,
+  WW_ERR_API_NOT_FOUND: 404,
+  WW_ERR_API_CONFLICT: 409,
+  WW_ERR_API_PAYLOAD_TOO_LARGE: 413,
+  WW_ERR_API_UNSUPPORTED_MEDIA: 415,
+  WW_ERR_API_INTERNAL: 500,
+  WW_ERR_STORAGE_INFLUX_DOWN: 503,
+  WW_ERR_STORAGE_QUERY: 502,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class WwError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WwError';
+    this.code = code;
+    this.statusCode = ERROR_CODES[code];
+  }
+}
+
+export class ConfigError extends WwError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super('WW_ERR_CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export const badRequest = (message: string) => new WwError('WW_ERR_API_BAD_REQUEST', message);
+export const notFound = (message: string) => new WwError('WW_ERR_API_NOT_FOUND', message);
+export const forbidden = (message: string) => new WwError('WW_ERR_API_FORBIDDEN', message);
+export const conflict = (message: string) => new WwError('WW_ERR_API_CONFLICT', message);
+export const unauthorized = (message: string) => new WwError('WW_ERR_API_UNAUTHORIZED', message);

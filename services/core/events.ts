@@ -1,0 +1,23 @@
+import type { DeviceKind } from '../../devices/protocol/index.ts';
+import type { Alert, DeviceState } from '../health/types.ts';
+import type { Device } from '../registry/types.ts';
+
+/** Every event on the in-process bus, with its payload. Times are epoch ms. */
+export interface WardwatchEvents {
+  'device.state': {
+    deviceId: string;
+    ward: string;
+    kind: DeviceKind;
+    state: DeviceState;
+    previous: DeviceState;
+    at: number;
+    /** Why: 'heartbeat_timeout' | 'status_offline' | 'sign_of_life' | 'restart'. */
+    reason: string;
+  };
+  'alert.opened': Alert;
+  'alert.acknowledged': Alert;
+  'alert.resolved': Alert;
+  'device.created': Device;
+  'device.updated': Device;
+  'device.deleted': { deviceId: string; ward: string };
+}

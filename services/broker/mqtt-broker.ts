@@ -1,0 +1,170 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { isAllowedSubscription, isDeviceId, parseDeviceTopic } from '../../devices/protocol/index.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+
+/**
+ * Where device messages come from. The embedded aedes broker is one source; a later step can
+ * subscribe to an external MQTT cluster (shared subscriptions) and feed the same handler.
+ */
+export interface MessageHandler {
+  (deviceId: string, topic: string, payload: Buffer, receivedAt: number): void;
+}
+
+export interface BrokerStats {
+  authFailures: number;
+  publishDenied: Record<string, number>;
+  subscribeDenied: number;
+}
+
+export interface MqttBroker {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Serves one MQTT connection arriving over another transport (WebSocket). */
+  handleStream(stream: Duplex): void;
+  clientCount(): number;
+  /** Drops the device's MQTT connection (device deleted). */
+  disconnectDevice(deviceId: string): void;
+  /** The bound TCP port (useful with port 0). */
+  port(): number;
+  stats(): BrokerStats;
+}
+
+export interface BrokerDeps {
+  config: Config;
+  log: Logger;
+  clock: { now(): number };
+  /** Device credential check (registry). */
+  verifyDevice(deviceId: string, secret: string): boolean;
+  onMessage: MessageHandler;
+}
+
+const NOT_AUTHORIZED = 5; // CONNACK return code 5 [MQTT-3.2.2-3], table 3.1
+
+function refuse(reason: string): AuthenticateError {
+  const err = new Error(reason) as AuthenticateError;
+  err.returnCode = NOT_AUTHORIZED;
+  return err;
+}
+
+/**
+ * The embedded MQTT 3.1.1 broker (aedes) with wardwatch's authentication and ACL:
+ * - username = device id, password = device secret, client id = device id (so a device can never
+ *   take over another device's session by choosing its client id);
+ * - publish only to its own four channels; heartbeats, telemetry and events are never retained
+ *   (stale retained data replayed at restart looked fresh in Home Assistant);
+ * - subscribe only to its own `cmd/#` subtree.
+ * Denials are logged with device id, topic and reason, and counted. Hooks never throw.
+ */
+export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
+  const { config, log, clock, verifyDevice, onMessage } = deps;
+  const stats: BrokerStats = { authFailures: 0, publishDenied: {}, subscribeDenied: 0 };
+  const deny = (reason: string) => {
+    stats.publishDenied[reason] = (stats.publishDenied[reason] ?? 0) + 1;
+  };
+
+  // concurrency 0: see config/default.yaml broker.concurrency and docs/operations.md.
+  const aedes = await Aedes.createBroker({
+    concurrency: config.broker.concurrency,
+    maxTopicLevels: config.broker.maxTopicLevels,
+    authenticate(client, username, password, done) {
+      try {
+        const secret = password?.toString('utf8') ?? '';
+        if (!username || !isDeviceId(username) || !secret || !verifyDevice(username, secret)) {
+          stats.authFailures++;
+          log.warn({ clientId: client.id, username, reason: 'bad credentials' }, 'mqtt connect refused');
+          return done(refuse('not authorized'), false);
+        }
+        if (client.id !== username) {
+          stats.authFailures++;
+          log.warn({ clientId: client.id, deviceId: username, reason: 'client id must equal device id' }, 'mqtt connect refused');
+          return done(refuse('client id must equal device id'), false);
+        }
+        done(null, true);
+      } catch (err) {
+        log.error({ err, clientId: client.id }, 'authenticate hook failed');
+        done(refuse('internal error'), false);
+      }
+    },
+    authorizePublish(client, packet, done) {
+      // Broker-internal publishes ($SYS heartbeats) have no client.
+      if (!client) return done(null);
+      const deviceId = client.id;
+      const parsed = parseDeviceTopic(packet.topic);
+      let reason: string | null = null;
+      if (!parsed.ok) reason = parsed.reason;
+      else if (parsed.deviceId !== deviceId) reason = 'publish under another device id';
+      if (reason) {
+        deny(reason);
+        log.warn({ deviceId, topic: packet.topic, reason }, 'mqtt publish denied');
+        // aedes disconnects a client whose publish is denied; that is the intended penalty.
+        return done(new Error(reason));
+      }
+      if (packet.retain && parsed.ok && parsed.channel !== 'status') packet.retain = false;
+      done(null);
+    },
+    authorizeSubscribe(client, sub, done) {
+      if (!client || !isAllowedSubscription(client.id, sub.topic)) {
+        stats.subscribeDenied++;
+        log.warn({ deviceId: client?.id, topic: sub.topic, reason: 'not own cmd topic' }, 'mqtt subscribe denied');
+        return done(null, null); // SUBACK 0x80 for this filter, connection kept [MQTT-3.9.3]
+      }
+      done(null, sub);
+    },
+    published(packet, client, done) {
+      if (client) {
+        try {
+          onMessage(client.id, packet.topic, packet.payload as Buffer, clock.now());
+        } catch (err) {
+          // Ingest is total; this only guards the broker against a bug there.
+          log.error({ err, deviceId: client.id, topic: packet.topic }, 'ingest failed');
+        }
+      }
+      done(null);
+    },
+  });
+
+  aedes.on('clientError', (client, err) => log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error'));
+  aedes.on('connectionError', (client, err) =>
+    log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'),
+  );
+
+  const server: Server = createServer((socket: Socket) => aedes.handle(socket));
+  server.on('error', (err) => log.error({ err }, 'mqtt listener error'));
+  let boundPort = 0;
+
+  return {
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.mqttPort, config.host, () => {
+          server.off('error', reject);
+          const addr = server.address();
+          boundPort = typeof addr === 'object' && addr ? addr.port : config.mqttPort;
+          resolve();
+        });
+      });
+      log.info({ port: boundPort, host: config.host }, 'mqtt listening');
+    },
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    },
+    handleStream(stream) {
+      aedes.handle(stream);
+    },
+    clientCount: () => aedes.connectedClients,
+    disconnectDevice(deviceId) {
+      // `clients` (id → Client) is public in aedes but missing from its type declarations.
+      const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[deviceId];
+      if (client) {
+        log.info({ deviceId }, 'dropping mqtt session of deleted device');
+        client.close();
+      }
+    },
+    port: () => boundPort,
+    stats: () => stats,
+  };
+}

@@ -1,0 +1,132 @@
+import type { Clock, TimerHandle } from '../core/clock.ts';
+
+/**
+ * Where liveness deadlines live. In memory now; the seam lets several instances keep them in
+ * Redis later without touching the liveness rules.
+ */
+export interface DeadlineScheduler {
+  /** Schedules (or moves) the deadline of `key`. O(1) when it moves later, which is the per-message case. */
+  set(key: string, atMs: number): void;
+  cancel(key: string): void;
+  /** `onDue` runs once per key whose deadline has passed, in deadline order. */
+  start(onDue: (key: string, nowMs: number) => void): void;
+  stop(): void;
+  size(): number;
+}
+
+interface Entry {
+  key: string;
+  at: number;
+}
+
+/** Largest delay setTimeout accepts (2^31-1 ms); longer waits are re-armed. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A binary min-heap with lazy updates and a single timer armed for the earliest entry.
+ *
+ * Why lazy: every accepted message pushes its device's deadline later. Re-heaping on each
+ * message would be O(log n) per message; instead `set` only records the new target (O(1)) and
+ * the heap entry is re-inserted once, when it surfaces and turns out not to be due yet. A key
+ * has at most one live heap entry (`heapAt`); entries whose time differs from it are stale.
+ * The timer fires at the deadline itself, so detection does not depend on fleet size.
+ */
+export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
+  const heap: Entry[] = [];
+  const target = new Map<string, number>();
+  const heapAt = new Map<string, number>();
+  let onDue: ((key: string, nowMs: number) => void) | null = null;
+  let timer: TimerHandle | null = null;
+  let armedAt = Number.POSITIVE_INFINITY;
+
+  const push = (e: Entry) => {
+    heap.push(e);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (heap[p]!.at <= e.at) break;
+      heap[i] = heap[p]!;
+      i = p;
+    }
+    heap[i] = e;
+  };
+
+  const pop = (): Entry | undefined => {
+    const top = heap[0];
+    const last = heap.pop();
+    if (top === undefined || last === undefined || heap.length === 0) return top;
+    let i = 0;
+    const n = heap.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && heap[r]!.at < heap[l]!.at ? r : l;
+      if (heap[c]!.at >= last.at) break;
+      heap[i] = heap[c]!;
+      i = c;
+    }
+    heap[i] = last;
+    return top;
+  };
+
+  const arm = () => {
+    const next = heap[0];
+    if (!onDue || !next) {
+      if (timer) clock.clearTimeout(timer);
+      timer = null;
+      armedAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (timer && armedAt <= next.at) return;
+    if (timer) clock.clearTimeout(timer);
+    armedAt = next.at;
+    timer = clock.setTimeout(fire, Math.min(MAX_TIMER_MS, Math.max(0, next.at - clock.now())));
+  };
+
+  const fire = () => {
+    timer = null;
+    armedAt = Number.POSITIVE_INFINITY;
+    const now = clock.now();
+    while (heap.length > 0 && heap[0]!.at <= now) {
+      const e = pop()!;
+      if (heapAt.get(e.key) !== e.at) continue; // stale: superseded or cancelled
+      const t = target.get(e.key);
+      if (t === undefined) continue;
+      if (t > now) {
+        // Heard from since this entry was made: wait for the newer deadline.
+        heapAt.set(e.key, t);
+        push({ key: e.key, at: t });
+        continue;
+      }
+      target.delete(e.key);
+      heapAt.delete(e.key);
+      onDue?.(e.key, now);
+    }
+    arm();
+  };
+
+  return {
+    set(key, atMs) {
+      target.set(key, atMs);
+      const h = heapAt.get(key);
+      if (h !== undefined && h <= atMs) return; // the live entry surfaces first and re-inserts
+      heapAt.set(key, atMs);
+      push({ key, at: atMs });
+      if (atMs < armedAt) arm();
+    },
+    cancel(key) {
+      target.delete(key);
+      heapAt.delete(key);
+    },
+    start(fn) {
+      onDue = fn;
+      arm();
+    },
+    stop() {
+      onDue = null;
+      arm();
+    },
+    size: () => target.size,
+  };
+}

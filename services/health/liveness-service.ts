@@ -1,0 +1,204 @@
+import type { DeviceKind } from '../../devices/protocol/index.ts';
+import type { EventBus } from '../core/bus.ts';
+import type { Clock, TimerHandle } from '../core/clock.ts';
+import { iso } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import type { WardwatchEvents } from '../core/events.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Device } from '../registry/types.ts';
+import type { PointSink } from '../storage/types.ts';
+import type { AlertEngine } from './alert-service.ts';
+import type { DeadlineScheduler } from './deadline-scheduler.ts';
+import {
+  type LiveRecord,
+  type LivenessInput,
+  livenessStep,
+  newRecord,
+  offlineAlertAction,
+  restoreRecord,
+  type Transition,
+} from './liveness.ts';
+import type { LivenessView } from './service-types.ts';
+import type { DeviceStatus, StatusRepository } from './types.ts';
+
+export const OFFLINE_ALERT = 'device_offline';
+
+/** What ingest tells liveness. Both are O(1) and never touch disk. */
+export interface LivenessSink {
+  signOfLife(deviceId: string, at: number): void;
+  statusOffline(deviceId: string, at: number): void;
+}
+
+export interface LivenessService extends LivenessSink, LivenessView {
+  start(): void;
+  stop(): void;
+  /** Writes changed records now (also done every persistIntervalS). */
+  persist(): void;
+  deadlines(): number;
+}
+
+export interface LivenessDeps {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  bus: EventBus<WardwatchEvents>;
+  devices: { get(id: string): Device | null; list(): Device[] };
+  statusRepo: StatusRepository;
+  alerts: AlertEngine;
+  points: PointSink;
+  scheduler: DeadlineScheduler;
+}
+
+const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light' };
+
+export function offlineMessage(device: Device, t: Transition, lastSeenAt: number | null): string {
+  const who = `${KIND_LABEL[device.kind]} ${device.id} (${device.name})`;
+  const since = lastSeenAt === null ? 'never seen' : `last seen ${iso(lastSeenAt)}`;
+  return t.reason === 'status_offline'
+    ? `${who} reported offline (status or last will); ${since}`
+    : `${who} missed its heartbeats; ${since}`;
+}
+
+/**
+ * Applies the pure liveness machine to live devices: keeps every record in memory, schedules
+ * deadlines, and on a transition emits `device.state`, writes a `device_state` point and opens or
+ * resolves the `device_offline` alert. Transitions run synchronously in arrival order, so one
+ * device's changes can never be processed out of order. Last-seen times reach SQLite in batches.
+ */
+export function createLivenessService(deps: LivenessDeps): LivenessService {
+  const { config, log, clock, bus, devices, statusRepo, alerts, points, scheduler } = deps;
+  const records = new Map<string, LiveRecord>();
+  const dirty = new Set<string>();
+  const unsubscribe: Array<() => void> = [];
+  let persistTimer: TimerHandle | null = null;
+
+  const timeoutMs = (d: Device) =>
+    (d.heartbeatIntervalS ?? config.liveness.heartbeatIntervalS[d.kind]) * config.liveness.missedHeartbeats * 1000;
+
+  const apply = (device: Device, input: LivenessInput) => {
+    const rec = records.get(device.id) ?? newRecord(device.id, input.at);
+    const { record, transition } = livenessStep(rec, input);
+    records.set(device.id, record);
+    dirty.add(device.id);
+    if (record.expiresAt !== rec.expiresAt) {
+      if (record.expiresAt === null) scheduler.cancel(device.id);
+      else scheduler.set(device.id, record.expiresAt);
+    }
+    if (transition) onTransition(device, transition, rec.lastSeenAt);
+  };
+
+  const onTransition = (device: Device, t: Transition, lastSeenBefore: number | null) => {
+    log.info({ deviceId: device.id, from: t.from, to: t.to, reason: t.reason }, 'device state changed');
+    bus.emit('device.state', {
+      deviceId: device.id,
+      ward: device.ward,
+      kind: device.kind,
+      state: t.to,
+      previous: t.from,
+      at: t.at,
+      reason: t.reason,
+    });
+    points.write({
+      measurement: 'device_state',
+      tags: { deviceId: device.id, kind: device.kind, ward: device.ward },
+      fields: { state: t.to, previous: t.from, reason: t.reason },
+      timeMs: t.at,
+    });
+    const action = offlineAlertAction(t);
+    if (action === 'open') {
+      alerts.openAlert({
+        deviceId: device.id,
+        ward: device.ward,
+        kind: device.kind,
+        type: OFFLINE_ALERT,
+        severity: config.alerts.offlineSeverity[device.kind],
+        message: offlineMessage(device, t, lastSeenBefore),
+        openedAt: t.at,
+      });
+    } else if (action === 'resolve') {
+      alerts.resolveBySystem(device.id, OFFLINE_ALERT, t.at);
+    }
+  };
+
+  const persist = () => {
+    if (dirty.size === 0) return;
+    const batch: DeviceStatus[] = [];
+    for (const id of dirty) {
+      const r = records.get(id);
+      if (r) batch.push({ deviceId: r.deviceId, state: r.state, lastSeenAt: r.lastSeenAt, stateSince: r.stateSince });
+    }
+    dirty.clear();
+    try {
+      statusRepo.saveBatch(batch);
+    } catch (err) {
+      // Keep them dirty for the next round; liveness itself never depends on storage.
+      for (const s of batch) dirty.add(s.deviceId);
+      log.error({ err, devices: batch.length }, 'persisting device status failed');
+    }
+  };
+
+  const schedulePersist = () => {
+    persistTimer = clock.setTimeout(() => {
+      persist();
+      schedulePersist();
+    }, config.liveness.persistIntervalS * 1000);
+  };
+
+  return {
+    start() {
+      const now = clock.now();
+      const persisted = new Map(statusRepo.loadAll().map((s) => [s.deviceId, s]));
+      for (const d of devices.list()) {
+        const rec = restoreRecord(persisted.get(d.id), d.id, now, timeoutMs(d));
+        records.set(d.id, rec);
+        if (rec.expiresAt !== null) scheduler.set(d.id, rec.expiresAt);
+        if (persisted.get(d.id)?.state !== rec.state) dirty.add(d.id);
+      }
+      unsubscribe.push(
+        bus.on('device.created', (d) => {
+          records.set(d.id, newRecord(d.id, clock.now()));
+          dirty.add(d.id);
+        }),
+        bus.on('device.deleted', ({ deviceId }) => {
+          records.delete(deviceId);
+          dirty.delete(deviceId);
+          scheduler.cancel(deviceId);
+          statusRepo.delete(deviceId);
+        }),
+      );
+      scheduler.start((deviceId, at) => {
+        const device = devices.get(deviceId);
+        if (device) apply(device, { type: 'deadline', at });
+      });
+      schedulePersist();
+      log.info({ devices: records.size, deadlines: scheduler.size() }, 'liveness started');
+    },
+
+    stop() {
+      scheduler.stop();
+      if (persistTimer) clock.clearTimeout(persistTimer);
+      persistTimer = null;
+      for (const u of unsubscribe.splice(0)) u();
+      persist();
+    },
+
+    signOfLife(deviceId, at) {
+      const device = devices.get(deviceId);
+      if (device) apply(device, { type: 'sign_of_life', at, timeoutMs: timeoutMs(device) });
+    },
+
+    statusOffline(deviceId, at) {
+      const device = devices.get(deviceId);
+      if (device) apply(device, { type: 'status_offline', at });
+    },
+
+    getStatus(deviceId) {
+      const r = records.get(deviceId);
+      if (!r) return { deviceId, state: 'unknown', lastSeenAt: null, stateSince: clock.now() };
+      return { deviceId, state: r.state, lastSeenAt: r.lastSeenAt, stateSince: r.stateSince };
+    },
+
+    persist,
+    deadlines: () => scheduler.size(),
+  };
+}

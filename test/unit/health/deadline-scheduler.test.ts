@@ -1,0 +1,82 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../../services/core/clock.ts';
+import { createMemoryDeadlineScheduler } from '../../../services/health/deadline-scheduler.ts';
+
+describe('memory deadline scheduler (fake timers)', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date('2026-11-27T00:00:00Z'));
+  });
+  afterEach(() => vi.useRealTimers());
+
+  const setup = () => {
+    const due: Array<[string, number]> = [];
+    const s = createMemoryDeadlineScheduler(systemClock);
+    s.start((key, now) => due.push([key, now]));
+    return { s, due };
+  };
+
+  it('fires each key at its deadline, in deadline order', async () => {
+    const { s, due } = setup();
+    const t0 = Date.now();
+    s.set('b', t0 + 2000);
+    s.set('a', t0 + 1000);
+    s.set('c', t0 + 3000);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(due).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(due).toEqual([['a', t0 + 1000]]);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(due.map(([k]) => k)).toEqual(['a', 'b', 'c']);
+    expect(due[2]![1]).toBe(t0 + 3000);
+    expect(s.size()).toBe(0);
+  });
+
+  it('moving a deadline later postpones it (lazy re-insert), moving it earlier brings it forward', async () => {
+    const { s, due } = setup();
+    const t0 = Date.now();
+    s.set('a', t0 + 1000);
+    s.set('a', t0 + 5000);
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(due).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(due).toEqual([['a', t0 + 5000]]);
+
+    s.set('b', t0 + 20_000);
+    s.set('b', t0 + 6000);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(due.map(([k]) => k)).toEqual(['a', 'b']);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(due).toHaveLength(2); // the superseded entry is stale, not a second firing
+  });
+
+  it('a cancelled key never fires', async () => {
+    const { s, due } = setup();
+    s.set('a', Date.now() + 1000);
+    s.cancel('a');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(due).toEqual([]);
+    expect(s.size()).toBe(0);
+  });
+
+  it('10,000 keys due at once all fire at their deadline, each once', async () => {
+    const { s, due } = setup();
+    const t0 = Date.now();
+    for (let i = 0; i < 10_000; i++) s.set(`d${i}`, t0 + 90_000 + (i % 7));
+    // half of them are heard from again: their deadlines move 30 s on
+    for (let i = 0; i < 10_000; i += 2) s.set(`d${i}`, t0 + 120_000);
+    await vi.advanceTimersByTimeAsync(90_010);
+    expect(due).toHaveLength(5000);
+    expect(due.every(([, now]) => now - t0 <= 90_006)).toBe(true);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(new Set(due.map(([k]) => k)).size).toBe(10_000);
+  });
+
+  it('stop() disarms the timer', async () => {
+    const { s, due } = setup();
+    s.set('a', Date.now() + 1000);
+    s.stop();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(due).toEqual([]);
+  });
+});

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
-import { isAllowedSubscription, isDeviceId, parseDeviceTopic } from '../../devices/protocol/index.ts';
+import { commandTopicFilter, deviceTopic, isAllowedSubscription, isDeviceId, parseDeviceTopic } from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -25,8 +25,12 @@ export interface MqttBroker {
   /** Serves one MQTT connection arriving over another transport (WebSocket). */
   handleStream(stream: Duplex): void;
   clientCount(): number;
-  /** Drops the device's MQTT connection (device deleted). */
+  /** Drops the device's MQTT connection and its retained status (device deleted). */
   disconnectDevice(deviceId: string): void;
+  /** Publishes a command to a device (`…/{id}/cmd/{command}`), the only topic it may subscribe to. */
+  sendCommand(deviceId: string, command: string, payload: string | Buffer): Promise<void>;
+  /** Topics that hold a retained message and match `pattern` (operations and tests). */
+  retainedTopics(pattern: string): Promise<string[]>;
   /** The bound TCP port (useful with port 0). */
   port(): number;
   stats(): BrokerStats;
@@ -159,10 +163,42 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     disconnectDevice(deviceId) {
       // `clients` (id → Client) is public in aedes but missing from its type declarations.
       const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[deviceId];
-      if (client) {
-        log.info({ deviceId }, 'dropping mqtt session of deleted device');
-        client.close();
+      const clearRetained = () =>
+        aedes.publish(
+          { cmd: 'publish', topic: deviceTopic(deviceId, 'status'), payload: Buffer.alloc(0), qos: 0, retain: true, dup: false },
+          () => undefined,
+        );
+      if (!client) return clearRetained();
+      log.info({ deviceId }, 'dropping mqtt session of deleted device');
+      // The close publishes the device's will; clear its retained status only after that.
+      client.close(clearRetained);
+    },
+    sendCommand(deviceId, command, payload) {
+      if (!/^[a-z][a-z0-9_]{0,63}$/.test(command)) return Promise.reject(new Error(`invalid command name '${command}'`));
+      return new Promise((resolve, reject) => {
+        aedes.publish(
+          {
+            cmd: 'publish',
+            topic: `${commandTopicFilter(deviceId).slice(0, -1)}${command}`,
+            payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+            qos: 1,
+            retain: false,
+            dup: false,
+          },
+          (err) => (err ? reject(err) : resolve()),
+        );
+      });
+    },
+    async retainedTopics(pattern) {
+      const topics: string[] = [];
+      // `persistence` is public in aedes but missing from its type declarations.
+      const { persistence } = aedes as unknown as {
+        persistence: { createRetainedStream(p: string): AsyncIterable<{ topic: string }> };
+      };
+      for await (const packet of persistence.createRetainedStream(pattern)) {
+        topics.push(packet.topic);
       }
+      return topics;
     },
     port: () => boundPort,
     stats: () => stats,

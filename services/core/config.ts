@@ -22,7 +22,15 @@ export const ConfigSchema = Type.Object(
     httpPort: Port,
     mqttPort: Port,
     dataDir: Type.String({ minLength: 1 }),
-    logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    logLevel: Type.Union([
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent'),
+    ]),
     adminPassword: Type.Union([Type.String({ minLength: 8 }), Type.Null()]),
     influx: Type.Object(
       {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `npm test`: type check, lint, then every vitest suite (unit, integration over real sockets with a
+# real influxd, e2e). Installs what it can when missing so it works from a fresh clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  echo "test: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+missing=()
+command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
+command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing Debian packages: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "test: missing Debian packages: ${missing[*]} (the integration tests run a real InfluxDB and mosquitto clients)." >&2
+    echo "      install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "test: type check"
+npx tsc --noEmit
+echo "test: lint"
+npx biome check .
+echo "test: vitest"
+npx vitest run "$@"

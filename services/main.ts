@@ -1,0 +1,195 @@
+/**
+ * wardwatch: wires every feature together. Only this file knows them all; features talk
+ * through the event bus or the interfaces passed in here. Read README.md → docs/ → this file.
+ *
+ * Seams kept explicit for a multi-instance future (issue #2):
+ * - how messages arrive: `MqttBroker` → `Ingest.handle` (an external-broker source can call the same);
+ * - where liveness deadlines live: `DeadlineScheduler` (in memory now);
+ * - where registry/alerts/status live: the repository interfaces (SQLite now).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import websocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import { createWebSocketStream } from 'ws';
+import { buildHttpServer } from './api/app.ts';
+import { createUserService } from './auth/users.ts';
+import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
+import { EventBus } from './core/bus.ts';
+import { type Clock, systemClock } from './core/clock.ts';
+import { type Config, loadConfig } from './core/config.ts';
+import { ConfigError } from './core/errors.ts';
+import type { WardwatchEvents } from './core/events.ts';
+import { createLogger, type Logger } from './core/logger.ts';
+import { type Database, openDatabase } from './core/sqlite.ts';
+import { createAlertService } from './health/alert-service.ts';
+import { createMemoryDeadlineScheduler } from './health/deadline-scheduler.ts';
+import { createLivenessService, type LivenessService } from './health/liveness-service.ts';
+import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
+import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
+import { createIngest, type Ingest } from './ingest/ingest.ts';
+import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
+import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
+import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
+
+export interface Wardwatch {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly bus: EventBus<WardwatchEvents>;
+  readonly devices: DeviceRegistry;
+  readonly liveness: LivenessService;
+  readonly storage: InfluxStorage;
+  readonly ingest: Ingest;
+  readonly http: FastifyInstance;
+  readonly broker: MqttBroker;
+  readonly db: Database;
+  /** Bound ports (after start; useful when configured as 0). */
+  httpPort(): number;
+  mqttPort(): number;
+  /** The generated admin password on the first start without WARDWATCH_ADMIN_PASSWORD, else null. */
+  generatedAdminPassword(): string | null;
+}
+
+export async function createWardwatch(config: Config, opts: { log?: Logger; clock?: Clock } = {}): Promise<Wardwatch> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  mkdirSync(config.dataDir, { recursive: true });
+  const db = openDatabase(join(config.dataDir, 'wardwatch.db'));
+  const bus = new EventBus<WardwatchEvents>(log.child({ feature: 'bus' }));
+
+  const devices = createDeviceRegistry({ repo: new SqliteDeviceRepository(db), bus, clock, log: log.child({ feature: 'registry' }) });
+  const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
+  const storage = createInfluxStorage({ config, log: log.child({ feature: 'storage' }), clock });
+  const alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log: log.child({ feature: 'alerts' }) });
+  const liveness = createLivenessService({
+    config,
+    log: log.child({ feature: 'liveness' }),
+    clock,
+    bus,
+    devices,
+    statusRepo: new SqliteStatusRepository(db),
+    alerts,
+    points: storage,
+    scheduler: createMemoryDeadlineScheduler(clock),
+  });
+  const ingest = createIngest({ config, log: log.child({ feature: 'ingest' }), devices, liveness, points: storage });
+
+  // While shutting down, the broker closes every connection; those closes must not be read as
+  // devices going offline, so ingest is switched off first.
+  let accepting = false;
+  const broker = await createMqttBroker({
+    config,
+    log: log.child({ feature: 'broker' }),
+    clock,
+    verifyDevice: (id, secret) => devices.verifySecret(id, secret),
+    onMessage: (deviceId, topic, payload, receivedAt) => {
+      if (accepting) ingest.handle(deviceId, topic, payload, receivedAt);
+    },
+  });
+  bus.on('device.deleted', ({ deviceId }) => broker.disconnectDevice(deviceId));
+
+  const http = await buildHttpServer({
+    config,
+    log: log.child({ feature: 'api' }),
+    clock,
+    bus,
+    users,
+    devices,
+    liveness,
+    alerts,
+    telemetry: storage,
+    health: () => ({ mqttClients: broker.clientCount(), storage: storage.health() }),
+  });
+  // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
+  await http.register(websocket);
+  http.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket) => {
+    broker.handleStream(createWebSocketStream(socket));
+  });
+
+  let generatedPassword: string | null = null;
+  let httpPort = config.httpPort;
+
+  return {
+    config,
+    log,
+    bus,
+    devices,
+    liveness,
+    storage,
+    ingest,
+    http,
+    broker,
+    db,
+    async start() {
+      await storage.start(); // never waits on InfluxDB: it may be down, we still alert
+      liveness.start();
+      const admin = await users.ensureAdmin(config.adminPassword);
+      generatedPassword = admin.generatedPassword;
+      accepting = true;
+      await broker.start();
+      await http.listen({ host: config.host, port: config.httpPort });
+      const addr = http.server.address();
+      httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+      log.info({ httpPort, mqttPort: broker.port(), dataDir: config.dataDir }, 'wardwatch started');
+    },
+    async stop() {
+      accepting = false;
+      await http.close();
+      await broker.stop();
+      liveness.stop();
+      await storage.stop();
+      db.close();
+      log.info('wardwatch stopped');
+    },
+    httpPort: () => httpPort,
+    mqttPort: () => broker.port(),
+    generatedAdminPassword: () => generatedPassword,
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`wardwatch: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const app = await createWardwatch(config);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  await app.start();
+  const password = app.generatedAdminPassword();
+  if (password) {
+    // Shown once: only its hash is stored.
+    process.stderr.write(
+      `\n  wardwatch created user 'admin' with password: ${password}\n  (shown once; set WARDWATCH_ADMIN_PASSWORD to choose it)\n\n`,
+    );
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`wardwatch: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

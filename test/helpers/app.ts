@@ -1,0 +1,154 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { loadConfig } from '../../services/core/config.ts';
+import { createLogger } from '../../services/core/logger.ts';
+import { createWardwatch, type Wardwatch } from '../../services/main.ts';
+
+export const ADMIN_PASSWORD = 'admin-test-password';
+
+export interface TestApp {
+  app: Wardwatch;
+  dataDir: string;
+  influxUrl: string;
+  httpUrl: string;
+  mqttUrl: string;
+  adminToken: string;
+  api<T = unknown>(method: string, path: string, opts?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
+  /** Registers a device through the API and returns its secret. */
+  addDevice(input: { id: string; kind?: 'camera' | 'light'; ward?: string; heartbeatIntervalS?: number; name?: string }): Promise<string>;
+  connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
+  /** Stops the service; the data dir stays (restart tests) unless `cleanup`. */
+  stop(cleanup?: boolean): Promise<void>;
+}
+
+/**
+ * Starts a whole wardwatch on ports 0 with a temp data dir (or the given one, for restarts) and
+ * its own InfluxDB database on the given server. Logs are silent unless WARDWATCH_TEST_LOG is set.
+ */
+export async function startTestApp(opts: {
+  influxBaseUrl: string;
+  dataDir?: string;
+  database?: string;
+  overrides?: Record<string, unknown>;
+}): Promise<TestApp> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ww-app-'));
+  const database = opts.database ?? `t_${randomBytes(4).toString('hex')}`;
+  const influxUrl = `${opts.influxBaseUrl}/${database}`;
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      host: '127.0.0.1',
+      httpPort: 0,
+      mqttPort: 0,
+      dataDir,
+      adminPassword: ADMIN_PASSWORD,
+      logLevel: (process.env.WARDWATCH_TEST_LOG as string) || 'silent',
+      influx: { url: influxUrl, flushIntervalMs: 100, retryIntervalMs: 200, requestTimeoutMs: 2000 },
+      liveness: { persistIntervalS: 1 },
+      ...opts.overrides,
+    },
+  });
+  const app = await createWardwatch(config, { log: createLogger(config.logLevel) });
+  await app.start();
+  const httpUrl = `http://127.0.0.1:${app.httpPort()}`;
+  const mqttUrl = `mqtt://127.0.0.1:${app.mqttPort()}`;
+  const clients: MqttClient[] = [];
+
+  const api: TestApp['api'] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    const token = o.token === undefined ? adminToken : o.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (o.body !== undefined) {
+      body = typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${httpUrl}${path}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // CSV, GeoJSON text, etc. stay text
+    }
+    return { status: res.status, body: parsed as never, headers: res.headers };
+  };
+
+  let adminToken = '';
+  const login = await api<{ token: string }>('POST', '/api/v1/auth/login', {
+    body: { username: 'admin', password: ADMIN_PASSWORD },
+    token: null,
+  });
+  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  adminToken = login.body.token;
+
+  return {
+    app,
+    dataDir,
+    influxUrl,
+    httpUrl,
+    mqttUrl,
+    adminToken,
+    api,
+    async addDevice(input) {
+      const res = await api<{ secret: string }>('POST', '/api/v1/devices', {
+        body: {
+          kind: 'camera',
+          ward: 'binh-ngoc',
+          name: `Test ${input.id}`,
+          lat: 21.5,
+          lon: 107.97,
+          ...input,
+        },
+      });
+      if (res.status !== 201) throw new Error(`add device failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.secret;
+    },
+    async connectDevice(id, secret, o = {}) {
+      const client = mqtt.connect(mqttUrl, {
+        clientId: id,
+        username: id,
+        password: secret,
+        reconnectPeriod: 0,
+        connectTimeout: 5000,
+        will: { topic: `wardwatch/v1/devices/${id}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
+        ...o,
+      });
+      clients.push(client);
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', () => resolve());
+        client.once('error', reject);
+      });
+      return client;
+    },
+    async stop(cleanup = true) {
+      for (const c of clients) c.end(true);
+      await app.stop();
+      if (cleanup) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Publishes and resolves once the broker acknowledged it (QoS 1). */
+export function publish(client: MqttClient, topic: string, payload: string | Buffer, opts: { retain?: boolean } = {}) {
+  return client.publishAsync(topic, payload, { qos: 1, retain: opts.retain ?? false });
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes (no fixed sleeps). */
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

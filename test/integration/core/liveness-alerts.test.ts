@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+
+const T = (id: string, ch: string) => `wardwatch/v1/devices/${id}/${ch}`;
+
+interface AlertJson {
+  id: number;
+  deviceId: string;
+  type: string;
+  severity: string;
+  state: string;
+  resolvedBy: string | null;
+  openedAt: string;
+}
+
+/**
+ * Liveness end to end: real broker, real MQTT.js devices, real SQLite, real InfluxDB.
+ * Devices use heartbeatIntervalS 1 and the service missedHeartbeats 2, so the timeout is 2 s.
+ */
+describe('liveness and outage alerts', () => {
+  const influx = inject('influxUrl');
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+
+  const openAlerts = async (app: TestApp, deviceId: string) =>
+    (await app.api<{ items: AlertJson[] }>('GET', `/api/v1/alerts?state=open&deviceId=${deviceId}`)).body.items;
+
+  it('a silent device goes offline within 1 s of its deadline with one critical alert; it resolves on return', async () => {
+    t = await startTestApp({ influxBaseUrl: influx, overrides: { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } } });
+    const secret = await t.addDevice({ id: 'cam-1', kind: 'camera', heartbeatIntervalS: 1 });
+    expect((await t.api<{ status: { state: string } }>('GET', '/api/v1/devices/cam-1')).body.status.state).toBe('unknown');
+
+    const c = await t.connectDevice('cam-1', secret);
+    await publish(c, T('cam-1', 'heartbeat'), '{"seq":1}');
+    const lastBeat = Date.now();
+    await waitFor(() => t!.app.liveness.getStatus('cam-1').state === 'online', 'online');
+
+    // silence (socket stays open): offline by timeout
+    const offlineAt = await waitFor(
+      () => (t!.app.liveness.getStatus('cam-1').state === 'offline' ? Date.now() : 0),
+      'offline by timeout',
+      6000,
+    );
+    const lateMs = offlineAt - (lastBeat + 2000);
+    expect(lateMs).toBeGreaterThanOrEqual(-50);
+    expect(lateMs).toBeLessThan(1000);
+    const alerts = await openAlerts(t, 'cam-1');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ type: 'device_offline', severity: 'critical', state: 'open' });
+
+    // staying silent longer never opens a second alert for the same outage
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await openAlerts(t, 'cam-1')).toHaveLength(1);
+
+    await publish(c, T('cam-1', 'telemetry'), '{"recording":true}');
+    await waitFor(() => t!.app.liveness.getStatus('cam-1').state === 'online', 'back online');
+    expect(await openAlerts(t, 'cam-1')).toHaveLength(0);
+    const resolved = await t.api<{ items: AlertJson[] }>('GET', '/api/v1/alerts?state=resolved&deviceId=cam-1');
+    expect(resolved.body.items).toHaveLength(1);
+    expect(resolved.body.items[0]).toMatchObject({ resolvedBy: 'system', state: 'resolved' });
+  });
+
+  it('the last will (socket lost) takes a light offline at once with a major alert; status offline does too', async () => {
+    t = await startTestApp({ influxBaseUrl: influx });
+    const secret = await t.addDevice({ id: 'light-1', kind: 'light' });
+    const c = await t.connectDevice('light-1', secret);
+    await publish(c, T('light-1', 'status'), 'online', { retain: true });
+    await waitFor(() => t!.app.liveness.getStatus('light-1').state === 'online', 'online');
+    // Kill the socket without DISCONNECT: the broker publishes the will.
+    c.stream.destroy();
+    await waitFor(() => t!.app.liveness.getStatus('light-1').state === 'offline', 'offline by last will', 3000);
+    const alerts = await openAlerts(t, 'light-1');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ severity: 'major', type: 'device_offline' });
+
+    const c2 = await t.connectDevice('light-1', secret);
+    await publish(c2, T('light-1', 'heartbeat'), '');
+    await waitFor(() => t!.app.liveness.getStatus('light-1').state === 'online', 'online again');
+    await publish(c2, T('light-1', 'status'), 'offline');
+    await waitFor(() => t!.app.liveness.getStatus('light-1').state === 'offline', 'offline by status');
+    expect(await openAlerts(t, 'light-1')).toHaveLength(1);
+  });
+
+  it('a clean disconnect does not fire the will: the device goes offline only by timeout', async () => {
+    t = await startTestApp({ influxBaseUrl: influx, overrides: { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } } });
+    const secret = await t.addDevice({ id: 'cam-2', heartbeatIntervalS: 1 });
+    const c = await t.connectDevice('cam-2', secret);
+    await publish(c, T('cam-2', 'heartbeat'), '{}');
+    await waitFor(() => t!.app.liveness.getStatus('cam-2').state === 'online', 'online');
+    await c.endAsync();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(t.app.liveness.getStatus('cam-2').state).toBe('online');
+    await waitFor(() => t!.app.liveness.getStatus('cam-2').state === 'offline', 'offline by timeout', 4000);
+  });
+
+  it('restart: last-seen survives, nothing is assumed online, a device that died meanwhile alerts once', async () => {
+    const overrides = { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } };
+    t = await startTestApp({ influxBaseUrl: influx, overrides });
+    const dead = await t.addDevice({ id: 'cam-dead', heartbeatIntervalS: 1 });
+    const down = await t.addDevice({ id: 'cam-down', heartbeatIntervalS: 1 });
+    await t.addDevice({ id: 'cam-never', heartbeatIntervalS: 1 });
+    const a = await t.connectDevice('cam-dead', dead);
+    const b = await t.connectDevice('cam-down', down);
+    await publish(a, T('cam-dead', 'heartbeat'), '{}');
+    await publish(b, T('cam-down', 'heartbeat'), '{}');
+    await waitFor(() => t!.app.liveness.getStatus('cam-dead').state === 'online', 'cam-dead online');
+    const seenAt = t.app.liveness.getStatus('cam-dead').lastSeenAt;
+    // cam-down reports offline before the restart: its alert is open across the restart
+    await publish(b, T('cam-down', 'status'), 'offline');
+    await waitFor(() => t!.app.liveness.getStatus('cam-down').state === 'offline', 'cam-down offline');
+    a.end(true);
+    b.end(true);
+    const { dataDir, influxUrl } = t;
+    await t.stop(false);
+    t = undefined;
+
+    const database = influxUrl.split('/').pop();
+    const startedAt = Date.now();
+    t = await startTestApp({ influxBaseUrl: influx, dataDir, database, overrides });
+    const restarted = t;
+    const dev = await restarted.api<{ status: { state: string; lastSeenAt: string } }>('GET', '/api/v1/devices/cam-dead');
+    expect(dev.body.status.state).toBe('unknown');
+    expect(dev.body.status.lastSeenAt).toBe(new Date(seenAt!).toISOString());
+    expect(restarted.app.liveness.getStatus('cam-down').state).toBe('offline');
+
+    const offlineAt = await waitFor(
+      () => (restarted.app.liveness.getStatus('cam-dead').state === 'offline' ? Date.now() : 0),
+      'cam-dead offline after restart',
+      6000,
+    );
+    // the deadline is counted from start-up (2 s), not from the last heartbeat before the restart
+    expect(offlineAt - startedAt).toBeGreaterThanOrEqual(1900);
+    expect(await openAlerts(restarted, 'cam-dead')).toHaveLength(1);
+    expect(await openAlerts(restarted, 'cam-down')).toHaveLength(1); // no duplicate for one outage
+    expect(restarted.app.liveness.getStatus('cam-never').state).toBe('unknown');
+  });
+
+  it('deleting a device drops its MQTT session', async () => {
+    t = await startTestApp({ influxBaseUrl: influx });
+    const secret = await t.addDevice({ id: 'cam-del' });
+    const c = await t.connectDevice('cam-del', secret);
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    expect((await t.api('DELETE', '/api/v1/devices/cam-del')).status).toBe(204);
+    await closed;
+    expect(await t.app.broker.retainedTopics('wardwatch/v1/devices/cam-del/#')).toEqual([]);
+    // and it can't come back with the old secret
+    await expect(t.connectDevice('cam-del', secret)).rejects.toThrow(/not authorized/i);
+  });
+});

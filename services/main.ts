@@ -53,17 +53,30 @@ export interface Wardwatch {
   generatedAdminPassword(): string | null;
 }
 
-export async function createWardwatch(config: Config, opts: { log?: Logger; clock?: Clock } = {}): Promise<Wardwatch> {
+export async function createWardwatch(
+  config: Config,
+  opts: { log?: Logger; clock?: Clock } = {},
+): Promise<Wardwatch> {
   const log = opts.log ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(join(config.dataDir, 'wardwatch.db'));
   const bus = new EventBus<WardwatchEvents>(log.child({ feature: 'bus' }));
 
-  const devices = createDeviceRegistry({ repo: new SqliteDeviceRepository(db), bus, clock, log: log.child({ feature: 'registry' }) });
+  const devices = createDeviceRegistry({
+    repo: new SqliteDeviceRepository(db),
+    bus,
+    clock,
+    log: log.child({ feature: 'registry' }),
+  });
   const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
   const storage = createInfluxStorage({ config, log: log.child({ feature: 'storage' }), clock });
-  const alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log: log.child({ feature: 'alerts' }) });
+  const alerts = createAlertService({
+    repo: new SqliteAlertRepository(db),
+    bus,
+    clock,
+    log: log.child({ feature: 'alerts' }),
+  });
   const liveness = createLivenessService({
     config,
     log: log.child({ feature: 'liveness' }),
@@ -75,7 +88,13 @@ export async function createWardwatch(config: Config, opts: { log?: Logger; cloc
     points: storage,
     scheduler: createMemoryDeadlineScheduler(clock),
   });
-  const ingest = createIngest({ config, log: log.child({ feature: 'ingest' }), devices, liveness, points: storage });
+  const ingest = createIngest({
+    config,
+    log: log.child({ feature: 'ingest' }),
+    devices,
+    liveness,
+    points: storage,
+  });
 
   // While shutting down, the broker closes every connection; those closes must not be read as
   // devices going offline, so ingest is switched off first.

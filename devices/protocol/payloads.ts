@@ -172,7 +172,10 @@ export function decodePayload(channel: Channel, kind: DeviceKind, payload: Buffe
   const droppedFields = decoded.dropped;
   switch (channel) {
     case 'heartbeat':
-      return { ok: true, message: { channel, tsMs: t.tsMs, data: t.rest as HeartbeatPayload, droppedFields } };
+      return {
+        ok: true,
+        message: { channel, tsMs: t.tsMs, data: t.rest as HeartbeatPayload, droppedFields },
+      };
     case 'event':
       return {
         ok: true,

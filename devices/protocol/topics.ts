@@ -15,7 +15,8 @@ export const MAX_TOPIC_LEVELS = 8;
 export const isDeviceId = (id: unknown): id is string => typeof id === 'string' && DEVICE_ID_RE.test(id);
 export const isChannel = (c: string): c is Channel => (CHANNELS as readonly string[]).includes(c);
 
-export const deviceTopic = (deviceId: string, channel: Channel): string => `${TOPIC_ROOT}/${deviceId}/${channel}`;
+export const deviceTopic = (deviceId: string, channel: Channel): string =>
+  `${TOPIC_ROOT}/${deviceId}/${channel}`;
 /** Commands to a device live under its own `cmd/` subtree, the only thing it may subscribe to. */
 export const commandTopicFilter = (deviceId: string): string => `${TOPIC_ROOT}/${deviceId}/cmd/#`;
 
@@ -25,7 +26,8 @@ export type ParsedTopic = { ok: true; deviceId: string; channel: Channel } | { o
 export function parseDeviceTopic(topic: string): ParsedTopic {
   if (!topic.startsWith(`${TOPIC_ROOT}/`)) return { ok: false, reason: 'topic outside wardwatch/v1/devices' };
   const rest = topic.slice(TOPIC_ROOT.length + 1).split('/');
-  if (rest.length !== 2) return { ok: false, reason: 'topic must be wardwatch/v1/devices/{deviceId}/{channel}' };
+  if (rest.length !== 2)
+    return { ok: false, reason: 'topic must be wardwatch/v1/devices/{deviceId}/{channel}' };
   const [deviceId, channel] = rest as [string, string];
   if (!isDeviceId(deviceId)) return { ok: false, reason: 'invalid device id in topic' };
   if (!isChannel(channel)) return { ok: false, reason: `unknown channel '${channel}'` };
@@ -43,5 +45,7 @@ export function isAllowedSubscription(deviceId: string, filter: string): boolean
   const tail = filter.slice(prefix.length + 1);
   if (tail.length === 0 || tail.split('/').length > 4) return false;
   // '#' only as the whole last level, '+' only as a whole level.
-  return tail.split('/').every((lvl, i, all) => lvl === '+' || (lvl === '#' && i === all.length - 1) || !/[#+]/.test(lvl));
+  return tail
+    .split('/')
+    .every((lvl, i, all) => lvl === '+' || (lvl === '#' && i === all.length - 1) || !/[#+]/.test(lvl));
 }

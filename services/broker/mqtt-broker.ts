@@ -1,7 +1,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
-import { commandTopicFilter, deviceTopic, isAllowedSubscription, isDeviceId, parseDeviceTopic } from '../../devices/protocol/index.ts';
+import {
+  commandTopicFilter,
+  deviceTopic,
+  isAllowedSubscription,
+  isDeviceId,
+  parseDeviceTopic,
+} from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -9,9 +15,7 @@ import type { Logger } from '../core/logger.ts';
  * Where device messages come from. The embedded aedes broker is one source; a later step can
  * subscribe to an external MQTT cluster (shared subscriptions) and feed the same handler.
  */
-export interface MessageHandler {
-  (deviceId: string, topic: string, payload: Buffer, receivedAt: number): void;
-}
+export type MessageHandler = (deviceId: string, topic: string, payload: Buffer, receivedAt: number) => void;
 
 export interface BrokerStats {
   authFailures: number;
@@ -83,7 +87,10 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
         }
         if (client.id !== username) {
           stats.authFailures++;
-          log.warn({ clientId: client.id, deviceId: username, reason: 'client id must equal device id' }, 'mqtt connect refused');
+          log.warn(
+            { clientId: client.id, deviceId: username, reason: 'client id must equal device id' },
+            'mqtt connect refused',
+          );
           return done(refuse('client id must equal device id'), false);
         }
         done(null, true);
@@ -112,7 +119,10 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     authorizeSubscribe(client, sub, done) {
       if (!client || !isAllowedSubscription(client.id, sub.topic)) {
         stats.subscribeDenied++;
-        log.warn({ deviceId: client?.id, topic: sub.topic, reason: 'not own cmd topic' }, 'mqtt subscribe denied');
+        log.warn(
+          { deviceId: client?.id, topic: sub.topic, reason: 'not own cmd topic' },
+          'mqtt subscribe denied',
+        );
         return done(null, null); // SUBACK 0x80 for this filter, connection kept [MQTT-3.9.3]
       }
       done(null, sub);
@@ -130,7 +140,9 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     },
   });
 
-  aedes.on('clientError', (client, err) => log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error'));
+  aedes.on('clientError', (client, err) =>
+    log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error'),
+  );
   aedes.on('connectionError', (client, err) =>
     log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'),
   );
@@ -165,7 +177,14 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[deviceId];
       const clearRetained = () =>
         aedes.publish(
-          { cmd: 'publish', topic: deviceTopic(deviceId, 'status'), payload: Buffer.alloc(0), qos: 0, retain: true, dup: false },
+          {
+            cmd: 'publish',
+            topic: deviceTopic(deviceId, 'status'),
+            payload: Buffer.alloc(0),
+            qos: 0,
+            retain: true,
+            dup: false,
+          },
           () => undefined,
         );
       if (!client) return clearRetained();
@@ -174,7 +193,8 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       client.close(clearRetained);
     },
     sendCommand(deviceId, command, payload) {
-      if (!/^[a-z][a-z0-9_]{0,63}$/.test(command)) return Promise.reject(new Error(`invalid command name '${command}'`));
+      if (!/^[a-z][a-z0-9_]{0,63}$/.test(command))
+        return Promise.reject(new Error(`invalid command name '${command}'`));
       return new Promise((resolve, reject) => {
         aedes.publish(
           {

@@ -6,7 +6,12 @@ import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.ts';
 
-const Severity = Type.Union([Type.Literal('critical'), Type.Literal('major'), Type.Literal('minor'), Type.Literal('warning')]);
+const Severity = Type.Union([
+  Type.Literal('critical'),
+  Type.Literal('major'),
+  Type.Literal('minor'),
+  Type.Literal('warning'),
+]);
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const PerKind = <T extends ReturnType<typeof Type.Integer> | typeof Severity>(t: T) =>
   Type.Object({ camera: t, light: t }, { additionalProperties: false });
@@ -36,7 +41,10 @@ export const ConfigSchema = Type.Object(
       {
         url: Type.String({ pattern: '^https?://[^/]+/[A-Za-z0-9_-]+/?$' }),
         retentionPolicy: Type.Object(
-          { name: Type.String({ pattern: '^[A-Za-z0-9_]+$' }), duration: Type.String({ pattern: '^(INF|\\d+[hdw])$' }) },
+          {
+            name: Type.String({ pattern: '^[A-Za-z0-9_]+$' }),
+            duration: Type.String({ pattern: '^(INF|\\d+[hdw])$' }),
+          },
           { additionalProperties: false },
         ),
         batchSize: Type.Integer({ minimum: 1, maximum: 100000 }),
@@ -56,10 +64,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    alerts: Type.Object(
-      { offlineSeverity: PerKind(Severity) },
-      { additionalProperties: false },
-    ),
+    alerts: Type.Object({ offlineSeverity: PerKind(Severity) }, { additionalProperties: false }),
     broker: Type.Object(
       {
         concurrency: Type.Integer({ minimum: 0 }),
@@ -159,7 +164,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (options.overrides) merged = deepMerge(merged, options.overrides);
   for (const e of Value.Errors(ConfigSchema, merged)) {
-    problems.push(`${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${JSON.stringify(e.value)})`}`);
+    problems.push(
+      `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${JSON.stringify(e.value)})`}`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const config = merged as Config;
@@ -167,7 +174,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 }
 
 /** Database name and base URL from `influx.url` (the path is the database). */
-export function parseInfluxUrl(url: string): { baseUrl: string; host: string; port: number; protocol: 'http' | 'https'; database: string } {
+export function parseInfluxUrl(url: string): {
+  baseUrl: string;
+  host: string;
+  port: number;
+  protocol: 'http' | 'https';
+  database: string;
+} {
   const u = new URL(url);
   const database = u.pathname.replace(/^\/|\/$/g, '');
   return {

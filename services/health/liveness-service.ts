@@ -10,8 +10,8 @@ import type { PointSink } from '../storage/types.ts';
 import type { AlertEngine } from './alert-service.ts';
 import type { DeadlineScheduler } from './deadline-scheduler.ts';
 import {
-  type LiveRecord,
   type LivenessInput,
+  type LiveRecord,
   livenessStep,
   newRecord,
   offlineAlertAction,
@@ -73,7 +73,9 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
   let persistTimer: TimerHandle | null = null;
 
   const timeoutMs = (d: Device) =>
-    (d.heartbeatIntervalS ?? config.liveness.heartbeatIntervalS[d.kind]) * config.liveness.missedHeartbeats * 1000;
+    (d.heartbeatIntervalS ?? config.liveness.heartbeatIntervalS[d.kind]) *
+    config.liveness.missedHeartbeats *
+    1000;
 
   const apply = (device: Device, input: LivenessInput) => {
     const rec = records.get(device.id) ?? newRecord(device.id, input.at);
@@ -125,7 +127,13 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
     const batch: DeviceStatus[] = [];
     for (const id of dirty) {
       const r = records.get(id);
-      if (r) batch.push({ deviceId: r.deviceId, state: r.state, lastSeenAt: r.lastSeenAt, stateSince: r.stateSince });
+      if (r)
+        batch.push({
+          deviceId: r.deviceId,
+          state: r.state,
+          lastSeenAt: r.lastSeenAt,
+          stateSince: r.stateSince,
+        });
     }
     dirty.clear();
     try {

@@ -77,13 +77,24 @@ export function livenessStep(rec: LiveRecord, input: LivenessInput): LivenessRes
 }
 
 /** Rebuilds a device's record at start-up from what was persisted before the restart. */
-export function restoreRecord(persisted: DeviceStatus | undefined, deviceId: string, now: number, timeoutMs: number): LiveRecord {
+export function restoreRecord(
+  persisted: DeviceStatus | undefined,
+  deviceId: string,
+  now: number,
+  timeoutMs: number,
+): LiveRecord {
   if (!persisted) return newRecord(deviceId, now);
   if (persisted.state === 'offline') return { ...persisted, expiresAt: null };
   if (persisted.lastSeenAt === null) return { ...persisted, state: 'unknown', expiresAt: null };
   // Seen before the restart, but we cannot know it is still alive: unknown until it speaks,
   // offline if it stays silent for a full timeout counted from start-up.
-  return { deviceId, state: 'unknown', lastSeenAt: persisted.lastSeenAt, stateSince: now, expiresAt: now + timeoutMs };
+  return {
+    deviceId,
+    state: 'unknown',
+    lastSeenAt: persisted.lastSeenAt,
+    stateSince: now,
+    expiresAt: now + timeoutMs,
+  };
 }
 
 /** What the offline alert does on a transition (pure). */

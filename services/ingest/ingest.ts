@@ -1,4 +1,4 @@
-import { decodePayload, type DecodedMessage, parseDeviceTopic } from '../../devices/protocol/index.ts';
+import { type DecodedMessage, decodePayload, parseDeviceTopic } from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LivenessSink } from '../health/liveness-service.ts';
@@ -70,7 +70,12 @@ export function createIngest(deps: IngestDeps): Ingest {
       }
       case 'telemetry':
         if (Object.keys(msg.data).length === 0) return null;
-        return { measurement: 'telemetry', tags, fields: { ...msg.data }, timeMs: pointTime(msg.tsMs, receivedAt) };
+        return {
+          measurement: 'telemetry',
+          tags,
+          fields: { ...msg.data },
+          timeMs: pointTime(msg.tsMs, receivedAt),
+        };
       case 'event': {
         const fields: Point['fields'] = { detail: msg.data.detail ?? '' };
         return {

@@ -1,7 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { loadConfig } from '../../services/core/config.ts';
 import { createLogger } from '../../services/core/logger.ts';
@@ -16,9 +16,19 @@ export interface TestApp {
   httpUrl: string;
   mqttUrl: string;
   adminToken: string;
-  api<T = unknown>(method: string, path: string, opts?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
+  api<T = unknown>(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: T; headers: Headers }>;
   /** Registers a device through the API and returns its secret. */
-  addDevice(input: { id: string; kind?: 'camera' | 'light'; ward?: string; heartbeatIntervalS?: number; name?: string }): Promise<string>;
+  addDevice(input: {
+    id: string;
+    kind?: 'camera' | 'light';
+    ward?: string;
+    heartbeatIntervalS?: number;
+    name?: string;
+  }): Promise<string>;
   connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
   /** Stops the service; the data dir stays (restart tests) unless `cleanup`. */
   stop(cleanup?: boolean): Promise<void>;
@@ -82,7 +92,8 @@ export async function startTestApp(opts: {
     body: { username: 'admin', password: ADMIN_PASSWORD },
     token: null,
   });
-  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${JSON.stringify(login.body)}`);
+  if (login.status !== 200)
+    throw new Error(`admin login failed: ${login.status} ${JSON.stringify(login.body)}`);
   adminToken = login.body.token;
 
   return {
@@ -114,7 +125,12 @@ export async function startTestApp(opts: {
         password: secret,
         reconnectPeriod: 0,
         connectTimeout: 5000,
-        will: { topic: `wardwatch/v1/devices/${id}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
+        will: {
+          topic: `wardwatch/v1/devices/${id}/status`,
+          payload: Buffer.from('offline'),
+          qos: 1,
+          retain: true,
+        },
         ...o,
       });
       clients.push(client);
@@ -133,12 +149,21 @@ export async function startTestApp(opts: {
 }
 
 /** Publishes and resolves once the broker acknowledged it (QoS 1). */
-export function publish(client: MqttClient, topic: string, payload: string | Buffer, opts: { retain?: boolean } = {}) {
+export function publish(
+  client: MqttClient,
+  topic: string,
+  payload: string | Buffer,
+  opts: { retain?: boolean } = {},
+) {
   return client.publishAsync(topic, payload, { qos: 1, retain: opts.retain ?? false });
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes (no fixed sleeps). */
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -148,7 +173,8 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

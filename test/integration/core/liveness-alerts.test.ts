@@ -26,12 +26,18 @@ describe('liveness and outage alerts', () => {
   });
 
   const openAlerts = async (app: TestApp, deviceId: string) =>
-    (await app.api<{ items: AlertJson[] }>('GET', `/api/v1/alerts?state=open&deviceId=${deviceId}`)).body.items;
+    (await app.api<{ items: AlertJson[] }>('GET', `/api/v1/alerts?state=open&deviceId=${deviceId}`)).body
+      .items;
 
   it('a silent device goes offline within 1 s of its deadline with one critical alert; it resolves on return', async () => {
-    t = await startTestApp({ influxBaseUrl: influx, overrides: { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } } });
+    t = await startTestApp({
+      influxBaseUrl: influx,
+      overrides: { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } },
+    });
     const secret = await t.addDevice({ id: 'cam-1', kind: 'camera', heartbeatIntervalS: 1 });
-    expect((await t.api<{ status: { state: string } }>('GET', '/api/v1/devices/cam-1')).body.status.state).toBe('unknown');
+    expect(
+      (await t.api<{ status: { state: string } }>('GET', '/api/v1/devices/cam-1')).body.status.state,
+    ).toBe('unknown');
 
     const c = await t.connectDevice('cam-1', secret);
     await publish(c, T('cam-1', 'heartbeat'), '{"seq":1}');
@@ -58,7 +64,10 @@ describe('liveness and outage alerts', () => {
     await publish(c, T('cam-1', 'telemetry'), '{"recording":true}');
     await waitFor(() => t!.app.liveness.getStatus('cam-1').state === 'online', 'back online');
     expect(await openAlerts(t, 'cam-1')).toHaveLength(0);
-    const resolved = await t.api<{ items: AlertJson[] }>('GET', '/api/v1/alerts?state=resolved&deviceId=cam-1');
+    const resolved = await t.api<{ items: AlertJson[] }>(
+      'GET',
+      '/api/v1/alerts?state=resolved&deviceId=cam-1',
+    );
     expect(resolved.body.items).toHaveLength(1);
     expect(resolved.body.items[0]).toMatchObject({ resolvedBy: 'system', state: 'resolved' });
   });
@@ -71,7 +80,11 @@ describe('liveness and outage alerts', () => {
     await waitFor(() => t!.app.liveness.getStatus('light-1').state === 'online', 'online');
     // Kill the socket without DISCONNECT: the broker publishes the will.
     c.stream.destroy();
-    await waitFor(() => t!.app.liveness.getStatus('light-1').state === 'offline', 'offline by last will', 3000);
+    await waitFor(
+      () => t!.app.liveness.getStatus('light-1').state === 'offline',
+      'offline by last will',
+      3000,
+    );
     const alerts = await openAlerts(t, 'light-1');
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ severity: 'major', type: 'device_offline' });
@@ -85,7 +98,10 @@ describe('liveness and outage alerts', () => {
   });
 
   it('a clean disconnect does not fire the will: the device goes offline only by timeout', async () => {
-    t = await startTestApp({ influxBaseUrl: influx, overrides: { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } } });
+    t = await startTestApp({
+      influxBaseUrl: influx,
+      overrides: { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } },
+    });
     const secret = await t.addDevice({ id: 'cam-2', heartbeatIntervalS: 1 });
     const c = await t.connectDevice('cam-2', secret);
     await publish(c, T('cam-2', 'heartbeat'), '{}');
@@ -121,7 +137,10 @@ describe('liveness and outage alerts', () => {
     const startedAt = Date.now();
     t = await startTestApp({ influxBaseUrl: influx, dataDir, database, overrides });
     const restarted = t;
-    const dev = await restarted.api<{ status: { state: string; lastSeenAt: string } }>('GET', '/api/v1/devices/cam-dead');
+    const dev = await restarted.api<{ status: { state: string; lastSeenAt: string } }>(
+      'GET',
+      '/api/v1/devices/cam-dead',
+    );
     expect(dev.body.status.state).toBe('unknown');
     expect(dev.body.status.lastSeenAt).toBe(new Date(seenAt!).toISOString());
     expect(restarted.app.liveness.getStatus('cam-down').state).toBe('offline');

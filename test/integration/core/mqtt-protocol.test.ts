@@ -37,7 +37,9 @@ describe('device protocol over the real broker', () => {
 
   describe('authentication', () => {
     it('accepts a device with its id and secret', async () => {
-      expect(await tryConnect(t.mqttUrl, { clientId: 'cam-a', username: 'cam-a', password: camSecret })).toEqual({
+      expect(
+        await tryConnect(t.mqttUrl, { clientId: 'cam-a', username: 'cam-a', password: camSecret }),
+      ).toEqual({
         ok: true,
       });
     });
@@ -99,26 +101,25 @@ describe('device protocol over the real broker', () => {
       await publish(c, T('cam-a', 'heartbeat'), '{"seq":1}', { retain: true });
       await publish(c, T('cam-a', 'telemetry'), '{"recording":true}', { retain: true });
       await publish(c, T('cam-a', 'status'), 'online', { retain: true });
-      expect(await t.app.broker.retainedTopics('wardwatch/v1/devices/cam-a/#')).toEqual([T('cam-a', 'status')]);
+      expect(await t.app.broker.retainedTopics('wardwatch/v1/devices/cam-a/#')).toEqual([
+        T('cam-a', 'status'),
+      ]);
       c.end(true);
     });
   });
 
   describe('payload validation', () => {
-    it.each(invalidPayloads)(
-      'rejects %s for a %s: %s',
-      async (channel, kind, payload, reason) => {
-        const id = kind === 'camera' ? 'cam-a' : 'light-a';
-        const secret = kind === 'camera' ? camSecret : lightSecret;
-        const c = await t.connectDevice(id, secret);
-        const before = t.app.ingest.stats().rejected;
-        await publish(c, T(id, channel), payload);
-        await waitFor(() => t.app.ingest.stats().rejected === before + 1, `rejection of ${reason}`);
-        // the connection survives a bad payload
-        expect(c.connected).toBe(true);
-        c.end(true);
-      },
-    );
+    it.each(invalidPayloads)('rejects %s for a %s: %s', async (channel, kind, payload, reason) => {
+      const id = kind === 'camera' ? 'cam-a' : 'light-a';
+      const secret = kind === 'camera' ? camSecret : lightSecret;
+      const c = await t.connectDevice(id, secret);
+      const before = t.app.ingest.stats().rejected;
+      await publish(c, T(id, channel), payload);
+      await waitFor(() => t.app.ingest.stats().rejected === before + 1, `rejection of ${reason}`);
+      // the connection survives a bad payload
+      expect(c.connected).toBe(true);
+      c.end(true);
+    });
 
     it('a bad payload from one device does not affect another device', async () => {
       const cam = await t.connectDevice('cam-a', camSecret);
@@ -138,12 +139,38 @@ describe('device protocol over the real broker', () => {
       const secret = await t.addDevice({ id: 'cam-mosq', kind: 'camera' });
       const port = String(t.app.mqttPort());
       await run('mosquitto_pub', [
-        ...['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'cam-mosq', '-u', 'cam-mosq', '-P', secret],
+        ...[
+          '-h',
+          '127.0.0.1',
+          '-p',
+          port,
+          '-V',
+          'mqttv311',
+          '-i',
+          'cam-mosq',
+          '-u',
+          'cam-mosq',
+          '-P',
+          secret,
+        ],
         ...['-q', '1', '-t', T('cam-mosq', 'heartbeat'), '-m', '{"seq":7,"fw":"mosq"}'],
       ]);
       await waitFor(() => t.app.liveness.getStatus('cam-mosq').state === 'online', 'cam-mosq online');
       const bad = await run('mosquitto_pub', [
-        ...['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'cam-mosq', '-u', 'cam-mosq', '-P', 'nope'],
+        ...[
+          '-h',
+          '127.0.0.1',
+          '-p',
+          port,
+          '-V',
+          'mqttv311',
+          '-i',
+          'cam-mosq',
+          '-u',
+          'cam-mosq',
+          '-P',
+          'nope',
+        ],
         ...['-t', T('cam-mosq', 'heartbeat'), '-m', '{}'],
       ]).then(
         () => ({ code: 0, stderr: '' }),

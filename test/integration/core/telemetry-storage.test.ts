@@ -16,7 +16,12 @@ async function count(db: InfluxDB, measurement: string, deviceId: string): Promi
   );
   const row = rows[0] as Record<string, number> | undefined;
   if (!row) return 0;
-  return Math.max(0, ...Object.entries(row).filter(([k]) => k.startsWith('count')).map(([, v]) => Number(v)));
+  return Math.max(
+    0,
+    ...Object.entries(row)
+      .filter(([k]) => k.startsWith('count'))
+      .map(([, v]) => Number(v)),
+  );
 }
 
 describe('telemetry in a real InfluxDB', () => {
@@ -35,7 +40,11 @@ describe('telemetry in a real InfluxDB', () => {
     const c = await t.connectDevice('light-9', secret);
     const base = Date.now() - 60_000;
     for (let i = 0; i < 5; i++) {
-      await publish(c, T('light-9', 'telemetry'), JSON.stringify({ ts: base + i * 10_000, lampOn: true, powerW: 80 + i }));
+      await publish(
+        c,
+        T('light-9', 'telemetry'),
+        JSON.stringify({ ts: base + i * 10_000, lampOn: true, powerW: 80 + i }),
+      );
     }
     await publish(c, T('light-9', 'heartbeat'), JSON.stringify({ seq: 1, rssiDbm: -70 }));
     await publish(c, T('light-9', 'event'), JSON.stringify({ type: 'door_opened', detail: 'cabinet' }));
@@ -43,7 +52,10 @@ describe('telemetry in a real InfluxDB', () => {
     await publish(c, T('light-9', 'telemetry'), JSON.stringify({ ts: Date.now() - 7_200_000, powerW: 1 }));
 
     const db = influxFor(t);
-    await waitFor(async () => (await count(db, 'telemetry', 'light-9')) === 6, 'telemetry points in InfluxDB');
+    await waitFor(
+      async () => (await count(db, 'telemetry', 'light-9')) === 6,
+      'telemetry points in InfluxDB',
+    );
     await waitFor(async () => (await count(db, 'heartbeat', 'light-9')) === 1, 'heartbeat point');
     await waitFor(async () => (await count(db, 'device_event', 'light-9')) === 1, 'event point');
     await waitFor(async () => (await count(db, 'device_state', 'light-9')) === 1, 'state change point');
@@ -53,10 +65,11 @@ describe('telemetry in a real InfluxDB', () => {
     expect(tags[0]).toMatchObject({ kind: 'light', ward: 'binh-ngoc', state: 'online' });
 
     const from = new Date(base - 1000).toISOString();
-    const raw = await t.api<{ deviceId: string; field: string; points: Array<{ ts: string; value: number }> }>(
-      'GET',
-      `/api/v1/devices/light-9/telemetry?field=powerW&from=${from}`,
-    );
+    const raw = await t.api<{
+      deviceId: string;
+      field: string;
+      points: Array<{ ts: string; value: number }>;
+    }>('GET', `/api/v1/devices/light-9/telemetry?field=powerW&from=${from}`);
     expect(raw.status).toBe(200);
     expect(raw.body.points.slice(0, 5)).toEqual(
       [80, 81, 82, 83, 84].map((value, i) => ({ ts: new Date(base + i * 10_000).toISOString(), value })),
@@ -87,7 +100,10 @@ describe('telemetry in a real InfluxDB', () => {
     const cam = await app.connectDevice('cam-7', camSecret);
     const light = await app.connectDevice('light-7', lightSecret);
     await publish(cam, T('cam-7', 'heartbeat'), '{}');
-    await waitFor(async () => (await app.api<{ influx: string }>('GET', '/healthz')).body.influx === 'up', 'influx up');
+    await waitFor(
+      async () => (await app.api<{ influx: string }>('GET', '/healthz')).body.influx === 'up',
+      'influx up',
+    );
 
     await influxd.stop();
     const sent = 40;
@@ -95,7 +111,11 @@ describe('telemetry in a real InfluxDB', () => {
     // one device in the same millisecond without a ts would be one point.
     const t0 = Date.now() - sent * 1000;
     for (let i = 0; i < sent; i++) {
-      await publish(light, T('light-7', 'telemetry'), JSON.stringify({ ts: t0 + i * 1000, powerW: i, lampOn: true }));
+      await publish(
+        light,
+        T('light-7', 'telemetry'),
+        JSON.stringify({ ts: t0 + i * 1000, powerW: i, lampOn: true }),
+      );
     }
     const health = await waitFor(async () => {
       const h = await app.api<{ influx: string; spooledPoints: number; status: string }>('GET', '/healthz');
@@ -104,7 +124,11 @@ describe('telemetry in a real InfluxDB', () => {
     expect(health.spooledPoints).toBeGreaterThanOrEqual(sent);
 
     // liveness and alerts don't depend on InfluxDB
-    await waitFor(() => app.app.liveness.getStatus('cam-7').state === 'offline', 'cam-7 offline while influx down', 5000);
+    await waitFor(
+      () => app.app.liveness.getStatus('cam-7').state === 'offline',
+      'cam-7 offline while influx down',
+      5000,
+    );
     const alerts = await app.api<{ items: unknown[] }>('GET', '/api/v1/alerts?state=open&deviceId=cam-7');
     expect(alerts.body.items).toHaveLength(1);
     expect((await app.api('GET', '/api/v1/devices/cam-7/telemetry?field=fps')).status).toBe(503);
@@ -120,7 +144,9 @@ describe('telemetry in a real InfluxDB', () => {
     );
     const db = influxFor(app);
     expect(await count(db, 'telemetry', 'light-7')).toBe(sent);
-    const rows = await db.query<{ powerW: number }>(`SELECT "powerW" FROM "telemetry" WHERE "deviceId" = 'light-7'`);
+    const rows = await db.query<{ powerW: number }>(
+      `SELECT "powerW" FROM "telemetry" WHERE "deviceId" = 'light-7'`,
+    );
     expect(rows.map((r) => r.powerW)).toEqual(Array.from({ length: sent }, (_, i) => i));
     // the offline transition written while InfluxDB was down arrived too
     expect(await count(db, 'device_state', 'cam-7')).toBe(2);

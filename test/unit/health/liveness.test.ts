@@ -13,7 +13,13 @@ const TIMEOUT = 90_000;
 describe('livenessStep', () => {
   it('a new device is unknown with no deadline', () => {
     const r = newRecord('cam-1', T0);
-    expect(r).toEqual({ deviceId: 'cam-1', state: 'unknown', lastSeenAt: null, stateSince: T0, expiresAt: null });
+    expect(r).toEqual({
+      deviceId: 'cam-1',
+      state: 'unknown',
+      lastSeenAt: null,
+      stateSince: T0,
+      expiresAt: null,
+    });
   });
 
   it('a sign of life makes an unknown device online and sets the deadline', () => {
@@ -30,8 +36,16 @@ describe('livenessStep', () => {
   });
 
   it('further signs of life only move last-seen and the deadline', () => {
-    const online = livenessStep(newRecord('cam-1', T0), { type: 'sign_of_life', at: T0, timeoutMs: TIMEOUT }).record;
-    const { record, transition } = livenessStep(online, { type: 'sign_of_life', at: T0 + 30_000, timeoutMs: TIMEOUT });
+    const online = livenessStep(newRecord('cam-1', T0), {
+      type: 'sign_of_life',
+      at: T0,
+      timeoutMs: TIMEOUT,
+    }).record;
+    const { record, transition } = livenessStep(online, {
+      type: 'sign_of_life',
+      at: T0 + 30_000,
+      timeoutMs: TIMEOUT,
+    });
     expect(transition).toBeNull();
     expect(record.stateSince).toBe(T0);
     expect(record.lastSeenAt).toBe(T0 + 30_000);
@@ -39,17 +53,30 @@ describe('livenessStep', () => {
   });
 
   it('a deadline before expiry changes nothing; at expiry the device goes offline at the deadline', () => {
-    const online = livenessStep(newRecord('cam-1', T0), { type: 'sign_of_life', at: T0, timeoutMs: TIMEOUT }).record;
+    const online = livenessStep(newRecord('cam-1', T0), {
+      type: 'sign_of_life',
+      at: T0,
+      timeoutMs: TIMEOUT,
+    }).record;
     expect(livenessStep(online, { type: 'deadline', at: T0 + TIMEOUT - 1 }).transition).toBeNull();
     const { record, transition } = livenessStep(online, { type: 'deadline', at: T0 + TIMEOUT + 700 });
     expect(record.state).toBe('offline');
     expect(record.stateSince).toBe(T0 + TIMEOUT);
     expect(record.expiresAt).toBeNull();
-    expect(transition).toEqual({ from: 'online', to: 'offline', at: T0 + TIMEOUT, reason: 'heartbeat_timeout' });
+    expect(transition).toEqual({
+      from: 'online',
+      to: 'offline',
+      at: T0 + TIMEOUT,
+      reason: 'heartbeat_timeout',
+    });
   });
 
   it('status offline (or the last will) takes a device offline at once, and only once', () => {
-    const online = livenessStep(newRecord('l-1', T0), { type: 'sign_of_life', at: T0, timeoutMs: TIMEOUT }).record;
+    const online = livenessStep(newRecord('l-1', T0), {
+      type: 'sign_of_life',
+      at: T0,
+      timeoutMs: TIMEOUT,
+    }).record;
     const first = livenessStep(online, { type: 'status_offline', at: T0 + 10 });
     expect(first.record.state).toBe('offline');
     expect(first.record.expiresAt).toBeNull();
@@ -58,14 +85,30 @@ describe('livenessStep', () => {
   });
 
   it('an offline device comes back online on any sign of life', () => {
-    const offline: LiveRecord = { deviceId: 'l-1', state: 'offline', lastSeenAt: T0, stateSince: T0 + 1, expiresAt: null };
-    const { record, transition } = livenessStep(offline, { type: 'sign_of_life', at: T0 + 500, timeoutMs: TIMEOUT });
+    const offline: LiveRecord = {
+      deviceId: 'l-1',
+      state: 'offline',
+      lastSeenAt: T0,
+      stateSince: T0 + 1,
+      expiresAt: null,
+    };
+    const { record, transition } = livenessStep(offline, {
+      type: 'sign_of_life',
+      at: T0 + 500,
+      timeoutMs: TIMEOUT,
+    });
     expect(record.state).toBe('online');
     expect(transition).toMatchObject({ from: 'offline', to: 'online' });
   });
 
   it('a stale deadline on an offline device does nothing', () => {
-    const offline: LiveRecord = { deviceId: 'l-1', state: 'offline', lastSeenAt: T0, stateSince: T0, expiresAt: null };
+    const offline: LiveRecord = {
+      deviceId: 'l-1',
+      state: 'offline',
+      lastSeenAt: T0,
+      stateSince: T0,
+      expiresAt: null,
+    };
     expect(livenessStep(offline, { type: 'deadline', at: T0 + 10 * TIMEOUT }).transition).toBeNull();
   });
 });
@@ -73,7 +116,12 @@ describe('livenessStep', () => {
 describe('restoreRecord (restart safety)', () => {
   const NOW = T0 + 3_600_000;
   it('never assumes a device online after a restart: unknown, deadline counted from start-up', () => {
-    const r = restoreRecord({ deviceId: 'c', state: 'online', lastSeenAt: T0, stateSince: T0 }, 'c', NOW, TIMEOUT);
+    const r = restoreRecord(
+      { deviceId: 'c', state: 'online', lastSeenAt: T0, stateSince: T0 },
+      'c',
+      NOW,
+      TIMEOUT,
+    );
     expect(r.state).toBe('unknown');
     expect(r.lastSeenAt).toBe(T0);
     expect(r.expiresAt).toBe(NOW + TIMEOUT);
@@ -83,22 +131,44 @@ describe('restoreRecord (restart safety)', () => {
   });
 
   it('a device already offline stays offline with no deadline (no second alert for one outage)', () => {
-    const r = restoreRecord({ deviceId: 'c', state: 'offline', lastSeenAt: T0, stateSince: T0 + 5 }, 'c', NOW, TIMEOUT);
-    expect(r).toEqual({ deviceId: 'c', state: 'offline', lastSeenAt: T0, stateSince: T0 + 5, expiresAt: null });
+    const r = restoreRecord(
+      { deviceId: 'c', state: 'offline', lastSeenAt: T0, stateSince: T0 + 5 },
+      'c',
+      NOW,
+      TIMEOUT,
+    );
+    expect(r).toEqual({
+      deviceId: 'c',
+      state: 'offline',
+      lastSeenAt: T0,
+      stateSince: T0 + 5,
+      expiresAt: null,
+    });
   });
 
   it('a device never seen stays unknown without a deadline', () => {
     expect(restoreRecord(undefined, 'c', NOW, TIMEOUT)).toEqual(newRecord('c', NOW));
-    const r = restoreRecord({ deviceId: 'c', state: 'unknown', lastSeenAt: null, stateSince: T0 }, 'c', NOW, TIMEOUT);
+    const r = restoreRecord(
+      { deviceId: 'c', state: 'unknown', lastSeenAt: null, stateSince: T0 },
+      'c',
+      NOW,
+      TIMEOUT,
+    );
     expect(r.expiresAt).toBeNull();
   });
 });
 
 describe('offlineAlertAction', () => {
   it('opens on offline, resolves on online, ignores unknown', () => {
-    expect(offlineAlertAction({ from: 'online', to: 'offline', at: 0, reason: 'heartbeat_timeout' })).toBe('open');
-    expect(offlineAlertAction({ from: 'unknown', to: 'offline', at: 0, reason: 'status_offline' })).toBe('open');
-    expect(offlineAlertAction({ from: 'offline', to: 'online', at: 0, reason: 'sign_of_life' })).toBe('resolve');
+    expect(offlineAlertAction({ from: 'online', to: 'offline', at: 0, reason: 'heartbeat_timeout' })).toBe(
+      'open',
+    );
+    expect(offlineAlertAction({ from: 'unknown', to: 'offline', at: 0, reason: 'status_offline' })).toBe(
+      'open',
+    );
+    expect(offlineAlertAction({ from: 'offline', to: 'online', at: 0, reason: 'sign_of_life' })).toBe(
+      'resolve',
+    );
     expect(offlineAlertAction({ from: 'online', to: 'unknown', at: 0, reason: 'restart' })).toBeNull();
   });
 });

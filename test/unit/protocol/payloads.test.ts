@@ -22,7 +22,9 @@ describe('decodePayload: valid payloads', () => {
   it('parses ts as ISO (with zone) or epoch ms', () => {
     const iso = decodePayload('heartbeat', 'camera', buf('{"ts":"2026-11-27T08:00:00+07:00"}'));
     const ms = decodePayload('heartbeat', 'camera', buf('{"ts":1795737600000}'));
-    expect(iso.ok && iso.message.channel === 'heartbeat' && iso.message.tsMs).toBe(Date.parse('2026-11-27T01:00:00Z'));
+    expect(iso.ok && iso.message.channel === 'heartbeat' && iso.message.tsMs).toBe(
+      Date.parse('2026-11-27T01:00:00Z'),
+    );
     expect(ms.ok && ms.message.channel === 'heartbeat' && ms.message.tsMs).toBe(1795737600000);
   });
 
@@ -36,7 +38,10 @@ describe('decodePayload: valid payloads', () => {
 
   it('an empty heartbeat means {}', () => {
     const r = decodePayload('heartbeat', 'camera', Buffer.alloc(0));
-    expect(r).toEqual({ ok: true, message: { channel: 'heartbeat', tsMs: null, data: {}, droppedFields: [] } });
+    expect(r).toEqual({
+      ok: true,
+      message: { channel: 'heartbeat', tsMs: null, data: {}, droppedFields: [] },
+    });
   });
 
   it('status online/offline', () => {

@@ -1,0 +1,58 @@
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { badRequest } from '../../core/errors.ts';
+import { canSeeWard, requireRole, userOf } from '../access.ts';
+import type { ApiDeps } from '../deps.ts';
+import { csvRows, importDevices, jsonRows, MAX_IMPORT_ROWS } from '../device-import.ts';
+import { errors } from '../schemas.ts';
+
+/** POST /api/v1/devices/import: bulk provisioning from JSON or CSV (admin). */
+export const deviceImportRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+  app.post(
+    '/devices/import',
+    {
+      onRequest: requireRole('admin'),
+      schema: {
+        tags: ['devices'],
+        summary: 'Register many devices at once (JSON array or text/csv)',
+        description:
+          'CSV: a header row with columns id,kind,name,ward,lat,lon[,address][,heartbeatIntervalS][,tags] ' +
+          '(tags as k=v;k=v). Each row succeeds or fails on its own; rows are numbered from 1 ' +
+          '(CSV: the first line after the header). An existing id is an error row (WW_ERR_API_CONFLICT).',
+        body: Type.Union([
+          Type.Array(Type.Unknown(), { maxItems: MAX_IMPORT_ROWS, description: 'POST /devices bodies' }),
+          Type.String({ description: 'text/csv' }),
+        ]),
+        response: {
+          200: Type.Object({
+            created: Type.Integer(),
+            failed: Type.Integer(),
+            results: Type.Array(
+              Type.Object({
+                row: Type.Integer(),
+                id: Type.Union([Type.String(), Type.Null()]),
+                status: Type.Union([Type.Literal('created'), Type.Literal('error')]),
+                secret: Type.Optional(Type.String()),
+                error: Type.Optional(Type.Object({ error: Type.String(), message: Type.String() })),
+              }),
+            ),
+          }),
+          ...errors(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const user = userOf(request);
+      const isCsv = (request.headers['content-type'] ?? '').toLowerCase().startsWith('text/csv');
+      const body = request.body;
+      if (typeof body === 'string' && !isCsv) throw badRequest('body: expected a JSON array or text/csv');
+      const rows = typeof body === 'string' ? csvRows(body) : jsonRows(body);
+      const result = importDevices(rows, {
+        registry: deps.devices,
+        mayCreateIn: (ward) => canSeeWard(user, ward),
+        log: request.log,
+      });
+      request.log.info({ created: result.created, failed: result.failed }, 'devices imported');
+      return result;
+    },
+  );
+};

@@ -1,0 +1,100 @@
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import type { TimerHandle } from '../../core/clock.ts';
+import type { WardwatchEvents } from '../../core/events.ts';
+import { canSeeWard, userOf } from '../access.ts';
+import type { ApiDeps } from '../deps.ts';
+import { errors } from '../schemas.ts';
+import { alertJson, deviceStateEventJson } from '../views.ts';
+
+export const SSE_PING_MS = 15_000;
+/**
+ * A client that stops reading is cut off once this much is queued for it, instead of growing
+ * our memory without bound (the frozen-subscriber lesson of aedes). EventSource reconnects by itself.
+ */
+export const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
+
+const ALERT_EVENTS = ['alert.opened', 'alert.acknowledged', 'alert.resolved'] as const;
+
+/** GET /api/v1/events: Server-Sent Events of device state changes and alert changes. */
+export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const streams = new Set<() => void>();
+  // An open stream would keep close() waiting for the client forever.
+  app.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
+
+  app.get(
+    '/events',
+    {
+      config: { allowQueryToken: true },
+      schema: {
+        tags: ['events'],
+        summary: 'Live events (text/event-stream)',
+        description:
+          'Events `device.state` and `alert.opened|alert.acknowledged|alert.resolved`, ward-scoped, with a ' +
+          '`: ping` comment every 15 s. EventSource cannot send headers, so this route also accepts `?token=`.',
+        querystring: Type.Object({ token: Type.Optional(Type.String()) }),
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(401) },
+      },
+    },
+    async (request, reply) => {
+      const user = userOf(request);
+      const res = reply.raw;
+      reply.hijack();
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        // Reverse proxies (nginx) would otherwise buffer the stream.
+        'x-accel-buffering': 'no',
+      });
+      res.write('retry: 5000\n\n');
+
+      let closed = false;
+      let ping: TimerHandle | null = null;
+      const unsubscribe: Array<() => void> = [];
+      const end = () => {
+        if (closed) return;
+        closed = true;
+        for (const u of unsubscribe.splice(0)) u();
+        if (ping) deps.clock.clearTimeout(ping);
+        streams.delete(end);
+        res.end();
+      };
+      const write = (chunk: string) => {
+        if (closed) return;
+        if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+          request.log.warn({ username: user.username }, 'SSE client too slow; closing its stream');
+          end();
+          return;
+        }
+        res.write(chunk);
+      };
+      const send = (event: keyof WardwatchEvents, data: unknown) =>
+        write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
+      unsubscribe.push(
+        deps.bus.on('device.state', (e) => {
+          if (canSeeWard(user, e.ward)) send('device.state', deviceStateEventJson(e));
+        }),
+        ...ALERT_EVENTS.map((name) =>
+          deps.bus.on(name, (alert) => {
+            if (canSeeWard(user, alert.ward)) send(name, alertJson(alert));
+          }),
+        ),
+      );
+      const schedulePing = () => {
+        ping = deps.clock.setTimeout(() => {
+          write(': ping\n\n');
+          if (!closed) schedulePing();
+        }, SSE_PING_MS);
+      };
+      schedulePing();
+      streams.add(end);
+      // The response's 'close' means the connection is gone (the request's fires once its body is read).
+      res.on('close', end);
+      res.on('error', end);
+      request.log.debug({ username: user.username }, 'SSE stream opened');
+    },
+  );
+};

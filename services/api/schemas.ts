@@ -1,0 +1,158 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+import { DEVICE_ID_PATTERN, DEVICE_KINDS } from '../../devices/protocol/index.ts';
+import { ROLES } from '../auth/users.ts';
+import { ERROR_CODES } from '../core/errors.ts';
+import { WARD_ID_PATTERN } from '../registry/registry.ts';
+
+/**
+ * Request and response schemas of the HTTP API (TypeBox = JSON Schema, so they also feed the
+ * OpenAPI document at /docs). Bodies are validated strictly: unknown fields are rejected, not
+ * silently dropped, so a typo such as `heartbeatIntervalSec` is a 400 instead of a no-op.
+ */
+
+const nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const IsoTime = Type.String({ description: 'ISO-8601 UTC', examples: ['2025-01-31T08:00:00.000Z'] });
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ enum: Object.keys(ERROR_CODES), description: 'stable code (WW_ERR_…)' }),
+    message: Type.String(),
+  },
+  { description: 'Every error' },
+);
+
+/** Response schemas for the error statuses a route can return (documentation + serialisation). */
+export const errors = (...statuses: Array<400 | 401 | 403 | 404 | 409 | 503>) =>
+  Object.fromEntries(statuses.map((s) => [s, ErrorBody])) as Record<number, typeof ErrorBody>;
+
+export const Kind = Type.Union(
+  DEVICE_KINDS.map((k) => Type.Literal(k)),
+  { description: DEVICE_KINDS.join(' | ') },
+);
+export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+export const DeviceStateT = Type.Union([
+  Type.Literal('unknown'),
+  Type.Literal('online'),
+  Type.Literal('offline'),
+]);
+export const AlertStateT = Type.Union([
+  Type.Literal('open'),
+  Type.Literal('acknowledged'),
+  Type.Literal('resolved'),
+]);
+
+const Text = (maxLength = 200) => Type.String({ minLength: 1, maxLength });
+const Tags = Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.String({ maxLength: 200 }), {
+  maxProperties: 32,
+  description: 'free-form string → string labels',
+});
+export const WardId = Type.String({
+  pattern: WARD_ID_PATTERN,
+  maxLength: 64,
+  description: 'ward id, e.g. binh-ngoc',
+});
+const Lat = Type.Number({ minimum: -90, maximum: 90 });
+const Lon = Type.Number({ minimum: -180, maximum: 180 });
+const HeartbeatIntervalS = Type.Integer({
+  minimum: 1,
+  maximum: 86400,
+  description: "overrides the kind's expected heartbeat interval",
+});
+
+export const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN, maxLength: 64 });
+export const DeviceParams = Type.Object({ id: DeviceId });
+
+export const NewDeviceBody = Type.Object(
+  {
+    id: DeviceId,
+    kind: Kind,
+    name: Text(),
+    ward: WardId,
+    lat: Lat,
+    lon: Lon,
+    address: Type.Optional(nullable(Text())),
+    heartbeatIntervalS: Type.Optional(nullable(HeartbeatIntervalS)),
+    tags: Type.Optional(Tags),
+  },
+  { additionalProperties: false },
+);
+
+export const DevicePatchBody = Type.Object(
+  {
+    name: Type.Optional(Text()),
+    ward: Type.Optional(WardId),
+    lat: Type.Optional(Lat),
+    lon: Type.Optional(Lon),
+    address: Type.Optional(nullable(Text())),
+    heartbeatIntervalS: Type.Optional(nullable(HeartbeatIntervalS)),
+    tags: Type.Optional(Tags),
+  },
+  { additionalProperties: false, description: 'id and kind cannot be changed' },
+);
+
+export const DeviceJson = Type.Object({
+  id: Type.String(),
+  kind: Kind,
+  name: Type.String(),
+  ward: Type.String(),
+  lat: Type.Number(),
+  lon: Type.Number(),
+  address: nullable(Type.String()),
+  heartbeatIntervalS: nullable(Type.Integer()),
+  tags: Type.Record(Type.String(), Type.String()),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+
+export const StatusJson = Type.Object({
+  state: DeviceStateT,
+  lastSeenAt: nullable(IsoTime),
+  stateSince: IsoTime,
+});
+
+export const DeviceWithStatus = Type.Composite([DeviceJson, Type.Object({ status: StatusJson })]);
+
+export const AlertJson = Type.Object({
+  id: Type.Integer(),
+  deviceId: Type.String(),
+  ward: Type.String(),
+  kind: Kind,
+  type: Type.String(),
+  severity: Type.String({ enum: ['critical', 'major', 'minor', 'warning'] }),
+  state: AlertStateT,
+  message: Type.String(),
+  openedAt: IsoTime,
+  acknowledgedAt: nullable(IsoTime),
+  acknowledgedBy: nullable(Type.String()),
+  resolvedAt: nullable(IsoTime),
+  resolvedBy: nullable(Type.String()),
+  note: nullable(Type.String()),
+});
+
+export const UserJson = Type.Object({
+  username: Type.String(),
+  role: Role,
+  wards: Type.Array(Type.String(), { description: 'empty = every ward' }),
+});
+
+export const NewUserBody = Type.Object(
+  {
+    username: Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{1,31}$' }),
+    password: Type.String({ minLength: 8, maxLength: 256 }),
+    role: Role,
+    wards: Type.Optional(Type.Array(WardId, { maxItems: 100, description: 'empty or absent = every ward' })),
+  },
+  { additionalProperties: false },
+);
+
+export const NoteBody = Type.Object(
+  { note: Type.Optional(nullable(Type.String({ maxLength: 1000 }))) },
+  { additionalProperties: false },
+);
+
+export const StateCounts = Type.Object({
+  total: Type.Integer(),
+  online: Type.Integer(),
+  offline: Type.Integer(),
+  unknown: Type.Integer(),
+});

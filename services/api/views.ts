@@ -1,0 +1,114 @@
+import type { DeviceKind } from '../../devices/protocol/index.ts';
+import { iso, isoOrNull } from '../core/clock.ts';
+import type { WardwatchEvents } from '../core/events.ts';
+import type { LivenessView } from '../health/service-types.ts';
+import type { Alert, DeviceState, DeviceStatus } from '../health/types.ts';
+import type { Device } from '../registry/types.ts';
+
+/** How the API renders service objects: the same shapes everywhere, times as ISO-8601 UTC. */
+
+export const deviceJson = (d: Device) => ({
+  id: d.id,
+  kind: d.kind,
+  name: d.name,
+  ward: d.ward,
+  lat: d.lat,
+  lon: d.lon,
+  address: d.address,
+  heartbeatIntervalS: d.heartbeatIntervalS,
+  tags: d.tags,
+  createdAt: iso(d.createdAt),
+  updatedAt: iso(d.updatedAt),
+});
+
+export const statusJson = (s: DeviceStatus) => ({
+  state: s.state,
+  lastSeenAt: isoOrNull(s.lastSeenAt),
+  stateSince: iso(s.stateSince),
+});
+
+export const deviceWithStatusJson = (d: Device, liveness: LivenessView) => ({
+  ...deviceJson(d),
+  status: statusJson(liveness.getStatus(d.id)),
+});
+
+export const alertJson = (a: Alert) => ({
+  id: a.id,
+  deviceId: a.deviceId,
+  ward: a.ward,
+  kind: a.kind,
+  type: a.type,
+  severity: a.severity,
+  state: a.state,
+  message: a.message,
+  openedAt: iso(a.openedAt),
+  acknowledgedAt: isoOrNull(a.acknowledgedAt),
+  acknowledgedBy: a.acknowledgedBy,
+  resolvedAt: isoOrNull(a.resolvedAt),
+  resolvedBy: a.resolvedBy,
+  note: a.note,
+});
+
+export const deviceStateEventJson = (e: WardwatchEvents['device.state']) => ({
+  deviceId: e.deviceId,
+  ward: e.ward,
+  kind: e.kind,
+  state: e.state,
+  previous: e.previous,
+  at: iso(e.at),
+  reason: e.reason,
+});
+
+export interface StateCounts {
+  total: number;
+  online: number;
+  offline: number;
+  unknown: number;
+}
+
+const zero = (): StateCounts => ({ total: 0, online: 0, offline: 0, unknown: 0 });
+
+/** Device counts by state, overall, per kind and per ward (only wards that have devices). */
+export function summarize(devices: readonly Device[], stateOf: (id: string) => DeviceState) {
+  const all = zero();
+  const byKind: Record<DeviceKind, StateCounts> = { camera: zero(), light: zero() };
+  const byWard: Record<string, StateCounts> = {};
+  for (const d of devices) {
+    const state = stateOf(d.id);
+    const ward = byWard[d.ward] ?? zero();
+    byWard[d.ward] = ward;
+    for (const c of [all, byKind[d.kind], ward]) {
+      c.total++;
+      c[state]++;
+    }
+  }
+  return { ...all, byKind, byWard };
+}
+
+/** RFC 7946 FeatureCollection; positions are [longitude, latitude] (§3.1.1). */
+export function devicesGeoJson(
+  devices: readonly Device[],
+  liveness: LivenessView,
+  openAlerts: Map<string, number>,
+) {
+  return {
+    type: 'FeatureCollection' as const,
+    features: devices.map((d) => {
+      const status = liveness.getStatus(d.id);
+      return {
+        type: 'Feature' as const,
+        id: d.id,
+        geometry: { type: 'Point' as const, coordinates: [d.lon, d.lat] },
+        properties: {
+          id: d.id,
+          kind: d.kind,
+          name: d.name,
+          ward: d.ward,
+          state: status.state,
+          lastSeenAt: isoOrNull(status.lastSeenAt),
+          openAlerts: openAlerts.get(d.id) ?? 0,
+        },
+      };
+    }),
+  };
+}

@@ -1,0 +1,250 @@
+import { createHash, randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { badRequest, conflict } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Database } from '../core/sqlite.ts';
+
+export const ROLES = ['admin', 'technician', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** An API user. Empty `wards` = every ward; otherwise the user sees and acts only on these wards. */
+export interface User {
+  username: string;
+  role: Role;
+  wards: string[];
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  role: Role;
+  wards?: string[];
+}
+
+/** A bearer token and when it stops working (epoch ms). The token itself is never stored. */
+export interface Session {
+  token: string;
+  expiresAt: number;
+  user: User;
+}
+
+export interface UserService {
+  /**
+   * Creates `admin` (all wards) on first start, with the configured password or a generated one,
+   * which is returned so that main can print it once. Does nothing once `admin` exists.
+   */
+  ensureAdmin(
+    passwordFromConfig: string | null,
+  ): Promise<{ created: boolean; generatedPassword: string | null }>;
+  /** Throws WW_ERR_API_BAD_REQUEST (field named) or WW_ERR_API_CONFLICT (username taken). */
+  createUser(input: NewUser): Promise<User>;
+  get(username: string): User | null;
+  /** Sorted by username. */
+  list(): User[];
+  /** null for an unknown user and for a wrong password alike (no user enumeration). */
+  login(username: string, password: string): Promise<Session | null>;
+  /** The user behind a bearer token; null when unknown or expired. Synchronous: one indexed read. */
+  authenticate(token: string): User | null;
+  /** Revokes a token; false when it was not valid anyway. */
+  logout(token: string): boolean;
+}
+
+export interface UserServiceDeps {
+  db: Database;
+  clock: Clock;
+  log: Logger;
+  config: Pick<Config, 'auth'>;
+}
+
+export const USERNAME_RE = /^[a-z0-9][a-z0-9_.-]{1,31}$/;
+export const MIN_PASSWORD_LENGTH = 8;
+/** scrypt hashes any length, but an unbounded one is a cheap way to burn our CPU. */
+export const MAX_PASSWORD_LENGTH = 256;
+const MAX_WARDS = 100;
+
+// scrypt cost: N=2^15, r=8 (~32 MiB, some tens of ms per hash). Logins are rare; guessing must be slow.
+const SCRYPT = { N: 32768, r: 8, p: 1, keyLen: 32, saltLen: 16 } as const;
+const SCRYPT_MAXMEM = 64 * 1024 * 1024;
+
+function scryptAsync(
+  password: string,
+  salt: Buffer,
+  keyLen: number,
+  options: ScryptOptions,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize('NFKC'), salt, keyLen, options, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
+  });
+}
+
+/** `scrypt$N$r$p$<salt base64url>$<key base64url>`: parameters travel with the hash so they can be raised later. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(SCRYPT.saltLen);
+  const key = await scryptAsync(password, salt, SCRYPT.keyLen, {
+    N: SCRYPT.N,
+    r: SCRYPT.r,
+    p: SCRYPT.p,
+    maxmem: SCRYPT_MAXMEM,
+  });
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, saltText, keyText] = stored.split('$');
+  if (scheme !== 'scrypt' || !saltText || !keyText) return false;
+  const expected = Buffer.from(keyText, 'base64url');
+  const key = await scryptAsync(password, Buffer.from(saltText, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: SCRYPT_MAXMEM,
+  });
+  return timingSafeEqual(key, expected);
+}
+
+/** Tokens are 256 random bits, so an unsalted SHA-256 is enough and allows lookup by hash. */
+const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+
+interface UserRow {
+  username: string;
+  role: Role;
+  wards: string;
+  password_hash: string;
+}
+
+const toUser = (r: UserRow): User => ({
+  username: r.username,
+  role: r.role,
+  wards: JSON.parse(r.wards) as string[],
+});
+
+function checkNewUser(input: NewUser): User {
+  if (typeof input.username !== 'string' || !USERNAME_RE.test(input.username)) {
+    throw badRequest(
+      'username: 2-32 characters: lowercase letters, digits, _ . - (starting with a letter or digit)',
+    );
+  }
+  if (typeof input.password !== 'string' || input.password.length < MIN_PASSWORD_LENGTH) {
+    throw badRequest(`password: at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  if (input.password.length > MAX_PASSWORD_LENGTH) {
+    throw badRequest(`password: at most ${MAX_PASSWORD_LENGTH} characters`);
+  }
+  if (!(ROLES as readonly string[]).includes(input.role))
+    throw badRequest(`role: must be one of ${ROLES.join(', ')}`);
+  const wards = input.wards ?? [];
+  if (!Array.isArray(wards) || wards.length > MAX_WARDS)
+    throw badRequest(`wards: at most ${MAX_WARDS} wards`);
+  for (const w of wards) {
+    if (typeof w !== 'string' || w.trim().length === 0 || w.length > 200) {
+      throw badRequest('wards: every ward must be a non-empty string');
+    }
+  }
+  return { username: input.username, role: input.role, wards: [...new Set(wards.map((w) => w.trim()))] };
+}
+
+export function createUserService(deps: UserServiceDeps): UserService {
+  const { db, clock, log, config } = deps;
+  const stmts = {
+    insert: db.prepare<[Record<string, unknown>]>(
+      `INSERT INTO users (username, password_hash, role, wards, created_at, updated_at)
+       VALUES (@username, @passwordHash, @role, @wards, @now, @now)`,
+    ),
+    get: db.prepare<[string], UserRow>(
+      'SELECT username, role, wards, password_hash FROM users WHERE username = ?',
+    ),
+    list: db.prepare<[], UserRow>('SELECT username, role, wards, password_hash FROM users ORDER BY username'),
+    insertToken: db.prepare<[string, string, number, number]>(
+      'INSERT INTO api_tokens (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)',
+    ),
+    byToken: db.prepare<[string, number], UserRow>(
+      `SELECT u.username, u.role, u.wards, u.password_hash FROM api_tokens t JOIN users u ON u.username = t.username
+       WHERE t.token_hash = ? AND t.expires_at > ?`,
+    ),
+    deleteToken: db.prepare<[string]>('DELETE FROM api_tokens WHERE token_hash = ?'),
+    purgeExpired: db.prepare<[number]>('DELETE FROM api_tokens WHERE expires_at <= ?'),
+  };
+
+  // Checked against when the username is unknown, so that both failures take as long.
+  let dummyHash: Promise<string> | null = null;
+
+  const createUser = async (input: NewUser): Promise<User> => {
+    const user = checkNewUser(input);
+    if (stmts.get.get(user.username)) throw conflict(`user '${user.username}' already exists`);
+    const passwordHash = await hashPassword(input.password);
+    try {
+      stmts.insert.run({ ...user, wards: JSON.stringify(user.wards), passwordHash, now: clock.now() });
+    } catch (err) {
+      // Two concurrent creations of one name: the second lost the race during hashing.
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw conflict(`user '${user.username}' already exists`);
+      }
+      throw err;
+    }
+    log.info({ username: user.username, role: user.role, wards: user.wards }, 'user created');
+    return user;
+  };
+
+  return {
+    async ensureAdmin(passwordFromConfig) {
+      if (stmts.get.get('admin')) return { created: false, generatedPassword: null };
+      const generatedPassword = passwordFromConfig === null ? randomBytes(18).toString('base64url') : null;
+      await createUser({
+        username: 'admin',
+        password: passwordFromConfig ?? (generatedPassword as string),
+        role: 'admin',
+        wards: [],
+      });
+      return { created: true, generatedPassword };
+    },
+
+    createUser,
+
+    get(username) {
+      const row = stmts.get.get(username);
+      return row ? toUser(row) : null;
+    },
+
+    list: () => stmts.list.all().map(toUser),
+
+    async login(username, password) {
+      if (
+        typeof username !== 'string' ||
+        typeof password !== 'string' ||
+        password.length > MAX_PASSWORD_LENGTH
+      ) {
+        return null;
+      }
+      const row = USERNAME_RE.test(username) ? stmts.get.get(username) : undefined;
+      if (!row) {
+        dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+        await verifyPassword(password, await dummyHash);
+        return null;
+      }
+      if (!(await verifyPassword(password, row.password_hash))) {
+        log.info({ username }, 'login failed');
+        return null;
+      }
+      const now = clock.now();
+      stmts.purgeExpired.run(now);
+      const token = randomBytes(32).toString('base64url');
+      const expiresAt = now + config.auth.tokenTtlS * 1000;
+      stmts.insertToken.run(tokenHash(token), row.username, now, expiresAt);
+      return { token, expiresAt, user: toUser(row) };
+    },
+
+    authenticate(token) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > 256) return null;
+      const row = stmts.byToken.get(tokenHash(token), clock.now());
+      return row ? toUser(row) : null;
+    },
+
+    logout(token) {
+      if (typeof token !== 'string') return false;
+      return stmts.deleteToken.run(tokenHash(token)).changes > 0;
+    },
+  };
+}

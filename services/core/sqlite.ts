@@ -1,0 +1,120 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+
+export type Database = BetterSqlite3.Database;
+
+/**
+ * Versioned schema. Migration N (1-based) brings `PRAGMA user_version` from N-1 to N. Append new
+ * migrations; never edit one that has shipped (databases in the field already ran it).
+ * Times are epoch milliseconds (INTEGER); JSON columns hold compact JSON text.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: registry, users, tokens, alerts, device status.
+  `
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('camera', 'light')),
+    name TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    lat REAL NOT NULL CHECK (lat BETWEEN -90 AND 90),
+    lon REAL NOT NULL CHECK (lon BETWEEN -180 AND 180),
+    address TEXT,
+    heartbeat_interval_s INTEGER CHECK (heartbeat_interval_s IS NULL OR heartbeat_interval_s > 0),
+    tags TEXT NOT NULL DEFAULT '{}',
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX devices_ward ON devices (ward);
+
+  CREATE TABLE users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'technician', 'viewer')),
+    wards TEXT NOT NULL DEFAULT '[]',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- Only a SHA-256 of each bearer token is stored: a leaked database does not leak sessions.
+  CREATE TABLE api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX api_tokens_expires_at ON api_tokens (expires_at);
+
+  -- No foreign key to devices: alert history outlives a deleted device (ward and kind are copied).
+  CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    type TEXT NOT NULL,
+    severity TEXT NOT NULL CHECK (severity IN ('critical', 'major', 'minor', 'warning')),
+    state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+    message TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    acknowledged_at INTEGER,
+    acknowledged_by TEXT,
+    resolved_at INTEGER,
+    resolved_by TEXT,
+    note TEXT
+  ) STRICT;
+  -- One active alert per (originator, type), as in ThingsBoard: the database enforces it, so two
+  -- racing writers cannot both open one.
+  CREATE UNIQUE INDEX alerts_one_unresolved ON alerts (device_id, type) WHERE state != 'resolved';
+  CREATE INDEX alerts_ward ON alerts (ward, id);
+  CREATE INDEX alerts_device ON alerts (device_id, id);
+
+  CREATE TABLE device_status (
+    device_id TEXT PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+    state TEXT NOT NULL CHECK (state IN ('unknown', 'online', 'offline')),
+    last_seen_at INTEGER,
+    state_since INTEGER NOT NULL
+  ) STRICT;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Opens (creating if needed) the SQLite database and migrates it to SCHEMA_VERSION.
+ * WAL lets API reads run while a batch is written; synchronous=NORMAL is durable across process
+ * crashes in WAL mode (only an OS crash may lose the last commits), which suits status batches.
+ * `':memory:'` works for throwaway databases.
+ */
+export function openDatabase(file: string): Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new BetterSqlite3(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+function migrate(db: Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `database schema version ${current} is newer than this wardwatch (${SCHEMA_VERSION}); refusing to run`,
+    );
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    const sql = MIGRATIONS[v] as string;
+    // DDL and the version bump commit together: a crash mid-migration leaves the old version.
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

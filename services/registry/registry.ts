@@ -1,0 +1,216 @@
+import { DEVICE_KINDS, type DeviceKind, isDeviceId } from '../../devices/protocol/index.ts';
+import type { EventBus } from '../core/bus.ts';
+import type { Clock } from '../core/clock.ts';
+import { badRequest } from '../core/errors.ts';
+import type { WardwatchEvents } from '../core/events.ts';
+import type { Logger } from '../core/logger.ts';
+import { generateSecret, hashSecret, verifySecret } from './secrets.ts';
+import type { Device, DeviceFilter, DevicePatch, DeviceRepository, NewDevice } from './types.ts';
+
+/** What `create` takes: the optional fields of a device may be left out. */
+export type DeviceInput = Omit<NewDevice, 'address' | 'heartbeatIntervalS' | 'tags'> &
+  Partial<Pick<NewDevice, 'address' | 'heartbeatIntervalS' | 'tags'>>;
+
+/**
+ * The device registry. Reads are served from memory (the ingest and broker hot paths call `get`
+ * and `verifySecret` once per message/CONNECT, so neither may touch SQLite); writes go to the
+ * repository first, then memory, then the bus. Returned devices are shared: treat them as read-only.
+ */
+export interface DeviceRegistry {
+  /** O(1), no I/O. */
+  get(id: string): Device | null;
+  /** Sorted by id. */
+  list(filter?: DeviceFilter): Device[];
+  size(): number;
+  /**
+   * Registers a device and returns its secret (shown once; only a hash is kept).
+   * Throws WwError WW_ERR_API_BAD_REQUEST (invalid field, named) or WW_ERR_API_CONFLICT (id exists).
+   * Emits `device.created`.
+   */
+  create(input: DeviceInput): { device: Device; secret: string };
+  /** null when the device does not exist. Throws WW_ERR_API_BAD_REQUEST on an invalid field. Emits `device.updated`. */
+  update(id: string, patch: DevicePatch): Device | null;
+  /** false when the device does not exist. Emits `device.deleted` (the broker drops the device's session). */
+  delete(id: string): boolean;
+  /** A new secret, replacing the old one at once; null when the device does not exist. */
+  rotateSecret(id: string): string | null;
+  /** For the broker's authenticate hook: O(1) in memory, never throws; false for unknown ids. */
+  verifySecret(id: string, secret: string): boolean;
+}
+
+export interface DeviceRegistryDeps {
+  repo: DeviceRepository;
+  bus: EventBus<WardwatchEvents>;
+  clock: Clock;
+  log: Logger;
+}
+
+interface Entry {
+  device: Device;
+  secretHash: string;
+}
+
+/**
+ * Ward ids are identifiers, not display names: they are InfluxDB tags (low cardinality, never free
+ * text) and appear in URLs (`?ward=`). Same shape as device ids, e.g. `binh-ngoc`.
+ */
+export const WARD_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
+const WARD_ID_RE = new RegExp(WARD_ID_PATTERN);
+
+const MAX_TEXT = 200;
+const MAX_TAGS = 32;
+
+/** Invariants every stored device keeps, whoever calls. Messages name the field (they reach API clients). */
+function checkFields(d: Partial<NewDevice>, creating: boolean): void {
+  if (creating) {
+    for (const field of ['kind', 'name', 'ward', 'lat', 'lon'] as const) {
+      if (d[field] === undefined || d[field] === null) throw badRequest(`${field}: required`);
+    }
+  }
+  const text = (field: string, v: unknown, required: boolean) => {
+    if (v === undefined && !required) return;
+    if (typeof v !== 'string' || v.trim().length === 0)
+      throw badRequest(`${field}: must be a non-empty string`);
+    if (v.length > MAX_TEXT) throw badRequest(`${field}: at most ${MAX_TEXT} characters`);
+  };
+  const num = (field: string, v: unknown, min: number, max: number) => {
+    if (v === undefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw badRequest(`${field}: must be a number from ${min} to ${max}`);
+    }
+  };
+  if (d.kind !== undefined && !(DEVICE_KINDS as readonly string[]).includes(d.kind)) {
+    throw badRequest(`kind: must be one of ${DEVICE_KINDS.join(', ')}`);
+  }
+  text('name', d.name, false);
+  if (d.ward !== undefined && (typeof d.ward !== 'string' || !WARD_ID_RE.test(d.ward))) {
+    throw badRequest(`ward: must match ${WARD_ID_PATTERN} (a ward id such as binh-ngoc)`);
+  }
+  num('lat', d.lat, -90, 90);
+  num('lon', d.lon, -180, 180);
+  if (d.address !== undefined && d.address !== null) text('address', d.address, true);
+  const hb = d.heartbeatIntervalS;
+  if (hb !== undefined && hb !== null && (!Number.isInteger(hb) || hb < 1 || hb > 86400)) {
+    throw badRequest('heartbeatIntervalS: must be an integer from 1 to 86400, or null');
+  }
+  if (d.tags !== undefined) {
+    if (d.tags === null || typeof d.tags !== 'object' || Array.isArray(d.tags)) {
+      throw badRequest('tags: must be an object of strings');
+    }
+    const entries = Object.entries(d.tags);
+    if (entries.length > MAX_TAGS) throw badRequest(`tags: at most ${MAX_TAGS} tags`);
+    for (const [k, v] of entries) {
+      if (k.length === 0 || k.length > 64) throw badRequest('tags: keys must have 1 to 64 characters');
+      if (typeof v !== 'string' || v.length > MAX_TEXT) {
+        throw badRequest(`tags.${k}: must be a string of at most ${MAX_TEXT} characters`);
+      }
+    }
+  }
+}
+
+/**
+ * Loads every device (and its secret hash) into memory at construction: a few thousand devices
+ * are a few MB, and it lets the hot paths answer without SQLite.
+ */
+export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
+  const { repo, bus, clock, log } = deps;
+  const entries = new Map<string, Entry>();
+  for (const device of repo.list()) {
+    entries.set(device.id, { device, secretHash: repo.getSecretHash(device.id) ?? '' });
+  }
+
+  const matches = (d: Device, f: DeviceFilter) =>
+    (f.ward === undefined || d.ward === f.ward) &&
+    (f.kind === undefined || d.kind === f.kind) &&
+    (f.wards === undefined || f.wards.length === 0 || f.wards.includes(d.ward));
+
+  return {
+    get: (id) => entries.get(id)?.device ?? null,
+
+    list(filter = {}) {
+      const out: Device[] = [];
+      for (const { device } of entries.values()) if (matches(device, filter)) out.push(device);
+      return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+
+    size: () => entries.size,
+
+    create(input) {
+      if (!isDeviceId(input.id)) {
+        throw badRequest('id: must match ^[a-z0-9][a-z0-9_-]{0,63}$ (lowercase letters, digits, _ and -)');
+      }
+      checkFields(input, true);
+      const fresh: NewDevice = {
+        id: input.id,
+        kind: input.kind as DeviceKind,
+        name: input.name.trim(),
+        ward: input.ward,
+        lat: input.lat,
+        lon: input.lon,
+        address: input.address ?? null,
+        heartbeatIntervalS: input.heartbeatIntervalS ?? null,
+        tags: { ...(input.tags ?? {}) },
+      };
+      const secret = generateSecret();
+      const secretHash = hashSecret(secret);
+      // The repository is the arbiter of uniqueness (it throws WW_ERR_API_CONFLICT).
+      const device = repo.create(fresh, secretHash, clock.now());
+      entries.set(device.id, { device, secretHash });
+      log.info({ deviceId: device.id, kind: device.kind, ward: device.ward }, 'device registered');
+      bus.emit('device.created', device);
+      return { device, secret };
+    },
+
+    update(id, patch) {
+      const entry = entries.get(id);
+      if (!entry) return null;
+      // kind decides the telemetry schema and the InfluxDB series: it is immutable like the id.
+      if (patch.kind !== undefined && patch.kind !== entry.device.kind)
+        throw badRequest('kind: cannot be changed');
+      checkFields(patch, false);
+      const clean: DevicePatch = { ...patch };
+      if (clean.name !== undefined) clean.name = clean.name.trim();
+      const device = repo.update(id, clean, clock.now());
+      if (!device) {
+        // Deleted behind our back (another process?): memory follows the database.
+        entries.delete(id);
+        return null;
+      }
+      entries.set(id, { device, secretHash: entry.secretHash });
+      log.info({ deviceId: id, fields: Object.keys(patch) }, 'device updated');
+      bus.emit('device.updated', device);
+      return device;
+    },
+
+    delete(id) {
+      const entry = entries.get(id);
+      const removed = repo.delete(id);
+      entries.delete(id);
+      if (!removed || !entry) return false;
+      log.info({ deviceId: id, ward: entry.device.ward }, 'device deleted');
+      bus.emit('device.deleted', { deviceId: id, ward: entry.device.ward });
+      return true;
+    },
+
+    rotateSecret(id) {
+      const entry = entries.get(id);
+      if (!entry) return null;
+      const secret = generateSecret();
+      const secretHash = hashSecret(secret);
+      const now = clock.now();
+      if (!repo.setSecretHash(id, secretHash, now)) {
+        entries.delete(id);
+        return null;
+      }
+      entries.set(id, { device: { ...entry.device, updatedAt: now }, secretHash });
+      log.info({ deviceId: id }, 'device secret rotated');
+      return secret;
+    },
+
+    verifySecret(id, secret) {
+      const entry = entries.get(id);
+      if (!entry || typeof secret !== 'string') return false;
+      return verifySecret(secret, entry.secretHash);
+    },
+  };
+}

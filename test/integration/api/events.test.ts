@@ -1,0 +1,207 @@
+import { get, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness, T0 } from './harness.ts';
+
+let h: Harness;
+let base: string;
+let viewerBn: string;
+
+/** A real HTTP connection to the SSE route, read as it arrives. */
+interface Stream {
+  res: IncomingMessage;
+  text(): string;
+  /** Resolves once the received text matches. */
+  until(re: RegExp, timeoutMs?: number): Promise<string>;
+  ended: Promise<void>;
+  close(): void;
+}
+
+function openStream(path: string, headers: Record<string, string> = {}): Promise<Stream> {
+  return new Promise((resolve, reject) => {
+    const req = get(`${base}${path}`, { headers }, (res) => {
+      let buf = '';
+      const waiters: Array<() => void> = [];
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        for (const w of waiters.splice(0)) w();
+      });
+      const ended = new Promise<void>((r) => res.on('close', () => r()));
+      resolve({
+        res,
+        text: () => buf,
+        ended,
+        close: () => req.destroy(),
+        until(re, timeoutMs = 5000) {
+          return new Promise((ok, fail) => {
+            const timer = setTimeout(() => fail(new Error(`no ${re} in stream; got:\n${buf}`)), timeoutMs);
+            const check = () => {
+              const m = re.exec(buf);
+              if (m) {
+                clearTimeout(timer);
+                ok(m[0]);
+              } else waiters.push(check);
+            };
+            check();
+          });
+        },
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Parses `event:`/`data:` blocks. */
+const events = (text: string) =>
+  text
+    .split('\n\n')
+    .map((block) => ({
+      event: /^event: (.*)$/m.exec(block)?.[1],
+      data: /^data: (.*)$/m.exec(block)?.[1],
+    }))
+    .filter((e) => e.event)
+    .map((e) => ({ event: e.event as string, data: JSON.parse(e.data as string) }));
+
+const stateEvent = (deviceId: string, ward: string) => ({
+  deviceId,
+  ward,
+  kind: 'camera' as const,
+  state: 'offline' as const,
+  previous: 'online' as const,
+  at: T0 + 1234,
+  reason: 'heartbeat_timeout',
+});
+
+beforeAll(async () => {
+  h = await createHarness();
+  viewerBn = await h.tokenFor('viewer.bn', 'viewer', ['binh-ngoc']);
+  h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc' });
+  h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung' });
+  await h.app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+});
+afterAll(() => h.close());
+
+describe('GET /api/v1/events (Server-Sent Events)', () => {
+  it('streams device.state and alert events as text/event-stream', async () => {
+    const s = await openStream('/api/v1/events', { authorization: `Bearer ${h.adminToken}` });
+    try {
+      expect(s.res.statusCode).toBe(200);
+      expect(s.res.headers['content-type']).toMatch(/^text\/event-stream/);
+      await s.until(/retry: \d+/);
+      h.bus.emit('device.state', stateEvent('cam-hc-1', 'hoa-chung'));
+      const alertId = h.openAlert('cam-bn-1', 'device_offline');
+      const ack = await h.call('POST', `/api/v1/alerts/${alertId}/ack`, {
+        token: h.adminToken,
+        body: { note: 'ok' },
+      });
+      expect(ack.status).toBe(200);
+      await s.until(/event: alert\.acknowledged/);
+      const got = events(s.text());
+      expect(got.map((e) => e.event)).toEqual(['device.state', 'alert.opened', 'alert.acknowledged']);
+      expect(got[0]?.data).toEqual({
+        deviceId: 'cam-hc-1',
+        ward: 'hoa-chung',
+        kind: 'camera',
+        state: 'offline',
+        previous: 'online',
+        at: new Date(T0 + 1234).toISOString(),
+        reason: 'heartbeat_timeout',
+      });
+      expect(got[1]?.data).toMatchObject({ id: alertId, deviceId: 'cam-bn-1', state: 'open' });
+      expect(got[1]?.data.openedAt).toMatch(/Z$/);
+      expect(got[2]?.data).toMatchObject({
+        id: alertId,
+        state: 'acknowledged',
+        acknowledgedBy: 'admin',
+        note: 'ok',
+      });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('filters to the user’s wards; EventSource-style ?token= works here', async () => {
+    const s = await openStream(`/api/v1/events?token=${viewerBn}`);
+    try {
+      expect(s.res.statusCode).toBe(200);
+      await s.until(/retry:/);
+      h.bus.emit('device.state', stateEvent('cam-hc-1', 'hoa-chung'));
+      h.openAlert('cam-hc-1', 'tamper');
+      h.bus.emit('device.state', stateEvent('cam-bn-1', 'binh-ngoc'));
+      // Events arrive in bus order on one connection: once the binh-ngoc one is here, the
+      // hoa-chung ones would have been too.
+      await s.until(/"deviceId":"cam-bn-1"/);
+      const got = events(s.text());
+      expect(got).toHaveLength(1);
+      expect(got[0]?.data).toMatchObject({ deviceId: 'cam-bn-1', ward: 'binh-ngoc' });
+      expect(s.text()).not.toContain('hoa-chung');
+    } finally {
+      s.close();
+    }
+  });
+
+  it('sends a ping comment every 15 s', async () => {
+    const s = await openStream('/api/v1/events', { authorization: `Bearer ${h.adminToken}` });
+    try {
+      await s.until(/retry:/);
+      h.clock.advance(14_999);
+      h.bus.emit('device.state', stateEvent('cam-bn-1', 'binh-ngoc')); // a marker: everything before it has arrived
+      await s.until(/event: device\.state/);
+      expect(s.text()).not.toContain(': ping');
+      h.clock.advance(1);
+      await s.until(/^: ping$/m);
+      h.clock.advance(15_000);
+      await s.until(/: ping\n\n[\s\S]*: ping\n\n/);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('unsubscribes from the bus when the client goes away', async () => {
+    const names = ['device.state', 'alert.opened', 'alert.acknowledged', 'alert.resolved'] as const;
+    const listeners = () => names.map((n) => h.bus.listenerCount(n));
+    const settle = async (want: number) => {
+      const deadline = Date.now() + 5000;
+      while (listeners().some((n) => n !== want) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+    };
+    await settle(0); // streams of earlier tests are gone; nothing else in this harness listens
+    expect(listeners()).toEqual([0, 0, 0, 0]);
+    const s = await openStream('/api/v1/events', { authorization: `Bearer ${h.adminToken}` });
+    await s.until(/retry:/);
+    expect(listeners()).toEqual([1, 1, 1, 1]);
+    expect(h.clock.pending()).toBe(1); // its ping timer
+    s.close();
+    await settle(0);
+    expect(listeners()).toEqual([0, 0, 0, 0]);
+    expect(h.clock.pending()).toBe(0);
+  });
+
+  it('401 without a token or with a bad one', async () => {
+    const none = await openStream('/api/v1/events');
+    expect(none.res.statusCode).toBe(401);
+    none.close();
+    const bad = await openStream('/api/v1/events?token=nope');
+    expect(bad.res.statusCode).toBe(401);
+    bad.close();
+  });
+});
+
+describe('shutdown with open streams', () => {
+  it('close() ends open SSE streams instead of waiting for clients', async () => {
+    const own = await createHarness();
+    await own.app.listen({ host: '127.0.0.1', port: 0 });
+    const ownBase = `http://127.0.0.1:${(own.app.server.address() as AddressInfo).port}`;
+    const s = await new Promise<IncomingMessage>((resolve, reject) => {
+      get(`${ownBase}/api/v1/events?token=${own.adminToken}`, resolve).on('error', reject);
+    });
+    s.resume();
+    const ended = new Promise<void>((r) => s.on('close', () => r()));
+    const started = Date.now();
+    await own.close();
+    await ended;
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});

@@ -1,0 +1,244 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventBus } from '../../../services/core/bus.ts';
+import type { Clock } from '../../../services/core/clock.ts';
+import { WwError } from '../../../services/core/errors.ts';
+import type { WardwatchEvents } from '../../../services/core/events.ts';
+import { createLogger } from '../../../services/core/logger.ts';
+import { type Database, openDatabase } from '../../../services/core/sqlite.ts';
+import {
+  createDeviceRegistry,
+  type DeviceInput,
+  type DeviceRegistry,
+} from '../../../services/registry/registry.ts';
+import { SqliteDeviceRepository } from '../../../services/registry/sqlite-device-repository.ts';
+import type { DeviceRepository } from '../../../services/registry/types.ts';
+
+const T0 = Date.parse('2026-03-01T00:00:00Z');
+const log = createLogger('silent');
+
+let dir: string;
+let db: Database;
+let now: number;
+const clock: Clock = { now: () => now, setTimeout: () => 0 as never, clearTimeout: () => {} };
+let bus: EventBus<WardwatchEvents>;
+let events: Array<[string, unknown]>;
+
+const cam = (id: string, over: Partial<DeviceInput> = {}): DeviceInput => ({
+  id,
+  kind: 'camera',
+  name: `Camera ${id}`,
+  ward: 'binh-ngoc',
+  lat: 21.53,
+  lon: 107.96,
+  ...over,
+});
+
+/** A repository that counts every call, to prove the hot paths never reach SQLite. */
+function counting(repo: DeviceRepository) {
+  const calls: string[] = [];
+  const proxy = new Proxy(repo, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function'
+        ? (...args: unknown[]) => {
+            calls.push(String(prop));
+            return v.apply(target, args);
+          }
+        : v;
+    },
+  });
+  return { repo: proxy, calls };
+}
+
+function newRegistry(repo: DeviceRepository = new SqliteDeviceRepository(db)): DeviceRegistry {
+  return createDeviceRegistry({ repo, bus, clock, log });
+}
+
+function expectWwError(fn: () => unknown, code: string, message?: RegExp) {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(WwError);
+    expect((err as WwError).code).toBe(code);
+    if (message) expect((err as WwError).message).toMatch(message);
+    return;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ww-registry-'));
+  db = openDatabase(join(dir, 'test.db'));
+  now = T0;
+  bus = new EventBus<WardwatchEvents>(log);
+  events = [];
+  for (const e of ['device.created', 'device.updated', 'device.deleted'] as const) {
+    bus.on(e, (p) => void events.push([e, p]));
+  }
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('createDeviceRegistry', () => {
+  it('create stores the device, returns a secret once and emits device.created', () => {
+    const reg = newRegistry();
+    const { device, secret } = reg.create(cam('cam-1', { tags: { pole: 'P1' } }));
+    expect(device).toEqual({
+      ...cam('cam-1'),
+      address: null,
+      heartbeatIntervalS: null,
+      tags: { pole: 'P1' },
+      createdAt: T0,
+      updatedAt: T0,
+    });
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(reg.get('cam-1')).toEqual(device);
+    expect(reg.verifySecret('cam-1', secret)).toBe(true);
+    expect(events).toEqual([['device.created', device]]);
+    // Persisted: only a hash of the secret.
+    const row = db.prepare('SELECT secret_hash FROM devices WHERE id = ?').get('cam-1') as {
+      secret_hash: string;
+    };
+    expect(row.secret_hash).toMatch(/^sha256\$/);
+    expect(row.secret_hash).not.toContain(secret);
+  });
+
+  it('create rejects an existing id with 409 and emits nothing', () => {
+    const reg = newRegistry();
+    const { secret } = reg.create(cam('cam-1'));
+    events.length = 0;
+    expectWwError(() => reg.create(cam('cam-1', { name: 'Other' })), 'WW_ERR_API_CONFLICT');
+    expect(events).toEqual([]);
+    expect(reg.get('cam-1')?.name).toBe('Camera cam-1');
+    expect(reg.verifySecret('cam-1', secret)).toBe(true);
+  });
+
+  it('create validates the id with the protocol rule and other fields by name', () => {
+    const reg = newRegistry();
+    expectWwError(() => reg.create(cam('Cam 1')), 'WW_ERR_API_BAD_REQUEST', /^id: /);
+    expectWwError(() => reg.create(cam('cam/1')), 'WW_ERR_API_BAD_REQUEST', /^id: /);
+    expectWwError(() => reg.create(cam('cam-2', { lat: 90.5 })), 'WW_ERR_API_BAD_REQUEST', /^lat: /);
+    expectWwError(() => reg.create(cam('cam-2', { lon: Number.NaN })), 'WW_ERR_API_BAD_REQUEST', /^lon: /);
+    expectWwError(
+      () => reg.create(cam('cam-2', { kind: 'drone' as never })),
+      'WW_ERR_API_BAD_REQUEST',
+      /^kind: /,
+    );
+    expectWwError(() => reg.create(cam('cam-2', { name: '  ' })), 'WW_ERR_API_BAD_REQUEST', /^name: /);
+    expectWwError(() => reg.create(cam('cam-2', { ward: 'Binh Ngoc' })), 'WW_ERR_API_BAD_REQUEST', /^ward: /);
+    expectWwError(
+      () => reg.create(cam('cam-2', { heartbeatIntervalS: 1.5 })),
+      'WW_ERR_API_BAD_REQUEST',
+      /^heartbeatIntervalS: /,
+    );
+    expectWwError(
+      () => reg.create(cam('cam-2', { tags: { a: 1 as unknown as string } })),
+      'WW_ERR_API_BAD_REQUEST',
+      /^tags\.a: /,
+    );
+    expect(reg.size()).toBe(0);
+    expect(events).toEqual([]);
+  });
+
+  it('loads every device and secret hash at construction; hot paths never touch the repository', () => {
+    const first = newRegistry();
+    const { secret } = first.create(cam('cam-1'));
+    first.create(cam('light-1', { kind: 'light', ward: 'hoa-chung' }));
+
+    const { repo, calls } = counting(new SqliteDeviceRepository(db));
+    const reg = newRegistry(repo);
+    const atStart = calls.length;
+    expect(reg.size()).toBe(2);
+    for (let i = 0; i < 1000; i++) {
+      reg.get('cam-1');
+      reg.get('unknown');
+      reg.verifySecret('cam-1', secret);
+      reg.verifySecret('unknown', secret);
+    }
+    reg.list({ ward: 'hoa-chung' });
+    expect(calls.length).toBe(atStart);
+    expect(reg.verifySecret('cam-1', secret)).toBe(true);
+    expect(reg.get('light-1')?.ward).toBe('hoa-chung');
+  });
+
+  it('verifySecret is false for unknown ids, wrong secrets and non-strings', () => {
+    const reg = newRegistry();
+    const { secret } = reg.create(cam('cam-1'));
+    expect(reg.verifySecret('cam-2', secret)).toBe(false);
+    expect(reg.verifySecret('cam-1', 'wrong')).toBe(false);
+    expect(reg.verifySecret('cam-1', undefined as unknown as string)).toBe(false);
+  });
+
+  it('list filters by ward, kind and a ward set, sorted by id', () => {
+    const reg = newRegistry();
+    reg.create(cam('cam-b', { ward: 'b' }));
+    reg.create(cam('cam-a', { ward: 'a' }));
+    reg.create(cam('light-a', { ward: 'a', kind: 'light' }));
+    reg.create(cam('cam-c', { ward: 'c' }));
+    const ids = (f?: Parameters<DeviceRegistry['list']>[0]) => reg.list(f).map((d) => d.id);
+    expect(ids()).toEqual(['cam-a', 'cam-b', 'cam-c', 'light-a']);
+    expect(ids({ ward: 'a' })).toEqual(['cam-a', 'light-a']);
+    expect(ids({ kind: 'light' })).toEqual(['light-a']);
+    expect(ids({ wards: ['a', 'c'] })).toEqual(['cam-a', 'cam-c', 'light-a']);
+    expect(ids({ wards: [] })).toHaveLength(4);
+    expect(ids({ ward: 'b', wards: ['a'] })).toEqual([]);
+  });
+
+  it('update changes memory and database, emits device.updated; kind is immutable', () => {
+    const reg = newRegistry();
+    reg.create(cam('cam-1', { address: 'old', heartbeatIntervalS: 30 }));
+    events.length = 0;
+    now = T0 + 5000;
+    const updated = reg.update('cam-1', { name: 'New', ward: 'hoa-chung', heartbeatIntervalS: null });
+    expect(updated).toMatchObject({
+      name: 'New',
+      ward: 'hoa-chung',
+      address: 'old',
+      heartbeatIntervalS: null,
+    });
+    expect(updated?.updatedAt).toBe(T0 + 5000);
+    expect(updated?.createdAt).toBe(T0);
+    expect(events).toEqual([['device.updated', updated]]);
+    expect(newRegistry().get('cam-1')).toEqual(updated);
+
+    expectWwError(() => reg.update('cam-1', { kind: 'light' }), 'WW_ERR_API_BAD_REQUEST', /^kind: /);
+    expectWwError(() => reg.update('cam-1', { lat: -100 }), 'WW_ERR_API_BAD_REQUEST', /^lat: /);
+    expect(reg.update('cam-404', { name: 'x' })).toBeNull();
+    expect(events).toHaveLength(1);
+  });
+
+  it('delete removes it everywhere and emits device.deleted with the ward', () => {
+    const reg = newRegistry();
+    const { secret } = reg.create(cam('cam-1', { ward: 'hoa-chung' }));
+    db.prepare("INSERT INTO device_status VALUES ('cam-1', 'online', 1, 1)").run();
+    events.length = 0;
+    expect(reg.delete('cam-1')).toBe(true);
+    expect(events).toEqual([['device.deleted', { deviceId: 'cam-1', ward: 'hoa-chung' }]]);
+    expect(reg.get('cam-1')).toBeNull();
+    expect(reg.verifySecret('cam-1', secret)).toBe(false);
+    expect(newRegistry().get('cam-1')).toBeNull();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM device_status').get()).toEqual({ n: 0 });
+    expect(reg.delete('cam-1')).toBe(false);
+    expect(events).toHaveLength(1);
+  });
+
+  it('rotateSecret replaces the secret at once and persistently', () => {
+    const reg = newRegistry();
+    const { secret: old } = reg.create(cam('cam-1'));
+    now = T0 + 1000;
+    const fresh = reg.rotateSecret('cam-1');
+    expect(fresh).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(reg.verifySecret('cam-1', old)).toBe(false);
+    expect(reg.verifySecret('cam-1', fresh as string)).toBe(true);
+    expect(reg.get('cam-1')?.updatedAt).toBe(T0 + 1000);
+    const reloaded = newRegistry();
+    expect(reloaded.verifySecret('cam-1', fresh as string)).toBe(true);
+    expect(reloaded.verifySecret('cam-1', old)).toBe(false);
+    expect(reg.rotateSecret('cam-404')).toBeNull();
+  });
+});

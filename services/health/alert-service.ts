@@ -11,6 +11,8 @@ export interface AlertEngine extends AlertService {
   openAlert(alert: NewAlert): { alert: Alert; created: boolean };
   /** Resolves the unresolved alert of (deviceId, type), if any, as `system`; emits alert.resolved. */
   resolveBySystem(deviceId: string, type: string, at: number): Alert | null;
+  /** Resolves every unresolved alert of a device as `system` with a note (device deleted). */
+  resolveAllForDevice(deviceId: string, note: string, at: number): Alert[];
 }
 
 export function createAlertService(deps: {
@@ -43,6 +45,21 @@ export function createAlertService(deps: {
         bus.emit('alert.resolved', resolved);
       }
       return resolved;
+    },
+
+    resolveAllForDevice(deviceId, note, at) {
+      const resolved: Alert[] = [];
+      for (;;) {
+        const { items } = repo.list({ deviceId, state: 'open', limit: 100 });
+        if (items.length === 0) return resolved;
+        for (const a of items) {
+          const r = repo.resolve(a.id, 'system', note, at);
+          if (r) {
+            resolved.push(r);
+            bus.emit('alert.resolved', r);
+          }
+        }
+      }
     },
 
     acknowledge(id, by, note) {

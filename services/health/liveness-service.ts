@@ -172,6 +172,8 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
           dirty.delete(deviceId);
           scheduler.cancel(deviceId);
           statusRepo.delete(deviceId);
+          // A deleted device can't come back to resolve its outage: close its alerts for it.
+          alerts.resolveAllForDevice(deviceId, 'device deleted', clock.now());
         }),
       );
       scheduler.start((deviceId, at) => {

@@ -11,6 +11,7 @@ interface AlertJson {
   state: string;
   resolvedBy: string | null;
   openedAt: string;
+  note: string | null;
 }
 
 /**
@@ -157,14 +158,21 @@ describe('liveness and outage alerts', () => {
     expect(restarted.app.liveness.getStatus('cam-never').state).toBe('unknown');
   });
 
-  it('deleting a device drops its MQTT session', async () => {
+  it('deleting a device drops its MQTT session, its retained status and resolves its alerts', async () => {
     t = await startTestApp({ influxBaseUrl: influx });
     const secret = await t.addDevice({ id: 'cam-del' });
+    const old = await t.connectDevice('cam-del', secret);
+    await publish(old, T('cam-del', 'status'), 'offline');
+    await waitFor(() => t!.app.liveness.getStatus('cam-del').state === 'offline', 'cam-del offline');
+    expect(await openAlerts(t, 'cam-del')).toHaveLength(1);
     const c = await t.connectDevice('cam-del', secret);
     const closed = new Promise<void>((r) => c.once('close', () => r()));
     expect((await t.api('DELETE', '/api/v1/devices/cam-del')).status).toBe(204);
     await closed;
     expect(await t.app.broker.retainedTopics('wardwatch/v1/devices/cam-del/#')).toEqual([]);
+    const resolved = await t.api<{ items: AlertJson[] }>('GET', '/api/v1/alerts?state=resolved&deviceId=cam-del');
+    expect(resolved.body.items).toHaveLength(1);
+    expect(resolved.body.items[0]).toMatchObject({ resolvedBy: 'system', note: 'device deleted' });
     // and it can't come back with the old secret
     await expect(t.connectDevice('cam-del', secret)).rejects.toThrow(/not authorized/i);
   });

@@ -67,9 +67,8 @@ describe('influx storage write() (not started, no I/O)', () => {
 
   it('accepts points in memory without waiting for anything (InfluxDB down, not started)', () => {
     const { storage } = setup();
-    const t0 = performance.now();
+    // write() is synchronous: all 10,000 are buffered by the time the loop ends, nothing awaited.
     for (let i = 0; i < 10_000; i++) storage.write({ ...valid, timeMs: valid.timeMs + i });
-    expect(performance.now() - t0).toBeLessThan(1_000);
     expect(storage.health()).toEqual({ influx: 'down', spooledPoints: 0, bufferedPoints: 10_000 });
   });
 });

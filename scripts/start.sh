@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# `npm start`: install npm dependencies if needed, make sure an InfluxDB runs (a project-local
+# influxd unless WARDWATCH_INFLUX_URL is set), then run the service in the foreground.
+# Configuration: WARDWATCH_* environment variables (config/README.md). Ctrl-C stops the service,
+# then the influxd this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WW_SCRIPT_NAME=start
+# shellcheck source=scripts/lib/common.sh
+. scripts/lib/common.sh
+# shellcheck source=scripts/lib/deps.sh
+. scripts/lib/deps.sh
+# shellcheck source=scripts/lib/influxd.sh
+. scripts/lib/influxd.sh
+
+ww_install_traps
+ensure_node_modules
+data_dir=$(ww_abs_dir "${WARDWATCH_DATA_DIR:-./data}")
+export WARDWATCH_DATA_DIR=$data_dir
+pids_file=$data_dir/.start.pids
+ww_stop_stale "$pids_file"
+ensure_influx
+
+# Not `exec`: this shell must outlive the service to stop influxd afterwards. The service gets
+# its own process group, so a Ctrl-C reaches it once, forwarded here, not twice.
+if command -v setsid >/dev/null 2>&1; then
+  setsid node --import tsx services/main.ts "$@" &
+else
+  node --import tsx services/main.ts "$@" &
+fi
+service=$!
+ww_track_pid "$pids_file" "$service" services/main.ts
+ww_on_exit "rm -f '$pids_file'"
+# shellcheck disable=SC2317 # called from the traps below
+forward() {
+  kill "-$1" "$service" 2>/dev/null || true
+}
+trap 'forward INT' INT
+trap 'forward TERM' TERM
+# `wait` returns early when a trapped signal arrives; keep waiting until the service has exited.
+status=0
+while :; do
+  if wait "$service"; then status=0; else status=$?; fi
+  kill -0 "$service" 2>/dev/null || break
+done
+exit "$status"

@@ -165,8 +165,11 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       log.info({ port: boundPort, host: config.host }, 'mqtt listening');
     },
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // server.close() resolves only once every connection has ended, and only aedes.close()
+      // ends them: stop accepting, close the broker (and its clients), then wait for the server.
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await serverClosed;
     },
     handleStream(stream) {
       aedes.handle(stream);

@@ -158,6 +158,23 @@ describe('liveness and outage alerts', () => {
     expect(restarted.app.liveness.getStatus('cam-never').state).toBe('unknown');
   });
 
+  it('a graceful stop with devices connected finishes, reports nobody offline and keeps last-seen', async () => {
+    t = await startTestApp({ influxBaseUrl: influx });
+    const secret = await t.addDevice({ id: 'cam-stay' });
+    const c = await t.connectDevice('cam-stay', secret); // still connected when the service stops
+    await publish(c, T('cam-stay', 'heartbeat'), '{}');
+    await waitFor(() => t!.app.liveness.getStatus('cam-stay').state === 'online', 'online');
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    await t.app.stop(); // the broker closes the device's connection; its last will must not count
+    await closed;
+    const { dataDir, influxUrl } = t;
+    t = await startTestApp({ influxBaseUrl: influx, dataDir, database: influxUrl.split('/').pop() });
+    expect(await openAlerts(t, 'cam-stay')).toHaveLength(0);
+    const status = t.app.liveness.getStatus('cam-stay');
+    expect(status.state).toBe('unknown');
+    expect(status.lastSeenAt).not.toBeNull();
+  });
+
   it('deleting a device drops its MQTT session, its retained status and resolves its alerts', async () => {
     t = await startTestApp({ influxBaseUrl: influx });
     const secret = await t.addDevice({ id: 'cam-del' });
@@ -170,7 +187,10 @@ describe('liveness and outage alerts', () => {
     expect((await t.api('DELETE', '/api/v1/devices/cam-del')).status).toBe(204);
     await closed;
     expect(await t.app.broker.retainedTopics('wardwatch/v1/devices/cam-del/#')).toEqual([]);
-    const resolved = await t.api<{ items: AlertJson[] }>('GET', '/api/v1/alerts?state=resolved&deviceId=cam-del');
+    const resolved = await t.api<{ items: AlertJson[] }>(
+      'GET',
+      '/api/v1/alerts?state=resolved&deviceId=cam-del',
+    );
     expect(resolved.body.items).toHaveLength(1);
     expect(resolved.body.items[0]).toMatchObject({ resolvedBy: 'system', note: 'device deleted' });
     // and it can't come back with the old secret

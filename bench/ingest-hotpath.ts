@@ -48,7 +48,10 @@ function run(fleet: number) {
       if (buffered.length >= 5000) buffered = []; // what the writer's batch cut costs
     },
   };
-  const noAlerts = { openAlert: () => ({ created: false }), resolveBySystem: () => null } as unknown as AlertEngine;
+  const noAlerts = {
+    openAlert: () => ({ created: false }),
+    resolveBySystem: () => null,
+  } as unknown as AlertEngine;
   const liveness = createLivenessService({
     config,
     log,
@@ -61,14 +64,22 @@ function run(fleet: number) {
     scheduler: createMemoryDeadlineScheduler(systemClock),
   });
   liveness.start();
-  const ingest = createIngest({ config, log, devices: { get: (id) => devices.get(id) ?? null }, liveness, points });
+  const ingest = createIngest({
+    config,
+    log,
+    devices: { get: (id) => devices.get(id) ?? null },
+    liveness,
+    points,
+  });
   const ids = [...devices.keys()];
   const topics = ids.map((id) => [
     `wardwatch/v1/devices/${id}/heartbeat`,
     `wardwatch/v1/devices/${id}/telemetry`,
   ]);
   const hb = Buffer.from('{"seq":1,"uptimeS":3600,"rssiDbm":-60,"fw":"1.0"}');
-  const camTel = Buffer.from('{"recording":true,"storageUsedPct":50,"fps":25,"bitrateKbps":2048,"temperatureC":40}');
+  const camTel = Buffer.from(
+    '{"recording":true,"storageUsedPct":50,"fps":25,"bitrateKbps":2048,"temperatureC":40}',
+  );
   const lightTel = Buffer.from('{"lampOn":true,"voltageV":221,"currentA":0.4,"powerW":90,"energyKwh":100}');
   // warm-up: every device online once
   for (let i = 0; i < fleet; i++) ingest.handle(ids[i]!, topics[i]![0]!, hb, Date.now());
@@ -82,8 +93,14 @@ function run(fleet: number) {
   const ns = Number(process.hrtime.bigint() - start);
   liveness.stop();
   const stats = ingest.stats();
-  if (stats.rejected !== 0) throw new Error(`bench payloads rejected: ${JSON.stringify(stats.rejectedByReason)}`);
-  return { fleet, messages: MESSAGES, nsPerMessage: Math.round(ns / MESSAGES), messagesPerS: Math.round(MESSAGES / (ns / 1e9)) };
+  if (stats.rejected !== 0)
+    throw new Error(`bench payloads rejected: ${JSON.stringify(stats.rejectedByReason)}`);
+  return {
+    fleet,
+    messages: MESSAGES,
+    nsPerMessage: Math.round(ns / MESSAGES),
+    messagesPerS: Math.round(MESSAGES / (ns / 1e9)),
+  };
 }
 
 const results = [1_000, 20_000, 100_000].map(run);
@@ -97,7 +114,10 @@ const md = [
   '',
   '| devices | messages | ns / message | messages / s (one core) |',
   '|---:|---:|---:|---:|',
-  ...results.map((r) => `| ${r.fleet.toLocaleString('en')} | ${r.messages.toLocaleString('en')} | ${r.nsPerMessage} | ${r.messagesPerS.toLocaleString('en')} |`),
+  ...results.map(
+    (r) =>
+      `| ${r.fleet.toLocaleString('en')} | ${r.messages.toLocaleString('en')} | ${r.nsPerMessage} | ${r.messagesPerS.toLocaleString('en')} |`,
+  ),
   '',
 ].join('\n');
 writeFileSync('bench/results/ingest-hotpath.md', md);

@@ -50,7 +50,10 @@ export interface AlertFilter {
   cursor?: string;
 }
 
-export type NewAlert = Pick<Alert, 'deviceId' | 'ward' | 'kind' | 'type' | 'severity' | 'message' | 'openedAt'>;
+export type NewAlert = Pick<
+  Alert,
+  'deviceId' | 'ward' | 'kind' | 'type' | 'severity' | 'message' | 'openedAt'
+>;
 
 /** Where alerts live (SQLite now). At most one unresolved alert per (deviceId, type). */
 export interface AlertRepository {

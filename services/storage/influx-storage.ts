@@ -101,8 +101,7 @@ function classifyError(err: unknown): Exclude<SendResult, { kind: 'ok' }> {
   return { kind: 'rejected', reason, status: null, droppedPoints: null };
 }
 
-export function createInfluxStorage({ config, log: parentLog, clock }: InfluxStorageDeps): InfluxStorage {
-  const log = parentLog.child({ feature: 'storage' });
+export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): InfluxStorage {
   const cfg = config.influx;
   const target = parseInfluxUrl(cfg.url);
   const url = new URL(cfg.url);

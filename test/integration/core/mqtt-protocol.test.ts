@@ -135,42 +135,20 @@ describe('device protocol over the real broker', () => {
   });
 
   describe('clients we did not write: mosquitto_pub / mosquitto_sub', () => {
+    const mosquittoArgs = (id: string, password: string) => [
+      ...['-h', '127.0.0.1', '-p', String(t.app.mqttPort()), '-V', 'mqttv311'],
+      ...['-i', id, '-u', id, '-P', password],
+    ];
+
     it('mosquitto_pub heartbeats bring a device online; a bad secret is refused', async () => {
       const secret = await t.addDevice({ id: 'cam-mosq', kind: 'camera' });
-      const port = String(t.app.mqttPort());
       await run('mosquitto_pub', [
-        ...[
-          '-h',
-          '127.0.0.1',
-          '-p',
-          port,
-          '-V',
-          'mqttv311',
-          '-i',
-          'cam-mosq',
-          '-u',
-          'cam-mosq',
-          '-P',
-          secret,
-        ],
+        ...mosquittoArgs('cam-mosq', secret),
         ...['-q', '1', '-t', T('cam-mosq', 'heartbeat'), '-m', '{"seq":7,"fw":"mosq"}'],
       ]);
       await waitFor(() => t.app.liveness.getStatus('cam-mosq').state === 'online', 'cam-mosq online');
       const bad = await run('mosquitto_pub', [
-        ...[
-          '-h',
-          '127.0.0.1',
-          '-p',
-          port,
-          '-V',
-          'mqttv311',
-          '-i',
-          'cam-mosq',
-          '-u',
-          'cam-mosq',
-          '-P',
-          'nope',
-        ],
+        ...mosquittoArgs('cam-mosq', 'nope'),
         ...['-t', T('cam-mosq', 'heartbeat'), '-m', '{}'],
       ]).then(
         () => ({ code: 0, stderr: '' }),
@@ -182,9 +160,8 @@ describe('device protocol over the real broker', () => {
 
     it('mosquitto_sub receives a command on its own cmd topic', async () => {
       const secret = await t.addDevice({ id: 'cam-sub', kind: 'camera' });
-      const port = String(t.app.mqttPort());
       const sub = spawn('mosquitto_sub', [
-        ...['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '-i', 'cam-sub', '-u', 'cam-sub', '-P', secret],
+        ...mosquittoArgs('cam-sub', secret),
         ...['-q', '1', '-t', T('cam-sub', 'cmd/#'), '-C', '1', '-W', '15', '-v'],
       ]);
       let out = '';
@@ -204,8 +181,8 @@ describe('device protocol over the real broker', () => {
     it('mosquitto_sub is refused a subscription outside its own cmd topic', async () => {
       const secret = await t.addDevice({ id: 'cam-sub2', kind: 'camera' });
       const result = await run('mosquitto_sub', [
-        ...['-h', '127.0.0.1', '-p', String(t.app.mqttPort()), '-V', 'mqttv311', '-i', 'cam-sub2'],
-        ...['-u', 'cam-sub2', '-P', secret, '-t', 'wardwatch/v1/devices/+/heartbeat', '-C', '1', '-W', '5'],
+        ...mosquittoArgs('cam-sub2', secret),
+        ...['-t', 'wardwatch/v1/devices/+/heartbeat', '-C', '1', '-W', '5'],
       ]).then(
         (r) => ({ code: 0, stderr: r.stderr }),
         (e: { code: number; stderr: string }) => e,

@@ -1,5 +1,5 @@
 import type { DeviceKind } from '../../devices/protocol/index.ts';
-import type { Alert, DeviceState } from '../health/types.ts';
+import type { Alert, DeviceState, Incident } from '../health/types.ts';
 import type { Device } from '../registry/types.ts';
 
 /** Every event on the in-process bus, with its payload. Times are epoch ms. */
@@ -17,6 +17,8 @@ export interface WardwatchEvents {
   'alert.opened': Alert;
   'alert.acknowledged': Alert;
   'alert.resolved': Alert;
+  'incident.opened': Incident;
+  'incident.resolved': Incident;
   'device.created': Device;
   'device.updated': Device;
   'device.deleted': { deviceId: string; ward: string };

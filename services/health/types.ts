@@ -67,3 +67,20 @@ export interface AlertRepository {
   /** deviceId → number of unresolved alerts (for the map and device views). */
   countUnresolvedByDevice(): Map<string, number>;
 }
+
+/**
+ * A group of device outages with one root cause (issue #3): an `area_outage` (many devices of one
+ * power zone, or of one ward within a few hundred metres, offline within a short window).
+ * Members' own alerts are linked to it and not notified; the incident is notified once.
+ */
+export interface Incident {
+  id: number;
+  type: 'area_outage';
+  ward: string;
+  powerZone: string | null;
+  deviceIds: string[];
+  state: 'open' | 'resolved';
+  openedAt: number;
+  resolvedAt: number | null;
+  message: string;
+}

@@ -1,6 +1,6 @@
 /**
  * Hot-path micro-benchmark: cost per accepted device message through ingest → liveness
- * (deadline scheduler) → point buffer, at several fleet sizes. O(1) per message means the
+ * (deadline scheduler) → fault rules (issue #3) → point buffer, at several fleet sizes. O(1) per message means the
  * cost stays flat as the fleet grows. No sockets, no InfluxDB: this isolates the per-message CPU.
  *
  *   npx tsx bench/ingest-hotpath.ts            # writes bench/results/ingest-hotpath.{json,md}
@@ -15,6 +15,7 @@ import { createLogger } from '../services/core/logger.ts';
 import type { AlertEngine } from '../services/health/alert-service.ts';
 import { createMemoryDeadlineScheduler } from '../services/health/deadline-scheduler.ts';
 import { createLivenessService } from '../services/health/liveness-service.ts';
+import { createRuleEngine } from '../services/health/rules/rule-engine.ts';
 import { createIngest } from '../services/ingest/ingest.ts';
 import type { Device } from '../services/registry/types.ts';
 import type { Point } from '../services/storage/types.ts';
@@ -36,6 +37,8 @@ function run(fleet: number) {
       lon: 107.97,
       address: null,
       heartbeatIntervalS: null,
+      parentId: null,
+      powerZone: null,
       tags: {},
       createdAt: 0,
       updatedAt: 0,
@@ -51,6 +54,7 @@ function run(fleet: number) {
   const noAlerts = {
     openAlert: () => ({ created: false }),
     resolveBySystem: () => null,
+    list: () => ({ items: [], nextCursor: null }),
   } as unknown as AlertEngine;
   const liveness = createLivenessService({
     config,
@@ -64,12 +68,22 @@ function run(fleet: number) {
     scheduler: createMemoryDeadlineScheduler(systemClock),
   });
   liveness.start();
+  const rules = createRuleEngine({
+    config,
+    log,
+    clock: systemClock,
+    alerts: noAlerts,
+    devices: { get: (id) => devices.get(id) ?? null },
+    liveness,
+    points,
+  });
   const ingest = createIngest({
     config,
     log,
     devices: { get: (id) => devices.get(id) ?? null },
     liveness,
     points,
+    rules: process.env.BENCH_NO_RULES ? undefined : rules,
   });
   const ids = [...devices.keys()];
   const topics = ids.map((id) => [
@@ -110,7 +124,7 @@ writeFileSync('bench/results/ingest-hotpath.json', `${JSON.stringify({ at, machi
 const md = [
   `# Ingest hot path (${at.slice(0, 10)})`,
   '',
-  `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}. One core, no I/O: ingest → liveness → point buffer.`,
+  `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}. One core, no I/O: ingest → liveness → fault rules → point buffer.`,
   '',
   '| devices | messages | ns / message | messages / s (one core) |',
   '|---:|---:|---:|---:|',

@@ -64,6 +64,8 @@ const QOS_EVENT = 1;
 // Heartbeats and telemetry are periodic: a lost one is replaced by the next, so QoS 0.
 const QOS_PERIODIC = 0;
 const END_TIMEOUT_MS = 3000;
+/** How far ahead the `clock_skew` fault puts the device clock (the rule fires beyond 60 s). */
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 export class SimulatedDevice {
   readonly id: string;
@@ -155,9 +157,22 @@ export class SimulatedDevice {
       return;
     }
     if (was === 'silent' && now === 'normal') this.publishHeartbeat();
-    const conditionChanged =
-      before.has('lamp_failure') !== this.faults.has('lamp_failure') ||
-      before.has('not_recording') !== this.faults.has('not_recording');
+    const conditionChanged = (
+      [
+        'lamp_failure',
+        'not_recording',
+        'storage_high',
+        'video_loss',
+        'tamper',
+        'clock_skew',
+        'day_burning',
+        'voltage',
+      ] as const
+    ).some((f) => before.has(f) !== this.faults.has(f));
+    // Cameras report these as events too (the rules accept either).
+    if (this.faults.has('video_loss') && !before.has('video_loss')) this.publishEvent('video_loss');
+    if (!this.faults.has('video_loss') && before.has('video_loss')) this.publishEvent('video_restored');
+    if (this.faults.has('tamper') && !before.has('tamper')) this.publishEvent('tamper', 'housing opened');
     if (this.faults.has('bad_payload') && !before.has('bad_payload')) {
       // Show the rejections at once, one message of each kind.
       for (const variant of BAD_PAYLOAD_VARIANTS)
@@ -340,6 +355,7 @@ export class SimulatedDevice {
       bootMs: this.bootMs,
       wallMs: this.wallNow(),
     });
+    payload.ts = this.deviceTs();
     this.seq++;
     this.publishRaw('heartbeat', JSON.stringify(payload));
   }
@@ -352,7 +368,7 @@ export class SimulatedDevice {
       this.publishRaw('telemetry', badTelemetryPayload(this.kind, variant));
       return;
     }
-    const ts = new Date(this.wallNow()).toISOString();
+    const ts = this.deviceTs();
     const modelNow = this.opts.modelNow();
     let payload: object;
     if (this.kind === 'camera')
@@ -362,11 +378,33 @@ export class SimulatedDevice {
       this.meter = r.meter;
       payload = { ts, ...r.payload };
     }
-    this.publishRaw('telemetry', JSON.stringify(payload));
+    this.publishRaw('telemetry', JSON.stringify(this.withRuleFaults(payload as Record<string, unknown>)));
+  }
+
+  /** The device's clock: 5 min fast under the `clock_skew` fault. */
+  private deviceTs(): string {
+    return new Date(this.wallNow() + (this.faults.has('clock_skew') ? CLOCK_SKEW_MS : 0)).toISOString();
+  }
+
+  /** The rule faults (issue #3) overwrite what the model would report. */
+  private withRuleFaults(p: Record<string, unknown>): Record<string, unknown> {
+    const f = this.faults;
+    if (this.kind === 'camera') {
+      if (f.has('storage_high')) p.storageUsedPct = 99;
+      if (f.has('video_loss')) p.videoLoss = true;
+      if (f.has('tamper')) p.tamper = true;
+    } else {
+      if (f.has('day_burning') && p.lampOn === false) {
+        p.lampOn = true;
+        p.powerW = 90;
+      }
+      if (f.has('voltage')) p.voltageV = 255;
+    }
+    return p;
   }
 
   private publishEvent(type: string, detail?: string): void {
-    const payload = { type, ts: new Date(this.wallNow()).toISOString(), ...(detail ? { detail } : {}) };
+    const payload = { type, ts: this.deviceTs(), ...(detail ? { detail } : {}) };
     this.publishRaw('event', JSON.stringify(payload), { qos: QOS_EVENT, retain: false });
   }
 

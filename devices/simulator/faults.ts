@@ -12,6 +12,10 @@ import type { DeviceKind } from '../protocol/index.ts';
  *   and heartbeat seq start over, a `boot` event is sent).
  * - `lamp_failure` (lights): lamp off at night, power ~0. `not_recording` (cameras).
  * - `bad_payload`: telemetry replaced by malformed JSON / out-of-range / wrong-type messages.
+ * - Rule faults (issue #3, one per fault rule, docs/alerts.md): `storage_high` (cameras report
+ *   storageUsedPct 99), `video_loss` (videoLoss true + a `video_loss` event; `video_restored` on
+ *   restore), `tamper` (tamper true + a `tamper` event), `clock_skew` (every `ts` 5 min ahead),
+ *   `day_burning` (lights lit by day), `voltage` (lights report voltageV 255).
  * - `restore`: clears every fault of the targets.
  */
 export const FAULT_TYPES = [
@@ -21,6 +25,12 @@ export const FAULT_TYPES = [
   'lamp_failure',
   'not_recording',
   'bad_payload',
+  'storage_high',
+  'video_loss',
+  'tamper',
+  'clock_skew',
+  'day_burning',
+  'voltage',
   'restore',
 ] as const;
 export type FaultType = (typeof FAULT_TYPES)[number];
@@ -79,6 +89,12 @@ const ELIGIBLE_KINDS: Record<FaultType, readonly DeviceKind[]> = {
   lamp_failure: ['light'],
   not_recording: ['camera'],
   bad_payload: ['camera', 'light'],
+  storage_high: ['camera'],
+  video_loss: ['camera'],
+  tamper: ['camera'],
+  clock_skew: ['camera', 'light'],
+  day_burning: ['light'],
+  voltage: ['light'],
   restore: ['camera', 'light'],
 };
 

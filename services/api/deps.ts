@@ -4,7 +4,9 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import type { AlertService, LivenessView } from '../health/service-types.ts';
+import type { MaintenanceService } from '../health/maintenance.ts';
+import type { AlertService, IncidentView, LivenessView } from '../health/service-types.ts';
+import type { NotificationReader } from '../notify/notifier.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
 import type { StorageHealth, TelemetryReader } from '../storage/types.ts';
 
@@ -19,6 +21,12 @@ export interface ApiDeps {
   liveness: LivenessView;
   alerts: AlertService;
   telemetry: TelemetryReader;
+  /** The notification outbox (GET /api/v1/notifications); absent = nothing to list. */
+  notifications?: NotificationReader;
+  /** Area outage incidents (GET /api/v1/incidents); absent = none. */
+  incidents?: IncidentView;
+  /** Maintenance windows (/api/v1/maintenance); absent = the routes answer 404. */
+  maintenance?: MaintenanceService;
   /** Live numbers for /healthz. */
   health(): { mqttClients: number; storage: StorageHealth };
 }

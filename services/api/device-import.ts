@@ -22,6 +22,8 @@ export const CSV_COLUMNS = [
   'lon',
   'address',
   'heartbeatIntervalS',
+  'parentId',
+  'powerZone',
   'tags',
 ];
 const REQUIRED_CSV_COLUMNS = ['id', 'kind', 'name', 'ward', 'lat', 'lon'];

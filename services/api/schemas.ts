@@ -60,6 +60,16 @@ const HeartbeatIntervalS = Type.Integer({
 });
 
 export const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN, maxLength: 64 });
+const ParentId = Type.String({
+  pattern: DEVICE_ID_PATTERN,
+  maxLength: 64,
+  description: 'the device this one depends on (gateway, NVR, 4G router, cabinet); must exist',
+});
+const PowerZone = Type.String({
+  pattern: WARD_ID_PATTERN,
+  maxLength: 64,
+  description: 'power supply zone (transformer, cabinet); devices of one zone fail together',
+});
 export const DeviceParams = Type.Object({ id: DeviceId });
 
 export const NewDeviceBody = Type.Object(
@@ -72,6 +82,8 @@ export const NewDeviceBody = Type.Object(
     lon: Lon,
     address: Type.Optional(nullable(Text())),
     heartbeatIntervalS: Type.Optional(nullable(HeartbeatIntervalS)),
+    parentId: Type.Optional(nullable(ParentId)),
+    powerZone: Type.Optional(nullable(PowerZone)),
     tags: Type.Optional(Tags),
   },
   { additionalProperties: false },
@@ -85,6 +97,8 @@ export const DevicePatchBody = Type.Object(
     lon: Type.Optional(Lon),
     address: Type.Optional(nullable(Text())),
     heartbeatIntervalS: Type.Optional(nullable(HeartbeatIntervalS)),
+    parentId: Type.Optional(nullable(ParentId)),
+    powerZone: Type.Optional(nullable(PowerZone)),
     tags: Type.Optional(Tags),
   },
   { additionalProperties: false, description: 'id and kind cannot be changed' },
@@ -99,6 +113,8 @@ export const DeviceJson = Type.Object({
   lon: Type.Number(),
   address: nullable(Type.String()),
   heartbeatIntervalS: nullable(Type.Integer()),
+  parentId: nullable(Type.String()),
+  powerZone: nullable(Type.String()),
   tags: Type.Record(Type.String(), Type.String()),
   createdAt: IsoTime,
   updatedAt: IsoTime,
@@ -108,6 +124,9 @@ export const StatusJson = Type.Object({
   state: DeviceStateT,
   lastSeenAt: nullable(IsoTime),
   stateSince: IsoTime,
+  maintenance: Type.Boolean({
+    description: 'inside a maintenance window: alerts are recorded, not notified',
+  }),
 });
 
 export const DeviceWithStatus = Type.Composite([DeviceJson, Type.Object({ status: StatusJson })]);
@@ -127,6 +146,40 @@ export const AlertJson = Type.Object({
   resolvedAt: nullable(IsoTime),
   resolvedBy: nullable(Type.String()),
   note: nullable(Type.String()),
+  suppressedBy: nullable(
+    Type.Object({
+      reason: Type.String({ enum: ['parent_offline', 'area_outage', 'maintenance', 'flapping'] }),
+      ref: nullable(Type.String()),
+    }),
+    // not notified while non-null
+  ),
+  assignee: nullable(Type.String()),
+  incidentId: nullable(Type.Integer()),
+});
+
+export const AlertHistoryJson = Type.Object({
+  at: IsoTime,
+  action: Type.String({ enum: ['open', 'ack', 'resolve', 'assign', 'note', 'suppress'] }),
+  by: Type.String({ description: 'username or system' }),
+  note: nullable(Type.String()),
+});
+
+export const AlertDetailJson = Type.Composite([
+  AlertJson,
+  Type.Object({ history: Type.Array(AlertHistoryJson) }),
+]);
+
+export const IncidentJson = Type.Object({
+  id: Type.Integer(),
+  type: Type.Literal('area_outage'),
+  ward: Type.String(),
+  powerZone: nullable(Type.String()),
+  deviceIds: Type.Array(Type.String()),
+  alertIds: Type.Array(Type.Integer()),
+  state: Type.Union([Type.Literal('open'), Type.Literal('resolved')]),
+  openedAt: IsoTime,
+  resolvedAt: nullable(IsoTime),
+  message: Type.String(),
 });
 
 export const UserJson = Type.Object({

@@ -2,7 +2,7 @@ import type { DeviceKind } from '../../devices/protocol/index.ts';
 import { iso, isoOrNull } from '../core/clock.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { LivenessView } from '../health/service-types.ts';
-import type { Alert, DeviceState, DeviceStatus } from '../health/types.ts';
+import type { Alert, AlertHistoryEntry, DeviceState, DeviceStatus, Incident } from '../health/types.ts';
 import type { Device } from '../registry/types.ts';
 
 /** How the API renders service objects: the same shapes everywhere, times as ISO-8601 UTC. */
@@ -16,6 +16,8 @@ export const deviceJson = (d: Device) => ({
   lon: d.lon,
   address: d.address,
   heartbeatIntervalS: d.heartbeatIntervalS,
+  parentId: d.parentId,
+  powerZone: d.powerZone,
   tags: d.tags,
   createdAt: iso(d.createdAt),
   updatedAt: iso(d.updatedAt),
@@ -25,6 +27,7 @@ export const statusJson = (s: DeviceStatus) => ({
   state: s.state,
   lastSeenAt: isoOrNull(s.lastSeenAt),
   stateSince: iso(s.stateSince),
+  maintenance: s.maintenance ?? false,
 });
 
 export const deviceWithStatusJson = (d: Device, liveness: LivenessView) => ({
@@ -47,6 +50,29 @@ export const alertJson = (a: Alert) => ({
   resolvedAt: isoOrNull(a.resolvedAt),
   resolvedBy: a.resolvedBy,
   note: a.note,
+  suppressedBy: a.suppressedBy,
+  assignee: a.assignee,
+  incidentId: a.incidentId,
+});
+
+export const alertHistoryJson = (h: AlertHistoryEntry) => ({
+  at: iso(h.at),
+  action: h.action,
+  by: h.by,
+  note: h.note,
+});
+
+export const incidentJson = (i: Incident) => ({
+  id: i.id,
+  type: i.type,
+  ward: i.ward,
+  powerZone: i.powerZone,
+  deviceIds: i.deviceIds,
+  alertIds: i.alertIds,
+  state: i.state,
+  openedAt: iso(i.openedAt),
+  resolvedAt: isoOrNull(i.resolvedAt),
+  message: i.message,
 });
 
 export const deviceStateEventJson = (e: WardwatchEvents['device.state']) => ({

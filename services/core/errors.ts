@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   WW_ERR_API_INTERNAL: 500,
   WW_ERR_STORAGE_INFLUX_DOWN: 503,
   WW_ERR_STORAGE_QUERY: 502,
+  /** A notification channel refused or did not answer (never an API answer; logged and retried). */
+  WW_ERR_NOTIFY_DELIVERY: 502,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

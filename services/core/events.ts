@@ -17,6 +17,8 @@ export interface WardwatchEvents {
   'alert.opened': Alert;
   'alert.acknowledged': Alert;
   'alert.resolved': Alert;
+  /** assignee, suppressedBy, incidentId or notes changed (issue #3). */
+  'alert.updated': Alert;
   'incident.opened': Incident;
   'incident.resolved': Incident;
   'device.created': Device;

@@ -1,18 +1,39 @@
 import type { EventBus } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
+import { badRequest } from '../core/errors.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { AlertService } from './service-types.ts';
-import type { Alert, AlertRepository, NewAlert } from './types.ts';
+import type { Alert, AlertRepository, NewAlert, Suppression } from './types.ts';
 
-/** The alert service plus what only the health feature may do: open and auto-resolve. */
+/**
+ * Alert types that never clear themselves, so a person resolving one must say what they found
+ * (issue #3: "a manual resolve needs a note for faults that cannot clear themselves").
+ * A tamper report is a security event: even if the camera later reports `tamper: false`, someone
+ * must look at the picture and the housing, so the rule never resolves it.
+ */
+export const MANUAL_RESOLVE_TYPES: ReadonlySet<string> = new Set(['camera_tamper']);
+
+/** The alert service plus what only the health feature may do: open, auto-resolve, link, suppress. */
 export interface AlertEngine extends AlertService {
-  /** Opens an alert unless one is unresolved for (deviceId, type); emits alert.opened only when created. */
-  openAlert(alert: NewAlert): { alert: Alert; created: boolean };
+  /**
+   * Opens an alert unless one is unresolved for (deviceId, type); emits alert.opened only when
+   * created. `suppressedBy` is stored before alert.opened is emitted.
+   */
+  openAlert(
+    alert: NewAlert,
+    opts?: { suppressedBy?: Suppression | null },
+  ): { alert: Alert; created: boolean };
   /** Resolves the unresolved alert of (deviceId, type), if any, as `system`; emits alert.resolved. */
-  resolveBySystem(deviceId: string, type: string, at: number): Alert | null;
+  resolveBySystem(deviceId: string, type: string, at: number, note?: string | null): Alert | null;
   /** Resolves every unresolved alert of a device as `system` with a note (device deleted). */
   resolveAllForDevice(deviceId: string, note: string, at: number): Alert[];
+  /** The unresolved alert of (deviceId, type), if any. */
+  findUnresolved(deviceId: string, type: string): Alert | null;
+  /** Sets or clears the suppression (history `suppress`); emits alert.updated when it changed. */
+  setSuppressedBy(id: number, suppressedBy: Suppression | null): Alert | null;
+  /** Links the alert to an incident (or unlinks with null); emits alert.updated when it changed. */
+  setIncident(id: number, incidentId: number | null): Alert | null;
 }
 
 export function createAlertService(deps: {
@@ -20,27 +41,62 @@ export function createAlertService(deps: {
   bus: EventBus<WardwatchEvents>;
   clock: Clock;
   log: Logger;
+  /** Picks the technician for a new alert of a ward (round-robin or the ward's default); null: nobody. */
+  pickAssignee?: (ward: string) => string | null;
 }): AlertEngine {
-  const { repo, bus, clock, log } = deps;
+  const { repo, bus, clock, log, pickAssignee } = deps;
+  const history = (
+    id: number,
+    action: Parameters<AlertRepository['addHistory']>[1]['action'],
+    by: string,
+    note: string | null,
+    at = clock.now(),
+  ) => repo.addHistory(id, { at, action, by, note });
+  const sameSuppression = (a: Suppression | null, b: Suppression | null) =>
+    a === b || (a !== null && b !== null && a.reason === b.reason && a.ref === b.ref);
+
   return {
     list: (filter) => repo.list(filter),
     get: (id) => repo.get(id),
+    history: (id) => repo.history(id),
+    findUnresolved: (deviceId, type) => repo.findUnresolved(deviceId, type),
     countUnresolvedByDevice: () => repo.countUnresolvedByDevice(),
 
-    openAlert(input) {
+    openAlert(input, opts = {}) {
       const result = repo.open(input);
-      if (result.created) {
-        log.info({ alertId: result.alert.id, deviceId: input.deviceId, type: input.type }, 'alert opened');
-        bus.emit('alert.opened', result.alert);
+      if (!result.created) return result;
+      let alert = result.alert;
+      history(alert.id, 'open', 'system', null, input.openedAt);
+      if (opts.suppressedBy) {
+        alert = repo.setSuppressedBy(alert.id, opts.suppressedBy) ?? alert;
+        history(
+          alert.id,
+          'suppress',
+          'system',
+          `${opts.suppressedBy.reason} ${opts.suppressedBy.ref ?? ''}`.trim(),
+        );
       }
-      return result;
+      let assignee: string | null = null;
+      try {
+        assignee = pickAssignee?.(alert.ward) ?? null;
+      } catch (err) {
+        log.error({ err, ward: alert.ward }, 'picking an assignee failed');
+      }
+      if (assignee) {
+        alert = repo.setAssignee(alert.id, assignee) ?? alert;
+        history(alert.id, 'assign', 'system', assignee);
+      }
+      log.info({ alertId: alert.id, deviceId: input.deviceId, type: input.type, assignee }, 'alert opened');
+      bus.emit('alert.opened', alert);
+      return { alert, created: true };
     },
 
-    resolveBySystem(deviceId, type, at) {
+    resolveBySystem(deviceId, type, at, note = null) {
       const open = repo.findUnresolved(deviceId, type);
       if (!open) return null;
-      const resolved = repo.resolve(open.id, 'system', null, at);
+      const resolved = repo.resolve(open.id, 'system', note, at);
       if (resolved) {
+        history(resolved.id, 'resolve', 'system', note, at);
         log.info({ alertId: resolved.id, deviceId, type }, 'alert resolved by system');
         bus.emit('alert.resolved', resolved);
       }
@@ -55,6 +111,7 @@ export function createAlertService(deps: {
         for (const a of items) {
           const r = repo.resolve(a.id, 'system', note, at);
           if (r) {
+            history(r.id, 'resolve', 'system', note, at);
             resolved.push(r);
             bus.emit('alert.resolved', r);
           }
@@ -68,7 +125,10 @@ export function createAlertService(deps: {
       // Acknowledging twice, or after resolve, changes nothing: the first acknowledgement stands.
       if (alert.state !== 'open') return alert;
       const acked = repo.acknowledge(id, by, note, clock.now());
-      if (acked) bus.emit('alert.acknowledged', acked);
+      if (acked) {
+        history(id, 'ack', by, note);
+        bus.emit('alert.acknowledged', acked);
+      }
       return acked;
     },
 
@@ -76,9 +136,61 @@ export function createAlertService(deps: {
       const alert = repo.get(id);
       if (!alert) return null;
       if (alert.state === 'resolved') return alert;
+      if (MANUAL_RESOLVE_TYPES.has(alert.type) && (note === null || note.trim() === '')) {
+        throw badRequest(`note: required to resolve a ${alert.type} alert (it cannot clear itself)`);
+      }
       const resolved = repo.resolve(id, by, note, clock.now());
-      if (resolved) bus.emit('alert.resolved', resolved);
+      if (resolved) {
+        history(id, 'resolve', by, note);
+        bus.emit('alert.resolved', resolved);
+      }
       return resolved;
+    },
+
+    assign(id, username, by) {
+      const alert = repo.get(id);
+      if (!alert) return null;
+      if (alert.assignee === username) return alert;
+      const updated = repo.setAssignee(id, username);
+      if (updated) {
+        history(id, 'assign', by, username);
+        bus.emit('alert.updated', updated);
+      }
+      return updated;
+    },
+
+    addNote(id, note, by) {
+      const alert = repo.get(id);
+      if (!alert) return null;
+      history(id, 'note', by, note);
+      bus.emit('alert.updated', alert);
+      return alert;
+    },
+
+    setSuppressedBy(id, suppressedBy) {
+      const alert = repo.get(id);
+      if (!alert) return null;
+      if (sameSuppression(alert.suppressedBy, suppressedBy)) return alert;
+      const updated = repo.setSuppressedBy(id, suppressedBy);
+      if (updated) {
+        history(
+          id,
+          'suppress',
+          'system',
+          suppressedBy ? `${suppressedBy.reason} ${suppressedBy.ref ?? ''}`.trim() : 'cleared',
+        );
+        bus.emit('alert.updated', updated);
+      }
+      return updated;
+    },
+
+    setIncident(id, incidentId) {
+      const alert = repo.get(id);
+      if (!alert) return null;
+      if (alert.incidentId === incidentId) return alert;
+      const updated = repo.setIncident(id, incidentId);
+      if (updated) bus.emit('alert.updated', updated);
+      return updated;
     },
   };
 }

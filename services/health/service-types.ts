@@ -1,4 +1,4 @@
-import type { Alert, AlertFilter, DeviceStatus } from './types.ts';
+import type { Alert, AlertFilter, AlertHistoryEntry, DeviceStatus, Incident } from './types.ts';
 
 /** Read side of liveness, for the API (status, summary, map). In memory; O(1) per device. */
 export interface LivenessView {
@@ -10,8 +10,29 @@ export interface LivenessView {
 export interface AlertService {
   list(filter: AlertFilter): { items: Alert[]; nextCursor: string | null };
   get(id: number): Alert | null;
+  /** Who did what to the alert, oldest first. */
+  history(id: number): AlertHistoryEntry[];
   /** null when the alert does not exist; an already acknowledged/resolved alert is returned unchanged. */
   acknowledge(id: number, by: string, note: string | null): Alert | null;
+  /**
+   * null when the alert does not exist. Throws WW_ERR_API_BAD_REQUEST (`note: …`) when the alert's
+   * type cannot clear itself (MANUAL_RESOLVE_TYPES) and no note is given.
+   */
   resolve(id: number, by: string, note: string | null): Alert | null;
+  /** Sets the assignee (history `assign`, emits alert.updated). null when the alert does not exist. */
+  assign(id: number, username: string, by: string): Alert | null;
+  /** Adds a note to the history (emits alert.updated). null when the alert does not exist. */
+  addNote(id: number, note: string, by: string): Alert | null;
   countUnresolvedByDevice(): Map<string, number>;
+}
+
+/** Read side of area_outage incidents, for the API. */
+export interface IncidentView {
+  list(filter: {
+    ward?: string;
+    wards?: readonly string[];
+    state?: 'open' | 'resolved';
+    limit: number;
+  }): Incident[];
+  get(id: number): Incident | null;
 }

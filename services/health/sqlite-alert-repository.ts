@@ -1,7 +1,18 @@
 import type { DeviceKind } from '../../devices/protocol/index.ts';
 import { badRequest } from '../core/errors.ts';
 import type { Database } from '../core/sqlite.ts';
-import type { Alert, AlertFilter, AlertRepository, AlertState, NewAlert, Severity } from './types.ts';
+import type {
+  Alert,
+  AlertAction,
+  AlertFilter,
+  AlertHistoryEntry,
+  AlertRepository,
+  AlertState,
+  NewAlert,
+  Severity,
+  Suppression,
+  SuppressionReason,
+} from './types.ts';
 
 interface AlertRow {
   id: number;
@@ -17,6 +28,17 @@ interface AlertRow {
   acknowledged_by: string | null;
   resolved_at: number | null;
   resolved_by: string | null;
+  note: string | null;
+  suppressed_reason: SuppressionReason | null;
+  suppressed_ref: string | null;
+  assignee: string | null;
+  incident_id: number | null;
+}
+
+interface HistoryRow {
+  at: number;
+  action: AlertAction;
+  by_user: string;
   note: string | null;
 }
 
@@ -35,6 +57,9 @@ const toAlert = (r: AlertRow): Alert => ({
   resolvedAt: r.resolved_at,
   resolvedBy: r.resolved_by,
   note: r.note,
+  suppressedBy: r.suppressed_reason ? { reason: r.suppressed_reason, ref: r.suppressed_ref } : null,
+  assignee: r.assignee,
+  incidentId: r.incident_id,
 });
 
 /** The cursor is the id of the last alert of a page; opaque to clients so paging can change later. */
@@ -84,6 +109,17 @@ export class SqliteAlertRepository implements AlertRepository {
       resolve: db.prepare<[Record<string, unknown>]>(
         `UPDATE alerts SET state = 'resolved', resolved_at = @at, resolved_by = @by, note = COALESCE(@note, note)
          WHERE id = @id AND state != 'resolved'`,
+      ),
+      setAssignee: db.prepare<[string | null, number]>('UPDATE alerts SET assignee = ? WHERE id = ?'),
+      setSuppressed: db.prepare<[string | null, string | null, number]>(
+        'UPDATE alerts SET suppressed_reason = ?, suppressed_ref = ? WHERE id = ?',
+      ),
+      setIncident: db.prepare<[number | null, number]>('UPDATE alerts SET incident_id = ? WHERE id = ?'),
+      addHistory: db.prepare<[Record<string, unknown>]>(
+        'INSERT INTO alert_history (alert_id, at, action, by_user, note) VALUES (@alertId, @at, @action, @by, @note)',
+      ),
+      history: db.prepare<[number], HistoryRow>(
+        'SELECT at, action, by_user, note FROM alert_history WHERE alert_id = ? ORDER BY id',
       ),
       countUnresolved: db.prepare<[], { device_id: string; n: number }>(
         "SELECT device_id, COUNT(*) AS n FROM alerts WHERE state != 'resolved' GROUP BY device_id",
@@ -138,6 +174,31 @@ export class SqliteAlertRepository implements AlertRepository {
   resolve(id: number, by: string, note: string | null, at: number): Alert | null {
     this.stmts.resolve.run({ id, by, note, at });
     return this.get(id);
+  }
+
+  setAssignee(id: number, assignee: string | null): Alert | null {
+    this.stmts.setAssignee.run(assignee, id);
+    return this.get(id);
+  }
+
+  setSuppressedBy(id: number, suppressedBy: Suppression | null): Alert | null {
+    this.stmts.setSuppressed.run(suppressedBy?.reason ?? null, suppressedBy?.ref ?? null, id);
+    return this.get(id);
+  }
+
+  setIncident(id: number, incidentId: number | null): Alert | null {
+    this.stmts.setIncident.run(incidentId, id);
+    return this.get(id);
+  }
+
+  addHistory(alertId: number, e: AlertHistoryEntry): void {
+    this.stmts.addHistory.run({ alertId, at: e.at, action: e.action, by: e.by, note: e.note });
+  }
+
+  history(alertId: number): AlertHistoryEntry[] {
+    return this.stmts.history
+      .all(alertId)
+      .map((r) => ({ at: r.at, action: r.action, by: r.by_user, note: r.note }));
   }
 
   countUnresolvedByDevice(): Map<string, number> {

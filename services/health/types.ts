@@ -8,6 +8,8 @@ export interface DeviceStatus {
   state: DeviceState;
   lastSeenAt: number | null;
   stateSince: number;
+  /** Inside a maintenance window (issue #3); set by the API's status view, absent = false. */
+  maintenance?: boolean;
 }
 
 /** Where last-seen/state survive restarts (SQLite now). Written in batches, never per message. */
@@ -19,7 +21,30 @@ export interface StatusRepository {
 
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
 export type Severity = 'critical' | 'major' | 'minor' | 'warning';
-export type AlertType = 'device_offline';
+/** Every alert type (docs/alerts.md). `area_outage` is an Incident, not an alert. */
+export type AlertType =
+  | 'device_offline'
+  | 'device_flapping'
+  | 'camera_not_recording'
+  | 'camera_storage_high'
+  | 'camera_video_loss'
+  | 'camera_tamper'
+  | 'camera_clock_skew'
+  | 'lamp_failure'
+  | 'lamp_day_burning'
+  | 'supply_voltage_abnormal';
+
+/** Why an alert is not notified (issue #3). A non-null `suppressedBy` means "do not notify". */
+export type SuppressionReason = 'parent_offline' | 'area_outage' | 'maintenance' | 'flapping';
+export interface Suppression {
+  reason: SuppressionReason;
+  /**
+   * What suppresses it, as a string: parent_offline → the parent's device_offline alert id (or the
+   * parent device id when it has no alert yet); area_outage → the incident id; maintenance → the
+   * window id; flapping → the device_flapping alert id.
+   */
+  ref: string | null;
+}
 
 export interface Alert {
   id: number;
@@ -35,6 +60,23 @@ export interface Alert {
   acknowledgedBy: string | null;
   resolvedAt: number | null;
   resolvedBy: string | null;
+  note: string | null;
+  /** Non-null: do not notify (the notifier re-reads the alert at send time). */
+  suppressedBy: Suppression | null;
+  /** Username of the technician the alert is assigned to. */
+  assignee: string | null;
+  /** The area_outage incident this alert belongs to. */
+  incidentId: number | null;
+}
+
+export type AlertAction = 'open' | 'ack' | 'resolve' | 'assign' | 'note' | 'suppress';
+
+/** One line of an alert's history: who did what, when. */
+export interface AlertHistoryEntry {
+  at: number;
+  action: AlertAction;
+  /** Username, or `system`. */
+  by: string;
   note: string | null;
 }
 
@@ -66,6 +108,11 @@ export interface AlertRepository {
   resolve(id: number, by: string, note: string | null, at: number): Alert | null;
   /** deviceId → number of unresolved alerts (for the map and device views). */
   countUnresolvedByDevice(): Map<string, number>;
+  setAssignee(id: number, assignee: string | null): Alert | null;
+  setSuppressedBy(id: number, suppressedBy: Suppression | null): Alert | null;
+  setIncident(id: number, incidentId: number | null): Alert | null;
+  addHistory(alertId: number, entry: AlertHistoryEntry): void;
+  history(alertId: number): AlertHistoryEntry[];
 }
 
 /**
@@ -83,4 +130,6 @@ export interface Incident {
   openedAt: number;
   resolvedAt: number | null;
   message: string;
+  /** Members' device_offline alert ids (linked: their `incidentId` is this incident). */
+  alertIds: number[];
 }

@@ -2,6 +2,7 @@ import { type DecodedMessage, decodePayload, parseDeviceTopic } from '../../devi
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LivenessSink } from '../health/liveness-service.ts';
+import type { RuleSink } from '../health/rules/rule-engine.ts';
 import type { Device } from '../registry/types.ts';
 import type { Point, PointSink } from '../storage/types.ts';
 
@@ -24,6 +25,8 @@ export interface IngestDeps {
   devices: { get(id: string): Device | null };
   liveness: LivenessSink;
   points: PointSink;
+  /** Fault rules (issue #3): fed every accepted heartbeat, telemetry and event, with the device's `ts`. */
+  rules?: RuleSink;
 }
 
 /** Rejection reasons are counted by category, not by their free text (bounded label set). */
@@ -44,7 +47,7 @@ function category(reason: string): string {
  * reason, counted, and touches nothing else.
  */
 export function createIngest(deps: IngestDeps): Ingest {
-  const { config, log, devices, liveness, points } = deps;
+  const { config, log, devices, liveness, points, rules } = deps;
   const toleranceMs = config.influx.clockToleranceS * 1000;
   const stats: IngestStats = { accepted: 0, rejected: 0, rejectedByReason: {}, droppedFields: 0 };
 
@@ -109,6 +112,14 @@ export function createIngest(deps: IngestDeps): Ingest {
         else liveness.signOfLife(deviceId, receivedAt);
         const point = toPoint(device, msg, receivedAt);
         if (point) points.write(point);
+        if (rules && msg.channel !== 'status') {
+          // tsMs is passed as sent (not clamped like the point time): the clock-skew rule needs it.
+          if (msg.channel === 'telemetry')
+            rules.observe(deviceId, { type: 'telemetry', data: msg.data, tsMs: msg.tsMs, at: receivedAt });
+          else if (msg.channel === 'event')
+            rules.observe(deviceId, { type: 'event', event: msg.data.type, tsMs: msg.tsMs, at: receivedAt });
+          else rules.observe(deviceId, { type: 'heartbeat', tsMs: msg.tsMs, at: receivedAt });
+        }
       } catch (err) {
         // Unreachable by design (everything above is total); never let it reach the broker.
         reject(deviceId, topic, 'internal error');

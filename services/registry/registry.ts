@@ -8,8 +8,11 @@ import { generateSecret, hashSecret, verifySecret } from './secrets.ts';
 import type { Device, DeviceFilter, DevicePatch, DeviceRepository, NewDevice } from './types.ts';
 
 /** What `create` takes: the optional fields of a device may be left out. */
-export type DeviceInput = Omit<NewDevice, 'address' | 'heartbeatIntervalS' | 'tags'> &
-  Partial<Pick<NewDevice, 'address' | 'heartbeatIntervalS' | 'tags'>>;
+export type DeviceInput = Omit<
+  NewDevice,
+  'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone'
+> &
+  Partial<Pick<NewDevice, 'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone'>>;
 
 /**
  * The device registry. Reads are served from memory (the ingest and broker hot paths call `get`
@@ -40,6 +43,8 @@ export interface DeviceRegistry {
 
 export interface DeviceRegistryDeps {
   repo: DeviceRepository;
+  /** Checks tags other features read (rule overrides, `schedule`); a message naming the tag, or null. */
+  validateTags?: (tags: Readonly<Record<string, string>>) => string | null;
   bus: EventBus<WardwatchEvents>;
   clock: Clock;
   log: Logger;
@@ -86,6 +91,9 @@ function checkFields(d: Partial<NewDevice>, creating: boolean): void {
   if (d.ward !== undefined && (typeof d.ward !== 'string' || !WARD_ID_RE.test(d.ward))) {
     throw badRequest(`ward: must match ${WARD_ID_PATTERN} (a ward id such as binh-ngoc)`);
   }
+  if (d.powerZone !== undefined && d.powerZone !== null && !WARD_ID_RE.test(d.powerZone)) {
+    throw badRequest(`powerZone: must match ${WARD_ID_PATTERN}`);
+  }
   num('lat', d.lat, -90, 90);
   num('lon', d.lon, -180, 180);
   if (d.address !== undefined && d.address !== null) text('address', d.address, true);
@@ -113,11 +121,33 @@ function checkFields(d: Partial<NewDevice>, creating: boolean): void {
  * are a few MB, and it lets the hot paths answer without SQLite.
  */
 export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
-  const { repo, bus, clock, log } = deps;
+  const { repo, bus, clock, log, validateTags } = deps;
+  const checkTags = (tags: Readonly<Record<string, string>> | undefined) => {
+    const problem = tags && validateTags ? validateTags(tags) : null;
+    if (problem) throw badRequest(problem);
+  };
   const entries = new Map<string, Entry>();
   for (const device of repo.list()) {
     entries.set(device.id, { device, secretHash: repo.getSecretHash(device.id) ?? '' });
   }
+
+  /** parentId must name another registered device, without making a loop. */
+  const checkParent = (id: string, parentId: string | null | undefined) => {
+    if (parentId === undefined || parentId === null) return;
+    if (parentId === id) throw badRequest('parentId: a device cannot be its own parent');
+    if (!entries.has(parentId)) throw badRequest(`parentId: unknown device '${parentId}'`);
+    const seen = new Set([id]);
+    for (let p: string | null = parentId; p !== null; p = entries.get(p)?.device.parentId ?? null) {
+      if (seen.has(p)) throw badRequest(`parentId: '${parentId}' would make a parent loop`);
+      seen.add(p);
+    }
+  };
+
+  /** tags.powerZone seeds the powerZone field when it is not given (issue #3: one source of truth). */
+  const zoneFromTags = (tags: Record<string, string> | undefined): string | null => {
+    const z = tags?.powerZone;
+    return z !== undefined && WARD_ID_RE.test(z) ? z : null;
+  };
 
   const matches = (d: Device, f: DeviceFilter) =>
     (f.ward === undefined || d.ward === f.ward) &&
@@ -140,6 +170,8 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         throw badRequest('id: must match ^[a-z0-9][a-z0-9_-]{0,63}$ (lowercase letters, digits, _ and -)');
       }
       checkFields(input, true);
+      checkParent(input.id, input.parentId);
+      checkTags(input.tags);
       const fresh: NewDevice = {
         id: input.id,
         kind: input.kind as DeviceKind,
@@ -149,6 +181,8 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         lon: input.lon,
         address: input.address ?? null,
         heartbeatIntervalS: input.heartbeatIntervalS ?? null,
+        parentId: input.parentId ?? null,
+        powerZone: input.powerZone ?? zoneFromTags(input.tags),
         tags: { ...(input.tags ?? {}) },
       };
       const secret = generateSecret();
@@ -168,7 +202,13 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       if (patch.kind !== undefined && patch.kind !== entry.device.kind)
         throw badRequest('kind: cannot be changed');
       checkFields(patch, false);
+      checkParent(id, patch.parentId);
+      checkTags(patch.tags);
       const clean: DevicePatch = { ...patch };
+      if (clean.powerZone === undefined && patch.tags !== undefined) {
+        const z = zoneFromTags(patch.tags);
+        if (z !== null) clean.powerZone = z;
+      }
       if (clean.name !== undefined) clean.name = clean.name.trim();
       const device = repo.update(id, clean, clock.now());
       if (!device) {
@@ -187,6 +227,12 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       const removed = repo.delete(id);
       entries.delete(id);
       if (!removed || !entry) return false;
+      // Children of a deleted parent have no parent any more (parentId always names a device).
+      for (const child of [...entries.values()]) {
+        if (child.device.parentId !== id) continue;
+        const updated = repo.update(child.device.id, { parentId: null }, clock.now());
+        if (updated) entries.set(updated.id, { device: updated, secretHash: child.secretHash });
+      }
       log.info({ deviceId: id, ward: entry.device.ward }, 'device deleted');
       bus.emit('device.deleted', { deviceId: id, ward: entry.device.ward });
       return true;

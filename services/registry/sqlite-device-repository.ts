@@ -12,12 +12,15 @@ interface DeviceRow {
   lon: number;
   address: string | null;
   heartbeat_interval_s: number | null;
+  parent_id: string | null;
+  power_zone: string | null;
   tags: string;
   created_at: number;
   updated_at: number;
 }
 
-const COLUMNS = 'id, kind, name, ward, lat, lon, address, heartbeat_interval_s, tags, created_at, updated_at';
+const COLUMNS =
+  'id, kind, name, ward, lat, lon, address, heartbeat_interval_s, parent_id, power_zone, tags, created_at, updated_at';
 
 const toDevice = (r: DeviceRow): Device => ({
   id: r.id,
@@ -28,6 +31,8 @@ const toDevice = (r: DeviceRow): Device => ({
   lon: r.lon,
   address: r.address,
   heartbeatIntervalS: r.heartbeat_interval_s,
+  parentId: r.parent_id,
+  powerZone: r.power_zone,
   tags: JSON.parse(r.tags) as Record<string, string>,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -47,7 +52,8 @@ export class SqliteDeviceRepository implements DeviceRepository {
     this.stmts = {
       insert: db.prepare<[Record<string, unknown>]>(
         `INSERT INTO devices (${COLUMNS}, secret_hash)
-         VALUES (@id, @kind, @name, @ward, @lat, @lon, @address, @heartbeatIntervalS, @tags, @now, @now, @secretHash)`,
+         VALUES (@id, @kind, @name, @ward, @lat, @lon, @address, @heartbeatIntervalS, @parentId, @powerZone, @tags, @now, @now,
+           @secretHash)`,
       ),
       get: db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = ?`),
       // One statement for every filter combination: a NULL parameter means "no filter".
@@ -60,7 +66,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
       ),
       update: db.prepare<[Record<string, unknown>]>(
         `UPDATE devices SET kind = @kind, name = @name, ward = @ward, lat = @lat, lon = @lon, address = @address,
-           heartbeat_interval_s = @heartbeatIntervalS, tags = @tags, updated_at = @now
+           heartbeat_interval_s = @heartbeatIntervalS, parent_id = @parentId, power_zone = @powerZone, tags = @tags, updated_at = @now
          WHERE id = @id`,
       ),
       delete: db.prepare<[string]>('DELETE FROM devices WHERE id = ?'),
@@ -79,6 +85,8 @@ export class SqliteDeviceRepository implements DeviceRepository {
         ...device,
         address: device.address ?? null,
         heartbeatIntervalS: device.heartbeatIntervalS ?? null,
+        parentId: device.parentId ?? null,
+        powerZone: device.powerZone ?? null,
         tags: JSON.stringify(device.tags),
         now,
         secretHash,
@@ -87,7 +95,14 @@ export class SqliteDeviceRepository implements DeviceRepository {
       if (isUniqueViolation(err)) throw conflict(`device '${device.id}' already exists`);
       throw err;
     }
-    return { ...device, tags: { ...device.tags }, createdAt: now, updatedAt: now };
+    return {
+      ...device,
+      parentId: device.parentId ?? null,
+      powerZone: device.powerZone ?? null,
+      tags: { ...device.tags },
+      createdAt: now,
+      updatedAt: now,
+    };
   }
 
   get(id: string): Device | null {

@@ -11,12 +11,24 @@ export interface Device {
   address: string | null;
   /** Per-device override of the kind's expected heartbeat interval; null = kind default. */
   heartbeatIntervalS: number | null;
+  /**
+   * The device this one depends on (gateway, NVR, 4G router, cabinet): when the parent is offline,
+   * this device's offline alert is suppressed (issue #3). null: none.
+   */
+  parentId: string | null;
+  /**
+   * Power supply zone. The source of truth for area outages; `tags.powerZone` only seeds it when
+   * a device is created or its tags change without a `powerZone` (the demo ward uses the tag).
+   */
+  powerZone: string | null;
   tags: Record<string, string>;
   createdAt: number;
   updatedAt: number;
 }
 
-export type NewDevice = Omit<Device, 'createdAt' | 'updatedAt'>;
+/** parentId and powerZone may be left out (null). */
+export type NewDevice = Omit<Device, 'createdAt' | 'updatedAt' | 'parentId' | 'powerZone'> &
+  Partial<Pick<Device, 'parentId' | 'powerZone'>>;
 export type DevicePatch = Partial<Omit<Device, 'id' | 'createdAt' | 'updatedAt'>>;
 
 export interface DeviceFilter {

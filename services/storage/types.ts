@@ -1,6 +1,6 @@
 /** One InfluxDB point as the service produces it. `timeMs` is epoch milliseconds. */
 export interface Point {
-  measurement: 'heartbeat' | 'telemetry' | 'device_event' | 'device_state';
+  measurement: 'heartbeat' | 'telemetry' | 'device_event' | 'device_state' | 'daily';
   tags: { deviceId: string; kind: string; ward: string } & Record<string, string>;
   fields: Record<string, number | boolean | string>;
   timeMs: number;

@@ -1,16 +1,105 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
-import { notFound } from '../../core/errors.ts';
+import { badRequest, notFound } from '../../core/errors.ts';
 import type { Alert } from '../../health/types.ts';
 import { assertWard, requireRole, userOf, wardScope } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { AlertJson, AlertStateT, errors, NoteBody } from '../schemas.ts';
-import { alertJson } from '../views.ts';
+import { AlertDetailJson, AlertJson, AlertStateT, errors, NoteBody } from '../schemas.ts';
+import { alertHistoryJson, alertJson } from '../views.ts';
+import { incidentRoutes } from './incidents.ts';
+import { maintenanceRoutes } from './maintenance.ts';
 
 export const DEFAULT_ALERT_PAGE = 100;
 export const MAX_ALERT_PAGE = 500;
 
-/** /api/v1/alerts: list (newest first, cursor paging) and the two human actions. */
+/**
+ * /api/v1/alerts: list (newest first, cursor paging), one alert with its history, and the human
+ * actions (ack, resolve, assign, notes). Incidents and maintenance windows (issue #3) are
+ * registered from here too: they are the same feature.
+ */
 export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+  await app.register(incidentRoutes, { deps });
+  await app.register(maintenanceRoutes, { deps });
+  const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+
+  /** The alert, if it exists and the user may see its ward (404 before 403). */
+  const visibleAlert = (request: Parameters<typeof userOf>[0], id: number): Alert => {
+    const alert = deps.alerts.get(id);
+    if (!alert) throw notFound(`alert ${id} not found`);
+    assertWard(userOf(request), alert.ward);
+    return alert;
+  };
+  const detail = (a: Alert) => ({
+    ...alertJson(a),
+    history: deps.alerts.history(a.id).map(alertHistoryJson),
+  });
+
+  app.get(
+    '/alerts/:id',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: 'One alert with its history (open, ack, resolve, assign, note, suppress: who and when)',
+        params: IdParams,
+        response: { 200: AlertDetailJson, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => detail(visibleAlert(request, request.params.id)),
+  );
+
+  app.post(
+    '/alerts/:id/assign',
+    {
+      onRequest: requireRole('admin', 'technician'),
+      schema: {
+        tags: ['alerts'],
+        summary: 'Assign (or reassign) an alert to a technician who may see its ward',
+        params: IdParams,
+        body: Type.Object(
+          { username: Type.String({ minLength: 1, maxLength: 64 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: AlertDetailJson, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const alert = visibleAlert(request, request.params.id);
+      const { username } = request.body;
+      const target = deps.users.get(username);
+      if (!target) throw badRequest(`username: unknown user '${username}'`);
+      if (target.role !== 'technician' && target.role !== 'admin') {
+        throw badRequest(`username: '${username}' is a ${target.role}; alerts go to technicians or admins`);
+      }
+      if (target.wards.length > 0 && !target.wards.includes(alert.ward)) {
+        throw badRequest(`username: '${username}' has no access to ward '${alert.ward}'`);
+      }
+      const updated = deps.alerts.assign(alert.id, username, userOf(request).username);
+      if (!updated) throw notFound(`alert ${alert.id} not found`);
+      return detail(updated);
+    },
+  );
+
+  app.post(
+    '/alerts/:id/notes',
+    {
+      onRequest: requireRole('admin', 'technician'),
+      schema: {
+        tags: ['alerts'],
+        summary: "Add a note to an alert's history",
+        params: IdParams,
+        body: Type.Object(
+          { note: Type.String({ minLength: 1, maxLength: 1000 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: AlertDetailJson, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const alert = visibleAlert(request, request.params.id);
+      const updated = deps.alerts.addNote(alert.id, request.body.note, userOf(request).username);
+      if (!updated) throw notFound(`alert ${alert.id} not found`);
+      return detail(updated);
+    },
+  );
   app.get(
     '/alerts',
     {
@@ -90,5 +179,8 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
     );
 
   action('ack', 'Acknowledge an alert (someone is on it); acknowledging twice changes nothing');
-  action('resolve', 'Resolve an alert; resolving a resolved alert changes nothing');
+  action(
+    'resolve',
+    'Resolve an alert; resolving a resolved alert changes nothing. A camera_tamper alert needs a note (400 without).',
+  );
 };

@@ -13,7 +13,7 @@ export const SSE_PING_MS = 15_000;
  */
 export const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
 
-const ALERT_EVENTS = ['alert.opened', 'alert.acknowledged', 'alert.resolved'] as const;
+const ALERT_EVENTS = ['alert.opened', 'alert.acknowledged', 'alert.resolved', 'alert.updated'] as const;
 
 /** GET /api/v1/events: Server-Sent Events of device state changes and alert changes. */
 export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
@@ -31,7 +31,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         tags: ['events'],
         summary: 'Live events (text/event-stream)',
         description:
-          'Events `device.state` and `alert.opened|alert.acknowledged|alert.resolved`, ward-scoped, with a ' +
+          'Events `device.state` and `alert.opened|alert.acknowledged|alert.resolved|alert.updated`, ward-scoped, with a ' +
           '`: ping` comment every 15 s. EventSource cannot send headers, so this route also accepts `?token=`.',
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(401) },

@@ -39,6 +39,8 @@ describe('POST /api/v1/devices', () => {
     off();
     expect(res.status).toBe(201);
     expect(res.body.device).toEqual({
+      parentId: null,
+      powerZone: null,
       ...body(),
       createdAt: new Date(T0).toISOString(),
       updatedAt: new Date(T0).toISOString(),
@@ -135,6 +137,7 @@ describe('GET /api/v1/devices', () => {
       state: 'online',
       lastSeenAt: new Date(T0 - 5_000).toISOString(),
       stateSince: new Date(T0 - 60_000).toISOString(),
+      maintenance: false,
     });
 
     const hc = await h.call('GET', '/api/v1/devices?ward=hoa-chung', { token: technician });
@@ -173,6 +176,7 @@ describe('GET /api/v1/devices/:id', () => {
       state: 'unknown',
       lastSeenAt: null,
       stateSince: new Date(T0).toISOString(),
+      maintenance: false,
     });
   });
 

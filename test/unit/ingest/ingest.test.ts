@@ -15,6 +15,8 @@ const cam: Device = {
   lon: 107.97,
   address: null,
   heartbeatIntervalS: null,
+  parentId: null,
+  powerZone: null,
   tags: {},
   createdAt: NOW,
   updatedAt: NOW,
@@ -102,5 +104,29 @@ describe('ingest', () => {
     send('telemetry', '{"recording":true,"zoom":3}');
     expect(points[0]?.fields).toEqual({ recording: true });
     expect(ingest.stats()).toMatchObject({ accepted: 1, droppedFields: 1 });
+  });
+
+  it('feeds heartbeats, telemetry and events to the rules with the device ts as sent; status is not', () => {
+    const inputs: unknown[] = [];
+    const ingest = createIngest({
+      config: loadConfig({ env: {} }),
+      log: createLogger('silent'),
+      devices: { get: (id) => (id === cam.id ? cam : null) },
+      liveness: { signOfLife: () => {}, statusOffline: () => {} },
+      points: { write: () => {} },
+      rules: { observe: (id, input) => void inputs.push([id, input]) },
+    });
+    const send = (channel: string, payload: string) =>
+      ingest.handle('cam-1', `wardwatch/v1/devices/cam-1/${channel}`, Buffer.from(payload), NOW);
+    send('heartbeat', JSON.stringify({ ts: NOW - 3_600_000 }));
+    send('telemetry', '{"storageUsedPct":95}');
+    send('event', '{"type":"tamper"}');
+    send('status', 'offline');
+    send('telemetry', '{"storageUsedPct":"full"}'); // rejected: never reaches the rules
+    expect(inputs).toEqual([
+      ['cam-1', { type: 'heartbeat', tsMs: NOW - 3_600_000, at: NOW }],
+      ['cam-1', { type: 'telemetry', data: { storageUsedPct: 95 }, tsMs: null, at: NOW }],
+      ['cam-1', { type: 'event', event: 'tamper', tsMs: null, at: NOW }],
+    ]);
   });
 });

@@ -92,6 +92,8 @@ describe('createDeviceRegistry', () => {
       ...cam('cam-1'),
       address: null,
       heartbeatIntervalS: null,
+      parentId: null,
+      powerZone: null,
       tags: { pole: 'P1' },
       createdAt: T0,
       updatedAt: T0,

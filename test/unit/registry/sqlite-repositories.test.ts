@@ -92,8 +92,9 @@ describe('SqliteDeviceRepository', () => {
       heartbeatIntervalS: 15,
       tags: { pole: 'P1', 'vendor name': 'Hik' },
     });
-    expect(repo.create(d, 'sha256$x$y', T0)).toEqual({ ...d, createdAt: T0, updatedAt: T0 });
-    expect(repo.get('cam-1')).toEqual({ ...d, createdAt: T0, updatedAt: T0 });
+    const stored = { ...d, parentId: null, powerZone: null, createdAt: T0, updatedAt: T0 };
+    expect(repo.create(d, 'sha256$x$y', T0)).toEqual(stored);
+    expect(repo.get('cam-1')).toEqual(stored);
     expect(repo.getSecretHash('cam-1')).toBe('sha256$x$y');
     expect(repo.get('nope')).toBeNull();
     expect(repo.getSecretHash('nope')).toBeNull();

@@ -298,4 +298,33 @@ describe('fleet', () => {
     await fleet.stop();
     expect(clients.find((c) => c.options.clientId === 'bn-light-002')?.ended).toBe('clean');
   });
+
+  it('rule faults (issue #3): each makes the telemetry, events or ts the matching rule looks for', async () => {
+    const cam = makeDevice();
+    cam.start();
+    const c = last();
+    c.accept();
+    const lastOf = (fc: FakeClient, channel: string) =>
+      JSON.parse([...fc.published].reverse().find((p) => p.topic.endsWith(`/${channel}`))?.payload ?? '{}');
+    cam.setFaults(new Set(['storage_high', 'video_loss', 'tamper', 'clock_skew']));
+    expect(lastOf(c, 'telemetry')).toMatchObject({ storageUsedPct: 99, videoLoss: true, tamper: true });
+    const events = c.published
+      .filter((p) => p.topic.endsWith('/event'))
+      .map((p) => JSON.parse(p.payload).type);
+    expect(events).toEqual(expect.arrayContaining(['video_loss', 'tamper']));
+    const skewMs = Date.parse(lastOf(c, 'telemetry').ts) - Date.now();
+    expect(skewMs).toBeGreaterThan(60_000);
+    cam.setFaults(new Set());
+    expect(lastOf(c, 'event').type).toBe('video_restored');
+    await cam.stop();
+
+    vi.setSystemTime(Date.parse('2025-06-21T05:00:00Z')); // noon in Móng Cái: lamps off
+    const lamp = makeDevice(light);
+    lamp.start();
+    const l = last();
+    l.accept();
+    lamp.setFaults(new Set(['day_burning', 'voltage']));
+    expect(lastOf(l, 'telemetry')).toMatchObject({ lampOn: true, voltageV: 255 });
+    await lamp.stop();
+  });
 });

@@ -1,0 +1,243 @@
+import { Cron } from 'croner';
+import type { Clock } from '../core/clock.ts';
+import { badRequest } from '../core/errors.ts';
+import type { Database } from '../core/sqlite.ts';
+import type { Device } from '../registry/types.ts';
+import type { Suppression } from './types.ts';
+
+/**
+ * Maintenance windows (issue #3): a window covers devices, a ward or a power zone, once (from/to)
+ * or recurring (a 5-field cron expression in local time + durationS). During a window, alerts of
+ * the devices it covers are recorded but not notified (suppressedBy maintenance) and their status
+ * says `maintenance: true`. Windows are few: kept in memory, each check is O(windows).
+ */
+export interface MaintenanceWindow {
+  id: number;
+  deviceIds: string[];
+  ward: string | null;
+  powerZone: string | null;
+  from: number | null;
+  to: number | null;
+  cron: string | null;
+  durationS: number | null;
+  timezone: string;
+  note: string | null;
+  createdBy: string;
+  createdAt: number;
+}
+
+export interface NewMaintenanceWindow {
+  deviceIds?: string[];
+  ward?: string | null;
+  powerZone?: string | null;
+  from?: number | null;
+  to?: number | null;
+  cron?: string | null;
+  durationS?: number | null;
+  timezone?: string | null;
+  note?: string | null;
+}
+
+export interface MaintenanceService {
+  list(filter?: { wards?: readonly string[] }): MaintenanceWindow[];
+  get(id: number): MaintenanceWindow | null;
+  /** Throws WW_ERR_API_BAD_REQUEST naming the field. */
+  create(input: NewMaintenanceWindow, by: string): MaintenanceWindow;
+  delete(id: number): boolean;
+  /** The window covering the device at `at`, if any. */
+  activeFor(device: Device, at: number): MaintenanceWindow | null;
+  suppressionFor(device: Device, at: number): Suppression | null;
+  /** Whether the window is on at `at`. */
+  isActive(id: number, at: number): boolean;
+  /** The ward a window is about (for ward scoping): its ward, or the ward of its devices. */
+  wardsOf(w: MaintenanceWindow): string[];
+}
+
+interface Row {
+  id: number;
+  device_ids: string;
+  ward: string | null;
+  power_zone: string | null;
+  starts_at: number | null;
+  ends_at: number | null;
+  cron: string | null;
+  duration_s: number | null;
+  timezone: string;
+  note: string | null;
+  created_by: string;
+  created_at: number;
+}
+
+const toWindow = (r: Row): MaintenanceWindow => ({
+  id: r.id,
+  deviceIds: JSON.parse(r.device_ids) as string[],
+  ward: r.ward,
+  powerZone: r.power_zone,
+  from: r.starts_at,
+  to: r.ends_at,
+  cron: r.cron,
+  durationS: r.duration_s,
+  timezone: r.timezone,
+  note: r.note,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
+const compileCron = (pattern: string, timezone: string): Cron =>
+  new Cron(pattern, { paused: true, timezone });
+
+/** Whether a window is on at `at` (pure but for the cron library). */
+export function windowActive(w: MaintenanceWindow, at: number, cron: Cron | null): boolean {
+  if (w.from !== null && w.to !== null) return at >= w.from && at < w.to;
+  if (!cron || w.durationS === null) return false;
+  // On when a run started within the last durationS: the first run after (at − duration) is ≤ at.
+  const next = cron.nextRun(new Date(at - w.durationS * 1000));
+  return next !== null && next.getTime() <= at;
+}
+
+export function windowCovers(w: MaintenanceWindow, d: Device): boolean {
+  return (
+    w.deviceIds.includes(d.id) ||
+    (w.ward !== null && w.ward === d.ward) ||
+    (w.powerZone !== null && w.powerZone === d.powerZone)
+  );
+}
+
+export function createMaintenanceService(deps: {
+  db: Database;
+  clock: Clock;
+  defaultTimezone: string;
+  devices: { get(id: string): Device | null };
+}): MaintenanceService {
+  const { db, clock, defaultTimezone, devices } = deps;
+  const stmts = {
+    all: db.prepare<[], Row>('SELECT * FROM maintenance_windows ORDER BY id'),
+    insert: db.prepare<[Record<string, unknown>]>(
+      `INSERT INTO maintenance_windows (device_ids, ward, power_zone, starts_at, ends_at, cron, duration_s, timezone,
+         note, created_by, created_at)
+       VALUES (@deviceIds, @ward, @powerZone, @from, @to, @cron, @durationS, @timezone, @note, @createdBy, @createdAt)`,
+    ),
+    delete: db.prepare<[number]>('DELETE FROM maintenance_windows WHERE id = ?'),
+  };
+  const windows = new Map<number, { w: MaintenanceWindow; cron: Cron | null }>();
+  for (const r of stmts.all.all()) {
+    const w = toWindow(r);
+    let cron: Cron | null = null;
+    try {
+      cron = w.cron ? compileCron(w.cron, w.timezone) : null;
+    } catch {
+      cron = null; // validated on create; a library change must not stop the service
+    }
+    windows.set(w.id, { w, cron });
+  }
+
+  const activeFor = (d: Device, at: number) => {
+    for (const { w, cron } of windows.values()) {
+      if (windowCovers(w, d) && windowActive(w, at, cron)) return w;
+    }
+    return null;
+  };
+
+  return {
+    list(filter = {}) {
+      const all = [...windows.values()].map((x) => x.w);
+      const wards = filter.wards;
+      if (!wards || wards.length === 0) return all;
+      return all.filter((w) => this.wardsOf(w).some((x) => wards.includes(x)));
+    },
+    get: (id) => windows.get(id)?.w ?? null,
+    create(input, by) {
+      const deviceIds = input.deviceIds ?? [];
+      for (const id of deviceIds) if (!devices.get(id)) throw badRequest(`deviceIds: unknown device '${id}'`);
+      const ward = input.ward ?? null;
+      const powerZone = input.powerZone ?? null;
+      if (deviceIds.length === 0 && ward === null && powerZone === null) {
+        throw badRequest('deviceIds: a window covers devices, a ward or a powerZone (give at least one)');
+      }
+      const timezone = input.timezone ?? defaultTimezone;
+      try {
+        new Intl.DateTimeFormat('en-GB', { timeZone: timezone });
+      } catch {
+        throw badRequest(`timezone: unknown time zone '${timezone}'`);
+      }
+      const from = input.from ?? null;
+      const to = input.to ?? null;
+      const cronText = input.cron ?? null;
+      const durationS = input.durationS ?? null;
+      let cron: Cron | null = null;
+      if (cronText !== null) {
+        if (from !== null || to !== null)
+          throw badRequest('cron: give either from/to or cron/durationS, not both');
+        if (durationS === null) throw badRequest('durationS: required with cron');
+        if (cronText.trim().split(/\s+/).length !== 5) {
+          throw badRequest(`cron: expected 5 fields (minute hour day month weekday), got '${cronText}'`);
+        }
+        try {
+          cron = compileCron(cronText, timezone);
+        } catch (err) {
+          throw badRequest(`cron: ${(err as Error).message}`);
+        }
+      } else {
+        if (from === null || to === null)
+          throw badRequest('from: from and to are required (or cron and durationS)');
+        if (to <= from) throw badRequest('to: must be after from');
+        if (durationS !== null) throw badRequest('durationS: only with cron');
+      }
+      const createdAt = clock.now();
+      const id = Number(
+        stmts.insert.run({
+          deviceIds: JSON.stringify(deviceIds),
+          ward,
+          powerZone,
+          from,
+          to,
+          cron: cronText,
+          durationS,
+          timezone,
+          note: input.note ?? null,
+          createdBy: by,
+          createdAt,
+        }).lastInsertRowid,
+      );
+      const w: MaintenanceWindow = {
+        id,
+        deviceIds,
+        ward,
+        powerZone,
+        from,
+        to,
+        cron: cronText,
+        durationS,
+        timezone,
+        note: input.note ?? null,
+        createdBy: by,
+        createdAt,
+      };
+      windows.set(id, { w, cron });
+      return w;
+    },
+    delete(id) {
+      const removed = stmts.delete.run(id).changes > 0;
+      windows.delete(id);
+      return removed;
+    },
+    activeFor,
+    isActive(id, at) {
+      const x = windows.get(id);
+      return x ? windowActive(x.w, at, x.cron) : false;
+    },
+    suppressionFor(d, at) {
+      const w = activeFor(d, at);
+      return w ? { reason: 'maintenance', ref: String(w.id) } : null;
+    },
+    wardsOf(w) {
+      const wards = new Set<string>();
+      if (w.ward) wards.add(w.ward);
+      for (const id of w.deviceIds) {
+        const d = devices.get(id);
+        if (d) wards.add(d.ward);
+      }
+      return [...wards];
+    },
+  };
+}

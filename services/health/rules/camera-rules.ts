@@ -1,0 +1,94 @@
+import { initialRuleState, num, type Rule, type RuleState, sev } from './types.ts';
+
+/**
+ * Camera fault rules (issue #3). Pure: (state, input, ctx) → state; the engine turns a change of
+ * `active` into opening, re-opening or resolving the alert.
+ */
+
+const clear = (s: RuleState): RuleState => ({ ...initialRuleState(), message: s.message });
+
+/** `recording: false` in `consecutive` telemetry messages, or for longer than `maxDurationS`. */
+export const cameraNotRecording: Rule = (s, input, { params, label }) => {
+  const consecutive = num(params, 'consecutive', 2);
+  const maxMs = num(params, 'maxDurationS', 120) * 1000;
+  const clearAfter = num(params, 'clearAfter', 1);
+  const raise = (next: RuleState, at: number): RuleState => {
+    const since = next.since ?? at;
+    if (next.bad >= consecutive || at - since >= maxMs) {
+      return {
+        ...next,
+        active: sev(params, 'major'),
+        message: `${label} is not recording (since ${new Date(since).toISOString()})`,
+      };
+    }
+    return next;
+  };
+  if (input.type === 'tick') return s.since !== null && s.active === null ? raise(s, input.at) : s;
+  if (input.type !== 'telemetry' || typeof input.data.recording !== 'boolean') return s;
+  if (input.data.recording === false) {
+    return raise({ ...s, bad: s.bad + 1, good: 0, since: s.since ?? input.at }, input.at);
+  }
+  if (s.active === null) return { ...s, bad: 0, since: null };
+  const good = s.good + 1;
+  return good >= clearAfter ? clear(s) : { ...s, good };
+};
+
+/** storageUsedPct ≥ warningPct: warning; ≥ criticalPct: critical; goes down only hysteresisPct below. */
+export const cameraStorageHigh: Rule = (s, input, { params, label }) => {
+  if (input.type !== 'telemetry' || typeof input.data.storageUsedPct !== 'number') return s;
+  const pct = input.data.storageUsedPct;
+  const warn = num(params, 'warningPct', 90);
+  const crit = num(params, 'criticalPct', 98);
+  const hyst = num(params, 'hysteresisPct', 5);
+  let level: RuleState['active'] = null;
+  if (pct >= crit || (s.active === 'critical' && pct >= crit - hyst)) level = 'critical';
+  else if (pct >= warn || (s.active !== null && pct >= warn - hyst)) level = 'warning';
+  if (level === null) return s.active === null ? s : clear(s);
+  if (level === s.active) return s;
+  return { ...s, active: level, message: `${label} storage is ${pct}% full` };
+};
+
+/** `videoLoss: true` or a `video_loss` event; cleared by `videoLoss: false` or `video_restored`. */
+export const cameraVideoLoss: Rule = (s, input, { params, label }) => {
+  let lost: boolean | null = null;
+  if (input.type === 'telemetry' && typeof input.data.videoLoss === 'boolean') lost = input.data.videoLoss;
+  if (input.type === 'event' && input.event === 'video_loss') lost = true;
+  if (input.type === 'event' && input.event === 'video_restored') lost = false;
+  if (lost === null) return s;
+  if (!lost) return s.active === null ? s : clear(s);
+  if (s.active !== null) return s;
+  return {
+    ...s,
+    active: sev(params, 'major'),
+    since: input.at,
+    message: `${label} has lost its video signal`,
+  };
+};
+
+/** `tamper: true` or a `tamper` event. Never clears itself: a person checks and resolves with a note. */
+export const cameraTamper: Rule = (s, input, { params, label }) => {
+  const tampered =
+    (input.type === 'telemetry' && input.data.tamper === true) ||
+    (input.type === 'event' && input.event === 'tamper');
+  if (!tampered || s.active !== null) return s;
+  return {
+    ...s,
+    active: sev(params, 'critical'),
+    since: input.at,
+    message: `${label} reports tampering (moved, covered or opened)`,
+  };
+};
+
+/** The device's own `ts` differs from the server clock by more than maxSkewS; clears within maxSkewS − hysteresisS. */
+export const cameraClockSkew: Rule = (s, input, { params, label }) => {
+  if (input.type === 'tick' || input.tsMs === null) return s;
+  const skewS = Math.abs(input.tsMs - input.at) / 1000;
+  const max = num(params, 'maxSkewS', 60);
+  const hyst = num(params, 'hysteresisS', 30);
+  if (skewS > max) {
+    const message = `${label} clock is off by ${Math.round(skewS)} s`;
+    return s.active !== null ? s : { ...s, active: sev(params, 'minor'), since: input.at, message };
+  }
+  if (s.active !== null && skewS <= Math.max(0, max - hyst)) return clear(s);
+  return s;
+};

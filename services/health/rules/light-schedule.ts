@@ -1,0 +1,85 @@
+import { getTimes } from 'suncalc';
+
+/**
+ * When a light should be on (issue #3): a per-device schedule ("18:00-05:30", local time) or the
+ * sun at the device's own coordinates (on `onAfterSunsetMin` after sunset, off `offBeforeSunriseMin`
+ * before sunrise). Pure functions of (time, settings).
+ */
+
+export interface Schedule {
+  /** Minutes after local midnight. */
+  onMin: number;
+  offMin: number;
+}
+
+const SCHEDULE_RE = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/;
+
+/** Parses "HH:MM-HH:MM" (on-off, local time; may wrap midnight). null when malformed. */
+export function parseSchedule(text: string): Schedule | null {
+  const m = SCHEDULE_RE.exec(text.trim());
+  if (!m) return null;
+  const onMin = Number(m[1]) * 60 + Number(m[2]);
+  const offMin = Number(m[3]) * 60 + Number(m[4]);
+  return onMin === offMin ? null : { onMin, offMin };
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Throws RangeError for an unknown IANA zone (checked once at start-up). */
+export function checkTimezone(tz: string): void {
+  new Intl.DateTimeFormat('en-GB', { timeZone: tz });
+}
+
+/** Minutes after local midnight in `tz` at `ms`. */
+export function localMinutes(ms: number, tz: string): number {
+  let f = formatters.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', {
+      timeZone: tz,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    formatters.set(tz, f);
+  }
+  let h = 0;
+  let m = 0;
+  for (const p of f.formatToParts(ms)) {
+    if (p.type === 'hour') h = Number(p.value);
+    else if (p.type === 'minute') m = Number(p.value);
+  }
+  return h * 60 + m;
+}
+
+export function scheduleOn(s: Schedule, minutes: number): boolean {
+  return s.onMin < s.offMin
+    ? minutes >= s.onMin && minutes < s.offMin
+    : minutes >= s.onMin || minutes < s.offMin;
+}
+
+export interface LightSettings {
+  timezone: string;
+  onAfterSunsetMin: number;
+  offBeforeSunriseMin: number;
+  /** A schedule wins over the sun. */
+  schedule: Schedule | null;
+}
+
+/** Whether a light at (lat, lon) should be on at `ms`. */
+export function expectedLampOn(ms: number, lat: number, lon: number, s: LightSettings): boolean {
+  if (s.schedule) return scheduleOn(s.schedule, localMinutes(ms, s.timezone));
+  // getTimes answers for a date's solar day, whichever day that is for `ms` near midnight UTC:
+  // look at the neighbours too. "Should be off" is [sunrise − off, sunset + on) of any of them.
+  let known = false;
+  for (const day of [-1, 0, 1]) {
+    const t = getTimes(new Date(ms + day * 86_400_000), lat, lon);
+    const rise = t.sunrise?.getTime() ?? Number.NaN;
+    const set = t.sunset?.getTime() ?? Number.NaN;
+    if (!Number.isFinite(rise) || !Number.isFinite(set)) continue;
+    known = true;
+    if (ms >= rise - s.offBeforeSunriseMin * 60_000 && ms < set + s.onAfterSunsetMin * 60_000) return false;
+  }
+  // Polar day or night: fall back to a plain evening schedule.
+  if (!known) return scheduleOn({ onMin: 18 * 60, offMin: 6 * 60 }, localMinutes(ms, s.timezone));
+  return true;
+}

@@ -76,6 +76,94 @@ const MIGRATIONS: readonly string[] = [
     state_since INTEGER NOT NULL
   ) STRICT;
   `,
+  // 2 (issue #3, rules and alert lifecycle): device topology, alert lifecycle, incidents, maintenance.
+  `
+  -- The powerZone field is the source of truth; the demo ward's tags.powerZone seeds it.
+  ALTER TABLE devices ADD COLUMN parent_id TEXT;
+  ALTER TABLE devices ADD COLUMN power_zone TEXT;
+  UPDATE devices SET power_zone = json_extract(tags, '$.powerZone')
+    WHERE json_type(tags, '$.powerZone') = 'text';
+  CREATE INDEX devices_parent ON devices (parent_id);
+
+  ALTER TABLE alerts ADD COLUMN suppressed_reason TEXT
+    CHECK (suppressed_reason IS NULL OR suppressed_reason IN ('parent_offline', 'area_outage', 'maintenance', 'flapping'));
+  ALTER TABLE alerts ADD COLUMN suppressed_ref TEXT;
+  ALTER TABLE alerts ADD COLUMN assignee TEXT;
+  ALTER TABLE alerts ADD COLUMN incident_id INTEGER;
+
+  CREATE TABLE alert_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('open', 'ack', 'resolve', 'assign', 'note', 'suppress')),
+    by_user TEXT NOT NULL,
+    note TEXT
+  ) STRICT;
+  CREATE INDEX alert_history_alert ON alert_history (alert_id, id);
+
+  -- Round-robin assignment: the technician who got the ward's last alert.
+  CREATE TABLE ward_assignment (
+    ward TEXT PRIMARY KEY,
+    last_assignee TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL CHECK (type IN ('area_outage')),
+    ward TEXT NOT NULL,
+    power_zone TEXT,
+    device_ids TEXT NOT NULL DEFAULT '[]',
+    alert_ids TEXT NOT NULL DEFAULT '[]',
+    state TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+    opened_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    message TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX incidents_ward ON incidents (ward, id);
+
+  CREATE TABLE maintenance_windows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_ids TEXT NOT NULL DEFAULT '[]',
+    ward TEXT,
+    power_zone TEXT,
+    starts_at INTEGER,
+    ends_at INTEGER,
+    cron TEXT,
+    duration_s INTEGER,
+    timezone TEXT NOT NULL,
+    note TEXT,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  `,
+  // 3 (issue #3, notifications): the durable outbox. One row per (subject, event, channel,
+  // recipient), unique by dedupe_key, so a retry or a restart never sends twice. Rows are also the
+  // durable timers of delayed sends, repeats and escalations (due_at).
+  `
+  CREATE TABLE notification_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    subject_type TEXT NOT NULL CHECK (subject_type IN ('alert', 'incident', 'digest')),
+    subject_id TEXT NOT NULL,
+    event TEXT NOT NULL CHECK (event IN ('opened', 'resolved', 'repeat', 'escalated', 'digest')),
+    seq INTEGER NOT NULL DEFAULT 0,
+    ward TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    payload TEXT,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'cancelled')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    sent_at INTEGER
+  ) STRICT;
+  CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE state = 'pending';
+  CREATE INDEX notification_outbox_subject ON notification_outbox (subject_type, subject_id);
+  CREATE INDEX notification_outbox_state ON notification_outbox (state, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

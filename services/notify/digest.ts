@@ -1,0 +1,258 @@
+import type { DeviceKind } from '../../devices/protocol/index.ts';
+import type { Clock, TimerHandle } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { AlertService, LivenessView } from '../health/service-types.ts';
+import type { Alert } from '../health/types.ts';
+import type { DeviceRegistry } from '../registry/registry.ts';
+import { digestTargets } from './planner.ts';
+import { formatTime, type Language, whatIsWrong } from './templates.ts';
+import type { NewDelivery, NotifyConfig } from './types.ts';
+
+const DAY_MS = 86_400_000;
+
+/** Wall-clock fields of `ms` in `timeZone`. */
+function zoned(ms: number, timeZone: string) {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(new Date(ms));
+  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  return { y: n('year'), m: n('month'), d: n('day'), h: n('hour'), mi: n('minute'), s: n('second') };
+}
+
+/** How far `timeZone` is ahead of UTC at `ms` (Asia/Ho_Chi_Minh: +7 h, no DST). */
+function offsetMs(ms: number, timeZone: string): number {
+  const z = zoned(ms, timeZone);
+  return Date.UTC(z.y, z.m - 1, z.d, z.h, z.mi, z.s) - Math.floor(ms / 1000) * 1000;
+}
+
+/** `YYYY-MM-DD` of `ms` in `timeZone`: the digest's date (and part of its dedupe key). */
+export function localDate(ms: number, timeZone: string): string {
+  const z = zoned(ms, timeZone);
+  return `${z.y}-${String(z.m).padStart(2, '0')}-${String(z.d).padStart(2, '0')}`;
+}
+
+/** The first `hour`:00 local time in `timeZone` strictly after `now` (DST-safe: offset taken at the target). */
+export function nextDigestAt(now: number, hour: number, timeZone: string): number {
+  const z = zoned(now, timeZone);
+  for (let add = 0; add <= 2; add++) {
+    const wall = Date.UTC(z.y, z.m - 1, z.d + add, hour);
+    const at = wall - offsetMs(wall - offsetMs(wall, timeZone), timeZone);
+    if (at > now) return at;
+  }
+  return now + DAY_MS; // unreachable for real zones
+}
+
+export interface DigestData {
+  ward: string;
+  date: string;
+  /**
+   * Per kind: devices online now, registered, and not heard from since start-up (`unknown`): right
+   * after a restart nobody is assumed online, so the digest says so instead of "0 up".
+   */
+  devices: Partial<Record<DeviceKind, { up: number; total: number; unknown: number }>>;
+  /** Alerts opened in the last 24 h. */
+  newFaults: Alert[];
+  /** Unresolved alerts opened more than 24 h ago. */
+  longOpen: Alert[];
+}
+
+const TEXT = {
+  vi: {
+    title: (ward: string, date: string) => `BÁO CÁO NGÀY ${date} – Phường ${ward}`,
+    kind: { camera: 'Camera', light: 'Đèn chiếu sáng' },
+    up: (u: number, t: number, unknown: number) =>
+      `${u}/${t} hoạt động${unknown > 0 ? ` (${unknown} chưa rõ trạng thái)` : ''}`,
+    newFaults: (n: number) => `Sự cố mới trong 24 giờ: ${n}`,
+    longOpen: (n: number) => `Cảnh báo chưa xử lý quá 24 giờ: ${n}`,
+    resolved: 'đã khắc phục',
+    since: 'từ',
+    none: 'không có',
+  },
+  en: {
+    title: (ward: string, date: string) => `DAILY DIGEST ${date} – ward ${ward}`,
+    kind: { camera: 'Cameras', light: 'Street lights' },
+    up: (u: number, t: number, unknown: number) =>
+      `${u}/${t} up${unknown > 0 ? ` (${unknown} not heard from yet)` : ''}`,
+    newFaults: (n: number) => `New faults in the last 24 h: ${n}`,
+    longOpen: (n: number) => `Alerts open for more than 24 h: ${n}`,
+    resolved: 'resolved',
+    since: 'since',
+    none: 'none',
+  },
+} as const;
+
+/** The digest text (at most 30 alerts listed per section; counts are complete). */
+export function renderDigest(
+  data: DigestData,
+  o: { language: Language; timeZone: string; publicUrl: string },
+  deviceName: (id: string) => string,
+): { subject: string; text: string } {
+  const t = TEXT[o.language];
+  const [y, m, d] = data.date.split('-');
+  const title = t.title(data.ward, `${d}/${m}/${y}`);
+  const lines = [title];
+  for (const kind of Object.keys(data.devices).sort() as DeviceKind[]) {
+    const c = data.devices[kind];
+    if (c) lines.push(`${t.kind[kind]}: ${t.up(c.up, c.total, c.unknown)}`);
+  }
+  const line = (a: Alert, withState: boolean) =>
+    `- ${formatTime(a.openedAt, o.timeZone)} ${deviceName(a.deviceId)} (${a.deviceId}): ${whatIsWrong(o.language, a.type, a.message)}` +
+    (withState && a.state === 'resolved' ? ` (${t.resolved})` : '');
+  lines.push(
+    '',
+    t.newFaults(data.newFaults.length),
+    ...data.newFaults.slice(0, 30).map((a) => line(a, true)),
+  );
+  lines.push('', t.longOpen(data.longOpen.length), ...data.longOpen.slice(0, 30).map((a) => line(a, false)));
+  lines.push('', `${o.publicUrl.replace(/\/$/, '')}/`);
+  return { subject: `[wardwatch] ${title}`, text: lines.join('\n') };
+}
+
+export interface DigestDeps {
+  notify: NotifyConfig;
+  log: Logger;
+  clock: Clock;
+  devices: Pick<DeviceRegistry, 'list' | 'get'>;
+  liveness: LivenessView;
+  alerts: Pick<AlertService, 'list'>;
+  /** Queues rows in the notification outbox (Notifier.enqueue). */
+  enqueue(rows: readonly NewDelivery[]): number;
+}
+
+/** All alerts of a ward matching `keep`, newest first, paging until `stop` says the rest is older. */
+function collect(
+  alerts: DigestDeps['alerts'],
+  filter: { ward: string; state?: 'open' },
+  keep: (a: Alert) => boolean,
+  stop: (a: Alert) => boolean,
+): Alert[] {
+  const out: Alert[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = alerts.list({ ...filter, limit: 500, cursor });
+    for (const a of page.items) {
+      if (stop(a)) return out;
+      if (keep(a)) out.push(a);
+    }
+    if (!page.nextCursor) return out;
+    cursor = page.nextCursor;
+  }
+}
+
+/**
+ * The daily digest (issue #3): at notify.digest.hour local time, one message per ward that has
+ * digest targets. Queued in the outbox under `digest:<ward>:<date>`, so a restart in the digest
+ * hour catches up a missed one and never sends a second.
+ */
+export function createDigest(deps: DigestDeps): { start(): void; stop(): void; runNow(): number } {
+  const { notify: cfg, log, clock, devices, liveness, alerts } = deps;
+  let timer: TimerHandle | null = null;
+  let running = false;
+
+  function gather(ward: string, now: number): DigestData {
+    const counts: DigestData['devices'] = {};
+    for (const d of devices.list({ ward })) {
+      const c = counts[d.kind] ?? { up: 0, total: 0, unknown: 0 };
+      counts[d.kind] = c;
+      c.total++;
+      const state = liveness.getStatus(d.id).state;
+      if (state === 'online') c.up++;
+      else if (state === 'unknown') c.unknown++;
+    }
+    const since = now - DAY_MS;
+    // Newest first: everything after the first alert older than 24 h is older too.
+    const newFaults = collect(
+      alerts,
+      { ward },
+      () => true,
+      (a) => a.openedAt < since,
+    );
+    const longOpen = collect(
+      alerts,
+      { ward, state: 'open' },
+      (a) => a.openedAt < since,
+      () => false,
+    );
+    return { ward, date: localDate(now, cfg.timeZone), devices: counts, newFaults, longOpen };
+  }
+
+  /** Queues today's digest for every ward with targets; returns the rows newly queued. */
+  function runNow(): number {
+    const now = clock.now();
+    let added = 0;
+    for (const ward of Object.keys(cfg.wards).sort()) {
+      const targets = digestTargets(cfg, ward);
+      if (targets.length === 0) continue;
+      const data = gather(ward, now);
+      const msg = renderDigest(data, cfg, (id) => devices.get(id)?.name ?? id);
+      const payload = JSON.stringify({
+        ...msg,
+        data: {
+          ward,
+          date: data.date,
+          devices: data.devices,
+          newFaults: data.newFaults.map((a) => a.id),
+          longOpen: data.longOpen.map((a) => a.id),
+        },
+      });
+      added += deps.enqueue(
+        targets.map((t) => ({
+          subjectType: 'digest' as const,
+          subjectId: `${ward}:${data.date}`,
+          event: 'digest' as const,
+          seq: 0,
+          ward,
+          channel: t.channel,
+          recipient: t.recipient,
+          payload,
+          dueAt: now,
+        })),
+      );
+      log.info({ ward, date: data.date, targets: targets.length }, 'daily digest queued');
+    }
+    return added;
+  }
+
+  function arm(): void {
+    if (!running) return;
+    const now = clock.now();
+    const at = nextDigestAt(now, cfg.digest.hour, cfg.timeZone);
+    timer = clock.setTimeout(() => {
+      try {
+        runNow();
+      } catch (err) {
+        log.error({ err }, 'daily digest failed');
+      }
+      arm();
+    }, at - now);
+  }
+
+  return {
+    start() {
+      if (!cfg.enabled || !cfg.digest.enabled) return;
+      running = true;
+      // Started during the digest hour (a restart at 07:05): catch up; the dedupe key stops a repeat.
+      if (zoned(clock.now(), cfg.timeZone).h === cfg.digest.hour) {
+        try {
+          runNow();
+        } catch (err) {
+          log.error({ err }, 'daily digest catch-up failed');
+        }
+      }
+      arm();
+    },
+    stop() {
+      running = false;
+      if (timer !== null) clock.clearTimeout(timer);
+      timer = null;
+    },
+    runNow,
+  };
+}

@@ -1,0 +1,171 @@
+import type { Alert, Severity } from '../health/types.ts';
+import type { Device } from '../registry/types.ts';
+import type { IncidentSnapshot, NotifyEvent } from './types.ts';
+
+/**
+ * Message texts, Vietnamese by default (notify.language). Each message says: what is wrong, on
+ * which device (name, address, ward), since when, and links to the device on the map.
+ */
+export type Language = 'vi' | 'en';
+
+export interface RenderOptions {
+  language: Language;
+  timeZone: string;
+  publicUrl: string;
+}
+
+const KIND = {
+  vi: { camera: 'camera', light: 'đèn chiếu sáng' },
+  en: { camera: 'camera', light: 'street light' },
+} as const;
+
+const SEVERITY: Record<Language, Record<Severity, string>> = {
+  vi: { critical: 'nghiêm trọng', major: 'cao', minor: 'trung bình', warning: 'cảnh báo' },
+  en: { critical: 'critical', major: 'major', minor: 'minor', warning: 'warning' },
+};
+
+/** What is wrong, per alert type; unknown types fall back to the alert's own message. */
+const WHAT: Record<Language, Record<string, string>> = {
+  vi: {
+    device_offline: 'Mất kết nối',
+    device_flapping: 'Kết nối chập chờn',
+    camera_not_recording: 'Camera không ghi hình',
+    camera_storage_high: 'Bộ nhớ camera sắp đầy',
+    camera_video_loss: 'Camera mất tín hiệu hình',
+    camera_tamper: 'Camera bị che hoặc xoay hướng',
+    camera_clock_skew: 'Đồng hồ camera bị lệch',
+    lamp_failure: 'Đèn hỏng',
+    lamp_day_burning: 'Đèn sáng ban ngày',
+    supply_voltage_abnormal: 'Điện áp nguồn bất thường',
+    area_outage: 'Mất kết nối hàng loạt (nghi mất điện khu vực)',
+  },
+  en: {
+    device_offline: 'Offline',
+    device_flapping: 'Connection flapping',
+    camera_not_recording: 'Camera not recording',
+    camera_storage_high: 'Camera storage almost full',
+    camera_video_loss: 'Camera video loss',
+    camera_tamper: 'Camera covered or moved',
+    camera_clock_skew: 'Camera clock is off',
+    lamp_failure: 'Lamp failure',
+    lamp_day_burning: 'Lamp on in daytime',
+    supply_voltage_abnormal: 'Abnormal supply voltage',
+    area_outage: 'Area outage (many devices offline, likely a power cut)',
+  },
+};
+
+const L = {
+  vi: {
+    opened: 'SỰ CỐ',
+    repeat: 'NHẮC LẠI',
+    escalated: 'CHUYỂN CẤP (chưa ai nhận xử lý)',
+    resolved: 'ĐÃ KHẮC PHỤC',
+    device: 'Thiết bị',
+    address: 'Địa chỉ',
+    unknownAddress: 'chưa có',
+    ward: 'Phường',
+    severity: 'Mức độ',
+    since: 'Từ lúc',
+    resolvedAt: 'Khắc phục lúc',
+    map: 'Bản đồ',
+    devices: 'Thiết bị',
+    count: (n: number) => `${n} thiết bị`,
+  },
+  en: {
+    opened: 'FAULT',
+    repeat: 'REMINDER',
+    escalated: 'ESCALATED (not acknowledged)',
+    resolved: 'RESOLVED',
+    device: 'Device',
+    address: 'Address',
+    unknownAddress: 'not set',
+    ward: 'Ward',
+    severity: 'Severity',
+    since: 'Since',
+    resolvedAt: 'Resolved at',
+    map: 'Map',
+    devices: 'Devices',
+    count: (n: number) => `${n} devices`,
+  },
+} as const;
+
+/** `14:05 27/11/2026` in the configured zone (the way Vietnamese write times). */
+export function formatTime(ms: number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    day: '2-digit',
+    month: '2-digit',
+    year: 'numeric',
+    hourCycle: 'h23',
+  }).formatToParts(new Date(ms));
+  const p = (type: string) => parts.find((x) => x.type === type)?.value ?? '';
+  return `${p('hour')}:${p('minute')} ${p('day')}/${p('month')}/${p('year')}`;
+}
+
+export const deviceLink = (publicUrl: string, deviceId: string) =>
+  `${publicUrl.replace(/\/$/, '')}/#/devices/${encodeURIComponent(deviceId)}`;
+
+export const whatIsWrong = (language: Language, type: string, fallback: string): string =>
+  WHAT[language][type] ?? fallback;
+
+/** Subject and text of an alert notice. `device` is null when it was deleted since. */
+export function renderAlert(
+  o: RenderOptions,
+  event: Exclude<NotifyEvent, 'digest'>,
+  alert: Alert,
+  device: Device | null,
+): { subject: string; text: string; link: string } {
+  const t = L[o.language];
+  const what = whatIsWrong(o.language, alert.type, alert.message);
+  const name = device?.name ?? alert.deviceId;
+  const link = deviceLink(o.publicUrl, alert.deviceId);
+  const head = t[event];
+  const lines = [
+    `${head}: ${what}`,
+    `${t.device}: ${name} (${alert.deviceId}, ${KIND[o.language][alert.kind]})`,
+    `${t.address}: ${device?.address ?? t.unknownAddress}`,
+    `${t.ward}: ${alert.ward}`,
+    `${t.severity}: ${SEVERITY[o.language][alert.severity]}`,
+    `${t.since}: ${formatTime(alert.openedAt, o.timeZone)}`,
+  ];
+  if (event === 'resolved' && alert.resolvedAt !== null) {
+    lines.push(`${t.resolvedAt}: ${formatTime(alert.resolvedAt, o.timeZone)}`);
+  }
+  if (alert.message && alert.message !== what) lines.push(alert.message);
+  lines.push(`${t.map}: ${link}`);
+  return { subject: `[wardwatch] ${head}: ${what} – ${name} (${alert.ward})`, text: lines.join('\n'), link };
+}
+
+/** Subject and text of an incident notice (one message for the whole outage). */
+export function renderIncident(
+  o: RenderOptions,
+  event: 'opened' | 'resolved',
+  incident: IncidentSnapshot,
+  deviceName: (id: string) => string,
+): { subject: string; text: string; link: string | null } {
+  const t = L[o.language];
+  const what = whatIsWrong(o.language, incident.type, incident.message);
+  const shown = incident.deviceIds.slice(0, 20).map((id) => `- ${deviceName(id)} (${id})`);
+  if (incident.deviceIds.length > shown.length)
+    shown.push(`- … (+${incident.deviceIds.length - shown.length})`);
+  const lines = [
+    `${t[event]}: ${what}`,
+    `${t.ward}: ${incident.ward}${incident.powerZone ? ` · ${incident.powerZone}` : ''}`,
+    `${t.since}: ${formatTime(incident.openedAt, o.timeZone)}`,
+  ];
+  if (event === 'resolved' && incident.resolvedAt !== null) {
+    lines.push(`${t.resolvedAt}: ${formatTime(incident.resolvedAt, o.timeZone)}`);
+  }
+  lines.push(`${t.devices} (${t.count(incident.deviceIds.length)}):`, ...shown);
+  if (incident.message) lines.push(incident.message);
+  const first = incident.deviceIds[0];
+  const link = first === undefined ? null : deviceLink(o.publicUrl, first);
+  if (link) lines.push(`${t.map}: ${link}`);
+  return {
+    subject: `[wardwatch] ${t[event]}: ${what} – ${incident.ward} (${t.count(incident.deviceIds.length)})`,
+    text: lines.join('\n'),
+    link,
+  };
+}

@@ -1,5 +1,5 @@
 # wardwatch: the service, and the device simulator (same image, another command; see
-# docker-compose.yml). TypeScript runs directly through tsx: there is no build step.
+# docker-compose.yml). TypeScript runs directly through tsx; only the web app is built (stage `web`).
 #
 #   docker build -t wardwatch .
 #   docker run -p 8080:8080 -p 1883:1883 -v wardwatch-data:/data \
@@ -17,6 +17,13 @@ COPY package.json package-lock.json ./
 # --omit=dev keeps it; the type checker, linter and test runner are not needed to run.
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# The web app (services/web) is built with Vite, a dev dependency: a stage with every dependency
+# builds it, and only its output (dist/web) goes into the image.
+FROM deps AS web
+RUN npm ci --no-audit --no-fund
+COPY services ./services
+RUN npm run build:web
+
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
@@ -25,6 +32,7 @@ ENV NODE_ENV=production \
 COPY --from=deps /app/node_modules ./node_modules
 # Everything else the service reads at run time; .dockerignore keeps out the rest.
 COPY . .
+COPY --from=web /app/dist/web ./dist/web
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data

@@ -20,6 +20,8 @@ WW_SCRIPT_NAME=demo
 [ "${1:-}" = -- ] && shift
 ww_install_traps
 ensure_node_modules
+# The web app served at / (services/web); a no-op when the build is newer than its sources.
+npm run --silent build:web
 
 data_dir=$(ww_abs_dir "${WARDWATCH_DATA_DIR:-./data}")
 export WARDWATCH_DATA_DIR=$data_dir
@@ -156,7 +158,8 @@ cat <<EOF
   ============================================================================================
    wardwatch demo: Phường Bình Ngọc, Móng Cái ($devices simulated cameras and street lights)
   ============================================================================================
-   Web and API docs  http://localhost:$http_port/docs
+   Web app           http://localhost:$http_port/   (user admin, password below)
+   API docs          http://localhost:$http_port/docs
    API               http://localhost:$http_port/api/v1
    MQTT              mqtt://localhost:$mqtt_port   (WebSocket: ws://localhost:$http_port/mqtt)
    Admin user        admin

@@ -15,6 +15,8 @@ WW_SCRIPT_NAME=start
 
 ww_install_traps
 ensure_node_modules
+# The web app served at / (services/web); a no-op when the build is newer than its sources.
+npm run --silent build:web
 data_dir=$(ww_abs_dir "${WARDWATCH_DATA_DIR:-./data}")
 export WARDWATCH_DATA_DIR=$data_dir
 pids_file=$data_dir/.start.pids

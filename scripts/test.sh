@@ -12,12 +12,14 @@ fi
 missing=()
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v mosquitto_pub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+# The browser tests (test/e2e) drive Debian's Chromium through playwright-core.
+[ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "test: installing Debian packages: ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "test: missing Debian packages: ${missing[*]} (the integration tests run a real InfluxDB and mosquitto clients)." >&2
+    echo "test: missing Debian packages: ${missing[*]} (the integration tests run a real InfluxDB and mosquitto clients, the browser tests Chromium)." >&2
     echo "      install them with: sudo apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
@@ -25,7 +27,11 @@ fi
 
 echo "test: type check"
 npx tsc --noEmit
+# The web app's browser code has its own tsconfig (DOM types, bundler resolution).
+npx tsc --noEmit -p services/web
 echo "test: lint"
 npx biome check .
+echo "test: web build (skipped when dist/web is newer than the sources)"
+npm run --silent build:web
 echo "test: vitest"
 npx vitest run "$@"

@@ -23,15 +23,25 @@ import { ConfigError } from './core/errors.ts';
 import type { WardwatchEvents } from './core/events.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { type Database, openDatabase } from './core/sqlite.ts';
-import { createAlertService } from './health/alert-service.ts';
+import { type AlertEngine, createAlertService } from './health/alert-service.ts';
+import { createAssigner } from './health/assignment.ts';
 import { createMemoryDeadlineScheduler } from './health/deadline-scheduler.ts';
 import { createLivenessService, type LivenessService } from './health/liveness-service.ts';
+import { createMaintenanceService, type MaintenanceService } from './health/maintenance.ts';
+import { createRootCauseService, type RootCauseService } from './health/root-cause-service.ts';
+import { checkDeviceTags } from './health/rules/index.ts';
+import { createRuleEngine, type RuleEngine } from './health/rules/rule-engine.ts';
+import type { LivenessView } from './health/service-types.ts';
 import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
+import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts';
 import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
 import { createIngest, type Ingest } from './ingest/ingest.ts';
+import { createDigest } from './notify/digest.ts';
+import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
+import { webPlugin } from './web/plugin.ts';
 
 export interface Wardwatch {
   start(): Promise<void>;
@@ -46,6 +56,12 @@ export interface Wardwatch {
   readonly http: FastifyInstance;
   readonly broker: MqttBroker;
   readonly db: Database;
+  /** Alerts, fault rules, incidents and maintenance windows (issue #3). */
+  readonly alerts: AlertEngine;
+  readonly rules: RuleEngine;
+  readonly rootCause: RootCauseService;
+  readonly maintenance: MaintenanceService;
+  readonly notifier: Notifier;
   /** Bound ports (after start; useful when configured as 0). */
   httpPort(): number;
   mqttPort(): number;
@@ -68,6 +84,7 @@ export async function createWardwatch(
     bus,
     clock,
     log: log.child({ feature: 'registry' }),
+    validateTags: (tags) => checkDeviceTags(config.rules, tags),
   });
   const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
   const storage = createInfluxStorage({ config, log: log.child({ feature: 'storage' }), clock });
@@ -76,6 +93,7 @@ export async function createWardwatch(
     bus,
     clock,
     log: log.child({ feature: 'alerts' }),
+    pickAssignee: createAssigner({ db, config, users }),
   });
   const liveness = createLivenessService({
     config,
@@ -88,12 +106,49 @@ export async function createWardwatch(
     points: storage,
     scheduler: createMemoryDeadlineScheduler(clock),
   });
+  // Issue #3: maintenance windows, fault rules, root cause (parent, area outage, flapping).
+  const maintenance = createMaintenanceService({
+    db,
+    clock,
+    defaultTimezone: config.rules.lightSchedule.timezone,
+    devices,
+  });
+  const rules = createRuleEngine({
+    config,
+    log: log.child({ feature: 'rules' }),
+    clock,
+    alerts,
+    devices,
+    liveness,
+    points: storage,
+    suppressionFor: (d, at) => maintenance.suppressionFor(d, at),
+  });
+  const rootCause = createRootCauseService({
+    config,
+    log: log.child({ feature: 'root-cause' }),
+    clock,
+    bus,
+    alerts,
+    devices,
+    liveness,
+    incidents: new SqliteIncidentRepository(db),
+    suppressionFor: (d, at) => maintenance.suppressionFor(d, at),
+  });
+  /** The API's view of a device's status also says whether it is in a maintenance window. */
+  const statusView: LivenessView = {
+    getStatus(deviceId) {
+      const status = liveness.getStatus(deviceId);
+      const d = devices.get(deviceId);
+      return { ...status, maintenance: d !== null && maintenance.activeFor(d, clock.now()) !== null };
+    },
+  };
   const ingest = createIngest({
     config,
     log: log.child({ feature: 'ingest' }),
     devices,
     liveness,
     points: storage,
+    rules,
   });
 
   // While shutting down, the broker closes every connection; those closes must not be read as
@@ -110,6 +165,27 @@ export async function createWardwatch(
   });
   bus.on('device.deleted', ({ deviceId }) => broker.disconnectDevice(deviceId));
 
+  // Notifications (issue #3): listens to alert.* and incident.* and only writes outbox rows; a
+  // worker on the clock delivers them. Subscribed in start(), before anything can open an alert.
+  const notifier = createNotifier({
+    notify: config.notify,
+    log: log.child({ feature: 'notify' }),
+    clock,
+    bus,
+    db,
+    alerts,
+    devices,
+  });
+  const digest = createDigest({
+    notify: config.notify,
+    log: log.child({ feature: 'notify-digest' }),
+    clock,
+    devices,
+    liveness,
+    alerts,
+    enqueue: (rows) => notifier.enqueue(rows),
+  });
+
   const http = await buildHttpServer({
     config,
     log: log.child({ feature: 'api' }),
@@ -117,9 +193,12 @@ export async function createWardwatch(
     bus,
     users,
     devices,
-    liveness,
+    liveness: statusView,
     alerts,
+    incidents: rootCause,
+    maintenance,
     telemetry: storage,
+    notifications: notifier,
     health: () => ({ mqttClients: broker.clientCount(), storage: storage.health() }),
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
@@ -127,6 +206,8 @@ export async function createWardwatch(
   http.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket) => {
     broker.handleStream(createWebSocketStream(socket));
   });
+  // The web app (issue #4) at `/`, from the Vite build in dist/web.
+  await http.register(webPlugin({ config, log: log.child({ feature: 'web' }) }));
 
   let generatedPassword: string | null = null;
   let httpPort = config.httpPort;
@@ -142,9 +223,18 @@ export async function createWardwatch(
     http,
     broker,
     db,
+    notifier,
+    alerts,
+    rules,
+    rootCause,
+    maintenance,
     async start() {
       await storage.start(); // never waits on InfluxDB: it may be down, we still alert
+      notifier.start(); // never waits on a channel; resumes the outbox left by the last run
+      digest.start();
       liveness.start();
+      rootCause.start();
+      rules.start();
       const admin = await users.ensureAdmin(config.adminPassword);
       generatedPassword = admin.generatedPassword;
       accepting = true;
@@ -159,6 +249,10 @@ export async function createWardwatch(
       await http.close();
       await broker.stop();
       liveness.stop();
+      rules.stop(); // flushes daily light usage to storage
+      rootCause.stop();
+      digest.stop();
+      await notifier.stop(); // before db.close(): deliveries in flight still record their outcome
       await storage.stop();
       db.close();
       log.info('wardwatch stopped');

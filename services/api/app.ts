@@ -16,7 +16,9 @@ import { deviceImportRoute } from './routes/device-import.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { overviewRoutes } from './routes/overview.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { telemetryRoute } from './routes/telemetry.ts';
 import { userRoutes } from './routes/users.ts';
 import { validatorCompiler } from './validation.ts';
@@ -67,6 +69,8 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
   await app.register(overviewRoutes, { deps });
   await app.register(alertRoutes, { deps });
   await app.register(eventRoutes, { deps });
+  await app.register(notificationRoutes, { deps });
+  await app.register(reportRoutes, { deps });
 };
 
 /**
@@ -110,6 +114,7 @@ export async function buildHttpServer(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'status' },
         { name: 'alerts' },
         { name: 'events' },
+        { name: 'notifications' },
       ],
     },
   });

@@ -17,6 +17,221 @@ const PerKind = <T extends ReturnType<typeof Type.Integer> | typeof Severity>(t:
   Type.Object({ camera: t, light: t }, { additionalProperties: false });
 
 /**
+ * `notify:` (issue #3, notifications): channels, routing, timing and delivery. Documented in
+ * config/default.yaml and docs/notifications.md; cross-checks (a route naming an unknown channel)
+ * are in `notifyProblems` below.
+ */
+const NotifyTarget = Type.Object(
+  {
+    channel: Type.String({ minLength: 1 }),
+    recipients: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+const NotifyChannel = Type.Union([
+  Type.Object(
+    {
+      type: Type.Literal('webhook'),
+      url: Type.String({ pattern: '^https?://' }),
+      // HMAC-SHA256 key of X-Wardwatch-Signature; short secrets are guessable.
+      secret: Type.String({ minLength: 16 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('telegram'),
+      botToken: Type.String({ minLength: 1 }),
+      baseUrl: Type.String({ pattern: '^https?://' }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('email'),
+      host: Type.String({ minLength: 1 }),
+      port: Port,
+      secure: Type.Boolean(),
+      username: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+      password: Type.Union([Type.String(), Type.Null()]),
+      from: Type.String({ minLength: 3 }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+const NotifySchema = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    language: Type.Union([Type.Literal('vi'), Type.Literal('en')]),
+    publicUrl: Type.String({ pattern: '^https?://' }),
+    timeZone: Type.String({ minLength: 1 }),
+    notifyDelayS: Type.Integer({ minimum: 0, maximum: 86400 }),
+    repeatIntervalS: Type.Integer({ minimum: 0, maximum: 30 * 86400 }),
+    escalateAfterS: Type.Integer({ minimum: 1, maximum: 7 * 86400 }),
+    incidentSeverity: Severity,
+    delivery: Type.Object(
+      {
+        pollIntervalMs: Type.Integer({ minimum: 10, maximum: 60000 }),
+        concurrency: Type.Integer({ minimum: 1, maximum: 32 }),
+        requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000 }),
+        backoffInitialS: Type.Number({ minimum: 0.01, maximum: 3600 }),
+        backoffMaxS: Type.Number({ minimum: 0.01, maximum: 86400 }),
+        giveUpAfterS: Type.Integer({ minimum: 1, maximum: 7 * 86400 }),
+      },
+      { additionalProperties: false },
+    ),
+    channels: Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }), NotifyChannel),
+    routes: Type.Array(
+      Type.Object(
+        {
+          wards: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+          kinds: Type.Optional(
+            Type.Array(Type.Union([Type.Literal('camera'), Type.Literal('light')]), { minItems: 1 }),
+          ),
+          alertTypes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+          minSeverity: Type.Optional(Severity),
+          channel: Type.String({ minLength: 1 }),
+          recipients: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    wards: Type.Record(
+      Type.String({ minLength: 1 }),
+      Type.Object(
+        {
+          escalation: Type.Optional(Type.Array(NotifyTarget)),
+          digest: Type.Optional(Type.Array(NotifyTarget)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    contacts: Type.Record(
+      Type.String({ minLength: 1 }),
+      Type.Array(
+        Type.Object(
+          { channel: Type.String({ minLength: 1 }), recipient: Type.String({ minLength: 1 }) },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    digest: Type.Object(
+      { enabled: Type.Boolean(), hour: Type.Integer({ minimum: 0, maximum: 23 }) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Problems the schema cannot see: every channel a route, ward or contact names must exist. */
+function notifyProblems(notify: Static<typeof NotifySchema>): string[] {
+  const problems: string[] = [];
+  const check = (path: string, targets: ReadonlyArray<{ channel: string }>) => {
+    for (const [i, t] of targets.entries()) {
+      if (!Object.hasOwn(notify.channels, t.channel)) {
+        problems.push(`${path}/${i}/channel: unknown channel '${t.channel}'`);
+      }
+    }
+  };
+  check('/notify/routes', notify.routes);
+  for (const [ward, w] of Object.entries(notify.wards)) {
+    check(`/notify/wards/${ward}/escalation`, w.escalation ?? []);
+    check(`/notify/wards/${ward}/digest`, w.digest ?? []);
+  }
+  for (const [user, list] of Object.entries(notify.contacts)) check(`/notify/contacts/${user}`, list);
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: notify.timeZone });
+  } catch {
+    problems.push(`/notify/timeZone: unknown time zone '${notify.timeZone}'`);
+  }
+  return problems;
+}
+
+const Obj = <P extends Parameters<typeof Type.Object>[0]>(p: P) =>
+  Type.Object(p, { additionalProperties: false });
+const NonNeg = Type.Number({ minimum: 0 });
+const Count = Type.Integer({ minimum: 1, maximum: 1000 });
+const Enabled = Type.Boolean();
+
+/**
+ * Fault rules (issue #3). Keys under `rules` are alert types, so a device tag
+ * `rule.<type>.<setting>=<value>` overrides the same setting for one device (docs/alerts.md).
+ */
+const RulesSchema = Obj({
+  evaluateIntervalS: Type.Integer({ minimum: 1, maximum: 3600 }),
+  camera_not_recording: Obj({
+    enabled: Enabled,
+    severity: Severity,
+    consecutive: Count,
+    maxDurationS: NonNeg,
+    clearAfter: Count,
+  }),
+  camera_storage_high: Obj({
+    enabled: Enabled,
+    warningPct: Type.Number({ minimum: 0, maximum: 100 }),
+    criticalPct: Type.Number({ minimum: 0, maximum: 100 }),
+    hysteresisPct: NonNeg,
+  }),
+  camera_video_loss: Obj({ enabled: Enabled, severity: Severity }),
+  camera_tamper: Obj({ enabled: Enabled, severity: Severity }),
+  camera_clock_skew: Obj({ enabled: Enabled, severity: Severity, maxSkewS: NonNeg, hysteresisS: NonNeg }),
+  lamp_failure: Obj({
+    enabled: Enabled,
+    severity: Severity,
+    minPowerW: NonNeg,
+    consecutive: Count,
+    clearAfter: Count,
+  }),
+  lamp_day_burning: Obj({ enabled: Enabled, severity: Severity, minDurationS: NonNeg, minPowerW: NonNeg }),
+  supply_voltage_abnormal: Obj({
+    enabled: Enabled,
+    severity: Severity,
+    minV: NonNeg,
+    maxV: NonNeg,
+    hysteresisV: NonNeg,
+  }),
+  lightSchedule: Obj({
+    timezone: Type.String({ minLength: 1 }),
+    onAfterSunsetMin: Type.Number({ minimum: -600, maximum: 600 }),
+    offBeforeSunriseMin: Type.Number({ minimum: -600, maximum: 600 }),
+    schedule: Type.Union([Type.String({ pattern: '^\\d{2}:\\d{2}-\\d{2}:\\d{2}$' }), Type.Null()]),
+  }),
+  flapping: Obj({
+    enabled: Enabled,
+    severity: Severity,
+    transitions: Count,
+    windowS: NonNeg,
+    stableS: NonNeg,
+  }),
+  areaOutage: Obj({
+    enabled: Enabled,
+    minDevices: Type.Integer({ minimum: 2, maximum: 100000 }),
+    windowS: NonNeg,
+    radiusM: NonNeg,
+    resolvePct: Type.Number({ minimum: 1, maximum: 100 }),
+  }),
+  parentSuppressionS: NonNeg,
+});
+export type RulesConfig = Static<typeof RulesSchema>;
+
+/** What the schema cannot say about `rules`: a real time zone, ordered thresholds. */
+function rulesProblems(rules: RulesConfig): string[] {
+  const problems: string[] = [];
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: rules.lightSchedule.timezone });
+  } catch {
+    problems.push(`/rules/lightSchedule/timezone: unknown time zone '${rules.lightSchedule.timezone}'`);
+  }
+  if (rules.camera_storage_high.criticalPct < rules.camera_storage_high.warningPct) {
+    problems.push('/rules/camera_storage_high/criticalPct: must be at least warningPct');
+  }
+  if (rules.supply_voltage_abnormal.maxV <= rules.supply_voltage_abnormal.minV) {
+    problems.push('/rules/supply_voltage_abnormal/maxV: must be above minV');
+  }
+  return problems;
+}
+
+/**
  * The one configuration schema. Defaults live in config/default.yaml (which documents every
  * setting); this schema only validates. `additionalProperties: false` everywhere so a typo in a
  * key is an error, not a silently ignored setting.
@@ -64,7 +279,15 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    alerts: Type.Object({ offlineSeverity: PerKind(Severity) }, { additionalProperties: false }),
+    alerts: Type.Object(
+      {
+        offlineSeverity: PerKind(Severity),
+        // issue #3: ward → username of the technician who gets every new alert of the ward.
+        defaultAssignee: Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    rules: RulesSchema,
     broker: Type.Object(
       {
         concurrency: Type.Integer({ minimum: 0 }),
@@ -74,6 +297,15 @@ export const ConfigSchema = Type.Object(
     ),
     auth: Type.Object(
       { tokenTtlS: Type.Integer({ minimum: 60, maximum: 30 * 86400 }) },
+      { additionalProperties: false },
+    ),
+    notify: NotifySchema,
+    web: Type.Object(
+      {
+        tileUrl: Type.String(),
+        tileAttribution: Type.String(),
+        wardOutlines: Type.Array(Type.String({ minLength: 1 })),
+      },
       { additionalProperties: false },
     ),
   },
@@ -168,6 +400,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       `${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${JSON.stringify(e.value)})`}`,
     );
   }
+  if (problems.length === 0) problems.push(...notifyProblems((merged as Config).notify));
+  if (problems.length === 0) problems.push(...rulesProblems((merged as Config).rules));
   if (problems.length > 0) throw new ConfigError(problems);
   const config = merged as Config;
   return { ...config, dataDir: resolve(config.dataDir) };

@@ -1,0 +1,216 @@
+/**
+ * Availability of devices over a period, from their state changes (issue #4). Pure: the caller
+ * reads the changes (InfluxDB `device_state`) and the registry; this only does the arithmetic.
+ *
+ * Definitions (docs/web.md, "Reports"):
+ * - the state at `from` is the last change before `from`; with none, `unknown`;
+ * - availability = online time / (period − unknown time − maintenance time); null when that is 0
+ *   (nothing known about the device in the period);
+ * - downtime = offline time;
+ * - an outage is an offline episode; MTTR = mean length of the outages that ended (the device
+ *   came back) inside the period, null when none did. An outage still open at `to` counts in
+ *   downtime and `outages` but not in MTTR.
+ */
+
+export type ReportState = 'online' | 'offline' | 'unknown' | 'maintenance';
+
+export interface StateChange {
+  atMs: number;
+  state: string;
+}
+
+export interface DeviceAvailability {
+  onlineMs: number;
+  offlineMs: number;
+  unknownMs: number;
+  maintenanceMs: number;
+  /** 0…1, or null when nothing is known about the device in the period. */
+  availability: number | null;
+  /** Offline episodes that overlap the period. */
+  outages: number;
+  /** Offline episodes that ended inside the period (their whole length, also before `from`). */
+  repaired: number;
+  /** Sum of the repaired outages' lengths. */
+  repairMs: number;
+  mttrMs: number | null;
+}
+
+const asState = (s: string): ReportState =>
+  s === 'online' || s === 'offline' || s === 'maintenance' ? s : 'unknown';
+
+/**
+ * @param initial the state at `fromMs` and since when (null when unknown since when)
+ * @param changes changes inside [fromMs, toMs), any order
+ */
+export function deviceAvailability(
+  initial: { state: string; sinceMs: number | null } | null,
+  changes: StateChange[],
+  fromMs: number,
+  toMs: number,
+): DeviceAvailability {
+  const spent = { online: 0, offline: 0, unknown: 0, maintenance: 0 };
+  let outages = 0;
+  let repaired = 0;
+  let repairMs = 0;
+  let state: ReportState = initial ? asState(initial.state) : 'unknown';
+  let since = fromMs;
+  let offlineSince: number | null = state === 'offline' ? (initial?.sinceMs ?? fromMs) : null;
+  if (state === 'offline') outages++;
+  const sorted = changes.filter((c) => c.atMs >= fromMs && c.atMs < toMs).sort((a, b) => a.atMs - b.atMs);
+  for (const c of sorted) {
+    const next = asState(c.state);
+    if (next === state) continue;
+    spent[state] += c.atMs - since;
+    if (state === 'offline' && offlineSince !== null) {
+      repaired++;
+      repairMs += c.atMs - offlineSince;
+      offlineSince = null;
+    }
+    if (next === 'offline') {
+      outages++;
+      offlineSince = c.atMs;
+    }
+    state = next;
+    since = c.atMs;
+  }
+  spent[state] += toMs - since;
+  const known = spent.online + spent.offline;
+  return {
+    onlineMs: spent.online,
+    offlineMs: spent.offline,
+    unknownMs: spent.unknown,
+    maintenanceMs: spent.maintenance,
+    availability: known > 0 ? spent.online / known : null,
+    outages,
+    repaired,
+    repairMs,
+    mttrMs: repaired > 0 ? repairMs / repaired : null,
+  };
+}
+
+export interface GroupAvailability {
+  devices: number;
+  onlineMs: number;
+  offlineMs: number;
+  unknownMs: number;
+  maintenanceMs: number;
+  availability: number | null;
+  outages: number;
+  mttrMs: number | null;
+}
+
+/** Sums devices: availability and MTTR are time-weighted over the group, not means of means. */
+export function groupAvailability(items: DeviceAvailability[]): GroupAvailability {
+  const g = { devices: items.length, onlineMs: 0, offlineMs: 0, unknownMs: 0, maintenanceMs: 0, outages: 0 };
+  let repaired = 0;
+  let repairMs = 0;
+  for (const a of items) {
+    g.onlineMs += a.onlineMs;
+    g.offlineMs += a.offlineMs;
+    g.unknownMs += a.unknownMs;
+    g.maintenanceMs += a.maintenanceMs;
+    g.outages += a.outages;
+    repaired += a.repaired;
+    repairMs += a.repairMs;
+  }
+  const known = g.onlineMs + g.offlineMs;
+  return {
+    ...g,
+    availability: known > 0 ? g.onlineMs / known : null,
+    mttrMs: repaired > 0 ? repairMs / repaired : null,
+  };
+}
+
+export interface ReportDevice {
+  id: string;
+  name: string;
+  ward: string;
+  kind: string;
+}
+
+export interface AvailabilityReport {
+  from: string;
+  to: string;
+  total: GroupAvailability;
+  byWard: Array<{ ward: string } & GroupAvailability>;
+  byKind: Array<{ kind: string } & GroupAvailability>;
+  devices: Array<ReportDevice & DeviceAvailability>;
+}
+
+/** The whole report from per-device inputs; devices sorted by id, groups by name. */
+export function buildReport(
+  devices: ReportDevice[],
+  input: (id: string) => {
+    initial: { state: string; sinceMs: number | null } | null;
+    changes: StateChange[];
+  },
+  fromMs: number,
+  toMs: number,
+): AvailabilityReport {
+  const rows = [...devices]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((d) => {
+      const { initial, changes } = input(d.id);
+      return { ...d, ...deviceAvailability(initial, changes, fromMs, toMs) };
+    });
+  const groupBy = (key: 'ward' | 'kind') => {
+    const m = new Map<string, DeviceAvailability[]>();
+    for (const r of rows) m.set(r[key], [...(m.get(r[key]) ?? []), r]);
+    return [...m.keys()].sort().map((k) => ({ k, g: groupAvailability(m.get(k) ?? []) }));
+  };
+  return {
+    from: new Date(fromMs).toISOString(),
+    to: new Date(toMs).toISOString(),
+    total: groupAvailability(rows),
+    byWard: groupBy('ward').map(({ k, g }) => ({ ward: k, ...g })),
+    byKind: groupBy('kind').map(({ k, g }) => ({ kind: k, ...g })),
+    devices: rows,
+  };
+}
+
+const CSV_COLUMNS = [
+  'deviceId',
+  'name',
+  'ward',
+  'kind',
+  'availabilityPct',
+  'onlineS',
+  'offlineS',
+  'unknownS',
+  'maintenanceS',
+  'outages',
+  'mttrS',
+] as const;
+
+function csvCell(v: string | number | null): string {
+  if (v === null) return '';
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+const seconds = (ms: number) => Math.round(ms / 1000);
+
+/** One row per device (RFC 4180, CRLF, UTF-8 BOM so spreadsheets read Vietnamese names right). */
+export function reportCsv(report: AvailabilityReport): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const d of report.devices) {
+    lines.push(
+      [
+        d.id,
+        d.name,
+        d.ward,
+        d.kind,
+        d.availability === null ? null : Math.round(d.availability * 10000) / 100,
+        seconds(d.onlineMs),
+        seconds(d.offlineMs),
+        seconds(d.unknownMs),
+        seconds(d.maintenanceMs),
+        d.outages,
+        d.mttrMs === null ? null : seconds(d.mttrMs),
+      ]
+        .map(csvCell)
+        .join(','),
+    );
+  }
+  return `\uFEFF${lines.join('\r\n')}\r\n`;
+}

@@ -1,0 +1,35 @@
+/** A tiny DOM builder: text always goes in as text nodes, never as HTML (device names come from users). */
+type Child = Node | string | number | null | undefined | false;
+type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: Array<Child | Child[]>
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (typeof v === 'function') el.addEventListener(k.replace(/^on/, '').toLowerCase(), v);
+    else if (k === 'value' && 'value' in el) (el as HTMLInputElement).value = String(v);
+    else if (k === 'checked' && v === true) (el as HTMLInputElement).checked = true;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function select(
+  attrs: Attrs,
+  options: Array<[value: string, text: string]>,
+  selected: string,
+): HTMLSelectElement {
+  return h(
+    'select',
+    attrs,
+    options.map(([v, text]) => h('option', { value: v, selected: v === selected }, text)),
+  );
+}

@@ -1,0 +1,214 @@
+/** Vietnamese first (the users are ward police), English selectable; the choice is kept in localStorage. */
+const vi = {
+  appName: 'wardwatch',
+  login: 'Đăng nhập',
+  logout: 'Đăng xuất',
+  username: 'Tên đăng nhập',
+  password: 'Mật khẩu',
+  loginFailed: 'Sai tên đăng nhập hoặc mật khẩu',
+  map: 'Bản đồ',
+  alerts: 'Cảnh báo',
+  reports: 'Báo cáo',
+  devices: 'Thiết bị',
+  camera: 'Camera',
+  light: 'Đèn',
+  online: 'Hoạt động',
+  offline: 'Mất kết nối',
+  unknown: 'Chưa rõ',
+  fault: 'Lỗi',
+  maintenance: 'Bảo trì',
+  allWards: 'Tất cả phường',
+  allKinds: 'Tất cả loại',
+  allStates: 'Mọi trạng thái',
+  allSeverities: 'Mọi mức độ',
+  hasOpenAlert: 'Có cảnh báo',
+  legend: 'Chú thích',
+  ward: 'Phường',
+  kind: 'Loại',
+  state: 'Trạng thái',
+  since: 'từ',
+  lastSeen: 'Lần cuối liên lạc',
+  never: 'chưa bao giờ',
+  address: 'Địa chỉ',
+  openAlerts: 'Cảnh báo đang mở',
+  none: 'Không có',
+  availability: 'Tỷ lệ hoạt động',
+  last24h: '24 giờ',
+  last7d: '7 ngày',
+  telemetry: 'Số liệu',
+  range: 'Khoảng thời gian',
+  alertHistory: 'Lịch sử cảnh báo',
+  noData: 'Không có dữ liệu',
+  close: 'Đóng',
+  acknowledge: 'Tiếp nhận',
+  resolve: 'Đã xử lý',
+  note: 'Ghi chú',
+  severity: 'Mức độ',
+  critical: 'Nghiêm trọng',
+  major: 'Cao',
+  minor: 'Thấp',
+  warning: 'Lưu ý',
+  open: 'Mới',
+  acknowledged: 'Đã tiếp nhận',
+  resolved: 'Đã xử lý',
+  noAlerts: 'Không có cảnh báo nào đang mở',
+  opened: 'Mở lúc',
+  by: 'bởi',
+  from: 'Từ ngày',
+  to: 'Đến ngày',
+  show: 'Xem',
+  downloadCsv: 'Tải CSV',
+  total: 'Tổng',
+  downtime: 'Thời gian mất kết nối',
+  outages: 'Số lần mất',
+  mttr: 'Thời gian sửa TB',
+  perWard: 'Theo phường',
+  perKind: 'Theo loại',
+  perDevice: 'Theo thiết bị',
+  search: 'Tìm kiếm',
+  add: 'Thêm thiết bị',
+  edit: 'Sửa',
+  save: 'Lưu',
+  cancel: 'Huỷ',
+  importCsv: 'Nhập CSV',
+  name: 'Tên',
+  secretOnce: 'Mật khẩu MQTT của thiết bị (chỉ hiện một lần, hãy lưu lại):',
+  imported: 'Đã nhập',
+  failed: 'lỗi',
+  live: 'Trực tiếp',
+  reconnecting: 'Đang kết nối lại…',
+  adminOnly: 'Chỉ quản trị viên',
+  type: 'Loại cảnh báo',
+  device_offline: 'Thiết bị mất kết nối',
+  heartbeats: 'Tín hiệu định kỳ (heartbeat)',
+};
+export type MessageKey = keyof typeof vi;
+
+const en: Record<MessageKey, string> = {
+  appName: 'wardwatch',
+  login: 'Log in',
+  logout: 'Log out',
+  username: 'Username',
+  password: 'Password',
+  loginFailed: 'Wrong username or password',
+  map: 'Map',
+  alerts: 'Alerts',
+  reports: 'Reports',
+  devices: 'Devices',
+  camera: 'Camera',
+  light: 'Light',
+  online: 'Online',
+  offline: 'Offline',
+  unknown: 'Unknown',
+  fault: 'Fault',
+  maintenance: 'Maintenance',
+  allWards: 'All wards',
+  allKinds: 'All kinds',
+  allStates: 'All states',
+  allSeverities: 'All severities',
+  hasOpenAlert: 'Has open alert',
+  legend: 'Legend',
+  ward: 'Ward',
+  kind: 'Kind',
+  state: 'State',
+  since: 'since',
+  lastSeen: 'Last seen',
+  never: 'never',
+  address: 'Address',
+  openAlerts: 'Open alerts',
+  none: 'None',
+  availability: 'Availability',
+  last24h: '24 h',
+  last7d: '7 days',
+  telemetry: 'Telemetry',
+  range: 'Range',
+  alertHistory: 'Alert history',
+  noData: 'No data',
+  close: 'Close',
+  acknowledge: 'Acknowledge',
+  resolve: 'Resolve',
+  note: 'Note',
+  severity: 'Severity',
+  critical: 'Critical',
+  major: 'Major',
+  minor: 'Minor',
+  warning: 'Warning',
+  open: 'Open',
+  acknowledged: 'Acknowledged',
+  resolved: 'Resolved',
+  noAlerts: 'No open alerts',
+  opened: 'Opened',
+  by: 'by',
+  from: 'From',
+  to: 'To',
+  show: 'Show',
+  downloadCsv: 'Download CSV',
+  total: 'Total',
+  downtime: 'Downtime',
+  outages: 'Outages',
+  mttr: 'Mean time to repair',
+  perWard: 'Per ward',
+  perKind: 'Per kind',
+  perDevice: 'Per device',
+  search: 'Search',
+  add: 'Add device',
+  edit: 'Edit',
+  save: 'Save',
+  cancel: 'Cancel',
+  importCsv: 'Import CSV',
+  name: 'Name',
+  secretOnce: "The device's MQTT password (shown once, write it down):",
+  imported: 'Imported',
+  failed: 'failed',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  adminOnly: 'Admins only',
+  type: 'Alert type',
+  device_offline: 'Device offline',
+  heartbeats: 'Heartbeats',
+};
+
+export type Lang = 'vi' | 'en';
+const LANG_KEY = 'ww.lang';
+let lang: Lang = (globalThis.localStorage?.getItem(LANG_KEY) as Lang | null) === 'en' ? 'en' : 'vi';
+
+export const getLang = (): Lang => lang;
+export function setLang(l: Lang): void {
+  lang = l;
+  localStorage.setItem(LANG_KEY, l);
+  document.documentElement.lang = l;
+}
+
+export function t(key: MessageKey): string {
+  return (lang === 'vi' ? vi : en)[key];
+}
+
+/** A label for a value that may be a message key (states, kinds, severities, alert types). */
+export function label(value: string): string {
+  return value in vi ? t(value as MessageKey) : value;
+}
+
+/** Times are always shown in Asia/Ho_Chi_Minh, whatever the browser's zone. */
+export const TIME_ZONE = 'Asia/Ho_Chi_Minh';
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return t('never');
+  return new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
+    timeZone: TIME_ZONE,
+    dateStyle: 'short',
+    timeStyle: 'medium',
+  }).format(new Date(iso));
+}
+
+export function formatDuration(ms: number | null): string {
+  if (ms === null) return '–';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} ${lang === 'vi' ? 'phút' : 'min'}`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} ${lang === 'vi' ? 'giờ' : 'h'} ${m % 60} ${lang === 'vi' ? 'phút' : 'min'}`;
+  return `${Math.round(h / 24)} ${lang === 'vi' ? 'ngày' : 'days'}`;
+}
+
+export const formatPct = (v: number | null) =>
+  v === null ? '–' : `${(v * 100).toFixed(v >= 0.9995 || v === 0 ? 0 : 1)} %`;

@@ -1,0 +1,95 @@
+import type { Alert, ApiState, DisplayState } from './types.ts';
+
+/** Pure rules of the web app (unit-tested in test/unit/web). */
+
+export const OFFLINE_ALERT = 'device_offline';
+export const DISPLAY_STATES: DisplayState[] = ['online', 'offline', 'fault', 'maintenance', 'unknown'];
+
+/**
+ * Map colour of a device: an online device with an unresolved alert other than device_offline
+ * is a `fault` (lamp failure, not recording…: issue #3); a device in a maintenance window is
+ * `maintenance`; otherwise the API state.
+ */
+export function displayState(
+  state: ApiState | string,
+  openAlertTypes: Iterable<string>,
+  inMaintenance = false,
+): DisplayState {
+  // In a maintenance window (issue #3: `status.maintenance`) whatever it does is expected.
+  if (inMaintenance) return 'maintenance';
+  if (state === 'online') {
+    for (const t of openAlertTypes) if (t !== OFFLINE_ALERT) return 'fault';
+    return 'online';
+  }
+  return state === 'offline' || state === 'maintenance' ? state : 'unknown';
+}
+
+/** Which state a cluster shows: the worst of its devices. */
+const WORST_FIRST: DisplayState[] = ['offline', 'fault', 'maintenance', 'unknown', 'online'];
+export function worstState(states: Iterable<DisplayState>): DisplayState {
+  let best = WORST_FIRST.length - 1;
+  for (const s of states) best = Math.min(best, WORST_FIRST.indexOf(s));
+  return WORST_FIRST[best] ?? 'online';
+}
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, major: 1, minor: 2, warning: 3 };
+export const severityRank = (s: string) => SEVERITY_RANK[s] ?? 4;
+
+/** Alert board order: most severe first; within a severity, the longest waiting first. */
+export function sortAlerts<T extends Pick<Alert, 'severity' | 'openedAt' | 'id'>>(alerts: T[]): T[] {
+  return [...alerts].sort(
+    (a, b) =>
+      severityRank(a.severity) - severityRank(b.severity) ||
+      Date.parse(a.openedAt) - Date.parse(b.openedAt) ||
+      a.id - b.id,
+  );
+}
+
+export interface DeviceFilter {
+  ward: string;
+  kind: string;
+  state: string;
+  hasOpenAlert: boolean;
+}
+
+export function matchesFilter(
+  d: { ward: string; kind: string },
+  state: DisplayState,
+  openAlerts: number,
+  f: DeviceFilter,
+): boolean {
+  return (
+    (f.ward === '' || d.ward === f.ward) &&
+    (f.kind === '' || d.kind === f.kind) &&
+    (f.state === '' || state === f.state) &&
+    (!f.hasOpenAlert || openAlerts > 0)
+  );
+}
+
+/** Online / total per kind, for the summary bar. */
+export function summarizeByKind(items: Array<{ kind: string; state: DisplayState }>) {
+  const out: Record<string, { online: number; total: number }> = {};
+  for (const it of items) {
+    const k = out[it.kind] ?? { online: 0, total: 0 };
+    out[it.kind] = k;
+    k.total++;
+    if (it.state === 'online' || it.state === 'fault') k.online++;
+  }
+  return out;
+}
+
+/** `YYYY-MM-DD` of a day in Asia/Ho_Chi_Minh (UTC+7, no DST) → its start as an ISO instant. */
+export const VN_OFFSET = '+07:00';
+export function vnDayStart(day: string): string {
+  return `${day}T00:00:00${VN_OFFSET}`;
+}
+/** The day after `day` (exclusive end of a date range). */
+export function nextDay(day: string): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+/** Today's date in Asia/Ho_Chi_Minh. */
+export function vnToday(nowMs: number): string {
+  return new Date(nowMs + 7 * 3600_000).toISOString().slice(0, 10);
+}

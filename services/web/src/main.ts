@@ -1,0 +1,137 @@
+import './style.css';
+import { renderAlerts } from './alerts-view.ts';
+import { ApiError, login, session, setUnauthorizedHandler } from './api.ts';
+import { renderDevices } from './devices-view.ts';
+import { h } from './dom.ts';
+import { getLang, type MessageKey, setLang, t } from './i18n.ts';
+import { renderMap } from './map-view.ts';
+import { renderReports } from './reports-view.ts';
+import { store } from './store.ts';
+
+/** wardwatch web app (issue #4): hash routes #/map, #/alerts, #/reports, #/devices; login when there is no token. */
+const app = document.getElementById('app')!;
+let teardown: () => void = () => {};
+
+const ROUTES: Array<{
+  path: string;
+  key: MessageKey;
+  render: (root: HTMLElement, param?: string) => () => void;
+  admin?: boolean;
+}> = [
+  { path: 'map', key: 'map', render: renderMap },
+  { path: 'alerts', key: 'alerts', render: renderAlerts },
+  { path: 'reports', key: 'reports', render: renderReports },
+  { path: 'devices', key: 'devices', render: renderDevices, admin: true },
+];
+
+function renderLogin(): void {
+  teardown();
+  teardown = () => {};
+  store.disconnect();
+  const user = h('input', {
+    name: 'username',
+    autocomplete: 'username',
+    required: true,
+    'aria-label': t('username'),
+  });
+  const pass = h('input', {
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    'aria-label': t('password'),
+  });
+  const error = h('p', { class: 'ww-error', role: 'alert' });
+  const form = h(
+    'form',
+    { class: 'ww-login' },
+    h('h1', {}, 'wardwatch'),
+    h('label', {}, t('username'), user),
+    h('label', {}, t('password'), pass),
+    h('button', { class: 'ww-btn ww-btn-primary', type: 'submit' }, t('login')),
+    error,
+    langSwitch(),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    login(user.value, pass.value).then(
+      () => void start(),
+      (err: unknown) => {
+        error.textContent =
+          err instanceof ApiError && err.status === 401 ? t('loginFailed') : String((err as Error).message);
+      },
+    );
+  });
+  app.replaceChildren(form);
+  user.focus();
+}
+
+function langSwitch(): HTMLElement {
+  const other = getLang() === 'vi' ? 'en' : 'vi';
+  return h(
+    'button',
+    {
+      class: 'ww-lang',
+      type: 'button',
+      onclick: () => {
+        setLang(other);
+        route();
+      },
+    },
+    other === 'en' ? 'English' : 'Tiếng Việt',
+  );
+}
+
+function route(): void {
+  const user = session.user();
+  if (!session.token() || !user) {
+    renderLogin();
+    return;
+  }
+  const routes = ROUTES.filter((r) => !r.admin || user.role === 'admin');
+  // #/map/<deviceId> opens the map with that device's panel (links from the device table).
+  const [path = 'map', param] = (location.hash.replace(/^#\/?/, '') || 'map').split('/');
+  const current = routes.find((r) => r.path === path) ?? routes[0]!;
+  teardown();
+  const main = h('main', { class: `ww-main ww-route-${current.path}` });
+  app.replaceChildren(
+    h(
+      'header',
+      { class: 'ww-header' },
+      h('span', { class: 'ww-brand' }, 'wardwatch'),
+      h(
+        'nav',
+        {},
+        routes.map((r) => h('a', { href: `#/${r.path}`, class: r === current ? 'active' : null }, t(r.key))),
+      ),
+      h('span', { class: 'ww-user' }, user.username),
+      langSwitch(),
+      h(
+        'button',
+        {
+          class: 'ww-btn',
+          type: 'button',
+          onclick: () => {
+            session.clear();
+            location.hash = '';
+            renderLogin();
+          },
+        },
+        t('logout'),
+      ),
+    ),
+    main,
+  );
+  teardown = current.render(main, param ? decodeURIComponent(param) : undefined);
+}
+
+async function start(): Promise<void> {
+  document.documentElement.lang = getLang();
+  store.connect();
+  route();
+}
+
+setUnauthorizedHandler(() => renderLogin());
+window.addEventListener('hashchange', route);
+if (session.token()) void start();
+else renderLogin();

@@ -1,0 +1,103 @@
+import { api, fetchAll, session } from './api.ts';
+import { displayState } from './logic.ts';
+import type { Alert, Device, DisplayState } from './types.ts';
+
+/**
+ * The live picture the views share: every device the user may see and every unresolved alert,
+ * loaded once and then kept current from /api/v1/events (SSE) without reloading the page. Events
+ * are not replayed after a reconnect (docs/api.md), so every (re)connect reloads the lists.
+ */
+export type Change =
+  | { kind: 'reset' }
+  | { kind: 'device'; id: string }
+  | { kind: 'alerts'; deviceId: string };
+
+class Store {
+  devices = new Map<string, Device>();
+  openAlerts = new Map<number, Alert>();
+  live: 'connecting' | 'live' | 'down' = 'connecting';
+  private listeners = new Set<(c: Change) => void>();
+  private source: EventSource | null = null;
+
+  subscribe(fn: (c: Change) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(c: Change) {
+    for (const fn of this.listeners) fn(c);
+  }
+
+  alertsOf(deviceId: string): Alert[] {
+    return [...this.openAlerts.values()].filter((a) => a.deviceId === deviceId);
+  }
+
+  stateOf(d: Device): DisplayState {
+    return displayState(
+      d.status.state,
+      this.alertsOf(d.id).map((a) => a.type),
+      d.status.maintenance === true,
+    );
+  }
+
+  async reload(): Promise<void> {
+    const [devices, alerts] = await Promise.all([
+      api<{ items: Device[] }>('GET', '/api/v1/devices'),
+      fetchAll<Alert>('/api/v1/alerts?state=open'),
+    ]);
+    this.devices = new Map(devices.items.map((d) => [d.id, d]));
+    this.openAlerts = new Map(alerts.map((a) => [a.id, a]));
+    this.emit({ kind: 'reset' });
+  }
+
+  connect(): void {
+    this.disconnect();
+    const token = session.token();
+    if (!token) return;
+    const es = new EventSource(`/api/v1/events?token=${encodeURIComponent(token)}`);
+    this.source = es;
+    es.addEventListener('open', () => {
+      this.live = 'live';
+      this.reload().catch(() => {});
+    });
+    es.addEventListener('error', () => {
+      this.live = 'down';
+      this.emit({ kind: 'reset' });
+    });
+    es.addEventListener('device.state', (e) => {
+      const ev = JSON.parse((e as MessageEvent<string>).data) as {
+        deviceId: string;
+        state: Device['status']['state'];
+        at: string;
+      };
+      const d = this.devices.get(ev.deviceId);
+      if (!d) return;
+      d.status = {
+        ...d.status,
+        state: ev.state,
+        stateSince: ev.at,
+        lastSeenAt: ev.state === 'online' ? ev.at : d.status.lastSeenAt,
+      };
+      this.emit({ kind: 'device', id: d.id });
+    });
+    for (const name of ['alert.opened', 'alert.acknowledged', 'alert.resolved']) {
+      es.addEventListener(name, (e) =>
+        this.applyAlert(JSON.parse((e as MessageEvent<string>).data) as Alert),
+      );
+    }
+  }
+
+  /** An alert as it is now (from an event or an ack/resolve answer). */
+  applyAlert(a: Alert): void {
+    if (a.state === 'resolved') this.openAlerts.delete(a.id);
+    else this.openAlerts.set(a.id, a);
+    this.emit({ kind: 'alerts', deviceId: a.deviceId });
+  }
+
+  disconnect(): void {
+    this.source?.close();
+    this.source = null;
+  }
+}
+
+export const store = new Store();

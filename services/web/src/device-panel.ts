@@ -4,7 +4,7 @@ import { api } from './api.ts';
 import { h, select } from './dom.ts';
 import { formatDuration, formatPct, formatTime, label, t } from './i18n.ts';
 import { store } from './store.ts';
-import type { Alert, Report } from './types.ts';
+import type { Alert, Device, Report } from './types.ts';
 
 /** Telemetry fields worth a chart per kind (docs/protocol.md); numeric ones first. */
 const FIELDS: Record<string, string[]> = {
@@ -19,14 +19,53 @@ const RANGES: Array<[string, number, string]> = [
 
 const plots: uPlot[] = [];
 
+/** Identity and live status of a device; replaced in place when its state or alerts change. */
+function statusList(d: Device): HTMLElement {
+  const state = store.stateOf(d);
+  const open = store.alertsOf(d.id);
+  return h(
+    'dl',
+    { class: 'ww-kv', 'data-status-of': d.id },
+    h('dt', {}, 'ID'),
+    h('dd', {}, d.id),
+    h('dt', {}, t('address')),
+    h('dd', {}, d.address ?? '–'),
+    h('dt', {}, t('ward')),
+    h('dd', {}, d.ward),
+    h('dt', {}, t('kind')),
+    h('dd', {}, t(d.kind)),
+    h('dt', {}, t('state')),
+    h(
+      'dd',
+      {},
+      h('span', { class: `ww-badge ww-state-${state}`, 'data-testid': 'panel-state' }, label(state)),
+      ` ${t('since')} ${formatTime(d.status.stateSince)}`,
+    ),
+    h('dt', {}, t('lastSeen')),
+    h('dd', {}, formatTime(d.status.lastSeenAt)),
+    h('dt', {}, t('openAlerts')),
+    h(
+      'dd',
+      {},
+      open.length === 0 ? t('none') : open.map((a) => `${label(a.type)} (${label(a.severity)})`).join(', '),
+    ),
+  );
+}
+
+/** Keeps an open panel current when its device's state or alerts change (live, no reload). */
+export function refreshDevicePanel(panel: HTMLElement, deviceId: string): void {
+  const current = panel.querySelector(`[data-status-of="${CSS.escape(deviceId)}"]`);
+  const d = store.devices.get(deviceId);
+  if (panel.hidden || !current || !d) return;
+  current.replaceWith(statusList(d));
+}
+
 /** The device panel (opened from a marker or a row): identity, state, availability, charts, alert history. */
 export function openDevicePanel(panel: HTMLElement, deviceId: string): void {
   const d = store.devices.get(deviceId);
   if (!d) return;
   for (const p of plots.splice(0)) p.destroy();
   panel.hidden = false;
-  const state = store.stateOf(d);
-  const open = store.alertsOf(d.id);
   const avail = h('dl', { class: 'ww-kv' });
   const chartBox = h('div', { class: 'ww-chart', 'data-testid': 'chart' });
   const heartbeatBox = h('div', { class: 'ww-chart', 'data-testid': 'heartbeat-chart' });
@@ -55,33 +94,7 @@ export function openDevicePanel(panel: HTMLElement, deviceId: string): void {
       '×',
     ),
     h('h2', {}, d.name),
-    h(
-      'dl',
-      { class: 'ww-kv' },
-      h('dt', {}, 'ID'),
-      h('dd', {}, d.id),
-      h('dt', {}, t('address')),
-      h('dd', {}, d.address ?? '–'),
-      h('dt', {}, t('ward')),
-      h('dd', {}, d.ward),
-      h('dt', {}, t('kind')),
-      h('dd', {}, t(d.kind)),
-      h('dt', {}, t('state')),
-      h(
-        'dd',
-        {},
-        h('span', { class: `ww-badge ww-state-${state}`, 'data-testid': 'panel-state' }, label(state)),
-        ` ${t('since')} ${formatTime(d.status.stateSince)}`,
-      ),
-      h('dt', {}, t('lastSeen')),
-      h('dd', {}, formatTime(d.status.lastSeenAt)),
-      h('dt', {}, t('openAlerts')),
-      h(
-        'dd',
-        {},
-        open.length === 0 ? t('none') : open.map((a) => `${label(a.type)} (${label(a.severity)})`).join(', '),
-      ),
-    ),
+    statusList(d),
     h('h3', {}, t('availability')),
     avail,
     h('h3', {}, t('telemetry')),

@@ -3,7 +3,7 @@ import 'leaflet.markercluster/dist/MarkerCluster.css';
 import L from './leaflet-global.ts';
 import 'leaflet.markercluster';
 import { api } from './api.ts';
-import { openDevicePanel } from './device-panel.ts';
+import { openDevicePanel, refreshDevicePanel } from './device-panel.ts';
 import { h, select } from './dom.ts';
 import { label, t } from './i18n.ts';
 import { kindSvg } from './icons.ts';
@@ -241,8 +241,11 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
 
   const unsubscribe = store.subscribe((c) => {
     if (c.kind === 'reset') rebuild();
-    else if (c.kind === 'device') updateOne(c.id);
-    else updateOne(c.deviceId);
+    else {
+      const id = c.kind === 'device' ? c.id : c.deviceId;
+      updateOne(id);
+      refreshDevicePanel(panel, id);
+    }
   });
   rebuild();
   return () => {

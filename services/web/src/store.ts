@@ -45,7 +45,14 @@ class Store {
       api<{ items: Device[] }>('GET', '/api/v1/devices'),
       fetchAll<Alert>('/api/v1/alerts?state=open'),
     ]);
-    this.devices = new Map(devices.items.map((d) => [d.id, d]));
+    // A state event can overtake this request: never let the (older) list undo a newer state.
+    this.devices = new Map(
+      devices.items.map((d) => {
+        const seen = this.devices.get(d.id);
+        const newer = seen && (seen.status.stateSince ?? '') > (d.status.stateSince ?? '');
+        return [d.id, newer ? { ...d, status: seen.status } : d];
+      }),
+    );
     this.openAlerts = new Map(alerts.map((a) => [a.id, a]));
     this.emit({ kind: 'reset' });
   }
@@ -71,7 +78,11 @@ class Store {
         at: string;
       };
       const d = this.devices.get(ev.deviceId);
-      if (!d) return;
+      if (!d) {
+        // A device added since the list was loaded (by another admin, or an import): fetch it.
+        this.fetchDevice(ev.deviceId);
+        return;
+      }
       d.status = {
         ...d.status,
         state: ev.state,
@@ -85,6 +96,15 @@ class Store {
         this.applyAlert(JSON.parse((e as MessageEvent<string>).data) as Alert),
       );
     }
+  }
+
+  private fetchDevice(id: string): void {
+    api<Device>('GET', `/api/v1/devices/${encodeURIComponent(id)}`)
+      .then((d) => {
+        this.devices.set(d.id, d);
+        this.emit({ kind: 'device', id: d.id });
+      })
+      .catch(() => {});
   }
 
   /** An alert as it is now (from an event or an ack/resolve answer). */

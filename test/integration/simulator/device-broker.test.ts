@@ -189,6 +189,9 @@ describe('simulated devices on a real aedes broker', () => {
       'light online',
       () => f.snapshot().find((s) => s.id === 'bn-light-002')?.state === 'online',
     );
+    // Its first messages (status online, boot event) are published right after connecting: let
+    // them arrive first, or on a busy machine they land after the mark and look like a leak.
+    await waitFor('light boot event', () => received.find(from('bn-light-002', 'event')));
     f.inject({ type: 'silence', target: 'bn-light-002' });
     const mark = Date.now();
     await new Promise((r) => setTimeout(r, 2500));

@@ -168,8 +168,10 @@ cat <<EOF
    Break a camera (drops its connection; the broker publishes its last will):
      curl -s -XPOST $control/faults -H 'content-type: application/json' \\
           -d '{"type":"disconnect","target":"bn-cam-003"}'
-   Other faults (type: silence, disconnect, power_cut, lamp_failure, not_recording,
-   bad_payload, restore; target: device id, power zone tram-bn-1…4, random, all):
+   Other faults (type: silence, disconnect, power_cut, lamp_failure, not_recording, bad_payload,
+   storage_high, video_loss, tamper, clock_skew, day_burning, voltage, restore;
+   target: device id, power zone tram-bn-1…4, random, all). A power cut of a zone opens one
+   area_outage incident (GET /api/v1/incidents) instead of a flood of alerts:
      curl -s -XPOST $control/faults -H 'content-type: application/json' \\
           -d '{"type":"power_cut","target":"tram-bn-3"}'
      curl -s $control/devices

@@ -15,6 +15,19 @@ export interface User {
   wards: string[];
 }
 
+/** A user as an admin sees it in the user list. */
+export interface UserRecord extends User {
+  disabled: boolean;
+}
+
+/** `PATCH /api/v1/users/:username`: only the fields given change. */
+export interface UserChange {
+  role?: Role;
+  wards?: string[];
+  password?: string;
+  disabled?: boolean;
+}
+
 export interface NewUser {
   username: string;
   password: string;
@@ -39,9 +52,19 @@ export interface UserService {
   ): Promise<{ created: boolean; generatedPassword: string | null }>;
   /** Throws WW_ERR_API_BAD_REQUEST (field named) or WW_ERR_API_CONFLICT (username taken). */
   createUser(input: NewUser): Promise<User>;
+  /** Enabled users only: a disabled user can be neither assigned nor authenticated. */
   get(username: string): User | null;
+  /** Every user, disabled ones too (admin view). */
+  getRecord(username: string): UserRecord | null;
   /** Sorted by username. */
-  list(): User[];
+  list(): UserRecord[];
+  /**
+   * Changes a user; null when unknown. Disabling or a new password deletes every token of the user
+   * at once (issue #7: a stolen or departed account stops working now, not at token expiry).
+   * Role and ward changes apply to existing tokens on their next request (tokens resolve the
+   * user row each time). Throws WW_ERR_API_BAD_REQUEST naming the field.
+   */
+  update(username: string, change: UserChange): Promise<{ user: UserRecord; revokedTokens: number } | null>;
   /** null for an unknown user and for a wrong password alike (no user enumeration). */
   login(username: string, password: string): Promise<Session | null>;
   /** The user behind a bearer token; null when unknown or expired. Synchronous: one indexed read. */
@@ -54,7 +77,7 @@ export interface UserServiceDeps {
   db: Database;
   clock: Clock;
   log: Logger;
-  config: Pick<Config, 'auth'>;
+  config: { auth: Pick<Config['auth'], 'tokenTtlS'> };
 }
 
 export const USERNAME_RE = /^[a-z0-9][a-z0-9_.-]{1,31}$/;
@@ -113,6 +136,7 @@ interface UserRow {
   role: Role;
   wards: string;
   password_hash: string;
+  disabled_at: number | null;
 }
 
 const toUser = (r: UserRow): User => ({
@@ -120,22 +144,25 @@ const toUser = (r: UserRow): User => ({
   role: r.role,
   wards: JSON.parse(r.wards) as string[],
 });
+const toRecord = (r: UserRow): UserRecord => ({ ...toUser(r), disabled: r.disabled_at !== null });
 
-function checkNewUser(input: NewUser): User {
-  if (typeof input.username !== 'string' || !USERNAME_RE.test(input.username)) {
-    throw badRequest(
-      'username: 2-32 characters: lowercase letters, digits, _ . - (starting with a letter or digit)',
-    );
-  }
-  if (typeof input.password !== 'string' || input.password.length < MIN_PASSWORD_LENGTH) {
+function checkPassword(password: unknown): void {
+  if (typeof password !== 'string' || password.length < MIN_PASSWORD_LENGTH) {
     throw badRequest(`password: at least ${MIN_PASSWORD_LENGTH} characters`);
   }
-  if (input.password.length > MAX_PASSWORD_LENGTH) {
+  if (password.length > MAX_PASSWORD_LENGTH) {
     throw badRequest(`password: at most ${MAX_PASSWORD_LENGTH} characters`);
   }
-  if (!(ROLES as readonly string[]).includes(input.role))
+}
+
+function checkRole(role: unknown): Role {
+  if (!(ROLES as readonly unknown[]).includes(role))
     throw badRequest(`role: must be one of ${ROLES.join(', ')}`);
-  const wards = input.wards ?? [];
+  return role as Role;
+}
+
+function checkWards(input: unknown): string[] {
+  const wards = input ?? [];
   if (!Array.isArray(wards) || wards.length > MAX_WARDS)
     throw badRequest(`wards: at most ${MAX_WARDS} wards`);
   for (const w of wards) {
@@ -143,7 +170,17 @@ function checkNewUser(input: NewUser): User {
       throw badRequest('wards: every ward must be a non-empty string');
     }
   }
-  return { username: input.username, role: input.role, wards: [...new Set(wards.map((w) => w.trim()))] };
+  return [...new Set((wards as string[]).map((w) => w.trim()))];
+}
+
+function checkNewUser(input: NewUser): User {
+  if (typeof input.username !== 'string' || !USERNAME_RE.test(input.username)) {
+    throw badRequest(
+      'username: 2-32 characters: lowercase letters, digits, _ . - (starting with a letter or digit)',
+    );
+  }
+  checkPassword(input.password);
+  return { username: input.username, role: checkRole(input.role), wards: checkWards(input.wards) };
 }
 
 export function createUserService(deps: UserServiceDeps): UserService {
@@ -154,15 +191,23 @@ export function createUserService(deps: UserServiceDeps): UserService {
        VALUES (@username, @passwordHash, @role, @wards, @now, @now)`,
     ),
     get: db.prepare<[string], UserRow>(
-      'SELECT username, role, wards, password_hash FROM users WHERE username = ?',
+      'SELECT username, role, wards, password_hash, disabled_at FROM users WHERE username = ?',
     ),
-    list: db.prepare<[], UserRow>('SELECT username, role, wards, password_hash FROM users ORDER BY username'),
+    list: db.prepare<[], UserRow>(
+      'SELECT username, role, wards, password_hash, disabled_at FROM users ORDER BY username',
+    ),
+    update: db.prepare<[Record<string, unknown>]>(
+      `UPDATE users SET role = @role, wards = @wards, password_hash = @passwordHash,
+         disabled_at = @disabledAt, updated_at = @now WHERE username = @username`,
+    ),
+    deleteTokensOf: db.prepare<[string]>('DELETE FROM api_tokens WHERE username = ?'),
     insertToken: db.prepare<[string, string, number, number]>(
       'INSERT INTO api_tokens (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)',
     ),
     byToken: db.prepare<[string, number], UserRow>(
-      `SELECT u.username, u.role, u.wards, u.password_hash FROM api_tokens t JOIN users u ON u.username = t.username
-       WHERE t.token_hash = ? AND t.expires_at > ?`,
+      `SELECT u.username, u.role, u.wards, u.password_hash, u.disabled_at FROM api_tokens t
+       JOIN users u ON u.username = t.username
+       WHERE t.token_hash = ? AND t.expires_at > ? AND u.disabled_at IS NULL`,
     ),
     deleteToken: db.prepare<[string]>('DELETE FROM api_tokens WHERE token_hash = ?'),
     purgeExpired: db.prepare<[number]>('DELETE FROM api_tokens WHERE expires_at <= ?'),
@@ -205,10 +250,47 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
     get(username) {
       const row = stmts.get.get(username);
-      return row ? toUser(row) : null;
+      return row && row.disabled_at === null ? toUser(row) : null;
     },
 
-    list: () => stmts.list.all().map(toUser),
+    getRecord(username) {
+      const row = stmts.get.get(username);
+      return row ? toRecord(row) : null;
+    },
+
+    list: () => stmts.list.all().map(toRecord),
+
+    async update(username, change) {
+      const row = stmts.get.get(username);
+      if (!row) return null;
+      const role = change.role === undefined ? row.role : checkRole(change.role);
+      const wards =
+        change.wards === undefined ? (JSON.parse(row.wards) as string[]) : checkWards(change.wards);
+      if (change.password !== undefined) checkPassword(change.password);
+      const passwordHash =
+        change.password === undefined ? row.password_hash : await hashPassword(change.password);
+      const now = clock.now();
+      const disabledAt =
+        change.disabled === undefined ? row.disabled_at : change.disabled ? (row.disabled_at ?? now) : null;
+      const revoke = change.password !== undefined || (disabledAt !== null && row.disabled_at === null);
+      // One transaction: no request can authenticate between the change and the revocation.
+      const revokedTokens = db.transaction(() => {
+        stmts.update.run({ username, role, wards: JSON.stringify(wards), passwordHash, disabledAt, now });
+        return revoke ? stmts.deleteTokensOf.run(username).changes : 0;
+      })();
+      log.info(
+        {
+          username,
+          role,
+          wards,
+          disabled: disabledAt !== null,
+          passwordChanged: change.password !== undefined,
+          revokedTokens,
+        },
+        'user changed',
+      );
+      return { user: { username, role, wards, disabled: disabledAt !== null }, revokedTokens };
+    },
 
     async login(username, password) {
       if (
@@ -224,8 +306,9 @@ export function createUserService(deps: UserServiceDeps): UserService {
         await verifyPassword(password, await dummyHash);
         return null;
       }
-      if (!(await verifyPassword(password, row.password_hash))) {
-        log.info({ username }, 'login failed');
+      // A disabled user's password is still checked, so that the answer takes as long as any other.
+      if (!(await verifyPassword(password, row.password_hash)) || row.disabled_at !== null) {
+        log.info({ username, disabled: row.disabled_at !== null }, 'login failed');
         return null;
       }
       const now = clock.now();

@@ -1,0 +1,511 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMaintenanceService, type MaintenanceService } from '../../../services/health/maintenance.ts';
+import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
+import { SqliteOutbox } from '../../../services/notify/outbox.ts';
+import { createHarness, type Harness, type Reply } from '../api/harness.ts';
+
+/**
+ * Issue #7, ward isolation: a viewer, technician or admin of ward A can neither see nor change
+ * anything of ward B through any route. The route list comes from the server's own route table,
+ * so a new route without an entry in CASES fails this test.
+ *
+ * For every route × role × request aimed at ward B, three checks:
+ * - the answer contains none of ward B's markers that the request itself did not contain;
+ * - ward B's state (devices, secrets, alert, maintenance coverage, user, token, incident) is unchanged;
+ * - requests marked `deny` are refused (400/403/404).
+ * Each route also has an `own` request for ward A that the ward-A admin must get a 2xx for: the
+ * B-requests reach the real handler, not a validation error.
+ */
+
+const A = 'ward-a';
+const B = 'ward-bbb';
+/** Everything of ward B that no one of ward A may learn. */
+const B_MARKERS = [B, 'cam-bbb', 'lamp-bbb', 'HIDDENB', 'tech-bbb', 'bbb@example'];
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+interface Req {
+  method?: Method;
+  url: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Must be refused (400/403/404); otherwise only "no leak, no change" is checked (filtered lists). */
+  deny?: boolean;
+}
+interface Case {
+  /** Requests aimed at ward B (each run as viewer, technician and admin of ward A). */
+  b?: (ids: Ids) => Req[];
+  /** A request for ward A that the ward-A admin gets a 2xx for. */
+  own?: (ids: Ids) => Req;
+  /** Why the route has no ward target (never empty: a reason must be given). */
+  noWard?: string;
+}
+interface Ids {
+  alertA: number;
+  alertB: number;
+  incidentA: number;
+  incidentB: number;
+  windowA: number;
+  windowB: number;
+  windowGlobalZone: number;
+  windowMixed: number;
+}
+
+const newDevice = (over: Record<string, unknown>) => ({
+  kind: 'camera',
+  name: 'Cam',
+  lat: 21.5,
+  lon: 107.9,
+  ...over,
+});
+
+const CASES: Record<string, Case> = {
+  'POST /api/v1/auth/login': { noWard: 'open route; tested in login-limits.test.ts' },
+  'GET /api/v1/auth/me': { noWard: 'returns the caller only', own: () => ({ url: '/api/v1/auth/me' }) },
+  'POST /api/v1/auth/logout': { noWard: 'revokes the token used only; auth-users.test.ts' },
+  'GET /api/v1/users': {
+    b: () => [{ url: '/api/v1/users' }],
+    own: () => ({ url: '/api/v1/users' }),
+  },
+  'POST /api/v1/users': {
+    b: () => [
+      {
+        method: 'POST',
+        url: '/api/v1/users',
+        body: { username: 'spy-b', password: 'password-123', role: 'viewer', wards: [B] },
+        deny: true,
+      },
+      // Escalation to every ward is a way into ward B too.
+      {
+        method: 'POST',
+        url: '/api/v1/users',
+        body: { username: 'spy-all', password: 'password-123', role: 'viewer', wards: [] },
+        deny: true,
+      },
+    ],
+    own: () => ({
+      method: 'POST',
+      url: '/api/v1/users',
+      body: {
+        username: `ok-${Math.random().toString(36).slice(2, 8)}`,
+        password: 'password-123',
+        role: 'viewer',
+        wards: [A],
+      },
+    }),
+  },
+  'PATCH /api/v1/users/:username': {
+    b: () => [
+      { method: 'PATCH', url: '/api/v1/users/tech-bbb', body: { disabled: true }, deny: true },
+      { method: 'PATCH', url: '/api/v1/users/tech-bbb', body: { password: 'password-new' }, deny: true },
+      { method: 'PATCH', url: '/api/v1/users/viewer-a', body: { wards: [B] }, deny: true },
+      { method: 'PATCH', url: '/api/v1/users/viewer-a', body: { wards: [] }, deny: true },
+    ],
+    own: () => ({ method: 'PATCH', url: '/api/v1/users/viewer-a2', body: { role: 'viewer' } }),
+  },
+  'GET /api/v1/devices': {
+    b: () => [{ url: '/api/v1/devices' }, { url: `/api/v1/devices?ward=${B}`, deny: true }],
+    own: () => ({ url: '/api/v1/devices' }),
+  },
+  'POST /api/v1/devices': {
+    b: () => [
+      { method: 'POST', url: '/api/v1/devices', body: newDevice({ id: 'new-in-b', ward: B }), deny: true },
+      {
+        method: 'POST',
+        url: '/api/v1/devices',
+        body: newDevice({ id: 'child-of-b', ward: A, parentId: 'cam-bbb' }),
+        deny: true,
+      },
+    ],
+    own: () => ({
+      method: 'POST',
+      url: '/api/v1/devices',
+      body: newDevice({ id: `own-${Math.random().toString(36).slice(2, 8)}`, ward: A }),
+    }),
+  },
+  'POST /api/v1/devices/import': {
+    b: () => [
+      { method: 'POST', url: '/api/v1/devices/import', body: [newDevice({ id: 'imp-in-b', ward: B })] },
+      {
+        method: 'POST',
+        url: '/api/v1/devices/import',
+        body: [newDevice({ id: 'imp-child-b', ward: A, parentId: 'cam-bbb' })],
+      },
+      {
+        method: 'POST',
+        url: '/api/v1/devices/import',
+        body: `id,kind,name,ward,lat,lon\nimp-csv-b,camera,X,${B},21.5,107.9\n`,
+        headers: { 'content-type': 'text/csv' },
+      },
+    ],
+    own: () => ({ method: 'POST', url: '/api/v1/devices/import', body: [] }),
+  },
+  'GET /api/v1/devices/:id': {
+    b: () => [{ url: '/api/v1/devices/cam-bbb', deny: true }],
+    own: () => ({ url: '/api/v1/devices/cam-a1' }),
+  },
+  'PATCH /api/v1/devices/:id': {
+    b: () => [
+      { method: 'PATCH', url: '/api/v1/devices/cam-bbb', body: { name: 'pwned' }, deny: true },
+      { method: 'PATCH', url: '/api/v1/devices/cam-bbb', body: { ward: A }, deny: true },
+      { method: 'PATCH', url: '/api/v1/devices/cam-a1', body: { ward: B }, deny: true },
+      { method: 'PATCH', url: '/api/v1/devices/cam-a1', body: { parentId: 'cam-bbb' }, deny: true },
+    ],
+    own: () => ({ method: 'PATCH', url: '/api/v1/devices/cam-a1', body: { address: 'Ngõ 1' } }),
+  },
+  'DELETE /api/v1/devices/:id': {
+    b: () => [{ method: 'DELETE', url: '/api/v1/devices/lamp-bbb', deny: true }],
+    own: () => ({ method: 'DELETE', url: '/api/v1/devices/cam-a-spare' }),
+  },
+  'POST /api/v1/devices/:id/secret': {
+    b: () => [{ method: 'POST', url: '/api/v1/devices/cam-bbb/secret', deny: true }],
+    own: () => ({ method: 'POST', url: '/api/v1/devices/cam-a-spare2/secret' }),
+  },
+  'GET /api/v1/devices/:id/telemetry': {
+    b: () => [{ url: '/api/v1/devices/cam-bbb/telemetry?field=fps', deny: true }],
+    own: () => ({ url: '/api/v1/devices/cam-a1/telemetry?field=fps' }),
+  },
+  'GET /api/v1/devices/:id/heartbeats': {
+    b: () => [{ url: '/api/v1/devices/cam-bbb/heartbeats', deny: true }],
+    own: () => ({ url: '/api/v1/devices/cam-a1/heartbeats' }),
+  },
+  'GET /api/v1/status/summary': {
+    b: () => [{ url: '/api/v1/status/summary' }, { url: `/api/v1/status/summary?ward=${B}`, deny: true }],
+    own: () => ({ url: '/api/v1/status/summary' }),
+  },
+  'GET /api/v1/map.geojson': {
+    b: () => [{ url: '/api/v1/map.geojson' }, { url: `/api/v1/map.geojson?ward=${B}`, deny: true }],
+    own: () => ({ url: '/api/v1/map.geojson' }),
+  },
+  'GET /api/v1/alerts': {
+    b: () => [
+      { url: '/api/v1/alerts' },
+      { url: '/api/v1/alerts?state=open' },
+      { url: `/api/v1/alerts?ward=${B}`, deny: true },
+      { url: '/api/v1/alerts?deviceId=cam-bbb', deny: true },
+    ],
+    own: () => ({ url: '/api/v1/alerts' }),
+  },
+  'GET /api/v1/alerts/:id': {
+    b: (i) => [{ url: `/api/v1/alerts/${i.alertB}`, deny: true }],
+    own: (i) => ({ url: `/api/v1/alerts/${i.alertA}` }),
+  },
+  'POST /api/v1/alerts/:id/ack': {
+    b: (i) => [{ method: 'POST', url: `/api/v1/alerts/${i.alertB}/ack`, body: {}, deny: true }],
+    own: (i) => ({ method: 'POST', url: `/api/v1/alerts/${i.alertA}/ack`, body: {} }),
+  },
+  'POST /api/v1/alerts/:id/resolve': {
+    b: (i) => [
+      { method: 'POST', url: `/api/v1/alerts/${i.alertB}/resolve`, body: { note: 'x' }, deny: true },
+    ],
+    own: (i) => ({ method: 'POST', url: `/api/v1/alerts/${i.alertA}/notes`, body: { note: 'own' } }),
+  },
+  'POST /api/v1/alerts/:id/assign': {
+    b: (i) => [
+      { method: 'POST', url: `/api/v1/alerts/${i.alertB}/assign`, body: { username: 'tech-a' }, deny: true },
+      // Probing ward B's users through an alert of A: same answer as an unknown name.
+      {
+        method: 'POST',
+        url: `/api/v1/alerts/${i.alertA}/assign`,
+        body: { username: 'tech-bbb' },
+        deny: true,
+      },
+    ],
+    own: (i) => ({ method: 'POST', url: `/api/v1/alerts/${i.alertA}/assign`, body: { username: 'tech-a' } }),
+  },
+  'POST /api/v1/alerts/:id/notes': {
+    b: (i) => [{ method: 'POST', url: `/api/v1/alerts/${i.alertB}/notes`, body: { note: 'x' }, deny: true }],
+    own: (i) => ({ method: 'POST', url: `/api/v1/alerts/${i.alertA}/notes`, body: { note: 'own' } }),
+  },
+  'GET /api/v1/incidents': {
+    b: () => [{ url: '/api/v1/incidents' }, { url: `/api/v1/incidents?ward=${B}`, deny: true }],
+    own: () => ({ url: '/api/v1/incidents' }),
+  },
+  'GET /api/v1/incidents/:id': {
+    b: (i) => [{ url: `/api/v1/incidents/${i.incidentB}`, deny: true }],
+    own: (i) => ({ url: `/api/v1/incidents/${i.incidentA}` }),
+  },
+  'GET /api/v1/maintenance': {
+    b: () => [{ url: '/api/v1/maintenance' }],
+    own: () => ({ url: '/api/v1/maintenance' }),
+  },
+  'POST /api/v1/maintenance': {
+    b: () => {
+      const win = { from: '2026-03-01T08:00:00Z', to: '2026-03-01T12:00:00Z' };
+      return [
+        { method: 'POST', url: '/api/v1/maintenance', body: { ...win, ward: B }, deny: true },
+        { method: 'POST', url: '/api/v1/maintenance', body: { ...win, deviceIds: ['cam-bbb'] }, deny: true },
+        { method: 'POST', url: '/api/v1/maintenance', body: { ...win, powerZone: 'zone-1' }, deny: true },
+        // Allowed, but must cover ward A's part of the shared power zone only.
+        { method: 'POST', url: '/api/v1/maintenance', body: { ...win, ward: A, powerZone: 'zone-1' } },
+      ];
+    },
+    own: () => ({
+      method: 'POST',
+      url: '/api/v1/maintenance',
+      body: { from: '2026-03-02T08:00:00Z', to: '2026-03-02T12:00:00Z', ward: A },
+    }),
+  },
+  'DELETE /api/v1/maintenance/:id': {
+    b: (i) => [
+      { method: 'DELETE', url: `/api/v1/maintenance/${i.windowB}`, deny: true },
+      { method: 'DELETE', url: `/api/v1/maintenance/${i.windowGlobalZone}`, deny: true },
+      { method: 'DELETE', url: `/api/v1/maintenance/${i.windowMixed}`, deny: true },
+    ],
+    own: (i) => ({ method: 'DELETE', url: `/api/v1/maintenance/${i.windowA}` }),
+  },
+  'GET /api/v1/notifications': {
+    b: () => [{ url: '/api/v1/notifications' }, { url: `/api/v1/notifications?ward=${B}`, deny: true }],
+    own: () => ({ url: '/api/v1/notifications' }),
+  },
+  'GET /api/v1/reports/availability': {
+    b: () => [
+      { url: '/api/v1/reports/availability' },
+      { url: '/api/v1/reports/availability?format=csv' },
+      { url: `/api/v1/reports/availability?ward=${B}`, deny: true },
+      { url: '/api/v1/reports/availability?deviceId=cam-bbb', deny: true },
+    ],
+    own: () => ({ url: '/api/v1/reports/availability' }),
+  },
+  'GET /api/v1/events': { noWard: 'a stream: checked in its own test below' },
+  'GET /api/v1/audit': {
+    b: () => [{ url: '/api/v1/audit' }, { url: '/api/v1/audit?actor=admin' }],
+    own: () => ({ url: '/api/v1/audit' }),
+  },
+};
+
+/** Routes outside /api/v1 that carry no ward data. */
+const EXEMPT_PREFIXES = ['/docs', '/healthz'];
+
+let h: Harness;
+let maintenance: MaintenanceService;
+let incidents: SqliteIncidentRepository;
+let ids: Ids;
+let tokens: Record<'viewer' | 'technician' | 'admin', string>;
+let tokenB: string;
+const secrets: Record<string, string> = {};
+
+beforeAll(async () => {
+  h = await createHarness({
+    deps: ({ db, clock, devices }) => {
+      maintenance = createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices });
+      incidents = new SqliteIncidentRepository(db);
+      return {
+        maintenance,
+        incidents,
+        notifications: new SqliteOutbox(db),
+        // Reports read history of every device, B's too: the route must filter.
+        stateHistory: {
+          stateHistory: async () =>
+            new Map(
+              ['cam-a1', 'cam-bbb', 'lamp-bbb'].map((id) => [
+                id,
+                { initial: { state: 'online', sinceMs: 0 }, changes: [] },
+              ]),
+            ),
+          heartbeatCounts: async () => [],
+        },
+      };
+    },
+  });
+  const admin = h.adminToken;
+  const mk = async (body: Record<string, unknown>) => {
+    const res = await h.call('POST', '/api/v1/devices', { token: admin, body: newDevice(body) });
+    expect(res.status).toBe(201);
+    secrets[body.id as string] = res.body.secret;
+  };
+  await mk({ id: 'cam-a1', ward: A, powerZone: 'zone-1' });
+  await mk({ id: 'cam-a-spare', ward: A });
+  await mk({ id: 'cam-a-spare2', ward: A });
+  await mk({ id: 'cam-bbb', ward: B, name: 'HIDDENB cam', address: 'HIDDENB street', powerZone: 'zone-1' });
+  await mk({ id: 'lamp-bbb', ward: B, kind: 'light', name: 'HIDDENB lamp' });
+  const alertA = h.openAlert('cam-a1');
+  const alertB = h.alerts.openAlert({
+    deviceId: 'cam-bbb',
+    ward: B,
+    kind: 'camera',
+    type: 'device_offline',
+    severity: 'critical',
+    message: 'HIDDENB offline',
+    openedAt: h.clock.now(),
+  }).alert.id;
+  const incident = (ward: string, deviceIds: string[]) =>
+    incidents.create({
+      type: 'area_outage',
+      ward,
+      powerZone: 'zone-1',
+      deviceIds,
+      alertIds: [],
+      openedAt: h.clock.now(),
+      message: `${ward} outage`,
+    }).id;
+  const outbox = new SqliteOutbox(h.db);
+  outbox.enqueue(
+    [A, B].map((ward) => ({
+      subjectType: 'alert' as const,
+      subjectId: ward === A ? String(alertA) : String(alertB),
+      event: 'opened' as const,
+      seq: 0,
+      ward,
+      channel: 'mail',
+      recipient: ward === A ? 'a@example' : 'bbb@example',
+      payload: null,
+      dueAt: h.clock.now(),
+    })),
+    h.clock.now(),
+  );
+  const window = async (body: Record<string, unknown>) => {
+    const res = await h.call('POST', '/api/v1/maintenance', { token: admin, body });
+    expect(res.status).toBe(201);
+    return res.body.id as number;
+  };
+  // Windows in the future, so that "covered now" changes only if someone's window reaches B.
+  const later = { from: '2026-03-05T08:00:00Z', to: '2026-03-05T12:00:00Z' };
+  ids = {
+    alertA,
+    alertB,
+    incidentA: incident(A, ['cam-a1']),
+    incidentB: incident(B, ['cam-bbb']),
+    windowA: await window({ ...later, ward: A }),
+    windowB: await window({ ...later, ward: B, note: 'HIDDENB' }),
+    windowGlobalZone: await window({ ...later, powerZone: 'zone-9' }),
+    windowMixed: await window({ ...later, deviceIds: ['cam-a1', 'cam-bbb'] }),
+  };
+  tokens = {
+    viewer: await h.tokenFor('viewer-a', 'viewer', [A]),
+    technician: await h.tokenFor('tech-a', 'technician', [A]),
+    admin: await h.tokenFor('admin-a', 'admin', [A]),
+  };
+  await h.users.createUser({ username: 'viewer-a2', password: 'password-x1', role: 'viewer', wards: [A] });
+  tokenB = await h.tokenFor('tech-bbb', 'technician', [B]);
+});
+afterAll(() => h.close());
+
+/** Ward B as the database holds it: must be identical before and after every request of ward A. */
+function snapshotB(): string {
+  const at = h.clock.now();
+  const devices = h.devices.list().filter((d) => d.ward === B || (d.parentId ?? '').includes('bbb'));
+  return JSON.stringify({
+    devices,
+    secrets: ['cam-bbb', 'lamp-bbb'].map((id) => h.devices.verifySecret(id, secrets[id] as string)),
+    alert: h.alerts.get(ids.alertB),
+    history: h.alerts.history(ids.alertB),
+    // Windows touching B (or no ward at all); ward A may add its own.
+    windows: maintenance
+      .list()
+      .filter((w) => {
+        const wards = maintenance.wardsOf(w);
+        return wards.length === 0 || wards.includes(B);
+      })
+      .map((w) => w.id),
+    covered: ['cam-bbb', 'lamp-bbb'].map((id) => {
+      const d = h.devices.get(id);
+      return d ? (maintenance.activeFor(d, at)?.id ?? null) : 'gone';
+    }),
+    user: h.users.getRecord('tech-bbb'),
+    tokenB: h.users.authenticate(tokenB)?.username ?? null,
+    incident: incidents.get(ids.incidentB),
+    users: h.users.list().filter((u) => u.wards.length === 0 || u.wards.includes(B)),
+  });
+}
+
+const key = (method: string, url: string) => `${method} ${url.replace(/\/$/, '')}`;
+
+async function run(req: Req, token: string): Promise<Reply> {
+  return h.call(req.method ?? 'GET', req.url, { token, body: req.body, headers: req.headers });
+}
+
+describe('ward isolation (issue #7)', () => {
+  it('has a case for every route of the server, and no case for a route that does not exist', () => {
+    const routes = h.app.apiRoutes
+      .filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS')
+      .filter((r) => !EXEMPT_PREFIXES.some((p) => r.url.startsWith(p)))
+      .map((r) => key(r.method, r.url));
+    expect(routes.length).toBeGreaterThan(30);
+    const missing = routes.filter((r) => !(r in CASES));
+    expect(missing, 'routes without a ward-isolation case').toEqual([]);
+    expect(Object.keys(CASES).filter((c) => !routes.includes(c))).toEqual([]);
+    for (const [route, c] of Object.entries(CASES)) {
+      expect(c.b !== undefined || (c.noWard ?? '').length > 0, `${route}: b requests or a reason`).toBe(true);
+    }
+  });
+
+  const roles = ['viewer', 'technician', 'admin'] as const;
+  for (const [route, c] of Object.entries(CASES)) {
+    if (!c.b) continue;
+    it(`${route}: nothing of ward B seen or changed by ward A's viewer, technician, admin`, async () => {
+      for (const role of roles) {
+        for (const req of c.b?.(ids) ?? []) {
+          const before = snapshotB();
+          const res = await run(req, tokens[role]);
+          const label = `${role} ${req.method ?? 'GET'} ${req.url} ${JSON.stringify(req.body ?? '')} → ${res.status} ${res.text.slice(0, 300)}`;
+          expect(res.status, label).toBeLessThan(500);
+          const asked = `${req.url} ${typeof req.body === 'string' ? req.body : JSON.stringify(req.body ?? '')}`;
+          for (const m of B_MARKERS) {
+            if (!asked.includes(m)) expect(res.text.includes(m), `${label}: leaks '${m}'`).toBe(false);
+          }
+          expect(snapshotB(), `${label}: changed ward B`).toBe(before);
+          if (req.deny) expect([400, 403, 404], label).toContain(res.status);
+        }
+      }
+    });
+  }
+
+  for (const [route, c] of Object.entries(CASES)) {
+    if (!c.own) continue;
+    it(`${route}: the ward-A admin's own request succeeds (the B checks are not hollow)`, async () => {
+      const req = c.own?.(ids) as Req;
+      const res = await run(req, tokens.admin);
+      expect(res.status, `${req.url} → ${res.text.slice(0, 300)}`).toBeLessThan(300);
+      for (const m of B_MARKERS) expect(res.text.includes(m), `${req.url}: leaks '${m}'`).toBe(false);
+    });
+  }
+
+  it('the ward-A views do show ward A data (filtering is not "show nothing")', async () => {
+    const devices = await h.call('GET', '/api/v1/devices', { token: tokens.viewer });
+    expect(devices.body.items.map((d: { id: string }) => d.id)).toContain('cam-a1');
+    const windows = await h.call('GET', '/api/v1/maintenance', { token: tokens.viewer });
+    const mixed = windows.body.items.find((w: { id: number }) => w.id === ids.windowMixed);
+    expect(mixed.deviceIds).toEqual(['cam-a1']);
+    const audit = await h.call('GET', '/api/v1/audit?action=device.create&limit=500', {
+      token: tokens.admin,
+    });
+    expect(audit.body.items.map((e: { target: string }) => e.target)).toContain('cam-a1');
+    const auditAll = await h.call('GET', '/api/v1/audit?action=device.create&limit=500', {
+      token: h.adminToken,
+    });
+    expect(auditAll.body.items.map((e: { target: string }) => e.target)).toContain('cam-bbb');
+    const all = await h.call('GET', '/api/v1/maintenance', { token: h.adminToken });
+    expect(all.body.items.find((w: { id: number }) => w.id === ids.windowMixed).deviceIds).toEqual([
+      'cam-a1',
+      'cam-bbb',
+    ]);
+  });
+
+  it('GET /api/v1/events: ward A streams get ward A events only', async () => {
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = h.app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    for (const role of roles) {
+      const ctrl = new AbortController();
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/events?token=${tokens[role]}`, {
+        signal: ctrl.signal,
+      });
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const alertB = h.alerts.get(ids.alertB);
+      const alertA = h.alerts.get(ids.alertA);
+      if (!alertA || !alertB) throw new Error('alerts missing');
+      h.bus.emit('alert.updated', alertB);
+      h.bus.emit('alert.updated', alertA);
+      let text = '';
+      while (!text.includes('cam-a1')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      ctrl.abort();
+      expect(text).toContain('cam-a1');
+      for (const m of B_MARKERS) expect(text.includes(m), `${role} stream leaks ${m}`).toBe(false);
+    }
+  });
+});

@@ -1,2 +1,3 @@
+export * from './native.ts';
 export * from './payloads.ts';
 export * from './topics.ts';

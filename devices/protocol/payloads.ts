@@ -2,8 +2,11 @@ import { type Static, type TObject, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Channel } from './topics.ts';
 
-/** Device kinds the protocol knows. Telemetry fields depend on the kind. */
-export const DEVICE_KINDS = ['camera', 'light'] as const;
+/**
+ * Device kinds the protocol knows. Telemetry fields depend on the kind. A `gateway` (issue #5)
+ * publishes for the devices that name it as their parent (the camera gateway agent).
+ */
+export const DEVICE_KINDS = ['camera', 'light', 'gateway'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 
 export const MAX_PAYLOAD_BYTES = 16 * 1024;
@@ -32,6 +35,11 @@ export const CameraTelemetryPayload = Type.Object({
   temperatureC: Type.Optional(Type.Number({ minimum: -40, maximum: 150 })),
   videoLoss: Type.Optional(Type.Boolean()),
   tamper: Type.Optional(Type.Boolean()),
+  // Measured by the camera gateway over ONVIF (issue #5): camera clock minus gateway clock,
+  // the last snapshot's size, and how long the probe took.
+  clockOffsetS: Type.Optional(Type.Number({ minimum: -1e9, maximum: 1e9 })),
+  snapshotBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  probeMs: Type.Optional(Type.Number({ minimum: 0 })),
 });
 export type CameraTelemetryPayload = Static<typeof CameraTelemetryPayload>;
 
@@ -47,6 +55,15 @@ export const LightTelemetryPayload = Type.Object({
 });
 export type LightTelemetryPayload = Static<typeof LightTelemetryPayload>;
 
+/** A gateway's own health (issue #5): its on-disk backlog and the cameras it watches. */
+export const GatewayTelemetryPayload = Type.Object({
+  ts: Type.Optional(Timestamp),
+  queuedMessages: Type.Optional(Type.Integer({ minimum: 0 })),
+  camerasTotal: Type.Optional(Type.Integer({ minimum: 0 })),
+  camerasAnswering: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type GatewayTelemetryPayload = Static<typeof GatewayTelemetryPayload>;
+
 export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9]*(_[a-z0-9]+)*$';
 export const EventPayload = Type.Object({
   type: Type.String({ pattern: EVENT_TYPE_PATTERN, maxLength: 64 }),
@@ -58,12 +75,14 @@ export type EventPayload = Static<typeof EventPayload>;
 export const TELEMETRY_SCHEMAS: Record<DeviceKind, TObject> = {
   camera: CameraTelemetryPayload,
   light: LightTelemetryPayload,
+  gateway: GatewayTelemetryPayload,
 };
 
 /** Numeric/boolean telemetry fields per kind, as stored in InfluxDB and queried by the API. */
 export const TELEMETRY_FIELDS: Record<DeviceKind, readonly string[]> = {
   camera: Object.keys(CameraTelemetryPayload.properties).filter((k) => k !== 'ts'),
   light: Object.keys(LightTelemetryPayload.properties).filter((k) => k !== 'ts'),
+  gateway: Object.keys(GatewayTelemetryPayload.properties).filter((k) => k !== 'ts'),
 };
 
 export type TelemetryValues = Record<string, number | boolean>;
@@ -162,6 +181,20 @@ export function decodePayload(channel: Channel, kind: DeviceKind, payload: Buffe
     raw = parsed.value;
   } else if (channel !== 'heartbeat') {
     return { ok: false, reason: `empty ${channel} payload` };
+  }
+  return decodeValue(channel, kind, raw);
+}
+
+/**
+ * Validates an already parsed message (what a stock-firmware adapter produced) exactly like a
+ * wardwatch payload. `raw` is the JSON object, or for `status` the string `online`/`offline`.
+ * Pure and total.
+ */
+export function decodeValue(channel: Channel, kind: DeviceKind, raw: unknown): DecodeResult {
+  if (channel === 'status') {
+    if (raw === 'online') return { ok: true, message: { channel, online: true } };
+    if (raw === 'offline') return { ok: true, message: { channel, online: false } };
+    return { ok: false, reason: "status must be 'online' or 'offline'" };
   }
   const schema =
     channel === 'heartbeat' ? HeartbeatPayload : channel === 'event' ? EventPayload : TELEMETRY_SCHEMAS[kind];

@@ -11,7 +11,11 @@ import {
 import type { WardDevice } from './ward.ts';
 
 /** The protocol's default heartbeat intervals (config/default.yaml liveness.heartbeatIntervalS). */
-export const DEFAULT_HEARTBEAT_INTERVAL_S: Record<DeviceKind, number> = { camera: 30, light: 60 };
+export const DEFAULT_HEARTBEAT_INTERVAL_S: Record<DeviceKind, number> = {
+  camera: 30,
+  light: 60,
+  gateway: 30,
+};
 
 export interface FleetOptions {
   devices: readonly WardDevice[];

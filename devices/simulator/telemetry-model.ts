@@ -124,6 +124,7 @@ export function ambientLux(device: ModelDevice, nowMs: number): number {
 export const FIRMWARE: Record<DeviceKind, string> = {
   camera: 'ww-cam-sim 2.4.1',
   light: 'ww-lamp-sim 1.7.0',
+  gateway: 'ww-gateway-sim 1.0.0',
 };
 
 /** Received signal strength: a stable base per device (-55…-85 dBm) plus a little noise. */

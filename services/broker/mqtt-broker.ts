@@ -3,9 +3,14 @@ import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import {
   commandTopicFilter,
+  type DeviceKind,
+  type DeviceProtocol,
   deviceTopic,
+  isAllowedNativePublish,
+  isAllowedNativeSubscription,
   isAllowedSubscription,
   isDeviceId,
+  isNativeAvailabilityTopic,
   parseDeviceTopic,
 } from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
@@ -40,14 +45,28 @@ export interface MqttBroker {
   stats(): BrokerStats;
 }
 
+/** What the ACL needs to know about a device (registry, in memory: O(1)). */
+export interface BrokerDevice {
+  kind: DeviceKind;
+  protocol: DeviceProtocol;
+  topic: string | null;
+  parentId: string | null;
+}
+
 export interface BrokerDeps {
   config: Config;
   log: Logger;
   clock: { now(): number };
   /** Device credential check (registry). */
   verifyDevice(deviceId: string, secret: string): boolean;
+  /** The registered device (issue #5: stock firmware topics, gateway children); null if unknown. */
+  lookupDevice(deviceId: string): BrokerDevice | null;
   onMessage: MessageHandler;
 }
+
+/** The authenticated device id rides on the aedes client (a stock firmware's client id is not it). */
+type DeviceClient = Client & { wwDeviceId?: string };
+const deviceOf = (client: Client): string => (client as DeviceClient).wwDeviceId ?? client.id;
 
 const NOT_AUTHORIZED = 5; // CONNACK return code 5 [MQTT-3.2.2-3], table 3.1
 
@@ -63,11 +82,19 @@ function refuse(reason: string): AuthenticateError {
  *   take over another device's session by choosing its client id);
  * - publish only to its own four channels; heartbeats, telemetry and events are never retained
  *   (stale retained data replayed at restart looked fresh in Home Assistant);
- * - subscribe only to its own `cmd/#` subtree.
+ * - subscribe only to its own `cmd/#` subtree;
+ * - issue #5: a gateway may also publish for the devices whose parentId it is; a stock firmware
+ *   device (protocol ≠ wardwatch) may publish only under its native topic (docs/firmware.md). Its
+ *   client id is its firmware's (Tasmota `DVES_…`), so instead of "client id = device id" it may not
+ *   use another registered device's id nor a client id whose session belongs to another device:
+ *   no session takeover either way.
  * Denials are logged with device id, topic and reason, and counted. Hooks never throw.
  */
 export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
-  const { config, log, clock, verifyDevice, onMessage } = deps;
+  const { config, log, clock, verifyDevice, lookupDevice, onMessage } = deps;
+  /** Connected clients by client id and by device id (they differ for stock firmware). */
+  const byClientId = new Map<string, DeviceClient>();
+  const byDeviceId = new Map<string, DeviceClient>();
   const stats: BrokerStats = { authFailures: 0, publishDenied: {}, subscribeDenied: 0 };
   const deny = (reason: string) => {
     stats.publishDenied[reason] = (stats.publishDenied[reason] ?? 0) + 1;
@@ -85,14 +112,22 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
           log.warn({ clientId: client.id, username, reason: 'bad credentials' }, 'mqtt connect refused');
           return done(refuse('not authorized'), false);
         }
-        if (client.id !== username) {
-          stats.authFailures++;
-          log.warn(
-            { clientId: client.id, deviceId: username, reason: 'client id must equal device id' },
-            'mqtt connect refused',
-          );
-          return done(refuse('client id must equal device id'), false);
+        const protocol = lookupDevice(username)?.protocol ?? 'wardwatch';
+        let reason: string | null = null;
+        if (protocol === 'wardwatch') {
+          if (client.id !== username) reason = 'client id must equal device id';
+        } else if (client.id !== username && lookupDevice(client.id) !== null) {
+          reason = 'client id is another device id';
+        } else {
+          const holder = byClientId.get(client.id);
+          if (holder && deviceOf(holder) !== username) reason = 'client id in use by another device';
         }
+        if (reason) {
+          stats.authFailures++;
+          log.warn({ clientId: client.id, deviceId: username, reason }, 'mqtt connect refused');
+          return done(refuse(reason), false);
+        }
+        (client as DeviceClient).wwDeviceId = username;
         done(null, true);
       } catch (err) {
         log.error({ err, clientId: client.id }, 'authenticate hook failed');
@@ -102,11 +137,28 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     authorizePublish(client, packet, done) {
       // Broker-internal publishes ($SYS heartbeats) have no client.
       if (!client) return done(null);
-      const deviceId = client.id;
+      const deviceId = deviceOf(client);
+      const device = lookupDevice(deviceId);
+      if (device && device.protocol !== 'wardwatch') {
+        // Stock firmware (issue #5): its native topics only; only the availability topic is retained.
+        if (!device.topic || !isAllowedNativePublish(device.protocol, device.topic, packet.topic)) {
+          const why = 'publish outside its native topics';
+          deny(why);
+          log.warn({ deviceId, topic: packet.topic, reason: why }, 'mqtt publish denied');
+          return done(new Error(why));
+        }
+        if (packet.retain && !isNativeAvailabilityTopic(device.protocol, device.topic, packet.topic))
+          packet.retain = false;
+        return done(null);
+      }
       const parsed = parseDeviceTopic(packet.topic);
       let reason: string | null = null;
       if (!parsed.ok) reason = parsed.reason;
-      else if (parsed.deviceId !== deviceId) reason = 'publish under another device id';
+      else if (parsed.deviceId !== deviceId) {
+        // A gateway publishes for its children (issue #5), and for nobody else.
+        const child = device?.kind === 'gateway' ? lookupDevice(parsed.deviceId) : null;
+        if (child?.parentId !== deviceId) reason = 'publish under another device id';
+      }
       if (reason) {
         deny(reason);
         log.warn({ deviceId, topic: packet.topic, reason }, 'mqtt publish denied');
@@ -117,10 +169,16 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       done(null);
     },
     authorizeSubscribe(client, sub, done) {
-      if (!client || !isAllowedSubscription(client.id, sub.topic)) {
+      const device = client ? lookupDevice(deviceOf(client)) : null;
+      const allowed =
+        client !== null &&
+        (device && device.protocol !== 'wardwatch'
+          ? device.topic !== null && isAllowedNativeSubscription(device.protocol, device.topic, sub.topic)
+          : isAllowedSubscription(deviceOf(client), sub.topic));
+      if (!allowed) {
         stats.subscribeDenied++;
         log.warn(
-          { deviceId: client?.id, topic: sub.topic, reason: 'not own cmd topic' },
+          { deviceId: client ? deviceOf(client) : undefined, topic: sub.topic, reason: 'not own cmd topic' },
           'mqtt subscribe denied',
         );
         return done(null, null); // SUBACK 0x80 for this filter, connection kept [MQTT-3.9.3]
@@ -130,16 +188,25 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     published(packet, client, done) {
       if (client) {
         try {
-          onMessage(client.id, packet.topic, packet.payload as Buffer, clock.now());
+          onMessage(deviceOf(client), packet.topic, packet.payload as Buffer, clock.now());
         } catch (err) {
           // Ingest is total; this only guards the broker against a bug there.
-          log.error({ err, deviceId: client.id, topic: packet.topic }, 'ingest failed');
+          log.error({ err, deviceId: deviceOf(client), topic: packet.topic }, 'ingest failed');
         }
       }
       done(null);
     },
   });
 
+  aedes.on('clientReady', (client) => {
+    byClientId.set(client.id, client);
+    byDeviceId.set(deviceOf(client), client);
+  });
+  aedes.on('clientDisconnect', (client) => {
+    // A session taken over by the same device's new connection is no longer ours to remove.
+    if (byClientId.get(client.id) === client) byClientId.delete(client.id);
+    if (byDeviceId.get(deviceOf(client)) === client) byDeviceId.delete(deviceOf(client));
+  });
   aedes.on('clientError', (client, err) =>
     log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error'),
   );
@@ -176,8 +243,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     },
     clientCount: () => aedes.connectedClients,
     disconnectDevice(deviceId) {
-      // `clients` (id → Client) is public in aedes but missing from its type declarations.
-      const client = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients[deviceId];
+      const client = byDeviceId.get(deviceId);
       const clearRetained = () =>
         aedes.publish(
           {

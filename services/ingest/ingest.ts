@@ -1,16 +1,27 @@
-import { type DecodedMessage, decodePayload, parseDeviceTopic } from '../../devices/protocol/index.ts';
+import {
+  type DecodedMessage,
+  decodePayload,
+  decodeValue,
+  MAX_PAYLOAD_BYTES,
+  parseDeviceTopic,
+} from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import type { LivenessSink } from '../health/liveness-service.ts';
 import type { RuleSink } from '../health/rules/rule-engine.ts';
 import type { Device } from '../registry/types.ts';
 import type { Point, PointSink } from '../storage/types.ts';
+import { ADAPTERS } from './adapters/index.ts';
 
 export interface IngestStats {
   accepted: number;
   rejected: number;
   rejectedByReason: Record<string, number>;
   droppedFields: number;
+  /** Stock-firmware messages on native topics that mean nothing to wardwatch (issue #5). */
+  ignored: number;
+  /** Gateway backlog messages older than the device's offline timeout: history only (issue #5). */
+  replayedStale: number;
 }
 
 export interface Ingest {
@@ -29,6 +40,9 @@ export interface IngestDeps {
   rules?: RuleSink;
 }
 
+/** How far back a gateway's backlog keeps its original times (its disk queue holds less). */
+const MAX_REPLAY_AGE_MS = 7 * 86_400_000;
+
 /** Rejection reasons are counted by category, not by their free text (bounded label set). */
 function category(reason: string): string {
   if (reason.startsWith('payload is not valid JSON')) return 'invalid_json';
@@ -37,6 +51,7 @@ function category(reason: string): string {
   if (reason.startsWith('status must')) return 'bad_status';
   if (reason.startsWith('empty')) return 'empty_payload';
   if (reason === 'unknown device') return 'unknown_device';
+  if (reason.startsWith('protocol')) return 'unsupported_protocol';
   if (reason.startsWith('topic') || reason.includes('channel')) return 'bad_topic';
   return 'schema';
 }
@@ -49,7 +64,18 @@ function category(reason: string): string {
 export function createIngest(deps: IngestDeps): Ingest {
   const { config, log, devices, liveness, points, rules } = deps;
   const toleranceMs = config.influx.clockToleranceS * 1000;
-  const stats: IngestStats = { accepted: 0, rejected: 0, rejectedByReason: {}, droppedFields: 0 };
+  const stats: IngestStats = {
+    accepted: 0,
+    rejected: 0,
+    rejectedByReason: {},
+    droppedFields: 0,
+    ignored: 0,
+    replayedStale: 0,
+  };
+  const offlineTimeoutMs = (d: Device) =>
+    (d.heartbeatIntervalS ?? config.liveness.heartbeatIntervalS[d.kind]) *
+    config.liveness.missedHeartbeats *
+    1000;
 
   const reject = (deviceId: string, topic: string, reason: string) => {
     stats.rejected++;
@@ -58,18 +84,36 @@ export function createIngest(deps: IngestDeps): Ingest {
     log.warn({ deviceId, topic, reason }, 'device message rejected');
   };
 
-  /** The device's own time when its clock is plausible, else arrival time (issue #2 §3). */
-  const pointTime = (tsMs: number | null, receivedAt: number) =>
-    tsMs !== null && Math.abs(tsMs - receivedAt) <= toleranceMs ? tsMs : receivedAt;
+  /**
+   * The device's own time when its clock is plausible, else arrival time (issue #2 §3). A gateway
+   * stamps messages with its own (NTP) clock and replays its backlog after an outage (issue #5):
+   * its past times are kept up to MAX_REPLAY_AGE_MS.
+   */
+  const pointTime = (tsMs: number | null, receivedAt: number, replayable: boolean) =>
+    tsMs !== null &&
+    (Math.abs(tsMs - receivedAt) <= toleranceMs ||
+      (replayable && tsMs < receivedAt && receivedAt - tsMs <= MAX_REPLAY_AGE_MS))
+      ? tsMs
+      : receivedAt;
 
-  const toPoint = (device: Device, msg: DecodedMessage, receivedAt: number): Point | null => {
+  const toPoint = (
+    device: Device,
+    msg: DecodedMessage,
+    receivedAt: number,
+    replayable: boolean,
+  ): Point | null => {
     const tags = { deviceId: device.id, kind: device.kind, ward: device.ward };
     switch (msg.channel) {
       case 'heartbeat': {
         // `alive` guarantees at least one field: InfluxDB refuses a point without fields.
         const fields: Point['fields'] = { alive: true };
         for (const [k, v] of Object.entries(msg.data)) if (v !== undefined) fields[k] = v;
-        return { measurement: 'heartbeat', tags, fields, timeMs: pointTime(msg.tsMs, receivedAt) };
+        return {
+          measurement: 'heartbeat',
+          tags,
+          fields,
+          timeMs: pointTime(msg.tsMs, receivedAt, replayable),
+        };
       }
       case 'telemetry':
         if (Object.keys(msg.data).length === 0) return null;
@@ -77,7 +121,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           measurement: 'telemetry',
           tags,
           fields: { ...msg.data },
-          timeMs: pointTime(msg.tsMs, receivedAt),
+          timeMs: pointTime(msg.tsMs, receivedAt, replayable),
         };
       case 'event': {
         const fields: Point['fields'] = { detail: msg.data.detail ?? '' };
@@ -85,7 +129,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           measurement: 'device_event',
           tags: { ...tags, type: msg.data.type },
           fields,
-          timeMs: pointTime(msg.tsMs, receivedAt),
+          timeMs: pointTime(msg.tsMs, receivedAt, replayable),
         };
       }
       case 'status':
@@ -93,33 +137,88 @@ export function createIngest(deps: IngestDeps): Ingest {
     }
   };
 
+  /**
+   * One validated message for `device`: a sign of life, a point, and input for the fault rules.
+   * `viaGateway`: published by a gateway (for itself or a child). Such a message whose time is
+   * older than the device's offline timeout is a replay from the gateway's backlog (issue #5): it
+   * is stored at its own time but says nothing about now, so it is neither a sign of life (a dead
+   * camera stays offline) nor fed to the rules. Devices publishing for themselves are never judged
+   * by their clock here (a camera with a slow clock must not look dead while it talks).
+   */
+  const accept = (device: Device, msg: DecodedMessage, receivedAt: number, viaGateway: boolean) => {
+    const deviceId = device.id;
+    if (msg.channel !== 'status' && msg.droppedFields.length > 0) {
+      stats.droppedFields += msg.droppedFields.length;
+      log.debug({ deviceId, fields: msg.droppedFields }, 'unknown fields dropped');
+    }
+    const stale =
+      viaGateway &&
+      msg.channel !== 'status' &&
+      msg.tsMs !== null &&
+      receivedAt - msg.tsMs > offlineTimeoutMs(device);
+    if (stale) stats.replayedStale++;
+    else if (msg.channel === 'status' && !msg.online) liveness.statusOffline(deviceId, receivedAt);
+    else liveness.signOfLife(deviceId, receivedAt);
+    const point = toPoint(device, msg, receivedAt, viaGateway);
+    if (point) points.write(point);
+    if (rules && !stale && msg.channel !== 'status') {
+      // tsMs is passed as sent (not clamped like the point time): the clock-skew rule needs it.
+      if (msg.channel === 'telemetry')
+        rules.observe(deviceId, { type: 'telemetry', data: msg.data, tsMs: msg.tsMs, at: receivedAt });
+      else if (msg.channel === 'event')
+        rules.observe(deviceId, { type: 'event', event: msg.data.type, tsMs: msg.tsMs, at: receivedAt });
+      else rules.observe(deviceId, { type: 'heartbeat', tsMs: msg.tsMs, at: receivedAt });
+    }
+  };
+
+  /**
+   * A stock-firmware message (issue #5): the adapter maps it, every result is validated like a
+   * wardwatch payload, and only if all pass are they applied (a bad one rejects the whole message).
+   */
+  const handleNative = (publisher: Device, topic: string, payload: Buffer, receivedAt: number) => {
+    const deviceId = publisher.id;
+    if (payload.length > MAX_PAYLOAD_BYTES)
+      return reject(deviceId, topic, `payload larger than ${MAX_PAYLOAD_BYTES} bytes`);
+    const adapter = ADAPTERS[publisher.protocol];
+    if (!adapter || publisher.topic === null)
+      return reject(deviceId, topic, `protocol ${publisher.protocol} is not supported yet`);
+    const mapped = adapter({ id: deviceId, topic: publisher.topic, tags: publisher.tags }, topic, payload);
+    if (!mapped.ok) return reject(deviceId, topic, mapped.reason);
+    if (mapped.messages.length === 0) {
+      stats.ignored++;
+      return;
+    }
+    const decoded: Array<[Device, DecodedMessage]> = [];
+    for (const m of mapped.messages) {
+      const target = m.deviceId === undefined ? publisher : devices.get(m.deviceId);
+      // Frigate cameras: only the NVR's own children.
+      if (!target || (target !== publisher && target.parentId !== deviceId))
+        return reject(deviceId, topic, 'unknown device');
+      const d = decodeValue(m.channel, target.kind, m.value);
+      if (!d.ok) return reject(deviceId, topic, d.reason);
+      decoded.push([target, d.message]);
+    }
+    stats.accepted++;
+    for (const [target, msg] of decoded) accept(target, msg, receivedAt, false);
+  };
+
   return {
     handle(deviceId, topic, payload, receivedAt) {
       try {
+        const publisher = devices.get(deviceId);
+        if (publisher && publisher.protocol !== 'wardwatch')
+          return handleNative(publisher, topic, payload, receivedAt);
         const parsed = parseDeviceTopic(topic);
         if (!parsed.ok) return reject(deviceId, topic, parsed.reason);
         const device = devices.get(parsed.deviceId);
-        if (!device || parsed.deviceId !== deviceId) return reject(deviceId, topic, 'unknown device');
+        // A gateway publishes for the devices that name it as their parent (issue #5).
+        const viaGateway = publisher?.kind === 'gateway';
+        if (!device || (parsed.deviceId !== deviceId && !(viaGateway && device.parentId === deviceId)))
+          return reject(deviceId, topic, 'unknown device');
         const decoded = decodePayload(parsed.channel, device.kind, payload);
         if (!decoded.ok) return reject(deviceId, topic, decoded.reason);
-        const msg = decoded.message;
         stats.accepted++;
-        if (msg.channel !== 'status' && msg.droppedFields.length > 0) {
-          stats.droppedFields += msg.droppedFields.length;
-          log.debug({ deviceId, topic, fields: msg.droppedFields }, 'unknown fields dropped');
-        }
-        if (msg.channel === 'status' && !msg.online) liveness.statusOffline(deviceId, receivedAt);
-        else liveness.signOfLife(deviceId, receivedAt);
-        const point = toPoint(device, msg, receivedAt);
-        if (point) points.write(point);
-        if (rules && msg.channel !== 'status') {
-          // tsMs is passed as sent (not clamped like the point time): the clock-skew rule needs it.
-          if (msg.channel === 'telemetry')
-            rules.observe(deviceId, { type: 'telemetry', data: msg.data, tsMs: msg.tsMs, at: receivedAt });
-          else if (msg.channel === 'event')
-            rules.observe(deviceId, { type: 'event', event: msg.data.type, tsMs: msg.tsMs, at: receivedAt });
-          else rules.observe(deviceId, { type: 'heartbeat', tsMs: msg.tsMs, at: receivedAt });
-        }
+        accept(device, decoded.message, receivedAt, viaGateway);
       } catch (err) {
         // Unreachable by design (everything above is total); never let it reach the broker.
         reject(deviceId, topic, 'internal error');

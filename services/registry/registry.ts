@@ -1,7 +1,15 @@
-import { DEVICE_KINDS, type DeviceKind, isDeviceId } from '../../devices/protocol/index.ts';
+import {
+  DEVICE_KINDS,
+  DEVICE_PROTOCOLS,
+  type DeviceKind,
+  type DeviceProtocol,
+  isDeviceId,
+  isDeviceProtocol,
+  nativeTopicProblem,
+} from '../../devices/protocol/index.ts';
 import type { EventBus } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
-import { badRequest } from '../core/errors.ts';
+import { badRequest, conflict } from '../core/errors.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import { generateSecret, hashSecret, verifySecret } from './secrets.ts';
@@ -10,9 +18,22 @@ import type { Device, DeviceFilter, DevicePatch, DeviceRepository, NewDevice } f
 /** What `create` takes: the optional fields of a device may be left out. */
 export type DeviceInput = Omit<
   NewDevice,
-  'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone'
+  'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone' | 'protocol' | 'topic'
 > &
-  Partial<Pick<NewDevice, 'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone'>>;
+  Partial<
+    Pick<
+      NewDevice,
+      'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone' | 'protocol' | 'topic'
+    >
+  >;
+
+/**
+ * Tasmota reports every TelePeriod, 300 s by default (issue #5): a tasmota device registered
+ * without heartbeatIntervalS expects that, not the kind's 60 s (docs/firmware.md).
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL: Partial<Record<DeviceProtocol, number>> = {
+  tasmota: 300,
+};
 
 /**
  * The device registry. Reads are served from memory (the ingest and broker hot paths call `get`
@@ -87,6 +108,9 @@ function checkFields(d: Partial<NewDevice>, creating: boolean): void {
   if (d.kind !== undefined && !(DEVICE_KINDS as readonly string[]).includes(d.kind)) {
     throw badRequest(`kind: must be one of ${DEVICE_KINDS.join(', ')}`);
   }
+  if (d.protocol !== undefined && !isDeviceProtocol(d.protocol)) {
+    throw badRequest(`protocol: must be one of ${DEVICE_PROTOCOLS.join(', ')}`);
+  }
   text('name', d.name, false);
   if (d.ward !== undefined && (typeof d.ward !== 'string' || !WARD_ID_RE.test(d.ward))) {
     throw badRequest(`ward: must match ${WARD_ID_PATTERN} (a ward id such as binh-ngoc)`);
@@ -143,6 +167,22 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     }
   };
 
+  /**
+   * The native topic fits the protocol and no other device of that protocol uses it (the broker's
+   * ACL and the adapters key on it). O(n), on writes only. A gateway speaks wardwatch.
+   */
+  const checkNative = (id: string, kind: DeviceKind, protocol: DeviceProtocol, topic: string | null) => {
+    const problem = nativeTopicProblem(protocol, topic);
+    if (problem) throw badRequest(problem);
+    if (kind === 'gateway' && protocol !== 'wardwatch')
+      throw badRequest('protocol: a gateway speaks wardwatch');
+    if (topic === null) return;
+    for (const { device } of entries.values()) {
+      if (device.id !== id && device.protocol === protocol && device.topic === topic)
+        throw conflict(`topic: ${device.id} already uses ${protocol} topic '${topic}'`);
+    }
+  };
+
   /** tags.powerZone seeds the powerZone field when it is not given (issue #3: one source of truth). */
   const zoneFromTags = (tags: Record<string, string> | undefined): string | null => {
     const z = tags?.powerZone;
@@ -172,6 +212,9 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       checkFields(input, true);
       checkParent(input.id, input.parentId);
       checkTags(input.tags);
+      const protocol = input.protocol ?? 'wardwatch';
+      const topic = input.topic ?? null;
+      checkNative(input.id, input.kind, protocol, topic);
       const fresh: NewDevice = {
         id: input.id,
         kind: input.kind as DeviceKind,
@@ -180,9 +223,12 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         lat: input.lat,
         lon: input.lon,
         address: input.address ?? null,
-        heartbeatIntervalS: input.heartbeatIntervalS ?? null,
+        heartbeatIntervalS:
+          input.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL[protocol] ?? null,
         parentId: input.parentId ?? null,
         powerZone: input.powerZone ?? zoneFromTags(input.tags),
+        protocol,
+        topic,
         tags: { ...(input.tags ?? {}) },
       };
       const secret = generateSecret();
@@ -204,6 +250,14 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       checkFields(patch, false);
       checkParent(id, patch.parentId);
       checkTags(patch.tags);
+      if (patch.protocol !== undefined || patch.topic !== undefined) {
+        checkNative(
+          id,
+          entry.device.kind,
+          patch.protocol ?? entry.device.protocol,
+          patch.topic === undefined ? entry.device.topic : patch.topic,
+        );
+      }
       const clean: DevicePatch = { ...patch };
       if (clean.powerZone === undefined && patch.tags !== undefined) {
         const z = zoneFromTags(patch.tags);

@@ -1,4 +1,4 @@
-import type { DeviceKind } from '../../devices/protocol/index.ts';
+import type { DeviceKind, DeviceProtocol } from '../../devices/protocol/index.ts';
 import { conflict } from '../core/errors.ts';
 import type { Database } from '../core/sqlite.ts';
 import type { Device, DeviceFilter, DevicePatch, DeviceRepository, NewDevice } from './types.ts';
@@ -14,13 +14,15 @@ interface DeviceRow {
   heartbeat_interval_s: number | null;
   parent_id: string | null;
   power_zone: string | null;
+  protocol: DeviceProtocol;
+  topic: string | null;
   tags: string;
   created_at: number;
   updated_at: number;
 }
 
 const COLUMNS =
-  'id, kind, name, ward, lat, lon, address, heartbeat_interval_s, parent_id, power_zone, tags, created_at, updated_at';
+  'id, kind, name, ward, lat, lon, address, heartbeat_interval_s, parent_id, power_zone, protocol, topic, tags, created_at, updated_at';
 
 const toDevice = (r: DeviceRow): Device => ({
   id: r.id,
@@ -33,6 +35,8 @@ const toDevice = (r: DeviceRow): Device => ({
   heartbeatIntervalS: r.heartbeat_interval_s,
   parentId: r.parent_id,
   powerZone: r.power_zone,
+  protocol: r.protocol,
+  topic: r.topic,
   tags: JSON.parse(r.tags) as Record<string, string>,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -52,7 +56,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
     this.stmts = {
       insert: db.prepare<[Record<string, unknown>]>(
         `INSERT INTO devices (${COLUMNS}, secret_hash)
-         VALUES (@id, @kind, @name, @ward, @lat, @lon, @address, @heartbeatIntervalS, @parentId, @powerZone, @tags, @now, @now,
+         VALUES (@id, @kind, @name, @ward, @lat, @lon, @address, @heartbeatIntervalS, @parentId, @powerZone, @protocol, @topic, @tags, @now, @now,
            @secretHash)`,
       ),
       get: db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = ?`),
@@ -66,7 +70,7 @@ export class SqliteDeviceRepository implements DeviceRepository {
       ),
       update: db.prepare<[Record<string, unknown>]>(
         `UPDATE devices SET kind = @kind, name = @name, ward = @ward, lat = @lat, lon = @lon, address = @address,
-           heartbeat_interval_s = @heartbeatIntervalS, parent_id = @parentId, power_zone = @powerZone, tags = @tags, updated_at = @now
+           heartbeat_interval_s = @heartbeatIntervalS, parent_id = @parentId, power_zone = @powerZone, protocol = @protocol, topic = @topic, tags = @tags, updated_at = @now
          WHERE id = @id`,
       ),
       delete: db.prepare<[string]>('DELETE FROM devices WHERE id = ?'),
@@ -87,11 +91,15 @@ export class SqliteDeviceRepository implements DeviceRepository {
         heartbeatIntervalS: device.heartbeatIntervalS ?? null,
         parentId: device.parentId ?? null,
         powerZone: device.powerZone ?? null,
+        protocol: device.protocol ?? 'wardwatch',
+        topic: device.topic ?? null,
         tags: JSON.stringify(device.tags),
         now,
         secretHash,
       });
     } catch (err) {
+      if (isUniqueViolation(err) && String((err as Error).message).includes('topic'))
+        throw conflict(`topic: another ${device.protocol} device already uses '${device.topic}'`);
       if (isUniqueViolation(err)) throw conflict(`device '${device.id}' already exists`);
       throw err;
     }
@@ -99,6 +107,8 @@ export class SqliteDeviceRepository implements DeviceRepository {
       ...device,
       parentId: device.parentId ?? null,
       powerZone: device.powerZone ?? null,
+      protocol: device.protocol ?? 'wardwatch',
+      topic: device.topic ?? null,
       tags: { ...device.tags },
       createdAt: now,
       updatedAt: now,

@@ -1,4 +1,4 @@
-import type { DeviceKind } from '../../devices/protocol/index.ts';
+import type { DeviceKind, DeviceProtocol } from '../../devices/protocol/index.ts';
 
 /** A registered device. Times are epoch ms inside the service; the API renders ISO-8601. */
 export interface Device {
@@ -21,14 +21,24 @@ export interface Device {
    * a device is created or its tags change without a `powerZone` (the demo ward uses the tag).
    */
   powerZone: string | null;
+  /**
+   * How the device talks (issue #5): `wardwatch` (docs/protocol.md) or a stock firmware whose
+   * native topics an adapter maps (docs/firmware.md).
+   */
+  protocol: DeviceProtocol;
+  /** The stock firmware's native topic or prefix (Tasmota `%topic%`, Shelly prefix…); null for wardwatch. */
+  topic: string | null;
   tags: Record<string, string>;
   createdAt: number;
   updatedAt: number;
 }
 
-/** parentId and powerZone may be left out (null). */
-export type NewDevice = Omit<Device, 'createdAt' | 'updatedAt' | 'parentId' | 'powerZone'> &
-  Partial<Pick<Device, 'parentId' | 'powerZone'>>;
+/** parentId, powerZone, protocol and topic may be left out (null, wardwatch). */
+export type NewDevice = Omit<
+  Device,
+  'createdAt' | 'updatedAt' | 'parentId' | 'powerZone' | 'protocol' | 'topic'
+> &
+  Partial<Pick<Device, 'parentId' | 'powerZone' | 'protocol' | 'topic'>>;
 export type DevicePatch = Partial<Omit<Device, 'id' | 'createdAt' | 'updatedAt'>>;
 
 export interface DeviceFilter {

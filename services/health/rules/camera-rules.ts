@@ -79,10 +79,18 @@ export const cameraTamper: Rule = (s, input, { params, label }) => {
   };
 };
 
-/** The device's own `ts` differs from the server clock by more than maxSkewS; clears within maxSkewS − hysteresisS. */
+/**
+ * The camera's clock is off by more than maxSkewS; clears within maxSkewS − hysteresisS. The
+ * offset is the `clockOffsetS` the camera gateway measured over ONVIF when the telemetry carries
+ * it (issue #5: the message's `ts` is then the gateway's clock), else the device's own `ts` against
+ * the server clock.
+ */
 export const cameraClockSkew: Rule = (s, input, { params, label }) => {
-  if (input.type === 'tick' || input.tsMs === null) return s;
-  const skewS = Math.abs(input.tsMs - input.at) / 1000;
+  if (input.type === 'tick') return s;
+  const measured = input.type === 'telemetry' ? input.data.clockOffsetS : undefined;
+  if (typeof measured !== 'number' && input.tsMs === null) return s;
+  const skewS =
+    typeof measured === 'number' ? Math.abs(measured) : Math.abs((input.tsMs ?? input.at) - input.at) / 1000;
   const max = num(params, 'maxSkewS', 60);
   const hyst = num(params, 'hysteresisS', 30);
   if (skewS > max) {

@@ -1,5 +1,6 @@
 import type { DeviceKind } from '../../../devices/protocol/index.ts';
 import type { RulesConfig } from '../../core/config.ts';
+import { cameraAuthFailed, cameraSnapshotFailed, cameraSnapshotFrozen } from './camera-gateway-rules.ts';
 import {
   cameraClockSkew,
   cameraNotRecording,
@@ -20,12 +21,17 @@ export const RULES: Record<DeviceKind, ReadonlyArray<readonly [RuleType, Rule]>>
     ['camera_video_loss', cameraVideoLoss],
     ['camera_tamper', cameraTamper],
     ['camera_clock_skew', cameraClockSkew],
+    ['camera_auth_failed', cameraAuthFailed],
+    ['camera_snapshot_failed', cameraSnapshotFailed],
+    ['camera_snapshot_frozen', cameraSnapshotFrozen],
   ],
   light: [
     ['lamp_failure', lampFailure],
     ['lamp_day_burning', lampDayBurning],
     ['supply_voltage_abnormal', supplyVoltageAbnormal],
   ],
+  // A gateway is watched by liveness only; its cameras carry the faults.
+  gateway: [],
 };
 
 export const RULE_TYPES: ReadonlySet<string> = new Set(

@@ -52,7 +52,7 @@ interface DeviceRules {
   expected: { minute: number; settings: LightSettings; on: boolean } | null;
 }
 
-const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light' };
+const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light', gateway: 'Gateway' };
 /** A gap longer than this between two light reports is not counted as burning (the light was silent). */
 const MAX_USAGE_GAP_MS = 15 * 60_000;
 

@@ -17,6 +17,8 @@ const cam: Device = {
   heartbeatIntervalS: null,
   parentId: null,
   powerZone: null,
+  protocol: 'wardwatch',
+  topic: null,
   tags: {},
   createdAt: NOW,
   updatedAt: NOW,

@@ -94,6 +94,8 @@ describe('createDeviceRegistry', () => {
       heartbeatIntervalS: null,
       parentId: null,
       powerZone: null,
+      protocol: 'wardwatch',
+      topic: null,
       tags: { pole: 'P1' },
       createdAt: T0,
       updatedAt: T0,

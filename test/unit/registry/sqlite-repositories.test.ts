@@ -92,7 +92,15 @@ describe('SqliteDeviceRepository', () => {
       heartbeatIntervalS: 15,
       tags: { pole: 'P1', 'vendor name': 'Hik' },
     });
-    const stored = { ...d, parentId: null, powerZone: null, createdAt: T0, updatedAt: T0 };
+    const stored = {
+      ...d,
+      parentId: null,
+      powerZone: null,
+      protocol: 'wardwatch',
+      topic: null,
+      createdAt: T0,
+      updatedAt: T0,
+    };
     expect(repo.create(d, 'sha256$x$y', T0)).toEqual(stored);
     expect(repo.get('cam-1')).toEqual(stored);
     expect(repo.getSecretHash('cam-1')).toBe('sha256$x$y');

@@ -1,0 +1,95 @@
+/**
+ * Stock firmware (issue #5): devices that keep their own MQTT topics instead of speaking the
+ * wardwatch protocol. A device record names its `protocol` and its native `topic` (Tasmota's
+ * `%topic%`, a Shelly or ESPHome prefix, Frigate's `topic_prefix`); the broker lets its credentials
+ * publish only under that topic, and an adapter in services/ingest/adapters maps the messages
+ * onto heartbeat / telemetry / status / event. Pure; docs/firmware.md documents every mapping.
+ */
+export const DEVICE_PROTOCOLS = ['wardwatch', 'tasmota', 'shelly-gen2', 'esphome', 'frigate'] as const;
+export type DeviceProtocol = (typeof DEVICE_PROTOCOLS)[number];
+export const isDeviceProtocol = (p: unknown): p is DeviceProtocol =>
+  typeof p === 'string' && (DEVICE_PROTOCOLS as readonly string[]).includes(p);
+
+/**
+ * A native topic is one topic level (no `/`, no wildcard, not `$…`): Tasmota's `%topic%`, Shelly's
+ * default prefix (`shellyplus1pm-a8032ab12345`), an ESPHome node name, Frigate's `frigate`.
+ */
+export const NATIVE_TOPIC_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';
+const NATIVE_TOPIC_RE = new RegExp(NATIVE_TOPIC_PATTERN);
+/** Names that would put a prefix-based device (`<prefix>/…`) inside another namespace. */
+const RESERVED_TOPICS = new Set(['wardwatch', 'tele', 'stat', 'cmnd', 'homeassistant']);
+
+/** A reason when `topic` cannot be the native topic of a `protocol` device, else null. */
+export function nativeTopicProblem(protocol: DeviceProtocol, topic: string | null): string | null {
+  if (protocol === 'wardwatch')
+    return topic === null ? null : 'topic: only for protocol other than wardwatch';
+  if (topic === null) return `topic: required for protocol ${protocol}`;
+  if (!NATIVE_TOPIC_RE.test(topic)) return `topic: must match ${NATIVE_TOPIC_PATTERN} (one topic level)`;
+  if (protocol !== 'tasmota' && RESERVED_TOPICS.has(topic.toLowerCase()))
+    return `topic: '${topic}' is reserved`;
+  return null;
+}
+
+/**
+ * Topics a stock-firmware device may publish to (its native telemetry topics and nothing else).
+ * Frigate cameras are children of the NVR: the NVR's credentials publish `frigate/<camera>/…`.
+ */
+export function isAllowedNativePublish(protocol: DeviceProtocol, prefix: string, topic: string): boolean {
+  const levels = topic.split('/');
+  switch (protocol) {
+    case 'tasmota':
+      // tele/<topic>/{LWT,STATE,SENSOR,INFO1…}, stat/<topic>/{POWER,RESULT,STATUS…}
+      return levels.length === 3 && (levels[0] === 'tele' || levels[0] === 'stat') && levels[1] === prefix;
+    case 'shelly-gen2':
+      // <prefix>/online, <prefix>/events/rpc, <prefix>/status/<component>
+      if (levels[0] !== prefix) return false;
+      if (levels.length === 2) return levels[1] === 'online';
+      return (
+        levels.length === 3 && (levels[1] === 'status' || (levels[1] === 'events' && levels[2] === 'rpc'))
+      );
+    case 'esphome':
+      // <prefix>/status, <prefix>/<component>/<name>/state (and debug/log topics, ignored)
+      return levels[0] === prefix && levels.length >= 2 && levels.length <= 4;
+    case 'frigate':
+      // <prefix>/available, <prefix>/stats, <prefix>/<camera>/… (events, recordings/state…)
+      return levels[0] === prefix && levels.length >= 2 && levels.length <= 4;
+    case 'wardwatch':
+      return false;
+  }
+}
+
+/** Topics whose retained flag is kept: the availability topics that carry the last will. */
+export function isNativeAvailabilityTopic(protocol: DeviceProtocol, prefix: string, topic: string): boolean {
+  switch (protocol) {
+    case 'tasmota':
+      return topic === `tele/${prefix}/LWT`;
+    case 'shelly-gen2':
+      return topic === `${prefix}/online`;
+    case 'esphome':
+      return topic === `${prefix}/status`;
+    case 'frigate':
+      return topic === `${prefix}/available`;
+    case 'wardwatch':
+      return false;
+  }
+}
+
+/** The command topics a stock firmware subscribes to (refusing them would only make it retry). */
+export function isAllowedNativeSubscription(
+  protocol: DeviceProtocol,
+  prefix: string,
+  filter: string,
+): boolean {
+  switch (protocol) {
+    case 'tasmota':
+      return filter === `cmnd/${prefix}/#` || filter === `cmnd/${prefix}/+`;
+    case 'shelly-gen2':
+      return filter === `${prefix}/rpc` || filter === `${prefix}/command` || filter === `${prefix}/command/#`;
+    case 'esphome':
+    case 'frigate':
+      // Their command topics sit under their own prefix (`<prefix>/switch/x/command`, `frigate/+/detect/set`).
+      return filter.startsWith(`${prefix}/`);
+    case 'wardwatch':
+      return false;
+  }
+}

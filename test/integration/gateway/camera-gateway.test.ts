@@ -1,0 +1,259 @@
+/**
+ * The camera gateway (issue #5) against fake ONVIF cameras, through the real broker into the
+ * real service (real InfluxDB): reachability, clock skew, frozen snapshots, wrong password, the
+ * gateway ACL, WS-Discovery (unicast on 127.0.0.1), and an outage of the broker link with the
+ * backlog delivered afterwards at its original times.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseGatewayConfig } from '../../../devices/camera-gateway/config.ts';
+import { type CameraGateway, createCameraGateway } from '../../../devices/camera-gateway/gateway.ts';
+import { type FakeOnvifCamera, startFakeOnvifCamera } from '../../fakes/onvif-camera.ts';
+import { startTcpProxy, type TcpProxy } from '../../fakes/tcp-proxy.ts';
+import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+
+interface AlertItem {
+  type: string;
+  deviceId: string;
+  state: string;
+}
+
+describe('camera gateway → broker → service', () => {
+  let t: TestApp;
+  let cam1: FakeOnvifCamera;
+  let cam2: FakeOnvifCamera;
+  let proxy: TcpProxy;
+  let gateway: CameraGateway;
+  let gwSecret: string;
+  const dir = mkdtempSync(join(tmpdir(), 'ww-gw-'));
+
+  const openAlerts = async (deviceId: string) =>
+    (
+      await t.api<{ items: AlertItem[] }>('GET', `/api/v1/alerts?state=open&deviceId=${deviceId}`)
+    ).body.items.map((a) => a.type);
+  const points = async (id: string, field: string, from?: number) => {
+    const q = from === undefined ? '' : `&from=${new Date(from).toISOString()}`;
+    const res = await t.api<{ points: Array<{ ts: string; value: unknown }> }>(
+      'GET',
+      `/api/v1/devices/${id}/telemetry?field=${field}${q}`,
+    );
+    return res.status === 200 ? res.body.points : [];
+  };
+
+  beforeAll(async () => {
+    t = await startTestApp({ influxBaseUrl: inject('influxUrl') });
+    // Fast timeouts: 1 s heartbeat interval × 3 missed = offline after 3 s.
+    gwSecret = await t.addDevice({ id: 'gw-1', kind: 'gateway', heartbeatIntervalS: 1 });
+    await t.addDevice({ id: 'cam-g1', kind: 'camera', parentId: 'gw-1', heartbeatIntervalS: 1 });
+    await t.addDevice({ id: 'cam-g2', kind: 'camera', parentId: 'gw-1', heartbeatIntervalS: 1 });
+    await t.addDevice({ id: 'cam-free', kind: 'camera' }); // not a child of gw-1
+    cam1 = await startFakeOnvifCamera({ password: 'pass-1', serial: 'SN-G1' });
+    cam2 = await startFakeOnvifCamera({ password: 'pass-2', serial: 'SN-G2' });
+    proxy = await startTcpProxy(t.app.mqttPort());
+    const config = parseGatewayConfig({
+      mqtt: {
+        url: `mqtt://127.0.0.1:${proxy.port}`,
+        deviceId: 'gw-1',
+        secret: gwSecret,
+        reconnectPeriodMs: 200,
+      },
+      probeIntervalS: 0.3,
+      snapshotIntervalS: 0.3,
+      frozenAfter: 3,
+      heartbeatIntervalS: 0.5,
+      queue: { file: join(dir, 'queue.jsonl'), maxMessages: 10_000 },
+      discovery: { address: '127.0.0.1', port: cam2.discoveryPort, waitMs: 500 },
+      cameras: [
+        { id: 'cam-g1', xaddr: cam1.xaddr, username: 'admin', password: 'pass-1' },
+        // cam2 is reached under its xaddr too; discovery must not list it as new
+        { id: 'cam-g2', xaddr: cam2.xaddr, username: 'admin', password: 'pass-2' },
+      ],
+    });
+    gateway = createCameraGateway({
+      config,
+      log: pino({ level: process.env.WARDWATCH_TEST_LOG || 'silent' }),
+    });
+    await gateway.start();
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await proxy?.close();
+    await cam1?.close();
+    await cam2?.close();
+    await t?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the gateway and both cameras come online; telemetry carries clock offset, probe time and snapshot size', async () => {
+    await waitFor(
+      () => ['gw-1', 'cam-g1', 'cam-g2'].every((id) => t.app.liveness.getStatus(id).state === 'online'),
+      'gateway and cameras online',
+    );
+    await waitFor(async () => (await points('cam-g2', 'snapshotBytes')).length > 0, 'snapshotBytes stored');
+    const offsets = (await points('cam-g1', 'clockOffsetS')).map((p) => p.value as number);
+    expect(offsets.length).toBeGreaterThan(0);
+    expect(Math.abs(offsets.at(-1) ?? 99)).toBeLessThanOrEqual(2);
+    await waitFor(
+      () => (cam1.calls.GetDeviceInformation ?? 0) >= 1 && (cam1.calls.snapshot ?? 0) >= 1,
+      'info + snapshot',
+    );
+  });
+
+  it('the gateway may publish for its children only', async () => {
+    const c = await t.connectDevice('gw-1', gwSecret, { clientId: 'gw-1-test' }).catch((e: Error) => e);
+    // client id must equal the device id for a wardwatch device: refused
+    expect(c).toBeInstanceOf(Error);
+    await gateway.stop();
+    const direct = await t.connectDevice('gw-1', gwSecret);
+    await publish(direct, 'wardwatch/v1/devices/cam-g2/event', '{"type":"acl_probe"}');
+    const closed = new Promise<void>((r) => direct.once('close', () => r()));
+    direct.publish('wardwatch/v1/devices/cam-free/heartbeat', '{}', { qos: 0 });
+    await closed;
+    expect(t.app.broker.stats().publishDenied['publish under another device id']).toBeGreaterThanOrEqual(1);
+    expect(t.app.liveness.getStatus('cam-free').state).toBe('unknown');
+    // back to the real gateway
+    gateway = createCameraGateway({
+      config: parseGatewayConfig({
+        mqtt: {
+          url: `mqtt://127.0.0.1:${proxy.port}`,
+          deviceId: 'gw-1',
+          secret: gwSecret,
+          reconnectPeriodMs: 200,
+        },
+        probeIntervalS: 0.3,
+        snapshotIntervalS: 0.3,
+        frozenAfter: 3,
+        heartbeatIntervalS: 0.5,
+        queue: { file: join(dir, 'queue.jsonl'), maxMessages: 10_000 },
+        cameras: [
+          { id: 'cam-g1', xaddr: cam1.xaddr, username: 'admin', password: 'pass-1' },
+          { id: 'cam-g2', xaddr: cam2.xaddr, username: 'admin', password: 'pass-2' },
+        ],
+      }),
+      log: pino({ level: 'silent' }),
+    });
+    await gateway.start();
+    await waitFor(() => gateway.connected(), 'gateway reconnected');
+  });
+
+  it('WS-Discovery lists a camera that is not configured (unicast to the configured address)', async () => {
+    const extra = await startFakeOnvifCamera({ name: 'Hem 9 cam', model: 'DH-IPC-HFW1230' });
+    try {
+      const g = createCameraGateway({
+        config: parseGatewayConfig({
+          mqtt: { url: 'mqtt://127.0.0.1:1', deviceId: 'gw-probe', secret: 'x' },
+          queue: { file: join(dir, 'probe-queue.jsonl') },
+          discovery: { address: '127.0.0.1', port: extra.discoveryPort, waitMs: 600 },
+          cameras: [],
+        }),
+        log: pino({ level: 'silent' }),
+      });
+      const found = await g.discover();
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({
+        xaddrs: [extra.xaddr],
+        hardware: 'DH-IPC-HFW1230',
+        name: 'Hem 9 cam',
+      });
+      // a configured camera is not "new"
+      const known = createCameraGateway({
+        config: parseGatewayConfig({
+          mqtt: { url: 'mqtt://127.0.0.1:1', deviceId: 'gw-probe', secret: 'x' },
+          queue: { file: join(dir, 'probe-queue2.jsonl') },
+          discovery: { address: '127.0.0.1', port: extra.discoveryPort, waitMs: 600 },
+          cameras: [{ id: 'cam-x', xaddr: extra.xaddr, username: 'admin', password: 'p' }],
+        }),
+        log: pino({ level: 'silent' }),
+      });
+      expect(await known.discover()).toEqual([]);
+    } finally {
+      await extra.close();
+    }
+  });
+
+  it('a camera that goes silent goes offline (device_offline for it only)', async () => {
+    cam1.silent = true;
+    await waitFor(() => t.app.liveness.getStatus('cam-g1').state === 'offline', 'cam-g1 offline', 10_000);
+    await waitFor(async () => (await openAlerts('cam-g1')).includes('device_offline'), 'offline alert');
+    expect(t.app.liveness.getStatus('cam-g2').state).toBe('online');
+    expect(t.app.liveness.getStatus('gw-1').state).toBe('online');
+    expect(await openAlerts('cam-g2')).not.toContain('device_offline');
+    cam1.silent = false;
+    await waitFor(() => t.app.liveness.getStatus('cam-g1').state === 'online', 'cam-g1 back');
+  });
+
+  it('a camera clock 120 s off raises camera_clock_skew', async () => {
+    cam2.clockShiftS = 120;
+    await waitFor(async () => (await openAlerts('cam-g2')).includes('camera_clock_skew'), 'clock skew alert');
+    await waitFor(
+      async () => (await points('cam-g2', 'clockOffsetS')).some((p) => (p.value as number) > 115),
+      'clockOffsetS ≈ 120 stored',
+    );
+    cam2.clockShiftS = 0;
+    await waitFor(
+      async () => !(await openAlerts('cam-g2')).includes('camera_clock_skew'),
+      'clock skew resolved',
+    );
+  });
+
+  it('frozen snapshots raise camera_snapshot_frozen; a moving picture resolves it', async () => {
+    cam2.frozen = true;
+    await waitFor(
+      async () => (await openAlerts('cam-g2')).includes('camera_snapshot_frozen'),
+      'frozen alert',
+    );
+    cam2.frozen = false;
+    await waitFor(
+      async () => !(await openAlerts('cam-g2')).includes('camera_snapshot_frozen'),
+      'frozen resolved',
+    );
+  });
+
+  it('a wrong password raises camera_auth_failed while the camera stays online', async () => {
+    cam2.password = 'changed-by-installer';
+    await waitFor(async () => (await openAlerts('cam-g2')).includes('camera_auth_failed'), 'auth alert');
+    expect(t.app.liveness.getStatus('cam-g2').state).toBe('online');
+    cam2.password = 'pass-2';
+    await waitFor(async () => !(await openAlerts('cam-g2')).includes('camera_auth_failed'), 'auth resolved');
+  });
+
+  it('broker unreachable: the backlog arrives afterwards at its original times; an old replay does not revive a dead camera', async () => {
+    const replayedBefore = t.app.ingest.stats().replayedStale;
+    proxy.cut();
+    const cutAt = Date.now();
+    await waitFor(() => !gateway.connected(), 'gateway disconnected');
+    await waitFor(() => gateway.queued() > 10, 'messages queued on disk');
+    // cam-g1 answers during the first part of the outage, then dies
+    cam1.silent = true;
+    const diedAt = Date.now();
+    await waitFor(
+      () => t.app.liveness.getStatus('cam-g1').state === 'offline',
+      'cam-g1 offline (timeout)',
+      10_000,
+    );
+    await new Promise((r) => setTimeout(r, 3500)); // its queued messages are now older than its 3 s timeout
+    proxy.restore();
+    await waitFor(() => gateway.connected() && gateway.queued() === 0, 'backlog sent', 15_000);
+    // backlog stored at the times it was measured, during the outage
+    await waitFor(
+      async () => (await points('cam-g2', 'probeMs', cutAt)).some((p) => Date.parse(p.ts) < diedAt),
+      'outage points of cam-g2 at their own times',
+    );
+    const g1 = await points('cam-g1', 'probeMs', cutAt);
+    expect(g1.some((p) => Date.parse(p.ts) >= cutAt && Date.parse(p.ts) < diedAt + 1000)).toBe(true);
+    expect(t.app.ingest.stats().replayedStale).toBeGreaterThan(replayedBefore);
+    // the dead camera stayed offline; the live one and the gateway are online again
+    await waitFor(
+      () =>
+        t.app.liveness.getStatus('cam-g2').state === 'online' &&
+        t.app.liveness.getStatus('gw-1').state === 'online',
+      'cam-g2 and gateway online',
+    );
+    expect(t.app.liveness.getStatus('cam-g1').state).toBe('offline');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(t.app.liveness.getStatus('cam-g1').state).toBe('offline');
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Issue #5 registry fields: protocol, topic, kind gateway; migration 5 (devices table rebuilt).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventBus } from '../../../services/core/bus.ts';
+import type { WardwatchEvents } from '../../../services/core/events.ts';
+import { createLogger } from '../../../services/core/logger.ts';
+import { type Database, openDatabase, SCHEMA_VERSION } from '../../../services/core/sqlite.ts';
+import { createDeviceRegistry } from '../../../services/registry/registry.ts';
+import { SqliteDeviceRepository } from '../../../services/registry/sqlite-device-repository.ts';
+
+const T0 = Date.parse('2026-11-27T00:00:00Z');
+let dir: string;
+let file: string;
+let db: Database;
+const log = createLogger('silent');
+const registry = () =>
+  createDeviceRegistry({
+    repo: new SqliteDeviceRepository(db),
+    bus: new EventBus<WardwatchEvents>(log),
+    clock: { now: () => T0 } as never,
+    log,
+  });
+const base = { kind: 'light' as const, name: 'Relay', ward: 'binh-ngoc', lat: 21.5, lon: 107.9 };
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ww-native-'));
+  file = join(dir, 'wardwatch.db');
+  db = openDatabase(file);
+});
+afterEach(() => {
+  if (db.open) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('native protocol fields', () => {
+  it('a tasmota device gets topic, protocol and the TelePeriod default of 300 s; fields survive a reload', () => {
+    const r = registry();
+    const { device } = r.create({ ...base, id: 'light-t1', protocol: 'tasmota', topic: 'tasmota_5C2B3A' });
+    expect(device).toMatchObject({ protocol: 'tasmota', topic: 'tasmota_5C2B3A', heartbeatIntervalS: 300 });
+    expect(r.create({ ...base, id: 'light-w1' }).device).toMatchObject({
+      protocol: 'wardwatch',
+      topic: null,
+      heartbeatIntervalS: null,
+    });
+    expect(registry().get('light-t1')).toMatchObject({ protocol: 'tasmota', topic: 'tasmota_5C2B3A' });
+  });
+
+  it('rejects a missing or malformed topic, a topic on wardwatch, a duplicate topic and a non-wardwatch gateway', () => {
+    const r = registry();
+    expect(() => r.create({ ...base, id: 'a', protocol: 'tasmota' })).toThrow(/topic: required/);
+    expect(() => r.create({ ...base, id: 'b', protocol: 'shelly-gen2', topic: 'x/#' })).toThrow(
+      /topic: must match/,
+    );
+    expect(() => r.create({ ...base, id: 'c', protocol: 'shelly-gen2', topic: 'wardwatch' })).toThrow(
+      /reserved/,
+    );
+    expect(() => r.create({ ...base, id: 'd', topic: 'abc' })).toThrow(/only for protocol/);
+    expect(() => r.create({ ...base, id: 'e', protocol: 'mqtt' as never, topic: 'abc' })).toThrow(
+      /protocol: must be/,
+    );
+    r.create({ ...base, id: 'f', protocol: 'shelly-gen2', topic: 'shelly-1' });
+    expect(() => r.create({ ...base, id: 'g', protocol: 'shelly-gen2', topic: 'shelly-1' })).toThrow(
+      /already uses/,
+    );
+    // the same topic under another protocol is another namespace
+    expect(r.create({ ...base, id: 'h', protocol: 'esphome', topic: 'shelly-1' }).device.topic).toBe(
+      'shelly-1',
+    );
+    expect(() => r.update('h', { topic: 'shelly-1', protocol: 'shelly-gen2' })).toThrow(/already uses/);
+    expect(() => r.create({ ...base, id: 'gw', kind: 'gateway', protocol: 'tasmota', topic: 'gw' })).toThrow(
+      /gateway speaks wardwatch/,
+    );
+    expect(r.create({ ...base, id: 'gw2', kind: 'gateway' }).device.kind).toBe('gateway');
+  });
+});
+
+describe('migration 5', () => {
+  it('rebuilds devices without losing device_status (which cascades from devices)', () => {
+    const r = registry();
+    r.create({ ...base, id: 'cam-1', kind: 'camera', tags: { pole: 'P1' } });
+    db.prepare(
+      "INSERT OR REPLACE INTO device_status (device_id, state, last_seen_at, state_since) VALUES ('cam-1', 'online', ?, ?)",
+    ).run(T0, T0);
+    // Re-run migration 5 on this database (it is idempotent on a v5 table: same columns, rebuilt).
+    db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    db.close();
+    db = openDatabase(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.prepare('SELECT state FROM device_status WHERE device_id = ?').get('cam-1')).toEqual({
+      state: 'online',
+    });
+    expect(registry().get('cam-1')).toMatchObject({
+      kind: 'camera',
+      tags: { pole: 'P1' },
+      protocol: 'wardwatch',
+    });
+    // the cascade still works on the rebuilt table
+    db.prepare("DELETE FROM devices WHERE id = 'cam-1'").run();
+    expect(db.prepare('SELECT count(*) AS n FROM device_status').get()).toEqual({ n: 0 });
+  });
+});

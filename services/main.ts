@@ -14,6 +14,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { createWebSocketStream } from 'ws';
 import { buildHttpServer } from './api/app.ts';
+import { createAuditLog } from './audit/audit-log.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
 import { EventBus } from './core/bus.ts';
@@ -87,6 +88,7 @@ export async function createWardwatch(
     validateTags: (tags) => checkDeviceTags(config.rules, tags),
   });
   const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
+  const audit = createAuditLog({ db, clock, log: log.child({ feature: 'audit' }) });
   const storage = createInfluxStorage({ config, log: log.child({ feature: 'storage' }), clock });
   const alerts = createAlertService({
     repo: new SqliteAlertRepository(db),
@@ -159,6 +161,7 @@ export async function createWardwatch(
     log: log.child({ feature: 'broker' }),
     clock,
     verifyDevice: (id, secret) => devices.verifySecret(id, secret),
+    lookupDevice: (id) => devices.get(id),
     onMessage: (deviceId, topic, payload, receivedAt) => {
       if (accepting) ingest.handle(deviceId, topic, payload, receivedAt);
     },
@@ -192,6 +195,7 @@ export async function createWardwatch(
     clock,
     bus,
     users,
+    audit,
     devices,
     liveness: statusView,
     alerts,
@@ -242,7 +246,8 @@ export async function createWardwatch(
       await http.listen({ host: config.host, port: config.httpPort });
       const addr = http.server.address();
       httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
-      log.info({ httpPort, mqttPort: broker.port(), dataDir: config.dataDir }, 'wardwatch started');
+      const https = config.tls.certFile !== null && config.tls.keyFile !== null;
+      log.info({ httpPort, https, mqttPort: broker.port(), dataDir: config.dataDir }, 'wardwatch started');
     },
     async stop() {
       accepting = false;

@@ -61,8 +61,12 @@ export function userOf(request: FastifyRequest): User {
 export const canSeeWard = (user: User, ward: string): boolean =>
   user.wards.length === 0 || user.wards.includes(ward);
 
+/**
+ * 403 unless the user may see `ward`. The message never names the ward: asked by device or alert
+ * id, naming it would tell a user of one ward which ward another's device belongs to (issue #7).
+ */
 export function assertWard(user: User, ward: string): void {
-  if (!canSeeWard(user, ward)) throw forbidden(`no access to ward '${ward}'`);
+  if (!canSeeWard(user, ward)) throw forbidden('no access to the ward of this resource');
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { UserService } from '../auth/users.ts';
 import type { EventBus } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
@@ -8,6 +9,7 @@ import type { MaintenanceService } from '../health/maintenance.ts';
 import type { AlertService, IncidentView, LivenessView } from '../health/service-types.ts';
 import type { NotificationReader } from '../notify/notifier.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
+import type { StateHistoryReader } from '../reports/influx-state-reader.ts';
 import type { StorageHealth, TelemetryReader } from '../storage/types.ts';
 
 /** Everything the HTTP API needs, passed in by services/main.ts. Routes stay thin over these. */
@@ -17,6 +19,8 @@ export interface ApiDeps {
   clock: Clock;
   bus: EventBus<WardwatchEvents>;
   users: UserService;
+  /** The audit log (issue #7): written by the hook in services/api/audit.ts, read by GET /audit. */
+  audit: AuditLog;
   devices: DeviceRegistry;
   liveness: LivenessView;
   alerts: AlertService;
@@ -27,6 +31,8 @@ export interface ApiDeps {
   incidents?: IncidentView;
   /** Maintenance windows (/api/v1/maintenance); absent = the routes answer 404. */
   maintenance?: MaintenanceService;
+  /** State history for reports; absent = read from InfluxDB (config.influx). Tests pass a fake. */
+  stateHistory?: StateHistoryReader;
   /** Live numbers for /healthz. */
   health(): { mqttClients: number; storage: StorageHealth };
 }

@@ -24,6 +24,8 @@ export const CSV_COLUMNS = [
   'heartbeatIntervalS',
   'parentId',
   'powerZone',
+  'protocol',
+  'topic',
   'tags',
 ];
 const REQUIRED_CSV_COLUMNS = ['id', 'kind', 'name', 'ward', 'lat', 'lon'];
@@ -113,7 +115,13 @@ export function jsonRows(items: readonly unknown[]): Row[] {
  */
 export function importDevices(
   rows: readonly Row[],
-  deps: { registry: DeviceRegistry; mayCreateIn: (ward: string) => boolean; log: FastifyBaseLogger },
+  deps: {
+    registry: DeviceRegistry;
+    mayCreateIn: (ward: string) => boolean;
+    /** false: the row's parentId names a device the caller may not tie to (another ward). */
+    mayUseParent?: (parentId: string) => boolean;
+    log: FastifyBaseLogger;
+  },
 ): ImportResult {
   const { registry, mayCreateIn, log } = deps;
   if (rows.length > MAX_IMPORT_ROWS) throw badRequest(`body: at most ${MAX_IMPORT_ROWS} rows per import`);
@@ -138,6 +146,10 @@ export function importDevices(
     const device = value as Static<typeof NewDeviceBody>;
     if (!mayCreateIn(device.ward)) {
       fail(id, 'WW_ERR_API_FORBIDDEN', `no access to ward '${device.ward}'`);
+      continue;
+    }
+    if (typeof device.parentId === 'string' && deps.mayUseParent && !deps.mayUseParent(device.parentId)) {
+      fail(id, 'WW_ERR_API_FORBIDDEN', `parentId: no access to the ward of '${device.parentId}'`);
       continue;
     }
     try {

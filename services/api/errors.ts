@@ -15,6 +15,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   409: 'WW_ERR_API_CONFLICT',
   413: 'WW_ERR_API_PAYLOAD_TOO_LARGE',
   415: 'WW_ERR_API_UNSUPPORTED_MEDIA',
+  429: 'WW_ERR_API_TOO_MANY_REQUESTS',
 };
 
 /** What a client may learn about a server-side failure. */

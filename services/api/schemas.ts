@@ -1,5 +1,10 @@
 import { type TSchema, Type } from '@sinclair/typebox';
-import { DEVICE_ID_PATTERN, DEVICE_KINDS } from '../../devices/protocol/index.ts';
+import {
+  DEVICE_ID_PATTERN,
+  DEVICE_KINDS,
+  DEVICE_PROTOCOLS,
+  NATIVE_TOPIC_PATTERN,
+} from '../../devices/protocol/index.ts';
 import { ROLES } from '../auth/users.ts';
 import { ERROR_CODES } from '../core/errors.ts';
 import { WARD_ID_PATTERN } from '../registry/registry.ts';
@@ -22,7 +27,7 @@ export const ErrorBody = Type.Object(
 );
 
 /** Response schemas for the error statuses a route can return (documentation + serialisation). */
-export const errors = (...statuses: Array<400 | 401 | 403 | 404 | 409 | 503>) =>
+export const errors = (...statuses: Array<400 | 401 | 403 | 404 | 409 | 429 | 503>) =>
   Object.fromEntries(statuses.map((s) => [s, ErrorBody])) as Record<number, typeof ErrorBody>;
 
 export const Kind = Type.Union(
@@ -70,6 +75,17 @@ const PowerZone = Type.String({
   maxLength: 64,
   description: 'power supply zone (transformer, cabinet); devices of one zone fail together',
 });
+// Issue #5: stock firmware (docs/firmware.md).
+const Protocol = Type.Union(
+  DEVICE_PROTOCOLS.map((p) => Type.Literal(p)),
+  { description: `how the device talks: ${DEVICE_PROTOCOLS.join(' | ')} (docs/firmware.md)` },
+);
+const NativeTopic = Type.String({
+  pattern: NATIVE_TOPIC_PATTERN,
+  maxLength: 64,
+  description:
+    "a stock firmware's native topic or prefix (Tasmota %topic%, Shelly/ESPHome prefix); unique per protocol",
+});
 export const DeviceParams = Type.Object({ id: DeviceId });
 
 export const NewDeviceBody = Type.Object(
@@ -84,6 +100,8 @@ export const NewDeviceBody = Type.Object(
     heartbeatIntervalS: Type.Optional(nullable(HeartbeatIntervalS)),
     parentId: Type.Optional(nullable(ParentId)),
     powerZone: Type.Optional(nullable(PowerZone)),
+    protocol: Type.Optional(Protocol),
+    topic: Type.Optional(nullable(NativeTopic)),
     tags: Type.Optional(Tags),
   },
   { additionalProperties: false },
@@ -99,6 +117,8 @@ export const DevicePatchBody = Type.Object(
     heartbeatIntervalS: Type.Optional(nullable(HeartbeatIntervalS)),
     parentId: Type.Optional(nullable(ParentId)),
     powerZone: Type.Optional(nullable(PowerZone)),
+    protocol: Type.Optional(Protocol),
+    topic: Type.Optional(nullable(NativeTopic)),
     tags: Type.Optional(Tags),
   },
   { additionalProperties: false, description: 'id and kind cannot be changed' },
@@ -115,6 +135,8 @@ export const DeviceJson = Type.Object({
   heartbeatIntervalS: nullable(Type.Integer()),
   parentId: nullable(Type.String()),
   powerZone: nullable(Type.String()),
+  protocol: Protocol,
+  topic: nullable(Type.String()),
   tags: Type.Record(Type.String(), Type.String()),
   createdAt: IsoTime,
   updatedAt: IsoTime,
@@ -196,6 +218,22 @@ export const NewUserBody = Type.Object(
     wards: Type.Optional(Type.Array(WardId, { maxItems: 100, description: 'empty or absent = every ward' })),
   },
   { additionalProperties: false },
+);
+
+/** A user as admins see it in lists: with `disabled`. */
+export const UserRecordJson = Type.Composite([
+  UserJson,
+  Type.Object({ disabled: Type.Boolean({ description: 'cannot log in; all tokens revoked' }) }),
+]);
+
+export const UserPatchBody = Type.Object(
+  {
+    role: Type.Optional(Role),
+    wards: Type.Optional(Type.Array(WardId, { maxItems: 100, description: 'empty = every ward' })),
+    password: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+    disabled: Type.Optional(Type.Boolean({ description: 'true revokes every token of the user at once' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
 );
 
 export const NoteBody = Type.Object(

@@ -18,6 +18,8 @@ export const deviceJson = (d: Device) => ({
   heartbeatIntervalS: d.heartbeatIntervalS,
   parentId: d.parentId,
   powerZone: d.powerZone,
+  protocol: d.protocol,
+  topic: d.topic,
   tags: d.tags,
   createdAt: iso(d.createdAt),
   updatedAt: iso(d.updatedAt),
@@ -97,7 +99,7 @@ const zero = (): StateCounts => ({ total: 0, online: 0, offline: 0, unknown: 0 }
 /** Device counts by state, overall, per kind and per ward (only wards that have devices). */
 export function summarize(devices: readonly Device[], stateOf: (id: string) => DeviceState) {
   const all = zero();
-  const byKind: Record<DeviceKind, StateCounts> = { camera: zero(), light: zero() };
+  const byKind: Record<DeviceKind, StateCounts> = { camera: zero(), light: zero(), gateway: zero() };
   const byWard: Record<string, StateCounts> = {};
   for (const d of devices) {
     const state = stateOf(d.id);

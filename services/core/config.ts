@@ -14,7 +14,7 @@ const Severity = Type.Union([
 ]);
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const PerKind = <T extends ReturnType<typeof Type.Integer> | typeof Severity>(t: T) =>
-  Type.Object({ camera: t, light: t }, { additionalProperties: false });
+  Type.Object({ camera: t, light: t, gateway: t }, { additionalProperties: false });
 
 /**
  * `notify:` (issue #3, notifications): channels, routing, timing and delivery. Documented in
@@ -86,7 +86,9 @@ const NotifySchema = Type.Object(
         {
           wards: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
           kinds: Type.Optional(
-            Type.Array(Type.Union([Type.Literal('camera'), Type.Literal('light')]), { minItems: 1 }),
+            Type.Array(Type.Union([Type.Literal('camera'), Type.Literal('light'), Type.Literal('gateway')]), {
+              minItems: 1,
+            }),
           ),
           alertTypes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
           minSeverity: Type.Optional(Severity),
@@ -175,6 +177,10 @@ const RulesSchema = Obj({
   camera_video_loss: Obj({ enabled: Enabled, severity: Severity }),
   camera_tamper: Obj({ enabled: Enabled, severity: Severity }),
   camera_clock_skew: Obj({ enabled: Enabled, severity: Severity, maxSkewS: NonNeg, hysteresisS: NonNeg }),
+  // Issue #5: measured by the camera gateway over ONVIF.
+  camera_auth_failed: Obj({ enabled: Enabled, severity: Severity }),
+  camera_snapshot_failed: Obj({ enabled: Enabled, severity: Severity }),
+  camera_snapshot_frozen: Obj({ enabled: Enabled, severity: Severity }),
   lamp_failure: Obj({
     enabled: Enabled,
     severity: Severity,
@@ -296,7 +302,36 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     auth: Type.Object(
-      { tokenTtlS: Type.Integer({ minimum: 60, maximum: 30 * 86400 }) },
+      {
+        tokenTtlS: Type.Integer({ minimum: 60, maximum: 30 * 86400 }),
+        // Issue #7: failed API logins per account name and per source address (services/auth/login-limiter.ts).
+        loginLimits: Type.Object(
+          {
+            windowS: Type.Integer({ minimum: 1, maximum: 86400 }),
+            maxFailuresPerAccount: Type.Integer({ minimum: 1, maximum: 1000 }),
+            maxFailuresPerAddress: Type.Integer({ minimum: 1, maximum: 100000 }),
+            lockoutS: Type.Integer({ minimum: 1, maximum: 86400 }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    // Issue #7: TLS material, shared by HTTPS now and MQTT over TLS later. HTTPS is on when both
+    // certFile and keyFile are set; caFile (optional) is the chain sent with the certificate.
+    tls: Type.Object(
+      {
+        certFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+        keyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+        caFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+      },
+      { additionalProperties: false },
+    ),
+    http: Type.Object(
+      {
+        // Browser origins allowed to call the API cross-origin (exact match); empty = none.
+        corsOrigins: Type.Array(Type.String({ pattern: '^https?://[^/]+$' })),
+      },
       { additionalProperties: false },
     ),
     notify: NotifySchema,

@@ -164,6 +164,63 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX notification_outbox_subject ON notification_outbox (subject_type, subject_id);
   CREATE INDEX notification_outbox_state ON notification_outbox (state, id);
   `,
+  // 4 (issue #7, API security): disabled users (their tokens are deleted at once) and the audit log
+  // of every state-changing API action. \`ward\` is what ward-scoped admins filter on.
+  `
+  ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT,
+    action TEXT NOT NULL,
+    target TEXT,
+    wards TEXT NOT NULL DEFAULT '[]',
+    status_code INTEGER NOT NULL,
+    ip TEXT NOT NULL,
+    detail TEXT
+  ) STRICT;
+  CREATE INDEX audit_log_at ON audit_log (at);
+  CREATE INDEX audit_log_actor ON audit_log (actor, id);
+  `,
+  // 5 (issue #5, stock firmware and gateways): kind 'gateway'; a device's native protocol and topic.
+  // SQLite cannot alter a CHECK, so the table is rebuilt. DROP TABLE would cascade into
+  // device_status (foreign_keys is ON and cannot be switched off inside the migration's
+  // transaction), so device_status is kept aside and put back.
+  `
+  CREATE TEMP TABLE device_status_keep AS SELECT * FROM device_status;
+  CREATE TABLE devices_v5 (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('camera', 'light', 'gateway')),
+    name TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    lat REAL NOT NULL CHECK (lat BETWEEN -90 AND 90),
+    lon REAL NOT NULL CHECK (lon BETWEEN -180 AND 180),
+    address TEXT,
+    heartbeat_interval_s INTEGER CHECK (heartbeat_interval_s IS NULL OR heartbeat_interval_s > 0),
+    tags TEXT NOT NULL DEFAULT '{}',
+    secret_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    parent_id TEXT,
+    power_zone TEXT,
+    protocol TEXT NOT NULL DEFAULT 'wardwatch'
+      CHECK (protocol IN ('wardwatch', 'tasmota', 'shelly-gen2', 'esphome', 'frigate')),
+    topic TEXT
+  ) STRICT;
+  INSERT INTO devices_v5 (id, kind, name, ward, lat, lon, address, heartbeat_interval_s, tags, secret_hash,
+      created_at, updated_at, parent_id, power_zone)
+    SELECT id, kind, name, ward, lat, lon, address, heartbeat_interval_s, tags, secret_hash,
+      created_at, updated_at, parent_id, power_zone FROM devices;
+  DROP TABLE devices;
+  ALTER TABLE devices_v5 RENAME TO devices;
+  CREATE INDEX devices_ward ON devices (ward);
+  CREATE INDEX devices_parent ON devices (parent_id);
+  -- One device per native topic and protocol: the ACL and the adapters rely on it.
+  CREATE UNIQUE INDEX devices_native_topic ON devices (protocol, topic) WHERE topic IS NOT NULL;
+  INSERT INTO device_status SELECT * FROM device_status_keep;
+  DROP TABLE device_status_keep;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

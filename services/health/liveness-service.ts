@@ -49,7 +49,7 @@ export interface LivenessDeps {
   scheduler: DeadlineScheduler;
 }
 
-const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light' };
+const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light', gateway: 'Gateway' };
 
 export function offlineMessage(device: Device, t: Transition, lastSeenAt: number | null): string {
   const who = `${KIND_LABEL[device.kind]} ${device.id} (${device.name})`;

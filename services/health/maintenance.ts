@@ -95,12 +95,15 @@ export function windowActive(w: MaintenanceWindow, at: number, cron: Cron | null
   return next !== null && next.getTime() <= at;
 }
 
+/**
+ * A powerZone window with a ward covers that zone's devices *in that ward* only: a power zone can
+ * span wards, and a ward-scoped technician's window must never silence another ward's alerts
+ * (issue #7; the API requires ward-scoped users to name the ward of a powerZone window).
+ */
 export function windowCovers(w: MaintenanceWindow, d: Device): boolean {
-  return (
-    w.deviceIds.includes(d.id) ||
-    (w.ward !== null && w.ward === d.ward) ||
-    (w.powerZone !== null && w.powerZone === d.powerZone)
-  );
+  if (w.deviceIds.includes(d.id)) return true;
+  if (w.powerZone !== null) return w.powerZone === d.powerZone && (w.ward === null || w.ward === d.ward);
+  return w.ward !== null && w.ward === d.ward;
 }
 
 export function createMaintenanceService(deps: {

@@ -30,6 +30,9 @@ export type AlertType =
   | 'camera_video_loss'
   | 'camera_tamper'
   | 'camera_clock_skew'
+  | 'camera_auth_failed'
+  | 'camera_snapshot_failed'
+  | 'camera_snapshot_frozen'
   | 'lamp_failure'
   | 'lamp_day_burning'
   | 'supply_voltage_abnormal';

@@ -66,7 +66,7 @@ export interface DigestData {
 const TEXT = {
   vi: {
     title: (ward: string, date: string) => `BÁO CÁO NGÀY ${date} – Phường ${ward}`,
-    kind: { camera: 'Camera', light: 'Đèn chiếu sáng' },
+    kind: { camera: 'Camera', light: 'Đèn chiếu sáng', gateway: 'Bộ thu thập (gateway)' },
     up: (u: number, t: number, unknown: number) =>
       `${u}/${t} hoạt động${unknown > 0 ? ` (${unknown} chưa rõ trạng thái)` : ''}`,
     newFaults: (n: number) => `Sự cố mới trong 24 giờ: ${n}`,
@@ -77,7 +77,7 @@ const TEXT = {
   },
   en: {
     title: (ward: string, date: string) => `DAILY DIGEST ${date} – ward ${ward}`,
-    kind: { camera: 'Cameras', light: 'Street lights' },
+    kind: { camera: 'Cameras', light: 'Street lights', gateway: 'Gateways' },
     up: (u: number, t: number, unknown: number) =>
       `${u}/${t} up${unknown > 0 ? ` (${unknown} not heard from yet)` : ''}`,
     newFaults: (n: number) => `New faults in the last 24 h: ${n}`,

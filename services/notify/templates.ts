@@ -15,8 +15,8 @@ export interface RenderOptions {
 }
 
 const KIND = {
-  vi: { camera: 'camera', light: 'đèn chiếu sáng' },
-  en: { camera: 'camera', light: 'street light' },
+  vi: { camera: 'camera', light: 'đèn chiếu sáng', gateway: 'gateway' },
+  en: { camera: 'camera', light: 'street light', gateway: 'gateway' },
 } as const;
 
 const SEVERITY: Record<Language, Record<Severity, string>> = {
@@ -34,6 +34,9 @@ const WHAT: Record<Language, Record<string, string>> = {
     camera_video_loss: 'Camera mất tín hiệu hình',
     camera_tamper: 'Camera bị che hoặc xoay hướng',
     camera_clock_skew: 'Đồng hồ camera bị lệch',
+    camera_auth_failed: 'Camera từ chối mật khẩu ONVIF',
+    camera_snapshot_failed: 'Camera không trả ảnh chụp',
+    camera_snapshot_frozen: 'Hình camera bị đứng',
     lamp_failure: 'Đèn hỏng',
     lamp_day_burning: 'Đèn sáng ban ngày',
     supply_voltage_abnormal: 'Điện áp nguồn bất thường',
@@ -47,6 +50,9 @@ const WHAT: Record<Language, Record<string, string>> = {
     camera_video_loss: 'Camera video loss',
     camera_tamper: 'Camera covered or moved',
     camera_clock_skew: 'Camera clock is off',
+    camera_auth_failed: 'Camera refuses the ONVIF password',
+    camera_snapshot_failed: 'Camera gives no snapshot',
+    camera_snapshot_frozen: 'Camera picture frozen',
     lamp_failure: 'Lamp failure',
     lamp_day_burning: 'Lamp on in daytime',
     supply_voltage_abnormal: 'Abnormal supply voltage',

@@ -24,7 +24,10 @@ export interface TestApp {
   /** Registers a device through the API and returns its secret. */
   addDevice(input: {
     id: string;
-    kind?: 'camera' | 'light';
+    kind?: 'camera' | 'light' | 'gateway';
+    protocol?: string;
+    topic?: string;
+    parentId?: string;
     ward?: string;
     heartbeatIntervalS?: number;
     name?: string;

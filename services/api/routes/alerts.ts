@@ -2,6 +2,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { badRequest, notFound } from '../../core/errors.ts';
 import type { Alert } from '../../health/types.ts';
 import { assertWard, requireRole, userOf, wardScope } from '../access.ts';
+import { auditContext } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { AlertDetailJson, AlertJson, AlertStateT, errors, NoteBody } from '../schemas.ts';
 import { alertHistoryJson, alertJson } from '../views.ts';
@@ -26,6 +27,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
     const alert = deps.alerts.get(id);
     if (!alert) throw notFound(`alert ${id} not found`);
     assertWard(userOf(request), alert.ward);
+    auditContext(request, { wards: [alert.ward] });
     return alert;
   };
   const detail = (a: Alert) => ({
@@ -50,6 +52,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
     '/alerts/:id/assign',
     {
       onRequest: requireRole('admin', 'technician'),
+      config: { audit: 'alert.assign' },
       schema: {
         tags: ['alerts'],
         summary: 'Assign (or reassign) an alert to a technician who may see its ward',
@@ -65,13 +68,19 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       const alert = visibleAlert(request, request.params.id);
       const { username } = request.body;
       const target = deps.users.get(username);
-      if (!target) throw badRequest(`username: unknown user '${username}'`);
-      if (target.role !== 'technician' && target.role !== 'admin') {
-        throw badRequest(`username: '${username}' is a ${target.role}; alerts go to technicians or admins`);
+      // One answer for unknown, viewer and other-ward users: a technician of one ward must not
+      // learn who exists in another (issue #7).
+      const eligible =
+        target !== null &&
+        (target.role === 'technician' || target.role === 'admin') &&
+        (target.wards.length === 0 || target.wards.includes(alert.ward));
+      if (!eligible) {
+        throw badRequest(
+          `username: no technician or admin '${username}' with access to ward '${alert.ward}'`,
+        );
       }
-      if (target.wards.length > 0 && !target.wards.includes(alert.ward)) {
-        throw badRequest(`username: '${username}' has no access to ward '${alert.ward}'`);
-      }
+      // Named only once valid: a refused name may be a probe into another ward's users.
+      auditContext(request, { detail: { assignee: username } });
       const updated = deps.alerts.assign(alert.id, username, userOf(request).username);
       if (!updated) throw notFound(`alert ${alert.id} not found`);
       return detail(updated);
@@ -82,6 +91,8 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
     '/alerts/:id/notes',
     {
       onRequest: requireRole('admin', 'technician'),
+      config: { audit: 'alert.note' },
+      bodyLimit: 16 * 1024,
       schema: {
         tags: ['alerts'],
         summary: "Add a note to an alert's history",
@@ -150,6 +161,8 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       `/alerts/:id/${verb}`,
       {
         onRequest: requireRole('admin', 'technician'),
+        config: { audit: `alert.${verb}` },
+        bodyLimit: 16 * 1024,
         // No body at all is as good as {}.
         preValidation: async (request) => {
           request.body ??= {};
@@ -168,6 +181,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         const existing = deps.alerts.get(id);
         if (!existing) throw notFound(`alert ${id} not found`);
         assertWard(user, existing.ward);
+        auditContext(request, { wards: [existing.ward] });
         const note = request.body.note ?? null;
         const alert: Alert | null =
           verb === 'ack'

@@ -1,15 +1,20 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { LoginLimiter } from '../../auth/login-limiter.ts';
 import { iso } from '../../core/clock.ts';
-import { unauthorized } from '../../core/errors.ts';
+import { unauthorized, WwError } from '../../core/errors.ts';
 import { userOf } from '../access.ts';
+import { auditContext } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { errors, UserJson } from '../schemas.ts';
 
 /** POST /api/v1/auth/login: the only /api/v1 route without a token. */
 export const loginRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const limiter = new LoginLimiter(deps.config.auth.loginLimits);
   app.post(
     '/auth/login',
     {
+      config: { audit: 'auth.login' },
+      bodyLimit: 4096,
       schema: {
         tags: ['auth'],
         summary: 'Exchange username and password for a bearer token',
@@ -23,14 +28,39 @@ export const loginRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
         ),
         response: {
           200: Type.Object({ token: Type.String(), expiresAt: Type.String(), user: UserJson }),
-          ...errors(400, 401),
+          ...errors(400, 401, 429),
         },
       },
     },
-    async (request) => {
-      const session = await deps.users.login(request.body.username, request.body.password);
-      if (!session) throw unauthorized('wrong username or password');
-      request.log.info({ username: session.user.username }, 'user logged in');
+    async (request, reply) => {
+      const { username, password } = request.body;
+      const ip = request.ip;
+      auditContext(request, { actor: null, target: username.slice(0, 64) });
+      const verdict = limiter.check(ip, username, deps.clock.now());
+      if (!verdict.allowed) {
+        // Refused before any password check: a locked name gives no oracle, existing or not.
+        auditContext(request, { action: 'auth.login_locked', detail: { by: verdict.by } });
+        request.log.warn(
+          { ip, username, by: verdict.by, retryAfterS: verdict.retryAfterS },
+          'login refused: locked out',
+        );
+        reply.header('retry-after', String(verdict.retryAfterS));
+        throw new WwError('WW_ERR_API_TOO_MANY_REQUESTS', 'too many failed logins; try again later');
+      }
+      const session = await deps.users.login(username, password);
+      if (!session) {
+        const locked = limiter.recordFailure(ip, username, deps.clock.now());
+        auditContext(request, {
+          action: 'auth.login_failed',
+          detail: locked.length ? { locked } : undefined,
+        });
+        if (locked.length > 0)
+          request.log.warn({ ip, username, locked }, 'login locked out after repeated failures');
+        throw unauthorized('wrong username or password');
+      }
+      limiter.recordSuccess(username);
+      auditContext(request, { actor: session.user.username, wards: session.user.wards });
+      request.log.info({ username: session.user.username, ip }, 'user logged in');
       return { token: session.token, expiresAt: iso(session.expiresAt), user: session.user };
     },
   );
@@ -47,6 +77,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async
   app.post(
     '/auth/logout',
     {
+      config: { audit: 'auth.logout' },
       schema: {
         tags: ['auth'],
         summary: 'Revoke the bearer token used for this request',
@@ -56,6 +87,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async
     async (request, reply) => {
       const token = /^Bearer\s+(\S+)/i.exec(request.headers.authorization ?? '')?.[1];
       if (token) deps.users.logout(token);
+      auditContext(request, { target: userOf(request).username, wards: userOf(request).wards });
       return reply.code(204).send(null);
     },
   );

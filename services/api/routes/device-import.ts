@@ -1,6 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import { badRequest } from '../../core/errors.ts';
 import { canSeeWard, requireRole, userOf } from '../access.ts';
+import { auditContext } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { csvRows, importDevices, jsonRows, MAX_IMPORT_ROWS } from '../device-import.ts';
 import { errors } from '../schemas.ts';
@@ -11,6 +12,7 @@ export const deviceImportRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
     '/devices/import',
     {
       onRequest: requireRole('admin'),
+      config: { audit: 'device.import' },
       schema: {
         tags: ['devices'],
         summary: 'Register many devices at once (JSON array or text/csv)',
@@ -49,7 +51,21 @@ export const deviceImportRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const result = importDevices(rows, {
         registry: deps.devices,
         mayCreateIn: (ward) => canSeeWard(user, ward),
+        // issue #7: a parent in another ward would tie that ward's outages to ours.
+        mayUseParent: (parentId) => {
+          const parent = deps.devices.get(parentId);
+          return !parent || canSeeWard(user, parent.ward);
+        },
         log: request.log,
+      });
+      const created = result.results.filter((r) => r.status === 'created' && r.id !== null);
+      auditContext(request, {
+        wards: [...new Set(created.map((r) => deps.devices.get(r.id as string)?.ward ?? ''))].filter(Boolean),
+        detail: {
+          created: result.created,
+          failed: result.failed,
+          ids: created.slice(0, 50).map((r) => r.id),
+        },
       });
       request.log.info({ created: result.created, failed: result.failed }, 'devices imported');
       return result;

@@ -2,6 +2,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import { forbidden, notFound } from '../../core/errors.ts';
 import type { Device } from '../../registry/types.ts';
 import { assertWard, canSeeWard, requireRole, userOf, wardScope } from '../access.ts';
+import { auditContext } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import {
   DeviceJson,
@@ -25,6 +26,16 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     if (!device) throw notFound(`device '${id}' not found`);
     assertWard(userOf(request), device.ward);
     return device;
+  };
+  /**
+   * A parent of another ward would tie this ward's alerts to that ward's devices: its outages
+   * would suppress ours, so a ward could learn (or be silenced by) another's state. (issue #7)
+   */
+  const checkParentWard = (request: Parameters<typeof userOf>[0], parentId: string | null | undefined) => {
+    if (parentId === undefined || parentId === null) return;
+    const parent = deps.devices.get(parentId);
+    if (parent && !canSeeWard(userOf(request), parent.ward))
+      throw forbidden('parentId: no access to the ward of this device');
   };
 
   app.get(
@@ -53,6 +64,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     '/devices',
     {
       onRequest: adminOnly,
+      config: { audit: 'device.create' },
+      bodyLimit: 64 * 1024,
       schema: {
         tags: ['devices'],
         summary: 'Register a device',
@@ -65,7 +78,9 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       },
     },
     async (request, reply) => {
+      auditContext(request, { target: request.body.id, wards: [request.body.ward] });
       assertWard(userOf(request), request.body.ward);
+      checkParentWard(request, request.body.parentId);
       const { device, secret } = deps.devices.create(request.body);
       return reply.code(201).send({ device: deviceJson(device), secret });
     },
@@ -88,6 +103,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     '/devices/:id',
     {
       onRequest: adminOnly,
+      config: { audit: 'device.update' },
+      bodyLimit: 64 * 1024,
       schema: {
         tags: ['devices'],
         summary: 'Change a device (id and kind are immutable)',
@@ -98,10 +115,13 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     },
     async (request) => {
       const user = userOf(request);
-      visibleDevice(request, request.params.id);
+      const before = visibleDevice(request, request.params.id);
+      const wards = request.body.ward === undefined ? [before.ward] : [before.ward, request.body.ward];
+      auditContext(request, { wards, detail: { fields: Object.keys(request.body).sort() } });
       if (request.body.ward !== undefined && !canSeeWard(user, request.body.ward)) {
         throw forbidden(`no access to ward '${request.body.ward}'`);
       }
+      checkParentWard(request, request.body.parentId);
       const device = deps.devices.update(request.params.id, request.body);
       if (!device) throw notFound(`device '${request.params.id}' not found`);
       return deviceJson(device);
@@ -112,6 +132,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     '/devices/:id',
     {
       onRequest: adminOnly,
+      config: { audit: 'device.delete' },
       schema: {
         tags: ['devices'],
         summary: 'Delete a device (its MQTT session is dropped)',
@@ -120,7 +141,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       },
     },
     async (request, reply) => {
-      visibleDevice(request, request.params.id);
+      auditContext(request, { wards: [visibleDevice(request, request.params.id).ward] });
       if (!deps.devices.delete(request.params.id)) throw notFound(`device '${request.params.id}' not found`);
       return reply.code(204).send(null);
     },
@@ -130,6 +151,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     '/devices/:id/secret',
     {
       onRequest: adminOnly,
+      config: { audit: 'device.secret' },
       schema: {
         tags: ['devices'],
         summary: 'Replace the secret of a device',
@@ -142,7 +164,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       },
     },
     async (request) => {
-      visibleDevice(request, request.params.id);
+      auditContext(request, { wards: [visibleDevice(request, request.params.id).ward] });
       const secret = deps.devices.rotateSecret(request.params.id);
       if (secret === null) throw notFound(`device '${request.params.id}' not found`);
       return { deviceId: request.params.id, secret };

@@ -3,6 +3,7 @@ import { iso, isoOrNull } from '../../core/clock.ts';
 import { badRequest, forbidden, notFound } from '../../core/errors.ts';
 import type { MaintenanceWindow } from '../../health/maintenance.ts';
 import { canSeeWard, requireRole, userOf } from '../access.ts';
+import { auditContext } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
 import { DeviceId, errors, WardId } from '../schemas.ts';
 
@@ -78,7 +79,18 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
     },
     async (request) => {
       const user = userOf(request);
-      return { items: service().list({ wards: user.wards }).map(windowJson) };
+      const items = service().list({ wards: user.wards }).map(windowJson);
+      // A window shared with other wards must not list their device ids (issue #7).
+      const visible = (id: string) => {
+        const d = deps.devices.get(id);
+        return d !== null && canSeeWard(user, d.ward);
+      };
+      return {
+        items:
+          user.wards.length === 0
+            ? items
+            : items.map((w) => ({ ...w, deviceIds: w.deviceIds.filter(visible) })),
+      };
     },
   );
 
@@ -86,6 +98,8 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
     '/maintenance',
     {
       onRequest: requireRole('admin', 'technician'),
+      config: { audit: 'maintenance.create' },
+      bodyLimit: 256 * 1024,
       schema: {
         tags: ['alerts'],
         summary: 'Create a maintenance window (one-off from/to, or recurring cron + durationS in local time)',
@@ -97,10 +111,16 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const user = userOf(request);
       const b = request.body;
       const svc = service();
+      const touched = new Set<string>(b.ward ? [b.ward] : []);
+      for (const id of b.deviceIds ?? []) {
+        const d = deps.devices.get(id);
+        if (d) touched.add(d.ward);
+      }
+      auditContext(request, { wards: [...touched], detail: { powerZone: b.powerZone ?? null } });
       if (b.ward && !canSeeWard(user, b.ward)) throw forbidden(`no access to ward '${b.ward}'`);
       for (const id of b.deviceIds ?? []) {
         const d = deps.devices.get(id);
-        if (d && !canSeeWard(user, d.ward)) throw forbidden(`no access to ward '${d.ward}'`);
+        if (d && !canSeeWard(user, d.ward)) throw forbidden(`deviceIds: no access to the ward of '${id}'`);
       }
       if (user.wards.length > 0 && b.powerZone && !b.ward) {
         throw badRequest('ward: a ward-scoped user must name the ward of a powerZone window');
@@ -127,6 +147,7 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
     '/maintenance/:id',
     {
       onRequest: requireRole('admin', 'technician'),
+      config: { audit: 'maintenance.delete' },
       schema: {
         tags: ['alerts'],
         summary: 'Delete a maintenance window',
@@ -139,7 +160,11 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const w = svc.get(request.params.id);
       if (!w) throw notFound(`maintenance window ${request.params.id} not found`);
       const user = userOf(request);
-      if (user.wards.length > 0 && !svc.wardsOf(w).every((x) => canSeeWard(user, x))) {
+      const wards = svc.wardsOf(w);
+      auditContext(request, { target: String(w.id), wards });
+      // A window of no ward (a powerZone across wards, made by an all-wards admin) is not a
+      // ward-scoped user's to delete: `every` of nothing would be true (issue #7).
+      if (user.wards.length > 0 && (wards.length === 0 || !wards.every((x) => canSeeWard(user, x)))) {
         throw forbidden('no access to the wards of this window');
       }
       svc.delete(w.id);

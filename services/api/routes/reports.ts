@@ -55,7 +55,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
   deps: ApiDeps;
   history?: StateHistoryReader;
 }> = async (app, { deps, history }) => {
-  const reader = history ?? createInfluxStateReader(deps.config);
+  const reader = history ?? deps.stateHistory ?? createInfluxStateReader(deps.config);
   app.get(
     '/reports/availability',
     {

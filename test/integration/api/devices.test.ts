@@ -41,6 +41,8 @@ describe('POST /api/v1/devices', () => {
     expect(res.body.device).toEqual({
       parentId: null,
       powerZone: null,
+      protocol: 'wardwatch',
+      topic: null,
       ...body(),
       createdAt: new Date(T0).toISOString(),
       updatedAt: new Date(T0).toISOString(),

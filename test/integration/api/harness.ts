@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from '../../../services/api/app.ts';
+import type { ApiDeps } from '../../../services/api/deps.ts';
+import { type AuditLog, createAuditLog } from '../../../services/audit/audit-log.ts';
 import { createUserService, type Role, type UserService } from '../../../services/auth/users.ts';
 import { EventBus } from '../../../services/core/bus.ts';
 import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
@@ -111,6 +113,7 @@ export interface Harness {
   bus: EventBus<WardwatchEvents>;
   devices: DeviceRegistry;
   users: UserService;
+  audit: AuditLog;
   alerts: AlertEngine;
   liveness: MapLiveness;
   telemetry: FakeTelemetry;
@@ -139,10 +142,19 @@ export async function createHarness(
     logTo?: NodeJS.WritableStream;
     /** Runs right after buildHttpServer, before the first request boots the app (as main.ts adds /mqtt). */
     extend?: (app: FastifyInstance) => Promise<void>;
+    /** Config overrides (deep-merged over the defaults). */
+    overrides?: Record<string, unknown>;
+    /** Optional API deps the plain harness leaves out (maintenance, incidents, notifications). */
+    deps?: (ctx: {
+      db: Database;
+      clock: ManualClock;
+      devices: DeviceRegistry;
+      log: ReturnType<typeof createLogger>;
+    }) => Partial<ApiDeps>;
   } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'ww-api-'));
-  const config = loadConfig({ env: {}, overrides: { dataDir: dir, logLevel: 'silent' } });
+  const config = loadConfig({ env: {}, overrides: { dataDir: dir, logLevel: 'silent', ...opts.overrides } });
   const log = opts.logTo
     ? createLogger('debug', opts.logTo)
     : createLogger(process.env.WARDWATCH_TEST_LOG ? 'debug' : 'silent');
@@ -151,6 +163,7 @@ export async function createHarness(
   const bus = new EventBus<WardwatchEvents>(log);
   const devices = createDeviceRegistry({ repo: new SqliteDeviceRepository(db), bus, clock, log });
   const users = createUserService({ db, clock, log, config });
+  const audit = createAuditLog({ db, clock, log });
   const alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log });
   const liveness = new MapLiveness(clock);
   const telemetry = new FakeTelemetry();
@@ -164,11 +177,13 @@ export async function createHarness(
     clock,
     bus,
     users,
+    audit,
     devices,
     liveness,
     alerts,
     telemetry,
     health: () => health,
+    ...opts.deps?.({ db, clock, devices, log }),
   });
   await opts.extend?.(app);
   await users.ensureAdmin('admin-password');
@@ -207,6 +222,7 @@ export async function createHarness(
     bus,
     devices,
     users,
+    audit,
     alerts,
     liveness,
     telemetry,

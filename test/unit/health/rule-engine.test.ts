@@ -53,6 +53,8 @@ const device = (id: string, kind: 'camera' | 'light', tags: Record<string, strin
   heartbeatIntervalS: null,
   parentId: null,
   powerZone: null,
+  protocol: 'wardwatch',
+  topic: null,
   tags,
   createdAt: NOON,
   updatedAt: NOON,

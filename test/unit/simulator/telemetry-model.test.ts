@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodePayload } from '../../../devices/protocol/index.ts';
+import { type DeviceKind, decodePayload } from '../../../devices/protocol/index.ts';
 import {
   BAD_PAYLOAD_VARIANTS,
   badTelemetryPayload,
@@ -24,7 +24,7 @@ const camera: ModelDevice = { id: 'bn-cam-001', kind: 'camera', lat: LAT, lon: L
 const at = (local: string) => Date.parse(`${local}+07:00`);
 const HOUR = 3_600_000;
 
-const decode = (channel: 'heartbeat' | 'telemetry', kind: 'camera' | 'light', payload: object | string) =>
+const decode = (channel: 'heartbeat' | 'telemetry', kind: DeviceKind, payload: object | string) =>
   decodePayload(channel, kind, Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)));
 
 describe('local time in Asia/Ho_Chi_Minh', () => {

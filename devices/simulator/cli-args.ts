@@ -16,6 +16,10 @@ export interface SimulatorOptions {
   controlPort: number | null;
   faults: ScheduledFault[];
   count: number | null;
+  /** Extra Tasmota lights (issue #5). */
+  tasmota: number;
+  /** Cameras of an extra Frigate NVR; 0 = no NVR. */
+  frigateCameras: number;
   telemetryIntervalS: number | null;
   waitMs: number;
   logLevel: string;
@@ -42,13 +46,19 @@ Usage: npx tsx devices/simulator/cli.ts [options]
   --fault TYPE:TARGET[@DELAY]   inject a fault after DELAY (e.g. silence:bn-cam-003@30s,
                            power_cut:tram-bn-3@2m); repeatable (env WARDWATCH_SIM_FAULTS, space-separated)
   --count N                simulate only the first N devices of the ward file (env WARDWATCH_SIM_COUNT)
+  --tasmota N              add N street lights switched by emulated Tasmota relays (protocol tasmota,
+                           topic tasmota_SIM001…) near the ward centre (env WARDWATCH_SIM_TASMOTA; default 0)
+  --frigate M              add an emulated Frigate NVR (protocol frigate, prefix frigate-sim) with M
+                           cameras behind it (env WARDWATCH_SIM_FRIGATE; default 0 = none; at most 32)
   --telemetry-interval D   telemetry every D (e.g. 15s); default: each device's heartbeat interval
                            (env WARDWATCH_SIM_TELEMETRY_INTERVAL)
   --wait D                 wait this long for the service's /healthz (env WARDWATCH_SIM_WAIT; default 60s)
   --log-level LEVEL        pino level (env WARDWATCH_SIM_LOG_LEVEL; default info)
   -h, --help
 
-Fault types: silence, disconnect, power_cut, lamp_failure, not_recording, bad_payload, restore.
+Fault types: silence, disconnect, power_cut, lamp_failure, not_recording, bad_payload, storage_high,
+video_loss, tamper, clock_skew, day_burning, voltage, restore (stock firmware: silence, disconnect,
+power_cut, restore; not_recording for Frigate cameras).
 Targets: a device id, a powerZone (e.g. tram-bn-3), a comma-separated list, random, all.
 `;
 
@@ -74,6 +84,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
         'control-host': { type: 'string' },
         fault: { type: 'string', multiple: true },
         count: { type: 'string' },
+        tasmota: { type: 'string' },
+        frigate: { type: 'string' },
         'telemetry-interval': { type: 'string' },
         wait: { type: 'string' },
         'log-level': { type: 'string' },
@@ -150,6 +162,20 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
     if (!(count >= 1)) problems.push(`--count: a positive integer, got '${countText}'`);
   }
 
+  const countOf = (name: string, envName: string, max: number): number => {
+    const text = str(name, envName);
+    if (text === undefined) return 0;
+    const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!(n >= 0 && n <= max)) {
+      problems.push(`--${name}: an integer 0-${max}, got '${text}'`);
+      return 0;
+    }
+    return n;
+  };
+  const tasmota = countOf('tasmota', 'WARDWATCH_SIM_TASMOTA', 99);
+  // An NVR maps at most 32 cameras: one tag each, 32 tags per device (docs/firmware.md).
+  const frigateCameras = countOf('frigate', 'WARDWATCH_SIM_FRIGATE', 32);
+
   const telemetryText = str('telemetry-interval', 'WARDWATCH_SIM_TELEMETRY_INTERVAL');
   let telemetryIntervalS: number | null = null;
   if (telemetryText !== undefined) {
@@ -183,6 +209,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): P
       controlPort,
       faults,
       count,
+      tasmota,
+      frigateCameras,
       telemetryIntervalS,
       waitMs: waitMs ?? 60_000,
       logLevel,

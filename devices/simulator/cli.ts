@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { type LevelWithSilent, pino } from 'pino';
 import { modelClock, parseCliArgs, type SimulatorOptions, USAGE } from './cli-args.ts';
 import { createControlServer } from './control-server.ts';
+import { extraStockDevices } from './extra-devices.ts';
 import { createFleet, type Fleet } from './fleet.ts';
 import { provisionFleet, waitForService } from './provision.ts';
 import { loadWard } from './ward.ts';
@@ -56,7 +57,10 @@ async function main(): Promise<number | null> {
   }
 
   const ward = loadWard(resolve(options.ward));
-  const devices = options.count === null ? ward.devices : ward.devices.slice(0, options.count);
+  const devices = [
+    ...(options.count === null ? ward.devices : ward.devices.slice(0, options.count)),
+    ...extraStockDevices(ward, options.tasmota, options.frigateCameras),
+  ];
   log.info(
     { ward: ward.ward.id, devices: devices.length, api: options.apiUrl, mqtt: options.mqttUrl },
     'starting',
@@ -131,7 +135,8 @@ Fault control API on ${base}:
   curl -s -XPOST ${base}/faults -H 'content-type: application/json' -d '{"type":"disconnect","target":"bn-cam-003"}'
   curl -s -XPOST ${base}/faults -H 'content-type: application/json' -d '{"type":"power_cut","target":"tram-bn-3"}'
   curl -s -XPOST ${base}/faults -H 'content-type: application/json' -d '{"type":"restore","target":"all"}'
-  types: silence disconnect power_cut lamp_failure not_recording bad_payload restore
+  types: silence disconnect power_cut lamp_failure not_recording bad_payload restore …
+  stock firmware (Tasmota, Frigate NVR and its cameras): silence disconnect power_cut restore
   targets: device id | powerZone | id,id,… | random | all
 
 `);

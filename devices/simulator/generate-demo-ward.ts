@@ -259,6 +259,84 @@ function placements(street: StreetPlan, count: number, rnd: () => number, sideOf
   });
 }
 
+/** A fixed point `distance` metres along a street, `side` metres off it (no randomness). */
+function fixedPoint(streetName: string, distance: number, side: number) {
+  const street = STREETS.find((s) => s.name === streetName) as StreetPlan;
+  const { point, normal } = along(street.path, distance);
+  const pos = offset(point, normal, side);
+  const zone = nearestZone(pos);
+  return { street, zone, lat: round6(pos[1]), lon: round6(pos[0]) };
+}
+
+/**
+ * Stock firmware (issue #5, docs/firmware.md), after the native fleet so `--count` keeps its
+ * meaning: a street light switched by a Tasmota relay, and the ward police's Frigate NVR at the
+ * market with two cameras of its own (listed after it: a camera names the NVR as its parent).
+ * Heartbeat intervals match the firmware's reporting: TelePeriod 60 and Frigate's stats_interval.
+ */
+function stockFirmwareDevices(cameraCount: number, lightCount: number): WardDevice[] {
+  const tas = fixedPoint('Ngõ 5 Bình Ngọc', 40, 8);
+  const nvr = fixedPoint('Đường Bình Ngọc', 760, 12);
+  const cams = [fixedPoint('Đường Bình Ngọc', 700, -7), fixedPoint('Đường Bình Ngọc', 830, 7)];
+  const nvrId = 'bn-nvr-001';
+  const camIds = cams.map((_, i) => `bn-cam-${pad(cameraCount + i + 1, 3)}`);
+  const camNames = ['cho_binh_ngoc', 'cong_cho_phia_nam'];
+  return [
+    {
+      id: `bn-light-${pad(lightCount + 1, 3)}`,
+      kind: 'light',
+      name: `Đèn ${tas.street.short}, cột Tasmota`,
+      ward: WARD_ID,
+      lat: tas.lat,
+      lon: tas.lon,
+      address: `Đầu ${tas.street.name}, ${tas.zone.khu}, ${ADDRESS_TAIL}`,
+      heartbeatIntervalS: 60,
+      protocol: 'tasmota',
+      topic: 'tasmota_5C2B3A',
+      tags: {
+        street: tas.street.name,
+        powerZone: tas.zone.id,
+        khu: tas.zone.khu,
+        lampW: '90',
+        relay: 'sonoff-pow-r2',
+      },
+    },
+    {
+      id: nvrId,
+      kind: 'camera',
+      name: 'Đầu ghi Frigate chợ Bình Ngọc',
+      ward: WARD_ID,
+      lat: nvr.lat,
+      lon: nvr.lon,
+      address: `Ban quản lý chợ, ${nvr.street.name}, ${nvr.zone.khu}, ${ADDRESS_TAIL}`,
+      heartbeatIntervalS: 60,
+      protocol: 'frigate',
+      topic: 'frigate',
+      tags: {
+        street: nvr.street.name,
+        powerZone: nvr.zone.id,
+        khu: nvr.zone.khu,
+        installedBy: 'cong-an-phuong',
+        ...Object.fromEntries(camNames.map((n, i) => [`frigate:${n}`, camIds[i] as string])),
+      },
+    },
+    ...cams.map(
+      (c, i): WardDevice => ({
+        id: camIds[i] as string,
+        kind: 'camera',
+        name: i === 0 ? 'Camera chợ Bình Ngọc (Frigate)' : 'Camera cổng chợ phía nam (Frigate)',
+        ward: WARD_ID,
+        lat: c.lat,
+        lon: c.lon,
+        address: `Chợ Bình Ngọc, ${c.street.name}, ${c.zone.khu}, ${ADDRESS_TAIL}`,
+        heartbeatIntervalS: 60,
+        parentId: nvrId,
+        tags: { street: c.street.name, powerZone: c.zone.id, khu: c.zone.khu, installedBy: 'cong-an-phuong' },
+      }),
+    ),
+  ];
+}
+
 export function generateDemoWard(): { ward: WardFile; outline: object } {
   const rnd = seededRandom(SEED);
   const cameras: WardDevice[] = [];
@@ -310,7 +388,7 @@ export function generateDemoWard(): { ward: WardFile; outline: object } {
   lights.forEach((d, i) => {
     d.id = `bn-light-${pad(i + 1, 3)}`;
   });
-  const devices = [...cameras, ...lights];
+  const devices = [...cameras, ...lights, ...stockFirmwareDevices(cameras.length, lights.length)];
   for (const d of devices) {
     if (!insidePolygon([d.lon, d.lat], OUTLINE)) throw new Error(`${d.id} falls outside the ward outline`);
   }

@@ -123,9 +123,15 @@ export function frigateStats(
 }
 
 export interface Emulator {
+  /** Connects and starts the timer; after `stop` it starts again (the firmware coming back). */
   start(): Promise<void>;
   /** `crash`: drop the socket without DISCONNECT, so the broker publishes the last will. */
   stop(crash?: boolean): Promise<void>;
+  /** Silent: keeps the socket (keep-alive goes on) but publishes nothing, a hung firmware. */
+  setSilent(silent: boolean): void;
+  readonly connected: boolean;
+  /** Messages published since creation. */
+  readonly published: number;
 }
 
 function connect(
@@ -161,6 +167,13 @@ export function createTasmotaLight(o: {
   let energyKwh = 1532.25;
   let client: MqttClient | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let silent = false;
+  let published = 0;
+  const publish = (topic: string, payload: string, opts: mqtt.IClientPublishOptions = { qos: 0 }) => {
+    if (!client?.connected || silent) return;
+    client.publish(topic, payload, opts);
+    published++;
+  };
   const reading = (): RelayReading => {
     const lampOn = lampShouldBeOn(now());
     const voltageV = 220 + Math.random() * 4 - 2;
@@ -178,11 +191,23 @@ export function createTasmotaLight(o: {
   const tele = () => {
     const r = reading();
     energyKwh += (r.powerW * (o.telePeriodS ?? 300)) / 3_600_000;
-    client?.publish(`tele/${o.topic}/STATE`, tasmotaState(r, now()), { qos: 0 });
-    client?.publish(`tele/${o.topic}/SENSOR`, tasmotaSensor(r, now()), { qos: 0 });
+    publish(`tele/${o.topic}/STATE`, tasmotaState(r, now()));
+    publish(`tele/${o.topic}/SENSOR`, tasmotaSensor(r, now()));
   };
   return {
+    get connected() {
+      return client?.connected === true;
+    },
+    get published() {
+      return published;
+    },
+    setSilent(on) {
+      const was = silent;
+      silent = on;
+      if (was && !on) tele();
+    },
     async start() {
+      if (timer) return;
       const suffix = o.topic.replace(/^.*_/, '').slice(-6).toUpperCase();
       client = connect(o.mqttUrl, `DVES_${suffix}`, o.deviceId, o.secret, {
         topic: `tele/${o.topic}/LWT`,
@@ -191,8 +216,8 @@ export function createTasmotaLight(o: {
         retain: true,
       });
       client.on('connect', () => {
-        client?.publish(`tele/${o.topic}/LWT`, 'Online', { qos: 1, retain: true });
-        client?.publish(
+        publish(`tele/${o.topic}/LWT`, 'Online', { qos: 1, retain: true });
+        publish(
           `tele/${o.topic}/INFO1`,
           JSON.stringify({
             Info1: { Module: 'Sonoff Pow R2', Version: '13.2.0(tasmota)', GroupTopic: 'cmnd/tasmotas/' },
@@ -205,7 +230,10 @@ export function createTasmotaLight(o: {
     },
     async stop(crash = false) {
       if (timer) clearInterval(timer);
-      await end(client, crash);
+      timer = null;
+      const c = client;
+      client = null;
+      await end(c, crash);
     },
   };
 }
@@ -219,20 +247,50 @@ export function createFrigateNvr(o: {
   cameras: string[];
   statsIntervalS?: number;
   storageUsedPct?: number;
-}): Emulator & { camera(name: string): FrigateCameraSim | undefined } {
+}): Emulator & {
+  camera(name: string): FrigateCameraSim | undefined;
+  /** Changes a camera; a change of `recording` is published at once, as Frigate does. */
+  setCamera(name: string, patch: Partial<Omit<FrigateCameraSim, 'name'>>): void;
+} {
   const prefix = o.prefix ?? 'frigate';
   const cams: FrigateCameraSim[] = o.cameras.map((name) => ({ name, fps: 5, recording: true }));
   const bootAt = Date.now();
   let client: MqttClient | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let silent = false;
+  let published = 0;
+  const publish = (topic: string, payload: string, opts: mqtt.IClientPublishOptions = { qos: 0 }) => {
+    if (!client?.connected || silent) return;
+    client.publish(topic, payload, opts);
+    published++;
+  };
   const stats = () =>
-    client?.publish(
+    publish(
       `${prefix}/stats`,
       frigateStats(cams, o.storageUsedPct ?? 71.5, Math.floor((Date.now() - bootAt) / 1000)),
     );
   return {
     camera: (name) => cams.find((c) => c.name === name),
+    setCamera(name, patch) {
+      const cam = cams.find((c) => c.name === name);
+      if (!cam) return;
+      const recordingChanged = patch.recording !== undefined && patch.recording !== cam.recording;
+      Object.assign(cam, patch);
+      if (recordingChanged) publish(`${prefix}/${name}/recordings/state`, cam.recording ? 'ON' : 'OFF');
+    },
+    get connected() {
+      return client?.connected === true;
+    },
+    get published() {
+      return published;
+    },
+    setSilent(on) {
+      const was = silent;
+      silent = on;
+      if (was && !on) stats();
+    },
     async start() {
+      if (timer) return;
       client = connect(o.mqttUrl, prefix, o.deviceId, o.secret, {
         topic: `${prefix}/available`,
         payload: Buffer.from('offline'),
@@ -240,9 +298,8 @@ export function createFrigateNvr(o: {
         retain: true,
       });
       client.on('connect', () => {
-        client?.publish(`${prefix}/available`, 'online', { qos: 1, retain: true });
-        for (const c of cams)
-          client?.publish(`${prefix}/${c.name}/recordings/state`, c.recording ? 'ON' : 'OFF');
+        publish(`${prefix}/available`, 'online', { qos: 1, retain: true });
+        for (const c of cams) publish(`${prefix}/${c.name}/recordings/state`, c.recording ? 'ON' : 'OFF');
         stats();
       });
       client.on('error', () => undefined);
@@ -250,7 +307,10 @@ export function createFrigateNvr(o: {
     },
     async stop(crash = false) {
       if (timer) clearInterval(timer);
-      await end(client, crash);
+      timer = null;
+      const c = client;
+      client = null;
+      await end(c, crash);
     },
   };
 }

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { DEVICE_ID_PATTERN, DEVICE_KINDS } from '../protocol/index.ts';
+import {
+  DEVICE_ID_PATTERN,
+  DEVICE_KINDS,
+  DEVICE_PROTOCOLS,
+  NATIVE_TOPIC_PATTERN,
+} from '../protocol/index.ts';
 
 /**
  * A ward file (config/demo/*.json): the ward, its streets and its devices. Each entry of
@@ -17,6 +22,12 @@ export const WardDevice = Type.Object(
     lon: Type.Number({ minimum: -180, maximum: 180 }),
     address: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     heartbeatIntervalS: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+    /** The device it depends on (a Frigate NVR for its cameras, a gateway); listed before it. */
+    parentId: Type.Optional(Type.String({ pattern: DEVICE_ID_PATTERN })),
+    powerZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    /** Stock firmware (issue #5): the simulator emulates it instead of a wardwatch device. */
+    protocol: Type.Optional(Type.Union(DEVICE_PROTOCOLS.map((p) => Type.Literal(p)))),
+    topic: Type.Optional(Type.String({ pattern: NATIVE_TOPIC_PATTERN })),
     tags: Type.Optional(
       Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.String({ maxLength: 200 }), {
         maxProperties: 32,
@@ -92,5 +103,5 @@ export function loadWard(file: string): WardFile {
   return result.ward;
 }
 
-/** The device's power zone (transformer station), if tagged. */
-export const powerZoneOf = (d: WardDevice): string | undefined => d.tags?.powerZone;
+/** The device's power zone (transformer station), if given or tagged. */
+export const powerZoneOf = (d: WardDevice): string | undefined => d.powerZone ?? d.tags?.powerZone;

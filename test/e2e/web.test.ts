@@ -28,7 +28,7 @@ describe('web app', { timeout: TIMEOUT }, () => {
   let page: Page;
   let live: MqttClient;
   const LIVE_ID = 'cam-e2e-live';
-  const devices: Array<{ id: string; kind: 'camera' | 'light'; lat: number; lon: number }> = [];
+  const devices: Array<{ id: string; kind: 'camera' | 'light' | 'gateway'; lat: number; lon: number }> = [];
 
   beforeAll(async () => {
     await buildWeb(); // no-op when dist/web is newer than the sources
@@ -199,6 +199,120 @@ describe('web app', { timeout: TIMEOUT }, () => {
     await expect.poll(() => page.locator('[data-testid=panel-state]').textContent()).toBe('Hoạt động');
     await screenshot(page, 'device-panel');
     devices.push({ id: 'cam-e2e-new', kind: 'camera', lat: 21.505, lon: 107.975 });
+  });
+
+  it('adds a gateway and a camera behind it, shows the gateway marker, legend, filter and summary, and links the two', async () => {
+    const GW = 'gw-e2e-1';
+    const CAM = 'cam-e2e-gw';
+    const addThroughForm = async (fields: Record<string, string>, kind: string) => {
+      await page.getByRole('button', { name: 'Thêm thiết bị' }).click();
+      const form = page.locator('form.ww-form');
+      await form.locator('[name=kind]').selectOption(kind);
+      for (const [name, value] of Object.entries(fields)) await form.locator(`[name=${name}]`).fill(value);
+      await form.getByRole('button', { name: 'Lưu' }).click();
+      const secret = await page.locator(`[data-secret-for="${fields.id}"]`).textContent();
+      expect(secret).toMatch(/^\S{16,}$/);
+      return secret!;
+    };
+    await page.goto(`${t.httpUrl}/#/devices`);
+    const gwSecret = await addThroughForm(
+      { id: GW, name: 'Gateway camera Khu 2', ward: 'binh-ngoc', lat: '21.504', lon: '107.99' },
+      'gateway',
+    );
+    const camSecret = await addThroughForm(
+      {
+        id: CAM,
+        name: 'Camera ONVIF ngõ 27',
+        ward: 'binh-ngoc',
+        lat: '21.496',
+        lon: '107.99',
+        parentId: GW,
+        powerZone: 'tram-bn-2',
+      },
+      'camera',
+    );
+    // What the form sent is what the API stored.
+    const cam = await t.api<{ kind: string; parentId: string; powerZone: string; protocol: string }>(
+      'GET',
+      `/api/v1/devices/${CAM}`,
+    );
+    expect(cam.body).toMatchObject({
+      kind: 'camera',
+      parentId: GW,
+      powerZone: 'tram-bn-2',
+      protocol: 'wardwatch',
+    });
+    expect((await t.api<{ kind: string }>('GET', `/api/v1/devices/${GW}`)).body.kind).toBe('gateway');
+    devices.push({ id: GW, kind: 'gateway', lat: 21.504, lon: 107.99 });
+    devices.push({ id: CAM, kind: 'camera', lat: 21.496, lon: 107.99 });
+    // The gateway reports itself; the camera's ONVIF measurements arrive under the camera's id.
+    const gw = await t.connectDevice(GW, gwSecret);
+    await publish(gw, `wardwatch/v1/devices/${GW}/heartbeat`, JSON.stringify({ uptimeS: 5 }));
+    const camClient = await t.connectDevice(CAM, camSecret);
+    await publish(
+      camClient,
+      `wardwatch/v1/devices/${CAM}/telemetry`,
+      JSON.stringify({ clockOffsetS: 2.5, snapshotBytes: 48213, probeMs: 140 }),
+    );
+    await waitFor(async () => {
+      const r = await t.api<{ points: unknown[] }>(
+        'GET',
+        `/api/v1/devices/${CAM}/telemetry?field=clockOffsetS`,
+      );
+      return r.body.points.length > 0 ? r.body.points : null;
+    }, 'the clock offset stored');
+
+    await page.goto(`${t.httpUrl}/#/map`);
+    // Legend: a third glyph, distinct from the camera's and the light's.
+    const legendGlyph = page.locator('[data-testid=legend] .ww-legend-glyph[data-kind=gateway]');
+    await legendGlyph.waitFor();
+    expect(await legendGlyph.locator('xpath=..').textContent()).toContain('Gateway/đầu ghi');
+    const glyphs = await page
+      .locator('[data-testid=legend] .ww-legend-glyph')
+      .evaluateAll((els) => els.map((el) => el.innerHTML));
+    expect(glyphs).toHaveLength(3);
+    expect(new Set(glyphs).size).toBe(3);
+    // Summary bar: gateways online/total.
+    await expect.poll(() => page.locator('.ww-summary [data-kind=gateway] b').textContent()).toBe('1/1');
+    // The kind filter shows the gateway alone, with its own marker.
+    await page.getByLabel('Loại', { exact: true }).selectOption('gateway');
+    await expect.poll(() => visibleMarkerCount(page)).toBe(1);
+    const marker = page.locator(`[data-device-id="${GW}"]`);
+    await expect.poll(() => marker.getAttribute('data-state')).toBe('online');
+    expect(await marker.evaluate((el) => el.parentElement!.className)).toContain('ww-kind-gateway');
+    expect(await marker.innerHTML()).toBe(glyphs[2]);
+    await screenshot(page, 'map-gateway-filter');
+    await page.getByLabel('Loại', { exact: true }).selectOption('');
+    await expect.poll(() => visibleMarkerCount(page)).toBe(devices.length);
+    await screenshot(page, 'map-with-gateway');
+
+    // Its panel lists the camera behind it; the camera's panel names its gateway (clickable) and
+    // offers the ONVIF measurements as charts.
+    await marker.click();
+    await expect
+      .poll(() => page.locator('[data-testid=device-panel] h2').textContent())
+      .toBe('Gateway camera Khu 2');
+    await page.locator(`[data-testid=panel-child][data-device-link="${CAM}"]`).click();
+    await expect
+      .poll(() => page.locator('[data-testid=device-panel] h2').textContent())
+      .toBe('Camera ONVIF ngõ 27');
+    const parentLink = page.locator('[data-testid=panel-parent]');
+    expect(await parentLink.textContent()).toBe(`Gateway camera Khu 2 (${GW})`);
+    const field = page.locator('[data-testid=telemetry-field]');
+    const options = await field.locator('option').evaluateAll((els) => els.map((el) => el.textContent));
+    expect(options).toEqual(expect.arrayContaining(['clockOffsetS', 'snapshotBytes', 'probeMs']));
+    await field.selectOption('clockOffsetS');
+    await page.locator('[data-testid=chart] canvas').waitFor();
+    await screenshot(page, 'device-panel-gateway-camera');
+    await parentLink.click();
+    await expect
+      .poll(() => page.locator('[data-testid=device-panel] h2').textContent())
+      .toBe('Gateway camera Khu 2');
+    // A gateway charts its own health, not a camera's.
+    const gwOptions = await field.locator('option').evaluateAll((els) => els.map((el) => el.textContent));
+    expect(gwOptions).toEqual(['camerasAnswering', 'camerasTotal', 'queuedMessages']);
+    await gw.endAsync();
+    await camClient.endAsync();
   });
 
   it('downloads the availability CSV with one row per device', async () => {

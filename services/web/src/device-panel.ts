@@ -3,14 +3,10 @@ import 'uplot/dist/uPlot.min.css';
 import { api } from './api.ts';
 import { h, select } from './dom.ts';
 import { formatDuration, formatPct, formatTime, label, t } from './i18n.ts';
+import { chartFields } from './logic.ts';
 import { store } from './store.ts';
 import type { Alert, Device, Report } from './types.ts';
 
-/** Telemetry fields worth a chart per kind (docs/protocol.md); numeric ones first. */
-const FIELDS: Record<string, string[]> = {
-  camera: ['storageUsedPct', 'fps', 'bitrateKbps', 'temperatureC', 'recording'],
-  light: ['powerW', 'voltageV', 'currentA', 'energyKwh', 'dimPct', 'lux', 'lampOn'],
-};
 const RANGES: Array<[string, number, string]> = [
   ['6h', 6 * 3600_000, '5m'],
   ['24h', 24 * 3600_000, '15m'],
@@ -19,10 +15,30 @@ const RANGES: Array<[string, number, string]> = [
 
 const plots: uPlot[] = [];
 
+/** A link that opens another device's panel in place (a camera's gateway or NVR, a gateway's cameras). */
+function deviceLink(panel: HTMLElement, id: string, testId: string): HTMLElement {
+  const other = store.devices.get(id);
+  return h(
+    'a',
+    {
+      href: `#/map/${encodeURIComponent(id)}`,
+      'data-testid': testId,
+      'data-device-link': id,
+      onclick: (e: Event) => {
+        e.preventDefault();
+        openDevicePanel(panel, id);
+      },
+    },
+    other ? `${other.name} (${id})` : id,
+  );
+}
+
 /** Identity and live status of a device; replaced in place when its state or alerts change. */
-function statusList(d: Device): HTMLElement {
+function statusList(panel: HTMLElement, d: Device): HTMLElement {
   const state = store.stateOf(d);
   const open = store.alertsOf(d.id);
+  const children = [...store.devices.values()].filter((c) => c.parentId === d.id);
+  const stock = d.protocol !== undefined && d.protocol !== 'wardwatch';
   return h(
     'dl',
     { class: 'ww-kv', 'data-status-of': d.id },
@@ -34,6 +50,20 @@ function statusList(d: Device): HTMLElement {
     h('dd', {}, d.ward),
     h('dt', {}, t('kind')),
     h('dd', {}, t(d.kind)),
+    d.parentId ? h('dt', {}, t('parent')) : null,
+    d.parentId ? h('dd', {}, deviceLink(panel, d.parentId, 'panel-parent')) : null,
+    children.length > 0 ? h('dt', {}, t('connectedDevices')) : null,
+    children.length > 0
+      ? h(
+          'dd',
+          { 'data-testid': 'panel-children' },
+          children.flatMap((c, i) => [i > 0 ? ', ' : null, deviceLink(panel, c.id, 'panel-child')]),
+        )
+      : null,
+    stock ? h('dt', {}, t('protocol')) : null,
+    stock ? h('dd', { 'data-testid': 'panel-protocol' }, `${d.protocol} · ${d.topic ?? '–'}`) : null,
+    d.powerZone ? h('dt', {}, t('powerZone')) : null,
+    d.powerZone ? h('dd', {}, d.powerZone) : null,
     h('dt', {}, t('state')),
     h(
       'dd',
@@ -57,7 +87,7 @@ export function refreshDevicePanel(panel: HTMLElement, deviceId: string): void {
   const current = panel.querySelector(`[data-status-of="${CSS.escape(deviceId)}"]`);
   const d = store.devices.get(deviceId);
   if (panel.hidden || !current || !d) return;
-  current.replaceWith(statusList(d));
+  current.replaceWith(statusList(panel, d));
 }
 
 /** The device panel (opened from a marker or a row): identity, state, availability, charts, alert history. */
@@ -70,10 +100,12 @@ export function openDevicePanel(panel: HTMLElement, deviceId: string): void {
   const chartBox = h('div', { class: 'ww-chart', 'data-testid': 'chart' });
   const heartbeatBox = h('div', { class: 'ww-chart', 'data-testid': 'heartbeat-chart' });
   const history = h('ul', { class: 'ww-history' });
+  const parent = d.parentId ? store.devices.get(d.parentId) : undefined;
+  const fields = chartFields(d.kind, parent);
   const fieldSel = select(
-    { 'aria-label': t('telemetry') },
-    (FIELDS[d.kind] ?? []).map((f): [string, string] => [f, f]),
-    FIELDS[d.kind]?.[0] ?? '',
+    { 'aria-label': t('telemetry'), 'data-testid': 'telemetry-field' },
+    fields.map((f): [string, string] => [f, f]),
+    fields[0] ?? '',
   );
   const rangeSel = select(
     { 'aria-label': t('range') },
@@ -94,7 +126,7 @@ export function openDevicePanel(panel: HTMLElement, deviceId: string): void {
       '×',
     ),
     h('h2', {}, d.name),
-    statusList(d),
+    statusList(panel, d),
     h('h3', {}, t('availability')),
     avail,
     h('h3', {}, t('telemetry')),

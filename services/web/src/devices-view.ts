@@ -1,8 +1,11 @@
 import { api } from './api.ts';
 import { h, select } from './dom.ts';
 import { formatTime, label, t } from './i18n.ts';
+import { KINDS } from './logic.ts';
 import { store } from './store.ts';
-import type { Device } from './types.ts';
+import type { Device, Protocol } from './types.ts';
+
+const PROTOCOLS: readonly Protocol[] = ['wardwatch', 'tasmota', 'shelly-gen2', 'esphome', 'frigate'];
 
 /** Devices admin (admin role): search, add, edit, import CSV; a new device's secret is shown once. */
 export function renderDevices(root: HTMLElement): () => void {
@@ -71,10 +74,7 @@ export function renderDevices(root: HTMLElement): () => void {
         'kind ',
         select(
           { name: 'kind', disabled: d !== null },
-          [
-            ['camera', t('camera')],
-            ['light', t('light')],
-          ],
+          KINDS.map((k): [string, string] => [k, t(k)]),
           d?.kind ?? 'camera',
         ),
       ),
@@ -84,6 +84,28 @@ export function renderDevices(root: HTMLElement): () => void {
       input('lon', d?.lon, { required: 'true', inputmode: 'decimal' }),
       input('address', d?.address),
       input('heartbeatIntervalS', d?.heartbeatIntervalS, { inputmode: 'numeric' }),
+      // The gateway or NVR a camera sits behind (issue #5), any device it depends on.
+      input('parentId', d?.parentId, { list: 'ww-device-ids', pattern: '[a-z0-9][a-z0-9_-]{0,63}' }),
+      input('powerZone', d?.powerZone),
+      h(
+        'label',
+        {},
+        'protocol ',
+        select(
+          { name: 'protocol' },
+          PROTOCOLS.map((p): [string, string] => [p, p]),
+          d?.protocol ?? 'wardwatch',
+        ),
+      ),
+      // Stock firmware's native topic or prefix (docs/firmware.md); empty for wardwatch.
+      input('topic', d?.topic),
+      h(
+        'datalist',
+        { id: 'ww-device-ids' },
+        [...store.devices.values()]
+          .filter((x) => x.kind !== 'light' && x.id !== d?.id)
+          .map((x) => h('option', { value: x.id }, x.name)),
+      ),
       h(
         'div',
         { class: 'ww-actions' },
@@ -106,6 +128,11 @@ export function renderDevices(root: HTMLElement): () => void {
         lon: Number(v('lon')),
         address: v('address') || (d ? null : undefined),
         heartbeatIntervalS: v('heartbeatIntervalS') ? Number(v('heartbeatIntervalS')) : d ? null : undefined,
+        // Empty means "none": cleared on an edit, left out on a new device.
+        parentId: v('parentId') || (d ? null : undefined),
+        powerZone: v('powerZone') || (d ? null : undefined),
+        protocol: v('protocol') as Protocol,
+        topic: v('topic') || (d ? null : undefined),
       };
       const done = d
         ? api<Device>('PATCH', `/api/v1/devices/${encodeURIComponent(d.id)}`, common).then(() =>

@@ -1,8 +1,50 @@
-import type { Alert, ApiState, DisplayState } from './types.ts';
+import type { Alert, ApiState, DisplayState, Kind } from './types.ts';
 
 /** Pure rules of the web app (unit-tested in test/unit/web). */
 
 export const OFFLINE_ALERT = 'device_offline';
+/** Every device kind, in the order of filters, legend and summary bar. */
+export const KINDS: readonly Kind[] = ['camera', 'light', 'gateway'];
+
+/**
+ * Telemetry fields per kind, numeric ones first (booleans chart as 0/1). A copy of
+ * TELEMETRY_FIELDS in devices/protocol/payloads.ts, which the browser build cannot import
+ * cleanly (it is typed against Node's Buffer and would pull TypeBox into the bundle);
+ * test/unit/web/logic.test.ts fails when the two drift apart.
+ */
+export const TELEMETRY_FIELDS: Record<Kind, readonly string[]> = {
+  camera: [
+    'storageUsedPct',
+    'fps',
+    'bitrateKbps',
+    'temperatureC',
+    'clockOffsetS',
+    'snapshotBytes',
+    'probeMs',
+    'recording',
+    'videoLoss',
+    'tamper',
+  ],
+  light: ['powerW', 'voltageV', 'currentA', 'energyKwh', 'dimPct', 'lux', 'lampOn'],
+  gateway: ['camerasAnswering', 'camerasTotal', 'queuedMessages'],
+};
+/** Camera fields only the camera gateway measures (over ONVIF, issue #5). */
+export const GATEWAY_MEASURED_FIELDS: readonly string[] = ['clockOffsetS', 'snapshotBytes', 'probeMs'];
+
+/**
+ * The fields the device panel offers to chart: a camera's ONVIF measurements only when it sits
+ * behind a gateway (a native camera or a Frigate camera never reports them); a camera behind a
+ * Frigate NVR opens on `fps`, the one number Frigate reports for it (docs/firmware.md).
+ */
+export function chartFields(
+  kind: string,
+  parent?: { kind: string; protocol?: string | undefined } | null,
+): string[] {
+  const all = TELEMETRY_FIELDS[kind as Kind] ?? [];
+  if (kind !== 'camera' || parent?.kind === 'gateway') return [...all];
+  const fields = all.filter((f) => !GATEWAY_MEASURED_FIELDS.includes(f));
+  return parent?.protocol === 'frigate' ? ['fps', ...fields.filter((f) => f !== 'fps')] : fields;
+}
 export const DISPLAY_STATES: DisplayState[] = ['online', 'offline', 'fault', 'maintenance', 'unknown'];
 
 /**

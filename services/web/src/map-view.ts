@@ -7,7 +7,14 @@ import { openDevicePanel, refreshDevicePanel } from './device-panel.ts';
 import { h, select } from './dom.ts';
 import { label, t } from './i18n.ts';
 import { kindSvg } from './icons.ts';
-import { type DeviceFilter, DISPLAY_STATES, matchesFilter, summarizeByKind, worstState } from './logic.ts';
+import {
+  type DeviceFilter,
+  DISPLAY_STATES,
+  KINDS,
+  matchesFilter,
+  summarizeByKind,
+  worstState,
+} from './logic.ts';
 import { store } from './store.ts';
 import type { Device, DisplayState } from './types.ts';
 
@@ -59,11 +66,7 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
         'aria-label': t('kind'),
         onchange: (e: Event) => setFilter({ kind: (e.target as HTMLSelectElement).value }),
       },
-      [
-        ['', t('allKinds')],
-        ['camera', t('camera')],
-        ['light', t('light')],
-      ],
+      [['', t('allKinds')], ...KINDS.map((k): [string, string] => [k, t(k)])],
       '',
     ),
     select(
@@ -104,15 +107,15 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
   map.addLayer(cluster);
   window.wardwatchMap = { map, cluster };
 
-  // Legend (bottom right): state colours and the two glyphs.
+  // Legend (bottom right): state colours and the kinds' glyphs.
   const legend = new L.Control({ position: 'bottomright' });
   legend.onAdd = () => {
     const box = h('div', { class: 'ww-legend', 'data-testid': 'legend' }, h('strong', {}, t('legend')));
     for (const s of DISPLAY_STATES) {
       box.append(h('div', {}, h('span', { class: `ww-swatch ww-state-${s}` }), ` ${label(s)}`));
     }
-    for (const k of ['camera', 'light'] as const) {
-      const glyph = h('span', { class: 'ww-legend-glyph ww-state-unknown' });
+    for (const k of KINDS) {
+      const glyph = h('span', { class: 'ww-legend-glyph ww-state-unknown', 'data-kind': k });
       glyph.innerHTML = kindSvg(k); // static SVG from icons.ts, no user data
       box.append(h('div', {}, glyph, ` ${t(k)}`));
     }
@@ -214,8 +217,10 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
       [...store.devices.values()].map((d) => ({ kind: d.kind, state: store.stateOf(d) })),
     );
     const open = store.openAlerts.size;
+    // Gateways only where there are some: most wards have none.
+    const kinds = KINDS.filter((k) => k !== 'gateway' || (byKind[k]?.total ?? 0) > 0);
     summary.replaceChildren(
-      ...(['camera', 'light'] as const).map((k) =>
+      ...kinds.map((k) =>
         h(
           'span',
           { class: 'ww-summary-item', 'data-kind': k },

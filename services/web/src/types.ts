@@ -1,5 +1,8 @@
 /** The API's shapes as the web app uses them (docs/api.md). */
-export type Kind = 'camera' | 'light';
+/** Device kinds (devices/protocol DEVICE_KINDS); a `gateway` reports for the cameras behind it (issue #5). */
+export type Kind = 'camera' | 'light' | 'gateway';
+/** How a device talks (docs/firmware.md); `wardwatch` is the native protocol. */
+export type Protocol = 'wardwatch' | 'tasmota' | 'shelly-gen2' | 'esphome' | 'frigate';
 export type ApiState = 'online' | 'offline' | 'unknown' | 'maintenance';
 /** What the map shows: the API state, or `fault` for an online device with another open alert. */
 export type DisplayState = ApiState | 'fault';
@@ -20,6 +23,12 @@ export interface Device {
   lon: number;
   address?: string | null;
   heartbeatIntervalS?: number | null;
+  /** The gateway, NVR or router this device depends on. */
+  parentId?: string | null;
+  powerZone?: string | null;
+  protocol?: Protocol;
+  /** The stock firmware's native topic or prefix; null for `wardwatch`. */
+  topic?: string | null;
   tags?: Record<string, string>;
   status: { state: ApiState; lastSeenAt: string | null; stateSince: string | null; maintenance?: boolean };
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { modelClock, parseCliArgs } from '../../../devices/simulator/cli-args.ts';
+import { extraStockDevices } from '../../../devices/simulator/extra-devices.ts';
+import { DEMO_WARD_FILE } from '../../../devices/simulator/generate-demo-ward.ts';
+import { loadWard, validateWard } from '../../../devices/simulator/ward.ts';
 
 describe('simulator options', () => {
   it('defaults, with the password from the environment', () => {
@@ -17,8 +20,52 @@ describe('simulator options', () => {
         controlPort: 8090,
         faults: [],
         count: null,
+        tasmota: 0,
+        frigateCameras: 0,
       },
     });
+  });
+
+  it('--tasmota N and --frigate M (issue #5), also from the environment, within bounds', () => {
+    const env = { WARDWATCH_SIM_ADMIN_PASSWORD: 'pw', WARDWATCH_SIM_FRIGATE: '3' };
+    expect(parseCliArgs(['--tasmota', '2'], env)).toMatchObject({
+      ok: true,
+      options: { tasmota: 2, frigateCameras: 3 },
+    });
+    const bad = parseCliArgs(['--tasmota', 'x', '--frigate', '33'], env);
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.problems).toContain("--tasmota: an integer 0-99, got 'x'");
+      expect(bad.problems).toContain("--frigate: an integer 0-32, got '33'");
+    }
+  });
+
+  it('--tasmota/--frigate devices: valid ward rows, NVR before its cameras, one tag per camera', () => {
+    const ward = loadWard(DEMO_WARD_FILE);
+    expect(extraStockDevices(ward, 0, 0)).toEqual([]);
+    const extra = extraStockDevices(ward, 2, 3);
+    expect(extra.map((d) => d.id)).toEqual([
+      'sim-tasmota-01',
+      'sim-tasmota-02',
+      'sim-nvr-01',
+      'sim-fcam-01',
+      'sim-fcam-02',
+      'sim-fcam-03',
+    ]);
+    // They fit in the ward file schema next to the ward's own devices (unique ids, topics).
+    expect(validateWard({ ...ward, devices: [...ward.devices, ...extra] })).toMatchObject({ ok: true });
+    expect(extra.filter((d) => d.protocol === 'tasmota').map((d) => d.topic)).toEqual([
+      'tasmota_SIM001',
+      'tasmota_SIM002',
+    ]);
+    const nvr = extra[2]!;
+    expect(nvr).toMatchObject({ kind: 'camera', protocol: 'frigate', topic: 'frigate-sim' });
+    expect(nvr.tags).toEqual({
+      'frigate:camera_01': 'sim-fcam-01',
+      'frigate:camera_02': 'sim-fcam-02',
+      'frigate:camera_03': 'sim-fcam-03',
+    });
+    for (const cam of extra.slice(3)) expect(cam).toMatchObject({ kind: 'camera', parentId: 'sim-nvr-01' });
   });
 
   it('command line beats WARDWATCH_SIM_* beats defaults; faults from both', () => {

@@ -32,7 +32,8 @@ describe('demo ward config/demo/binh-ngoc.json', () => {
     expect(lights.length).toBeLessThanOrEqual(65);
     const ids = ward.devices.map((d) => d.id);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const d of cameras) expect(d.id).toMatch(/^bn-cam-\d{3}$/);
+    for (const d of cameras)
+      expect(d.id).toMatch(d.protocol === 'frigate' ? /^bn-nvr-\d{3}$/ : /^bn-cam-\d{3}$/);
     for (const d of lights) expect(d.id).toMatch(/^bn-light-\d{3}$/);
     for (const id of ids) expect(isDeviceId(id), id).toBe(true);
   });
@@ -63,7 +64,9 @@ describe('demo ward config/demo/binh-ngoc.json', () => {
     const streets = new Set(ward.streets.map((s) => s.name));
     for (const d of ward.devices) {
       expect(d.ward).toBe('binh-ngoc');
-      expect(d.name).toMatch(d.kind === 'camera' ? /^Camera / : /^Đèn /);
+      expect(d.name).toMatch(
+        d.protocol === 'frigate' ? /^Đầu ghi / : d.kind === 'camera' ? /^Camera / : /^Đèn /,
+      );
       expect(d.address).toMatch(/P\. Bình Ngọc, TP\. Móng Cái, Quảng Ninh$/);
       expect(streets.has(d.tags?.street ?? '')).toBe(true);
       expect(zones.has(d.tags?.powerZone ?? '')).toBe(true);
@@ -74,6 +77,31 @@ describe('demo ward config/demo/binh-ngoc.json', () => {
     const lightZones = new Set(ward.devices.filter((d) => d.kind === 'light').map((d) => d.tags?.powerZone));
     expect(lightZones.size).toBeGreaterThanOrEqual(3);
     expect(ward.devices.some((d) => d.name.startsWith('Camera ngõ 12 Hữu Nghị'))).toBe(true);
+  });
+
+  it('has stock firmware: a Tasmota light and a Frigate NVR before its two cameras (issue #5)', () => {
+    const native = ward.devices.filter((d) => d.protocol === undefined);
+    const stock = ward.devices.slice(native.length);
+    // Stock firmware comes last, so `--count N` still takes native devices.
+    expect(stock.every((d) => d.protocol !== undefined || d.parentId !== undefined)).toBe(true);
+    const tasmota = ward.devices.filter((d) => d.protocol === 'tasmota');
+    expect(tasmota).toHaveLength(1);
+    expect(tasmota[0]).toMatchObject({ kind: 'light', topic: 'tasmota_5C2B3A', heartbeatIntervalS: 60 });
+    const nvrs = ward.devices.filter((d) => d.protocol === 'frigate');
+    expect(nvrs).toHaveLength(1);
+    const nvr = nvrs[0]!;
+    expect(nvr).toMatchObject({ kind: 'camera', topic: 'frigate' });
+    const mapped = Object.entries(nvr.tags ?? {}).filter(([k]) => k.startsWith('frigate:'));
+    expect(mapped).toHaveLength(2);
+    const nvrIndex = ward.devices.indexOf(nvr);
+    for (const [, id] of mapped) {
+      const cam = ward.devices.find((d) => d.id === id);
+      expect(cam, id).toMatchObject({ kind: 'camera', parentId: nvr.id, heartbeatIntervalS: 60 });
+      expect(ward.devices.indexOf(cam!)).toBeGreaterThan(nvrIndex);
+    }
+    // Stock-firmware topics are unique per protocol (the API refuses duplicates).
+    const topics = ward.devices.filter((d) => d.topic).map((d) => `${d.protocol}/${d.topic}`);
+    expect(new Set(topics).size).toBe(topics.length);
   });
 
   it('validation reports duplicate ids and bad rows', () => {

@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEVICE_KINDS,
+  TELEMETRY_FIELDS as PROTOCOL_TELEMETRY_FIELDS,
+  TELEMETRY_SCHEMAS,
+} from '../../../devices/protocol/index.ts';
+import { kindSvg } from '../../../services/web/src/icons.ts';
+import {
+  chartFields,
   displayState,
+  GATEWAY_MEASURED_FIELDS,
+  KINDS,
   matchesFilter,
   nextDay,
   sortAlerts,
   summarizeByKind,
+  TELEMETRY_FIELDS,
   vnDayStart,
   vnToday,
   worstState,
@@ -62,5 +72,57 @@ describe('web app rules', () => {
     expect(nextDay('2026-02-28')).toBe('2026-03-01');
     // 18:00 UTC is already the next day in Hà Nội.
     expect(vnToday(Date.parse('2026-03-01T18:00:00Z'))).toBe('2026-03-02');
+  });
+
+  it('filters by the gateway kind', () => {
+    const f = { ward: '', kind: 'gateway', state: '', hasOpenAlert: false };
+    expect(matchesFilter({ ward: 'w1', kind: 'gateway' }, 'online', 0, f)).toBe(true);
+    expect(matchesFilter({ ward: 'w1', kind: 'camera' }, 'online', 0, f)).toBe(false);
+    expect(
+      summarizeByKind([
+        { kind: 'gateway', state: 'online' },
+        { kind: 'gateway', state: 'offline' },
+      ]),
+    ).toEqual({ gateway: { online: 1, total: 2 } });
+  });
+});
+
+describe('device kinds and telemetry fields (in step with devices/protocol)', () => {
+  it('knows every kind of the protocol, each with its own marker glyph', () => {
+    expect([...KINDS].sort()).toEqual([...DEVICE_KINDS].sort());
+    const glyphs = KINDS.map((k) => kindSvg(k));
+    expect(new Set(glyphs).size).toBe(KINDS.length);
+    for (const g of glyphs) expect(g).toMatch(/^<svg [^>]*viewBox="0 0 24 24"[\s\S]*<\/svg>$/);
+  });
+
+  it("has exactly the protocol's telemetry fields, numbers before booleans", () => {
+    for (const kind of DEVICE_KINDS) {
+      expect([...TELEMETRY_FIELDS[kind]].sort(), kind).toEqual([...PROTOCOL_TELEMETRY_FIELDS[kind]].sort());
+      const isBool = TELEMETRY_FIELDS[kind].map(
+        (f) => (TELEMETRY_SCHEMAS[kind].properties[f] as { type?: string }).type === 'boolean',
+      );
+      // Once a boolean appears, only booleans follow (the panel opens on the first, a number).
+      expect(isBool.indexOf(true) === -1 || !isBool.slice(isBool.indexOf(true)).includes(false), kind).toBe(
+        true,
+      );
+    }
+  });
+
+  it("charts a camera's ONVIF measurements only when a gateway watches it", () => {
+    const behindGateway = chartFields('camera', { kind: 'gateway' });
+    for (const f of ['clockOffsetS', 'snapshotBytes', 'probeMs']) expect(behindGateway).toContain(f);
+    const native = chartFields('camera');
+    const behindNvr = chartFields('camera', { kind: 'camera', protocol: 'frigate' });
+    for (const fields of [native, behindNvr]) {
+      expect(fields).toContain('storageUsedPct');
+      for (const f of GATEWAY_MEASURED_FIELDS) expect(fields).not.toContain(f);
+    }
+    // Frigate reports only fps (and recording) for its cameras: open on it.
+    expect(native[0]).toBe('storageUsedPct');
+    expect(behindNvr[0]).toBe('fps');
+    expect(behindNvr).toHaveLength(native.length);
+    expect(chartFields('gateway', null)).toEqual(['camerasAnswering', 'camerasTotal', 'queuedMessages']);
+    expect(chartFields('light', null)[0]).toBe('powerW');
+    expect(chartFields('unknown-kind', null)).toEqual([]);
   });
 });

@@ -82,6 +82,8 @@ export async function createWardwatch(
 
   const devices = createDeviceRegistry({
     repo: new SqliteDeviceRepository(db),
+    secretRotationGraceS: config.auth.secretRotationGraceS,
+    scryptLogN: config.auth.deviceSecretScryptLogN,
     bus,
     clock,
     log: log.child({ feature: 'registry' }),
@@ -160,13 +162,17 @@ export async function createWardwatch(
     config,
     log: log.child({ feature: 'broker' }),
     clock,
-    verifyDevice: (id, secret) => devices.verifySecret(id, secret),
+    verifyDevice: (id, secret) => devices.authenticate(id, secret),
+    credentialValid: (id, generation) => devices.credentialValid(id, generation),
     lookupDevice: (id) => devices.get(id),
     onMessage: (deviceId, topic, payload, receivedAt) => {
       if (accepting) ingest.handle(deviceId, topic, payload, receivedAt);
     },
   });
-  bus.on('device.deleted', ({ deviceId }) => broker.disconnectDevice(deviceId));
+  // Issue #7: a deleted device, or a secret rotated out, loses its live MQTT session at once.
+  devices.onCredentialsRevoked(({ deviceId, reason, device }) =>
+    reason === 'deleted' ? broker.disconnectDevice(deviceId, device) : broker.dropRevokedSessions(deviceId),
+  );
 
   // Notifications (issue #3): listens to alert.* and incident.* and only writes outbox rows; a
   // worker on the clock delivers them. Subscribed in start(), before anything can open an alert.
@@ -207,8 +213,9 @@ export async function createWardwatch(
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
   await http.register(websocket);
-  http.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket) => {
-    broker.handleStream(createWebSocketStream(socket));
+  http.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, request) => {
+    // The address counts towards the broker's CONNECT limits (issue #7).
+    broker.handleStream(createWebSocketStream(socket), request.ip);
   });
   // The web app (issue #4) at `/`, from the Vite build in dist/web.
   await http.register(webPlugin({ config, log: log.child({ feature: 'web' }) }));

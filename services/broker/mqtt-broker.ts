@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import {
   commandTopicFilter,
@@ -13,6 +15,7 @@ import {
   isNativeAvailabilityTopic,
   parseDeviceTopic,
 } from '../../devices/protocol/index.ts';
+import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -24,6 +27,14 @@ export type MessageHandler = (deviceId: string, topic: string, payload: Buffer, 
 
 export interface BrokerStats {
   authFailures: number;
+  /** CONNECTs refused without a secret check because the address or device id is locked out. */
+  lockedOut: number;
+  /** Live sessions dropped because their credential was revoked (deleted, rotated, grace ended). */
+  sessionsRevoked: number;
+  /** TLS handshakes that failed on the MQTT-over-TLS listener. */
+  tlsHandshakeFailures: number;
+  /** Connections closed for a malformed packet or a protocol violation (aedes client/connection errors). */
+  protocolErrors: number;
   publishDenied: Record<string, number>;
   subscribeDenied: number;
 }
@@ -31,17 +42,24 @@ export interface BrokerStats {
 export interface MqttBroker {
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Serves one MQTT connection arriving over another transport (WebSocket). */
-  handleStream(stream: Duplex): void;
+  /** Serves one MQTT connection arriving over another transport (WebSocket) from `remoteAddress`. */
+  handleStream(stream: Duplex, remoteAddress?: string): void;
   clientCount(): number;
-  /** Drops the device's MQTT connection and its retained status (device deleted). */
-  disconnectDevice(deviceId: string): void;
+  /**
+   * Drops the device's MQTT connection and its retained availability (device deleted): the
+   * wardwatch `…/status` and, for stock firmware, its native one (`tele/<topic>/LWT`…).
+   */
+  disconnectDevice(deviceId: string, device?: BrokerDevice | null): void;
+  /** Drops the device's sessions whose credential is no longer valid (secret rotated, grace ended). */
+  dropRevokedSessions(deviceId: string): void;
   /** Publishes a command to a device (`…/{id}/cmd/{command}`), the only topic it may subscribe to. */
   sendCommand(deviceId: string, command: string, payload: string | Buffer): Promise<void>;
   /** Topics that hold a retained message and match `pattern` (operations and tests). */
   retainedTopics(pattern: string): Promise<string[]>;
-  /** The bound TCP port (useful with port 0). */
+  /** The bound plain TCP port (useful with port 0); 0 when `broker.plainTcp` is off. */
   port(): number;
+  /** The bound MQTT-over-TLS port; 0 when TLS is not configured. */
+  tlsPort(): number;
   stats(): BrokerStats;
 }
 
@@ -57,18 +75,40 @@ export interface BrokerDeps {
   config: Config;
   log: Logger;
   clock: { now(): number };
-  /** Device credential check (registry). */
-  verifyDevice(deviceId: string, secret: string): boolean;
+  /**
+   * Device credential check (registry): the credential generation, or null. Async: a first check
+   * per process runs scrypt on the thread pool. Must not reject.
+   */
+  verifyDevice(deviceId: string, secret: string): Promise<number | null>;
+  /** Is the credential generation a session authenticated with still valid? */
+  credentialValid(deviceId: string, generation: number): boolean;
   /** The registered device (issue #5: stock firmware topics, gateway children); null if unknown. */
   lookupDevice(deviceId: string): BrokerDevice | null;
   onMessage: MessageHandler;
 }
 
 /** The authenticated device id rides on the aedes client (a stock firmware's client id is not it). */
-type DeviceClient = Client & { wwDeviceId?: string };
+type DeviceClient = Client & { wwDeviceId?: string; wwCredential?: number };
 const deviceOf = (client: Client): string => (client as DeviceClient).wwDeviceId ?? client.id;
 
+/** The credential "generation" of a session authenticated by a client certificate. */
+const CERTIFICATE_CREDENTIAL = -1;
+
 const NOT_AUTHORIZED = 5; // CONNACK return code 5 [MQTT-3.2.2-3], table 3.1
+
+/**
+ * The retained availability topic of a stock firmware device (issue #5), asked of the protocol
+ * module (the one source of truth) rather than spelled out a second time here.
+ */
+function nativeAvailabilityTopic(device: BrokerDevice): string | null {
+  const t = device.topic;
+  if (device.protocol === 'wardwatch' || t === null) return null;
+  return (
+    [`tele/${t}/LWT`, `${t}/online`, `${t}/status`, `${t}/available`].find((c) =>
+      isNativeAvailabilityTopic(device.protocol, t, c),
+    ) ?? null
+  );
+}
 
 function refuse(reason: string): AuthenticateError {
   const err = new Error(reason) as AuthenticateError;
@@ -91,13 +131,132 @@ function refuse(reason: string): AuthenticateError {
  * Denials are logged with device id, topic and reason, and counted. Hooks never throw.
  */
 export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
-  const { config, log, clock, verifyDevice, lookupDevice, onMessage } = deps;
+  const { config, log, clock, verifyDevice, credentialValid, lookupDevice, onMessage } = deps;
   /** Connected clients by client id and by device id (they differ for stock firmware). */
   const byClientId = new Map<string, DeviceClient>();
   const byDeviceId = new Map<string, DeviceClient>();
-  const stats: BrokerStats = { authFailures: 0, publishDenied: {}, subscribeDenied: 0 };
+  const stats: BrokerStats = {
+    authFailures: 0,
+    lockedOut: 0,
+    sessionsRevoked: 0,
+    tlsHandshakeFailures: 0,
+    protocolErrors: 0,
+    publishDenied: {},
+    subscribeDenied: 0,
+  };
+  // Issue #7: failed CONNECTs per source address and per device id (same rules as API logins).
+  const limits = config.broker.connectLimits;
+  const limiter = new LoginLimiter({
+    windowS: limits.windowS,
+    maxFailuresPerAccount: limits.maxFailuresPerDevice,
+    maxFailuresPerAddress: limits.maxFailuresPerAddress,
+    lockoutS: limits.lockoutS,
+  });
+  /** Source addresses of streams handed in by other transports (WebSocket). */
+  const streamAddresses = new WeakMap<object, string>();
+  const addressOf = (client: Client): string => {
+    const conn = (client as unknown as { conn?: { remoteAddress?: string } }).conn;
+    return (conn && (streamAddresses.get(conn) ?? conn.remoteAddress)) || 'unknown';
+  };
+  /** Counts a refused CONNECT towards the limits and logs the lock-out once, when it starts. */
+  const failed = (address: string, deviceKey: string) => {
+    stats.authFailures++;
+    const locked = limiter.recordFailure(address, deviceKey, clock.now());
+    if (locked.length > 0)
+      log.warn(
+        {
+          ip: address,
+          deviceId: deviceKey,
+          locked: locked.map((by) => (by === 'account' ? 'device' : 'address')),
+          lockoutS: limits.lockoutS,
+        },
+        'mqtt connect locked out after repeated failures',
+      );
+  };
   const deny = (reason: string) => {
     stats.publishDenied[reason] = (stats.publishDenied[reason] ?? 0) + 1;
+  };
+
+  /** The CONNECT check; resolves to the refusal or null. Never rejects on bad input. */
+  async function authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<AuthenticateError | null> {
+    const address = addressOf(client);
+    const deviceKey = username && isDeviceId(username) ? username : '<invalid>';
+    const verdict = limiter.check(address, deviceKey, clock.now());
+    if (!verdict.allowed) {
+      // Refused before any secret check: a locked-out guesser costs no scrypt.
+      stats.lockedOut++;
+      log.debug({ ip: address, deviceId: deviceKey, by: verdict.by }, 'mqtt connect refused: locked out');
+      return refuse('locked out');
+    }
+    const secret = password?.toString('utf8') ?? '';
+    const certId = certificateDeviceId(client);
+    // A verified client certificate (CN = device id) stands for the secret of that device only.
+    const generation =
+      certId !== null && username === certId
+        ? CERTIFICATE_CREDENTIAL
+        : username && isDeviceId(username) && secret
+          ? await verifyDevice(username, secret)
+          : null;
+    const device = username && generation !== null ? lookupDevice(username) : null;
+    if (!username || generation === null || !device) {
+      failed(address, deviceKey);
+      log.warn(
+        { clientId: client.id, username, ip: address, reason: 'bad credentials' },
+        'mqtt connect refused',
+      );
+      return refuse('not authorized');
+    }
+    let reason: string | null = null;
+    if (device.protocol === 'wardwatch') {
+      if (client.id !== username) reason = 'client id must equal device id';
+    } else if (client.id !== username && lookupDevice(client.id) !== null) {
+      reason = 'client id is another device id';
+    } else {
+      const holder = byClientId.get(client.id);
+      if (holder && deviceOf(holder) !== username) reason = 'client id in use by another device';
+    }
+    if (reason) {
+      failed(address, deviceKey);
+      log.warn({ clientId: client.id, deviceId: username, ip: address, reason }, 'mqtt connect refused');
+      return refuse(reason);
+    }
+    limiter.recordSuccess(deviceKey);
+    (client as DeviceClient).wwDeviceId = username;
+    (client as DeviceClient).wwCredential = generation;
+    return null;
+  }
+
+  /** The device id in a client certificate verified against tls.caFile, or null. */
+  function certificateDeviceId(client: Client): string | null {
+    if (config.broker.clientCertificates !== 'optional') return null;
+    const conn = (client as unknown as { conn?: unknown }).conn;
+    if (!(conn instanceof TLSSocket) || !conn.authorized) return null;
+    const cn = conn.getPeerCertificate()?.subject?.CN;
+    return typeof cn === 'string' && isDeviceId(cn) ? cn : null;
+  }
+
+  /** Closes the device's sessions whose credential is no longer valid. */
+  const dropRevokedSessions = (deviceId: string, after?: () => void): void => {
+    let pending = 0;
+    const done = () => {
+      if (--pending === 0) after?.();
+    };
+    for (const client of [...byClientId.values()]) {
+      if (deviceOf(client) !== deviceId) continue;
+      const gen = client.wwCredential;
+      // A certificate session ends only with the device (a secret rotation does not revoke it).
+      if (gen === CERTIFICATE_CREDENTIAL && lookupDevice(deviceId) !== null) continue;
+      if (gen !== undefined && gen !== CERTIFICATE_CREDENTIAL && credentialValid(deviceId, gen)) continue;
+      stats.sessionsRevoked++;
+      log.info({ deviceId, clientId: client.id }, 'dropping mqtt session: credentials revoked');
+      pending++;
+      client.close(done);
+    }
+    if (pending === 0) after?.();
   };
 
   // concurrency 0: see config/default.yaml broker.concurrency and docs/operations.md.
@@ -105,34 +264,13 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     concurrency: config.broker.concurrency,
     maxTopicLevels: config.broker.maxTopicLevels,
     authenticate(client, username, password, done) {
-      try {
-        const secret = password?.toString('utf8') ?? '';
-        if (!username || !isDeviceId(username) || !secret || !verifyDevice(username, secret)) {
-          stats.authFailures++;
-          log.warn({ clientId: client.id, username, reason: 'bad credentials' }, 'mqtt connect refused');
-          return done(refuse('not authorized'), false);
-        }
-        const protocol = lookupDevice(username)?.protocol ?? 'wardwatch';
-        let reason: string | null = null;
-        if (protocol === 'wardwatch') {
-          if (client.id !== username) reason = 'client id must equal device id';
-        } else if (client.id !== username && lookupDevice(client.id) !== null) {
-          reason = 'client id is another device id';
-        } else {
-          const holder = byClientId.get(client.id);
-          if (holder && deviceOf(holder) !== username) reason = 'client id in use by another device';
-        }
-        if (reason) {
-          stats.authFailures++;
-          log.warn({ clientId: client.id, deviceId: username, reason }, 'mqtt connect refused');
-          return done(refuse(reason), false);
-        }
-        (client as DeviceClient).wwDeviceId = username;
-        done(null, true);
-      } catch (err) {
-        log.error({ err, clientId: client.id }, 'authenticate hook failed');
-        done(refuse('internal error'), false);
-      }
+      authenticate(client, username, password).then(
+        (err) => (err ? done(err, false) : done(null, true)),
+        (err: unknown) => {
+          log.error({ err, clientId: client.id }, 'authenticate hook failed');
+          done(refuse('internal error'), false);
+        },
+      );
     },
     authorizePublish(client, packet, done) {
       // Broker-internal publishes ($SYS heartbeats) have no client.
@@ -201,66 +339,113 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   aedes.on('clientReady', (client) => {
     byClientId.set(client.id, client);
     byDeviceId.set(deviceOf(client), client);
+    // Revoked (deleted, rotated) while its CONNECT was being verified: the revocation missed it.
+    const gen = (client as DeviceClient).wwCredential;
+    const valid =
+      gen === CERTIFICATE_CREDENTIAL
+        ? lookupDevice(deviceOf(client)) !== null
+        : credentialValid(deviceOf(client), gen ?? -1);
+    if (gen !== undefined && !valid) {
+      stats.sessionsRevoked++;
+      log.info({ deviceId: deviceOf(client) }, 'dropping mqtt session: credentials revoked during connect');
+      client.close();
+    }
   });
   aedes.on('clientDisconnect', (client) => {
     // A session taken over by the same device's new connection is no longer ours to remove.
     if (byClientId.get(client.id) === client) byClientId.delete(client.id);
     if (byDeviceId.get(deviceOf(client)) === client) byDeviceId.delete(deviceOf(client));
   });
-  aedes.on('clientError', (client, err) =>
-    log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error'),
-  );
-  aedes.on('connectionError', (client, err) =>
-    log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'),
-  );
+  aedes.on('clientError', (client, err) => {
+    stats.protocolErrors++;
+    log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error');
+  });
+  aedes.on('connectionError', (client, err) => {
+    stats.protocolErrors++;
+    log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error');
+  });
 
-  const server: Server = createServer((socket: Socket) => aedes.handle(socket));
-  server.on('error', (err) => log.error({ err }, 'mqtt listener error'));
+  const server: Server | null = config.broker.plainTcp
+    ? createServer((socket: Socket) => aedes.handle(socket))
+    : null;
+  server?.on('error', (err) => log.error({ err }, 'mqtt listener error'));
+  // Issue #7: MQTT over TLS with the same certificate as HTTPS (tls: section). Files are read here,
+  // at construction, so a bad path fails the start-up instead of the first device.
+  const { certFile, keyFile, caFile } = config.tls;
+  const tlsServer =
+    certFile && keyFile
+      ? createTlsServer(
+          {
+            cert: readFileSync(certFile),
+            key: readFileSync(keyFile),
+            ...(caFile ? { ca: readFileSync(caFile) } : {}),
+            // Client certificates are checked in authenticate (CN = device id), not at the handshake,
+            // so devices without one still connect with their secret.
+            ...(config.broker.clientCertificates === 'optional' && caFile
+              ? { requestCert: true, rejectUnauthorized: false }
+              : {}),
+          },
+          (socket) => aedes.handle(socket),
+        )
+      : null;
+  tlsServer?.on('error', (err) => log.error({ err }, 'mqtt tls listener error'));
+  // A failed handshake (plain MQTT on 8883, a scanner) is not a crash: log at debug and count.
+  tlsServer?.on('tlsClientError', (err) => {
+    stats.tlsHandshakeFailures++;
+    log.debug({ err: err.message }, 'mqtt tls handshake failed');
+  });
   let boundPort = 0;
+  let boundTlsPort = 0;
+  const listen = (srv: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, config.host, () => {
+        srv.off('error', reject);
+        const addr = srv.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
 
   return {
     async start() {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.mqttPort, config.host, () => {
-          server.off('error', reject);
-          const addr = server.address();
-          boundPort = typeof addr === 'object' && addr ? addr.port : config.mqttPort;
-          resolve();
-        });
-      });
-      log.info({ port: boundPort, host: config.host }, 'mqtt listening');
+      if (server) {
+        boundPort = await listen(server, config.mqttPort);
+        log.info({ port: boundPort, host: config.host }, 'mqtt listening');
+      }
+      if (tlsServer) {
+        boundTlsPort = await listen(tlsServer, config.broker.tlsPort);
+        log.info({ port: boundTlsPort, host: config.host }, 'mqtt over tls listening');
+      }
     },
     async stop() {
       // server.close() resolves only once every connection has ended, and only aedes.close()
       // ends them: stop accepting, close the broker (and its clients), then wait for the server.
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closing = [server, tlsServer].map(
+        (srv) => new Promise<void>((resolve) => (srv?.listening ? srv.close(() => resolve()) : resolve())),
+      );
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await serverClosed;
+      await Promise.all(closing);
     },
-    handleStream(stream) {
+    handleStream(stream, remoteAddress) {
+      if (remoteAddress) streamAddresses.set(stream, remoteAddress);
       aedes.handle(stream);
     },
     clientCount: () => aedes.connectedClients,
-    disconnectDevice(deviceId) {
-      const client = byDeviceId.get(deviceId);
-      const clearRetained = () =>
-        aedes.publish(
-          {
-            cmd: 'publish',
-            topic: deviceTopic(deviceId, 'status'),
-            payload: Buffer.alloc(0),
-            qos: 0,
-            retain: true,
-            dup: false,
-          },
-          () => undefined,
-        );
-      if (!client) return clearRetained();
-      log.info({ deviceId }, 'dropping mqtt session of deleted device');
-      // The close publishes the device's will; clear its retained status only after that.
-      client.close(clearRetained);
+    disconnectDevice(deviceId, device) {
+      const native = device ? nativeAvailabilityTopic(device) : null;
+      const clearRetained = () => {
+        for (const topic of [deviceTopic(deviceId, 'status'), ...(native ? [native] : [])]) {
+          aedes.publish(
+            { cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false },
+            () => undefined,
+          );
+        }
+      };
+      // The registry no longer knows the device, so every session of it is revoked; the close
+      // publishes the device's will: clear its retained availability only after that.
+      dropRevokedSessions(deviceId, clearRetained);
     },
+    dropRevokedSessions: (deviceId) => dropRevokedSessions(deviceId),
     sendCommand(deviceId, command, payload) {
       if (!/^[a-z][a-z0-9_]{0,63}$/.test(command))
         return Promise.reject(new Error(`invalid command name '${command}'`));
@@ -290,6 +475,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       return topics;
     },
     port: () => boundPort,
+    tlsPort: () => boundTlsPort,
     stats: () => stats,
   };
 }

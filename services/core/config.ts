@@ -298,12 +298,34 @@ export const ConfigSchema = Type.Object(
       {
         concurrency: Type.Integer({ minimum: 0 }),
         maxTopicLevels: Type.Integer({ minimum: 3, maximum: 64 }),
+        // Issue #7: MQTT over TLS on tlsPort when tls.certFile/keyFile are set; plainTcp: false
+        // switches the plain mqttPort listener off.
+        tlsPort: Port,
+        plainTcp: Type.Boolean(),
+        // 'optional': a device may authenticate with a client certificate (CN = device id) signed
+        // by tls.caFile instead of its secret; 'off': secrets only.
+        clientCertificates: Type.Union([Type.Literal('off'), Type.Literal('optional')]),
+        // Issue #7: failed MQTT CONNECTs per source address and per device id (services/broker).
+        connectLimits: Type.Object(
+          {
+            windowS: Type.Integer({ minimum: 1, maximum: 86400 }),
+            maxFailuresPerDevice: Type.Integer({ minimum: 1, maximum: 100000 }),
+            maxFailuresPerAddress: Type.Integer({ minimum: 1, maximum: 100000 }),
+            lockoutS: Type.Integer({ minimum: 1, maximum: 86400 }),
+          },
+          { additionalProperties: false },
+        ),
       },
       { additionalProperties: false },
     ),
     auth: Type.Object(
       {
         tokenTtlS: Type.Integer({ minimum: 60, maximum: 30 * 86400 }),
+        // Issue #7: how long a rotated-out device secret keeps working (0 = stops at once).
+        // At most 7 days (one timer per rotation; setTimeout holds at most ~24.8 days).
+        secretRotationGraceS: Type.Integer({ minimum: 0, maximum: 7 * 86400 }),
+        // Issue #7: scrypt cost of device secrets, N = 2^deviceSecretScryptLogN (r = 8, p = 1).
+        deviceSecretScryptLogN: Type.Integer({ minimum: 10, maximum: 20 }),
         // Issue #7: failed API logins per account name and per source address (services/auth/login-limiter.ts).
         loginLimits: Type.Object(
           {

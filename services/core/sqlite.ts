@@ -221,6 +221,11 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO device_status SELECT * FROM device_status_keep;
   DROP TABLE device_status_keep;
   `,
+  // 6 (issue #7): secret rotation with a grace period: the previous secret and when it stops working.
+  `
+  ALTER TABLE devices ADD COLUMN prev_secret_hash TEXT;
+  ALTER TABLE devices ADD COLUMN prev_secret_expires_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -12,7 +12,18 @@ import type { Clock } from '../core/clock.ts';
 import { badRequest, conflict } from '../core/errors.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import { generateSecret, hashSecret, verifySecret } from './secrets.ts';
+import {
+  cacheMac,
+  generateSecret,
+  hashSecret,
+  hashSecretSha256Legacy,
+  macEquals,
+  needsRehash,
+  SCRYPT_LOG_N,
+  SCRYPT_P,
+  SCRYPT_R,
+  verifySecret,
+} from './secrets.ts';
 import type { Device, DeviceFilter, DevicePatch, DeviceRepository, NewDevice } from './types.ts';
 
 /** What `create` takes: the optional fields of a device may be left out. */
@@ -56,10 +67,39 @@ export interface DeviceRegistry {
   update(id: string, patch: DevicePatch): Device | null;
   /** false when the device does not exist. Emits `device.deleted` (the broker drops the device's session). */
   delete(id: string): boolean;
-  /** A new secret, replacing the old one at once; null when the device does not exist. */
+  /**
+   * A new secret; null when the device does not exist. The old one keeps working for
+   * `secretRotationGraceS` (then sessions authenticated with it are revoked); with a grace of 0 it
+   * stops at once and its sessions are revoked at once. A second rotation within the grace revokes
+   * the secret before the old one at once (at most two secrets are ever valid).
+   */
   rotateSecret(id: string): string | null;
-  /** For the broker's authenticate hook: O(1) in memory, never throws; false for unknown ids. */
-  verifySecret(id: string, secret: string): boolean;
+  /** When the previous secret stops working (epoch ms); null when there is none. */
+  previousSecretExpiresAt(id: string): number | null;
+  /** True if `secret` is a valid secret of the device. Never rejects; false for unknown ids. */
+  verifySecret(id: string, secret: string): Promise<boolean>;
+  /**
+   * For the broker's authenticate hook: the generation of the credential `secret` matches (to ask
+   * `credentialValid` later), or null. A secret verified before costs one HMAC (cache); the first
+   * check per credential and process costs one scrypt on the thread pool. Never rejects.
+   */
+  authenticate(id: string, secret: string): Promise<number | null>;
+  /** Is this credential generation (from `authenticate`) still valid for the device? O(1). */
+  credentialValid(id: string, generation: number): boolean;
+  /**
+   * Called synchronously when credentials stop being valid: a device deleted, a secret rotated, a
+   * grace period ended. The broker drops the sessions whose credential is no longer valid.
+   */
+  onCredentialsRevoked(listener: (e: CredentialsRevoked) => void): void;
+  /** Verification counters (operations, bench, tests). */
+  secretStats(): { cacheHits: number; slowVerifies: number; rehashed: number };
+}
+
+export interface CredentialsRevoked {
+  deviceId: string;
+  reason: 'deleted' | 'rotated' | 'grace-ended';
+  /** The device as it was (a deleted one is no longer in the registry). */
+  device: Device;
 }
 
 export interface DeviceRegistryDeps {
@@ -69,11 +109,24 @@ export interface DeviceRegistryDeps {
   bus: EventBus<WardwatchEvents>;
   clock: Clock;
   log: Logger;
+  /** auth.secretRotationGraceS: how long a rotated-out secret keeps working (0 = not at all). */
+  secretRotationGraceS?: number;
+  /** auth.deviceSecretScryptLogN: scrypt cost (N = 2^logN) of new and rehashed device secrets. */
+  scryptLogN?: number;
+}
+
+/** One valid secret: its stored hash, a generation number, and the verified cache. */
+interface Credential {
+  hash: string;
+  generation: number;
+  /** HMAC of the secret once verified (or known at creation): later checks cost microseconds. */
+  mac: Buffer | null;
 }
 
 interface Entry {
   device: Device;
-  secretHash: string;
+  current: Credential;
+  previous: (Credential & { expiresAt: number }) | null;
 }
 
 /**
@@ -150,10 +203,114 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     const problem = tags && validateTags ? validateTags(tags) : null;
     if (problem) throw badRequest(problem);
   };
+  const graceMs = (deps.secretRotationGraceS ?? 0) * 1000;
+  const logN = deps.scryptLogN ?? SCRYPT_LOG_N;
   const entries = new Map<string, Entry>();
+  let generations = 0;
+  const credential = (hash: string, mac: Buffer | null = null): Credential => ({
+    hash,
+    generation: ++generations,
+    mac,
+  });
+  const counters = { cacheHits: 0, slowVerifies: 0, rehashed: 0 };
+  const revokedListeners: Array<(e: CredentialsRevoked) => void> = [];
+  const revoked = (e: CredentialsRevoked) => {
+    for (const l of revokedListeners) {
+      try {
+        l(e);
+      } catch (err) {
+        log.error({ err, deviceId: e.deviceId }, 'credentials-revoked listener failed');
+      }
+    }
+  };
+  const graceTimers = new Map<string, ReturnType<Clock['setTimeout']>>();
+  /** When the grace ends: forget the previous secret and revoke the sessions that used it. */
+  const scheduleGraceEnd = (id: string, prev: Credential & { expiresAt: number }) => {
+    const old = graceTimers.get(id);
+    if (old !== undefined) clock.clearTimeout(old);
+    const timer = clock.setTimeout(
+      () => {
+        graceTimers.delete(id);
+        const e = entries.get(id);
+        if (!e || e.previous !== prev) return;
+        e.previous = null;
+        try {
+          repo.clearPreviousSecret(id, prev.hash);
+        } catch (err) {
+          // Harmless: an expired previous secret is ignored when loaded.
+          log.warn({ err, deviceId: id }, 'expired device secret not cleared');
+        }
+        log.info({ deviceId: id }, 'previous device secret expired');
+        revoked({ deviceId: id, reason: 'grace-ended', device: e.device });
+      },
+      Math.max(0, prev.expiresAt - clock.now()),
+    );
+    graceTimers.set(id, timer);
+  };
   for (const device of repo.list()) {
-    entries.set(device.id, { device, secretHash: repo.getSecretHash(device.id) ?? '' });
+    const stored = repo.getSecrets(device.id);
+    const entry: Entry = { device, current: credential(stored?.hash ?? ''), previous: null };
+    if (stored?.previous && stored.previous.expiresAt > clock.now()) {
+      entry.previous = { ...credential(stored.previous.hash), expiresAt: stored.previous.expiresAt };
+      scheduleGraceEnd(device.id, entry.previous);
+    }
+    entries.set(device.id, entry);
   }
+
+  /**
+   * A new secret is stored at once with the fast legacy hash (create/rotate stay synchronous, and
+   * the device import registers hundreds at a time), then rehashed with scrypt on the thread pool
+   * a few tens of milliseconds later. Only the credential still current is overwritten.
+   */
+  const upgradeHash = (id: string, cred: Credential, secret: string) => {
+    const from = cred.hash;
+    hashSecret(secret, { logN, r: SCRYPT_R, p: SCRYPT_P }).then(
+      (hash) => {
+        const e = entries.get(id);
+        if (e?.current !== cred || cred.hash !== from) return;
+        try {
+          if (repo.replaceSecretHash(id, from, hash)) {
+            cred.hash = hash;
+            counters.rehashed++;
+          }
+        } catch (err) {
+          // The database closed meanwhile (shutdown): the next good connect rehashes again.
+          log.warn({ err, deviceId: id }, 'device secret rehash not stored');
+        }
+      },
+      (err: unknown) => log.error({ err, deviceId: id }, 'device secret rehash failed'),
+    );
+  };
+  const stillValid = (id: string, cred: Credential): boolean => {
+    const e = entries.get(id);
+    if (!e) return false;
+    return e.current === cred || (e.previous === cred && e.previous.expiresAt > clock.now());
+  };
+  const authenticate = async (id: string, secret: string): Promise<number | null> => {
+    const entry = entries.get(id);
+    if (!entry || typeof secret !== 'string' || secret.length === 0 || secret.length > 1024) return null;
+    const candidates: Credential[] = [entry.current];
+    if (entry.previous && entry.previous.expiresAt > clock.now()) candidates.push(entry.previous);
+    const mac = cacheMac(secret);
+    for (const c of candidates) {
+      if (c.mac && macEquals(c.mac, mac)) {
+        counters.cacheHits++;
+        return c.generation;
+      }
+    }
+    // A cached credential that did not match is not this secret (256-bit secrets do not collide):
+    // only credentials never verified in this process need the slow hash.
+    for (const c of candidates) {
+      if (c.mac) continue;
+      counters.slowVerifies++;
+      if (!(await verifySecret(secret, c.hash))) continue;
+      if (!stillValid(id, c)) return null; // rotated or deleted while hashing
+      c.mac = mac;
+      if (c === entries.get(id)?.current && needsRehash(c.hash, logN)) upgradeHash(id, c, secret);
+      return c.generation;
+    }
+    return null;
+  };
 
   /** parentId must name another registered device, without making a loop. */
   const checkParent = (id: string, parentId: string | null | undefined) => {
@@ -232,10 +389,12 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         tags: { ...(input.tags ?? {}) },
       };
       const secret = generateSecret();
-      const secretHash = hashSecret(secret);
+      const secretHash = hashSecretSha256Legacy(secret);
       // The repository is the arbiter of uniqueness (it throws WW_ERR_API_CONFLICT).
       const device = repo.create(fresh, secretHash, clock.now());
-      entries.set(device.id, { device, secretHash });
+      const current = credential(secretHash, cacheMac(secret));
+      entries.set(device.id, { device, current, previous: null });
+      upgradeHash(device.id, current, secret);
       log.info({ deviceId: device.id, kind: device.kind, ward: device.ward }, 'device registered');
       bus.emit('device.created', device);
       return { device, secret };
@@ -270,7 +429,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         entries.delete(id);
         return null;
       }
-      entries.set(id, { device, secretHash: entry.secretHash });
+      entries.set(id, { ...entry, device });
       log.info({ deviceId: id, fields: Object.keys(patch) }, 'device updated');
       bus.emit('device.updated', device);
       return device;
@@ -285,9 +444,13 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       for (const child of [...entries.values()]) {
         if (child.device.parentId !== id) continue;
         const updated = repo.update(child.device.id, { parentId: null }, clock.now());
-        if (updated) entries.set(updated.id, { device: updated, secretHash: child.secretHash });
+        if (updated) entries.set(updated.id, { ...child, device: updated });
       }
+      const timer = graceTimers.get(id);
+      if (timer !== undefined) clock.clearTimeout(timer);
+      graceTimers.delete(id);
       log.info({ deviceId: id, ward: entry.device.ward }, 'device deleted');
+      revoked({ deviceId: id, reason: 'deleted', device: entry.device });
       bus.emit('device.deleted', { deviceId: id, ward: entry.device.ward });
       return true;
     },
@@ -296,21 +459,61 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       const entry = entries.get(id);
       if (!entry) return null;
       const secret = generateSecret();
-      const secretHash = hashSecret(secret);
+      const secretHash = hashSecretSha256Legacy(secret);
       const now = clock.now();
-      if (!repo.setSecretHash(id, secretHash, now)) {
+      const previous = graceMs > 0 ? { ...entry.current, expiresAt: now + graceMs } : null;
+      if (
+        !repo.setSecretHash(
+          id,
+          secretHash,
+          now,
+          previous && { hash: previous.hash, expiresAt: previous.expiresAt },
+        )
+      ) {
         entries.delete(id);
         return null;
       }
-      entries.set(id, { device: { ...entry.device, updatedAt: now }, secretHash });
-      log.info({ deviceId: id }, 'device secret rotated');
+      const current = credential(secretHash, cacheMac(secret));
+      const device = { ...entry.device, updatedAt: now };
+      entries.set(id, { device, current, previous });
+      upgradeHash(id, current, secret);
+      if (previous) scheduleGraceEnd(id, previous);
+      else {
+        const timer = graceTimers.get(id);
+        if (timer !== undefined) clock.clearTimeout(timer);
+        graceTimers.delete(id);
+      }
+      log.info({ deviceId: id, previousValidUntil: previous?.expiresAt ?? null }, 'device secret rotated');
+      // Without a grace the old secret's sessions go now; with one, only a secret older than the
+      // previous one (a second rotation within the grace) is revoked now.
+      revoked({ deviceId: id, reason: 'rotated', device });
       return secret;
     },
 
-    verifySecret(id, secret) {
-      const entry = entries.get(id);
-      if (!entry || typeof secret !== 'string') return false;
-      return verifySecret(secret, entry.secretHash);
+    previousSecretExpiresAt(id) {
+      const p = entries.get(id)?.previous;
+      return p && p.expiresAt > clock.now() ? p.expiresAt : null;
     },
+
+    async verifySecret(id, secret) {
+      return (await authenticate(id, secret)) !== null;
+    },
+
+    authenticate,
+
+    credentialValid(id, generation) {
+      const e = entries.get(id);
+      if (!e) return false;
+      if (e.current.generation === generation) return true;
+      return (
+        e.previous !== null && e.previous.generation === generation && e.previous.expiresAt > clock.now()
+      );
+    },
+
+    onCredentialsRevoked(listener) {
+      revokedListeners.push(listener);
+    },
+
+    secretStats: () => ({ ...counters }),
   };
 }

@@ -1,7 +1,14 @@
 import type { DeviceKind, DeviceProtocol } from '../../devices/protocol/index.ts';
 import { conflict } from '../core/errors.ts';
 import type { Database } from '../core/sqlite.ts';
-import type { Device, DeviceFilter, DevicePatch, DeviceRepository, NewDevice } from './types.ts';
+import type {
+  Device,
+  DeviceFilter,
+  DevicePatch,
+  DeviceRepository,
+  NewDevice,
+  StoredSecrets,
+} from './types.ts';
 
 interface DeviceRow {
   id: string;
@@ -77,8 +84,19 @@ export class SqliteDeviceRepository implements DeviceRepository {
       getSecretHash: db.prepare<[string], { secret_hash: string }>(
         'SELECT secret_hash FROM devices WHERE id = ?',
       ),
-      setSecretHash: db.prepare<[string, number, string]>(
-        'UPDATE devices SET secret_hash = ?, updated_at = ? WHERE id = ?',
+      getSecrets: db.prepare<
+        [string],
+        { secret_hash: string; prev_secret_hash: string | null; prev_secret_expires_at: number | null }
+      >('SELECT secret_hash, prev_secret_hash, prev_secret_expires_at FROM devices WHERE id = ?'),
+      setSecretHash: db.prepare<[string, string | null, number | null, number, string]>(
+        'UPDATE devices SET secret_hash = ?, prev_secret_hash = ?, prev_secret_expires_at = ?, updated_at = ? WHERE id = ?',
+      ),
+      // Compare-and-set: a rehash never overwrites a secret rotated meanwhile.
+      replaceSecretHash: db.prepare<[string, string, string]>(
+        'UPDATE devices SET secret_hash = ? WHERE id = ? AND secret_hash = ?',
+      ),
+      clearPreviousSecret: db.prepare<[string, string]>(
+        'UPDATE devices SET prev_secret_hash = NULL, prev_secret_expires_at = NULL WHERE id = ? AND prev_secret_hash = ?',
       ),
     };
   }
@@ -154,8 +172,34 @@ export class SqliteDeviceRepository implements DeviceRepository {
     return this.stmts.getSecretHash.get(id)?.secret_hash ?? null;
   }
 
-  setSecretHash(id: string, secretHash: string, now: number): boolean {
-    return this.stmts.setSecretHash.run(secretHash, now, id).changes > 0;
+  getSecrets(id: string): StoredSecrets | null {
+    const row = this.stmts.getSecrets.get(id);
+    if (!row) return null;
+    const previous =
+      row.prev_secret_hash !== null && row.prev_secret_expires_at !== null
+        ? { hash: row.prev_secret_hash, expiresAt: row.prev_secret_expires_at }
+        : null;
+    return { hash: row.secret_hash, previous };
+  }
+
+  setSecretHash(
+    id: string,
+    secretHash: string,
+    now: number,
+    previous: { hash: string; expiresAt: number } | null = null,
+  ): boolean {
+    return (
+      this.stmts.setSecretHash.run(secretHash, previous?.hash ?? null, previous?.expiresAt ?? null, now, id)
+        .changes > 0
+    );
+  }
+
+  replaceSecretHash(id: string, oldHash: string, newHash: string): boolean {
+    return this.stmts.replaceSecretHash.run(newHash, id, oldHash).changes > 0;
+  }
+
+  clearPreviousSecret(id: string, hash: string): boolean {
+    return this.stmts.clearPreviousSecret.run(id, hash).changes > 0;
   }
 }
 

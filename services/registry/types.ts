@@ -61,5 +61,22 @@ export interface DeviceRepository {
   update(id: string, patch: DevicePatch, now: number): Device | null;
   delete(id: string): boolean;
   getSecretHash(id: string): string | null;
-  setSecretHash(id: string, secretHash: string, now: number): boolean;
+  /** Replaces the secret; `previous` (the old hash and when it stops working) keeps it valid for a grace period. */
+  setSecretHash(
+    id: string,
+    secretHash: string,
+    now: number,
+    previous?: { hash: string; expiresAt: number } | null,
+  ): boolean;
+  /** Current and previous (grace period) secret hashes; null for an unknown id. */
+  getSecrets(id: string): StoredSecrets | null;
+  /** Rehash of the same secret (legacy → scrypt): only if the stored hash is still `oldHash`. */
+  replaceSecretHash(id: string, oldHash: string, newHash: string): boolean;
+  /** Forgets the previous secret (grace ended) if it is still `hash`. */
+  clearPreviousSecret(id: string, hash: string): boolean;
+}
+
+export interface StoredSecrets {
+  hash: string;
+  previous: { hash: string; expiresAt: number } | null;
 }

@@ -1,4 +1,5 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import { isoOrNull } from '../../core/clock.ts';
 import { forbidden, notFound } from '../../core/errors.ts';
 import type { Device } from '../../registry/types.ts';
 import { assertWard, canSeeWard, requireRole, userOf, wardScope } from '../access.ts';
@@ -155,10 +156,17 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       schema: {
         tags: ['devices'],
         summary: 'Replace the secret of a device',
-        description: 'The old secret stops working at once for new connections.',
+        description:
+          'The old secret keeps working until `previousSecretValidUntil` (config auth.secretRotationGraceS), ' +
+          'then sessions still using it are dropped; with a grace of 0 (null here) it stops at once and ' +
+          'its live MQTT session is dropped at once. Rotating again within the grace ends the older secret at once.',
         params: DeviceParams,
         response: {
-          200: Type.Object({ deviceId: Type.String(), secret: Type.String() }),
+          200: Type.Object({
+            deviceId: Type.String(),
+            secret: Type.String(),
+            previousSecretValidUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+          }),
           ...errors(400, 401, 403, 404),
         },
       },
@@ -167,7 +175,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       auditContext(request, { wards: [visibleDevice(request, request.params.id).ward] });
       const secret = deps.devices.rotateSecret(request.params.id);
       if (secret === null) throw notFound(`device '${request.params.id}' not found`);
-      return { deviceId: request.params.id, secret };
+      const until = deps.devices.previousSecretExpiresAt(request.params.id);
+      return { deviceId: request.params.id, secret, previousSecretValidUntil: isoOrNull(until) };
     },
   );
 };

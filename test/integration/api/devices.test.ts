@@ -48,8 +48,8 @@ describe('POST /api/v1/devices', () => {
       updatedAt: new Date(T0).toISOString(),
     });
     expect(res.body.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(h.devices.verifySecret('cam-new-1', res.body.secret)).toBe(true);
-    expect(h.devices.verifySecret('cam-new-1', `${res.body.secret}x`)).toBe(false);
+    expect(await h.devices.verifySecret('cam-new-1', res.body.secret)).toBe(true);
+    expect(await h.devices.verifySecret('cam-new-1', `${res.body.secret}x`)).toBe(false);
     expect(created.map((d) => d.id)).toEqual(['cam-new-1']);
   });
 
@@ -76,7 +76,7 @@ describe('POST /api/v1/devices', () => {
     });
     expect(res.status).toBe(409);
     expect(res.body).toEqual({ error: 'WW_ERR_API_CONFLICT', message: "device 'cam-dup' already exists" });
-    expect(h.devices.verifySecret('cam-dup', secret)).toBe(true);
+    expect(await h.devices.verifySecret('cam-dup', secret)).toBe(true);
   });
 
   it('400 naming the field', async () => {
@@ -299,8 +299,8 @@ describe('POST /api/v1/devices/:id/secret', () => {
     expect(res.status).toBe(200);
     expect(res.body.deviceId).toBe('cam-rotate');
     expect(res.body.secret).not.toBe(old);
-    expect(h.devices.verifySecret('cam-rotate', res.body.secret)).toBe(true);
-    expect(h.devices.verifySecret('cam-rotate', old)).toBe(false);
+    expect(await h.devices.verifySecret('cam-rotate', res.body.secret)).toBe(true);
+    expect(await h.devices.verifySecret('cam-rotate', old)).toBe(false);
   });
 
   it('404 unknown, 403 for technicians', async () => {

@@ -56,7 +56,7 @@ describe('POST /api/v1/devices/import (CSV)', () => {
 
     // Created rows carry a working secret; error rows carry none.
     const first = byRow.get(1) as { secret: string };
-    expect(h.devices.verifySecret('cam-csv-1', first.secret)).toBe(true);
+    expect(await h.devices.verifySecret('cam-csv-1', first.secret)).toBe(true);
     expect(byRow.get(4)).not.toHaveProperty('secret');
     // Cells were converted: quoted comma, numbers, tags, empty address → null.
     expect(h.devices.get('cam-csv-1')).toMatchObject({
@@ -149,7 +149,7 @@ describe('POST /api/v1/devices/import (JSON)', () => {
     expect(r[2]).toMatchObject({ row: 3, id: null, error: { error: 'WW_ERR_API_BAD_REQUEST' } });
     expect(r[3].error.error).toBe('WW_ERR_API_CONFLICT');
     expect(r[4].error.message).toMatch(/^extra: /);
-    expect(h.devices.verifySecret('light-json-2', r[5].secret)).toBe(true);
+    expect(await h.devices.verifySecret('light-json-2', r[5].secret)).toBe(true);
   });
 
   it('400 when the body is neither an array nor CSV', async () => {

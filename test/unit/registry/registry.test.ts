@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../../services/core/bus.ts';
 import type { Clock } from '../../../services/core/clock.ts';
 import { WwError } from '../../../services/core/errors.ts';
@@ -85,7 +85,7 @@ afterEach(() => {
 });
 
 describe('createDeviceRegistry', () => {
-  it('create stores the device, returns a secret once and emits device.created', () => {
+  it('create stores the device, returns a secret once and emits device.created', async () => {
     const reg = newRegistry();
     const { device, secret } = reg.create(cam('cam-1', { tags: { pole: 'P1' } }));
     expect(device).toEqual({
@@ -102,24 +102,25 @@ describe('createDeviceRegistry', () => {
     });
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(reg.get('cam-1')).toEqual(device);
-    expect(reg.verifySecret('cam-1', secret)).toBe(true);
+    expect(await reg.verifySecret('cam-1', secret)).toBe(true);
     expect(events).toEqual([['device.created', device]]);
-    // Persisted: only a hash of the secret.
-    const row = db.prepare('SELECT secret_hash FROM devices WHERE id = ?').get('cam-1') as {
-      secret_hash: string;
-    };
-    expect(row.secret_hash).toMatch(/^sha256\$/);
-    expect(row.secret_hash).not.toContain(secret);
+    // Persisted: only a hash of the secret; scrypt once the thread pool has computed it (issue #7).
+    const row = () =>
+      (db.prepare('SELECT secret_hash FROM devices WHERE id = ?').get('cam-1') as { secret_hash: string })
+        .secret_hash;
+    await vi.waitFor(() => expect(row()).toMatch(/^scrypt\$10\$8\$1\$/));
+    expect(row()).not.toContain(secret);
+    expect(await newRegistry().verifySecret('cam-1', secret)).toBe(true);
   });
 
-  it('create rejects an existing id with 409 and emits nothing', () => {
+  it('create rejects an existing id with 409 and emits nothing', async () => {
     const reg = newRegistry();
     const { secret } = reg.create(cam('cam-1'));
     events.length = 0;
     expectWwError(() => reg.create(cam('cam-1', { name: 'Other' })), 'WW_ERR_API_CONFLICT');
     expect(events).toEqual([]);
     expect(reg.get('cam-1')?.name).toBe('Camera cam-1');
-    expect(reg.verifySecret('cam-1', secret)).toBe(true);
+    expect(await reg.verifySecret('cam-1', secret)).toBe(true);
   });
 
   it('create validates the id with the protocol rule and other fields by name', () => {
@@ -149,10 +150,11 @@ describe('createDeviceRegistry', () => {
     expect(events).toEqual([]);
   });
 
-  it('loads every device and secret hash at construction; hot paths never touch the repository', () => {
+  it('loads every device and secret hash at construction; hot paths never touch the repository', async () => {
     const first = newRegistry();
     const { secret } = first.create(cam('cam-1'));
     first.create(cam('light-1', { kind: 'light', ward: 'hoa-chung' }));
+    await vi.waitFor(() => expect(first.secretStats().rehashed).toBe(2));
 
     const { repo, calls } = counting(new SqliteDeviceRepository(db));
     const reg = newRegistry(repo);
@@ -161,21 +163,23 @@ describe('createDeviceRegistry', () => {
     for (let i = 0; i < 1000; i++) {
       reg.get('cam-1');
       reg.get('unknown');
-      reg.verifySecret('cam-1', secret);
-      reg.verifySecret('unknown', secret);
+      await reg.verifySecret('cam-1', secret);
+      await reg.verifySecret('unknown', secret);
     }
     reg.list({ ward: 'hoa-chung' });
     expect(calls.length).toBe(atStart);
-    expect(reg.verifySecret('cam-1', secret)).toBe(true);
+    expect(await reg.verifySecret('cam-1', secret)).toBe(true);
+    // One scrypt after the restart, then the verified cache.
+    expect(reg.secretStats()).toMatchObject({ slowVerifies: 1, cacheHits: 1000 });
     expect(reg.get('light-1')?.ward).toBe('hoa-chung');
   });
 
-  it('verifySecret is false for unknown ids, wrong secrets and non-strings', () => {
+  it('verifySecret is false for unknown ids, wrong secrets and non-strings', async () => {
     const reg = newRegistry();
     const { secret } = reg.create(cam('cam-1'));
-    expect(reg.verifySecret('cam-2', secret)).toBe(false);
-    expect(reg.verifySecret('cam-1', 'wrong')).toBe(false);
-    expect(reg.verifySecret('cam-1', undefined as unknown as string)).toBe(false);
+    expect(await reg.verifySecret('cam-2', secret)).toBe(false);
+    expect(await reg.verifySecret('cam-1', 'wrong')).toBe(false);
+    expect(await reg.verifySecret('cam-1', undefined as unknown as string)).toBe(false);
   });
 
   it('list filters by ward, kind and a ward set, sorted by id', () => {
@@ -216,7 +220,7 @@ describe('createDeviceRegistry', () => {
     expect(events).toHaveLength(1);
   });
 
-  it('delete removes it everywhere and emits device.deleted with the ward', () => {
+  it('delete removes it everywhere and emits device.deleted with the ward', async () => {
     const reg = newRegistry();
     const { secret } = reg.create(cam('cam-1', { ward: 'hoa-chung' }));
     db.prepare("INSERT INTO device_status VALUES ('cam-1', 'online', 1, 1)").run();
@@ -224,25 +228,25 @@ describe('createDeviceRegistry', () => {
     expect(reg.delete('cam-1')).toBe(true);
     expect(events).toEqual([['device.deleted', { deviceId: 'cam-1', ward: 'hoa-chung' }]]);
     expect(reg.get('cam-1')).toBeNull();
-    expect(reg.verifySecret('cam-1', secret)).toBe(false);
+    expect(await reg.verifySecret('cam-1', secret)).toBe(false);
     expect(newRegistry().get('cam-1')).toBeNull();
     expect(db.prepare('SELECT COUNT(*) AS n FROM device_status').get()).toEqual({ n: 0 });
     expect(reg.delete('cam-1')).toBe(false);
     expect(events).toHaveLength(1);
   });
 
-  it('rotateSecret replaces the secret at once and persistently', () => {
+  it('rotateSecret (no grace) replaces the secret at once and persistently', async () => {
     const reg = newRegistry();
     const { secret: old } = reg.create(cam('cam-1'));
     now = T0 + 1000;
     const fresh = reg.rotateSecret('cam-1');
     expect(fresh).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(reg.verifySecret('cam-1', old)).toBe(false);
-    expect(reg.verifySecret('cam-1', fresh as string)).toBe(true);
+    expect(await reg.verifySecret('cam-1', old)).toBe(false);
+    expect(await reg.verifySecret('cam-1', fresh as string)).toBe(true);
     expect(reg.get('cam-1')?.updatedAt).toBe(T0 + 1000);
     const reloaded = newRegistry();
-    expect(reloaded.verifySecret('cam-1', fresh as string)).toBe(true);
-    expect(reloaded.verifySecret('cam-1', old)).toBe(false);
+    expect(await reloaded.verifySecret('cam-1', fresh as string)).toBe(true);
+    expect(await reloaded.verifySecret('cam-1', old)).toBe(false);
     expect(reg.rotateSecret('cam-404')).toBeNull();
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { generateSecret, hashSecret, verifySecret } from '../../../services/registry/secrets.ts';
+import {
+  cacheMac,
+  generateSecret,
+  hashSecret,
+  hashSecretSha256Legacy,
+  macEquals,
+  needsRehash,
+  verifySecret,
+} from '../../../services/registry/secrets.ts';
 
 describe('device secrets', () => {
   it('generates 32 random bytes as base64url', () => {
@@ -10,35 +18,61 @@ describe('device secrets', () => {
     expect(a).not.toBe(b);
   });
 
-  it('hashes as sha256$<salt>$<hash> with a fresh salt each time', () => {
+  it('hashes as scrypt$10$8$1$<salt>$<hash> with a fresh salt each time', async () => {
     const s = generateSecret();
-    const h1 = hashSecret(s);
-    const h2 = hashSecret(s);
-    expect(h1).toMatch(/^sha256\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]{43}$/);
+    const [h1, h2] = await Promise.all([hashSecret(s), hashSecret(s)]);
+    expect(h1).toMatch(/^scrypt\$10\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     expect(h1).not.toBe(h2);
     expect(h1).not.toContain(s);
+    expect(needsRehash(h1)).toBe(false);
   });
 
-  it('verifies the right secret only', () => {
+  it('verifies the right secret only', async () => {
     const s = generateSecret();
-    const stored = hashSecret(s);
-    expect(verifySecret(s, stored)).toBe(true);
-    expect(verifySecret(`${s}x`, stored)).toBe(false);
-    expect(verifySecret(s.slice(1), stored)).toBe(false);
-    expect(verifySecret('', stored)).toBe(false);
-    expect(verifySecret(generateSecret(), stored)).toBe(false);
-  });
-
-  it('never matches (nor throws on) a malformed stored hash', () => {
-    const s = generateSecret();
-    for (const bad of ['', 'sha256$$', 'md5$abc$def', `sha256$${'a'.repeat(22)}$short`, s, 'sha256$a$b$c']) {
-      expect(verifySecret(s, bad), bad).toBe(false);
+    const stored = await hashSecret(s);
+    expect(await verifySecret(s, stored)).toBe(true);
+    for (const wrong of [`${s}x`, s.slice(1), '', generateSecret()]) {
+      expect(await verifySecret(wrong, stored), wrong).toBe(false);
     }
   });
 
-  it('uses a fast salted SHA-256, not a slow KDF: reconnect storms verify thousands per second', () => {
-    // The speed itself is measured in bench/, not here; this pins the algorithm choice.
-    const stored = hashSecret(generateSecret());
-    expect(stored).toMatch(/^sha256\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/);
+  it('still verifies the legacy sha256 scheme, which needs a rehash', async () => {
+    const s = generateSecret();
+    const legacy = hashSecretSha256Legacy(s);
+    expect(legacy).toMatch(/^sha256\$/);
+    expect(await verifySecret(s, legacy)).toBe(true);
+    expect(await verifySecret(`${s}x`, legacy)).toBe(false);
+    expect(needsRehash(legacy)).toBe(true);
+    // Weaker parameters than the current ones are rehashed too.
+    expect(needsRehash(await hashSecret(s, { logN: 11, r: 8, p: 1 }))).toBe(true);
+    expect(needsRehash(await hashSecret(s, { logN: 11, r: 8, p: 1 }), 11)).toBe(false);
+  });
+
+  it('never matches (nor throws on) a malformed or abusive stored hash', async () => {
+    const s = generateSecret();
+    const salt = 'a'.repeat(22);
+    const key = 'b'.repeat(43);
+    for (const bad of [
+      '',
+      'sha256$$',
+      'md5$abc$def',
+      `sha256$${salt}$short`,
+      s,
+      'sha256$a$b$c',
+      `scrypt$14$8$1$${salt}$short`,
+      `scrypt$30$8$1$${salt}$${key}`, // 2^30: would cost a gigabyte
+      `scrypt$x$8$1$${salt}$${key}`,
+      `scrypt$14$8$2$${salt}$${key}`,
+      `scrypt$14$8$1$$${key}`,
+    ]) {
+      expect(await verifySecret(s, bad), bad).toBe(false);
+    }
+  });
+
+  it('the cache MAC is keyed and compares in constant time', () => {
+    const s = generateSecret();
+    expect(macEquals(cacheMac(s), cacheMac(s))).toBe(true);
+    expect(macEquals(cacheMac(s), cacheMac(`${s}x`))).toBe(false);
+    expect(macEquals(cacheMac(s), Buffer.alloc(3))).toBe(false);
   });
 });

@@ -181,3 +181,18 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Connects once and reports the CONNACK outcome (`code` 5 = not authorized) instead of throwing. */
+export function tryConnect(url: string, opts: IClientOptions): Promise<{ ok: boolean; code?: number }> {
+  return new Promise((resolve) => {
+    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    c.once('connect', () => {
+      c.end(true);
+      resolve({ ok: true });
+    });
+    c.once('error', (err: Error & { code?: number }) => {
+      c.end(true);
+      resolve({ ok: false, code: err.code });
+    });
+  });
+}

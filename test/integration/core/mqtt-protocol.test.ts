@@ -3,25 +3,10 @@ import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invalidPayloads } from '../../fixtures/payloads.ts';
-import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { publish, startTestApp, type TestApp, tryConnect, waitFor } from '../../helpers/app.ts';
 
 const run = promisify(execFile);
 const T = (id: string, ch: string) => `wardwatch/v1/devices/${id}/${ch}`;
-
-/** Connects and reports the CONNACK outcome instead of throwing. */
-function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<{ ok: boolean; code?: number }> {
-  return new Promise((resolve) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.once('connect', () => {
-      c.end(true);
-      resolve({ ok: true });
-    });
-    c.once('error', (err: Error & { code?: number }) => {
-      c.end(true);
-      resolve({ ok: false, code: err.code });
-    });
-  });
-}
 
 describe('device protocol over the real broker', () => {
   let t: TestApp;

@@ -3,24 +3,10 @@
  * the retained availability of a deleted stock-firmware device, and CONNECT brute-force limits.
  * Real broker, real sockets, the mqtt.js client.
  */
-import mqtt from 'mqtt';
+import type mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { publish, startTestApp, type TestApp, tryConnect, waitFor } from '../../helpers/app.ts';
 
-/** Connects and reports the CONNACK outcome instead of throwing. */
-function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<{ ok: boolean; code?: number }> {
-  return new Promise((resolve) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.once('connect', () => {
-      c.end(true);
-      resolve({ ok: true });
-    });
-    c.once('error', (err: Error & { code?: number }) => {
-      c.end(true);
-      resolve({ ok: false, code: err.code });
-    });
-  });
-}
 const closed = (c: mqtt.MqttClient) => new Promise<void>((r) => c.once('close', () => r()));
 const rotate = (t: TestApp, id: string) =>
   t.api<{ secret: string; previousSecretValidUntil: string | null }>('POST', `/api/v1/devices/${id}/secret`);

@@ -4,24 +4,10 @@
  */
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { publish, startTestApp, type TestApp } from '../../helpers/app.ts';
+import { publish, startTestApp, type TestApp, tryConnect } from '../../helpers/app.ts';
 
 const T = (id: string, ch: string) => `wardwatch/v1/devices/${id}/${ch}`;
 const closed = (c: mqtt.MqttClient) => new Promise<void>((r) => c.once('close', () => r()));
-
-function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<{ ok: boolean; code?: number }> {
-  return new Promise((resolve) => {
-    const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.once('connect', () => {
-      c.end(true);
-      resolve({ ok: true });
-    });
-    c.once('error', (err: Error & { code?: number }) => {
-      c.end(true);
-      resolve({ ok: false, code: err.code });
-    });
-  });
-}
 
 describe('broker hardening', () => {
   let t: TestApp;

@@ -186,24 +186,7 @@ export function createMaintenanceService(deps: {
         if (to <= from) throw badRequest('to: must be after from');
         if (durationS !== null) throw badRequest('durationS: only with cron');
       }
-      const createdAt = clock.now();
-      const id = Number(
-        stmts.insert.run({
-          deviceIds: JSON.stringify(deviceIds),
-          ward,
-          powerZone,
-          from,
-          to,
-          cron: cronText,
-          durationS,
-          timezone,
-          note: input.note ?? null,
-          createdBy: by,
-          createdAt,
-        }).lastInsertRowid,
-      );
-      const w: MaintenanceWindow = {
-        id,
+      const fields = {
         deviceIds,
         ward,
         powerZone,
@@ -214,8 +197,12 @@ export function createMaintenanceService(deps: {
         timezone,
         note: input.note ?? null,
         createdBy: by,
-        createdAt,
+        createdAt: clock.now(),
       };
+      const id = Number(
+        stmts.insert.run({ ...fields, deviceIds: JSON.stringify(deviceIds) }).lastInsertRowid,
+      );
+      const w: MaintenanceWindow = { id, ...fields };
       windows.set(id, { w, cron });
       return w;
     },

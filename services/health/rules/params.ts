@@ -1,19 +1,12 @@
 import type { RulesConfig } from '../../core/config.ts';
+import type { AlertType } from '../types.ts';
 import type { RuleParams } from './types.ts';
 
-/** Rule types with settings under `rules.<type>` (overridable per device by tags). */
-export type RuleType =
-  | 'camera_not_recording'
-  | 'camera_storage_high'
-  | 'camera_video_loss'
-  | 'camera_tamper'
-  | 'camera_clock_skew'
-  | 'camera_auth_failed'
-  | 'camera_snapshot_failed'
-  | 'camera_snapshot_frozen'
-  | 'lamp_failure'
-  | 'lamp_day_burning'
-  | 'supply_voltage_abnormal';
+/**
+ * Rule types with settings under `rules.<type>` (overridable per device by tags): every alert type
+ * but the two liveness ones, so the list of alert types lives in one place (health/types.ts).
+ */
+export type RuleType = Exclude<AlertType, 'device_offline' | 'device_flapping'>;
 
 const SEVERITIES = new Set(['critical', 'major', 'minor', 'warning']);
 

@@ -32,11 +32,14 @@ import { createMaintenanceService, type MaintenanceService } from './health/main
 import { createRootCauseService, type RootCauseService } from './health/root-cause-service.ts';
 import { checkDeviceTags } from './health/rules/index.ts';
 import { createRuleEngine, type RuleEngine } from './health/rules/rule-engine.ts';
+import { createServiceAlerts } from './health/service-alerts.ts';
 import type { LivenessView } from './health/service-types.ts';
 import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
 import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts';
 import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
 import { createIngest, type Ingest } from './ingest/ingest.ts';
+import { createMetrics } from './metrics/metrics.ts';
+import { createSqliteCounts } from './metrics/sqlite-counts.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
@@ -91,13 +94,23 @@ export async function createWardwatch(
   });
   const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
   const audit = createAuditLog({ db, clock, log: log.child({ feature: 'audit' }) });
-  const storage = createInfluxStorage({ config, log: log.child({ feature: 'storage' }), clock });
   const alerts = createAlertService({
     repo: new SqliteAlertRepository(db),
     bus,
     clock,
     log: log.child({ feature: 'alerts' }),
     pickAssignee: createAssigner({ db, config, users }),
+  });
+  const serviceAlerts = createServiceAlerts({ alerts, clock, log: log.child({ feature: 'alerts' }) });
+  const storage = createInfluxStorage({
+    config,
+    log: log.child({ feature: 'storage' }),
+    clock,
+    onOverflow: (active) =>
+      serviceAlerts.storageOverflow(active, {
+        spoolBytes: storage.health().spoolBytes,
+        maxBytes: config.influx.spool.maxBytes,
+      }),
   });
   const liveness = createLivenessService({
     config,
@@ -165,8 +178,10 @@ export async function createWardwatch(
     verifyDevice: (id, secret) => devices.authenticate(id, secret),
     credentialValid: (id, generation) => devices.credentialValid(id, generation),
     lookupDevice: (id) => devices.get(id),
-    onMessage: (deviceId, topic, payload, receivedAt) => {
-      if (accepting) ingest.handle(deviceId, topic, payload, receivedAt);
+    onMessage: (deviceId, topic, payload, receivedAt, done) => {
+      // Shutting down: not stored, so not acknowledged; the device sends it again to the next run.
+      if (!accepting) return done(new Error('shutting down'));
+      ingest.handle(deviceId, topic, payload, receivedAt, done);
     },
   });
   // Issue #7: a deleted device, or a secret rotated out, loses its live MQTT session at once.
@@ -195,6 +210,12 @@ export async function createWardwatch(
     enqueue: (rows) => notifier.enqueue(rows),
   });
 
+  // GET /metrics (issue #6): read at scrape time from the features above, nothing per message.
+  const metrics = createMetrics(
+    { broker, ingest, storage, liveness, ...createSqliteCounts(db) },
+    { overload: config.metrics.overload, clock },
+  );
+
   const http = await buildHttpServer({
     config,
     log: log.child({ feature: 'api' }),
@@ -209,7 +230,13 @@ export async function createWardwatch(
     maintenance,
     telemetry: storage,
     notifications: notifier,
-    health: () => ({ mqttClients: broker.clientCount(), storage: storage.health() }),
+    health: () => ({
+      mqttClients: broker.clientCount(),
+      storage: storage.health(),
+      eventLoopDelayP99Ms: metrics.eventLoopDelay().p99Ms,
+      overload: metrics.overload(),
+    }),
+    metrics,
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
   await http.register(websocket);
@@ -254,11 +281,14 @@ export async function createWardwatch(
       const addr = http.server.address();
       httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
       const https = config.tls.certFile !== null && config.tls.keyFile !== null;
+      // Last: the synchronous start-up work above (restoring every device) is not overload.
+      metrics.start();
       log.info({ httpPort, https, mqttPort: broker.port(), dataDir: config.dataDir }, 'wardwatch started');
     },
     async stop() {
       accepting = false;
       await http.close();
+      metrics.stop();
       await broker.stop();
       liveness.stop();
       rules.stop(); // flushes daily light usage to storage

@@ -24,7 +24,8 @@ declare module 'fastify' {
 
 const BEARER_RE = /^Bearer\s+(\S+)\s*$/i;
 
-function tokenOf(request: FastifyRequest): string | null {
+/** The bearer token of the request (or `?token=` where the route allows it), else null. */
+export function tokenOf(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (header !== undefined) return BEARER_RE.exec(header)?.[1] ?? null;
   if (request.routeOptions.config.allowQueryToken) {

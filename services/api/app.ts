@@ -22,6 +22,7 @@ import { deviceImportRoute } from './routes/device-import.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoute } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { overviewRoutes } from './routes/overview.ts';
 import { reportRoutes } from './routes/reports.ts';
@@ -254,6 +255,7 @@ export async function buildHttpServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(healthRoutes, { deps });
+  await app.register(metricsRoute, { deps });
   await app.register(v1Routes, { prefix: '/api/v1', deps });
   return app as unknown as FastifyInstance;
 }

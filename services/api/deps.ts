@@ -7,6 +7,7 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { MaintenanceService } from '../health/maintenance.ts';
 import type { AlertService, IncidentView, LivenessView } from '../health/service-types.ts';
+import type { OverloadState } from '../metrics/overload.ts';
 import type { NotificationReader } from '../notify/notifier.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
 import type { StateHistoryReader } from '../reports/influx-state-reader.ts';
@@ -34,5 +35,22 @@ export interface ApiDeps {
   /** State history for reports; absent = read from InfluxDB (config.influx). Tests pass a fake. */
   stateHistory?: StateHistoryReader;
   /** Live numbers for /healthz. */
-  health(): { mqttClients: number; storage: StorageHealth };
+  health(): ServiceHealth;
+  /** GET /metrics in Prometheus text format (issue #6); absent = the route answers 404. */
+  metrics?: MetricsExporter;
+}
+
+export interface ServiceHealth {
+  mqttClients: number;
+  storage: StorageHealth;
+  /** p99 event-loop delay over the last 10-20 s; absent = not measured (0). */
+  eventLoopDelayP99Ms?: number;
+  /** Overload verdict (services/metrics/overload.ts); absent = not overloaded. */
+  overload?: OverloadState;
+}
+
+/** The part of services/metrics the API serves. */
+export interface MetricsExporter {
+  readonly contentType: string;
+  text(): Promise<string>;
 }

@@ -155,9 +155,11 @@ export const DeviceWithStatus = Type.Composite([DeviceJson, Type.Object({ status
 
 export const AlertJson = Type.Object({
   id: Type.Integer(),
-  deviceId: Type.String(),
-  ward: Type.String(),
-  kind: Kind,
+  deviceId: Type.String({ description: "the device, or '_service' for the service's own alerts" }),
+  ward: Type.String({ description: "'' for the service's own alerts (every ward)" }),
+  kind: Type.Union([Kind, Type.Literal('service')], {
+    description: 'a device kind, or service for the service itself (storage_backlog_overflow)',
+  }),
   type: Type.String(),
   severity: Type.String({ enum: ['critical', 'major', 'minor', 'warning'] }),
   state: AlertStateT,

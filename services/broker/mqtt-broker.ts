@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, TLSSocket } from 'node:tls';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import {
   commandTopicFilter,
   type DeviceKind,
@@ -18,12 +18,26 @@ import {
 import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
+import { ConnectRateLimiter, PublishRateLimiter, type RateLimit } from './limits.ts';
+import { createRedeliveryCache } from './redelivery-cache.ts';
+import { createRetainedIndexPersistence } from './retained-index-persistence.ts';
 
 /**
  * Where device messages come from. The embedded aedes broker is one source; a later step can
  * subscribe to an external MQTT cluster (shared subscriptions) and feed the same handler.
  */
-export type MessageHandler = (deviceId: string, topic: string, payload: Buffer, receivedAt: number) => void;
+/**
+ * One authorised device message. `done(null)` once it is safely stored: only then does a QoS 1
+ * message get its PUBACK (issue #6). `done(err)`: not stored, no PUBACK, the connection is closed
+ * and the device sends it again after reconnecting.
+ */
+export type MessageHandler = (
+  deviceId: string,
+  topic: string,
+  payload: Buffer,
+  receivedAt: number,
+  done: (err: Error | null) => void,
+) => void;
 
 export interface BrokerStats {
   authFailures: number;
@@ -37,6 +51,20 @@ export interface BrokerStats {
   protocolErrors: number;
   publishDenied: Record<string, number>;
   subscribeDenied: number;
+  /** QoS 1 redeliveries (DUP) of messages already stored and acknowledged: acknowledged again, not stored. */
+  duplicatesDropped: number;
+  /** Messages not acknowledged because they could not be stored (disk error, shutting down). */
+  storeFailures: number;
+  /** Issue #6 (broker.limits): publishes held back because their device was over its rate. */
+  throttled: number;
+  /** Connections closed for a limit, by reason: publish_rate, payload_too_large, packet_too_large, topic_levels. */
+  limitDisconnects: Record<string, number>;
+  /** CONNECTs refused (CONNACK 5) because their address was over broker.limits.connectRate. */
+  connectRateLimited: number;
+  /** Packets refused for their size (a PUBLISH payload over maxPayloadBytes, or a longer packet). */
+  payloadTooLarge: number;
+  /** PUBLISHes and SUBSCRIBEs refused (connection closed) for more than broker.maxTopicLevels levels. */
+  topicLevelsExceeded: number;
 }
 
 export interface MqttBroker {
@@ -88,13 +116,26 @@ export interface BrokerDeps {
 }
 
 /** The authenticated device id rides on the aedes client (a stock firmware's client id is not it). */
-type DeviceClient = Client & { wwDeviceId?: string; wwCredential?: number };
+type DeviceClient = Client & { wwDeviceId?: string; wwCredential?: number; wwPublishLimit?: RateLimit };
 const deviceOf = (client: Client): string => (client as DeviceClient).wwDeviceId ?? client.id;
 
 /** The credential "generation" of a session authenticated by a client certificate. */
 const CERTIFICATE_CREDENTIAL = -1;
 
 const NOT_AUTHORIZED = 5; // CONNACK return code 5 [MQTT-3.2.2-3], table 3.1
+
+/**
+ * Issue #6: what a packet may carry beyond broker.limits.maxPayloadBytes before its length alone
+ * refuses it: fixed header, topic (ours are < 100 bytes), packet id; a CONNECT's fields.
+ */
+const PACKET_OVERHEAD_BYTES = 4096;
+
+/** The part of mqtt-packet's parser the packet size cap wraps. */
+interface PacketParser {
+  packet: { cmd?: string; length: number };
+  _parseLength(): boolean;
+  _emitError(err: Error): void;
+}
 
 /**
  * The retained availability topic of a stock firmware device (issue #5), asked of the protocol
@@ -143,6 +184,13 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     protocolErrors: 0,
     publishDenied: {},
     subscribeDenied: 0,
+    duplicatesDropped: 0,
+    storeFailures: 0,
+    throttled: 0,
+    limitDisconnects: {},
+    connectRateLimited: 0,
+    payloadTooLarge: 0,
+    topicLevelsExceeded: 0,
   };
   // Issue #7: failed CONNECTs per source address and per device id (same rules as API logins).
   const limits = config.broker.connectLimits;
@@ -177,6 +225,100 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     stats.publishDenied[reason] = (stats.publishDenied[reason] ?? 0) + 1;
   };
 
+  // Issue #6: what one client may cost (broker.limits; docs/operations.md, "Broker limits"). Counted in
+  // stats, logged once per episode: the start of a throttling episode, a disconnect, the first
+  // refused CONNECT of an address until one is allowed again.
+  const brokerLimits = config.broker.limits;
+  const publishRate = new PublishRateLimiter({ maxDelayS: brokerLimits.publishRate.maxDelayS });
+  const connectRate = new ConnectRateLimiter(brokerLimits.connectRate);
+  /** Publishes back from their wait: the gate lets them through once. */
+  const admitted = new WeakSet<object>();
+  const limitDisconnect = (reason: string) => {
+    stats.limitDisconnects[reason] = (stats.limitDisconnects[reason] ?? 0) + 1;
+  };
+  /**
+   * Size and rate of a device's PUBLISH, before any other check so a refused packet costs nothing
+   * more. True when the gate has dealt with it: refused (done(err): aedes closes the connection) or
+   * held back, to go through `retry` once a token is there. Holding back the callback also holds
+   * back the client's next socket read (aedes reads one chunk, handles its packets, then reads on).
+   */
+  function gatePublish(
+    client: Client,
+    packet: { topic: string; payload: unknown },
+    done: (err?: Error | null) => void,
+    retry: () => void,
+  ): boolean {
+    // Back from its wait; or a will published as the connection closes (must never be held or lost).
+    if (admitted.delete(packet) || client.closed) return false;
+    const deviceId = deviceOf(client);
+    const payloadBytes = (packet.payload as Buffer | string).length;
+    if (payloadBytes > brokerLimits.maxPayloadBytes) {
+      stats.payloadTooLarge++;
+      limitDisconnect('payload_too_large');
+      const reason = 'payload too large';
+      log.warn(
+        { deviceId, clientId: client.id, topic: packet.topic, payloadBytes, reason },
+        'mqtt client disconnected: over limit',
+      );
+      done(new Error(reason));
+      return true;
+    }
+    const limit = (client as DeviceClient).wwPublishLimit ?? brokerLimits.publishRate.device;
+    const verdict = publishRate.take(deviceId, limit, clock.now());
+    if (verdict.action === 'pass') return false;
+    if (verdict.action === 'disconnect') {
+      limitDisconnect('publish_rate');
+      const reason = 'publish rate';
+      log.warn(
+        { deviceId, clientId: client.id, reason, ...limit, maxDelayS: brokerLimits.publishRate.maxDelayS },
+        'mqtt client disconnected: over limit',
+      );
+      done(new Error(reason));
+      return true;
+    }
+    stats.throttled++;
+    if (verdict.episodeStart)
+      log.warn({ deviceId, clientId: client.id, reason: 'publish rate', ...limit }, 'mqtt publish throttled');
+    admitted.add(packet);
+    setTimeout(() => {
+      // Closed meanwhile: drop it unacknowledged (QoS 1 is resent by the client, QoS 0 is lost
+      // either way); aedes waits for nothing more from this packet.
+      if (!client.closed) retry();
+    }, verdict.delayMs);
+    return true;
+  }
+  /**
+   * A packet whose length header says more than maxPayloadBytes plus room for topic and header is
+   * refused as the header arrives: mqtt-packet has no size limit and would buffer up to 256 MB.
+   * aedes exposes no hook for this, so the client's parser instance gets a checked `_parseLength`
+   * (mqtt-packet 9: its state machine calls `this[state]()`; test/integration/broker/limits.test.ts
+   * fails if that changes).
+   */
+  const maxPacketBytes = brokerLimits.maxPayloadBytes + PACKET_OVERHEAD_BYTES;
+  const capPacketSize = (client: Client): void => {
+    const parser = (client as unknown as { _parser?: PacketParser })._parser;
+    if (!parser || typeof parser._parseLength !== 'function') return;
+    const parseLength = parser._parseLength;
+    parser._parseLength = function capped(this: PacketParser) {
+      const ok = parseLength.call(this);
+      if (!ok || this.packet.length <= maxPacketBytes) return ok;
+      stats.payloadTooLarge++;
+      limitDisconnect('packet_too_large');
+      log.warn(
+        {
+          deviceId: client.id ? deviceOf(client) : undefined,
+          ip: addressOf(client),
+          cmd: this.packet.cmd,
+          packetBytes: this.packet.length,
+          reason: 'packet too large',
+        },
+        'mqtt client disconnected: over limit',
+      );
+      this._emitError(new Error('packet too large'));
+      return false;
+    };
+  };
+
   /** The CONNECT check; resolves to the refusal or null. Never rejects on bad input. */
   async function authenticate(
     client: Client,
@@ -185,6 +327,17 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   ): Promise<AuthenticateError | null> {
     const address = addressOf(client);
     const deviceKey = username && isDeviceId(username) ? username : '<invalid>';
+    // Issue #6: every CONNECT of an address counts, refused or not (a reconnect loop, a scanner).
+    const rate = connectRate.take(address, clock.now());
+    if (!rate.allowed) {
+      stats.connectRateLimited++;
+      if (rate.episodeStart)
+        log.warn(
+          { ip: address, deviceId: deviceKey, reason: 'connect rate', ...brokerLimits.connectRate },
+          'mqtt connect rate limited',
+        );
+      return refuse('connect rate limited');
+    }
     const verdict = limiter.check(address, deviceKey, clock.now());
     if (!verdict.allowed) {
       // Refused before any secret check: a locked-out guesser costs no scrypt.
@@ -227,6 +380,8 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     limiter.recordSuccess(deviceKey);
     (client as DeviceClient).wwDeviceId = username;
     (client as DeviceClient).wwCredential = generation;
+    (client as DeviceClient).wwPublishLimit =
+      device.kind === 'gateway' ? brokerLimits.publishRate.gateway : brokerLimits.publishRate.device;
     return null;
   }
 
@@ -259,9 +414,49 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     if (pending === 0) after?.();
   };
 
+  /**
+   * Issue #6: a device message is ingested here, in authorizePublish, because aedes writes a QoS 1
+   * PUBACK right after this hook and before `published` runs: calling `done` only once the points
+   * are fsynced is what makes a PUBACK mean "stored". aedes reads a client's next socket chunk only
+   * when every packet of the current one is done, so a slow disk holds devices back through TCP
+   * flow control instead of queueing in memory.
+   */
+  const duplicates = createRedeliveryCache();
+  const ingestThenAck = (client: Client, packet: PublishPacket, done: (err?: Error | null) => void) => {
+    const deviceId = deviceOf(client);
+    const payload = packet.payload as Buffer;
+    const qos1 = packet.qos === 1 && typeof packet.messageId === 'number';
+    if (qos1 && packet.dup && duplicates.seen(deviceId, packet.messageId as number, payload)) {
+      // A redelivery of a message we stored and acknowledged (the PUBACK was lost with the
+      // connection): acknowledge again, store nothing [MQTT-4.3.2].
+      stats.duplicatesDropped++;
+      return done(null);
+    }
+    let settled = false;
+    const settle = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      if (err) {
+        stats.storeFailures++;
+        return done(err);
+      }
+      if (qos1) duplicates.remember(deviceId, packet.messageId as number, payload);
+      done(null);
+    };
+    try {
+      onMessage(deviceId, packet.topic, payload, clock.now(), settle);
+    } catch (err) {
+      // Ingest is total; this only guards the broker against a bug there.
+      log.error({ err, deviceId, topic: packet.topic }, 'ingest failed');
+      settle(null);
+    }
+  };
+
   // concurrency 0: see config/default.yaml broker.concurrency and docs/operations.md.
   const aedes = await Aedes.createBroker({
     concurrency: config.broker.concurrency,
+    // Issue #6: indexed retained lookup; the stock one scans every retained message per SUBSCRIBE.
+    persistence: createRetainedIndexPersistence(),
     maxTopicLevels: config.broker.maxTopicLevels,
     authenticate(client, username, password, done) {
       authenticate(client, username, password).then(
@@ -275,6 +470,8 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     authorizePublish(client, packet, done) {
       // Broker-internal publishes ($SYS heartbeats) have no client.
       if (!client) return done(null);
+      // Issue #6: size and rate first; a held-back publish re-enters here after its wait.
+      if (gatePublish(client, packet, done, () => aedes.authorizePublish(client, packet, done))) return;
       const deviceId = deviceOf(client);
       const device = lookupDevice(deviceId);
       if (device && device.protocol !== 'wardwatch') {
@@ -287,7 +484,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
         }
         if (packet.retain && !isNativeAvailabilityTopic(device.protocol, device.topic, packet.topic))
           packet.retain = false;
-        return done(null);
+        return ingestThenAck(client, packet, done);
       }
       const parsed = parseDeviceTopic(packet.topic);
       let reason: string | null = null;
@@ -304,7 +501,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
         return done(new Error(reason));
       }
       if (packet.retain && parsed.ok && parsed.channel !== 'status') packet.retain = false;
-      done(null);
+      ingestThenAck(client, packet, done);
     },
     authorizeSubscribe(client, sub, done) {
       const device = client ? lookupDevice(deviceOf(client)) : null;
@@ -322,17 +519,6 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
         return done(null, null); // SUBACK 0x80 for this filter, connection kept [MQTT-3.9.3]
       }
       done(null, sub);
-    },
-    published(packet, client, done) {
-      if (client) {
-        try {
-          onMessage(deviceOf(client), packet.topic, packet.payload as Buffer, clock.now());
-        } catch (err) {
-          // Ingest is total; this only guards the broker against a bug there.
-          log.error({ err, deviceId: deviceOf(client), topic: packet.topic }, 'ingest failed');
-        }
-      }
-      done(null);
     },
   });
 
@@ -358,6 +544,21 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   });
   aedes.on('clientError', (client, err) => {
     stats.protocolErrors++;
+    // Issue #6: aedes refuses these itself (lib/handlers/publish.js, utils.js validateTopic) and
+    // closes the connection; its message is the only sign of which limit it was.
+    if (err.message === 'topic has too many levels') {
+      stats.topicLevelsExceeded++;
+      limitDisconnect('topic_levels');
+      log.warn(
+        {
+          deviceId: client ? deviceOf(client) : undefined,
+          clientId: client?.id,
+          reason: 'topic levels',
+          max: config.broker.maxTopicLevels,
+        },
+        'mqtt client disconnected: over limit',
+      );
+    }
     log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error');
   });
   aedes.on('connectionError', (client, err) => {
@@ -366,7 +567,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   });
 
   const server: Server | null = config.broker.plainTcp
-    ? createServer((socket: Socket) => aedes.handle(socket))
+    ? createServer((socket: Socket) => capPacketSize(aedes.handle(socket)))
     : null;
   server?.on('error', (err) => log.error({ err }, 'mqtt listener error'));
   // Issue #7: MQTT over TLS with the same certificate as HTTPS (tls: section). Files are read here,
@@ -385,7 +586,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
               ? { requestCert: true, rejectUnauthorized: false }
               : {}),
           },
-          (socket) => aedes.handle(socket),
+          (socket) => capPacketSize(aedes.handle(socket)),
         )
       : null;
   tlsServer?.on('error', (err) => log.error({ err }, 'mqtt tls listener error'));
@@ -428,10 +629,11 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     },
     handleStream(stream, remoteAddress) {
       if (remoteAddress) streamAddresses.set(stream, remoteAddress);
-      aedes.handle(stream);
+      capPacketSize(aedes.handle(stream));
     },
     clientCount: () => aedes.connectedClients,
     disconnectDevice(deviceId, device) {
+      duplicates.forget(deviceId);
       const native = device ? nativeAvailabilityTopic(device) : null;
       const clearRetained = () => {
         for (const topic of [deviceTopic(deviceId, 'status'), ...(native ? [native] : [])]) {

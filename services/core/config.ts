@@ -237,6 +237,26 @@ function rulesProblems(rules: RulesConfig): string[] {
   return problems;
 }
 
+/** `broker.limits` (issue #6). Rates are per second (fractions allowed: 0.5 = one every 2 s). */
+const RateLimitSchema = Obj({
+  ratePerS: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
+  burst: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+});
+const BrokerLimitsSchema = Obj({
+  // At least the protocol's 16 KiB (MAX_PAYLOAD_BYTES), at most what an MQTT length can say.
+  maxPayloadBytes: Type.Integer({ minimum: 16 * 1024, maximum: 256 * 1024 * 1024 }),
+  publishRate: Obj({
+    device: RateLimitSchema,
+    gateway: RateLimitSchema,
+    maxDelayS: Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
+  }),
+  connectRate: Obj({
+    ratePerS: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 }),
+    burst: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    exemptAddresses: Type.Array(Type.String({ minLength: 1 })),
+  }),
+});
+
 /**
  * The one configuration schema. Defaults live in config/default.yaml (which documents every
  * setting); this schema only validates. `additionalProperties: false` everywhere so a typo in a
@@ -273,7 +293,15 @@ export const ConfigSchema = Type.Object(
         requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 120000 }),
         retryIntervalMs: Type.Integer({ minimum: 50, maximum: 600000 }),
         clockToleranceS: Type.Integer({ minimum: 0 }),
-        spool: Type.Object({ maxBytes: Type.Integer({ minimum: 1024 }) }, { additionalProperties: false }),
+        maxPointsPerWrite: Type.Integer({ minimum: 1, maximum: 500000 }),
+        spool: Type.Object(
+          {
+            maxBytes: Type.Integer({ minimum: 1024 }),
+            commitIntervalMs: Type.Integer({ minimum: 0, maximum: 1000 }),
+            memoryBytes: Type.Integer({ minimum: 0 }),
+          },
+          { additionalProperties: false },
+        ),
       },
       { additionalProperties: false },
     ),
@@ -315,6 +343,9 @@ export const ConfigSchema = Type.Object(
           },
           { additionalProperties: false },
         ),
+        // Issue #6: publish rate per device, payload size, CONNECT rate per address
+        // (services/broker/limits.ts; docs/operations.md, "Broker limits").
+        limits: BrokerLimitsSchema,
       },
       { additionalProperties: false },
     ),
@@ -356,6 +387,22 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    // Issue #6: GET /metrics (Prometheus) and the overload verdict of /healthz and the metrics.
+    metrics: Type.Object(
+      {
+        // Bearer token a Prometheus server scrapes with (besides admins' API tokens); null: none.
+        token: Type.Union([Type.String({ minLength: 16 }), Type.Null()]),
+        overload: Type.Object(
+          {
+            eventLoopDelayMs: Type.Integer({ minimum: 1, maximum: 60000 }),
+            bufferedPoints: Type.Integer({ minimum: 1 }),
+            lagS: Type.Integer({ minimum: 1, maximum: 7 * 86400 }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
     notify: NotifySchema,
     web: Type.Object(
       {
@@ -382,6 +429,7 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'int']> = [
   ['WARDWATCH_DATA_DIR', ['dataDir'], 'string'],
   ['WARDWATCH_ADMIN_PASSWORD', ['adminPassword'], 'string'],
   ['WARDWATCH_LOG_LEVEL', ['logLevel'], 'string'],
+  ['WARDWATCH_METRICS_TOKEN', ['metrics', 'token'], 'string'],
 ];
 
 type Json = Record<string, unknown>;

@@ -19,7 +19,7 @@ import {
   type Transition,
 } from './liveness.ts';
 import type { LivenessView } from './service-types.ts';
-import type { DeviceStatus, StatusRepository } from './types.ts';
+import type { DeviceState, DeviceStatus, StatusRepository } from './types.ts';
 
 export const OFFLINE_ALERT = 'device_offline';
 
@@ -35,6 +35,8 @@ export interface LivenessService extends LivenessSink, LivenessView {
   /** Writes changed records now (also done every persistIntervalS). */
   persist(): void;
   deadlines(): number;
+  /** Devices per state, fleet-wide (metrics, issue #6). O(devices), for scrapes only. */
+  countByState(): Record<DeviceState, number>;
 }
 
 export interface LivenessDeps {
@@ -210,5 +212,10 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
 
     persist,
     deadlines: () => scheduler.size(),
+    countByState() {
+      const counts: Record<DeviceState, number> = { online: 0, offline: 0, unknown: 0 };
+      for (const r of records.values()) counts[r.state]++;
+      return counts;
+    },
   };
 }

@@ -35,7 +35,17 @@ export type AlertType =
   | 'camera_snapshot_frozen'
   | 'lamp_failure'
   | 'lamp_day_burning'
-  | 'supply_voltage_abnormal';
+  | 'supply_voltage_abnormal'
+  // The service itself (issue #6): raised on SERVICE_ALERT_DEVICE_ID, not on a device.
+  | 'storage_backlog_overflow';
+
+/**
+ * What an alert is about: a device kind, or `service` for the service's own alerts (issue #6).
+ * Their deviceId is SERVICE_ALERT_DEVICE_ID, which no device can have (ids start with [a-z0-9]),
+ * and their ward is '' (every ward): only users without a ward restriction see them.
+ */
+export type AlertKind = DeviceKind | 'service';
+export const SERVICE_ALERT_DEVICE_ID = '_service';
 
 /** Why an alert is not notified (issue #3). A non-null `suppressedBy` means "do not notify". */
 export type SuppressionReason = 'parent_offline' | 'area_outage' | 'maintenance' | 'flapping';
@@ -53,7 +63,7 @@ export interface Alert {
   id: number;
   deviceId: string;
   ward: string;
-  kind: DeviceKind;
+  kind: AlertKind;
   type: string;
   severity: Severity;
   state: AlertState;

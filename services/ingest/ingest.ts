@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger.ts';
 import type { LivenessSink } from '../health/liveness-service.ts';
 import type { RuleSink } from '../health/rules/rule-engine.ts';
 import type { Device } from '../registry/types.ts';
-import type { Point, PointSink } from '../storage/types.ts';
+import type { DurablePointSink, Point } from '../storage/types.ts';
 import { ADAPTERS } from './adapters/index.ts';
 
 export interface IngestStats {
@@ -24,9 +24,16 @@ export interface IngestStats {
   replayedStale: number;
 }
 
+/** Called once the message is safely stored (its points fsynced), or with why it could not be. */
+export type IngestDone = (err: Error | null) => void;
+
 export interface Ingest {
-  /** Handles one device message. Total: never throws, whatever the bytes. O(1), no disk I/O. */
-  handle(deviceId: string, topic: string, payload: Buffer, receivedAt: number): void;
+  /**
+   * Handles one device message. Total: never throws, whatever the bytes. O(1), no disk I/O here.
+   * Liveness and rules see the message at once; `done` runs when its points are on disk (issue
+   * #6: the broker's PUBACK), at once for a message with nothing to store (rejected, status).
+   */
+  handle(deviceId: string, topic: string, payload: Buffer, receivedAt: number, done?: IngestDone): void;
   stats(): IngestStats;
 }
 
@@ -35,7 +42,7 @@ export interface IngestDeps {
   log: Logger;
   devices: { get(id: string): Device | null };
   liveness: LivenessSink;
-  points: PointSink;
+  points: DurablePointSink;
   /** Fault rules (issue #3): fed every accepted heartbeat, telemetry and event, with the device's `ts`. */
   rules?: RuleSink;
 }
@@ -83,6 +90,11 @@ export function createIngest(deps: IngestDeps): Ingest {
     stats.rejectedByReason[c] = (stats.rejectedByReason[c] ?? 0) + 1;
     log.warn({ deviceId, topic, reason }, 'device message rejected');
   };
+  /** A rejected message stores nothing (it is still acknowledged: resending it cannot help). */
+  const rejected = (deviceId: string, topic: string, reason: string): Point[] => {
+    reject(deviceId, topic, reason);
+    return [];
+  };
 
   /**
    * The device's own time when its clock is plausible, else arrival time (issue #2 §3). A gateway
@@ -108,11 +120,16 @@ export function createIngest(deps: IngestDeps): Ingest {
         // `alive` guarantees at least one field: InfluxDB refuses a point without fields.
         const fields: Point['fields'] = { alive: true };
         for (const [k, v] of Object.entries(msg.data)) if (v !== undefined) fields[k] = v;
+        const timeMs = pointTime(msg.tsMs, receivedAt, replayable);
+        // seq is part of the point's identity only with the device's own time (issue #6): then a
+        // redelivered heartbeat is the same point, and two in one millisecond are two.
+        const seq = timeMs === msg.tsMs ? msg.data.seq : undefined;
         return {
           measurement: 'heartbeat',
           tags,
           fields,
-          timeMs: pointTime(msg.tsMs, receivedAt, replayable),
+          timeMs,
+          ...(seq !== undefined ? { timeOffsetNs: seq % 1_000_000 } : {}),
         };
       }
       case 'telemetry':
@@ -145,7 +162,12 @@ export function createIngest(deps: IngestDeps): Ingest {
    * camera stays offline) nor fed to the rules. Devices publishing for themselves are never judged
    * by their clock here (a camera with a slow clock must not look dead while it talks).
    */
-  const accept = (device: Device, msg: DecodedMessage, receivedAt: number, viaGateway: boolean) => {
+  const accept = (
+    device: Device,
+    msg: DecodedMessage,
+    receivedAt: number,
+    viaGateway: boolean,
+  ): Point | null => {
     const deviceId = device.id;
     if (msg.channel !== 'status' && msg.droppedFields.length > 0) {
       stats.droppedFields += msg.droppedFields.length;
@@ -160,7 +182,6 @@ export function createIngest(deps: IngestDeps): Ingest {
     else if (msg.channel === 'status' && !msg.online) liveness.statusOffline(deviceId, receivedAt);
     else liveness.signOfLife(deviceId, receivedAt);
     const point = toPoint(device, msg, receivedAt, viaGateway);
-    if (point) points.write(point);
     if (rules && !stale && msg.channel !== 'status') {
       // tsMs is passed as sent (not clamped like the point time): the clock-skew rule needs it.
       if (msg.channel === 'telemetry')
@@ -169,61 +190,86 @@ export function createIngest(deps: IngestDeps): Ingest {
         rules.observe(deviceId, { type: 'event', event: msg.data.type, tsMs: msg.tsMs, at: receivedAt });
       else rules.observe(deviceId, { type: 'heartbeat', tsMs: msg.tsMs, at: receivedAt });
     }
+    return point;
+  };
+
+  /** Stores the message's points; `done` after the fsync (durable) or at once (nothing to store). */
+  const store = (stored: Point[], done: IngestDone | undefined) => {
+    if (!done) {
+      for (const p of stored) points.write(p);
+      return;
+    }
+    if (stored.length === 0) done(null);
+    else points.writeDurable(stored, done);
   };
 
   /**
    * A stock-firmware message (issue #5): the adapter maps it, every result is validated like a
    * wardwatch payload, and only if all pass are they applied (a bad one rejects the whole message).
    */
-  const handleNative = (publisher: Device, topic: string, payload: Buffer, receivedAt: number) => {
+  const handleNative = (publisher: Device, topic: string, payload: Buffer, receivedAt: number): Point[] => {
     const deviceId = publisher.id;
     if (payload.length > MAX_PAYLOAD_BYTES)
-      return reject(deviceId, topic, `payload larger than ${MAX_PAYLOAD_BYTES} bytes`);
+      return rejected(deviceId, topic, `payload larger than ${MAX_PAYLOAD_BYTES} bytes`);
     const adapter = ADAPTERS[publisher.protocol];
     if (!adapter || publisher.topic === null)
-      return reject(deviceId, topic, `protocol ${publisher.protocol} is not supported yet`);
+      return rejected(deviceId, topic, `protocol ${publisher.protocol} is not supported yet`);
     const mapped = adapter({ id: deviceId, topic: publisher.topic, tags: publisher.tags }, topic, payload);
-    if (!mapped.ok) return reject(deviceId, topic, mapped.reason);
+    if (!mapped.ok) return rejected(deviceId, topic, mapped.reason);
     if (mapped.messages.length === 0) {
       stats.ignored++;
-      return;
+      return [];
     }
     const decoded: Array<[Device, DecodedMessage]> = [];
     for (const m of mapped.messages) {
       const target = m.deviceId === undefined ? publisher : devices.get(m.deviceId);
       // Frigate cameras: only the NVR's own children.
       if (!target || (target !== publisher && target.parentId !== deviceId))
-        return reject(deviceId, topic, 'unknown device');
+        return rejected(deviceId, topic, 'unknown device');
       const d = decodeValue(m.channel, target.kind, m.value);
-      if (!d.ok) return reject(deviceId, topic, d.reason);
+      if (!d.ok) return rejected(deviceId, topic, d.reason);
       decoded.push([target, d.message]);
     }
     stats.accepted++;
-    for (const [target, msg] of decoded) accept(target, msg, receivedAt, false);
+    const stored: Point[] = [];
+    for (const [target, msg] of decoded) {
+      const point = accept(target, msg, receivedAt, false);
+      if (point) stored.push(point);
+    }
+    return stored;
+  };
+
+  /** One message → the points to store ([] when rejected or nothing to store). */
+  const route = (deviceId: string, topic: string, payload: Buffer, receivedAt: number): Point[] => {
+    const publisher = devices.get(deviceId);
+    if (publisher && publisher.protocol !== 'wardwatch')
+      return handleNative(publisher, topic, payload, receivedAt);
+    const parsed = parseDeviceTopic(topic);
+    if (!parsed.ok) return rejected(deviceId, topic, parsed.reason);
+    const device = devices.get(parsed.deviceId);
+    // A gateway publishes for the devices that name it as their parent (issue #5).
+    const viaGateway = publisher?.kind === 'gateway';
+    if (!device || (parsed.deviceId !== deviceId && !(viaGateway && device.parentId === deviceId)))
+      return rejected(deviceId, topic, 'unknown device');
+    const decoded = decodePayload(parsed.channel, device.kind, payload);
+    if (!decoded.ok) return rejected(deviceId, topic, decoded.reason);
+    stats.accepted++;
+    const point = accept(device, decoded.message, receivedAt, viaGateway);
+    return point ? [point] : [];
   };
 
   return {
-    handle(deviceId, topic, payload, receivedAt) {
+    handle(deviceId, topic, payload, receivedAt, done) {
+      let stored: Point[];
       try {
-        const publisher = devices.get(deviceId);
-        if (publisher && publisher.protocol !== 'wardwatch')
-          return handleNative(publisher, topic, payload, receivedAt);
-        const parsed = parseDeviceTopic(topic);
-        if (!parsed.ok) return reject(deviceId, topic, parsed.reason);
-        const device = devices.get(parsed.deviceId);
-        // A gateway publishes for the devices that name it as their parent (issue #5).
-        const viaGateway = publisher?.kind === 'gateway';
-        if (!device || (parsed.deviceId !== deviceId && !(viaGateway && device.parentId === deviceId)))
-          return reject(deviceId, topic, 'unknown device');
-        const decoded = decodePayload(parsed.channel, device.kind, payload);
-        if (!decoded.ok) return reject(deviceId, topic, decoded.reason);
-        stats.accepted++;
-        accept(device, decoded.message, receivedAt, viaGateway);
+        stored = route(deviceId, topic, payload, receivedAt);
       } catch (err) {
         // Unreachable by design (everything above is total); never let it reach the broker.
         reject(deviceId, topic, 'internal error');
         log.error({ err, deviceId, topic }, 'ingest bug');
+        stored = [];
       }
+      store(stored, done);
     },
     stats: () => stats,
   };

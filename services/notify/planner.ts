@@ -93,7 +93,8 @@ export function planAlertOpened(cfg: NotifyConfig, alert: Alert): NewDelivery[] 
   const targets = uniqueTargets([
     ...routeTargets(cfg, {
       ward: alert.ward,
-      kinds: [alert.kind],
+      // The service's own alerts match routes without a kinds filter only.
+      kinds: alert.kind === 'service' ? [] : [alert.kind],
       type: alert.type,
       severity: alert.severity,
     }),

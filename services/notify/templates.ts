@@ -15,8 +15,8 @@ export interface RenderOptions {
 }
 
 const KIND = {
-  vi: { camera: 'camera', light: 'đèn chiếu sáng', gateway: 'gateway' },
-  en: { camera: 'camera', light: 'street light', gateway: 'gateway' },
+  vi: { camera: 'camera', light: 'đèn chiếu sáng', gateway: 'gateway', service: 'hệ thống wardwatch' },
+  en: { camera: 'camera', light: 'street light', gateway: 'gateway', service: 'wardwatch service' },
 } as const;
 
 const SEVERITY: Record<Language, Record<Severity, string>> = {
@@ -40,6 +40,7 @@ const WHAT: Record<Language, Record<string, string>> = {
     lamp_failure: 'Đèn hỏng',
     lamp_day_burning: 'Đèn sáng ban ngày',
     supply_voltage_abnormal: 'Điện áp nguồn bất thường',
+    storage_backlog_overflow: 'Bộ đệm dữ liệu đầy: đang bỏ bớt số liệu đo cũ',
     area_outage: 'Mất kết nối hàng loạt (nghi mất điện khu vực)',
   },
   en: {
@@ -56,6 +57,7 @@ const WHAT: Record<Language, Record<string, string>> = {
     lamp_failure: 'Lamp failure',
     lamp_day_burning: 'Lamp on in daytime',
     supply_voltage_abnormal: 'Abnormal supply voltage',
+    storage_backlog_overflow: 'Storage backlog full: oldest telemetry being dropped',
     area_outage: 'Area outage (many devices offline, likely a power cut)',
   },
 };

@@ -1,55 +1,76 @@
-import { InfluxDB, type IPoint } from 'influx';
+import { InfluxDB } from 'influx';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import { type Config, dataPath, parseInfluxUrl } from '../core/config.ts';
 import { WwError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { toLine } from './line-protocol.ts';
 import { buildTelemetryQuery } from './query.ts';
-import { createSpool, type Spool } from './spool.ts';
-import type { Point, PointSink, StorageHealth, TelemetryQuery, TelemetryReader } from './types.ts';
+import type {
+  DurablePointSink,
+  InfluxWriteEvent,
+  Point,
+  StorageHealth,
+  TelemetryQuery,
+  TelemetryReader,
+} from './types.ts';
+import { createWal, type Wal, type WalSegment } from './wal.ts';
 
 /**
- * InfluxDB 1.x writer with a disk spool, and telemetry reads.
+ * InfluxDB 1.x writer behind a write-ahead log, and telemetry reads.
  *
- * Data path: write() → in-memory buffer → batch (batchSize or flushIntervalMs) → one "pump"
- * that handles batches strictly one at a time: straight to InfluxDB while it is up and the spool
- * is empty, otherwise appended to the spool, which the same pump drains oldest-first. A single
- * consumer is what keeps points in arrival order across outages: a batch is never written
- * while an older one still waits on disk or in flight.
+ * Data path (issue #6): write()/writeDurable() → line protocol → the write-ahead log on disk
+ * (group commit; writeDurable's callback, and so the broker's PUBACK, runs after the fsync) →
+ * sealed segments → one writer that posts them to InfluxDB's /write and deletes them once
+ * InfluxDB has them. While InfluxDB is down the segments wait on disk. When it is back, the writer
+ * alternates between fresh segments (still in memory: dashboards stay current) and the oldest
+ * backlog (read from disk, several segments per request), so the backlog drains many times faster
+ * than it was written while new data keeps flowing.
  *
- * A write that timed out may still have been applied by InfluxDB; writing it again from the
- * spool is harmless because a point with the same measurement, tag set and timestamp overwrites
- * itself in InfluxDB.
+ * Writing a segment twice (a timed-out write that InfluxDB applied anyway, a crash between the
+ * write and the delete) is harmless: a point with the same measurement, tag set and time
+ * overwrites itself in InfluxDB, and the point's time is fixed before it reaches the log.
  */
-export interface InfluxStorage extends PointSink, TelemetryReader {
-  /** Opens the spool and returns; the database is ensured in the background (never waits on InfluxDB). */
+export interface InfluxStorage extends DurablePointSink, TelemetryReader {
+  /** Opens the log and returns; the database is ensured in the background (never waits on InfluxDB). */
   start(): Promise<void>;
-  /** Flushes the buffer (to InfluxDB if up, else to the spool) and waits for in-flight writes. */
+  /** Commits and seals the log, tries (bounded) to write it to InfluxDB; what is left stays on disk. */
   stop(): Promise<void>;
   /** Cheap, no I/O. 'down' from a failed write/ensure until a write succeeds again. */
   health(): StorageHealth;
-  /** Resolves once everything written so far is in InfluxDB or in the spool (not when the spool is drained). */
+  /**
+   * Resolves once everything written so far is on disk and, while InfluxDB is up, in InfluxDB
+   * (while it is down: once it is on disk).
+   */
   flush(): Promise<void>;
   /** Counters for metrics, cumulative since creation (points, except writeErrors = failed requests). */
   stats(): StorageStats;
+  /** Called after every InfluxDB write request (metrics). */
+  onWrite(listener: (e: InfluxWriteEvent) => void): void;
 }
 
 export interface StorageStats {
   /** Points InfluxDB accepted. */
   written: number;
-  /** Points appended to the spool. */
+  /** Points committed to the write-ahead log. */
   spooled: number;
-  /** Points lost: invalid, spool full or unwritable, or refused by InfluxDB (rejected is a part of it). */
+  /** Points lost: invalid, overflow policy, unwritable log, or refused by InfluxDB (rejected is a part of it). */
   dropped: number;
   /** Points InfluxDB refused with a 4xx (bad data, field type conflict). */
   rejected: number;
   /** Write requests that failed, for any reason. */
   writeErrors: number;
+  /** Telemetry points dropped by the spool-full policy (issue #6; part of dropped). */
+  overflowDropped: number;
+  /** Group commits (one write + fdatasync each) of the write-ahead log. */
+  commits: number;
 }
 
 export interface InfluxStorageDeps {
   config: Config;
   log: Logger;
   clock: Clock;
+  /** The spool hit maxBytes (true) or is back under half of it (false): storage_backlog_overflow. */
+  onOverflow?: (active: boolean) => void;
 }
 
 type SendResult =
@@ -57,16 +78,10 @@ type SendResult =
   | { kind: 'down'; reason: string; status: number | null; missingDatabase: boolean }
   | { kind: 'rejected'; reason: string; status: number | null; droppedPoints: number | null };
 
-interface Batch {
-  points: Point[];
-  settle: () => void;
-  settled: Promise<void>;
-}
-
 /**
  * node-influx's pool disables a failing host for an exponential backoff (up to 10 s) and
  * retries requests itself; both would hide InfluxDB coming back and multiply request time. The
- * spool owns retries, so the pool gets neither.
+ * writer owns retries, so the pool gets neither.
  */
 const NO_BACKOFF = { getDelay: () => 0, next: () => NO_BACKOFF, reset: () => NO_BACKOFF };
 
@@ -79,33 +94,43 @@ const errorMessage = (err: unknown): string => (err instanceof Error ? err.messa
  * Network error, timeout and 5xx mean "try again later"; a 4xx is about the data. 401/403 (bad
  * credentials) and 404 (database dropped) are not about the data either: keep the points.
  */
+function classifyStatus(status: number, reason: string): Exclude<SendResult, { kind: 'ok' }> {
+  const missingDatabase = status === 404 || /database not found|retention policy not found/i.test(reason);
+  if (status >= 500 || status === 401 || status === 403 || status === 404) {
+    return { kind: 'down', reason, status, missingDatabase };
+  }
+  const dropped = /dropped=(\d+)/.exec(reason);
+  return { kind: 'rejected', reason, status, droppedPoints: dropped ? Number(dropped[1]) : null };
+}
+
+function countNewlines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+/** node-influx errors (database ensure, queries). */
 function classifyError(err: unknown): Exclude<SendResult, { kind: 'ok' }> {
   const reason = errorMessage(err);
   const status = (err as { res?: { statusCode?: unknown } } | null)?.res?.statusCode;
-  if (typeof status === 'number') {
-    const missingDatabase = status === 404 || /database not found|retention policy not found/i.test(reason);
-    if (status >= 500 || status === 401 || status === 403 || status === 404) {
-      return { kind: 'down', reason, status, missingDatabase };
-    }
-    const dropped = /dropped=(\d+)/.exec(reason);
-    return { kind: 'rejected', reason, status, droppedPoints: dropped ? Number(dropped[1]) : null };
-  }
+  if (typeof status === 'number') return classifyStatus(status, reason);
   // node-influx: ServiceNotAvailableError for 5xx / timeouts / "No host available".
   const ctor = (err as { constructor?: { name?: string } } | null)?.constructor?.name;
   const code = (err as { code?: unknown } | null)?.code;
   if (ctor === 'ServiceNotAvailableError' || typeof code === 'string') {
     return { kind: 'down', reason, status: null, missingDatabase: false };
   }
-  // Anything else was thrown while building the request (a bug or a point we failed to
-  // validate): retrying the same bytes cannot succeed, so it must not block the spool.
   return { kind: 'rejected', reason, status: null, droppedPoints: null };
 }
 
-export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): InfluxStorage {
+export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxStorageDeps): InfluxStorage {
   const cfg = config.influx;
   const target = parseInfluxUrl(cfg.url);
   const url = new URL(cfg.url);
   const rpName = cfg.retentionPolicy.name;
+  const credentials = url.username
+    ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
+    : null;
   const influx = new InfluxDB({
     host: target.host,
     port: target.port,
@@ -113,19 +138,41 @@ export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): 
     database: target.database,
     // Credentials may be given in the URL; node-influx otherwise sends root:root, which an
     // InfluxDB without auth ignores.
-    ...(url.username
-      ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
-      : {}),
+    ...(credentials ?? {}),
     pool: { maxRetries: 0, requestTimeout: cfg.requestTimeoutMs, backoff: NO_BACKOFF },
   });
-  const spool: Spool = createSpool({ dir: dataPath(config, 'spool'), maxBytes: cfg.spool.maxBytes, log });
+  // Writes post the log's line protocol as it is (node-influx can only serialise point objects).
+  const writeUrl = new URL(`${target.protocol}://${url.host}/write`);
+  writeUrl.searchParams.set('db', target.database);
+  writeUrl.searchParams.set('rp', rpName);
+  writeUrl.searchParams.set('precision', 'n');
+  const writeHeaders: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+  if (credentials)
+    writeHeaders.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
 
-  const counters: StorageStats = { written: 0, spooled: 0, dropped: 0, rejected: 0, writeErrors: 0 };
+  const counters: StorageStats = {
+    written: 0,
+    spooled: 0,
+    dropped: 0,
+    rejected: 0,
+    writeErrors: 0,
+    overflowDropped: 0,
+    commits: 0,
+  };
+  const writeListeners: Array<(e: InfluxWriteEvent) => void> = [];
 
-  let buffer: Point[] = [];
-  const queue: Batch[] = [];
-  /** Accepted points not yet in InfluxDB or the spool: buffer + queue + the batch in hand. */
-  let memoryPoints = 0;
+  const wal: Wal = createWal({
+    dir: dataPath(config, 'spool'),
+    maxBytes: cfg.spool.maxBytes,
+    segmentPoints: cfg.batchSize,
+    segmentAgeMs: cfg.flushIntervalMs,
+    commitIntervalMs: cfg.spool.commitIntervalMs,
+    memoryBytes: cfg.spool.memoryBytes,
+    clock,
+    log,
+    onSealed: () => kick(),
+    onOverflow: (active) => onOverflow?.(active),
+  });
 
   let started = false;
   let stopping = false;
@@ -136,10 +183,14 @@ export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): 
   /** No InfluxDB write before this clock time (set after a failure, cleared by a success). */
   let retryAt = 0;
 
-  let flushTimer: TimerHandle | null = null;
   let pumpRunning = false;
-  let pumpDone: Promise<void> = Promise.resolve();
   let pumpWake: (() => void) | null = null;
+  /** The writer is waiting for InfluxDB (flush() stops waiting for it then). */
+  let pumpBlocked = false;
+  /** Alternates fresh and backlog segments while both wait. */
+  let preferFresh = true;
+  /** flush() callers waiting for the writer's next step. */
+  let stepWaiters: Array<() => void> = [];
   let ensureRunning = false;
   let ensureDone: Promise<void> = Promise.resolve();
   let ensureWake: (() => void) | null = null;
@@ -166,7 +217,7 @@ export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): 
     if (status === 'up') return;
     const was = status;
     status = 'up';
-    log.info({ spooledPoints: spool.points }, was === 'down' ? 'influx reachable again' : 'influx reachable');
+    log.info({ spooledPoints: wal.lines }, was === 'down' ? 'influx reachable again' : 'influx reachable');
   }
 
   /** Logged once per outage, not per failed request. */
@@ -176,7 +227,7 @@ export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): 
     status = 'down';
     log.warn(
       { reason, during, retryIntervalMs: cfg.retryIntervalMs },
-      'influx unreachable; spooling points to disk',
+      'influx unreachable; keeping points on disk',
     );
   }
 
@@ -242,163 +293,188 @@ export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): 
     ensureDone = ensureLoop().catch((err: unknown) => log.error({ err }, 'influx ensure loop failed'));
   }
 
-  // ---- writing ----
+  // ---- writing to InfluxDB ----
 
-  async function send(points: readonly Point[]): Promise<SendResult> {
+  async function post(body: Buffer, points: number): Promise<SendResult> {
+    const t0 = performance.now();
+    let result: SendResult;
     try {
-      const payload: IPoint[] = points.map((p) => ({
-        measurement: p.measurement,
-        tags: p.tags,
-        fields: p.fields,
-        // As a string: node-influx drops a falsy timestamp (0) and lets the server pick the time.
-        timestamp: String(Math.round(p.timeMs)),
-      }));
-      await influx.writePoints(payload, { precision: 'ms', retentionPolicy: rpName });
-      counters.written += points.length;
-      markUp();
-      return { kind: 'ok' };
+      const res = await fetch(writeUrl, {
+        method: 'POST',
+        headers: writeHeaders,
+        // A Buffer is a valid fetch body in Node; @types/node's BodyInit only lacks the generic.
+        body: body as unknown as Uint8Array<ArrayBuffer>,
+        signal: AbortSignal.timeout(cfg.requestTimeoutMs),
+      });
+      const text = res.status === 204 ? '' : await res.text();
+      result = res.ok ? { kind: 'ok' } : classifyStatus(res.status, text.trim() || `HTTP ${res.status}`);
     } catch (err) {
-      counters.writeErrors++;
-      const result = classifyError(err);
-      if (result.kind === 'down') {
-        markDown(result.reason, 'write');
-        if (result.missingDatabase) {
-          log.warn(
-            { database: target.database, reason: result.reason },
-            'influx database missing; re-creating',
-          );
-          startEnsure();
-        }
-      } else {
-        // InfluxDB answered: it is up, the data is the problem. For a partial write it reports
-        // how many points it dropped; the others were stored.
-        markUp();
-        const refused = result.droppedPoints ?? points.length;
-        counters.rejected += refused;
-        counters.dropped += refused;
-        counters.written += points.length - refused;
+      // Refused, reset, timed out (AbortSignal): InfluxDB is not there.
+      result = { kind: 'down', reason: errorMessage(err), status: null, missingDatabase: false };
+    }
+    const event: InfluxWriteEvent = { durationMs: performance.now() - t0, points, outcome: result.kind };
+    for (const l of writeListeners) {
+      try {
+        l(event);
+      } catch (err) {
+        log.error({ err }, 'storage write listener failed');
+      }
+    }
+    return result;
+  }
+
+  type PostOutcome =
+    | { kind: 'down' }
+    | { kind: 'answered'; written: number; refused: number; status: number | null; reason: string };
+
+  /**
+   * Posts lines; when InfluxDB refuses the whole request (a field type conflict inside the batch is
+   * answered with 400 for all of it, unlike a conflict with stored data: "partial write ...
+   * dropped=N"), the lines are halved and posted again, down to single lines, so a bad point costs
+   * only itself and O(log n) extra requests.
+   */
+  async function postBisecting(body: Buffer, points: number): Promise<PostOutcome> {
+    const result = await post(body, points);
+    if (result.kind === 'ok')
+      return { kind: 'answered', written: points, refused: 0, status: null, reason: '' };
+    counters.writeErrors++;
+    if (result.kind === 'down') {
+      markDown(result.reason, 'write');
+      if (result.missingDatabase) {
+        log.warn(
+          { database: target.database, reason: result.reason },
+          'influx database missing; re-creating',
+        );
+        startEnsure();
+      }
+      return { kind: 'down' };
+    }
+    if (result.droppedPoints !== null || points <= 1) {
+      // A partial write reports how many points it dropped; the others were stored.
+      const refused = Math.min(points, result.droppedPoints ?? points);
+      return {
+        kind: 'answered',
+        written: points - refused,
+        refused,
+        status: result.status,
+        reason: result.reason,
+      };
+    }
+    let cut = body.indexOf(10, Math.floor(body.length / 2));
+    if (cut < 0 || cut === body.length - 1) cut = body.lastIndexOf(10, Math.floor(body.length / 2));
+    const first = body.subarray(0, cut + 1);
+    const second = body.subarray(cut + 1);
+    const firstPoints = countNewlines(first);
+    const a = await postBisecting(first, firstPoints);
+    if (a.kind === 'down') return a;
+    const b = await postBisecting(second, points - firstPoints);
+    if (b.kind === 'down') return b;
+    return {
+      kind: 'answered',
+      written: a.written + b.written,
+      refused: a.refused + b.refused,
+      status: a.status ?? b.status,
+      reason: a.reason || b.reason,
+    };
+  }
+
+  /** Fresh segments (bytes in memory) and the backlog (on disk) take turns; oldest first in each. */
+  function pickWork(): WalSegment[] {
+    let fresh = false;
+    let backlog = false;
+    for (const s of wal.sealed) {
+      if (s.busy) continue;
+      if (s.body) fresh = true;
+      else backlog = true;
+    }
+    if (!fresh && !backlog) return [];
+    const takeFresh = fresh && (preferFresh || !backlog);
+    preferFresh = !takeFresh;
+    const picked: WalSegment[] = [];
+    let points = 0;
+    for (const s of wal.sealed) {
+      if (s.busy || (s.body !== null) !== takeFresh) continue;
+      if (picked.length > 0 && points + s.count > cfg.maxPointsPerWrite) break;
+      picked.push(s);
+      points += s.count;
+    }
+    return picked;
+  }
+
+  async function writeSegments(segments: WalSegment[]): Promise<void> {
+    for (const s of segments) s.busy = true;
+    const bodies: Buffer[] = [];
+    const readable: WalSegment[] = [];
+    for (const s of segments) {
+      try {
+        bodies.push(await wal.read(s));
+        readable.push(s);
+      } catch (err) {
+        // An unreadable segment must not block everything behind it.
+        counters.dropped += s.count;
+        log.error({ err, segment: s.file, points: s.count }, 'cannot read spool segment; dropped it');
+        await wal.remove(s).catch(() => undefined);
+      }
+    }
+    const points = readable.reduce((n, s) => n + s.count, 0);
+    const outcome = points > 0 ? await postBisecting(Buffer.concat(bodies), points) : null;
+    if (outcome?.kind === 'down') {
+      for (const s of readable) s.busy = false;
+      return;
+    }
+    markUp();
+    if (outcome) {
+      counters.written += outcome.written;
+      if (outcome.refused > 0) {
+        counters.rejected += outcome.refused;
+        counters.dropped += outcome.refused;
         log.error(
-          { points: points.length, refused, status: result.status, reason: result.reason },
+          { points, refused: outcome.refused, status: outcome.status, reason: outcome.reason },
           'influx refused a batch; dropped it',
         );
       }
-      return result;
     }
-  }
-
-  /** Appends a batch to the spool; on a full or broken spool the batch is dropped (logged, counted). */
-  async function spoolBatch(points: readonly Point[]): Promise<void> {
-    if (points.length === 0) return;
-    try {
-      const result = await spool.append(points);
-      if (result.ok) {
-        counters.spooled += points.length;
-        return;
+    for (const s of readable) {
+      try {
+        await wal.remove(s);
+      } catch (err) {
+        // Written again later: harmless (same points overwrite themselves); do not spin on it.
+        s.busy = false;
+        retryAt = clock.now() + cfg.retryIntervalMs;
+        log.error({ err, segment: s.file }, 'cannot delete written spool segment');
       }
-      counters.dropped += points.length;
-      log.error(
-        { points: points.length, spoolBytes: spool.bytes, maxBytes: cfg.spool.maxBytes },
-        'influx spool full; dropped batch',
-      );
-    } catch (err) {
-      counters.dropped += points.length;
-      log.error({ err, points: points.length }, 'cannot write influx spool; dropped batch');
     }
   }
 
-  async function spoolQueue(): Promise<void> {
-    for (let batch = queue.shift(); batch; batch = queue.shift()) {
-      await spoolBatch(batch.points);
-      finish(batch);
-    }
+  function step(): void {
+    const waiters = stepWaiters;
+    stepWaiters = [];
+    for (const w of waiters) w();
   }
 
-  function finish(batch: Batch): void {
-    memoryPoints -= batch.points.length;
-    if (lastBatch === batch) lastBatch = null;
-    batch.settle();
-  }
-
-  async function writeQueued(): Promise<void> {
-    const batch = queue.shift();
-    if (!batch) return;
-    const result = await send(batch.points);
-    if (result.kind === 'down') {
-      log.warn({ points: batch.points.length, reason: result.reason }, 'influx write failed; spooling');
-      await spoolBatch(batch.points);
-    }
-    finish(batch);
-  }
-
-  async function drainOne(): Promise<void> {
-    let segment: Awaited<ReturnType<Spool['oldest']>>;
-    try {
-      segment = await spool.oldest();
-    } catch (err) {
-      // An unreadable segment must not block everything behind it.
-      const head = await spool.discardOldest();
-      counters.dropped += head?.count ?? 0;
-      log.error(
-        { err, segment: head?.file, points: head?.count },
-        'cannot read influx spool segment; dropped it',
-      );
-      return;
-    }
-    if (!segment) return;
-    if (segment.badLines > 0) {
-      counters.dropped += segment.badLines;
-      log.error(
-        { segment: segment.file, badLines: segment.badLines },
-        'unparsable lines in influx spool segment',
-      );
-    }
-    const result = segment.points.length > 0 ? await send(segment.points) : ({ kind: 'ok' } as const);
-    if (result.kind === 'down') {
-      log.debug({ segment: segment.file, reason: result.reason }, 'influx still unreachable');
-      return;
-    }
-    try {
-      await spool.remove(segment.seq);
-    } catch (err) {
-      // Sent again later: harmless (same points overwrite themselves), but do not spin on it.
-      retryAt = clock.now() + cfg.retryIntervalMs;
-      log.error({ err, segment: segment.file }, 'cannot delete drained influx spool segment');
-    }
-  }
-
-  /**
-   * The one consumer of batches and spool segments. Sequential by design (see the file comment).
-   * Returns when there is nothing left to do; kick() starts it again.
-   */
+  /** The one writer: sequential by design; returns when nothing is left, kick() starts it again. */
   async function pump(): Promise<void> {
     for (;;) {
       // retryAt is set by an outage, and by a local failure that must not turn into a busy loop.
-      const waiting = !dbReady || clock.now() < retryAt;
-      // The first ensure after start-up normally takes milliseconds: hold batches in memory for
-      // it instead of writing the first batch of every start-up to disk.
-      const holdInMemory = !dbReady && status === 'unknown' && !stopping;
-      // Newer batches queue up behind what is already on disk, or wait there for InfluxDB.
-      if (queue.length > 0 && (spool.segments > 0 || (waiting && !holdInMemory))) {
-        await spoolQueue();
-        continue;
-      }
-      if (queue.length === 0 && (spool.segments === 0 || stopping)) {
-        // Synchronous from the check to here, so a kick() cannot slip in between and be lost.
-        pumpRunning = false;
-        return;
-      }
-      if (waiting) {
-        // InfluxDB is not ready: wait for the retry time, the ensure step (kick), a new batch
-        // (kick) or stop (kick).
+      if (!dbReady || clock.now() < retryAt) {
+        if (stopping || wal.sealed.length === 0) break;
+        pumpBlocked = status !== 'unknown';
+        step();
         const s = sleep(dbReady ? retryAt - clock.now() : null);
         pumpWake = s.wake;
         await s.done;
         pumpWake = null;
+        pumpBlocked = false;
         continue;
       }
-      if (spool.segments > 0) await drainOne();
-      else await writeQueued();
+      const work = pickWork();
+      if (work.length === 0) break;
+      await writeSegments(work);
+      step();
     }
+    // Synchronous from the check to here, so a kick() cannot slip in between and be lost.
+    pumpRunning = false;
+    step();
   }
 
   function kick(): void {
@@ -408,35 +484,11 @@ export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): 
     }
     if (pumpRunning || !started) return;
     pumpRunning = true;
-    pumpDone = pump().catch((err: unknown) => {
+    pump().catch((err: unknown) => {
       // Not expected (every step catches its own errors); keep the process alive and restartable.
       pumpRunning = false;
       log.error({ err }, 'influx writer failed');
     });
-  }
-
-  /** The newest batch handed to the pump; batches settle in order, so it settling means all did. */
-  let lastBatch: Batch | null = null;
-
-  /** Buffer → queue, synchronously. */
-  function cutBatch(): void {
-    if (buffer.length === 0) return;
-    let settle: () => void = () => undefined;
-    const settled = new Promise<void>((resolve) => {
-      settle = resolve;
-    });
-    lastBatch = { points: buffer, settle, settled };
-    queue.push(lastBatch);
-    buffer = [];
-    kick();
-  }
-
-  function armFlushTimer(): void {
-    flushTimer = clock.setTimeout(() => {
-      flushTimer = null;
-      cutBatch();
-      if (!stopping) armFlushTimer();
-    }, cfg.flushIntervalMs);
   }
 
   /** Counted each time, logged at most once per INVALID_POINT_LOG_INTERVAL_MS: this is the ingest path. */
@@ -485,64 +537,111 @@ export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): 
     return fields === point.fields && tags === point.tags ? point : { ...point, fields, tags };
   }
 
-  function write(point: Point): void {
+  /** Line protocol for a point, or null when it was dropped (counted, logged). Never throws. */
+  function lineOf(point: Point): string | null {
     try {
       if (stopping) {
         reportInvalid('storage stopped', point);
-        return;
+        return null;
       }
       const clean = sanitize(point);
       if (typeof clean === 'string') {
         reportInvalid(clean, point);
-        return;
+        return null;
       }
-      buffer.push(clean);
-      memoryPoints++;
-      if (buffer.length >= cfg.batchSize) cutBatch();
+      return toLine(clean);
     } catch (err) {
       // The ingest path must never see an exception from storage.
       reportInvalid(errorMessage(err), point);
+      return null;
     }
   }
 
+  function onCommitted(err: Error | null, lines: number): void {
+    if (err) {
+      counters.dropped += lines;
+      return;
+    }
+    counters.spooled += lines;
+  }
+
+  function write(point: Point): void {
+    const line = lineOf(point);
+    if (line !== null) wal.append(line, (err) => onCommitted(err, 1));
+  }
+
+  function writeDurable(points: readonly Point[], done: (err: Error | null) => void): void {
+    const lines: string[] = [];
+    for (const p of points) {
+      const line = lineOf(p);
+      if (line !== null) lines.push(line);
+    }
+    if (lines.length === 0) {
+      // Nothing storable (all invalid: counted); the message itself was handled.
+      done(null);
+      return;
+    }
+    // Done once every line is settled: they normally share one commit, but the overflow policy
+    // may settle a telemetry line at once while a heartbeat of the same message waits for fsync.
+    let waiting = lines.length;
+    let failure: Error | null = null;
+    for (const line of lines)
+      wal.append(line, (err) => {
+        onCommitted(err, 1);
+        failure ??= err;
+        if (--waiting === 0) done(failure);
+      });
+  }
+
   async function flush(): Promise<void> {
-    cutBatch();
-    await lastBatch?.settled;
+    await wal.flush();
+    const upTo = wal.sealed.at(-1)?.seq ?? 0;
+    kick();
+    while (wal.sealed.some((s) => s.seq <= upTo) && !pumpBlocked && started) {
+      await new Promise<void>((resolve) => {
+        stepWaiters.push(resolve);
+        if (!pumpRunning) resolve();
+      });
+      if (!pumpRunning && !wal.sealed.some((s) => s.seq <= upTo && !s.busy)) break;
+      if (!pumpRunning) kick();
+    }
   }
 
   async function start(): Promise<void> {
     if (started) return;
     // Local disk only: if the data dir is unusable that is a deployment error worth failing on.
-    await spool.open();
+    await wal.open();
     started = true;
-    if (spool.points > 0)
-      log.info({ spooledPoints: spool.points }, 'influx spool has points from a previous run');
-    armFlushTimer();
+    if (wal.lines > 0) log.info({ spooledPoints: wal.lines }, 'points on disk from a previous run');
     startEnsure();
     kick();
   }
 
   let stopped: Promise<void> | null = null;
   async function doStop(): Promise<void> {
-    stopping = true;
-    if (flushTimer !== null) clock.clearTimeout(flushTimer);
-    flushTimer = null;
-    ensureWake?.();
-    cutBatch();
+    // Everything accepted so far is committed and sealed first: a restart resumes from there.
+    await wal.close();
     kick();
-    // Worst case: a direct write times out, then the last batch is written or spooled.
-    const limit = sleep(cfg.requestTimeoutMs * 2 + 2_000);
+    // Bounded: a short outage must not hold a shutdown; what is left stays on disk.
+    const limit = sleep(cfg.requestTimeoutMs + 2_000);
     let finished = false;
     const all = (async () => {
-      await ensureDone;
-      while (pumpRunning) await pumpDone;
+      while (pumpRunning && !pumpBlocked && wal.sealed.length > 0) {
+        await new Promise<void>((resolve) => {
+          stepWaiters.push(resolve);
+          if (!pumpRunning) resolve();
+        });
+      }
       finished = true;
     })();
     await Promise.race([all, limit.done]);
     limit.wake();
-    if (!finished)
-      log.error({ bufferedPoints: memoryPoints }, 'influx storage stop timed out; points may be lost');
-    log.info({ spooledPoints: spool.points, ...counters }, 'influx storage stopped');
+    stopping = true;
+    ensureWake?.();
+    pumpWake?.();
+    await ensureDone;
+    if (!finished) log.warn({ spooledPoints: wal.lines }, 'influx storage stopped with points on disk');
+    log.info({ spooledPoints: wal.lines, ...counters, ...wal.stats() }, 'influx storage stopped');
   }
 
   function stop(): Promise<void> {
@@ -587,11 +686,29 @@ export function createInfluxStorage({ config, log, clock }: InfluxStorageDeps): 
     write,
     flush,
     queryTelemetry,
-    health: () => ({
-      influx: status === 'up' ? 'up' : 'down',
-      spooledPoints: spool.points,
-      bufferedPoints: memoryPoints,
-    }),
-    stats: () => ({ ...counters }),
+    writeDurable,
+    health: () => {
+      const oldest = wal.oldestAt();
+      return {
+        influx: status === 'up' ? 'up' : 'down',
+        spooledPoints: wal.lines,
+        bufferedPoints: wal.pendingLines,
+        spoolBytes: wal.bytes,
+        lagMs: oldest === null ? 0 : Math.max(0, clock.now() - oldest),
+        overflowing: wal.overflowing,
+      };
+    },
+    stats: () => {
+      const w = wal.stats();
+      return {
+        ...counters,
+        overflowDropped: w.overflowDropped,
+        commits: w.commits,
+        dropped: counters.dropped + w.overflowDropped,
+      };
+    },
+    onWrite: (listener) => {
+      writeListeners.push(listener);
+    },
   };
 }

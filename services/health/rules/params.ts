@@ -6,7 +6,7 @@ import type { RuleParams } from './types.ts';
  * Rule types with settings under `rules.<type>` (overridable per device by tags): every alert type
  * but the two liveness ones, so the list of alert types lives in one place (health/types.ts).
  */
-export type RuleType = Exclude<AlertType, 'device_offline' | 'device_flapping'>;
+export type RuleType = Exclude<AlertType, 'device_offline' | 'device_flapping' | 'storage_backlog_overflow'>;
 
 const SEVERITIES = new Set(['critical', 'major', 'minor', 'warning']);
 

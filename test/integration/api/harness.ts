@@ -169,7 +169,14 @@ export async function createHarness(
   const telemetry = new FakeTelemetry();
   const health = {
     mqttClients: 0,
-    storage: { influx: 'up', spooledPoints: 0, bufferedPoints: 0 } as StorageHealth,
+    storage: {
+      influx: 'up',
+      spooledPoints: 0,
+      bufferedPoints: 0,
+      spoolBytes: 0,
+      lagMs: 0,
+      overflowing: false,
+    } as StorageHealth,
   };
   const app = await buildHttpServer({
     config,

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceHealth } from '../../../services/api/deps.ts';
+import type { StorageHealth } from '../../../services/storage/types.ts';
 import { createHarness, type Harness, T0 } from './harness.ts';
 
 let h: Harness;
@@ -100,9 +102,19 @@ describe('GET /api/v1/map.geojson', () => {
 });
 
 describe('GET /healthz', () => {
+  const storage = (over: Partial<StorageHealth> = {}): StorageHealth => ({
+    influx: 'up',
+    spooledPoints: 0,
+    bufferedPoints: 0,
+    spoolBytes: 0,
+    lagMs: 0,
+    overflowing: false,
+    ...over,
+  });
+
   it('ok while InfluxDB is up, degraded while down; no auth needed', async () => {
     h.health.mqttClients = 7;
-    h.health.storage = { influx: 'up', spooledPoints: 0, bufferedPoints: 3 };
+    h.health.storage = storage({ bufferedPoints: 3, spoolBytes: 4096, lagMs: 250 });
     h.clock.advance(65_000);
     const ok = await h.call('GET', '/healthz');
     expect(ok.status).toBe(200);
@@ -112,13 +124,37 @@ describe('GET /healthz', () => {
       mqtt: { clients: 7 },
       influx: 'up',
       spooledPoints: 0,
+      spoolBytes: 4096,
+      ingestLagMs: 250,
+      eventLoopDelayP99Ms: 0,
+      overload: { overloaded: false, reasons: [] },
     });
     expect(ok.body.uptimeS).toBeGreaterThanOrEqual(65);
-    h.health.storage = { influx: 'down', spooledPoints: 1234, bufferedPoints: 0 };
+    h.health.storage = storage({ influx: 'down', spooledPoints: 1234 });
     const degraded = await h.call('GET', '/healthz');
     expect(degraded.status).toBe(200);
     expect(degraded.body).toMatchObject({ status: 'degraded', influx: 'down', spooledPoints: 1234 });
-    h.health.storage = { influx: 'up', spooledPoints: 0, bufferedPoints: 0 };
+    h.health.storage = storage();
+  });
+
+  it('degraded (still 200) while overloaded, with the reasons (issue #6)', async () => {
+    const health: ServiceHealth = h.health;
+    health.eventLoopDelayP99Ms = 312.46;
+    health.overload = { overloaded: true, reasons: ['event_loop_delay', 'ingest_lag'] };
+    try {
+      const res = await h.call('GET', '/healthz');
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        status: 'degraded',
+        influx: 'up',
+        eventLoopDelayP99Ms: 312.5,
+        overload: { overloaded: true, reasons: ['event_loop_delay', 'ingest_lag'] },
+      });
+    } finally {
+      delete health.eventLoopDelayP99Ms;
+      delete health.overload;
+    }
+    expect((await h.call('GET', '/healthz')).body.status).toBe('ok');
   });
 });
 

@@ -46,6 +46,12 @@ describe('MQTT broker fuzz (issue #7)', () => {
             maxFailuresPerAddress: 100000,
             lockoutS: 1,
           },
+          // Issue #6 limits lifted: every fuzz socket comes from 127.0.0.1, and the steady device
+          // reports every 20 ms (5× a device's default rate). The size limits stay on.
+          limits: {
+            connectRate: { exemptAddresses: ['127.0.0.1'] },
+            publishRate: { device: { ratePerS: 1000, burst: 1000 } },
+          },
         },
       },
     });
@@ -141,11 +147,22 @@ describe('MQTT broker fuzz (issue #7)', () => {
     };
 
     const before = { ...t.app.broker.stats(), rejected: t.app.ingest.stats().rejected };
-    const one = () =>
+    /** Every 10th socket: a valid session's valid frame with a hostile payload, so the ingest refusal path is always exercised. */
+    const hostilePayload = () =>
+      mqttPacket.generate({
+        cmd: 'publish',
+        topic: 'wardwatch/v1/devices/cam-fuzz/telemetry',
+        payload: pick(jsonPayloads),
+        qos: 0,
+        retain: false,
+        dup: false,
+      });
+    const one = (n: number) =>
       new Promise<void>((resolve) => {
         const sock = netConnect({ host: '127.0.0.1', port: t.app.mqttPort() }, () => {
-          const good = rand() < 0.5;
+          const good = n % 10 === 0 || rand() < 0.5;
           const packets = [good ? connectPacket(true) : mutate(connectPacket(false))];
+          if (n % 10 === 0) packets.push(hostilePayload());
           for (let i = 0; i < 1 + rand() * 5; i++)
             packets.push(rand() < 0.5 ? mutate(pick(others())) : pick(others()));
           for (const p of packets) sock.write(p);
@@ -155,7 +172,7 @@ describe('MQTT broker fuzz (issue #7)', () => {
         sock.once('close', () => resolve());
       });
     for (let i = 0; i < SOCKETS; i += 10) {
-      await Promise.all(Array.from({ length: Math.min(10, SOCKETS - i) }, one));
+      await Promise.all(Array.from({ length: Math.min(10, SOCKETS - i) }, (_, k) => one(i + k)));
     }
     clearInterval(timer);
 

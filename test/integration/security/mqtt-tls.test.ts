@@ -49,7 +49,10 @@ async function makeBroker(clientCertificates: 'off' | 'optional'): Promise<MqttB
       id === 'cam-tls' || id === 'cam-other'
         ? { kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null }
         : null,
-    onMessage: (deviceId, topic) => received.push(`${deviceId} ${topic}`),
+    onMessage: (deviceId, topic, _payload, _at, done) => {
+      received.push(`${deviceId} ${topic}`);
+      done(null);
+    },
   });
   await b.start();
   return b;
@@ -84,7 +87,10 @@ beforeAll(async () => {
     credentialValid: () => true,
     lookupDevice: (id) =>
       id === 'cam-tls' ? { kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null } : null,
-    onMessage: (deviceId, topic) => received.push(`${deviceId} ${topic}`),
+    onMessage: (deviceId, topic, _payload, _at, done) => {
+      received.push(`${deviceId} ${topic}`);
+      done(null);
+    },
   });
   await broker.start();
 });

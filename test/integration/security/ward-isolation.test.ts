@@ -271,6 +271,11 @@ const CASES: Record<string, Case> = {
     b: () => [{ url: '/api/v1/audit' }, { url: '/api/v1/audit?actor=admin' }],
     own: () => ({ url: '/api/v1/audit' }),
   },
+  // Issue #6: fleet-wide counts (every ward's devices and alerts), so no ward-scoped user at all,
+  // the ward's admin included; only the metrics token or an admin of all wards (metrics.test.ts).
+  'GET /metrics': {
+    b: () => [{ url: '/metrics', deny: true }],
+  },
 };
 
 /** Routes outside /api/v1 that carry no ward data. */

@@ -84,7 +84,7 @@ describe('influx storage across InfluxDB outages (own influxd)', () => {
     await storage.start();
     for (const i of range(0, N)) writeSeq(storage, i);
     await storage.flush();
-    expect(storage.stats()).toMatchObject({ written: 2 * N, spooled: 0 });
+    expect(storage.stats()).toMatchObject({ written: 2 * N, spooled: 2 * N });
 
     await influxd.stop();
     for (const i of range(N, M)) writeSeq(storage, i);
@@ -92,7 +92,7 @@ describe('influx storage across InfluxDB outages (own influxd)', () => {
     expect(storage.health().influx).toBe('down');
     expect(storage.health().spooledPoints).toBe(2 * M);
     expect(storage.stats().dropped).toBe(0);
-    // Still accepted while down, straight into memory and then the spool.
+    // Still accepted while down: queued for the next group commit, then on disk.
     writeSeq(storage, N + M);
     expect(storage.health().bufferedPoints).toBe(2);
     await storage.flush();
@@ -100,7 +100,14 @@ describe('influx storage across InfluxDB outages (own influxd)', () => {
 
     await influxd.start();
     await vi.waitFor(
-      () => expect(storage.health()).toEqual({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 }),
+      () =>
+        expect(storage.health()).toMatchObject({
+          influx: 'up',
+          spooledPoints: 0,
+          bufferedPoints: 0,
+          spoolBytes: 0,
+          lagMs: 0,
+        }),
       WAIT,
     );
     expect(await readSeq(storage)).toEqual({ values: range(0, N + M + 1), probe: [N + M] });
@@ -128,7 +135,14 @@ describe('influx storage across InfluxDB outages (own influxd)', () => {
     await second.start();
     expect(second.health().spooledPoints).toBe(28);
     await vi.waitFor(
-      () => expect(second.health()).toEqual({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 }),
+      () =>
+        expect(second.health()).toMatchObject({
+          influx: 'up',
+          spooledPoints: 0,
+          bufferedPoints: 0,
+          spoolBytes: 0,
+          lagMs: 0,
+        }),
       WAIT,
     );
     expect(await readSeq(second)).toEqual({ values: range(0, 15), probe: [14] });

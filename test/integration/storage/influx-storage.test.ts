@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { loadConfig } from '../../../services/core/config.ts';
 import { WwError } from '../../../services/core/errors.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 import { createInfluxStorage } from '../../../services/storage/influx-storage.ts';
-import { createSpool } from '../../../services/storage/spool.ts';
+import { toLine } from '../../../services/storage/line-protocol.ts';
 import type { Point } from '../../../services/storage/types.ts';
 import { uniqueDatabaseName } from '../../helpers/influxd.ts';
 
@@ -83,8 +83,9 @@ describe('influx storage against a real influxd', () => {
       storage.write(telemetry("cam'1", t0 + i * 10_000, { fps: i, recording: i === 5 }));
     storage.write(telemetry('cam-2', t0, { fps: 1000 }));
     await storage.flush();
-    expect(storage.stats()).toMatchObject({ written: 13, spooled: 0, dropped: 0 });
-    expect(storage.health()).toEqual({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 });
+    // Every point passes through the on-disk log (issue #6), then InfluxDB.
+    expect(storage.stats()).toMatchObject({ written: 13, spooled: 13, dropped: 0 });
+    expect(storage.health()).toMatchObject({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 });
 
     const policies = await influxQuery(`SHOW RETENTION POLICIES ON "${db}"`);
     expect(policies).toContainEqual(['wardwatch', '8760h0m0s', expect.any(String), 1, true]);
@@ -110,7 +111,7 @@ describe('influx storage against a real influxd', () => {
     expect(await storage.queryTelemetry({ ...q, field: 'neverWritten' })).toEqual([]);
   });
 
-  it('flushes on its own: a full batch at once, a partial one after flushIntervalMs', async () => {
+  it('writes a log segment once it holds batchSize points, a partial one after flushIntervalMs', async () => {
     const t0 = baseTime();
     const bySize = createStorage(`${influxUrl}/${uniqueDatabaseName()}`, await tempDataDir(), {
       batchSize: 4,
@@ -121,12 +122,30 @@ describe('influx storage against a real influxd', () => {
       flushIntervalMs: 100,
     }).storage;
     await Promise.all([bySize.start(), byTime.start()]);
-    for (let i = 0; i < 6; i++) bySize.write(telemetry('cam-1', t0 + i, { fps: i }));
-    for (let i = 0; i < 2; i++) byTime.write(telemetry('cam-1', t0 + i, { fps: i }));
+    // Two points: committed to disk (group commit), not yet a full segment, so not yet written.
+    for (let i = 0; i < 2; i++) bySize.write(telemetry('cam-1', t0 + i, { fps: i }));
+    await vi.waitFor(
+      () => expect(bySize.health()).toMatchObject({ spooledPoints: 2, bufferedPoints: 0 }),
+      WAIT,
+    );
+    await vi.waitFor(() => expect(bySize.health().influx).toBe('up'), WAIT);
+    expect(bySize.stats().written).toBe(0);
+    // Two more reach batchSize: the segment is sealed and written at once.
+    for (let i = 2; i < 4; i++) bySize.write(telemetry('cam-1', t0 + i, { fps: i }));
     await vi.waitFor(() => expect(bySize.stats().written).toBe(4), WAIT);
-    expect(bySize.health().bufferedPoints).toBe(2);
+    for (let i = 0; i < 2; i++) byTime.write(telemetry('cam-1', t0 + i, { fps: i }));
     await vi.waitFor(() => expect(byTime.stats().written).toBe(2), WAIT);
-    expect(byTime.health()).toEqual({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 });
+    // Written, then its segment deleted.
+    await vi.waitFor(
+      () =>
+        expect(byTime.health()).toMatchObject({
+          influx: 'up',
+          spooledPoints: 0,
+          bufferedPoints: 0,
+          spoolBytes: 0,
+        }),
+      WAIT,
+    );
   });
 
   it('a query InfluxDB cannot run is WW_ERR_STORAGE_QUERY; a bad field name never reaches it', async () => {
@@ -158,13 +177,13 @@ describe('influx storage against a real influxd', () => {
     const q = { deviceId: 'cam-1', field: 'fps', fromMs: t0, toMs: t0 + 10_000, everyS: null };
     expect((await storage.queryTelemetry(q)).map((r) => r.value)).toEqual([1.5, 2.5]);
     expect(storage.stats()).toMatchObject({ written: 2, rejected: 1, dropped: 1, writeErrors: 1 });
-    expect(storage.health()).toEqual({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 });
+    expect(storage.health()).toMatchObject({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 });
     const refused = lines.find((l) => l.msg === 'influx refused a batch; dropped it');
     expect(refused).toMatchObject({ level: 50, status: 400, refused: 1 });
     expect(String(refused?.reason)).toContain('field type conflict');
   });
 
-  it('drains a spool left by a previous run in order; a refused segment does not block the ones behind it', async () => {
+  it('drains a log left by a crashed run in order, torn line cut; a refused point does not block the ones behind it', async () => {
     const db = uniqueDatabaseName();
     const dataDir = await tempDataDir();
     const t0 = baseTime();
@@ -173,22 +192,26 @@ describe('influx storage against a real influxd', () => {
     const data = (from: number, n: number) =>
       Array.from({ length: n }, (_, i) => telemetry('cam-1', t0 + (from + i) * 1_000, { fps: from + i }));
 
-    const previous = createSpool({
-      dir: join(dataDir, 'spool'),
-      maxBytes: 1 << 20,
-      log: createLogger('silent'),
-    });
-    await previous.open();
-    await previous.append([probe(1), ...data(0, 5)]);
-    await previous.append([telemetry('cam-1', t0 + 100_000, { fps: 'not a number' })]);
-    await previous.append([probe(3), ...data(5, 5)]);
+    // What a run killed with -9 leaves: sealed segments and the open one, its last line torn.
+    const dir = join(dataDir, 'spool');
+    await mkdir(dir, { recursive: true });
+    const lp = (points: Point[]) => points.map(toLine).join('');
+    await writeFile(join(dir, '000000000001-6-6.lp'), lp([probe(1), ...data(0, 5)]));
+    await writeFile(
+      join(dir, '000000000002-1-1.lp'),
+      lp([telemetry('cam-1', t0 + 100_000, { fps: 'not a number' })]),
+    );
+    await writeFile(
+      join(dir, '000000000003.open'),
+      `${lp([probe(3), ...data(5, 5)])}telemetry,deviceId=cam-1 fps=9`,
+    );
 
     const { storage } = createStorage(`${influxUrl}/${db}`, dataDir);
     await storage.start();
-    // Known from the file names before anything is read or sent.
+    // Known from the file names (and the recovered open segment) before anything is sent.
     expect(storage.health().spooledPoints).toBe(13);
     await vi.waitFor(
-      () => expect(storage.health()).toEqual({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 }),
+      () => expect(storage.health()).toMatchObject({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 }),
       WAIT,
     );
 
@@ -222,15 +245,18 @@ describe('influx storage against an InfluxDB that misbehaves (stub servers)', ()
     await storage.start();
     // Had start() waited for the ensure step, that request would have timed out and been logged.
     expect(performance.now() - t0).toBeLessThan(500);
-    expect(lines.some((l) => l.msg === 'influx unreachable; spooling points to disk')).toBe(false);
+    expect(lines.some((l) => l.msg === 'influx unreachable; keeping points on disk')).toBe(false);
     for (let i = 0; i < 5; i++) storage.write(telemetry('cam-1', baseTime() + i, { fps: i }));
-    expect(storage.health()).toEqual({ influx: 'down', spooledPoints: 0, bufferedPoints: 5 });
+    expect(storage.health()).toMatchObject({ influx: 'down', spooledPoints: 0, bufferedPoints: 5 });
 
     await vi.waitFor(
-      () => expect(storage.health()).toEqual({ influx: 'down', spooledPoints: 5, bufferedPoints: 0 }),
+      () => expect(storage.health()).toMatchObject({ influx: 'down', spooledPoints: 5, bufferedPoints: 0 }),
       WAIT,
     );
-    expect(lines.some((l) => l.msg === 'influx unreachable; spooling points to disk')).toBe(true);
+    await vi.waitFor(
+      () => expect(lines.some((l) => l.msg === 'influx unreachable; keeping points on disk')).toBe(true),
+      WAIT,
+    );
 
     const q = { deviceId: 'cam-1', field: 'fps', fromMs: 0, toMs: Date.now(), everyS: null };
     const err = await storage.queryTelemetry(q).catch((e: unknown) => e);
@@ -303,12 +329,15 @@ describe('influx storage against an InfluxDB that misbehaves (stub servers)', ()
 
     writeStatus = 204;
     await vi.waitFor(
-      () => expect(storage.health()).toEqual({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 }),
+      () => expect(storage.health()).toMatchObject({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 }),
       WAIT,
     );
-    const lines = accepted.join('\n').split('\n');
+    const lines = accepted
+      .join('')
+      .split('\n')
+      .filter((l) => l !== '');
     expect(lines.map((l) => Number(/fps=([\d.]+)/.exec(l)?.[1]))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(lines[0]).toBe(`telemetry,deviceId=cam-1,kind=camera,ward=w1 fps=0 ${t0}`);
-    expect(writeQueries.every((s) => s.includes('precision=ms') && s.includes('rp=wardwatch'))).toBe(true);
+    expect(lines[0]).toBe(`telemetry,deviceId=cam-1,kind=camera,ward=w1 fps=0 ${t0}000000`);
+    expect(writeQueries.every((s) => s.includes('precision=n') && s.includes('rp=wardwatch'))).toBe(true);
   });
 });

@@ -52,7 +52,13 @@ function setup() {
       signOfLife: (id) => calls.push(['alive', id]),
       statusOffline: (id) => calls.push(['offline', id]),
     },
-    points: { write: (p) => points.push(p) },
+    points: {
+      write: (p) => points.push(p),
+      writeDurable: (ps, done) => {
+        points.push(...ps);
+        done(null);
+      },
+    },
     rules: { observe: (id, input) => observed.push([id, input.type]) },
   });
   const send = (publisher: string, topic: string, payload: string, at = NOW) =>

@@ -35,7 +35,13 @@ function setup() {
       signOfLife: (id, at) => calls.push(['alive', id, at]),
       statusOffline: (id, at) => calls.push(['offline', id, at]),
     },
-    points: { write: (p) => points.push(p) },
+    points: {
+      write: (p) => points.push(p),
+      writeDurable: (ps, done) => {
+        points.push(...ps);
+        done(null);
+      },
+    },
   });
   const send = (channel: string, payload: string, deviceId = 'cam-1') =>
     ingest.handle(deviceId, `wardwatch/v1/devices/${deviceId}/${channel}`, Buffer.from(payload), NOW);
@@ -53,8 +59,18 @@ describe('ingest', () => {
         tags: { deviceId: 'cam-1', kind: 'camera', ward: 'binh-ngoc' },
         fields: { alive: true, seq: 3, rssiDbm: -70 },
         timeMs: NOW - 5000,
+        // issue #6: seq is part of the point's identity (a redelivery is the same point).
+        timeOffsetNs: 3,
       },
     ]);
+  });
+
+  it('uses seq as identity only with the device time: with arrival time a redelivery is another point anyway', () => {
+    const { points, send } = setup();
+    send('heartbeat', JSON.stringify({ ts: NOW - 11 * 60_000, seq: 1_000_007 }));
+    expect(points[0]?.timeOffsetNs).toBeUndefined();
+    send('heartbeat', JSON.stringify({ ts: NOW, seq: 1_000_007 }));
+    expect(points[1]?.timeOffsetNs).toBe(7);
   });
 
   it('uses arrival time when the device clock is more than 10 min off', () => {
@@ -115,7 +131,7 @@ describe('ingest', () => {
       log: createLogger('silent'),
       devices: { get: (id) => (id === cam.id ? cam : null) },
       liveness: { signOfLife: () => {}, statusOffline: () => {} },
-      points: { write: () => {} },
+      points: { write: () => {}, writeDurable: (_ps, done) => done(null) },
       rules: { observe: (id, input) => void inputs.push([id, input]) },
     });
     const send = (channel: string, payload: string) =>

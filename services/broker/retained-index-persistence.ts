@@ -1,0 +1,145 @@
+import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
+
+// aedes-persistence and qlobber are aedes' own dependencies (the copies aedes uses when given no
+// persistence). Both are CommonJS: aedes-persistence's types declare an ESM default export that
+// NodeNext does not map onto `module.exports`, and qlobber has no types; hence require.
+const require = createRequire(import.meta.url);
+const memory = require('aedes-persistence') as typeof import('aedes-persistence').default;
+const { QlobberTrue } = require('qlobber') as {
+  QlobberTrue: new (opts: {
+    wildcard_one: string;
+    wildcard_some: string;
+    separator: string;
+  }) => {
+    add(pattern: string): void;
+    test(topic: string): boolean;
+  };
+};
+/** The matcher options of aedes-persistence's in-memory store (asyncPersistence.js). */
+const QLOBBER_OPTIONS = { wildcard_one: '+', wildcard_some: '#', separator: '/' };
+
+interface RetainedPacket {
+  topic: string;
+  payload: Buffer | string;
+}
+
+interface TopicNode {
+  children: Map<string, TopicNode>;
+  packet: RetainedPacket | undefined;
+}
+
+const newNode = (): TopicNode => ({ children: new Map(), packet: undefined });
+
+/**
+ * Retained messages in a trie of topic levels. A pattern's literal levels are looked up, `+`
+ * fans out over one level and `#` takes the whole subtree, so `wardwatch/v1/devices/<id>/cmd/#`
+ * only visits that device's few topics instead of every retained message.
+ *
+ * The walk only narrows the candidates (a superset of the matches); the final verdict is the same
+ * qlobber test aedes-persistence uses, so retained semantics (e.g. `+` does not match an empty
+ * level, `a/#` matches `a`) are the stock ones by construction.
+ */
+export class RetainedIndex {
+  readonly #root = newNode();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** As aedes-persistence: an empty payload deletes the topic's retained message [MQTT-3.3.1-10]. */
+  store(pkt: RetainedPacket): void {
+    const levels = pkt.topic.split('/');
+    if (pkt.payload.length === 0) {
+      this.#delete(levels);
+      return;
+    }
+    let node = this.#root;
+    for (const level of levels) {
+      let child = node.children.get(level);
+      if (!child) {
+        child = newNode();
+        node.children.set(level, child);
+      }
+      node = child;
+    }
+    if (!node.packet) this.#size++;
+    // A copy, as the stock store keeps: aedes reuses and mutates packet objects.
+    node.packet = { ...pkt };
+  }
+
+  #delete(levels: string[]): void {
+    const path = [this.#root];
+    for (const level of levels) {
+      const child = path[path.length - 1]!.children.get(level);
+      if (!child) return;
+      path.push(child);
+    }
+    const leaf = path[path.length - 1]!;
+    if (!leaf.packet) return;
+    leaf.packet = undefined;
+    this.#size--;
+    // Prune empty branches so deleted devices leave nothing behind.
+    for (let i = levels.length; i > 0; i--) {
+      const node = path[i]!;
+      if (node.packet || node.children.size > 0) break;
+      path[i - 1]!.children.delete(levels[i - 1]!);
+    }
+  }
+
+  /** Retained messages matching `pattern` (iterative: no recursion on deep topics). */
+  match(pattern: string): RetainedPacket[] {
+    const matcher = new QlobberTrue(QLOBBER_OPTIONS);
+    matcher.add(pattern);
+    const levels = pattern.split('/');
+    const out: RetainedPacket[] = [];
+    const stack: Array<[TopicNode, number]> = [[this.#root, 0]];
+    for (let top = stack.pop(); top; top = stack.pop()) {
+      const [node, i] = top;
+      const level = levels[i];
+      if (level === undefined) {
+        if (node.packet && matcher.test(node.packet.topic)) out.push(node.packet);
+      } else if (level === '#') {
+        const subtree = [node];
+        for (let n = subtree.pop(); n; n = subtree.pop()) {
+          if (n.packet && matcher.test(n.packet.topic)) out.push(n.packet);
+          for (const child of n.children.values()) subtree.push(child);
+        }
+      } else if (level === '+') {
+        for (const child of node.children.values()) stack.push([child, i + 1]);
+      } else {
+        const child = node.children.get(level);
+        if (child) stack.push([child, i + 1]);
+      }
+    }
+    return out;
+  }
+}
+
+function* matchAll(index: RetainedIndex, patterns: string[]): Generator<RetainedPacket> {
+  // Per pattern, like the stock store (a topic matching two patterns is yielded twice). Matching
+  // runs when the stream is first read, so a bad pattern errors the stream as the stock one does.
+  for (const pattern of patterns) yield* index.match(pattern);
+}
+
+/**
+ * aedes' default in-memory persistence with an indexed retained-message lookup (issue #6).
+ *
+ * The stock store (aedes-persistence 11, `retainedMessagesByPattern`) tests every retained
+ * message against the pattern on each SUBSCRIBE: every device retains its `…/status`, so a
+ * reconnect storm of N devices each subscribing to its own `cmd/#` costs N² tests (4,000
+ * devices: 22.7 s instead of 4.7 s, bench/results/aedes-concurrency.md). Only the three retained
+ * methods are replaced; sessions, wills, subscriptions and QoS queues are the stock code.
+ * aedes 1.2 calls the persistence's promise API (no callbacks).
+ */
+export function createRetainedIndexPersistence() {
+  const persistence = memory();
+  const index = new RetainedIndex();
+  return Object.assign(persistence, {
+    retainedCount: () => index.size,
+    storeRetained: async (packet: RetainedPacket) => index.store(packet),
+    createRetainedStream: (pattern: string) => Readable.from(matchAll(index, [pattern])),
+    createRetainedStreamCombi: (patterns: string[]) => Readable.from(matchAll(index, patterns)),
+  });
+}

@@ -1,0 +1,45 @@
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { AlertEngine } from './alert-service.ts';
+import { SERVICE_ALERT_DEVICE_ID } from './types.ts';
+
+/**
+ * Alerts about the service itself (issue #6), kept with the device alerts so the same board,
+ * notification routes and history apply. One unresolved alert per type, like any device's.
+ */
+export interface ServiceAlerts {
+  /** The spool hit its limit (true: open) or is back under half of it (false: resolve). */
+  storageOverflow(active: boolean, details: { spoolBytes: number; maxBytes: number }): void;
+}
+
+export function createServiceAlerts(deps: { alerts: AlertEngine; clock: Clock; log: Logger }): ServiceAlerts {
+  const { alerts, clock, log } = deps;
+  return {
+    storageOverflow(active, { spoolBytes, maxBytes }) {
+      try {
+        if (active) {
+          alerts.openAlert({
+            deviceId: SERVICE_ALERT_DEVICE_ID,
+            ward: '',
+            kind: 'service',
+            type: 'storage_backlog_overflow',
+            // Telemetry history is being lost: someone must bring InfluxDB back or give it disk.
+            severity: 'critical',
+            message: `InfluxDB backlog reached influx.spool.maxBytes (${spoolBytes} of ${maxBytes} bytes): the oldest telemetry is dropped, heartbeats and events are kept`,
+            openedAt: clock.now(),
+          });
+        } else {
+          alerts.resolveBySystem(
+            SERVICE_ALERT_DEVICE_ID,
+            'storage_backlog_overflow',
+            clock.now(),
+            `backlog back under half of maxBytes (${spoolBytes} bytes)`,
+          );
+        }
+      } catch (err) {
+        // Called from the storage writer: an alert failure must not stop it.
+        log.error({ err, active }, 'cannot record storage_backlog_overflow alert');
+      }
+    },
+  };
+}

@@ -1,0 +1,346 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { BrokerStats } from '../broker/mqtt-broker.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import type { DeviceState } from '../health/types.ts';
+import type { IngestStats } from '../ingest/ingest.ts';
+import type { StorageStats } from '../storage/influx-storage.ts';
+import type { InfluxWriteEvent, StorageHealth } from '../storage/types.ts';
+import { createEventLoopMonitor, type EventLoopDelay, type EventLoopMonitor } from './event-loop.ts';
+import { OVERLOAD_REASONS, type OverloadState, type OverloadThresholds, overloadState } from './overload.ts';
+import type { NotificationCount, OpenAlertCount } from './sqlite-counts.ts';
+
+/**
+ * What the metrics read, as getters: services/main.ts wires the real features, unit tests fakes.
+ * Every getter is called at scrape time only; nothing here runs per message.
+ */
+export interface MetricsSources {
+  broker: { clientCount(): number; stats(): BrokerStats };
+  ingest: { stats(): IngestStats };
+  storage: {
+    stats(): StorageStats;
+    health(): StorageHealth;
+    onWrite(listener: (e: InfluxWriteEvent) => void): void;
+  };
+  liveness: { deadlines(): number; countByState(): Record<DeviceState, number> };
+  /** Unresolved alerts by type and severity (services/metrics/sqlite-counts.ts). */
+  openAlerts(): OpenAlertCount[];
+  /** Outbox rows by state. */
+  notifications(): NotificationCount[];
+}
+
+export interface MetricsOptions {
+  overload: OverloadThresholds;
+  clock?: Clock;
+  /** Tests pass a fake; default: perf_hooks.monitorEventLoopDelay over a 10 s rolling window. */
+  eventLoop?: EventLoopMonitor;
+  /** Append the process-wide CPU/memory/GC metrics (prom-client defaults). Default true. */
+  processMetrics?: boolean;
+}
+
+export interface Metrics {
+  /** Starts the event-loop monitor. */
+  start(): void;
+  stop(): void;
+  /** Content type of `text()` (Prometheus text format 0.0.4). */
+  readonly contentType: string;
+  /** The exposition: this service's metrics, then the process's. */
+  text(): Promise<string>;
+  eventLoopDelay(): EventLoopDelay;
+  /** The same verdict /healthz and `wardwatch_overloaded` report. */
+  overload(): OverloadState;
+  /** This instance's own registry (the process metrics are not in it). */
+  readonly registry: Registry;
+}
+
+/** Latency buckets for one InfluxDB write request: 1 ms … 10 s. */
+const WRITE_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const WRITE_ERROR_OUTCOMES = ['down', 'rejected'] as const;
+
+/**
+ * A source counter read as a number. Sources belong to other features: a field that is missing
+ * (older build) or not finite must not break the scrape, nor be counted as 1 (prom-client's
+ * `inc(undefined)` adds 1).
+ */
+const finite = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+
+/** `authFailures` → `auth_failures`: label values in Prometheus style, whatever the field. */
+const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+
+/**
+ * Process-wide metrics (CPU, memory, GC, handles) are one set per process, and prom-client's
+ * collector enables an event-loop monitor and a GC observer per call that are never released: so
+ * they live in one registry per process, made on first use, not in each instance (tests start
+ * many services in one process). Never prom-client's global default registry.
+ */
+let processRegistry: Registry | null = null;
+function processMetricsRegistry(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/**
+ * GET /metrics (issue #6). Its own Registry per instance; every value is computed in `collect()`
+ * at scrape time from the sources. Counters mirror the features' cumulative counters exactly
+ * (reset, then set to the source's value): they restart from 0 with the process, as Prometheus
+ * counters may. Fleet-wide labels only (event, reason, state, type, severity, outcome): never a
+ * ward or device id.
+ */
+export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Metrics {
+  const clock = opts.clock ?? systemClock;
+  const eventLoop = opts.eventLoop ?? createEventLoopMonitor({ clock });
+  const { broker, ingest, storage, liveness } = sources;
+  const registry = new Registry();
+  const registers = [registry];
+
+  const overload = (): OverloadState => {
+    const h = storage.health();
+    return overloadState(
+      {
+        eventLoopDelayP99Ms: eventLoop.read().p99Ms,
+        bufferedPoints: finite(h.bufferedPoints),
+        lagMs: finite(h.lagMs),
+        overflowing: h.overflowing === true,
+      },
+      opts.overload,
+    );
+  };
+
+  /** A counter equal to `read()` at every scrape. */
+  const mirror = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(finite(read()));
+      },
+    });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(finite(read()));
+      },
+    });
+
+  // --- MQTT broker
+  gauge('wardwatch_mqtt_connected_devices', 'Devices connected to the MQTT broker now.', () =>
+    broker.clientCount(),
+  );
+  new Counter({
+    name: 'wardwatch_broker_events_total',
+    help:
+      'Broker refusals and incidents since start, one series per counter of the broker (event = its ' +
+      'name in snake_case: auth_failures, locked_out, publish_denied…); counters kept per reason have ' +
+      'a reason label.',
+    labelNames: ['event', 'reason'] as const,
+    registers,
+    collect() {
+      this.reset();
+      // Generic over BrokerStats: a counter added to the broker shows up here without a change.
+      for (const [key, value] of Object.entries(broker.stats())) {
+        const event = snake(key);
+        if (typeof value === 'number') this.inc({ event }, finite(value));
+        else if (value !== null && typeof value === 'object') {
+          for (const [reason, n] of Object.entries(value as Record<string, unknown>)) {
+            this.inc({ event, reason }, finite(n));
+          }
+        }
+      }
+    },
+  });
+
+  // --- Ingest
+  mirror('wardwatch_messages_accepted_total', 'Device messages accepted.', () => ingest.stats().accepted);
+  new Counter({
+    name: 'wardwatch_messages_rejected_total',
+    help: 'Device messages rejected, by reason (invalid_json, schema, too_large, bad_topic, unknown_device…).',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(ingest.stats().rejectedByReason))
+        this.inc({ reason }, finite(n));
+    },
+  });
+  mirror(
+    'wardwatch_messages_ignored_total',
+    'Stock-firmware messages on native topics that carry nothing for wardwatch.',
+    () => ingest.stats().ignored,
+  );
+  mirror(
+    'wardwatch_messages_replayed_stale_total',
+    'Gateway backlog messages older than the offline timeout (kept as history only).',
+    () => ingest.stats().replayedStale,
+  );
+  mirror(
+    'wardwatch_ingest_dropped_fields_total',
+    'Unknown or invalid fields dropped from otherwise accepted messages.',
+    () => ingest.stats().droppedFields,
+  );
+
+  // --- Storage (InfluxDB writer, write-ahead log / spool)
+  gauge('wardwatch_influx_up', '1 while InfluxDB accepts writes, 0 while it is down.', () =>
+    storage.health().influx === 'up' ? 1 : 0,
+  );
+  gauge(
+    'wardwatch_ingest_lag_seconds',
+    'Age of the oldest accepted point not yet in InfluxDB; 0 when nothing waits.',
+    () => finite(storage.health().lagMs) / 1000,
+  );
+  gauge(
+    'wardwatch_spool_bytes',
+    'Bytes of the on-disk spool (bounded by influx.spool.maxBytes).',
+    () => storage.health().spoolBytes,
+  );
+  gauge(
+    'wardwatch_spool_points',
+    'Points on disk not yet in InfluxDB.',
+    () => storage.health().spooledPoints,
+  );
+  gauge(
+    'wardwatch_storage_buffered_points',
+    'Points accepted but not yet committed to the write-ahead log.',
+    () => storage.health().bufferedPoints,
+  );
+  gauge('wardwatch_spool_overflowing', '1 while the spool is full and telemetry is dropped.', () =>
+    storage.health().overflowing === true ? 1 : 0,
+  );
+  mirror('wardwatch_influx_points_written_total', 'Points InfluxDB accepted.', () => storage.stats().written);
+  mirror(
+    'wardwatch_spool_points_appended_total',
+    'Points appended to the spool.',
+    () => storage.stats().spooled,
+  );
+  mirror(
+    'wardwatch_storage_points_dropped_total',
+    'Points lost (invalid, spool full or unwritable, refused by InfluxDB); includes the two below.',
+    () => storage.stats().dropped,
+  );
+  mirror(
+    'wardwatch_influx_points_rejected_total',
+    'Points InfluxDB refused with a 4xx (bad data, field type conflict).',
+    () => storage.stats().rejected,
+  );
+  mirror(
+    'wardwatch_spool_overflow_dropped_points_total',
+    'Telemetry points dropped because the spool was full.',
+    () => storage.stats().overflowDropped,
+  );
+  mirror(
+    'wardwatch_wal_commits_total',
+    'Group commits (one write + fdatasync) of the write-ahead log.',
+    () => storage.stats().commits,
+  );
+  // Fed per InfluxDB write request (one per batch, never per message).
+  const writeDuration = new Histogram({
+    name: 'wardwatch_influx_write_duration_seconds',
+    help: 'Duration of InfluxDB write requests, by outcome (ok, down, rejected).',
+    labelNames: ['outcome'] as const,
+    buckets: WRITE_BUCKETS_S,
+    registers,
+  });
+  const writeErrors = new Counter({
+    name: 'wardwatch_influx_write_errors_total',
+    help: 'InfluxDB write requests that failed: down (unreachable, timeout, 5xx) or rejected (4xx).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  for (const outcome of WRITE_ERROR_OUTCOMES) writeErrors.inc({ outcome }, 0);
+  storage.onWrite((e) => {
+    writeDuration.observe({ outcome: e.outcome }, finite(e.durationMs) / 1000);
+    if (e.outcome !== 'ok') writeErrors.inc({ outcome: e.outcome });
+  });
+
+  // --- Liveness, alerts, notifications
+  gauge(
+    'wardwatch_liveness_deadlines',
+    'Devices with an armed liveness deadline (heard from, not yet timed out).',
+    () => liveness.deadlines(),
+  );
+  new Gauge({
+    name: 'wardwatch_devices',
+    help: 'Registered devices by liveness state (online, offline, unknown).',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      for (const [state, n] of Object.entries(liveness.countByState())) this.set({ state }, finite(n));
+    },
+  });
+  new Gauge({
+    name: 'wardwatch_alerts_open',
+    help: 'Unresolved alerts (open or acknowledged) by type and severity.',
+    labelNames: ['type', 'severity'] as const,
+    registers,
+    collect() {
+      // Reset: a (type, severity) with no alert left disappears instead of staying at its last value.
+      this.reset();
+      for (const a of sources.openAlerts()) this.set({ type: a.type, severity: a.severity }, finite(a.count));
+    },
+  });
+  const NOTIFICATION_STATES = ['pending', 'sent', 'failed', 'cancelled'];
+  new Gauge({
+    name: 'wardwatch_notifications',
+    help: 'Notification outbox rows by state (pending, sent, failed, cancelled).',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const state of NOTIFICATION_STATES) this.set({ state }, 0);
+      for (const n of sources.notifications()) this.set({ state: n.state }, finite(n.count));
+    },
+  });
+
+  // --- Event loop and overload
+  new Gauge({
+    name: 'wardwatch_event_loop_delay_seconds',
+    help: 'Event-loop delay over the last 10-20 s, by quantile (0.5, 0.99).',
+    labelNames: ['quantile'] as const,
+    registers,
+    collect() {
+      const d = eventLoop.read();
+      this.set({ quantile: '0.5' }, d.p50Ms / 1000);
+      this.set({ quantile: '0.99' }, d.p99Ms / 1000);
+    },
+  });
+  gauge(
+    'wardwatch_event_loop_delay_max_seconds',
+    'Longest event-loop delay over the last 10-20 s.',
+    () => eventLoop.read().maxMs / 1000,
+  );
+  gauge('wardwatch_overloaded', '1 while the service is overloaded (see wardwatch_overload_reason).', () =>
+    overload().overloaded ? 1 : 0,
+  );
+  new Gauge({
+    name: 'wardwatch_overload_reason',
+    help:
+      '1 for each overload reason that holds now (event_loop_delay, storage_buffered_points, ' +
+      'ingest_lag, spool_overflowing); thresholds in metrics.overload.',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      const { reasons } = overload();
+      for (const reason of OVERLOAD_REASONS) this.set({ reason }, reasons.includes(reason) ? 1 : 0);
+    },
+  });
+
+  const withProcess = opts.processMetrics ?? true;
+  return {
+    start: () => eventLoop.start(),
+    stop: () => eventLoop.stop(),
+    contentType: registry.contentType,
+    async text() {
+      if (!withProcess) return registry.metrics();
+      return Registry.merge([registry, processMetricsRegistry()]).metrics();
+    },
+    eventLoopDelay: () => eventLoop.read(),
+    overload,
+    registry,
+  };
+}

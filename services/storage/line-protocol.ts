@@ -1,0 +1,42 @@
+import { escape as lp } from 'influx';
+import type { Point } from './types.ts';
+
+/**
+ * InfluxDB line protocol for one point, newline-terminated, nanosecond precision. The on-disk log
+ * holds exactly these lines, so draining it posts file contents unchanged (no parse, no
+ * re-serialisation: that is what makes a 30-minute backlog drain many times faster than real time).
+ *
+ * Field values are written the way node-influx writes them without a schema (numbers as floats,
+ * booleans as true/false, strings quoted): a database filled by earlier versions keeps its field
+ * types, and InfluxDB refuses a batch whose field type conflicts with stored data.
+ *
+ * Identity: InfluxDB keeps one point per (measurement, tag set, time), so the time is the point's
+ * identity. `timeOffsetNs` (a device's `seq`, issue #6) separates two messages of one device in the
+ * same millisecond while a redelivered copy lands on the same nanosecond and overwrites itself.
+ */
+export function toLine(p: Point): string {
+  let line = lp.measurement(p.measurement);
+  // Sorted tag keys: what InfluxDB recommends for write performance, and a stable line for tests.
+  for (const key of Object.keys(p.tags).sort()) {
+    const v = p.tags[key];
+    if (v === undefined || v === '') continue;
+    line += `,${lp.tag(key)}=${lp.tag(v)}`;
+  }
+  let sep = ' ';
+  for (const key of Object.keys(p.fields).sort()) {
+    const v = p.fields[key];
+    let text: string;
+    if (typeof v === 'string') text = lp.quoted(v);
+    else if (typeof v === 'boolean') text = v ? 'true' : 'false';
+    else if (typeof v === 'number' && Number.isFinite(v)) text = String(v);
+    else continue;
+    line += `${sep}${lp.tag(key)}=${text}`;
+    sep = ',';
+  }
+  const offset = Math.min(999_999, Math.max(0, Math.trunc(p.timeOffsetNs ?? 0)));
+  // ms × 10^6 exceeds 2^53: concatenate digits instead of multiplying.
+  return `${line} ${Math.round(p.timeMs)}${String(offset).padStart(6, '0')}\n`;
+}
+
+/** True when a line carries telemetry: the class the spool-full policy drops first (issue #6). */
+export const isTelemetryLine = (line: string): boolean => line.startsWith('telemetry,');

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { isTelemetryLine, toLine } from '../../../services/storage/line-protocol.ts';
+
+describe('line protocol', () => {
+  it('escapes, sorts tags and fields, writes numbers as floats, and the time in ns from ms + offset', () => {
+    const line = toLine({
+      measurement: 'device_event',
+      tags: { ward: 'bình ngọc', deviceId: 'cam,1 x=y', kind: 'camera', type: '' },
+      fields: { detail: 'say "hi" \\ there', count: 3, ok: false, bad: Number.NaN },
+      timeMs: 1_800_000_000_123,
+      timeOffsetNs: 42,
+    });
+    expect(line).toBe(
+      'device_event,deviceId=cam\\,1\\ x\\=y,kind=camera,ward=bình\\ ngọc count=3,detail="say \\"hi\\" \\\\ there",ok=false 1800000000123000042\n',
+    );
+  });
+
+  it('the same message is the same line (idempotent identity); another seq in the same ms is another point', () => {
+    const p = {
+      measurement: 'heartbeat' as const,
+      tags: { deviceId: 'cam-1', kind: 'camera', ward: 'w1' },
+      fields: { alive: true },
+      timeMs: 1_800_000_000_000,
+    };
+    expect(toLine({ ...p, timeOffsetNs: 7 })).toBe(toLine({ ...p, timeOffsetNs: 7 }));
+    expect(toLine({ ...p, timeOffsetNs: 7 })).not.toBe(toLine({ ...p, timeOffsetNs: 8 }));
+    expect(toLine(p).endsWith(' 1800000000000000000\n')).toBe(true);
+    // Out-of-range offsets are clamped, never spill into the millisecond.
+    expect(toLine({ ...p, timeOffsetNs: 5_000_000 }).endsWith(' 1800000000000999999\n')).toBe(true);
+  });
+
+  it('classifies telemetry lines for the spool-full policy', () => {
+    expect(isTelemetryLine('telemetry,deviceId=a fps=1 1\n')).toBe(true);
+    expect(isTelemetryLine('heartbeat,deviceId=a alive=true 1\n')).toBe(false);
+    expect(isTelemetryLine('device_event,deviceId=a detail="telemetry," 1\n')).toBe(false);
+  });
+});

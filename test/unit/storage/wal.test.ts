@@ -1,0 +1,249 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../../services/core/clock.ts';
+import { createLogger } from '../../../services/core/logger.ts';
+import { createWal, type WalOptions } from '../../../services/storage/wal.ts';
+
+const WAIT = { timeout: 5_000, interval: 10 };
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function setup(opts: Partial<WalOptions> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'ww-wal-'));
+  dirs.push(dir);
+  const overflow: boolean[] = [];
+  let sealedCalls = 0;
+  const wal = createWal({
+    dir,
+    maxBytes: 1 << 30,
+    segmentPoints: 1000,
+    segmentAgeMs: 60_000,
+    commitIntervalMs: 1,
+    memoryBytes: 1 << 20,
+    clock: systemClock,
+    log: createLogger('silent'),
+    onSealed: () => sealedCalls++,
+    onOverflow: (active) => overflow.push(active),
+    ...opts,
+  });
+  await wal.open();
+  return { wal, dir, overflow, sealedCalls: () => sealedCalls };
+}
+
+const tele = (i: number) =>
+  `telemetry,deviceId=cam-1,kind=camera,ward=w1 fps=${i} ${1_800_000_000_000 + i}000000\n`;
+const beat = (i: number) =>
+  `heartbeat,deviceId=cam-1,kind=camera,ward=w1 alive=true ${1_800_000_000_000 + i}000000\n`;
+
+/** Every line in every segment file (sealed or open), in file order. */
+function linesOnDisk(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.lp') || f.endsWith('.open'))
+    .sort()
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
+    .filter((l) => l !== '');
+}
+
+describe('write-ahead log', () => {
+  it('group commit: lines appended together share one fsync, and each done runs only once its line is in the file', async () => {
+    const { wal, dir } = await setup();
+    const results: Array<{ err: Error | null; onDisk: boolean }> = [];
+    for (let i = 0; i < 500; i++)
+      wal.append(tele(i), (err) =>
+        results.push({ err, onDisk: linesOnDisk(dir).includes(tele(i).trimEnd()) }),
+      );
+    expect(wal.pendingLines).toBe(500);
+    expect(results).toEqual([]);
+    await vi.waitFor(() => expect(results).toHaveLength(500), WAIT);
+    expect(results.every((r) => r.err === null && r.onDisk)).toBe(true);
+    // 500 appends, a handful of fsyncs: not one per message.
+    expect(wal.stats().commits).toBeLessThanOrEqual(2);
+    expect(wal.lines).toBe(500);
+    expect(wal.pendingLines).toBe(0);
+  });
+
+  it('seals a segment once it holds segmentPoints lines, and a quiet one after segmentAgeMs', async () => {
+    const bySize = await setup({ segmentPoints: 10 });
+    for (let i = 0; i < 4; i++) bySize.wal.append(tele(i));
+    await vi.waitFor(() => expect(bySize.wal.lines).toBe(4), WAIT);
+    expect(bySize.wal.sealed).toHaveLength(0);
+    for (let i = 4; i < 12; i++) bySize.wal.append(tele(i));
+    await vi.waitFor(() => expect(bySize.wal.sealed).toHaveLength(1), WAIT);
+    expect(bySize.wal.sealed[0]).toMatchObject({ count: 12, telemetry: 12 });
+    expect(bySize.sealedCalls()).toBe(1);
+    expect(await readdir(bySize.dir)).toEqual([bySize.wal.sealed[0]?.file]);
+
+    const byAge = await setup({ segmentAgeMs: 50 });
+    byAge.wal.append(beat(1));
+    await vi.waitFor(() => expect(byAge.wal.sealed).toHaveLength(1), WAIT);
+    expect(byAge.wal.sealed[0]).toMatchObject({ count: 1, telemetry: 0 });
+  });
+
+  it('keeps sealed bytes in memory within memoryBytes, beyond it reads the file; both give the same lines', async () => {
+    const inMemory = await setup({ segmentPoints: 5 });
+    const onDisk = await setup({ segmentPoints: 5, memoryBytes: 0 });
+    for (const { wal } of [inMemory, onDisk]) {
+      for (let i = 0; i < 5; i++) wal.append(tele(i));
+      await vi.waitFor(() => expect(wal.sealed).toHaveLength(1), WAIT);
+    }
+    const [a, b] = [inMemory.wal.sealed[0], onDisk.wal.sealed[0]];
+    if (!a || !b) throw new Error('no segment');
+    expect(a.body).not.toBeNull();
+    expect(b.body).toBeNull();
+    const expected = Array.from({ length: 5 }, (_, i) => tele(i)).join('');
+    expect((await inMemory.wal.read(a)).toString()).toBe(expected);
+    expect((await onDisk.wal.read(b)).toString()).toBe(expected);
+    await inMemory.wal.remove(a);
+    expect(inMemory.wal.sealed).toHaveLength(0);
+    expect(await readdir(inMemory.dir)).toEqual([]);
+    expect(inMemory.wal.bytes).toBe(0);
+  });
+
+  it('after a crash: an open segment is sealed with its torn last line cut, a half-written rewrite is removed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ww-wal-'));
+    dirs.push(dir);
+    await writeFile(join(dir, '000000000001-2-1.lp'), tele(1) + beat(2));
+    await writeFile(join(dir, '000000000002.open'), `${tele(3)}${beat(4)}telemetry,deviceId=cam-1 fps=`);
+    await writeFile(join(dir, '000000000001-1-0.lp.tmp'), beat(2));
+    const wal = createWal({
+      dir,
+      maxBytes: 1 << 30,
+      segmentPoints: 1000,
+      segmentAgeMs: 60_000,
+      commitIntervalMs: 1,
+      memoryBytes: 1 << 20,
+      clock: systemClock,
+      log: createLogger('silent'),
+      onSealed: () => undefined,
+      onOverflow: () => undefined,
+    });
+    await wal.open();
+    expect(wal.sealed.map((s) => [s.file, s.count, s.telemetry])).toEqual([
+      ['000000000001-2-1.lp', 2, 1],
+      ['000000000002-2-1.lp', 2, 1],
+    ]);
+    expect(await readFile(join(dir, '000000000002-2-1.lp'), 'utf8')).toBe(tele(3) + beat(4));
+    expect(existsSync(join(dir, '000000000001-1-0.lp.tmp'))).toBe(false);
+    expect((await readdir(dir)).sort()).toEqual(['000000000001-2-1.lp', '000000000002-2-1.lp']);
+    // New segments continue after the highest number found.
+    wal.append(beat(5));
+    await wal.flush();
+    expect(wal.sealed.at(-1)?.file).toBe('000000000003-1-0.lp');
+  });
+
+  it('after a crash mid-rewrite (renamed, old copy not yet deleted) the segment is kept once, rewritten', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ww-wal-'));
+    dirs.push(dir);
+    await writeFile(join(dir, '000000000004-2-1.lp'), tele(1) + beat(2));
+    await writeFile(join(dir, '000000000004-1-0.lp'), beat(2));
+    const { wal } = await (async () => {
+      const w = createWal({
+        dir,
+        maxBytes: 1 << 30,
+        segmentPoints: 1000,
+        segmentAgeMs: 60_000,
+        commitIntervalMs: 1,
+        memoryBytes: 0,
+        clock: systemClock,
+        log: createLogger('silent'),
+        onSealed: () => undefined,
+        onOverflow: () => undefined,
+      });
+      await w.open();
+      return { wal: w };
+    })();
+    expect(wal.sealed.map((s) => s.file)).toEqual(['000000000004-1-0.lp']);
+    expect(await readdir(dir)).toEqual(['000000000004-1-0.lp']);
+    expect(wal.lines).toBe(1);
+  });
+
+  it('when full drops the oldest telemetry, keeps heartbeats, opens and later clears the overflow', async () => {
+    const lineBytes = Buffer.byteLength(tele(0));
+    // 80 lines written (40 telemetry, 40 heartbeats), room for ~60; 10 per segment.
+    const { wal, dir, overflow } = await setup({ segmentPoints: 10, maxBytes: lineBytes * 60 });
+    for (let round = 0; round < 8; round++) {
+      for (let i = 0; i < 5; i++) {
+        wal.append(tele(round * 10 + i));
+        wal.append(beat(round * 10 + i));
+      }
+      await wal.flush();
+    }
+    // Settled: within maxBytes, and the files say what the index says (no rewrite half done).
+    await vi.waitFor(() => {
+      expect(wal.bytes).toBeLessThanOrEqual(lineBytes * 60);
+      expect(linesOnDisk(dir)).toHaveLength(wal.lines);
+    }, WAIT);
+    expect(overflow).toEqual([true]);
+    expect(wal.overflowing).toBe(true);
+    const lines = linesOnDisk(dir);
+    // Every heartbeat is still there; the telemetry kept is the newest.
+    expect(lines.filter((l) => l.startsWith('heartbeat,'))).toHaveLength(40);
+    const fps = lines.filter((l) => l.startsWith('telemetry,')).map((l) => Number(/fps=(\d+)/.exec(l)?.[1]));
+    expect(fps.length).toBeLessThan(40);
+    expect(fps).toEqual([...fps].sort((a, b) => a - b));
+    // The newest round survives (its last lines may meet the refusal at the door while the rewrite
+    // of old segments catches up: in this tiny log that is one commit away).
+    expect(fps.at(-1)).toBeGreaterThanOrEqual(70);
+    expect(fps[0]).toBeGreaterThan(0);
+    expect(wal.stats().overflowDropped).toBe(40 - fps.length);
+    expect(wal.lines).toBe(lines.length);
+    // Drained below half of maxBytes: the overflow is over.
+    for (const s of [...wal.sealed]) await wal.remove(s);
+    expect(overflow).toEqual([true, false]);
+    expect(wal.overflowing).toBe(false);
+  });
+
+  it('full of heartbeats only: the oldest whole segments go, the newest stay', async () => {
+    const lineBytes = Buffer.byteLength(beat(0));
+    const { wal, dir } = await setup({ segmentPoints: 10, maxBytes: lineBytes * 30 });
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 10; i++) wal.append(beat(round * 10 + i));
+      await wal.flush();
+    }
+    await vi.waitFor(() => {
+      expect(wal.bytes).toBeLessThanOrEqual(lineBytes * 30);
+      expect(linesOnDisk(dir)).toHaveLength(wal.lines);
+    }, WAIT);
+    const kept = linesOnDisk(dir).map((l) => Number(/ (\d+)000000$/.exec(l)?.[1]) - 1_800_000_000_000);
+    expect(kept.at(-1)).toBe(59);
+    expect(kept[0]).toBeGreaterThan(0);
+    expect(wal.stats().overflowDropped).toBe(60 - kept.length);
+  });
+
+  it('refuses new telemetry (and only telemetry) at the door once far over maxBytes', async () => {
+    const lineBytes = Buffer.byteLength(tele(0));
+    const { wal } = await setup({ maxBytes: lineBytes * 4 });
+    const results: Array<Error | null> = [];
+    // One commit of 10 lines puts it at 2.5× before any rewrite can run.
+    for (let i = 0; i < 10; i++) wal.append(beat(i), (e) => results.push(e));
+    await vi.waitFor(() => expect(results).toHaveLength(10), WAIT);
+    const before = wal.lines;
+    let telemetryDone: Error | null | undefined;
+    wal.append(tele(99), (e) => {
+      telemetryDone = e;
+    });
+    expect(telemetryDone).toBeNull();
+    expect(wal.stats().overflowDropped).toBeGreaterThanOrEqual(1);
+    wal.append(beat(99));
+    await wal.flush();
+    expect(wal.lines).toBeGreaterThanOrEqual(Math.min(before + 1, 11));
+  });
+
+  it('a disk error fails the commit: the callers get the error (no PUBACK), nothing is counted as stored', async () => {
+    const { wal, dir } = await setup();
+    // The directory vanishes under it (disk unmounted, removed by hand).
+    await rm(dir, { recursive: true, force: true });
+    let result: Error | null | undefined;
+    wal.append(tele(1), (e) => {
+      result = e;
+    });
+    await vi.waitFor(() => expect(result).toBeInstanceOf(Error), WAIT);
+    expect(wal.stats().lost).toBe(1);
+    expect(wal.lines).toBe(0);
+  });
+});

@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { type InfluxdInstance, startInfluxd } from '../../helpers/influxd.ts';
+
+/** Issue #6: `npm run backup` (scripts/backup.ts) while the service runs, and the restore in docs/operations.md. */
+const run = promisify(execFile);
+
+describe('backup while running', () => {
+  let influxd: InfluxdInstance;
+  let t: TestApp;
+  const out = mkdtempSync(join(tmpdir(), 'ww-backup-'));
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+    t = await startTestApp({ influxBaseUrl: influxd.url, database: 'wwbackup' });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await influxd?.destroy();
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('copies SQLite consistently and the InfluxDB database; both restore', async () => {
+    const secret = await t.addDevice({ id: 'cam-bk' });
+    const c = await t.connectDevice('cam-bk', secret);
+    await publish(c, 'wardwatch/v1/devices/cam-bk/heartbeat', JSON.stringify({ ts: Date.now(), seq: 1 }));
+    await t.app.storage.flush();
+    const conf = readFileSync(join(influxd.dir, 'influxdb.conf'), 'utf8');
+    const rpc = /^bind-address = "([^"]+)"/m.exec(conf)?.[1] as string;
+
+    const { stderr } = await run(process.execPath, [
+      ...['--import', 'tsx', 'scripts/backup.ts'],
+      ...['--data-dir', t.dataDir, '--out', out, '--influx-rpc', rpc, '--database', 'wwbackup'],
+    ]);
+    expect(stderr).toContain('SQLite →');
+    expect(stderr).toContain('InfluxDB database wwbackup');
+
+    const copy = new Database(join(out, 'wardwatch.db'), { readonly: true });
+    expect(copy.prepare('SELECT id FROM devices').all()).toEqual([{ id: 'cam-bk' }]);
+    copy.close();
+    expect(readdirSync(join(out, 'influxdb')).some((f) => f.endsWith('.manifest'))).toBe(true);
+
+    // The restore command from docs/operations.md, into a new database next to the live one.
+    await run('influxd', [
+      'restore',
+      '-portable',
+      '-db',
+      'wwbackup',
+      '-newdb',
+      'wwrestored',
+      '-host',
+      rpc,
+      join(out, 'influxdb'),
+    ]);
+    await waitFor(async () => {
+      const q = new URLSearchParams({
+        db: 'wwrestored',
+        q: "SELECT count(seq) FROM heartbeat WHERE deviceId = 'cam-bk'",
+      });
+      const body = (await (await fetch(`${influxd.url}/query?${q}`)).json()) as {
+        results: Array<{ series?: Array<{ values: Array<[string, number]> }> }>;
+      };
+      return body.results[0]?.series?.[0]?.values[0]?.[1] === 1;
+    }, 'restored heartbeat readable');
+  }, 60_000);
+});

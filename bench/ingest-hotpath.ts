@@ -59,6 +59,7 @@ function run(fleet: number) {
     openAlert: () => ({ created: false }),
     resolveBySystem: () => null,
     list: () => ({ items: [], nextCursor: null }),
+    unresolvedForDevice: () => [],
   } as unknown as AlertEngine;
   const liveness = createLivenessService({
     config,

@@ -92,7 +92,9 @@ async function main() {
   proxy.restore();
   const restoredAt = performance.now();
   const outageS = (restoredAt - outageStart) / 1000;
-  console.error(`outage over after ${outageS.toFixed(1)} s: ${backlog.spooledPoints} points, ${backlog.spoolBytes} bytes`);
+  console.error(
+    `outage over after ${outageS.toFixed(1)} s: ${backlog.spooledPoints} points, ${backlog.spoolBytes} bytes`,
+  );
 
   // Drained: what waits is no more than about a second of live data.
   let drainedAt = 0;
@@ -122,7 +124,12 @@ async function main() {
 
   const result = {
     date: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpu: cpus()[0]?.model,
+      cores: cpus().length,
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
     ratePerS: RATE,
     outageS: Number(outageS.toFixed(1)),
     backlogPoints: backlog.spooledPoints,

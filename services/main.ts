@@ -23,7 +23,7 @@ import { type Config, loadConfig } from './core/config.ts';
 import { ConfigError } from './core/errors.ts';
 import type { WardwatchEvents } from './core/events.ts';
 import { createLogger, type Logger } from './core/logger.ts';
-import { type Database, openDatabase } from './core/sqlite.ts';
+import { createTickTransaction, type Database, openDatabase } from './core/sqlite.ts';
 import { type AlertEngine, createAlertService } from './health/alert-service.ts';
 import { createAssigner } from './health/assignment.ts';
 import { createMemoryDeadlineScheduler } from './health/deadline-scheduler.ts';
@@ -82,6 +82,7 @@ export async function createWardwatch(
   mkdirSync(config.dataDir, { recursive: true });
   const db = openDatabase(join(config.dataDir, 'wardwatch.db'));
   const bus = new EventBus<WardwatchEvents>(log.child({ feature: 'bus' }));
+  const tickTx = createTickTransaction(db, (err) => log.error({ err }, 'sqlite commit failed'));
 
   const devices = createDeviceRegistry({
     repo: new SqliteDeviceRepository(db),
@@ -122,6 +123,10 @@ export async function createWardwatch(
     alerts,
     points: storage,
     scheduler: createMemoryDeadlineScheduler(clock),
+    // A slice of expired deadlines (thousands at a power cut) opens its alerts in one transaction;
+    // state changes arriving over sockets (last wills of a whole fleet) share one per I/O round.
+    batch: (run) => db.transaction(run)(),
+    beginWrite: () => tickTx.join(),
   });
   // Issue #3: maintenance windows, fault rules, root cause (parent, area outage, flapping).
   const maintenance = createMaintenanceService({
@@ -296,6 +301,7 @@ export async function createWardwatch(
       digest.stop();
       await notifier.stop(); // before db.close(): deliveries in flight still record their outcome
       await storage.stop();
+      tickTx.flush();
       db.close();
       log.info('wardwatch stopped');
     },

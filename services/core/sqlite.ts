@@ -268,3 +268,44 @@ function migrate(db: Database): void {
     }).immediate();
   }
 }
+
+/**
+ * Groups the SQLite writes of one burst into one transaction (issue #6 storms): `join()` opens a
+ * transaction unless one is open and commits it once the current round of I/O callbacks is done
+ * (setImmediate). Everything written meanwhile — thousands of last wills firing, each opening an
+ * alert with its history, notifications and suppression — costs one commit instead of several
+ * each. Code that runs its own `db.transaction()` inside nests as a savepoint (better-sqlite3).
+ * A crash loses at most the writes of that one round, like a crash a moment earlier would.
+ */
+export interface TickTransaction {
+  join(): void;
+  /** Commits now (before db.close()). */
+  flush(): void;
+}
+
+export function createTickTransaction(db: Database, onError: (err: unknown) => void): TickTransaction {
+  let ours = false;
+  const commit = () => {
+    if (!ours) return;
+    ours = false;
+    try {
+      if (db.inTransaction) db.exec('COMMIT');
+    } catch (err) {
+      onError(err);
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // nothing more to do: the next join starts afresh
+      }
+    }
+  };
+  return {
+    join() {
+      if (ours || db.inTransaction || !db.open) return;
+      db.exec('BEGIN');
+      ours = true;
+      setImmediate(commit);
+    },
+    flush: commit,
+  };
+}

@@ -30,6 +30,8 @@ export interface AlertEngine extends AlertService {
   resolveAllForDevice(deviceId: string, note: string, at: number): Alert[];
   /** The unresolved alert of (deviceId, type), if any. */
   findUnresolved(deviceId: string, type: string): Alert | null;
+  /** Every unresolved alert of the device (cheap: the rule engine asks once per device). */
+  unresolvedForDevice(deviceId: string): Alert[];
   /** Sets or clears the suppression (history `suppress`); emits alert.updated when it changed. */
   setSuppressedBy(id: number, suppressedBy: Suppression | null): Alert | null;
   /** Links the alert to an incident (or unlinks with null); emits alert.updated when it changed. */
@@ -60,6 +62,7 @@ export function createAlertService(deps: {
     get: (id) => repo.get(id),
     history: (id) => repo.history(id),
     findUnresolved: (deviceId, type) => repo.findUnresolved(deviceId, type),
+    unresolvedForDevice: (deviceId) => repo.unresolvedForDevice(deviceId),
     countUnresolvedByDevice: () => repo.countUnresolvedByDevice(),
 
     openAlert(input, opts = {}) {
@@ -106,7 +109,7 @@ export function createAlertService(deps: {
     resolveAllForDevice(deviceId, note, at) {
       const resolved: Alert[] = [];
       for (;;) {
-        const { items } = repo.list({ deviceId, state: 'open', limit: 100 });
+        const items = repo.unresolvedForDevice(deviceId);
         if (items.length === 0) return resolved;
         for (const a of items) {
           const r = repo.resolve(a.id, 'system', note, at);

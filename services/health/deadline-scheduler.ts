@@ -8,11 +8,23 @@ export interface DeadlineScheduler {
   /** Schedules (or moves) the deadline of `key`. O(1) when it moves later, which is the per-message case. */
   set(key: string, atMs: number): void;
   cancel(key: string): void;
-  /** `onDue` runs once per key whose deadline has passed, in deadline order. */
-  start(onDue: (key: string, nowMs: number) => void): void;
+  /**
+   * `onDue` runs once per key whose deadline has passed, in deadline order. Many keys due at once
+   * (a power cut silencing thousands of devices) are handled in slices of `maxPerSlice`, each run
+   * through `batch` (main.ts: one SQLite transaction, so a slice of alerts costs one commit), with
+   * the event loop free between slices to answer HTTP and drain sockets (issue #6).
+   */
+  start(onDue: (key: string, nowMs: number) => void, opts?: StartOptions): void;
   stop(): void;
   size(): number;
 }
+
+export interface StartOptions {
+  batch?: (run: () => void) => void;
+  maxPerSlice?: number;
+}
+
+const DEFAULT_MAX_PER_SLICE = 500;
 
 interface Entry {
   key: string;
@@ -36,6 +48,8 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
   const target = new Map<string, number>();
   const heapAt = new Map<string, number>();
   let onDue: ((key: string, nowMs: number) => void) | null = null;
+  let batch: (run: () => void) => void = (run) => run();
+  let maxPerSlice = DEFAULT_MAX_PER_SLICE;
   let timer: TimerHandle | null = null;
   let armedAt = Number.POSITIVE_INFINITY;
 
@@ -88,7 +102,8 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
     timer = null;
     armedAt = Number.POSITIVE_INFINITY;
     const now = clock.now();
-    while (heap.length > 0 && heap[0]!.at <= now) {
+    const due: string[] = [];
+    while (heap.length > 0 && heap[0]!.at <= now && due.length < maxPerSlice) {
       const e = pop()!;
       if (heapAt.get(e.key) !== e.at) continue; // stale: superseded or cancelled
       const t = target.get(e.key);
@@ -101,8 +116,21 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
       }
       target.delete(e.key);
       heapAt.delete(e.key);
-      onDue?.(e.key, now);
+      due.push(e.key);
     }
+    const handler = onDue;
+    if (handler && due.length > 0) {
+      batch(() => {
+        for (const key of due) {
+          try {
+            handler(key, now);
+          } catch {
+            // The handler reports its own errors; one key must not cost the rest of the slice.
+          }
+        }
+      });
+    }
+    // More due right now: continue after the event loop had a turn (0 ms), else sleep until the next.
     arm();
   };
 
@@ -119,8 +147,10 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
       target.delete(key);
       heapAt.delete(key);
     },
-    start(fn) {
+    start(fn, opts = {}) {
       onDue = fn;
+      batch = opts.batch ?? ((run) => run());
+      maxPerSlice = opts.maxPerSlice ?? DEFAULT_MAX_PER_SLICE;
       arm();
     },
     stop() {

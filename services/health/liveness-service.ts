@@ -49,6 +49,13 @@ export interface LivenessDeps {
   alerts: AlertEngine;
   points: PointSink;
   scheduler: DeadlineScheduler;
+  /** Runs a slice of expired deadlines (main.ts: in one SQLite transaction). */
+  batch?: (run: () => void) => void;
+  /**
+   * Called before a transition's writes (main.ts: joins the SQLite transaction of the current
+   * round of I/O), so a storm of state changes is not one commit per alert write.
+   */
+  beginWrite?: () => void;
 }
 
 const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light', gateway: 'Gateway' };
@@ -92,6 +99,7 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
   };
 
   const onTransition = (device: Device, t: Transition, lastSeenBefore: number | null) => {
+    deps.beginWrite?.();
     log.info({ deviceId: device.id, from: t.from, to: t.to, reason: t.reason }, 'device state changed');
     bus.emit('device.state', {
       deviceId: device.id,
@@ -178,10 +186,18 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
           alerts.resolveAllForDevice(deviceId, 'device deleted', clock.now());
         }),
       );
-      scheduler.start((deviceId, at) => {
-        const device = devices.get(deviceId);
-        if (device) apply(device, { type: 'deadline', at });
-      });
+      scheduler.start(
+        (deviceId, at) => {
+          const device = devices.get(deviceId);
+          if (!device) return;
+          try {
+            apply(device, { type: 'deadline', at });
+          } catch (err) {
+            log.error({ err, deviceId }, 'liveness deadline failed');
+          }
+        },
+        deps.batch ? { batch: deps.batch } : {},
+      );
       schedulePersist();
       log.info({ devices: records.size, deadlines: scheduler.size() }, 'liveness started');
     },

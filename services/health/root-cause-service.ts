@@ -23,6 +23,16 @@ import type { Alert, Incident, Suppression } from './types.ts';
 
 export const FLAPPING_ALERT = 'device_flapping';
 
+interface OpenIncident {
+  incident: Incident;
+  anchor: Outage;
+  /** Device and alert ids, ahead of `incident` while the entry is dirty. */
+  members: Set<string>;
+  alertIds: number[];
+  /** areaKey(anchor) */
+  key: string;
+}
+
 export interface RootCauseService extends IncidentView {
   start(): void;
   stop(): void;
@@ -61,9 +71,21 @@ export function createRootCauseService(deps: {
     stableMs: rc.flapping.stableS * 1000,
   };
   const flaps = new Map<string, FlapState>();
-  let recent: Outage[] = [];
-  /** Open incidents with the first member as the anchor of their area. */
-  const open = new Map<number, { incident: Incident; anchor: Outage }>();
+  /**
+   * Recent outages not (yet) in an incident, by area key (power zone, else ward): an outage is
+   * only ever compared with its own zone's or ward's, so a city-wide power cut of thousands of
+   * devices costs each alert a look at its own area, not at every outage (issue #6 detection).
+   */
+  const recent = new Map<string, Outage[]>();
+  /** Open incidents with the first member as the anchor of their area, and their members as a set. */
+  const open = new Map<number, OpenIncident>();
+  /** The same, by area key. */
+  const openByArea = new Map<string, Set<OpenIncident>>();
+  /** Incidents whose membership changed since the last write (written once per burst, not per member). */
+  const dirty = new Set<OpenIncident>();
+  let flushQueued = false;
+  /** parentId → children ids, built when first needed and dropped on any device change. */
+  let children: Map<string, string[]> | null = null;
   const unsubscribe: Array<() => void> = [];
   let timer: TimerHandle | null = null;
 
@@ -83,6 +105,73 @@ export function createRootCauseService(deps: {
     lat: d.lat,
     lon: d.lon,
   });
+
+  const areaKey = (o: { powerZone: string | null; ward: string }) =>
+    o.powerZone !== null ? `z:${o.powerZone}` : `w:${o.ward}`;
+
+  /**
+   * The `recent` buckets an outage must be compared with, its own first: its power zone; or, in
+   * a ward, its grid cell (radiusM square) and the eight around it — every device within radiusM
+   * is in one of them.
+   */
+  const recentCells = (o: Outage, radiusM: number): string[] => {
+    if (o.powerZone !== null) return [`z:${o.powerZone}`];
+    const mPerDegLat = 111_320;
+    const mPerDegLon = Math.max(1, mPerDegLat * Math.cos((o.lat * Math.PI) / 180));
+    const cx = Math.floor((o.lon * mPerDegLon) / radiusM);
+    const cy = Math.floor((o.lat * mPerDegLat) / radiusM);
+    const cells = [`w:${o.ward}:${cx}:${cy}`];
+    for (let dx = -1; dx <= 1; dx++)
+      for (let dy = -1; dy <= 1; dy++)
+        if (dx !== 0 || dy !== 0) cells.push(`w:${o.ward}:${cx + dx}:${cy + dy}`);
+    return cells;
+  };
+
+  const childrenOf = (id: string): readonly string[] => {
+    if (!children) {
+      children = new Map();
+      for (const d of devices.list()) {
+        if (d.parentId === null) continue;
+        const list = children.get(d.parentId) ?? [];
+        list.push(d.id);
+        children.set(d.parentId, list);
+      }
+    }
+    return children.get(id) ?? [];
+  };
+
+  const track = (incident: Incident, anchor: Outage): OpenIncident => {
+    const entry: OpenIncident = {
+      incident,
+      anchor,
+      members: new Set(incident.deviceIds),
+      alertIds: [...incident.alertIds],
+      key: areaKey(anchor),
+    };
+    open.set(incident.id, entry);
+    const set = openByArea.get(entry.key) ?? new Set();
+    set.add(entry);
+    openByArea.set(entry.key, set);
+    return entry;
+  };
+
+  const untrack = (entry: OpenIncident) => {
+    open.delete(entry.incident.id);
+    dirty.delete(entry);
+    const set = openByArea.get(entry.key);
+    set?.delete(entry);
+    if (set?.size === 0) openByArea.delete(entry.key);
+  };
+
+  /** Writes grown memberships once the current burst of alerts has been handled. */
+  const flushMembers = () => {
+    flushQueued = false;
+    for (const entry of dirty) {
+      const updated = incidents.setMembers(entry.incident.id, [...entry.members], entry.alertIds);
+      if (updated) entry.incident = updated;
+    }
+    dirty.clear();
+  };
 
   const onOfflineAlert = (a: Alert) => {
     const d = devices.get(a.deviceId);
@@ -105,9 +194,8 @@ export function createRootCauseService(deps: {
     }
     // Children that went down shortly before this parent.
     const windowMs = rc.parentSuppressionS * 1000;
-    for (const child of devices.list()) {
-      if (child.parentId !== d.id) continue;
-      const ca = alerts.findUnresolved(child.id, OFFLINE_ALERT);
+    for (const childId of childrenOf(d.id)) {
+      const ca = alerts.findUnresolved(childId, OFFLINE_ALERT);
       if (ca && now - ca.openedAt <= windowMs) suppress(ca, { reason: 'parent_offline', ref: String(a.id) });
     }
     if (rc.areaOutage.enabled) areaOutage(d, a);
@@ -121,32 +209,49 @@ export function createRootCauseService(deps: {
   const areaOutage = (d: Device, a: Alert) => {
     const o = outageOf(d, a);
     const p = rc.areaOutage;
+    const key = areaKey(o);
     // Joins an open incident of the same area.
-    for (const entry of open.values()) {
+    for (const entry of openByArea.get(key) ?? []) {
       if (!sameArea(entry.anchor, o, p.radiusM)) continue;
-      if (entry.incident.deviceIds.includes(d.id)) {
-        linkToIncident(entry.incident, a.id);
-        return;
+      if (!entry.members.has(d.id)) {
+        entry.members.add(d.id);
+        entry.alertIds.push(a.id);
+        dirty.add(entry);
+        if (!flushQueued) {
+          flushQueued = true;
+          queueMicrotask(flushMembers);
+        }
       }
-      const updated = incidents.setMembers(
-        entry.incident.id,
-        [...entry.incident.deviceIds, d.id],
-        [...entry.incident.alertIds, a.id],
-      );
-      if (updated) entry.incident = updated;
       linkToIncident(entry.incident, a.id);
       return;
     }
     const windowMs = p.windowS * 1000;
-    recent = recent.filter(
-      (r) =>
-        o.at - r.at <= windowMs && liveness.getStatus(r.deviceId).state === 'offline' && r.deviceId !== d.id,
-    );
-    recent.push(o);
-    const members = areaOutageMembers(recent, o, { minDevices: p.minDevices, windowMs, radiusM: p.radiusM });
+    // Within a ward, only the cells of radiusM around this one can hold members: a city-wide cut
+    // of devices too far apart to be one area keeps each look-up to its neighbourhood.
+    const cells = recentCells(o, p.radiusM);
+    const nearby: Outage[] = [];
+    for (const cell of cells) {
+      const kept = (recent.get(cell) ?? []).filter(
+        (r) =>
+          o.at - r.at <= windowMs &&
+          liveness.getStatus(r.deviceId).state === 'offline' &&
+          r.deviceId !== d.id,
+      );
+      if (kept.length > 0) recent.set(cell, kept);
+      else recent.delete(cell);
+      nearby.push(...kept);
+    }
+    const own = cells[0] as string;
+    recent.set(own, [...(recent.get(own) ?? []), o]);
+    nearby.push(o);
+    const members = areaOutageMembers(nearby, o, { minDevices: p.minDevices, windowMs, radiusM: p.radiusM });
     if (!members) return;
     const ids = new Set(members.map((m) => m.deviceId));
-    recent = recent.filter((r) => !ids.has(r.deviceId));
+    for (const cell of cells) {
+      const left = (recent.get(cell) ?? []).filter((r) => !ids.has(r.deviceId));
+      if (left.length > 0) recent.set(cell, left);
+      else recent.delete(cell);
+    }
     const where = o.powerZone ? `power zone ${o.powerZone}` : `ward ${o.ward} within ${p.radiusM} m`;
     const incident = incidents.create({
       type: 'area_outage',
@@ -158,7 +263,7 @@ export function createRootCauseService(deps: {
       message: `Area outage: ${members.length} devices of ${where} went offline within ${p.windowS} s`,
     });
     const anchor = members[0] ?? o;
-    open.set(incident.id, { incident, anchor });
+    track(incident, anchor);
     for (const m of members) linkToIncident(incident, m.alertId);
     log.warn(
       { incidentId: incident.id, devices: incident.deviceIds.length, powerZone: o.powerZone },
@@ -169,11 +274,13 @@ export function createRootCauseService(deps: {
 
   const onOnline = (deviceId: string, at: number) => {
     for (const [id, entry] of open) {
-      if (!entry.incident.deviceIds.includes(deviceId)) continue;
-      const back = entry.incident.deviceIds.filter((m) => liveness.getStatus(m).state === 'online').length;
-      if (!incidentRecovered(entry.incident.deviceIds.length, back, rc.areaOutage.resolvePct)) continue;
+      if (!entry.members.has(deviceId)) continue;
+      let back = 0;
+      for (const m of entry.members) if (liveness.getStatus(m).state === 'online') back++;
+      if (!incidentRecovered(entry.members.size, back, rc.areaOutage.resolvePct)) continue;
+      if (dirty.has(entry)) flushMembers();
       const resolved = incidents.resolve(id, at);
-      open.delete(id);
+      untrack(entry);
       if (resolved) {
         log.info({ incidentId: id }, 'area outage resolved');
         bus.emit('incident.resolved', resolved);
@@ -244,9 +351,14 @@ export function createRootCauseService(deps: {
           lat: first.lat,
           lon: first.lon,
         };
-        open.set(incident.id, { incident, anchor });
+        track(incident, anchor);
       }
+      const dropChildren = () => {
+        children = null;
+      };
       unsubscribe.push(
+        bus.on('device.created', dropChildren),
+        bus.on('device.updated', dropChildren),
         bus.on('alert.opened', (a) => {
           if (a.type === OFFLINE_ALERT) onOfflineAlert(a);
           else if (suppressionFor && a.suppressedBy === null) {
@@ -258,11 +370,13 @@ export function createRootCauseService(deps: {
         bus.on('device.state', onState),
         bus.on('device.deleted', ({ deviceId }) => {
           flaps.delete(deviceId);
+          children = null;
         }),
       );
       schedule();
     },
     stop() {
+      if (dirty.size > 0) flushMembers();
       for (const u of unsubscribe.splice(0)) u();
       if (timer) clock.clearTimeout(timer);
       timer = null;

@@ -116,6 +116,8 @@ export interface AlertRepository {
   open(alert: NewAlert): { alert: Alert; created: boolean };
   get(id: number): Alert | null;
   findUnresolved(deviceId: string, type: string): Alert | null;
+  /** Every unresolved alert of a device, newest first (uses the partial unique index). */
+  unresolvedForDevice(deviceId: string): Alert[];
   list(filter: AlertFilter): { items: Alert[]; nextCursor: string | null };
   acknowledge(id: number, by: string, note: string | null, at: number): Alert | null;
   resolve(id: number, by: string, note: string | null, at: number): Alert | null;

@@ -206,6 +206,8 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   const graceMs = (deps.secretRotationGraceS ?? 0) * 1000;
   const logN = deps.scryptLogN ?? SCRYPT_LOG_N;
   const entries = new Map<string, Entry>();
+  /** Device ids in list() order; rebuilt only after a device is added or removed (not per list). */
+  let sortedIds: string[] | null = null;
   let generations = 0;
   const credential = (hash: string, mac: Buffer | null = null): Credential => ({
     hash,
@@ -355,9 +357,14 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     get: (id) => entries.get(id)?.device ?? null,
 
     list(filter = {}) {
+      // Sorting 20,000 ids on every map or summary request cost more than the request (issue #6).
+      sortedIds ??= [...entries.keys()].sort();
       const out: Device[] = [];
-      for (const { device } of entries.values()) if (matches(device, filter)) out.push(device);
-      return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      for (const id of sortedIds) {
+        const device = entries.get(id)?.device;
+        if (device && matches(device, filter)) out.push(device);
+      }
+      return out;
     },
 
     size: () => entries.size,
@@ -394,6 +401,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       const device = repo.create(fresh, secretHash, clock.now());
       const current = credential(secretHash, cacheMac(secret));
       entries.set(device.id, { device, current, previous: null });
+      sortedIds = null;
       upgradeHash(device.id, current, secret);
       log.info({ deviceId: device.id, kind: device.kind, ward: device.ward }, 'device registered');
       bus.emit('device.created', device);
@@ -427,6 +435,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       if (!device) {
         // Deleted behind our back (another process?): memory follows the database.
         entries.delete(id);
+        sortedIds = null;
         return null;
       }
       entries.set(id, { ...entry, device });
@@ -439,6 +448,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       const entry = entries.get(id);
       const removed = repo.delete(id);
       entries.delete(id);
+      sortedIds = null;
       if (!removed || !entry) return false;
       // Children of a deleted parent have no parent any more (parentId always names a device).
       for (const child of [...entries.values()]) {
@@ -471,6 +481,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         )
       ) {
         entries.delete(id);
+        sortedIds = null;
         return null;
       }
       const current = credential(secretHash, cacheMac(secret));

@@ -11,7 +11,7 @@ export const SSE_PING_MS = 15_000;
  * A client that stops reading is cut off once this much is queued for it, instead of growing
  * our memory without bound (the frozen-subscriber lesson of aedes). EventSource reconnects by itself.
  */
-export const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
+export const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 const ALERT_EVENTS = ['alert.opened', 'alert.acknowledged', 'alert.resolved', 'alert.updated'] as const;
 

@@ -1,11 +1,37 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { userOf, wardScope } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
+import { type CachedBody, createResponseCache } from '../response-cache.ts';
 import { DeviceStateT, errors, Kind, StateCounts } from '../schemas.ts';
 import { devicesGeoJson, summarize } from '../views.ts';
 
+/**
+ * Sends JSON that is already a string as it is: Fastify passes a string payload through without
+ * its schema serializer, which is what lets a cached answer cost nothing to send. The schema still
+ * documents the shape (OpenAPI) and `summarize`/`devicesGeoJson` are typed to it.
+ */
+async function sendJson(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  type: string,
+  body: CachedBody,
+): Promise<FastifyReply> {
+  reply.type(type).header('vary', 'accept-encoding');
+  // Large answers (the map) go gzipped to clients that accept it: made once per change, not per request.
+  if (body.text.length >= GZIP_MIN_CHARS && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) {
+    return reply.header('content-encoding', 'gzip').send((await body.gzip()) as never);
+  }
+  // The typed reply only knows the schema's object; the string is that object, serialised.
+  return reply.send(body.text as never);
+}
+
+const GZIP_MIN_CHARS = 8 * 1024;
+
 /** Whole-fleet views: the status summary and the map (both ward-scoped). */
 export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const cache = createResponseCache(deps.bus);
+  app.addHook('onClose', async () => cache.close());
   app.get(
     '/status/summary',
     {
@@ -25,9 +51,14 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
         },
       },
     },
-    async (request) => {
-      const devices = deps.devices.list(wardScope(userOf(request), request.query.ward));
-      return summarize(devices, (id) => deps.liveness.getStatus(id).state);
+    async (request, reply) => {
+      const scope = wardScope(userOf(request), request.query.ward);
+      const body = cache.get(`summary ${JSON.stringify(scope)}`, () => {
+        const s = summarize(deps.devices.list(scope), (id) => deps.liveness.getStatus(id).state);
+        // The schema's kinds (gateways count in the totals and per ward).
+        return JSON.stringify({ ...s, byKind: { camera: s.byKind.camera, light: s.byKind.light } });
+      });
+      return sendJson(request, reply, 'application/json; charset=utf-8', body);
     },
   );
 
@@ -70,9 +101,13 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     },
     async (request, reply) => {
       const { ward, kind } = request.query;
-      const devices = deps.devices.list({ ...wardScope(userOf(request), ward), kind });
-      reply.type('application/geo+json; charset=utf-8');
-      return devicesGeoJson(devices, deps.liveness, deps.alerts.countUnresolvedByDevice());
+      const filter = { ...wardScope(userOf(request), ward), kind };
+      const body = cache.get(`map ${JSON.stringify(filter)}`, () =>
+        JSON.stringify(
+          devicesGeoJson(deps.devices.list(filter), deps.liveness, deps.alerts.countUnresolvedByDevice()),
+        ),
+      );
+      return sendJson(request, reply, 'application/geo+json; charset=utf-8', body);
     },
   );
 };

@@ -111,7 +111,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     if (r) return r;
     r = { states: new Map(), usage: null, expected: null };
     // Seed from unresolved alerts (once per device per process): they must still clear.
-    for (const a of alerts.list({ deviceId: d.id, state: 'open', limit: 50 }).items) {
+    for (const a of alerts.unresolvedForDevice(d.id)) {
       if (RULES[d.kind].some(([t]) => t === a.type)) {
         r.states.set(a.type as RuleType, { ...initialRuleState(), active: a.severity, message: a.message });
       }

@@ -65,11 +65,43 @@ describe('memory deadline scheduler (fake timers)', () => {
     for (let i = 0; i < 10_000; i++) s.set(`d${i}`, t0 + 90_000 + (i % 7));
     // half of them are heard from again: their deadlines move 30 s on
     for (let i = 0; i < 10_000; i += 2) s.set(`d${i}`, t0 + 120_000);
-    await vi.advanceTimersByTimeAsync(90_010);
+    await vi.advanceTimersByTimeAsync(90_020);
     expect(due).toHaveLength(5000);
-    expect(due.every(([, now]) => now - t0 <= 90_006)).toBe(true);
+    // Slices of 500 with an event-loop turn (a 0 ms timer, 1 ms here) between them: 10 slices.
+    expect(due.every(([, now]) => now - t0 <= 90_006 + 10)).toBe(true);
     await vi.advanceTimersByTimeAsync(30_000);
     expect(new Set(due.map(([k]) => k)).size).toBe(10_000);
+  });
+
+  it('many due at once: slices of maxPerSlice, each through batch; a throwing handler costs only its key', async () => {
+    const s = createMemoryDeadlineScheduler(systemClock);
+    const due: string[] = [];
+    const slices: number[] = [];
+    s.start(
+      (key) => {
+        if (key === 'k7') throw new Error('boom');
+        due.push(key);
+      },
+      {
+        maxPerSlice: 4,
+        batch: (run) => {
+          const before = due.length;
+          run();
+          slices.push(due.length - before);
+        },
+      },
+    );
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) s.set(`k${i}`, t0 + 1000);
+    await vi.advanceTimersByTimeAsync(1000);
+    // The first slice runs at the deadline; the rest follow after event-loop turns.
+    expect(slices).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(5);
+    // 10 keys in slices of at most 4 (one of them threw: 9 handled).
+    expect(slices).toHaveLength(3);
+    expect(slices.reduce((a, b) => a + b, 0)).toBe(9);
+    expect(due).toHaveLength(9);
+    expect(due).not.toContain('k7');
   });
 
   it('stop() disarms the timer', async () => {

@@ -1,0 +1,155 @@
+/**
+ * Child processes of the benchmark (every one is killed when the orchestrator exits, Ctrl-C
+ * included), CPU and memory read from /proc, free ports, percentiles.
+ */
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
+let hooked = false;
+
+/** A temp dir removed when the orchestrator exits (after its children are killed), unless BENCH_KEEP is set. */
+export function trackDir(dir: string): string {
+  dirs.add(dir);
+  hookExit();
+  return dir;
+}
+
+/** Track a child so that exit, SIGINT or SIGTERM of the orchestrator kills it. */
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  hookExit();
+  return child;
+}
+
+function hookExit(): void {
+  if (!hooked) {
+    hooked = true;
+    const killAll = () => {
+      for (const c of children) {
+        try {
+          c.kill('SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    };
+    process.on('exit', () => {
+      killAll();
+      if (!process.env.BENCH_KEEP) for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    });
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(sig, () => {
+        process.stderr.write(`bench: ${sig}, stopping children\n`);
+        process.exit(130);
+      });
+    }
+  }
+}
+
+/** SIGTERM, then SIGKILL after graceMs; resolves when the child has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+}
+
+let clkTck = 100;
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+} catch {
+  // Linux default
+}
+
+/** utime + stime of a process in seconds, or null if it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / clkTck;
+  } catch {
+    return null;
+  }
+}
+
+/** Resident set size in bytes, or null if the process is gone. */
+export function rssBytes(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU use of several processes over a window: call start(), then end() → % of one core each. */
+export function cpuWindow(pids: Record<string, number | undefined>) {
+  const t0 = Date.now();
+  const c0: Record<string, number> = {};
+  for (const [k, pid] of Object.entries(pids)) if (pid) c0[k] = cpuSeconds(pid) ?? 0;
+  return () => {
+    const wallS = (Date.now() - t0) / 1000;
+    const out: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(pids)) {
+      if (!pid) continue;
+      const c1 = cpuSeconds(pid);
+      if (c1 !== null) out[k] = round(((c1 - (c0[k] ?? 0)) / wallS) * 100, 1);
+    }
+    return { wallS: round(wallS, 1), pctOfOneCore: out };
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function round(x: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Nearest-rank percentile of an unsorted array (p in 0..1); null when empty. */
+export function pct(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))] ?? null;
+}
+
+/** Rejects after ms with a clear message; the caller's finally blocks stop what it started. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`${what}: hard timeout after ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > end) return false;
+    await sleep(intervalMs);
+  }
+}

@@ -1,0 +1,985 @@
+/**
+ * `npm run bench` (issue #6): the full-system benchmark, wardwatch against a Mosquitto pipeline
+ * (stock mosquitto + bench/baseline/forwarder.ts) in the same run. bench/run.sh makes sure
+ * mosquitto and a private influxd are there, then runs this file. Read bench/README.md.
+ *
+ *   npm run bench                                   # every scenario, 20,000 devices (capped, see below)
+ *   npm run bench -- --quick                        # small smoke run of every scenario (~3 min)
+ *   npm run bench -- --scenario fleet,api --devices 5000 --duration 60
+ * Options: --scenario fleet,throughput,detection,storm,api   --devices N (fleet/storm/api)
+ *          --duration S (fleet measuring window)   --detect-devices N   --rates 2000,5000,…
+ *          --step S (seconds per throughput step)   --quick
+ *
+ * Fleet, storm and api share one fleet per system (provision, connect, steady load, then the API
+ * requests, then the storm); throughput and detection start their own. Every system is started
+ * fresh (temp data dir, free ports, own InfluxDB database) and stopped afterwards; every step has
+ * a hard timeout; Ctrl-C kills every child process.
+ */
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { connectAll, type Generator, startGenerators, stopGenerators } from './lib/generators.ts';
+import { countHeartbeats, startLatencyProbe } from './lib/influx.ts';
+import { cpuWindow, pct, round, rssBytes, sleep, waitFor, withTimeout } from './lib/proc.ts';
+import {
+  type DeviceSpec,
+  ROOT_DIR,
+  type System,
+  startMosquittoPipeline,
+  startWardwatch,
+  type WardwatchSystem,
+} from './lib/systems.ts';
+import type { FromGenerator } from './load/protocol.ts';
+
+// ------------------------------------------------------------------------------------ options
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+function opt(name: string): string | undefined {
+  const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const a = argv[i] as string;
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+}
+const QUICK = flag('quick');
+const ALL = ['fleet', 'throughput', 'detection', 'storm', 'api'] as const;
+type Scenario = (typeof ALL)[number];
+const scenarios = (opt('scenario')?.split(',') ?? [...ALL]) as Scenario[];
+for (const s of scenarios)
+  if (!ALL.includes(s)) throw new Error(`unknown scenario '${s}' (${ALL.join(', ')})`);
+
+const INFLUX = process.env.BENCH_INFLUX_URL ?? 'http://127.0.0.1:8086';
+const INFLUXD_PID = Number(process.env.BENCH_INFLUXD_PID) || undefined;
+/**
+ * `ulimit -n` is a hard 20,000 here and each system under test holds one socket per device plus
+ * its own files: the fleet is capped below that (the cap is reported).
+ */
+const FD_LIMIT = Number(process.env.BENCH_NOFILE) || 20_000;
+const MAX_DEVICES = FD_LIMIT - 600;
+const requested = Number(opt('devices') ?? (QUICK ? 2000 : 20000));
+const DEVICES = Math.min(requested, MAX_DEVICES);
+const DURATION_S = Number(opt('duration') ?? (QUICK ? 30 : 120));
+const DETECT_DEVICES = Number(opt('detect-devices') ?? (QUICK ? 500 : 5000));
+const RATES = (opt('rates') ?? (QUICK ? '1000,3000,6000' : '2000,5000,10000,15000,20000,25000,30000,40000'))
+  .split(',')
+  .map(Number);
+const STEP_S = Number(opt('step') ?? (QUICK ? 6 : 15));
+const HB_MS = 30_000;
+/** The storm gives up this long after the drop (then reports how far it got). */
+const STORM_LIMIT_S = QUICK ? 60 : 300;
+/** GET /api/v1/alerts page size (the route's maximum). */
+const ALERT_PAGE = 500;
+const TEL_MS = 60_000;
+const TAG = QUICK ? 'pipeline-quick' : 'pipeline';
+
+const log = (msg: string) => process.stderr.write(`bench ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+const dbName = (sys: string, s: string) => `bench_${sys}_${s}_${Date.now().toString(36)}`;
+const ids = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, '0')}`);
+
+// ------------------------------------------------------------------------------------ results
+
+type Cell = number | string | null;
+interface Row {
+  scenario: Scenario;
+  metric: string;
+  wardwatch: Cell;
+  mosquitto: Cell;
+  /** wardwatch / mosquitto when both are numbers. */
+  ratio?: Cell;
+  target: string;
+  pass: boolean | null;
+}
+const results: Partial<Record<Scenario, { rows: Row[]; details: Record<string, unknown> }>> = {};
+function entry(s: Scenario) {
+  const existing = results[s];
+  if (existing) return existing;
+  const created = { rows: [] as Row[], details: {} as Record<string, unknown> };
+  results[s] = created;
+  return created;
+}
+function addRow(row: Row, details?: Record<string, unknown>) {
+  const r = entry(row.scenario);
+  if (typeof row.wardwatch === 'number' && typeof row.mosquitto === 'number' && row.ratio === undefined)
+    row.ratio = row.mosquitto === 0 ? null : round(row.wardwatch / row.mosquitto, 2);
+  r.rows.push(row);
+  if (details) Object.assign(r.details, details);
+}
+function addDetails(s: Scenario, details: Record<string, unknown>) {
+  const r = entry(s);
+  Object.assign(r.details, details);
+}
+
+function machine() {
+  const c = cpus();
+  let os = '';
+  try {
+    os = /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? '';
+  } catch {
+    // not Linux
+  }
+  let packages: Record<string, string> = {};
+  try {
+    const lock = JSON.parse(readFileSync(join(ROOT_DIR, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version?: string }>;
+    };
+    packages = Object.fromEntries(
+      ['aedes', 'mqtt', 'fastify', 'influx'].map((p) => [
+        p,
+        lock.packages[`node_modules/${p}`]?.version ?? '?',
+      ]),
+    );
+  } catch {
+    // no lock file
+  }
+  return {
+    cpu: c[0]?.model ?? '?',
+    cores: c.length,
+    ramGiB: round(totalmem() / 2 ** 30, 1),
+    os,
+    node: process.version,
+    mosquitto: process.env.BENCH_MOSQUITTO_VERSION ?? '?',
+    influxd: process.env.BENCH_INFLUXD_VERSION ?? '?',
+    packages,
+    date: new Date().toISOString(),
+    fdLimit: FD_LIMIT,
+  };
+}
+
+// ------------------------------------------------------------------------------------ helpers
+
+async function startSystem(kind: 'wardwatch' | 'mosquitto', scenario: string): Promise<System> {
+  const db = dbName(kind === 'wardwatch' ? 'ww' : 'mq', scenario);
+  if (kind === 'mosquitto') return startMosquittoPipeline(INFLUX, db);
+  // The lead's storage rewrite may be mid-edit: one retry after a pause.
+  try {
+    return await startWardwatch(INFLUX, db);
+  } catch (err) {
+    log(`wardwatch failed to start (${(err as Error).message.split('\n')[0]}); retrying in 20 s`);
+    await sleep(20_000);
+    return startWardwatch(INFLUX, db);
+  }
+}
+
+interface Summary {
+  total: number;
+  online: number;
+  offline: number;
+  unknown: number;
+}
+const summary = (ww: WardwatchSystem) => ww.api<Summary>('/api/v1/status/summary').then((r) => r.body);
+
+const kb = (bytes: number) => round(bytes / 1024, 1);
+
+// ------------------------------------------------------------------------------------ fleet, api, storm
+
+/**
+ * One fleet per system: provision DEVICES, connect them (waves of 500 CONNECTs per generator),
+ * steady load (heartbeat every 30 s, telemetry every 60 s, QoS 0 like the simulator), warm-up,
+ * then a window of DURATION_S measuring CPU, RSS and heartbeat → InfluxDB latency; then (wardwatch)
+ * the API latencies under that load; then the reconnect storm.
+ */
+async function fleetWorld(kind: 'wardwatch' | 'mosquitto', want: Set<Scenario>) {
+  const out: Record<string, unknown> = { devices: DEVICES };
+  const sys = await startSystem(kind, 'fleet');
+  let gens: Generator[] = [];
+  try {
+    const specs: DeviceSpec[] = ids('b', DEVICES).map((id) => ({ id }));
+    const t0 = Date.now();
+    const devices = await withTimeout(sys.provision(specs), 300_000, `${kind}: provisioning`);
+    out.provisionS = round((Date.now() - t0) / 1000, 1);
+    log(`${kind}: ${devices.length} devices provisioned in ${out.provisionS} s`);
+    const mainPid = Object.values(sys.pids())[0] as number;
+    await sleep(3000); // let the secret rehash (wardwatch) settle before the baseline RSS
+    const rssBefore = rssBytes(mainPid) ?? 0;
+    gens = await startGenerators(sys.mqttUrl, devices, { connectConcurrency: 500 });
+    // The schedule first: each device heartbeats from its CONNACK on, as a real one would.
+    for (const g of gens) g.send({ cmd: 'fleet', hbMs: HB_MS, telMs: TEL_MS, qos: 0 });
+    const conn = await connectAll(gens, 1_200_000);
+    out.connect = conn;
+    log(
+      `${kind}: ${conn.connected}/${devices.length} connected in ${round(conn.ms / 1000, 1)} s (${conn.failed} failed, ${conn.retried} retried)`,
+    );
+    const warmS = QUICK ? 10 : 30;
+    log(`${kind}: fleet load running; warm-up ${warmS} s, then ${DURATION_S} s measuring`);
+    await sleep(warmS * 1000);
+
+    // ---- fleet window
+    const probeRegex = DEVICES >= 5000 ? '00$' : '0$';
+    const probe = startLatencyProbe(INFLUX, sys.db, probeRegex, 200);
+    const pids: Record<string, number | undefined> = { ...sys.pids(), influxd: INFLUXD_PID };
+    gens.forEach((g, i) => {
+      pids[`generator${i + 1}`] = g.pid;
+    });
+    const cpuEnd = cpuWindow(pids);
+    const sent0 = gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
+    let rssPeak = 0;
+    const rssTimer = setInterval(() => {
+      rssPeak = Math.max(rssPeak, rssBytes(mainPid) ?? 0);
+    }, 1000);
+    await sleep(DURATION_S * 1000);
+    clearInterval(rssTimer);
+    const cpu = cpuEnd();
+    const sent1 = gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
+    const lat = await probe.stop();
+    const rssNow = rssBytes(mainPid) ?? 0;
+    const pipelinePct = Object.entries(cpu.pctOfOneCore)
+      .filter(([k]) => !k.startsWith('generator'))
+      .reduce((a, [, v]) => a + v, 0);
+    const fleet = {
+      connected: conn.connected,
+      window: cpu,
+      pipelineCpuPct: round(pipelinePct, 1),
+      messagesPerS: round((sent1 - sent0) / cpu.wallS, 0),
+      rssBeforeConnectMiB: round(rssBefore / 2 ** 20, 1),
+      rssMiB: round(rssNow / 2 ** 20, 1),
+      rssPeakMiB: round(rssPeak / 2 ** 20, 1),
+      bytesPerDevice: conn.connected ? round((Math.max(rssNow, rssPeak) - rssBefore) / conn.connected) : null,
+      rssTotalPerDevice: conn.connected ? round(Math.max(rssNow, rssPeak) / conn.connected) : null,
+      latency: {
+        method: `poll every 200 ms for the heartbeats of device ids matching /${probeRegex}/; latency = query answered − payload ts`,
+        samples: lat.latencies.length,
+        p50Ms: pct(lat.latencies, 0.5),
+        p99Ms: pct(lat.latencies, 0.99),
+        maxMs: pct(lat.latencies, 1),
+        queryP50Ms: pct(lat.queryMs, 0.5),
+        queryErrors: lat.errors,
+      },
+    };
+    out.fleet = fleet;
+    log(`${kind}: fleet ${JSON.stringify(fleet)}`);
+
+    // ---- api (wardwatch only; under the fleet's load)
+    if (kind === 'wardwatch' && want.has('api')) {
+      try {
+        out.api = await withTimeout(apiLatencies(sys as WardwatchSystem), 600_000, 'api');
+      } catch (err) {
+        out.api = { error: (err as Error).message };
+      }
+      log(`${kind}: api ${JSON.stringify(out.api)}`);
+    }
+
+    // ---- storm
+    if (want.has('storm')) {
+      try {
+        out.storm = await withTimeout(
+          storm(sys, gens, conn.connected),
+          STORM_LIMIT_S * 1000 + 60_000,
+          `${kind}: storm`,
+        );
+      } catch (err) {
+        out.storm = { error: (err as Error).message };
+      }
+      log(`${kind}: storm ${JSON.stringify(out.storm)}`);
+    }
+  } finally {
+    await stopGenerators(gens);
+    await sys.stop();
+  }
+  out.notes = sys.notes;
+  return out;
+}
+
+async function apiLatencies(ww: WardwatchSystem) {
+  // map.geojson of 20,000 devices is ~5 MB: 100 requests per mode keep this step within minutes.
+  const n = QUICK ? 50 : 100;
+  const measure = async (path: string, concurrency: number, requests = n) => {
+    const times: number[] = [];
+    let bytes = 0;
+    let failures = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < requests) {
+        next++;
+        const t0 = performance.now();
+        const res = await fetch(`${ww.httpUrl}${path}`, { headers: { authorization: `Bearer ${ww.token}` } });
+        const body = await res.arrayBuffer();
+        times.push(performance.now() - t0);
+        bytes = body.byteLength;
+        if (res.status !== 200) failures++;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return {
+      requests,
+      concurrency,
+      p50Ms: round(pct(times, 0.5) ?? 0, 1),
+      p99Ms: round(pct(times, 0.99) ?? 0, 1),
+      maxMs: round(pct(times, 1) ?? 0, 1),
+      responseKiB: kb(bytes),
+      failures,
+    };
+  };
+  const out: Record<string, unknown> = {};
+  for (const path of ['/api/v1/status/summary', '/api/v1/map.geojson']) {
+    await measure(path, 1, 20); // warm-up (JIT, caches)
+    out[path] = { sequential: await measure(path, 1), concurrent8: await measure(path, 8) };
+  }
+  return out;
+}
+
+async function storm(sys: System, gens: Generator[], expected: number) {
+  const ww = sys.name === 'wardwatch' ? (sys as WardwatchSystem) : null;
+  let sawDrop = false;
+  let allOnlineAt: number | null = null;
+  let minOnline = expected;
+  let lastOnline: number | null = null;
+  let polling = ww !== null;
+  const poller = (async () => {
+    while (polling && ww) {
+      try {
+        const s = await summary(ww);
+        minOnline = Math.min(minOnline, s.online);
+        lastOnline = s.online;
+        if (s.online < expected) sawDrop = true;
+        else if (sawDrop && allOnlineAt === null) allOnlineAt = Date.now();
+      } catch {
+        // busy: try again
+      }
+      await sleep(100);
+    }
+  })();
+  const genPids = Object.fromEntries(gens.map((g, i) => [`generator${i + 1}`, g.pid]));
+  const cpuEnd = cpuWindow({ ...sys.pids(), influxd: INFLUXD_PID, ...genPids });
+  const stormStart = Date.now();
+  for (const g of gens) g.last.connected = 0;
+  let replies: Array<Extract<FromGenerator, { type: 'storm' }>>;
+  try {
+    replies = await Promise.all(
+      gens.map((g) => {
+        const p = g.next('storm', STORM_LIMIT_S * 1000);
+        g.send({ cmd: 'storm' });
+        return p;
+      }),
+    );
+  } catch (err) {
+    // Not all reconnected within the limit: say how far it got (generators report each second).
+    polling = false;
+    await poller;
+    return {
+      devices: expected,
+      error: (err as Error).message,
+      reconnectedWithinLimit: gens.reduce((a, g) => a + g.last.connected, 0),
+      limitS: STORM_LIMIT_S,
+      onlineAtEnd: lastOnline,
+      minOnlineSeen: minOnline,
+      cpu: cpuEnd(),
+      startedAt: stormStart,
+    };
+  }
+  const droppedAt = Math.min(...replies.map((r) => r.droppedAt));
+  const connacks = replies.map((r) => r.allConnackAt);
+  const allConnackAt = connacks.every((x) => x !== null) ? Math.max(...(connacks as number[])) : null;
+  const connackS = replies.flatMap((r) => r.connackTimes.map((t) => (t - droppedAt) / 1000));
+  if (ww)
+    await waitFor(
+      () => allOnlineAt !== null,
+      Math.max(5_000, droppedAt + STORM_LIMIT_S * 1000 - Date.now()),
+      100,
+    );
+  polling = false;
+  await poller;
+  const cpu = cpuEnd();
+  return {
+    devices: expected,
+    reconnected: replies.reduce((a, r) => a + r.connected, 0),
+    failed: replies.reduce((a, r) => a + r.failed, 0),
+    errors: replies.flatMap((r) => r.errors).slice(0, 5),
+    allConnackS: allConnackAt ? round((allConnackAt - droppedAt) / 1000, 2) : null,
+    connackP10S: round(pct(connackS, 0.1) ?? 0, 2),
+    connackP50S: round(pct(connackS, 0.5) ?? 0, 2),
+    connackP90S: round(pct(connackS, 0.9) ?? 0, 2),
+    allOnlineS: ww ? (allOnlineAt ? round((allOnlineAt - droppedAt) / 1000, 2) : null) : null,
+    minOnlineSeen: ww ? minOnline : null,
+    onlineAtEnd: ww ? lastOnline : null,
+    cpu,
+  };
+}
+
+// ------------------------------------------------------------------------------------ throughput
+
+/**
+ * QoS 1 heartbeats at increasing rates from 200 connections (2 generator processes). A step
+ * passes when every message was PUBACKed, the last PUBACK came within 2 s of the end of sending
+ * (no growing backlog), the generator was never throttled by its in-flight cap, and InfluxDB holds
+ * exactly one point per acknowledged message (zero loss).
+ */
+async function throughput(kind: 'wardwatch' | 'mosquitto') {
+  const sys = await startSystem(kind, 'throughput');
+  let gens: Generator[] = [];
+  const steps: Array<Record<string, unknown>> = [];
+  let maxOk = 0;
+  try {
+    const devices = await sys.provision(ids('t', 200).map((id) => ({ id })));
+    gens = await startGenerators(sys.mqttUrl, devices, { min: 2 });
+    const conn = await connectAll(gens, 120_000);
+    if (conn.failed) throw new Error(`throughput: ${conn.failed} connects failed: ${conn.errors.join('; ')}`);
+    await sleep(2000);
+    const pids = { ...sys.pids(), influxd: INFLUXD_PID, generator1: gens[0]?.pid, generator2: gens[1]?.pid };
+    for (const rate of RATES) {
+      const cpuEnd = cpuWindow(pids);
+      const replies = await Promise.all(
+        gens.map((g) => {
+          const p = g.next('throughput', STEP_S * 1000 + 30_000);
+          g.send({
+            cmd: 'throughput',
+            rate: rate / gens.length,
+            durationMs: STEP_S * 1000,
+            maxInflight: 20_000,
+          });
+          return p;
+        }),
+      );
+      const cpu = cpuEnd();
+      const sent = replies.reduce((a, r) => a + r.sent, 0);
+      const acked = replies.reduce((a, r) => a + r.acked, 0);
+      const from = Math.min(...replies.map((r) => r.startedAt)) - 1;
+      const endedAt = Math.max(...replies.map((r) => r.endedAt));
+      const lastAcks = replies.map((r) => r.lastAckAt);
+      const lastAckAt = lastAcks.every((x) => x !== null) ? Math.max(...(lastAcks as number[])) : null;
+      const to = endedAt + 5000;
+      // Points reach InfluxDB in 1 s batches: wait until the count matches (or stops growing).
+      let points = 0;
+      let stable = 0;
+      const settleStart = Date.now();
+      await waitFor(
+        async () => {
+          const c = await countHeartbeats(INFLUX, sys.db, from, to).catch(() => points);
+          stable = c === points ? stable + 1 : 0;
+          points = c;
+          return points >= acked || stable >= 10;
+        },
+        30_000,
+        500,
+      );
+      const settleS = round((Date.now() - settleStart) / 1000, 1);
+      const achieved = round(acked / ((endedAt - from) / 1000), 0);
+      const throttledMs = Math.max(...replies.map((r) => r.throttledMs));
+      const ackLagMs = lastAckAt ? lastAckAt - endedAt : null;
+      const generatorLimited = sent < rate * STEP_S * 0.95;
+      const ok =
+        acked === sent &&
+        ackLagMs !== null &&
+        ackLagMs <= 2000 &&
+        throttledMs === 0 &&
+        points === acked &&
+        !generatorLimited;
+      const step = {
+        offeredPerS: rate,
+        sent,
+        acked,
+        points,
+        lost: acked - points,
+        achievedPerS: achieved,
+        ackLagMs,
+        ackP50Ms: Math.max(...replies.map((r) => r.ackP50Ms)),
+        ackP99Ms: Math.max(...replies.map((r) => r.ackP99Ms)),
+        throttledMs,
+        generatorLimited,
+        influxSettleS: settleS,
+        cpu,
+        ok,
+      };
+      steps.push(step);
+      log(`${kind}: throughput ${JSON.stringify(step)}`);
+      if (ok) maxOk = Math.max(maxOk, achieved);
+      else break;
+    }
+  } finally {
+    await stopGenerators(gens);
+    await sys.stop();
+  }
+  return { maxZeroLossPerS: maxOk, steps, notes: sys.notes };
+}
+
+// ------------------------------------------------------------------------------------ detection
+
+/**
+ * wardwatch only. DETECT_DEVICES devices with heartbeatIntervalS 10 heartbeat every 10 s (QoS 1),
+ * then all stop publishing at once while staying connected (so no will: the deadline must fire).
+ * Deadline = the device's last publish (send time) + 10 s × missedHeartbeats (3). Alert time =
+ * arrival of its `alert.opened` (device_offline) on the SSE stream, and the alert's openedAt.
+ */
+async function detection() {
+  const ww = (await startSystem('wardwatch', 'detection')) as WardwatchSystem;
+  let gens: Generator[] = [];
+  const controller = new AbortController();
+  try {
+    const HB_S = 10;
+    const MISSED = 3;
+    const devices = await ww.provision(
+      ids('d', DETECT_DEVICES).map((id) => ({ id, heartbeatIntervalS: HB_S })),
+    );
+    gens = await startGenerators(ww.mqttUrl, devices);
+    for (const g of gens) g.send({ cmd: 'fleet', hbMs: HB_S * 1000, telMs: 1e9, qos: 1 });
+    const conn = await connectAll(gens, 600_000);
+    // Two full heartbeat rounds: every device online and in the deadline heap.
+    await sleep(HB_S * 2000 + 2000);
+    const s0 = await summary(ww);
+
+    // SSE: arrival times of alert.opened.
+    const arrivals = new Map<string, { at: number; openedAt: number }>();
+    const res = await fetch(`${ww.httpUrl}/api/v1/events?token=${encodeURIComponent(ww.token)}`, {
+      signal: controller.signal,
+    });
+    const reader = res.body?.getReader();
+    if (!reader) throw new Error('no SSE body');
+    const sse = (async () => {
+      const dec = new TextDecoder();
+      let buf = '';
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          const now = Date.now();
+          buf += dec.decode(value, { stream: true });
+          let i = buf.indexOf('\n\n');
+          while (i >= 0) {
+            const frame = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            i = buf.indexOf('\n\n');
+            if (!frame.includes('event: alert.opened')) continue;
+            const data = frame.split('\n').find((l) => l.startsWith('data: '));
+            if (!data) continue;
+            const a = JSON.parse(data.slice(6)) as { deviceId: string; type: string; openedAt: string };
+            if (a.type === 'device_offline' && !arrivals.has(a.deviceId))
+              arrivals.set(a.deviceId, { at: now, openedAt: Date.parse(a.openedAt) });
+          }
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    await sleep(500);
+
+    const silenced = await Promise.all(
+      gens.map((g, i) => {
+        const p = g.next('silenced', 30_000);
+        g.send({ cmd: 'silence', ids: devices.filter((_, k) => k % gens.length === i).map((d) => d.id) });
+        return p;
+      }),
+    );
+    const lastSent: Record<string, number> = Object.assign({}, ...silenced.map((s) => s.lastSentAt));
+    const deadlines = Object.entries(lastSent).map(([id, t]) => [id, t + HB_S * MISSED * 1000] as const);
+    const lastDeadline = Math.max(...deadlines.map(([, d]) => d));
+    const cpuEnd = cpuWindow({ ...ww.pids(), influxd: INFLUXD_PID });
+    await waitFor(() => arrivals.size >= deadlines.length, lastDeadline - Date.now() + 30_000, 200);
+    const cpu = cpuEnd();
+    controller.abort();
+    await sse;
+    // Every device_offline alert the service opened, from the API (openedAt is the service's own
+    // clock): this also covers alerts the SSE stream had not delivered yet when the wait ended.
+    const opened = new Map<string, number>();
+    let cursor: string | null = null;
+    for (let page = 0; page < 200; page++) {
+      const q: string = `/api/v1/alerts?type=device_offline&limit=${ALERT_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const res: {
+        status: number;
+        body: { items: Array<{ deviceId: string; openedAt: string }>; nextCursor: string | null };
+      } = await ww.api<{
+        items: Array<{ deviceId: string; openedAt: string }>;
+        nextCursor: string | null;
+      }>(q);
+      if (res.status !== 200) break;
+      for (const a of res.body.items)
+        if (!opened.has(a.deviceId)) opened.set(a.deviceId, Date.parse(a.openedAt));
+      cursor = res.body.nextCursor;
+      if (!cursor) break;
+    }
+    const sseLag: number[] = [];
+    const openedLag: number[] = [];
+    for (const [id, deadline] of deadlines) {
+      const a = arrivals.get(id);
+      if (a) sseLag.push(a.at - deadline);
+      const o = opened.get(id);
+      if (o !== undefined) openedLag.push(o - deadline);
+    }
+    const r = (x: number | null) => (x === null ? null : round(x, 0));
+    return {
+      devices: DETECT_DEVICES,
+      connected: conn.connected,
+      onlineBeforeSilence: s0.online,
+      alerts: sseLag.length,
+      missing: deadlines.length - sseLag.length,
+      alertsOpened: openedLag.length,
+      sseMinusDeadlineMs: {
+        p50: r(pct(sseLag, 0.5)),
+        p99: r(pct(sseLag, 0.99)),
+        max: r(pct(sseLag, 1)),
+        min: r(pct(sseLag, 0)),
+      },
+      openedAtMinusDeadlineMs: {
+        p50: r(pct(openedLag, 0.5)),
+        p99: r(pct(openedLag, 0.99)),
+        max: r(pct(openedLag, 1)),
+        min: r(pct(openedLag, 0)),
+      },
+      cpu,
+      notes: ww.notes,
+    };
+  } finally {
+    controller.abort();
+    await stopGenerators(gens);
+    await ww.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------ main
+
+const fmt = (c: Cell) => (c === null ? 'n/a' : typeof c === 'number' ? c.toLocaleString('en-US') : c);
+const HARD = (s: number) => s * 1000;
+
+async function main() {
+  const info = machine();
+  log(
+    `scenarios ${scenarios.join(',')}; devices ${DEVICES}${DEVICES < requested ? ` (capped from ${requested}: ulimit -n ${FD_LIMIT})` : ''}; influx ${INFLUX}`,
+  );
+  const want = new Set(scenarios);
+  const failures: Record<string, string> = {};
+  const guard = async (name: string, ms: number, fn: () => Promise<void>) => {
+    try {
+      await withTimeout(fn(), ms, name);
+    } catch (err) {
+      failures[name] = (err as Error).message.split('\n')[0] ?? String(err);
+      log(`${name} failed: ${(err as Error).stack}`);
+    }
+  };
+
+  if (want.has('fleet') || want.has('storm') || want.has('api')) {
+    const worlds: Record<string, Record<string, unknown>> = {};
+    const budget = HARD(900 + DURATION_S * 2 + DEVICES / 20);
+    await guard('fleet (wardwatch)', budget, async () => {
+      worlds.wardwatch = await fleetWorld('wardwatch', want);
+    });
+    await guard('fleet (mosquitto)', budget, async () => {
+      worlds.mosquitto = await fleetWorld('mosquitto', want);
+    });
+    type F = {
+      connected: number;
+      pipelineCpuPct: number;
+      bytesPerDevice: number | null;
+      rssMiB: number;
+      messagesPerS: number;
+      window: { pctOfOneCore: Record<string, number> };
+      latency: { p50Ms: number | null; p99Ms: number | null };
+    };
+    const w = worlds.wardwatch?.fleet as F | undefined;
+    const m = worlds.mosquitto?.fleet as F | undefined;
+    if (want.has('fleet')) {
+      const both = !!(w && m);
+      addRow({
+        scenario: 'fleet',
+        metric: `devices connected (of ${DEVICES})`,
+        wardwatch: w?.connected ?? null,
+        mosquitto: m?.connected ?? null,
+        target: String(DEVICES),
+        pass: w ? w.connected === DEVICES : false,
+      });
+      addRow({
+        scenario: 'fleet',
+        metric: 'messages/s offered (heartbeat 30 s + telemetry 60 s)',
+        wardwatch: w?.messagesPerS ?? null,
+        mosquitto: m?.messagesPerS ?? null,
+        target: '',
+        pass: null,
+      });
+      addRow({
+        scenario: 'fleet',
+        metric: 'pipeline CPU, % of one core (service + influxd)',
+        wardwatch: w?.pipelineCpuPct ?? null,
+        mosquitto: m?.pipelineCpuPct ?? null,
+        target: '≤ 2× Mosquitto pipeline',
+        pass: both ? (w as F).pipelineCpuPct <= 2 * (m as F).pipelineCpuPct : null,
+      });
+      for (const proc of [
+        'wardwatch',
+        'mosquitto',
+        'forwarder',
+        'influxd',
+        'generator1',
+        'generator2',
+        'generator3',
+      ]) {
+        const wv = w?.window.pctOfOneCore[proc];
+        const mv = m?.window.pctOfOneCore[proc];
+        if (wv === undefined && mv === undefined) continue;
+        addRow({
+          scenario: 'fleet',
+          metric: `  CPU ${proc}, %`,
+          wardwatch: wv ?? null,
+          mosquitto: mv ?? null,
+          ratio: null,
+          target: '',
+          pass: null,
+        });
+      }
+      addRow({
+        scenario: 'fleet',
+        metric: 'memory per connected device, KB (RSS growth; broker process)',
+        wardwatch: w?.bytesPerDevice != null ? kb(w.bytesPerDevice) : null,
+        mosquitto: m?.bytesPerDevice != null ? kb(m.bytesPerDevice) : null,
+        target: '≤ 30 KB (wardwatch)',
+        pass: w?.bytesPerDevice != null ? w.bytesPerDevice <= 30 * 1024 : false,
+      });
+      addRow({
+        scenario: 'fleet',
+        metric: 'RSS of the service, MiB',
+        wardwatch: w?.rssMiB ?? null,
+        mosquitto: m?.rssMiB ?? null,
+        target: '',
+        pass: null,
+      });
+      addRow({
+        scenario: 'fleet',
+        metric: 'heartbeat → InfluxDB latency p50, ms',
+        wardwatch: w?.latency.p50Ms ?? null,
+        mosquitto: m?.latency.p50Ms ?? null,
+        target: '',
+        pass: null,
+      });
+      addRow({
+        scenario: 'fleet',
+        metric: 'heartbeat → InfluxDB latency p99, ms',
+        wardwatch: w?.latency.p99Ms ?? null,
+        mosquitto: m?.latency.p99Ms ?? null,
+        target: 'report',
+        pass: null,
+      });
+      addDetails('fleet', { wardwatch: worlds.wardwatch ?? null, mosquitto: worlds.mosquitto ?? null });
+    }
+    if (want.has('api')) {
+      type A = Record<
+        string,
+        { sequential: { p50Ms: number; p99Ms: number }; concurrent8: { p50Ms: number; p99Ms: number } }
+      >;
+      const a = worlds.wardwatch?.api as A | undefined;
+      for (const path of ['/api/v1/status/summary', '/api/v1/map.geojson']) {
+        for (const mode of ['sequential', 'concurrent8'] as const) {
+          const v = a?.[path]?.[mode];
+          addRow({
+            scenario: 'api',
+            metric: `${path} ${mode === 'sequential' ? 'one at a time' : '8 concurrent'} p50 / p99, ms`,
+            wardwatch: v ? `${v.p50Ms} / ${v.p99Ms}` : null,
+            mosquitto: null,
+            target: 'p99 ≤ 50 ms',
+            pass: v ? v.p99Ms <= 50 : false,
+          });
+        }
+      }
+      addDetails('api', {
+        devices: DEVICES,
+        wardwatch: a ?? null,
+        note: 'measured while the fleet load runs',
+      });
+    }
+    if (want.has('storm')) {
+      type S = {
+        allConnackS?: number | null;
+        allOnlineS?: number | null;
+        error?: string;
+        reconnectedWithinLimit?: number;
+        onlineAtEnd?: number | null;
+        limitS?: number;
+      };
+      const ws = worlds.wardwatch?.storm as S | undefined;
+      const ms = worlds.mosquitto?.storm as S | undefined;
+      // A storm that hit its limit shows how far it got instead of n/a.
+      const gaveUp = (x: S | undefined, what: 'connack' | 'online'): Cell =>
+        x?.error && x.limitS
+          ? what === 'connack'
+            ? `> ${x.limitS} (${x.reconnectedWithinLimit ?? '?'} reconnected)`
+            : `> ${x.limitS} (${x.onlineAtEnd ?? '?'} online)`
+          : null;
+      addRow({
+        scenario: 'storm',
+        metric: `all ${DEVICES} CONNACKed again, s`,
+        wardwatch: ws?.allConnackS ?? gaveUp(ws, 'connack'),
+        mosquitto: ms?.allConnackS ?? gaveUp(ms, 'connack'),
+        target: '',
+        pass: null,
+      });
+      addRow({
+        scenario: 'storm',
+        metric: 'all online again (status summary), s',
+        wardwatch: ws?.allOnlineS ?? gaveUp(ws, 'online'),
+        mosquitto: null,
+        target: '≤ 10 s',
+        pass: ws?.allOnlineS != null ? ws.allOnlineS <= 10 : false,
+      });
+      addDetails('storm', { wardwatch: ws ?? null, mosquitto: ms ?? null });
+    }
+  }
+
+  if (want.has('throughput')) {
+    const t: Record<string, Awaited<ReturnType<typeof throughput>>> = {};
+    const budget = HARD(300 + RATES.length * (STEP_S + 45) * 1.5);
+    await guard('throughput (wardwatch)', budget, async () => {
+      t.wardwatch = await throughput('wardwatch');
+    });
+    await guard('throughput (mosquitto)', budget, async () => {
+      t.mosquitto = await throughput('mosquitto');
+    });
+    const maxW = t.wardwatch?.maxZeroLossPerS ?? null;
+    const maxM = t.mosquitto?.maxZeroLossPerS ?? null;
+    const limited = (x?: Awaited<ReturnType<typeof throughput>>) =>
+      x?.steps.some((s) => s.ok && s.offeredPerS === RATES[RATES.length - 1]) ? ' (top step passed)' : '';
+    addRow({
+      scenario: 'throughput',
+      metric: `max QoS 1 msg/s into InfluxDB, zero loss${limited(t.wardwatch)}`,
+      wardwatch: maxW,
+      mosquitto: maxM,
+      target: '≥ 10,000/s',
+      // A ramp that never offered 10,000/s (e.g. --quick) proves nothing either way.
+      pass: maxW !== null && maxW >= 10_000 * 0.95 ? true : limited(t.wardwatch) ? null : false,
+    });
+    addDetails('throughput', {
+      rates: RATES,
+      stepS: STEP_S,
+      connections: 200,
+      wardwatch: t.wardwatch ?? null,
+      mosquitto: t.mosquitto ?? null,
+    });
+  }
+
+  if (want.has('detection')) {
+    let d: Awaited<ReturnType<typeof detection>> | null = null;
+    await guard('detection', HARD(600), async () => {
+      d = await detection();
+    });
+    const dd = d as Awaited<ReturnType<typeof detection>> | null;
+    addRow({
+      scenario: 'detection',
+      metric: `${DETECT_DEVICES} silent: alert on the SSE stream − deadline p50 / p99 / max, ms`,
+      wardwatch: dd
+        ? `${dd.sseMinusDeadlineMs.p50} / ${dd.sseMinusDeadlineMs.p99} / ${dd.sseMinusDeadlineMs.max}`
+        : null,
+      mosquitto: null,
+      target: 'p99 ≤ 1000 ms',
+      pass: dd ? dd.missing === 0 && (dd.sseMinusDeadlineMs.p99 ?? Number.POSITIVE_INFINITY) <= 1000 : false,
+    });
+    addRow({
+      scenario: 'detection',
+      metric: 'alerts on the SSE stream within 30 s of the last deadline / devices silenced',
+      wardwatch: dd ? `${dd.alerts} / ${dd.devices}` : null,
+      mosquitto: null,
+      target: 'all',
+      pass: dd ? dd.missing === 0 : false,
+    });
+    addRow({
+      scenario: 'detection',
+      metric: 'alert openedAt (service clock) − deadline p50 / p99 / max, ms (alerts opened)',
+      wardwatch: dd
+        ? `${dd.openedAtMinusDeadlineMs.p50} / ${dd.openedAtMinusDeadlineMs.p99} / ${dd.openedAtMinusDeadlineMs.max} (${dd.alertsOpened})`
+        : null,
+      mosquitto: null,
+      target: '',
+      pass: null,
+    });
+    addDetails('detection', {
+      wardwatch: dd,
+      mosquitto: 'n/a: the baseline has no notion of liveness or alerts',
+    });
+  }
+
+  // ---- write: this run's scenarios, then one table from every scenario file present (a run of
+  // some scenarios keeps the others' latest results; each row says when it was measured).
+  const options = {
+    quick: QUICK,
+    devices: DEVICES,
+    requestedDevices: requested,
+    durationS: DURATION_S,
+    detectDevices: DETECT_DEVICES,
+    rates: RATES,
+    stepS: STEP_S,
+  };
+  for (const s of scenarios) {
+    const r = results[s];
+    if (!r) continue;
+    const scenarioFailures = Object.fromEntries(Object.entries(failures).filter(([k]) => k.startsWith(s)));
+    writeFileSync(
+      join(ROOT_DIR, 'bench/results', `${TAG}-${s}.json`),
+      `${JSON.stringify({ scenario: s, machine: info, options, rows: r.rows, details: r.details, failures: scenarioFailures }, null, 2)}\n`,
+    );
+  }
+  const md = renderMarkdown(info);
+  writeFileSync(join(ROOT_DIR, 'bench/results', `${TAG}.md`), md);
+  process.stdout.write(md);
+}
+
+interface ScenarioFile {
+  scenario: Scenario;
+  machine: ReturnType<typeof machine>;
+  options: {
+    devices: number;
+    requestedDevices: number;
+    durationS: number;
+    detectDevices: number;
+    rates: number[];
+    stepS: number;
+  };
+  rows: Row[];
+  failures: Record<string, string>;
+}
+
+function renderMarkdown(info: ReturnType<typeof machine>): string {
+  const files: ScenarioFile[] = [];
+  for (const s of ALL) {
+    try {
+      files.push(
+        JSON.parse(readFileSync(join(ROOT_DIR, 'bench/results', `${TAG}-${s}.json`), 'utf8')) as ScenarioFile,
+      );
+    } catch {
+      // not measured yet
+    }
+  }
+  const lines = [
+    `# Full-system benchmark${QUICK ? ' (quick smoke run)' : ''}: wardwatch vs a Mosquitto pipeline (issue #6)`,
+    '',
+    `\`npm run bench${QUICK ? ' -- --quick' : ''}\`. Method and caveats: [bench/README.md](../README.md); every number: \`${TAG}-<scenario>.json\`.`,
+    '',
+    `Machine: ${info.cpu}, ${info.cores} cores, ${info.ramGiB} GiB RAM, ${info.os}, Node ${info.node}, ` +
+      `mosquitto ${info.mosquitto}, influxd ${info.influxd}, aedes ${info.packages.aedes ?? '?'}, MQTT.js ${info.packages.mqtt ?? '?'}; ` +
+      `\`ulimit -n\` ${info.fdLimit}. Everything (services, influxd, load generators, other work on the machine) shares these cores.`,
+    '',
+    '| scenario | measured | setup |',
+    '|---|---|---|',
+  ];
+  for (const f of files) {
+    const o = f.options;
+    const setup =
+      f.scenario === 'throughput'
+        ? `200 connections, steps of ${o.stepS} s at ${o.rates.join(', ')} msg/s`
+        : f.scenario === 'detection'
+          ? `${o.detectDevices} devices, heartbeatIntervalS 10, missedHeartbeats 3`
+          : `${o.devices} devices${o.devices < o.requestedDevices ? ` (capped from ${o.requestedDevices} by \`ulimit -n\`)` : ''}` +
+            (f.scenario === 'fleet' ? `, ${o.durationS} s window` : '');
+    lines.push(`| ${f.scenario} | ${f.machine.date.slice(0, 16).replace('T', ' ')} UTC | ${setup} |`);
+  }
+  lines.push(
+    '',
+    '| scenario | metric | wardwatch | Mosquitto pipeline | ratio | target | pass |',
+    '|---|---|--:|--:|--:|---|---|',
+  );
+  for (const f of files) {
+    for (const row of f.rows) {
+      lines.push(
+        `| ${row.scenario} | ${row.metric} | ${fmt(row.wardwatch)} | ${fmt(row.mosquitto)} | ${row.ratio == null ? '' : row.ratio} | ${row.target} | ${row.pass === null ? '' : row.pass ? 'pass' : '**FAIL**'} |`,
+      );
+    }
+  }
+  const failed = files.flatMap((f) => Object.entries(f.failures ?? {}));
+  if (failed.length) {
+    lines.push('', 'Steps that did not complete:', '');
+    for (const [k, v] of failed) lines.push(`- ${k}: ${v}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`failed: ${(err as Error)?.stack ?? String(err)}`);
+    process.exit(1);
+  },
+);

@@ -470,6 +470,14 @@ export function createWal(opts: WalOptions): Wal {
         await dropTelemetry(withTelemetry);
         continue;
       }
+      if (sealed.some((s) => s.busy && s.telemetry > 0)) {
+        // The telemetry left is in a write attempt right now: try again shortly rather than
+        // drop heartbeats while droppable lines exist.
+        clock.setTimeout(() => {
+          if (totalBytes() > maxBytes) startCompaction();
+        }, 50);
+        return;
+      }
       const oldest = sealed.find((s) => !s.busy);
       if (!oldest) return; // everything is being written right now: it frees itself
       log.error(

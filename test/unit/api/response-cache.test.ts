@@ -1,0 +1,59 @@
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { createResponseCache } from '../../../services/api/response-cache.ts';
+import { EventBus } from '../../../services/core/bus.ts';
+import type { WardwatchEvents } from '../../../services/core/events.ts';
+import { createLogger } from '../../../services/core/logger.ts';
+
+describe('response cache (map and summary)', () => {
+  const setup = () => {
+    const bus = new EventBus<WardwatchEvents>(createLogger('silent'));
+    const cache = createResponseCache(bus);
+    let builds = 0;
+    const build = (text: string) => () => {
+      builds++;
+      return text;
+    };
+    return { bus, cache, build, builds: () => builds };
+  };
+
+  it('builds once until an event that changes what it shows; keys (scopes) are separate', () => {
+    const { bus, cache, build, builds } = setup();
+    expect(cache.get('summary {}', build('a')).text).toBe('a');
+    expect(cache.get('summary {}', build('b')).text).toBe('a');
+    expect(builds()).toBe(1);
+    expect(cache.get('summary {"wards":["w1"]}', build('w1')).text).toBe('w1');
+    expect(builds()).toBe(2);
+    bus.emit('device.state', {
+      deviceId: 'd',
+      ward: 'w1',
+      kind: 'camera',
+      state: 'offline',
+      previous: 'online',
+      at: 0,
+      reason: 'timeout',
+    } as WardwatchEvents['device.state']);
+    expect(cache.get('summary {}', build('c')).text).toBe('c');
+    expect(cache.get('summary {"wards":["w1"]}', build('w1b')).text).toBe('w1b');
+    bus.emit('device.deleted', { deviceId: 'd', ward: 'w1' });
+    expect(cache.get('summary {}', build('d')).text).toBe('d');
+    // An event that shows nowhere in these views (acknowledging) keeps them.
+    bus.emit('alert.acknowledged', {} as WardwatchEvents['alert.acknowledged']);
+    expect(cache.get('summary {}', build('e')).text).toBe('d');
+  });
+
+  it('gzips once per version', async () => {
+    const { cache, build } = setup();
+    const body = cache.get('map', build('x'.repeat(10_000)));
+    const [a, b] = await Promise.all([body.gzip(), body.gzip()]);
+    expect(a).toBe(b);
+    expect(gunzipSync(a).toString()).toBe('x'.repeat(10_000));
+  });
+
+  it('close() stops listening', () => {
+    const { bus, cache } = setup();
+    expect(bus.listenerCount('device.state')).toBe(1);
+    cache.close();
+    expect(bus.listenerCount('device.state')).toBe(0);
+  });
+});

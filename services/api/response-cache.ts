@@ -7,8 +7,11 @@ import type { WardwatchEvents } from '../core/events.ts';
  * Serialised answers of whole-fleet views (status summary, map), kept until something they show
  * changes (issue #6: at 20,000 devices rebuilding the map per request took ~0.3 s, the target is
  * p99 ≤ 50 ms). Any event that can change them bumps one version; an answer built at an older
- * version is rebuilt on the next request, never served stale. Keys carry the caller's ward scope
- * and query, so a ward-scoped user never gets another scope's answer.
+ * version is rebuilt on the next request. Only when building is expensive (≥ 20 ms: thousands of
+ * devices) and things change all the time (a storm, alerts opening and closing across a city) is
+ * an answer reused for up to 10× its build time (at most 1 s) after a change, so rebuilding cannot
+ * take the whole event loop; the SSE stream carries every change as it happens. Keys carry the
+ * caller's ward scope and query, so a ward-scoped user never gets another scope's answer.
  */
 export interface CachedBody {
   text: string;
@@ -34,10 +37,19 @@ const INVALIDATING: ReadonlyArray<keyof WardwatchEvents> = [
 
 /** Distinct keys kept (scopes × queries); beyond it the oldest goes. */
 const MAX_KEYS = 256;
+/** Builds at least this slow may be reused briefly after a change (see above). */
+const SLOW_BUILD_MS = 20;
+const MAX_STALE_MS = 1000;
 
-export function createResponseCache(bus: EventBus<WardwatchEvents>): ResponseCache {
+export function createResponseCache(
+  bus: EventBus<WardwatchEvents>,
+  now: () => number = () => performance.now(),
+): ResponseCache {
   let version = 0;
-  const entries = new Map<string, { version: number; body: CachedBody }>();
+  const entries = new Map<
+    string,
+    { version: number; body: CachedBody; builtAt: number; staleForMs: number }
+  >();
   const bump = () => {
     version++;
   };
@@ -45,14 +57,21 @@ export function createResponseCache(bus: EventBus<WardwatchEvents>): ResponseCac
   return {
     get(key, build) {
       const hit = entries.get(key);
-      if (hit && hit.version === version) return hit.body;
+      if (hit && (hit.version === version || now() - hit.builtAt < hit.staleForMs)) return hit.body;
       const built = version;
+      const t0 = now();
       const text = build();
+      const buildMs = now() - t0;
       let zipped: Promise<Buffer> | null = null;
       // Level 1: ~30 ms for the 20,000-device map and within a few % of level 6's size for JSON.
       const body: CachedBody = { text, gzip: () => (zipped ??= gzip(text, { level: 1 })) };
       entries.delete(key);
-      entries.set(key, { version: built, body });
+      entries.set(key, {
+        version: built,
+        body,
+        builtAt: now(),
+        staleForMs: buildMs >= SLOW_BUILD_MS ? Math.min(MAX_STALE_MS, buildMs * 10) : 0,
+      });
       if (entries.size > MAX_KEYS) entries.delete(entries.keys().next().value as string);
       return body;
     },

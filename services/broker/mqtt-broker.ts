@@ -119,6 +119,8 @@ export interface BrokerDeps {
 type DeviceClient = Client & { wwDeviceId?: string; wwCredential?: number; wwPublishLimit?: RateLimit };
 const deviceOf = (client: Client): string => (client as DeviceClient).wwDeviceId ?? client.id;
 
+const LISTEN_BACKLOG = 4096;
+
 /** The credential "generation" of a session authenticated by a client certificate. */
 const CERTIFICATE_CREDENTIAL = -1;
 
@@ -600,7 +602,10 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   const listen = (srv: Server, port: number) =>
     new Promise<number>((resolve, reject) => {
       srv.once('error', reject);
-      srv.listen(port, config.host, () => {
+      // A whole fleet reconnecting at once (issue #6 storm) overflows Node's default backlog of 511:
+      // the kernel drops SYNs and clients wait seconds for their retransmit. The kernel caps this
+      // at net.core.somaxconn.
+      srv.listen({ port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
         srv.off('error', reject);
         const addr = srv.address();
         resolve(typeof addr === 'object' && addr ? addr.port : port);

@@ -42,6 +42,30 @@ describe('response cache (map and summary)', () => {
     expect(cache.get('summary {}', build('e')).text).toBe('d');
   });
 
+  it('an expensive answer may be reused for 10× its build time after a change (at most 1 s), a cheap one never', () => {
+    const bus = new EventBus<WardwatchEvents>(createLogger('silent'));
+    let t = 0;
+    const cache = createResponseCache(bus, () => t);
+    const slow = (text: string) => () => {
+      t += 50; // a 50 ms build (20,000 devices)
+      return text;
+    };
+    const change = () => bus.emit('device.deleted', { deviceId: 'x', ward: 'w' });
+    expect(cache.get('map', slow('v1')).text).toBe('v1');
+    change();
+    t += 400;
+    expect(cache.get('map', slow('v2')).text).toBe('v1'); // 400 ms after: within 500 ms
+    t += 200;
+    expect(cache.get('map', slow('v2')).text).toBe('v2'); // 600 ms after: rebuilt
+    const cheap = (text: string) => () => {
+      t += 1;
+      return text;
+    };
+    expect(cache.get('summary', cheap('s1')).text).toBe('s1');
+    change();
+    expect(cache.get('summary', cheap('s2')).text).toBe('s2');
+  });
+
   it('gzips once per version', async () => {
     const { cache, build } = setup();
     const body = cache.get('map', build('x'.repeat(10_000)));

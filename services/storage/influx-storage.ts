@@ -446,6 +446,14 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
     }
   }
 
+  /** Resolves after the writer's next step, or at once when it is not running. */
+  function nextStep(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      stepWaiters.push(resolve);
+      if (!pumpRunning) resolve();
+    });
+  }
+
   function step(): void {
     const waiters = stepWaiters;
     stepWaiters = [];
@@ -598,10 +606,7 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
     const upTo = wal.sealed.at(-1)?.seq ?? 0;
     kick();
     while (wal.sealed.some((s) => s.seq <= upTo) && !pumpBlocked && started) {
-      await new Promise<void>((resolve) => {
-        stepWaiters.push(resolve);
-        if (!pumpRunning) resolve();
-      });
+      await nextStep();
       if (!pumpRunning && !wal.sealed.some((s) => s.seq <= upTo && !s.busy)) break;
       if (!pumpRunning) kick();
     }
@@ -626,12 +631,7 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
     const limit = sleep(cfg.requestTimeoutMs + 2_000);
     let finished = false;
     const all = (async () => {
-      while (pumpRunning && !pumpBlocked && wal.sealed.length > 0) {
-        await new Promise<void>((resolve) => {
-          stepWaiters.push(resolve);
-          if (!pumpRunning) resolve();
-        });
-      }
+      while (pumpRunning && !pumpBlocked && wal.sealed.length > 0) await nextStep();
       finished = true;
     })();
     await Promise.race([all, limit.done]);

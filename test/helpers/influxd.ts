@@ -246,3 +246,25 @@ export async function startInfluxd(opts: StartInfluxdOptions = {}): Promise<Infl
   }
   return { url, httpPort, dir, stop, start, destroy };
 }
+
+/**
+ * Rows of the first series of an InfluxQL query against `baseUrl` (no database path). Times are
+ * epoch ms by default; `epoch: null` keeps RFC 3339 strings, which carry nanoseconds exactly (epoch
+ * ns does not survive JSON numbers). An error in the result throws.
+ */
+export async function influxQuery(
+  baseUrl: string,
+  q: string,
+  opts: { db?: string; epoch?: 'ms' | null } = {},
+): Promise<unknown[][]> {
+  const params = new URLSearchParams({ q });
+  if (opts.db) params.set('db', opts.db);
+  if (opts.epoch !== null) params.set('epoch', opts.epoch ?? 'ms');
+  const res = await fetch(`${baseUrl}/query?${params}`);
+  const body = (await res.json()) as {
+    results: Array<{ error?: string; series?: Array<{ values: unknown[][] }> }>;
+  };
+  const result = body.results[0];
+  if (result?.error) throw new Error(result.error);
+  return result?.series?.[0]?.values ?? [];
+}

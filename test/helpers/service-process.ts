@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
 import { ADMIN_PASSWORD, waitFor } from './app.ts';
+import { influxQuery } from './influxd.ts';
 
 /**
  * wardwatch as its own process (`node --import tsx services/main.ts`), for what an in-process app
@@ -200,14 +201,8 @@ export async function telemetryTimes(
   database: string,
   deviceId: string,
 ): Promise<Set<number>> {
-  const params = new URLSearchParams({
+  const rows = await influxQuery(influxBaseUrl, `SELECT fps FROM telemetry WHERE deviceId = '${deviceId}'`, {
     db: database,
-    epoch: 'ms',
-    q: `SELECT fps FROM telemetry WHERE deviceId = '${deviceId}'`,
   });
-  const res = await fetch(`${influxBaseUrl}/query?${params}`);
-  const body = (await res.json()) as {
-    results: Array<{ series?: Array<{ values: Array<[number, unknown]> }> }>;
-  };
-  return new Set((body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0]));
+  return new Set(rows.map((v) => v[0] as number));
 }

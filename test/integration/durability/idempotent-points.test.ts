@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { influxQuery } from '../../helpers/influxd.ts';
 
 /**
  * Issue #6: the same message delivered twice ends up as one point — a QoS 1 redelivery (DUP) and
@@ -47,16 +48,12 @@ describe('idempotent points', () => {
   const database = () => new URL(t.influxUrl).pathname.slice(1);
 
   /** [time as RFC 3339 with ns (epoch ns does not survive JSON numbers), uptimeS]. */
-  async function heartbeatPoints(deviceId: string): Promise<Array<[string, unknown]>> {
+  async function heartbeatPoints(deviceId: string): Promise<unknown[][]> {
     await t.app.storage.flush();
-    const params = new URLSearchParams({
+    return influxQuery(influxBase, `SELECT uptimeS FROM heartbeat WHERE deviceId = '${deviceId}'`, {
       db: database(),
-      q: `SELECT uptimeS FROM heartbeat WHERE deviceId = '${deviceId}'`,
+      epoch: null,
     });
-    const body = (await (await fetch(`${influxBase}/query?${params}`)).json()) as {
-      results: Array<{ series?: Array<{ values: Array<[string, unknown]> }> }>;
-    };
-    return body.results[0]?.series?.[0]?.values ?? [];
   }
 
   beforeAll(async () => {

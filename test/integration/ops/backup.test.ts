@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
-import { type InfluxdInstance, startInfluxd } from '../../helpers/influxd.ts';
+import { type InfluxdInstance, influxQuery, startInfluxd } from '../../helpers/influxd.ts';
 
 /** Issue #6: `npm run backup` (scripts/backup.ts) while the service runs, and the restore in docs/operations.md. */
 const run = promisify(execFile);
@@ -57,15 +57,16 @@ describe('backup while running', () => {
       rpc,
       join(out, 'influxdb'),
     ]);
+    // Right after a restore InfluxDB may answer "shard is disabled" for a moment: waitFor retries.
     await waitFor(async () => {
-      const q = new URLSearchParams({
-        db: 'wwrestored',
-        q: "SELECT count(seq) FROM heartbeat WHERE deviceId = 'cam-bk'",
-      });
-      const body = (await (await fetch(`${influxd.url}/query?${q}`)).json()) as {
-        results: Array<{ series?: Array<{ values: Array<[string, number]> }> }>;
-      };
-      return body.results[0]?.series?.[0]?.values[0]?.[1] === 1;
+      const rows = await influxQuery(
+        influxd.url,
+        "SELECT count(seq) FROM heartbeat WHERE deviceId = 'cam-bk'",
+        {
+          db: 'wwrestored',
+        },
+      );
+      return rows[0]?.[1] === 1;
     }, 'restored heartbeat readable');
   }, 60_000);
 });

@@ -11,7 +11,7 @@ import { createLogger } from '../../../services/core/logger.ts';
 import { createInfluxStorage } from '../../../services/storage/influx-storage.ts';
 import { toLine } from '../../../services/storage/line-protocol.ts';
 import type { Point } from '../../../services/storage/types.ts';
-import { uniqueDatabaseName } from '../../helpers/influxd.ts';
+import { influxQuery, uniqueDatabaseName } from '../../helpers/influxd.ts';
 
 const influxUrl = inject('influxUrl');
 const WAIT = { timeout: 10_000, interval: 25 };
@@ -61,17 +61,6 @@ const telemetry = (deviceId: string, timeMs: number, fields: Point['fields']): P
 /** Whole minute an hour ago: well inside the retention policy, windows aligned. */
 const baseTime = () => Math.floor((Date.now() - 3_600_000) / 60_000) * 60_000;
 
-async function influxQuery(q: string, db?: string): Promise<unknown[][]> {
-  const params = new URLSearchParams({ q, epoch: 'ms', ...(db ? { db } : {}) });
-  const res = await fetch(`${influxUrl}/query?${params}`);
-  const body = (await res.json()) as {
-    results: Array<{ error?: string; series?: Array<{ values: unknown[][] }> }>;
-  };
-  const result = body.results[0];
-  if (result?.error) throw new Error(result.error);
-  return result?.series?.[0]?.values ?? [];
-}
-
 describe('influx storage against a real influxd', () => {
   it('creates the database with the retention policy as default; telemetry reads back raw and windowed', async () => {
     const db = uniqueDatabaseName();
@@ -87,7 +76,7 @@ describe('influx storage against a real influxd', () => {
     expect(storage.stats()).toMatchObject({ written: 13, spooled: 13, dropped: 0 });
     expect(storage.health()).toMatchObject({ influx: 'up', spooledPoints: 0, bufferedPoints: 0 });
 
-    const policies = await influxQuery(`SHOW RETENTION POLICIES ON "${db}"`);
+    const policies = await influxQuery(influxUrl, `SHOW RETENTION POLICIES ON "${db}"`);
     expect(policies).toContainEqual(['wardwatch', '8760h0m0s', expect.any(String), 1, true]);
 
     const q = { deviceId: "cam'1", field: 'fps', fromMs: t0, toMs: t0 + 110_000, everyS: null };

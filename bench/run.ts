@@ -7,6 +7,7 @@
  *   npm run bench -- --quick                        # small smoke run of every scenario (~3 min)
  *   npm run bench -- --scenario fleet,api --devices 5000 --duration 60
  * Options: --scenario fleet,throughput,detection,storm,api   --devices N (fleet/storm/api)
+ *          --systems wardwatch,mosquitto   --out DIR (default bench/results)
  *          --duration S (fleet measuring window)   --detect-devices N   --rates 2000,5000,…
  *          --step S (seconds per throughput step)   --quick
  *
@@ -16,7 +17,7 @@
  * a hard timeout; Ctrl-C kills every child process.
  */
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connectAll, type Generator, startGenerators, stopGenerators } from './lib/generators.ts';
@@ -72,6 +73,12 @@ const STORM_LIMIT_S = QUICK ? 60 : 300;
 const ALERT_PAGE = 500;
 const TEL_MS = 60_000;
 const TAG = QUICK ? 'pipeline-quick' : 'pipeline';
+/** `--systems wardwatch` skips the baseline (for profiling runs; the ratio rows then show n/a). */
+const SYSTEMS = new Set(opt('systems')?.split(',') ?? ['wardwatch', 'mosquitto']);
+for (const s of SYSTEMS)
+  if (s !== 'wardwatch' && s !== 'mosquitto') throw new Error(`unknown system '${s}' (wardwatch, mosquitto)`);
+/** `--out DIR`: where results go (default bench/results; a profiling run should not replace them). */
+const OUT_DIR = opt('out') ?? join(ROOT_DIR, 'bench/results');
 
 const log = (msg: string) => process.stderr.write(`bench ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 const dbName = (sys: string, s: string) => `bench_${sys}_${s}_${Date.now().toString(36)}`;
@@ -649,12 +656,11 @@ async function main() {
   if (want.has('fleet') || want.has('storm') || want.has('api')) {
     const worlds: Record<string, Record<string, unknown>> = {};
     const budget = HARD(900 + DURATION_S * 2 + DEVICES / 20);
-    await guard('fleet (wardwatch)', budget, async () => {
-      worlds.wardwatch = await fleetWorld('wardwatch', want);
-    });
-    await guard('fleet (mosquitto)', budget, async () => {
-      worlds.mosquitto = await fleetWorld('mosquitto', want);
-    });
+    for (const kind of ['wardwatch', 'mosquitto'] as const)
+      if (SYSTEMS.has(kind))
+        await guard(`fleet (${kind})`, budget, async () => {
+          worlds[kind] = await fleetWorld(kind, want);
+        });
     type F = {
       connected: number;
       pipelineCpuPct: number;
@@ -814,12 +820,11 @@ async function main() {
   if (want.has('throughput')) {
     const t: Record<string, Awaited<ReturnType<typeof throughput>>> = {};
     const budget = HARD(300 + RATES.length * (STEP_S + 45) * 1.5);
-    await guard('throughput (wardwatch)', budget, async () => {
-      t.wardwatch = await throughput('wardwatch');
-    });
-    await guard('throughput (mosquitto)', budget, async () => {
-      t.mosquitto = await throughput('mosquitto');
-    });
+    for (const kind of ['wardwatch', 'mosquitto'] as const)
+      if (SYSTEMS.has(kind))
+        await guard(`throughput (${kind})`, budget, async () => {
+          t[kind] = await throughput(kind);
+        });
     const maxW = t.wardwatch?.maxZeroLossPerS ?? null;
     const maxM = t.mosquitto?.maxZeroLossPerS ?? null;
     const limited = (x?: Awaited<ReturnType<typeof throughput>>) =>
@@ -893,17 +898,18 @@ async function main() {
     rates: RATES,
     stepS: STEP_S,
   };
+  mkdirSync(OUT_DIR, { recursive: true });
   for (const s of scenarios) {
     const r = results[s];
     if (!r) continue;
     const scenarioFailures = Object.fromEntries(Object.entries(failures).filter(([k]) => k.startsWith(s)));
     writeFileSync(
-      join(ROOT_DIR, 'bench/results', `${TAG}-${s}.json`),
+      join(OUT_DIR, `${TAG}-${s}.json`),
       `${JSON.stringify({ scenario: s, machine: info, options, rows: r.rows, details: r.details, failures: scenarioFailures }, null, 2)}\n`,
     );
   }
   const md = renderMarkdown(info);
-  writeFileSync(join(ROOT_DIR, 'bench/results', `${TAG}.md`), md);
+  writeFileSync(join(OUT_DIR, `${TAG}.md`), md);
   process.stdout.write(md);
 }
 
@@ -927,7 +933,7 @@ function renderMarkdown(info: ReturnType<typeof machine>): string {
   for (const s of ALL) {
     try {
       files.push(
-        JSON.parse(readFileSync(join(ROOT_DIR, 'bench/results', `${TAG}-${s}.json`), 'utf8')) as ScenarioFile,
+        JSON.parse(readFileSync(join(OUT_DIR, `${TAG}-${s}.json`), 'utf8')) as ScenarioFile,
       );
     } catch {
       // not measured yet

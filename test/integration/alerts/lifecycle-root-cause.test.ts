@@ -152,7 +152,7 @@ describe('alert lifecycle, parent suppression, area outages, flapping, maintenan
     expect(loop.status).toBe(400);
   });
 
-  it('8 devices of one power zone offline → one area_outage incident; members linked; resolves at 80 % back', async () => {
+  it('8 devices of one power zone offline → one area_outage incident; members linked; resolves at 80 % back, counting members that drop again', async () => {
     const ids = Array.from({ length: 8 }, (_, i) => `light-z${i}`);
     const clients: MqttClient[] = [];
     for (const [i, id] of ids.entries()) {
@@ -182,7 +182,14 @@ describe('alert lifecycle, parent suppression, area outages, flapping, maintenan
     for (let i = 0; i < 6; i++) await goOnline(clients[i] as MqttClient, ids[i] as string);
     await waitFor(() => t.app.liveness.getStatus(ids[5] as string).state === 'online', '6 back');
     expect((await t.api<IncidentJson>('GET', `/api/v1/incidents/${inc.id}`)).body.state).toBe('open');
+    // One of them drops again: the count of members back goes down with it, so the 7th return
+    // (6 of 8 back) leaves the incident open, and the dropped one's return resolves it.
+    await goOffline(clients[0] as MqttClient, ids[0] as string);
+    await waitFor(() => t.app.liveness.getStatus(ids[0] as string).state === 'offline', 'first one down again');
     await goOnline(clients[6] as MqttClient, ids[6] as string);
+    await waitFor(() => t.app.liveness.getStatus(ids[6] as string).state === 'online', '7th back');
+    expect((await t.api<IncidentJson>('GET', `/api/v1/incidents/${inc.id}`)).body.state).toBe('open');
+    await goOnline(clients[0] as MqttClient, ids[0] as string);
     await waitFor(
       async () => (await t.api<IncidentJson>('GET', `/api/v1/incidents/${inc.id}`)).body.state === 'resolved',
       'incident resolved',

@@ -20,7 +20,8 @@ export interface CachedBody {
 }
 
 export interface ResponseCache {
-  get(key: string, build: () => string): CachedBody;
+  /** `maxAgeMs`: rebuilt once this old even without a change (for what changes without events). */
+  get(key: string, build: () => string, opts?: { maxAgeMs?: number }): CachedBody;
   close(): void;
 }
 
@@ -55,9 +56,13 @@ export function createResponseCache(
   };
   const unsubscribe = INVALIDATING.map((e) => bus.on(e, bump));
   return {
-    get(key, build) {
+    get(key, build, opts) {
       const hit = entries.get(key);
-      if (hit && (hit.version === version || now() - hit.builtAt < hit.staleForMs)) return hit.body;
+      if (hit) {
+        const age = now() - hit.builtAt;
+        const current = hit.version === version || age < hit.staleForMs;
+        if (current && (opts?.maxAgeMs === undefined || age < opts.maxAgeMs)) return hit.body;
+      }
       const built = version;
       const t0 = now();
       const text = build();

@@ -4,6 +4,7 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { LivenessView } from '../health/service-types.ts';
 import type { Alert, AlertHistoryEntry, DeviceState, DeviceStatus, Incident } from '../health/types.ts';
 import type { Device } from '../registry/types.ts';
+import type { FeatureCache } from './map-features.ts';
 
 /** How the API renders service objects: the same shapes everywhere, times as ISO-8601 UTC. */
 
@@ -113,30 +114,39 @@ export function summarize(devices: readonly Device[], stateOf: (id: string) => D
   return { ...all, byKind, byWard };
 }
 
-/** RFC 7946 FeatureCollection; positions are [longitude, latitude] (§3.1.1). */
-export function devicesGeoJson(
+/** One device as an RFC 7946 Feature; its position is [longitude, latitude] (§3.1.1). */
+export function deviceFeature(d: Device, liveness: LivenessView, openAlerts: number) {
+  const status = liveness.getStatus(d.id);
+  return {
+    type: 'Feature' as const,
+    id: d.id,
+    geometry: { type: 'Point' as const, coordinates: [d.lon, d.lat] },
+    properties: {
+      id: d.id,
+      kind: d.kind,
+      name: d.name,
+      ward: d.ward,
+      state: status.state,
+      lastSeenAt: isoOrNull(status.lastSeenAt),
+      openAlerts,
+    },
+  };
+}
+
+/**
+ * The FeatureCollection of these devices, serialised, from each device's kept feature string
+ * (`features`); the per-device open-alert counts are read only when some feature is rebuilt.
+ */
+export function devicesGeoJsonText(
   devices: readonly Device[],
   liveness: LivenessView,
-  openAlerts: Map<string, number>,
-) {
-  return {
-    type: 'FeatureCollection' as const,
-    features: devices.map((d) => {
-      const status = liveness.getStatus(d.id);
-      return {
-        type: 'Feature' as const,
-        id: d.id,
-        geometry: { type: 'Point' as const, coordinates: [d.lon, d.lat] },
-        properties: {
-          id: d.id,
-          kind: d.kind,
-          name: d.name,
-          ward: d.ward,
-          state: status.state,
-          lastSeenAt: isoOrNull(status.lastSeenAt),
-          openAlerts: openAlerts.get(d.id) ?? 0,
-        },
-      };
-    }),
-  };
+  openAlerts: () => Map<string, number>,
+  features: FeatureCache,
+): string {
+  const ids = devices.map((d) => d.id);
+  const counts = features.staleCount(ids) > 0 ? openAlerts() : new Map<string, number>();
+  const parts = devices.map((d) =>
+    features.get(d.id, () => JSON.stringify(deviceFeature(d, liveness, counts.get(d.id) ?? 0))),
+  );
+  return `{"type":"FeatureCollection","features":[${parts.join(',')}]}`;
 }

@@ -34,6 +34,12 @@ export interface AlertEngine extends AlertService {
   unresolvedForDevice(deviceId: string): Alert[];
   /** Sets or clears the suppression (history `suppress`); emits alert.updated when it changed. */
   setSuppressedBy(id: number, suppressedBy: Suppression | null): Alert | null;
+  /**
+   * Suppresses an unresolved alert that is not suppressed yet (the first reason stands); emits
+   * alert.updated when it did. One conditional write: root cause calls it for each member of a
+   * storm's outages.
+   */
+  suppressIfNone(id: number, suppressedBy: Suppression): Alert | null;
   /** Links the alert to an incident (or unlinks with null); emits alert.updated when it changed. */
   setIncident(id: number, incidentId: number | null): Alert | null;
 }
@@ -182,6 +188,15 @@ export function createAlertService(deps: {
           'system',
           suppressedBy ? `${suppressedBy.reason} ${suppressedBy.ref ?? ''}`.trim() : 'cleared',
         );
+        bus.emit('alert.updated', updated);
+      }
+      return updated;
+    },
+
+    suppressIfNone(id, suppressedBy) {
+      const updated = repo.suppressIfNone(id, suppressedBy);
+      if (updated) {
+        history(id, 'suppress', 'system', `${suppressedBy.reason} ${suppressedBy.ref ?? ''}`.trim());
         bus.emit('alert.updated', updated);
       }
       return updated;

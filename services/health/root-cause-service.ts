@@ -97,10 +97,8 @@ export function createRootCauseService(deps: {
   let timer: TimerHandle | null = null;
 
   const suppress = (a: Alert, s: Suppression) => {
-    if (a.state === 'resolved') return;
     // The first reason stands (a parent's outage explains the child even inside an area outage).
-    const cur = alerts.get(a.id);
-    if (cur && cur.suppressedBy === null) alerts.setSuppressedBy(a.id, s);
+    if (a.state !== 'resolved') alerts.suppressIfNone(a.id, s);
   };
 
   const outageOf = (d: Device, a: Alert): Outage => ({

@@ -78,9 +78,12 @@ export class SqliteAlertRepository implements AlertRepository {
 
   constructor(private readonly db: Database) {
     this.stmts = {
-      insert: db.prepare<[NewAlert]>(
+      // Writes return the row they wrote (RETURNING): one statement where a write and a read were
+      // two, which a storm of thousands of alerts per second pays for each alert (issue #6).
+      insert: db.prepare<[NewAlert], AlertRow>(
         `INSERT INTO alerts (device_id, ward, kind, type, severity, state, message, opened_at)
-         VALUES (@deviceId, @ward, @kind, @type, @severity, 'open', @message, @openedAt)`,
+         VALUES (@deviceId, @ward, @kind, @type, @severity, 'open', @message, @openedAt)
+         RETURNING *`,
       ),
       get: db.prepare<[number], AlertRow>('SELECT * FROM alerts WHERE id = ?'),
       findUnresolved: db.prepare<[string, string], AlertRow>(
@@ -121,20 +124,28 @@ export class SqliteAlertRepository implements AlertRepository {
          ORDER BY id DESC
          LIMIT @limit`,
       ),
-      acknowledge: db.prepare<[Record<string, unknown>]>(
+      acknowledge: db.prepare<[Record<string, unknown>], AlertRow>(
         `UPDATE alerts SET state = 'acknowledged', acknowledged_at = @at, acknowledged_by = @by,
            note = COALESCE(@note, note)
-         WHERE id = @id AND state = 'open'`,
+         WHERE id = @id AND state = 'open' RETURNING *`,
       ),
-      resolve: db.prepare<[Record<string, unknown>]>(
+      resolve: db.prepare<[Record<string, unknown>], AlertRow>(
         `UPDATE alerts SET state = 'resolved', resolved_at = @at, resolved_by = @by, note = COALESCE(@note, note)
-         WHERE id = @id AND state != 'resolved'`,
+         WHERE id = @id AND state != 'resolved' RETURNING *`,
       ),
-      setAssignee: db.prepare<[string | null, number]>('UPDATE alerts SET assignee = ? WHERE id = ?'),
-      setSuppressed: db.prepare<[string | null, string | null, number]>(
-        'UPDATE alerts SET suppressed_reason = ?, suppressed_ref = ? WHERE id = ?',
+      setAssignee: db.prepare<[string | null, number], AlertRow>(
+        'UPDATE alerts SET assignee = ? WHERE id = ? RETURNING *',
       ),
-      setIncident: db.prepare<[number | null, number]>('UPDATE alerts SET incident_id = ? WHERE id = ?'),
+      setSuppressed: db.prepare<[string | null, string | null, number], AlertRow>(
+        'UPDATE alerts SET suppressed_reason = ?, suppressed_ref = ? WHERE id = ? RETURNING *',
+      ),
+      suppressIfNone: db.prepare<[string, string | null, number], AlertRow>(
+        `UPDATE alerts SET suppressed_reason = ?, suppressed_ref = ?
+         WHERE id = ? AND suppressed_reason IS NULL AND state != 'resolved' RETURNING *`,
+      ),
+      setIncident: db.prepare<[number | null, number], AlertRow>(
+        'UPDATE alerts SET incident_id = ? WHERE id = ? RETURNING *',
+      ),
       addHistory: db.prepare<[Record<string, unknown>]>(
         'INSERT INTO alert_history (alert_id, at, action, by_user, note) VALUES (@alertId, @at, @action, @by, @note)',
       ),
@@ -149,14 +160,13 @@ export class SqliteAlertRepository implements AlertRepository {
 
   open(alert: NewAlert): { alert: Alert; created: boolean } {
     // Look-up and insert in one IMMEDIATE transaction; the partial unique index is the backstop.
-    return this.db
-      .transaction(() => {
-        const existing = this.stmts.findUnresolved.get(alert.deviceId, alert.type);
-        if (existing) return { alert: toAlert(existing), created: false };
-        const id = Number(this.stmts.insert.run(alert).lastInsertRowid);
-        return { alert: this.get(id) as Alert, created: true };
-      })
-      .immediate();
+    // Inside a caller's transaction (a tick of state changes) they are atomic already: no savepoint.
+    const openOrFind = () => {
+      const existing = this.stmts.findUnresolved.get(alert.deviceId, alert.type);
+      if (existing) return { alert: toAlert(existing), created: false };
+      return { alert: toAlert(this.stmts.insert.get(alert) as AlertRow), created: true };
+    };
+    return this.db.inTransaction ? openOrFind() : this.db.transaction(openOrFind).immediate();
   }
 
   get(id: number): Alert | null {
@@ -191,29 +201,35 @@ export class SqliteAlertRepository implements AlertRepository {
     return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
   }
 
+  /** The written row, else (nothing matched: already in that state) the alert as it is, or null. */
+  private written(row: AlertRow | undefined, id: number): Alert | null {
+    return row ? toAlert(row) : this.get(id);
+  }
+
   acknowledge(id: number, by: string, note: string | null, at: number): Alert | null {
-    this.stmts.acknowledge.run({ id, by, note, at });
-    return this.get(id);
+    return this.written(this.stmts.acknowledge.get({ id, by, note, at }), id);
   }
 
   resolve(id: number, by: string, note: string | null, at: number): Alert | null {
-    this.stmts.resolve.run({ id, by, note, at });
-    return this.get(id);
+    return this.written(this.stmts.resolve.get({ id, by, note, at }), id);
   }
 
   setAssignee(id: number, assignee: string | null): Alert | null {
-    this.stmts.setAssignee.run(assignee, id);
-    return this.get(id);
+    return this.written(this.stmts.setAssignee.get(assignee, id), id);
   }
 
   setSuppressedBy(id: number, suppressedBy: Suppression | null): Alert | null {
-    this.stmts.setSuppressed.run(suppressedBy?.reason ?? null, suppressedBy?.ref ?? null, id);
-    return this.get(id);
+    const row = this.stmts.setSuppressed.get(suppressedBy?.reason ?? null, suppressedBy?.ref ?? null, id);
+    return this.written(row, id);
+  }
+
+  suppressIfNone(id: number, suppressedBy: Suppression): Alert | null {
+    const row = this.stmts.suppressIfNone.get(suppressedBy.reason, suppressedBy.ref ?? null, id);
+    return row ? toAlert(row) : null;
   }
 
   setIncident(id: number, incidentId: number | null): Alert | null {
-    this.stmts.setIncident.run(incidentId, id);
-    return this.get(id);
+    return this.written(this.stmts.setIncident.get(incidentId, id), id);
   }
 
   addHistory(alertId: number, e: AlertHistoryEntry): void {

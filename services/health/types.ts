@@ -125,6 +125,8 @@ export interface AlertRepository {
   countUnresolvedByDevice(): Map<string, number>;
   setAssignee(id: number, assignee: string | null): Alert | null;
   setSuppressedBy(id: number, suppressedBy: Suppression | null): Alert | null;
+  /** Sets the suppression only of an unresolved alert that has none; null when nothing changed. */
+  suppressIfNone(id: number, suppressedBy: Suppression): Alert | null;
   setIncident(id: number, incidentId: number | null): Alert | null;
   addHistory(alertId: number, entry: AlertHistoryEntry): void;
   history(alertId: number): AlertHistoryEntry[];

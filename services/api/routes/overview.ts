@@ -2,14 +2,15 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { userOf, wardScope } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
+import { createFeatureCache, FEATURE_MAX_AGE_MS } from '../map-features.ts';
 import { type CachedBody, createResponseCache } from '../response-cache.ts';
 import { DeviceStateT, errors, Kind, StateCounts } from '../schemas.ts';
-import { devicesGeoJson, summarize } from '../views.ts';
+import { devicesGeoJsonText, summarize } from '../views.ts';
 
 /**
  * Sends JSON that is already a string as it is: Fastify passes a string payload through without
  * its schema serializer, which is what lets a cached answer cost nothing to send. The schema still
- * documents the shape (OpenAPI) and `summarize`/`devicesGeoJson` are typed to it.
+ * documents the shape (OpenAPI) and `summarize`/`deviceFeature` are typed to it.
  */
 async function sendJson(
   request: FastifyRequest,
@@ -31,7 +32,11 @@ const GZIP_MIN_CHARS = 8 * 1024;
 /** Whole-fleet views: the status summary and the map (both ward-scoped). */
 export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   const cache = createResponseCache(deps.bus);
-  app.addHook('onClose', async () => cache.close());
+  const features = createFeatureCache(deps.bus);
+  app.addHook('onClose', async () => {
+    cache.close();
+    features.close();
+  });
   app.get(
     '/status/summary',
     {
@@ -102,10 +107,16 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     async (request, reply) => {
       const { ward, kind } = request.query;
       const filter = { ...wardScope(userOf(request), ward), kind };
-      const body = cache.get(`map ${JSON.stringify(filter)}`, () =>
-        JSON.stringify(
-          devicesGeoJson(deps.devices.list(filter), deps.liveness, deps.alerts.countUnresolvedByDevice()),
-        ),
+      const body = cache.get(
+        `map ${JSON.stringify(filter)}`,
+        () =>
+          devicesGeoJsonText(
+            deps.devices.list(filter),
+            deps.liveness,
+            () => deps.alerts.countUnresolvedByDevice(),
+            features,
+          ),
+        { maxAgeMs: FEATURE_MAX_AGE_MS },
       );
       return sendJson(request, reply, 'application/geo+json; charset=utf-8', body);
     },

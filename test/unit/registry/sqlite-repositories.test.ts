@@ -281,6 +281,23 @@ describe('SqliteAlertRepository', () => {
     }
   });
 
+  it('suppressIfNone: the first reason stands, never on a resolved alert; set* return the row written', () => {
+    const repo = new SqliteAlertRepository(db);
+    const { alert: a } = repo.open(alert('cam-1'));
+    const first = repo.suppressIfNone(a.id, { reason: 'area_outage', ref: '7' });
+    expect(first?.suppressedBy).toEqual({ reason: 'area_outage', ref: '7' });
+    expect(repo.suppressIfNone(a.id, { reason: 'parent_offline', ref: 'gw' })).toBeNull();
+    expect(repo.get(a.id)?.suppressedBy).toEqual({ reason: 'area_outage', ref: '7' });
+    expect(repo.setSuppressedBy(a.id, null)?.suppressedBy).toBeNull();
+    expect(repo.setIncident(a.id, 7)).toEqual({ ...repo.get(a.id), incidentId: 7 });
+    expect(repo.setAssignee(a.id, 'tech')?.assignee).toBe('tech');
+    repo.resolve(a.id, 'system', null, T0 + 1);
+    expect(repo.suppressIfNone(a.id, { reason: 'flapping', ref: null })).toBeNull();
+    expect(repo.get(a.id)?.suppressedBy).toBeNull();
+    expect(repo.suppressIfNone(9999, { reason: 'flapping', ref: null })).toBeNull();
+    expect(repo.setIncident(9999, 1)).toBeNull();
+  });
+
   it('counts unresolved alerts per device', () => {
     const repo = new SqliteAlertRepository(db);
     repo.open(alert('cam-1'));

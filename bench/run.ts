@@ -932,9 +932,7 @@ function renderMarkdown(info: ReturnType<typeof machine>): string {
   const files: ScenarioFile[] = [];
   for (const s of ALL) {
     try {
-      files.push(
-        JSON.parse(readFileSync(join(OUT_DIR, `${TAG}-${s}.json`), 'utf8')) as ScenarioFile,
-      );
+      files.push(JSON.parse(readFileSync(join(OUT_DIR, `${TAG}-${s}.json`), 'utf8')) as ScenarioFile);
     } catch {
       // not measured yet
     }

@@ -184,8 +184,9 @@ export async function createWardwatch(
     credentialValid: (id, generation) => devices.credentialValid(id, generation),
     lookupDevice: (id) => devices.get(id),
     onMessage: (deviceId, topic, payload, receivedAt, done) => {
-      // Shutting down: not stored, so not acknowledged; the device sends it again to the next run.
-      if (!accepting) return done(new Error('shutting down'));
+      // Shutting down: not stored, so not acknowledged; the device sends it again to the next run
+      // (a QoS 0 message is dropped: "at most once").
+      if (!accepting) return done?.(new Error('shutting down'));
       ingest.handle(deviceId, topic, payload, receivedAt, done);
     },
   });

@@ -29,14 +29,15 @@ import { createRetainedIndexPersistence } from './retained-index-persistence.ts'
 /**
  * One authorised device message. `done(null)` once it is safely stored: only then does a QoS 1
  * message get its PUBACK (issue #6). `done(err)`: not stored, no PUBACK, the connection is closed
- * and the device sends it again after reconnecting.
+ * and the device sends it again after reconnecting. No `done` for QoS 0: nobody waits for it, so
+ * its points are committed lazily (storage.write).
  */
 export type MessageHandler = (
   deviceId: string,
   topic: string,
   payload: Buffer,
   receivedAt: number,
-  done: (err: Error | null) => void,
+  done?: (err: Error | null) => void,
 ) => void;
 
 export interface BrokerStats {
@@ -432,6 +433,15 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       // A redelivery of a message we stored and acknowledged (the PUBACK was lost with the
       // connection): acknowledge again, store nothing [MQTT-4.3.2].
       stats.duplicatesDropped++;
+      return done(null);
+    }
+    if (packet.qos === 0) {
+      // Nothing to acknowledge: the device's next message need not wait for an fsync.
+      try {
+        onMessage(deviceId, packet.topic, payload, clock.now());
+      } catch (err) {
+        log.error({ err, deviceId, topic: packet.topic }, 'ingest failed');
+      }
       return done(null);
     }
     let settled = false;

@@ -298,6 +298,7 @@ export const ConfigSchema = Type.Object(
           {
             maxBytes: Type.Integer({ minimum: 1024 }),
             commitIntervalMs: Type.Integer({ minimum: 0, maximum: 1000 }),
+            lazyCommitIntervalMs: Type.Integer({ minimum: 0, maximum: 10000 }),
             memoryBytes: Type.Integer({ minimum: 0 }),
           },
           { additionalProperties: false },

@@ -167,6 +167,7 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
     segmentPoints: cfg.batchSize,
     segmentAgeMs: cfg.flushIntervalMs,
     commitIntervalMs: cfg.spool.commitIntervalMs,
+    lazyCommitIntervalMs: cfg.spool.lazyCommitIntervalMs,
     memoryBytes: cfg.spool.memoryBytes,
     clock,
     log,
@@ -575,7 +576,7 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
 
   function write(point: Point): void {
     const line = lineOf(point);
-    if (line !== null) wal.append(line, (err) => onCommitted(err, 1));
+    if (line !== null) wal.append(line, (err) => onCommitted(err, 1), { lazy: true });
   }
 
   function writeDurable(points: readonly Point[], done: (err: Error | null) => void): void {

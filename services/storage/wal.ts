@@ -52,8 +52,10 @@ export interface Wal {
   /**
    * Queues one line; `done` runs after it is fsynced (or with the error that kept it from disk,
    * or null when the overflow policy dropped it: dropping telemetry is policy, not a failure).
+   * `lazy`: nobody waits for this line (a QoS 0 message, a state change): it is committed within
+   * `lazyCommitIntervalMs`, with the next urgent commit if that comes first.
    */
-  append(line: string, done?: (err: Error | null) => void): void;
+  append(line: string, done?: (err: Error | null) => void, opts?: { lazy?: boolean }): void;
   /** Commits everything queued and seals the open segment. */
   flush(): Promise<void>;
   /** Flushes and stops the timers; the files stay for the next start. */
@@ -83,6 +85,11 @@ export interface WalOptions {
   segmentPoints: number;
   segmentAgeMs: number;
   commitIntervalMs: number;
+  /**
+   * The same for lines nobody waits for. A fleet of QoS 0 devices then costs a few fdatasyncs a
+   * second instead of one every commitIntervalMs (issue #6 fleet CPU).
+   */
+  lazyCommitIntervalMs: number;
   memoryBytes: number;
   clock: Clock;
   log: Logger;
@@ -124,9 +131,11 @@ interface Pending {
   bytes: number;
   telemetry: number;
   dones: Array<(err: Error | null) => void>;
+  /** Some line's caller waits for the fsync (commitIntervalMs applies, else lazyCommitIntervalMs). */
+  urgent: boolean;
 }
 
-const emptyPending = (): Pending => ({ text: [], bytes: 0, telemetry: 0, dones: [] });
+const emptyPending = (): Pending => ({ text: [], bytes: 0, telemetry: 0, dones: [], urgent: false });
 
 export function createWal(opts: WalOptions): Wal {
   const { dir, maxBytes, clock, log } = opts;
@@ -252,7 +261,7 @@ export function createWal(opts: WalOptions): Wal {
 
   // ---- appending ----
 
-  function append(line: string, done?: (err: Error | null) => void): void {
+  function append(line: string, done?: (err: Error | null) => void, appendOpts?: { lazy?: boolean }): void {
     if (closed) {
       done?.(new Error('write-ahead log closed'));
       return;
@@ -269,24 +278,41 @@ export function createWal(opts: WalOptions): Wal {
     pending.bytes += Buffer.byteLength(line);
     if (telemetry) pending.telemetry++;
     if (done) pending.dones.push(done);
+    if (!appendOpts?.lazy) pending.urgent = true;
     scheduleCommit();
   }
 
+  /** Whether the armed commit timer is the short one. */
+  let commitTimerUrgent = false;
+
   function scheduleCommit(): void {
     // Before open() lines only queue (the directory may not exist yet); open() commits them.
-    if (!opened || committing !== null || commitTimer !== null) return;
-    commitTimer = clock.setTimeout(() => {
-      commitTimer = null;
-      runCommit();
-    }, opts.commitIntervalMs);
+    if (!opened || committing !== null) return;
+    if (commitTimer !== null) {
+      // A lazy timer is cut short by the first line someone waits for.
+      if (commitTimerUrgent || !pending.urgent) return;
+      clock.clearTimeout(commitTimer);
+    }
+    commitTimerUrgent = pending.urgent;
+    commitTimer = clock.setTimeout(
+      () => {
+        commitTimer = null;
+        runCommit();
+      },
+      pending.urgent ? opts.commitIntervalMs : opts.lazyCommitIntervalMs,
+    );
   }
 
   function runCommit(): void {
     if (committing !== null || !opened) return;
+    if (commitTimer !== null) clock.clearTimeout(commitTimer);
+    commitTimer = null;
     committing = commitLoop().finally(() => {
       committing = null;
-      // Lines that arrived during the last fdatasync wait for no timer: they are the next batch.
-      if (pending.text.length > 0 || (sealDue && current)) runCommit();
+      // Lines someone waits for that arrived during the last fdatasync wait for no timer: they are
+      // the next batch. Lazy ones wait for their timer.
+      if (pending.urgent || (sealDue && current)) runCommit();
+      else if (pending.text.length > 0) scheduleCommit();
     });
   }
 
@@ -544,7 +570,12 @@ export function createWal(opts: WalOptions): Wal {
     while (committing !== null) await committing;
     sealDue = true;
     runCommit();
-    while (committing !== null) await committing;
+    for (;;) {
+      while (committing !== null) await committing;
+      if (pending.text.length === 0) break;
+      // Lazy lines queued meanwhile: not left to a timer that would run after close().
+      runCommit();
+    }
   }
 
   async function close(): Promise<void> {

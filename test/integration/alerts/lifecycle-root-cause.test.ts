@@ -185,7 +185,10 @@ describe('alert lifecycle, parent suppression, area outages, flapping, maintenan
     // One of them drops again: the count of members back goes down with it, so the 7th return
     // (6 of 8 back) leaves the incident open, and the dropped one's return resolves it.
     await goOffline(clients[0] as MqttClient, ids[0] as string);
-    await waitFor(() => t.app.liveness.getStatus(ids[0] as string).state === 'offline', 'first one down again');
+    await waitFor(
+      () => t.app.liveness.getStatus(ids[0] as string).state === 'offline',
+      'first one down again',
+    );
     await goOnline(clients[6] as MqttClient, ids[6] as string);
     await waitFor(() => t.app.liveness.getStatus(ids[6] as string).state === 'online', '7th back');
     expect((await t.api<IncidentJson>('GET', `/api/v1/incidents/${inc.id}`)).body.state).toBe('open');

@@ -44,7 +44,7 @@ beforeAll(async () => {
     },
     credentialValid: () => true,
     lookupDevice: () => ({ kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null }),
-    onMessage: (_id, _topic, _payload, _at, done) => done(null),
+    onMessage: (_id, _topic, _payload, _at, done) => done?.(null),
   });
   await broker.start();
 });

@@ -24,6 +24,7 @@ async function setup(opts: Partial<WalOptions> = {}) {
     segmentPoints: 1000,
     segmentAgeMs: 60_000,
     commitIntervalMs: 1,
+    lazyCommitIntervalMs: 1,
     memoryBytes: 1 << 20,
     clock: systemClock,
     log: createLogger('silent'),
@@ -65,6 +66,37 @@ describe('write-ahead log', () => {
     expect(wal.stats().commits).toBeLessThanOrEqual(2);
     expect(wal.lines).toBe(500);
     expect(wal.pendingLines).toBe(0);
+  });
+
+  it('lazy lines (nobody waits) wait for their own interval, or ride along with the next urgent commit or a flush', async () => {
+    // A lazy interval far beyond the test: lazy lines reach the disk only with an urgent line or flush().
+    const { wal, dir } = await setup({ lazyCommitIntervalMs: 60_000 });
+    let lazyDone = 0;
+    for (let i = 0; i < 50; i++) wal.append(beat(i), () => lazyDone++, { lazy: true });
+    // An urgent commit that is already running, then lines that arrive meanwhile: the lazy ones do
+    // not start the next commit of their own.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(wal.stats().commits).toBe(0);
+    expect(linesOnDisk(dir)).toEqual([]);
+    let urgentErr: Error | null | undefined;
+    wal.append(tele(1), (err) => {
+      urgentErr = err;
+    });
+    await vi.waitFor(() => expect(urgentErr).toBeNull(), WAIT);
+    expect(lazyDone).toBe(50);
+    expect(wal.stats().commits).toBe(1);
+    expect(linesOnDisk(dir)).toHaveLength(51);
+    for (let i = 50; i < 60; i++) wal.append(beat(i), undefined, { lazy: true });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(wal.stats().commits).toBe(1);
+    await wal.flush();
+    expect(linesOnDisk(dir)).toHaveLength(61);
+    expect(wal.pendingLines).toBe(0);
+
+    // With a short lazy interval, lazy lines alone get there on their own.
+    const short = await setup({ lazyCommitIntervalMs: 5 });
+    for (let i = 0; i < 10; i++) short.wal.append(beat(i), undefined, { lazy: true });
+    await vi.waitFor(() => expect(linesOnDisk(short.dir)).toHaveLength(10), WAIT);
   });
 
   it('seals a segment once it holds segmentPoints lines, and a quiet one after segmentAgeMs', async () => {
@@ -116,6 +148,7 @@ describe('write-ahead log', () => {
       segmentPoints: 1000,
       segmentAgeMs: 60_000,
       commitIntervalMs: 1,
+      lazyCommitIntervalMs: 1,
       memoryBytes: 1 << 20,
       clock: systemClock,
       log: createLogger('silent'),
@@ -148,6 +181,7 @@ describe('write-ahead log', () => {
         segmentPoints: 1000,
         segmentAgeMs: 60_000,
         commitIntervalMs: 1,
+        lazyCommitIntervalMs: 1,
         memoryBytes: 0,
         clock: systemClock,
         log: createLogger('silent'),

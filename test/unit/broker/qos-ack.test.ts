@@ -1,0 +1,75 @@
+/**
+ * Issue #6: a QoS 1 message is acknowledged only when the handler says it is stored; a QoS 0
+ * message has nothing to acknowledge, so the handler gets no `done` and the device's next message
+ * never waits for the disk. The broker alone on port 0, a real MQTT.js client.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createMqttBroker, type MqttBroker } from '../../../services/broker/mqtt-broker.ts';
+import { loadConfig } from '../../../services/core/config.ts';
+import { createLogger } from '../../../services/core/logger.ts';
+
+const received: Array<{ topic: string; done?: (err: Error | null) => void }> = [];
+let broker: MqttBroker;
+let client: MqttClient;
+
+beforeAll(async () => {
+  const config = loadConfig({
+    env: {},
+    overrides: { host: '127.0.0.1', mqttPort: 0, broker: { tlsPort: 0, plainTcp: true } },
+  });
+  broker = await createMqttBroker({
+    config,
+    log: createLogger('silent'),
+    clock: { now: () => Date.now() },
+    verifyDevice: async (id, secret) => (id === 'cam-1' && secret === 's' ? 1 : null),
+    credentialValid: () => true,
+    lookupDevice: () => ({ kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null }),
+    onMessage: (_id, topic, _payload, _at, done) => {
+      received.push({ topic, done });
+    },
+  });
+  await broker.start();
+  client = mqtt.connect(`mqtt://127.0.0.1:${broker.port()}`, {
+    clientId: 'cam-1',
+    username: 'cam-1',
+    password: 's',
+    reconnectPeriod: 0,
+  });
+  await new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+});
+afterAll(async () => {
+  client?.end(true);
+  await broker?.stop();
+});
+
+const T = (ch: string) => `wardwatch/v1/devices/cam-1/${ch}`;
+
+describe('acknowledgement by QoS', () => {
+  it('QoS 1: PUBACK only after done(null); QoS 0: no done, and the next message is not held back', async () => {
+    let acked = false;
+    client.publish(T('heartbeat'), '{"seq":1}', { qos: 1 }, () => {
+      acked = true;
+    });
+    await vi.waitFor(() => expect(received).toHaveLength(1));
+    const durable = received[0];
+    expect(typeof durable?.done).toBe('function');
+    // The handler has not said "stored": no PUBACK however long we look.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(acked).toBe(false);
+    durable?.done?.(null);
+    await vi.waitFor(() => expect(acked).toBe(true));
+
+    // Two QoS 0 messages in a row: both reach the handler although nothing ever calls a done.
+    client.publish(T('telemetry'), '{"fps":25}', { qos: 0 });
+    client.publish(T('heartbeat'), '{"seq":2}', { qos: 0 });
+    await vi.waitFor(() => expect(received).toHaveLength(3));
+    expect(received.slice(1).map((r) => [r.topic, r.done])).toEqual([
+      [T('telemetry'), undefined],
+      [T('heartbeat'), undefined],
+    ]);
+  });
+});

@@ -163,6 +163,7 @@ export async function createWardwatch(
       const d = devices.get(deviceId);
       return { ...status, maintenance: d !== null && maintenance.activeFor(d, clock.now()) !== null };
     },
+    stateOf: (deviceId) => liveness.stateOf(deviceId),
   };
   const ingest = createIngest({
     config,

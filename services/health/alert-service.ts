@@ -101,9 +101,7 @@ export function createAlertService(deps: {
     },
 
     resolveBySystem(deviceId, type, at, note = null) {
-      const open = repo.findUnresolved(deviceId, type);
-      if (!open) return null;
-      const resolved = repo.resolve(open.id, 'system', note, at);
+      const resolved = repo.resolveUnresolved(deviceId, type, 'system', note, at);
       if (resolved) {
         history(resolved.id, 'resolve', 'system', note, at);
         log.info({ alertId: resolved.id, deviceId, type }, 'alert resolved by system');

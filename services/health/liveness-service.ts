@@ -220,6 +220,8 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
       if (device) apply(device, { type: 'status_offline', at });
     },
 
+    stateOf: (deviceId) => records.get(deviceId)?.state ?? 'unknown',
+
     getStatus(deviceId) {
       const r = records.get(deviceId);
       if (!r) return { deviceId, state: 'unknown', lastSeenAt: null, stateSince: clock.now() };

@@ -1,9 +1,11 @@
-import type { Alert, AlertFilter, AlertHistoryEntry, DeviceStatus, Incident } from './types.ts';
+import type { Alert, AlertFilter, AlertHistoryEntry, DeviceState, DeviceStatus, Incident } from './types.ts';
 
 /** Read side of liveness, for the API (status, summary, map). In memory; O(1) per device. */
 export interface LivenessView {
   /** Current status; a registered device never seen is `unknown`. */
   getStatus(deviceId: string): DeviceStatus;
+  /** Only the state (whole-fleet views ask for it per device: no object per call). */
+  stateOf(deviceId: string): DeviceState;
 }
 
 /** What the API may do with alerts. Every change is emitted on the bus (alert.*). */

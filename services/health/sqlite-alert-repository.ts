@@ -133,6 +133,11 @@ export class SqliteAlertRepository implements AlertRepository {
         `UPDATE alerts SET state = 'resolved', resolved_at = @at, resolved_by = @by, note = COALESCE(@note, note)
          WHERE id = @id AND state != 'resolved' RETURNING *`,
       ),
+      // Matches the partial unique index alerts_one_unresolved: one indexed row.
+      resolveUnresolved: db.prepare<[Record<string, unknown>], AlertRow>(
+        `UPDATE alerts SET state = 'resolved', resolved_at = @at, resolved_by = @by, note = COALESCE(@note, note)
+         WHERE device_id = @deviceId AND type = @type AND state != 'resolved' RETURNING *`,
+      ),
       setAssignee: db.prepare<[string | null, number], AlertRow>(
         'UPDATE alerts SET assignee = ? WHERE id = ? RETURNING *',
       ),
@@ -212,6 +217,11 @@ export class SqliteAlertRepository implements AlertRepository {
 
   resolve(id: number, by: string, note: string | null, at: number): Alert | null {
     return this.written(this.stmts.resolve.get({ id, by, note, at }), id);
+  }
+
+  resolveUnresolved(deviceId: string, type: string, by: string, note: string | null, at: number): Alert | null {
+    const row = this.stmts.resolveUnresolved.get({ deviceId, type, by, note, at });
+    return row ? toAlert(row) : null;
   }
 
   setAssignee(id: number, assignee: string | null): Alert | null {

@@ -121,6 +121,8 @@ export interface AlertRepository {
   list(filter: AlertFilter): { items: Alert[]; nextCursor: string | null };
   acknowledge(id: number, by: string, note: string | null, at: number): Alert | null;
   resolve(id: number, by: string, note: string | null, at: number): Alert | null;
+  /** Resolves the unresolved alert of (deviceId, type) in one write; null when there is none. */
+  resolveUnresolved(deviceId: string, type: string, by: string, note: string | null, at: number): Alert | null;
   /** deviceId → number of unresolved alerts (for the map and device views). */
   countUnresolvedByDevice(): Map<string, number>;
   setAssignee(id: number, assignee: string | null): Alert | null;

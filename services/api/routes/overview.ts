@@ -59,7 +59,7 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     async (request, reply) => {
       const scope = wardScope(userOf(request), request.query.ward);
       const body = cache.get(`summary ${JSON.stringify(scope)}`, () => {
-        const s = summarize(deps.devices.list(scope), (id) => deps.liveness.getStatus(id).state);
+        const s = summarize(deps.devices.list(scope), (id) => deps.liveness.stateOf(id));
         // The schema's kinds (gateways count in the totals and per ward).
         return JSON.stringify({ ...s, byKind: { camera: s.byKind.camera, light: s.byKind.light } });
       });

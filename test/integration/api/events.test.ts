@@ -162,8 +162,9 @@ describe('GET /api/v1/events (Server-Sent Events)', () => {
   it('unsubscribes from the bus when the client goes away', async () => {
     const names = ['device.state', 'alert.opened', 'alert.acknowledged', 'alert.resolved'] as const;
     const listeners = () => names.map((n) => h.bus.listenerCount(n));
-    // The map and summary cache (response-cache.ts) listens too, for the life of the app.
-    const baseline = [1, 1, 0, 1];
+    // The map and summary cache (response-cache.ts) and the map's per-device features
+    // (map-features.ts) listen too, for the life of the app.
+    const baseline = [2, 2, 0, 2];
     const plus = (k: number) => baseline.map((n) => n + k);
     const settle = async (want: number[]) => {
       const deadline = Date.now() + 5000;

@@ -16,7 +16,7 @@ import { type Database, openDatabase } from '../../../services/core/sqlite.ts';
 import { type AlertEngine, createAlertService } from '../../../services/health/alert-service.ts';
 import type { LivenessView } from '../../../services/health/service-types.ts';
 import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-repository.ts';
-import type { DeviceStatus, NewAlert } from '../../../services/health/types.ts';
+import type { DeviceState, DeviceStatus, NewAlert } from '../../../services/health/types.ts';
 import {
   createDeviceRegistry,
   type DeviceInput,
@@ -71,6 +71,9 @@ export class MapLiveness implements LivenessView {
     stateSince = this.clock.now(),
   ) {
     this.statuses.set(deviceId, { deviceId, state, lastSeenAt, stateSince });
+  }
+  stateOf(deviceId: string): DeviceState {
+    return this.getStatus(deviceId).state;
   }
   getStatus(deviceId: string): DeviceStatus {
     return (

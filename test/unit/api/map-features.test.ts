@@ -19,6 +19,7 @@ describe('map features (kept per device)', () => {
     const features = createFeatureCache(bus, { maxAgeMs: 30_000, now: () => t });
     const states = new Map<string, DeviceState>();
     const liveness = {
+      stateOf: (id: string) => states.get(id) ?? 'unknown',
       getStatus: (id: string) => ({ state: states.get(id) ?? 'unknown', lastSeenAt: t, stateSince: 0 }),
     } as unknown as LivenessView;
     let countReads = 0;

@@ -84,6 +84,7 @@ describe('rule engine (fake clock, real SQLite alerts)', () => {
       alerts,
       devices: { get: (id) => devices.get(id) ?? null },
       liveness: {
+        stateOf: () => 'online',
         getStatus: (deviceId) => ({ deviceId, state: 'online', lastSeenAt: clock.now(), stateSince: NOON }),
       },
       points: { write: (p) => void points.push(p) },

@@ -70,6 +70,7 @@ describe('daily digest (fake clock)', () => {
         get: (id) => devices.find((x) => x.id === id) ?? null,
       },
       liveness: {
+        stateOf: (id) => states[id] ?? 'unknown',
         getStatus: (id) => ({
           deviceId: id,
           state: states[id] ?? 'unknown',

@@ -298,6 +298,23 @@ describe('SqliteAlertRepository', () => {
     expect(repo.setIncident(9999, 1)).toBeNull();
   });
 
+  it('resolveUnresolved resolves the one unresolved alert of (device, type), else nothing', () => {
+    const repo = new SqliteAlertRepository(db);
+    const { alert: a } = repo.open(alert('cam-1'));
+    const { alert: other } = repo.open(alert('cam-1', 'tamper'));
+    expect(repo.resolveUnresolved('cam-2', 'device_offline', 'system', null, T0 + 1)).toBeNull();
+    const r = repo.resolveUnresolved('cam-1', 'device_offline', 'system', 'back', T0 + 2);
+    expect(r).toMatchObject({
+      id: a.id,
+      state: 'resolved',
+      resolvedBy: 'system',
+      resolvedAt: T0 + 2,
+      note: 'back',
+    });
+    expect(repo.resolveUnresolved('cam-1', 'device_offline', 'system', null, T0 + 3)).toBeNull();
+    expect(repo.get(other.id)?.state).toBe('open');
+  });
+
   it('counts unresolved alerts per device', () => {
     const repo = new SqliteAlertRepository(db);
     repo.open(alert('cam-1'));

@@ -357,7 +357,8 @@ async function apiLatencies(ww: WardwatchSystem) {
     };
   };
   const out: Record<string, unknown> = {
-    method: 'node:http GET with accept-encoding: gzip, keep-alive; request → last body byte (no decompression)',
+    method:
+      'node:http GET with accept-encoding: gzip, keep-alive; request → last body byte (no decompression)',
   };
   try {
     for (const path of ['/api/v1/status/summary', '/api/v1/map.geojson']) {

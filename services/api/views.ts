@@ -102,14 +102,21 @@ export function summarize(devices: readonly Device[], stateOf: (id: string) => D
   const all = zero();
   const byKind: Record<DeviceKind, StateCounts> = { camera: zero(), light: zero(), gateway: zero() };
   const byWard: Record<string, StateCounts> = {};
+  // Tight on purpose: a dashboard polls this over the whole fleet (no array per device).
   for (const d of devices) {
     const state = stateOf(d.id);
-    const ward = byWard[d.ward] ?? zero();
-    byWard[d.ward] = ward;
-    for (const c of [all, byKind[d.kind], ward]) {
-      c.total++;
-      c[state]++;
+    let ward = byWard[d.ward];
+    if (ward === undefined) {
+      ward = zero();
+      byWard[d.ward] = ward;
     }
+    const kind = byKind[d.kind];
+    all.total++;
+    all[state]++;
+    kind.total++;
+    kind[state]++;
+    ward.total++;
+    ward[state]++;
   }
   return { ...all, byKind, byWard };
 }

@@ -185,6 +185,8 @@ function checkNewUser(input: NewUser): User {
 
 export function createUserService(deps: UserServiceDeps): UserService {
   const { db, clock, log, config } = deps;
+  /** Every user, as list() last read them; null after a change. */
+  let listed: UserRecord[] | null = null;
   const stmts = {
     insert: db.prepare<[Record<string, unknown>]>(
       `INSERT INTO users (username, password_hash, role, wards, created_at, updated_at)
@@ -221,6 +223,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
     if (stmts.get.get(user.username)) throw conflict(`user '${user.username}' already exists`);
     const passwordHash = await hashPassword(input.password);
     try {
+      listed = null;
       stmts.insert.run({ ...user, wards: JSON.stringify(user.wards), passwordHash, now: clock.now() });
     } catch (err) {
       // Two concurrent creations of one name: the second lost the race during hashing.
@@ -258,7 +261,9 @@ export function createUserService(deps: UserServiceDeps): UserService {
       return row ? toRecord(row) : null;
     },
 
-    list: () => stmts.list.all().map(toRecord),
+    // The assigner asks for every new alert (a storm opens thousands a second): kept until a
+    // user is created or changed, which only this service does.
+    list: () => [...(listed ??= stmts.list.all().map(toRecord))],
 
     async update(username, change) {
       const row = stmts.get.get(username);
@@ -275,6 +280,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       const revoke = change.password !== undefined || (disabledAt !== null && row.disabled_at === null);
       // One transaction: no request can authenticate between the change and the revocation.
       const revokedTokens = db.transaction(() => {
+        listed = null;
         stmts.update.run({ username, role, wards: JSON.stringify(wards), passwordHash, disabledAt, now });
         return revoke ? stmts.deleteTokensOf.run(username).changes : 0;
       })();

@@ -219,7 +219,13 @@ export class SqliteAlertRepository implements AlertRepository {
     return this.written(this.stmts.resolve.get({ id, by, note, at }), id);
   }
 
-  resolveUnresolved(deviceId: string, type: string, by: string, note: string | null, at: number): Alert | null {
+  resolveUnresolved(
+    deviceId: string,
+    type: string,
+    by: string,
+    note: string | null,
+    at: number,
+  ): Alert | null {
     const row = this.stmts.resolveUnresolved.get({ deviceId, type, by, note, at });
     return row ? toAlert(row) : null;
   }

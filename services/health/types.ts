@@ -122,7 +122,13 @@ export interface AlertRepository {
   acknowledge(id: number, by: string, note: string | null, at: number): Alert | null;
   resolve(id: number, by: string, note: string | null, at: number): Alert | null;
   /** Resolves the unresolved alert of (deviceId, type) in one write; null when there is none. */
-  resolveUnresolved(deviceId: string, type: string, by: string, note: string | null, at: number): Alert | null;
+  resolveUnresolved(
+    deviceId: string,
+    type: string,
+    by: string,
+    note: string | null,
+    at: number,
+  ): Alert | null;
   /** deviceId → number of unresolved alerts (for the map and device views). */
   countUnresolvedByDevice(): Map<string, number>;
   setAssignee(id: number, assignee: string | null): Alert | null;

@@ -95,6 +95,24 @@ describe('createUser', () => {
     expect(users.list().map((x) => x.username)).toEqual(['lan.nguyen']);
   });
 
+  it('list() is current after every create and change (it is kept between them)', async () => {
+    expect(users.list()).toEqual([]);
+    await users.createUser({ username: 'tech.a', password: 'mat-khau-1', role: 'technician' });
+    expect(users.list().map((x) => [x.username, x.role])).toEqual([['tech.a', 'technician']]);
+    await users.createUser({ username: 'tech.b', password: 'mat-khau-1', role: 'technician' });
+    expect(users.list().map((x) => x.username)).toEqual(['tech.a', 'tech.b']);
+    await users.update('tech.a', { role: 'viewer', wards: ['w1'] });
+    expect(users.list().find((x) => x.username === 'tech.a')).toMatchObject({
+      role: 'viewer',
+      wards: ['w1'],
+    });
+    await users.update('tech.b', { disabled: true });
+    expect(users.list().find((x) => x.username === 'tech.b')?.disabledAt).not.toBeNull();
+    // A caller changing its copy changes nothing kept.
+    users.list().pop();
+    expect(users.list()).toHaveLength(2);
+  });
+
   it('validates username, password and role, naming the field', async () => {
     await expectWwError(
       users.createUser({ username: 'A', password: 'long enough', role: 'viewer' }),

@@ -40,8 +40,12 @@ export interface AlertEngine extends AlertService {
    * storm's outages.
    */
   suppressIfNone(id: number, suppressedBy: Suppression): Alert | null;
-  /** Links the alert to an incident (or unlinks with null); emits alert.updated when it changed. */
-  setIncident(id: number, incidentId: number | null): Alert | null;
+  /**
+   * Links the alert to an incident and suppresses it unless it is suppressed or resolved already
+   * (history `suppress` when it was); one alert.updated when anything changed. Two reads and
+   * writes fewer than linking and suppressing apart, for each member of an area outage.
+   */
+  linkToIncident(id: number, incidentId: number, suppressedBy: Suppression): Alert | null;
 }
 
 export function createAlertService(deps: {
@@ -200,12 +204,17 @@ export function createAlertService(deps: {
       return updated;
     },
 
-    setIncident(id, incidentId) {
+    linkToIncident(id, incidentId, suppressedBy) {
       const alert = repo.get(id);
       if (!alert) return null;
-      if (alert.incidentId === incidentId) return alert;
-      const updated = repo.setIncident(id, incidentId);
-      if (updated) bus.emit('alert.updated', updated);
+      const suppresses = alert.suppressedBy === null && alert.state !== 'resolved';
+      if (alert.incidentId === incidentId && !suppresses) return alert;
+      const updated = repo.linkToIncident(id, incidentId, suppressedBy);
+      if (updated) {
+        if (suppresses)
+          history(id, 'suppress', 'system', `${suppressedBy.reason} ${suppressedBy.ref ?? ''}`.trim());
+        bus.emit('alert.updated', updated);
+      }
       return updated;
     },
   };

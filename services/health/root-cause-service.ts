@@ -222,8 +222,7 @@ export function createRootCauseService(deps: {
   };
 
   const linkToIncident = (inc: Incident, alertId: number) => {
-    const a = alerts.setIncident(alertId, inc.id);
-    if (a) suppress(a, { reason: 'area_outage', ref: String(inc.id) });
+    alerts.linkToIncident(alertId, inc.id, { reason: 'area_outage', ref: String(inc.id) });
   };
 
   const areaOutage = (d: Device, a: Alert) => {

@@ -148,8 +148,12 @@ export class SqliteAlertRepository implements AlertRepository {
         `UPDATE alerts SET suppressed_reason = ?, suppressed_ref = ?
          WHERE id = ? AND suppressed_reason IS NULL AND state != 'resolved' RETURNING *`,
       ),
-      setIncident: db.prepare<[number | null, number], AlertRow>(
-        'UPDATE alerts SET incident_id = ? WHERE id = ? RETURNING *',
+      // The first suppression reason stands; a resolved alert is linked but not suppressed.
+      linkToIncident: db.prepare<[Record<string, unknown>], AlertRow>(
+        `UPDATE alerts SET incident_id = @incidentId,
+           suppressed_ref = CASE WHEN suppressed_reason IS NULL AND state != 'resolved' THEN @ref ELSE suppressed_ref END,
+           suppressed_reason = CASE WHEN suppressed_reason IS NULL AND state != 'resolved' THEN @reason ELSE suppressed_reason END
+         WHERE id = @id RETURNING *`,
       ),
       addHistory: db.prepare<[Record<string, unknown>]>(
         'INSERT INTO alert_history (alert_id, at, action, by_user, note) VALUES (@alertId, @at, @action, @by, @note)',
@@ -244,8 +248,14 @@ export class SqliteAlertRepository implements AlertRepository {
     return row ? toAlert(row) : null;
   }
 
-  setIncident(id: number, incidentId: number | null): Alert | null {
-    return this.written(this.stmts.setIncident.get(incidentId, id), id);
+  linkToIncident(id: number, incidentId: number, suppressedBy: Suppression): Alert | null {
+    const row = this.stmts.linkToIncident.get({
+      id,
+      incidentId,
+      reason: suppressedBy.reason,
+      ref: suppressedBy.ref ?? null,
+    });
+    return row ? toAlert(row) : null;
   }
 
   addHistory(alertId: number, e: AlertHistoryEntry): void {

@@ -135,7 +135,8 @@ export interface AlertRepository {
   setSuppressedBy(id: number, suppressedBy: Suppression | null): Alert | null;
   /** Sets the suppression only of an unresolved alert that has none; null when nothing changed. */
   suppressIfNone(id: number, suppressedBy: Suppression): Alert | null;
-  setIncident(id: number, incidentId: number | null): Alert | null;
+  /** Links to an incident and, unless already suppressed or resolved, suppresses: one write. */
+  linkToIncident(id: number, incidentId: number, suppressedBy: Suppression): Alert | null;
   addHistory(alertId: number, entry: AlertHistoryEntry): void;
   history(alertId: number): AlertHistoryEntry[];
 }

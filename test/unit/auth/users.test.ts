@@ -107,7 +107,7 @@ describe('createUser', () => {
       wards: ['w1'],
     });
     await users.update('tech.b', { disabled: true });
-    expect(users.list().find((x) => x.username === 'tech.b')?.disabledAt).not.toBeNull();
+    expect(users.list().find((x) => x.username === 'tech.b')?.disabled).toBe(true);
     // A caller changing its copy changes nothing kept.
     users.list().pop();
     expect(users.list()).toHaveLength(2);

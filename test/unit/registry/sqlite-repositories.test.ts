@@ -289,13 +289,28 @@ describe('SqliteAlertRepository', () => {
     expect(repo.suppressIfNone(a.id, { reason: 'parent_offline', ref: 'gw' })).toBeNull();
     expect(repo.get(a.id)?.suppressedBy).toEqual({ reason: 'area_outage', ref: '7' });
     expect(repo.setSuppressedBy(a.id, null)?.suppressedBy).toBeNull();
-    expect(repo.setIncident(a.id, 7)).toEqual({ ...repo.get(a.id), incidentId: 7 });
     expect(repo.setAssignee(a.id, 'tech')?.assignee).toBe('tech');
     repo.resolve(a.id, 'system', null, T0 + 1);
     expect(repo.suppressIfNone(a.id, { reason: 'flapping', ref: null })).toBeNull();
     expect(repo.get(a.id)?.suppressedBy).toBeNull();
     expect(repo.suppressIfNone(9999, { reason: 'flapping', ref: null })).toBeNull();
-    expect(repo.setIncident(9999, 1)).toBeNull();
+  });
+
+  it('linkToIncident links always and suppresses only an unsuppressed, unresolved alert', () => {
+    const repo = new SqliteAlertRepository(db);
+    const { alert: a } = repo.open(alert('cam-1'));
+    const { alert: b } = repo.open(alert('cam-2'));
+    const { alert: c } = repo.open(alert('cam-3'));
+    repo.suppressIfNone(b.id, { reason: 'parent_offline', ref: '9' });
+    repo.resolve(c.id, 'system', null, T0 + 1);
+    const area = { reason: 'area_outage', ref: '4' } as const;
+    expect(repo.linkToIncident(a.id, 4, area)).toMatchObject({ incidentId: 4, suppressedBy: area });
+    expect(repo.linkToIncident(b.id, 4, area)).toMatchObject({
+      incidentId: 4,
+      suppressedBy: { reason: 'parent_offline', ref: '9' },
+    });
+    expect(repo.linkToIncident(c.id, 4, area)).toMatchObject({ incidentId: 4, suppressedBy: null });
+    expect(repo.linkToIncident(9999, 4, area)).toBeNull();
   });
 
   it('resolveUnresolved resolves the one unresolved alert of (device, type), else nothing', () => {

@@ -263,7 +263,10 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
     // The assigner asks for every new alert (a storm opens thousands a second): kept until a
     // user is created or changed, which only this service does.
-    list: () => [...(listed ??= stmts.list.all().map(toRecord))],
+    list: () => {
+      if (listed === null) listed = stmts.list.all().map(toRecord);
+      return [...listed];
+    },
 
     async update(username, change) {
       const row = stmts.get.get(username);

@@ -147,7 +147,7 @@ export function createRootCauseService(deps: {
 
   const addMember = (entry: OpenIncident, deviceId: string) => {
     entry.members.add(deviceId);
-    if (liveness.getStatus(deviceId).state === 'online') entry.back.add(deviceId);
+    if (liveness.stateOf(deviceId) === 'online') entry.back.add(deviceId);
     const set = openByMember.get(deviceId) ?? new Set();
     set.add(entry);
     openByMember.set(deviceId, set);
@@ -395,6 +395,8 @@ export function createRootCauseService(deps: {
         bus.on('device.state', onState),
         bus.on('device.deleted', ({ deviceId }) => {
           flaps.delete(deviceId);
+          // A deleted member is not back (it never will be): as if it went dark.
+          onMemberState(deviceId, 'unknown', clock.now());
           children = null;
         }),
       );

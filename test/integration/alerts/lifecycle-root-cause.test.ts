@@ -200,6 +200,33 @@ describe('alert lifecycle, parent suppression, area outages, flapping, maintenan
     expect(events.filter((e) => e.name === 'incident.resolved').map((e) => e.id)).toEqual([inc.id]);
   });
 
+  it('a member deleted while back online no longer counts as back', async () => {
+    const ids = Array.from({ length: 5 }, (_, i) => `light-del${i}`);
+    const clients: MqttClient[] = [];
+    for (const id of ids) clients.push(await add({ id, kind: 'light', powerZone: 'tram-del' }));
+    for (const [i, id] of ids.entries()) await goOffline(clients[i] as MqttClient, id);
+    const inc = await waitFor(async () => {
+      const r = await t.api<{ items: IncidentJson[] }>('GET', '/api/v1/incidents?state=open');
+      const x = r.body.items.find((i) => i.powerZone === 'tram-del');
+      return x && x.deviceIds.length === 5 ? x : null;
+    }, 'incident with 5 devices');
+    // 3 of 5 back, then one of them deleted: 2 of 5. The 4th back makes 3 of 5 (60 % < 80 %).
+    for (let i = 0; i < 3; i++) await goOnline(clients[i] as MqttClient, ids[i] as string);
+    await waitFor(() => t.app.liveness.getStatus(ids[2] as string).state === 'online', '3 back');
+    // A clean DISCONNECT (no last will): the device is still online when it is deleted.
+    await new Promise<void>((r) => clients[0]?.end(false, {}, () => r()));
+    expect(t.app.liveness.getStatus(ids[0] as string).state).toBe('online');
+    expect((await t.api('DELETE', `/api/v1/devices/${ids[0]}`)).status).toBe(204);
+    await goOnline(clients[3] as MqttClient, ids[3] as string);
+    await waitFor(() => t.app.liveness.getStatus(ids[3] as string).state === 'online', '4th back');
+    expect((await t.api<IncidentJson>('GET', `/api/v1/incidents/${inc.id}`)).body.state).toBe('open');
+    await goOnline(clients[4] as MqttClient, ids[4] as string);
+    await waitFor(
+      async () => (await t.api<IncidentJson>('GET', `/api/v1/incidents/${inc.id}`)).body.state === 'resolved',
+      'incident resolved with 4 of 5 back',
+    );
+  });
+
   it('flapping: the 4th offline in 10 min opens one device_flapping alert; offline alerts are suppressed; calm clears it', async () => {
     const c = await add({ id: 'cam-flap' });
     for (let i = 0; i < 4; i++) {

@@ -13,25 +13,34 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
+/** A log in `dir` that commits and seals quickly; `opts` override. */
+const walOptions = (dir: string, opts: Partial<WalOptions> = {}): WalOptions => ({
+  dir,
+  maxBytes: 1 << 30,
+  segmentPoints: 1000,
+  segmentAgeMs: 60_000,
+  commitIntervalMs: 1,
+  lazyCommitIntervalMs: 1,
+  memoryBytes: 1 << 20,
+  clock: systemClock,
+  log: createLogger('silent'),
+  onSealed: () => undefined,
+  onOverflow: () => undefined,
+  ...opts,
+});
+
 async function setup(opts: Partial<WalOptions> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'ww-wal-'));
   dirs.push(dir);
   const overflow: boolean[] = [];
   let sealedCalls = 0;
-  const wal = createWal({
-    dir,
-    maxBytes: 1 << 30,
-    segmentPoints: 1000,
-    segmentAgeMs: 60_000,
-    commitIntervalMs: 1,
-    lazyCommitIntervalMs: 1,
-    memoryBytes: 1 << 20,
-    clock: systemClock,
-    log: createLogger('silent'),
-    onSealed: () => sealedCalls++,
-    onOverflow: (active) => overflow.push(active),
-    ...opts,
-  });
+  const wal = createWal(
+    walOptions(dir, {
+      onSealed: () => sealedCalls++,
+      onOverflow: (active) => overflow.push(active),
+      ...opts,
+    }),
+  );
   await wal.open();
   return { wal, dir, overflow, sealedCalls: () => sealedCalls };
 }
@@ -142,19 +151,7 @@ describe('write-ahead log', () => {
     await writeFile(join(dir, '000000000001-2-1.lp'), tele(1) + beat(2));
     await writeFile(join(dir, '000000000002.open'), `${tele(3)}${beat(4)}telemetry,deviceId=cam-1 fps=`);
     await writeFile(join(dir, '000000000001-1-0.lp.tmp'), beat(2));
-    const wal = createWal({
-      dir,
-      maxBytes: 1 << 30,
-      segmentPoints: 1000,
-      segmentAgeMs: 60_000,
-      commitIntervalMs: 1,
-      lazyCommitIntervalMs: 1,
-      memoryBytes: 1 << 20,
-      clock: systemClock,
-      log: createLogger('silent'),
-      onSealed: () => undefined,
-      onOverflow: () => undefined,
-    });
+    const wal = createWal(walOptions(dir));
     await wal.open();
     expect(wal.sealed.map((s) => [s.file, s.count, s.telemetry])).toEqual([
       ['000000000001-2-1.lp', 2, 1],
@@ -175,19 +172,7 @@ describe('write-ahead log', () => {
     await writeFile(join(dir, '000000000004-2-1.lp'), tele(1) + beat(2));
     await writeFile(join(dir, '000000000004-1-0.lp'), beat(2));
     const { wal } = await (async () => {
-      const w = createWal({
-        dir,
-        maxBytes: 1 << 30,
-        segmentPoints: 1000,
-        segmentAgeMs: 60_000,
-        commitIntervalMs: 1,
-        lazyCommitIntervalMs: 1,
-        memoryBytes: 0,
-        clock: systemClock,
-        log: createLogger('silent'),
-        onSealed: () => undefined,
-        onOverflow: () => undefined,
-      });
+      const w = createWal(walOptions(dir, { memoryBytes: 0 }));
       await w.open();
       return { wal: w };
     })();

@@ -435,33 +435,30 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       stats.duplicatesDropped++;
       return done(null);
     }
-    if (packet.qos === 0) {
-      // Nothing to acknowledge: the device's next message need not wait for an fsync.
-      try {
-        onMessage(deviceId, packet.topic, payload, clock.now());
-      } catch (err) {
-        log.error({ err, deviceId, topic: packet.topic }, 'ingest failed');
-      }
-      return done(null);
-    }
+    // QoS 0 has nothing to acknowledge: no `settle`, so its points are committed lazily and the
+    // device's next message need not wait for an fsync.
     let settled = false;
-    const settle = (err: Error | null) => {
-      if (settled) return;
-      settled = true;
-      if (err) {
-        stats.storeFailures++;
-        return done(err);
-      }
-      if (qos1) duplicates.remember(deviceId, packet.messageId as number, payload);
-      done(null);
-    };
+    const settle =
+      packet.qos === 0
+        ? undefined
+        : (err: Error | null) => {
+            if (settled) return;
+            settled = true;
+            if (err) {
+              stats.storeFailures++;
+              return done(err);
+            }
+            if (qos1) duplicates.remember(deviceId, packet.messageId as number, payload);
+            done(null);
+          };
     try {
       onMessage(deviceId, packet.topic, payload, clock.now(), settle);
     } catch (err) {
       // Ingest is total; this only guards the broker against a bug there.
       log.error({ err, deviceId, topic: packet.topic }, 'ingest failed');
-      settle(null);
+      settle?.(null);
     }
+    if (!settle) done(null);
   };
 
   // concurrency 0: see config/default.yaml broker.concurrency and docs/operations.md.

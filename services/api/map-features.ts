@@ -11,8 +11,6 @@ import type { WardwatchEvents } from '../core/events.ts';
 export interface FeatureCache {
   /** The feature of `deviceId`, from `build` when missing, changed or too old. */
   get(deviceId: string, build: () => string): string;
-  /** How many features `get` would rebuild for these ids (to fetch per-device data only when needed). */
-  staleCount(deviceIds: readonly string[]): number;
   close(): void;
 }
 
@@ -36,24 +34,14 @@ export function createFeatureCache(
     bus.on('alert.opened', (a) => drop(a.deviceId)),
     bus.on('alert.resolved', (a) => drop(a.deviceId)),
   ];
-  const fresh = (deviceId: string, t: number) => {
-    const hit = kept.get(deviceId);
-    return hit !== undefined && t - hit.builtAt < maxAgeMs ? hit : undefined;
-  };
   return {
     get(deviceId, build) {
       const t = now();
-      const hit = fresh(deviceId, t);
-      if (hit) return hit.text;
+      const hit = kept.get(deviceId);
+      if (hit !== undefined && t - hit.builtAt < maxAgeMs) return hit.text;
       const text = build();
       kept.set(deviceId, { text, builtAt: t });
       return text;
-    },
-    staleCount(deviceIds) {
-      const t = now();
-      let n = 0;
-      for (const id of deviceIds) if (!fresh(id, t)) n++;
-      return n;
     },
     close() {
       for (const u of unsubscribe) u();

@@ -142,7 +142,7 @@ export function deviceFeature(d: Device, liveness: LivenessView, openAlerts: num
 
 /**
  * The FeatureCollection of these devices, serialised, from each device's kept feature string
- * (`features`); the per-device open-alert counts are read only when some feature is rebuilt.
+ * (`features`); the per-device open-alert counts are read (once) only when some feature is rebuilt.
  */
 export function devicesGeoJsonText(
   devices: readonly Device[],
@@ -150,10 +150,12 @@ export function devicesGeoJsonText(
   openAlerts: () => Map<string, number>,
   features: FeatureCache,
 ): string {
-  const ids = devices.map((d) => d.id);
-  const counts = features.staleCount(ids) > 0 ? openAlerts() : new Map<string, number>();
+  let counts: Map<string, number> | null = null;
   const parts = devices.map((d) =>
-    features.get(d.id, () => JSON.stringify(deviceFeature(d, liveness, counts.get(d.id) ?? 0))),
+    features.get(d.id, () => {
+      counts ??= openAlerts();
+      return JSON.stringify(deviceFeature(d, liveness, counts.get(d.id) ?? 0));
+    }),
   );
   return `{"type":"FeatureCollection","features":[${parts.join(',')}]}`;
 }

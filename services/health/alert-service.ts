@@ -48,6 +48,9 @@ export interface AlertEngine extends AlertService {
   linkToIncident(id: number, incidentId: number, suppressedBy: Suppression): Alert | null;
 }
 
+/** The history note of a suppression: its reason and what caused it (`area_outage 12`). */
+const suppressionNote = (s: Suppression) => `${s.reason} ${s.ref ?? ''}`.trim();
+
 export function createAlertService(deps: {
   repo: AlertRepository;
   bus: EventBus<WardwatchEvents>;
@@ -82,12 +85,7 @@ export function createAlertService(deps: {
       history(alert.id, 'open', 'system', null, input.openedAt);
       if (opts.suppressedBy) {
         alert = repo.setSuppressedBy(alert.id, opts.suppressedBy) ?? alert;
-        history(
-          alert.id,
-          'suppress',
-          'system',
-          `${opts.suppressedBy.reason} ${opts.suppressedBy.ref ?? ''}`.trim(),
-        );
+        history(alert.id, 'suppress', 'system', suppressionNote(opts.suppressedBy));
       }
       let assignee: string | null = null;
       try {
@@ -184,12 +182,7 @@ export function createAlertService(deps: {
       if (sameSuppression(alert.suppressedBy, suppressedBy)) return alert;
       const updated = repo.setSuppressedBy(id, suppressedBy);
       if (updated) {
-        history(
-          id,
-          'suppress',
-          'system',
-          suppressedBy ? `${suppressedBy.reason} ${suppressedBy.ref ?? ''}`.trim() : 'cleared',
-        );
+        history(id, 'suppress', 'system', suppressedBy ? suppressionNote(suppressedBy) : 'cleared');
         bus.emit('alert.updated', updated);
       }
       return updated;
@@ -198,7 +191,7 @@ export function createAlertService(deps: {
     suppressIfNone(id, suppressedBy) {
       const updated = repo.suppressIfNone(id, suppressedBy);
       if (updated) {
-        history(id, 'suppress', 'system', `${suppressedBy.reason} ${suppressedBy.ref ?? ''}`.trim());
+        history(id, 'suppress', 'system', suppressionNote(suppressedBy));
         bus.emit('alert.updated', updated);
       }
       return updated;
@@ -211,8 +204,7 @@ export function createAlertService(deps: {
       if (alert.incidentId === incidentId && !suppresses) return alert;
       const updated = repo.linkToIncident(id, incidentId, suppressedBy);
       if (updated) {
-        if (suppresses)
-          history(id, 'suppress', 'system', `${suppressedBy.reason} ${suppressedBy.ref ?? ''}`.trim());
+        if (suppresses) history(id, 'suppress', 'system', suppressionNote(suppressedBy));
         bus.emit('alert.updated', updated);
       }
       return updated;

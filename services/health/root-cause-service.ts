@@ -208,7 +208,7 @@ export function createRootCauseService(deps: {
       });
     }
     // Parent already offline.
-    if (d.parentId && liveness.getStatus(d.parentId).state === 'offline') {
+    if (d.parentId && liveness.stateOf(d.parentId) === 'offline') {
       const parentAlert = alerts.findUnresolved(d.parentId, OFFLINE_ALERT);
       suppress(a, { reason: 'parent_offline', ref: parentAlert ? String(parentAlert.id) : d.parentId });
     }
@@ -251,10 +251,7 @@ export function createRootCauseService(deps: {
     const nearby: Outage[] = [];
     for (const cell of cells) {
       const kept = (recent.get(cell) ?? []).filter(
-        (r) =>
-          o.at - r.at <= windowMs &&
-          liveness.getStatus(r.deviceId).state === 'offline' &&
-          r.deviceId !== d.id,
+        (r) => o.at - r.at <= windowMs && liveness.stateOf(r.deviceId) === 'offline' && r.deviceId !== d.id,
       );
       if (kept.length > 0) recent.set(cell, kept);
       else recent.delete(cell);

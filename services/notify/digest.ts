@@ -162,7 +162,7 @@ export function createDigest(deps: DigestDeps): { start(): void; stop(): void; r
       const c = counts[d.kind] ?? { up: 0, total: 0, unknown: 0 };
       counts[d.kind] = c;
       c.total++;
-      const state = liveness.getStatus(d.id).state;
+      const state = liveness.stateOf(d.id);
       if (state === 'online') c.up++;
       else if (state === 'unknown') c.unknown++;
     }

@@ -200,7 +200,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         continue;
       }
       try {
-        if (!flushOnly && liveness.getStatus(id).state === 'online') apply(d, { type: 'tick', at: now });
+        if (!flushOnly && liveness.stateOf(id) === 'online') apply(d, { type: 'tick', at: now });
         const u = r.usage;
         if (u && (u.burningS > 0 || u.energyKwh > 0)) {
           points.write({

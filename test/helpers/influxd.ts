@@ -250,7 +250,8 @@ export async function startInfluxd(opts: StartInfluxdOptions = {}): Promise<Infl
 /**
  * Rows of the first series of an InfluxQL query against `baseUrl` (no database path). Times are
  * epoch ms by default; `epoch: null` keeps RFC 3339 strings, which carry nanoseconds exactly (epoch
- * ns does not survive JSON numbers). An error in the result throws.
+ * ns does not survive JSON numbers). Compare those as instants with `influxTimeNs`, never as text:
+ * InfluxDB trims trailing zeros ('…39.78Z' for '…39.780Z', issue #16). An error in the result throws.
  */
 export async function influxQuery(
   baseUrl: string,
@@ -268,3 +269,18 @@ export async function influxQuery(
   if (result?.error) throw new Error(result.error);
   return result?.series?.[0]?.values ?? [];
 }
+
+/**
+ * An RFC 3339 time as InfluxDB writes it (0 to 9 fractional digits, trailing zeros trimmed, `Z`) as
+ * epoch nanoseconds, so that tests compare instants and not strings (issue #16).
+ */
+export function influxTimeNs(rfc3339: string): bigint {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/.exec(rfc3339);
+  if (!m) throw new Error(`not an RFC 3339 UTC time: ${rfc3339}`);
+  const seconds = Date.parse(`${m[1]}Z`);
+  if (Number.isNaN(seconds)) throw new Error(`not an RFC 3339 UTC time: ${rfc3339}`);
+  return BigInt(seconds) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
+/** Epoch milliseconds (plus an optional nanosecond offset) as epoch nanoseconds. */
+export const msToNs = (ms: number, extraNs = 0): bigint => BigInt(ms) * 1_000_000n + BigInt(extraNs);

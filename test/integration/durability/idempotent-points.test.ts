@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
-import { influxQuery } from '../../helpers/influxd.ts';
+import { influxQuery, influxTimeNs, msToNs } from '../../helpers/influxd.ts';
 
 /**
  * Issue #6: the same message delivered twice ends up as one point — a QoS 1 redelivery (DUP) and
@@ -47,13 +47,17 @@ describe('idempotent points', () => {
   let t: TestApp;
   const database = () => new URL(t.influxUrl).pathname.slice(1);
 
-  /** [time as RFC 3339 with ns (epoch ns does not survive JSON numbers), uptimeS]. */
-  async function heartbeatPoints(deviceId: string): Promise<unknown[][]> {
+  /**
+   * [time in epoch ns, uptimeS]. Read as RFC 3339 (epoch ns does not survive JSON numbers) and
+   * compared as an instant: InfluxDB trims trailing zeros from the fraction (issue #16).
+   */
+  async function heartbeatPoints(deviceId: string): Promise<Array<[bigint, unknown]>> {
     await t.app.storage.flush();
-    return influxQuery(influxBase, `SELECT uptimeS FROM heartbeat WHERE deviceId = '${deviceId}'`, {
+    const rows = await influxQuery(influxBase, `SELECT uptimeS FROM heartbeat WHERE deviceId = '${deviceId}'`, {
       db: database(),
       epoch: null,
     });
+    return rows.map((r) => [influxTimeNs(r[0] as string), r[1]]);
   }
 
   beforeAll(async () => {
@@ -81,7 +85,7 @@ describe('idempotent points', () => {
 
   it('the same message sent twice by mosquitto_pub (with ts and seq) is one point; another seq in the same ms is another', async () => {
     const secret = await t.addDevice({ id: 'dup-mosq' });
-    const ts = Date.now() - 1000;
+    const ts = Math.floor((Date.now() - 1000) / 10) * 10; // ms ending in 0 (issue #16)
     const pub = (payload: string) =>
       run('mosquitto_pub', [
         ...[
@@ -100,21 +104,21 @@ describe('idempotent points', () => {
       ]);
     await pub(JSON.stringify({ ts, seq: 41, uptimeS: 100 }));
     await pub(JSON.stringify({ ts, seq: 41, uptimeS: 100 }));
-    const ns = (offset: string) => new Date(ts).toISOString().replace('Z', `${offset}Z`);
-    expect(await heartbeatPoints('dup-mosq')).toEqual([[ns('000041'), 100]]);
+    expect(await heartbeatPoints('dup-mosq')).toEqual([[msToNs(ts, 41), 100]]);
     await pub(JSON.stringify({ ts, seq: 42, uptimeS: 101 }));
     expect((await heartbeatPoints('dup-mosq')).map((r) => r[1])).toEqual([100, 101]);
   });
 
   it('a device resending after a lost PUBACK (MQTT.js, new connection, same ts) leaves one point', async () => {
     const secret = await t.addDevice({ id: 'dup-mqttjs' });
-    const ts = Date.now() - 2000;
+    // Milliseconds ending in 00: InfluxDB writes this time as '….x00Z' trimmed to '….xZ' (issue #16).
+    const ts = Math.floor((Date.now() - 2000) / 100) * 100;
     const payload = JSON.stringify({ ts, uptimeS: 5 });
     for (let i = 0; i < 2; i++) {
       const c = await t.connectDevice('dup-mqttjs', secret);
       await publish(c, 'wardwatch/v1/devices/dup-mqttjs/heartbeat', payload);
       c.end(true);
     }
-    expect(await heartbeatPoints('dup-mqttjs')).toEqual([[new Date(ts).toISOString(), 5]]);
+    expect(await heartbeatPoints('dup-mqttjs')).toEqual([[msToNs(ts), 5]]);
   });
 });

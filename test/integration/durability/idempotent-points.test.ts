@@ -53,10 +53,14 @@ describe('idempotent points', () => {
    */
   async function heartbeatPoints(deviceId: string): Promise<Array<[bigint, unknown]>> {
     await t.app.storage.flush();
-    const rows = await influxQuery(influxBase, `SELECT uptimeS FROM heartbeat WHERE deviceId = '${deviceId}'`, {
-      db: database(),
-      epoch: null,
-    });
+    const rows = await influxQuery(
+      influxBase,
+      `SELECT uptimeS FROM heartbeat WHERE deviceId = '${deviceId}'`,
+      {
+        db: database(),
+        epoch: null,
+      },
+    );
     return rows.map((r) => [influxTimeNs(r[0] as string), r[1]]);
   }
 

@@ -1,5 +1,14 @@
-/** Vietnamese first (the users are ward police), English selectable; the choice is kept in localStorage. */
-const vi = {
+import * as adminMsgs from './messages/admin.ts';
+import * as channelsMsgs from './messages/channels.ts';
+import * as commonMsgs from './messages/common.ts';
+import * as incidentsMsgs from './messages/incidents.ts';
+import * as maintenanceMsgs from './messages/maintenance.ts';
+
+/**
+ * Vietnamese first (the users are ward police), English selectable; the choice is kept in localStorage.
+ * The core messages are here; each feature keeps its own in messages/<feature>.ts.
+ */
+const coreVi = {
   appName: 'wardwatch',
   login: 'Đăng nhập',
   logout: 'Đăng xuất',
@@ -88,9 +97,18 @@ const vi = {
   device_offline: 'Thiết bị mất kết nối',
   heartbeats: 'Tín hiệu định kỳ (heartbeat)',
 };
+const vi = {
+  ...coreVi,
+  ...commonMsgs.vi,
+  ...incidentsMsgs.vi,
+  ...maintenanceMsgs.vi,
+  ...channelsMsgs.vi,
+  ...adminMsgs.vi,
+};
+
 export type MessageKey = keyof typeof vi;
 
-const en: Record<MessageKey, string> = {
+const coreEn: Record<keyof typeof coreVi, string> = {
   appName: 'wardwatch',
   login: 'Log in',
   logout: 'Log out',
@@ -178,6 +196,15 @@ const en: Record<MessageKey, string> = {
   type: 'Alert type',
   device_offline: 'Device offline',
   heartbeats: 'Heartbeats',
+};
+
+const en: Record<MessageKey, string> = {
+  ...coreEn,
+  ...commonMsgs.en,
+  ...incidentsMsgs.en,
+  ...maintenanceMsgs.en,
+  ...channelsMsgs.en,
+  ...adminMsgs.en,
 };
 
 export type Lang = 'vi' | 'en';

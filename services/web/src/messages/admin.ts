@@ -1,0 +1,7 @@
+/**
+ * Messages of one feature of the web app (admin), merged into i18n.ts. Vietnamese first; `en`
+ * must have every key of `vi` (the type says so).
+ */
+export const vi = {} as const;
+
+export const en: { [K in keyof typeof vi]: string } = {};

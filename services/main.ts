@@ -29,6 +29,7 @@ import { createAssigner } from './health/assignment.ts';
 import { createMemoryDeadlineScheduler } from './health/deadline-scheduler.ts';
 import { createLivenessService, type LivenessService } from './health/liveness-service.ts';
 import { createMaintenanceService, type MaintenanceService } from './health/maintenance.ts';
+import { createMaintenanceEvents } from './health/maintenance-events.ts';
 import { createRootCauseService, type RootCauseService } from './health/root-cause-service.ts';
 import { checkDeviceTags } from './health/rules/index.ts';
 import { createRuleEngine, type RuleEngine } from './health/rules/rule-engine.ts';
@@ -133,6 +134,14 @@ export async function createWardwatch(
     db,
     clock,
     defaultTimezone: config.rules.lightSchedule.timezone,
+    devices,
+  });
+  // Issue #12: a window starting or ending (by time or by a user) is a bus event, so SSE clients see it.
+  const maintenanceEvents = createMaintenanceEvents({
+    maintenance,
+    bus,
+    clock,
+    log: log.child({ feature: 'maintenance' }),
     devices,
   });
   const rules = createRuleEngine({
@@ -280,6 +289,7 @@ export async function createWardwatch(
       liveness.start();
       rootCause.start();
       rules.start();
+      maintenanceEvents.start();
       const admin = await users.ensureAdmin(config.adminPassword);
       generatedPassword = admin.generatedPassword;
       accepting = true;
@@ -300,6 +310,7 @@ export async function createWardwatch(
       liveness.stop();
       rules.stop(); // flushes daily light usage to storage
       rootCause.stop();
+      maintenanceEvents.stop();
       digest.stop();
       await notifier.stop(); // before db.close(): deliveries in flight still record their outcome
       await storage.stop();

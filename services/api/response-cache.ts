@@ -34,6 +34,9 @@ const INVALIDATING: ReadonlyArray<keyof WardwatchEvents> = [
   'device.deleted',
   'alert.opened',
   'alert.resolved',
+  // Issue #12: the summary counts devices in maintenance as such.
+  'maintenance.started',
+  'maintenance.ended',
 ];
 
 /** Distinct keys kept (scopes × queries); beyond it the oldest goes. */

@@ -245,7 +245,10 @@ export const NoteBody = Type.Object(
 
 export const StateCounts = Type.Object({
   total: Type.Integer(),
-  online: Type.Integer(),
-  offline: Type.Integer(),
-  unknown: Type.Integer(),
+  online: Type.Integer({ description: 'online and not in a maintenance window' }),
+  offline: Type.Integer({ description: 'offline and not in a maintenance window' }),
+  unknown: Type.Integer({ description: 'unknown and not in a maintenance window' }),
+  maintenance: Type.Integer({
+    description: 'in a maintenance window, whatever their liveness state (issue #12)',
+  }),
 });

@@ -1,6 +1,6 @@
 import type { DeviceKind } from '../../devices/protocol/index.ts';
 import { iso, isoOrNull } from '../core/clock.ts';
-import type { WardwatchEvents } from '../core/events.ts';
+import type { MaintenanceChange, WardwatchEvents } from '../core/events.ts';
 import type { LivenessView } from '../health/service-types.ts';
 import type { Alert, AlertHistoryEntry, DeviceState, DeviceStatus, Incident } from '../health/types.ts';
 import type { Device } from '../registry/types.ts';
@@ -93,18 +93,35 @@ export interface StateCounts {
   online: number;
   offline: number;
   unknown: number;
+  /** In a maintenance window, whatever its liveness state (issue #12). */
+  maintenance: number;
 }
 
-const zero = (): StateCounts => ({ total: 0, online: 0, offline: 0, unknown: 0 });
+/**
+ * The one definition of how a device is counted (issue #12): a device in a maintenance window
+ * counts as `maintenance` (not online, not down), whatever its liveness state; otherwise its
+ * liveness state. The summary bar of the web app shows these numbers (it reads this API), and the
+ * availability report leaves maintenance time out the same way. Before, the API counted a device
+ * in maintenance by its liveness state (43/45 online) while the map counted it as not online (33/45).
+ */
+export type CountedState = DeviceState | 'maintenance';
+export const countedState = (state: DeviceState, inMaintenance: boolean): CountedState =>
+  inMaintenance ? 'maintenance' : state;
+
+const zero = (): StateCounts => ({ total: 0, online: 0, offline: 0, unknown: 0, maintenance: 0 });
 
 /** Device counts by state, overall, per kind and per ward (only wards that have devices). */
-export function summarize(devices: readonly Device[], stateOf: (id: string) => DeviceState) {
+export function summarize(
+  devices: readonly Device[],
+  stateOf: (id: string) => DeviceState,
+  inMaintenance: (d: Device) => boolean = () => false,
+) {
   const all = zero();
   const byKind: Record<DeviceKind, StateCounts> = { camera: zero(), light: zero(), gateway: zero() };
   const byWard: Record<string, StateCounts> = {};
   // Tight on purpose: a dashboard polls this over the whole fleet (no array per device).
   for (const d of devices) {
-    const state = stateOf(d.id);
+    const state = countedState(stateOf(d.id), inMaintenance(d));
     let ward = byWard[d.ward];
     if (ward === undefined) {
       ward = zero();
@@ -158,4 +175,19 @@ export function devicesGeoJsonText(
     }),
   );
   return `{"type":"FeatureCollection","features":[${parts.join(',')}]}`;
+}
+
+/**
+ * A maintenance start/end as one user may see it (issue #12): only the wards and devices they can
+ * see; null when the window touches none of their wards.
+ */
+export function maintenanceEventJson(e: MaintenanceChange, canSee: (ward: string) => boolean) {
+  const wards = e.wards.filter(canSee);
+  if (wards.length === 0) return null;
+  return {
+    windowId: e.windowId,
+    at: iso(e.at),
+    wards,
+    devices: e.devices.filter((d) => canSee(d.ward)),
+  };
 }

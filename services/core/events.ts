@@ -25,3 +25,20 @@ export interface WardwatchEvents {
   'device.updated': Device;
   'device.deleted': { deviceId: string; ward: string };
 }
+
+/**
+ * A maintenance window started or ended (issue #12): when its time comes (a timer on the clock),
+ * when it is created already on, ended early or deleted while on. `devices` are the devices it
+ * covers with their `maintenance` flag after the change (false on end, unless another window still
+ * covers them); `wards` are the window's ward and its devices' wards (for SSE ward scoping).
+ */
+export interface MaintenanceChange {
+  windowId: number;
+  at: number;
+  wards: string[];
+  devices: Array<{ deviceId: string; ward: string; maintenance: boolean }>;
+}
+export interface WardwatchEvents {
+  'maintenance.started': MaintenanceChange;
+  'maintenance.ended': MaintenanceChange;
+}

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import type { Clock } from '../core/clock.ts';
-import { badRequest } from '../core/errors.ts';
+import { badRequest, conflict } from '../core/errors.ts';
 import type { Database } from '../core/sqlite.ts';
 import type { Device } from '../registry/types.ts';
 import type { Suppression } from './types.ts';
@@ -44,8 +44,22 @@ export interface MaintenanceService {
   /** Throws WW_ERR_API_BAD_REQUEST naming the field. */
   create(input: NewMaintenanceWindow, by: string): MaintenanceWindow;
   delete(id: number): boolean;
+  /**
+   * Ends a one-off window that is on at `at` early (issue #12): its `to` becomes `at`, so reports
+   * still see when it was on. 409 when it is not on, 400 for a recurring window (delete it instead).
+   */
+  end(id: number, at: number): MaintenanceWindow;
   /** The window covering the device at `at`, if any. */
   activeFor(device: Device, at: number): MaintenanceWindow | null;
+  /**
+   * Which window covers a device at `at`, with the windows that are on worked out once: for
+   * whole-fleet views (the status summary) that would otherwise evaluate every cron per device.
+   */
+  coverageAt(at: number): (device: Device) => MaintenanceWindow | null;
+  /** The next time after `at` a window may start or end (null: none ever will). */
+  nextChangeAfter(at: number): number | null;
+  /** Called after every create, end and delete (the start/end events are worked out from it). */
+  onChange(listener: () => void): () => void;
   suppressionFor(device: Device, at: number): Suppression | null;
   /** Whether the window is on at `at`. */
   isActive(id: number, at: number): boolean;
@@ -96,6 +110,28 @@ export function windowActive(w: MaintenanceWindow, at: number, cron: Cron | null
 }
 
 /**
+ * The next time after `at` at which the window's on/off state can change (issue #12: starting and
+ * ending are events, so something must wake up then), or null when it never will again. For a
+ * recurring window: the end of the current run when on, else the next run's start.
+ */
+export function windowNextChange(w: MaintenanceWindow, at: number, cron: Cron | null): number | null {
+  if (w.from !== null && w.to !== null) {
+    if (at < w.from) return w.from;
+    return at < w.to ? w.to : null;
+  }
+  if (!cron || w.durationS === null) return null;
+  const durationMs = w.durationS * 1000;
+  const runStart = cron.nextRun(new Date(at - durationMs));
+  if (runStart !== null && runStart.getTime() <= at) {
+    // On (nextRun is strictly after its argument, so this run ends after `at`). Runs may overlap
+    // (duration longer than the gap): waking at this run's end and looking again is enough.
+    return runStart.getTime() + durationMs;
+  }
+  const next = cron.nextRun(new Date(at));
+  return next === null ? null : next.getTime();
+}
+
+/**
  * A powerZone window with a ward covers that zone's devices *in that ward* only: a power zone can
  * span wards, and a ward-scoped technician's window must never silence another ward's alerts
  * (issue #7; the API requires ward-scoped users to name the ward of a powerZone window).
@@ -121,6 +157,11 @@ export function createMaintenanceService(deps: {
        VALUES (@deviceIds, @ward, @powerZone, @from, @to, @cron, @durationS, @timezone, @note, @createdBy, @createdAt)`,
     ),
     delete: db.prepare<[number]>('DELETE FROM maintenance_windows WHERE id = ?'),
+    setEnd: db.prepare<[number, number]>('UPDATE maintenance_windows SET ends_at = ? WHERE id = ?'),
+  };
+  const listeners = new Set<() => void>();
+  const changed = () => {
+    for (const l of listeners) l();
   };
   const windows = new Map<number, { w: MaintenanceWindow; cron: Cron | null }>();
   for (const r of stmts.all.all()) {
@@ -139,6 +180,10 @@ export function createMaintenanceService(deps: {
       if (windowCovers(w, d) && windowActive(w, at, cron)) return w;
     }
     return null;
+  };
+  const coverageAt = (at: number) => {
+    const on = [...windows.values()].filter(({ w, cron }) => windowActive(w, at, cron)).map((x) => x.w);
+    return (d: Device) => on.find((w) => windowCovers(w, d)) ?? null;
   };
 
   return {
@@ -204,14 +249,40 @@ export function createMaintenanceService(deps: {
       );
       const w: MaintenanceWindow = { id, ...fields };
       windows.set(id, { w, cron });
+      changed();
       return w;
     },
     delete(id) {
       const removed = stmts.delete.run(id).changes > 0;
       windows.delete(id);
+      if (removed) changed();
       return removed;
     },
+    end(id, at) {
+      const x = windows.get(id);
+      if (!x) throw badRequest(`id: maintenance window ${id} not found`);
+      if (x.w.cron !== null) throw badRequest('id: a recurring window cannot be ended early; delete it');
+      if (!windowActive(x.w, at, x.cron)) throw conflict(`maintenance window ${id} is not on`);
+      stmts.setEnd.run(at, id);
+      const w = { ...x.w, to: at };
+      windows.set(id, { w, cron: x.cron });
+      changed();
+      return w;
+    },
     activeFor,
+    coverageAt,
+    nextChangeAfter(at) {
+      let next: number | null = null;
+      for (const { w, cron } of windows.values()) {
+        const t = windowNextChange(w, at, cron);
+        if (t !== null && (next === null || t < next)) next = t;
+      }
+      return next;
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     isActive(id, at) {
       const x = windows.get(id);
       return x ? windowActive(x.w, at, x.cron) : false;

@@ -4,7 +4,7 @@ import type { WardwatchEvents } from '../../core/events.ts';
 import { canSeeWard, userOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { errors } from '../schemas.ts';
-import { alertJson, deviceStateEventJson } from '../views.ts';
+import { alertJson, deviceStateEventJson, maintenanceEventJson } from '../views.ts';
 
 export const SSE_PING_MS = 15_000;
 /**
@@ -14,6 +14,7 @@ export const SSE_PING_MS = 15_000;
 export const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 const ALERT_EVENTS = ['alert.opened', 'alert.acknowledged', 'alert.resolved', 'alert.updated'] as const;
+const MAINTENANCE_EVENTS = ['maintenance.started', 'maintenance.ended'] as const;
 
 /** GET /api/v1/events: Server-Sent Events of device state changes and alert changes. */
 export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
@@ -31,7 +32,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         tags: ['events'],
         summary: 'Live events (text/event-stream)',
         description:
-          'Events `device.state` and `alert.opened|alert.acknowledged|alert.resolved|alert.updated`, ward-scoped, with a ' +
+          'Events `device.state`, `alert.opened|alert.acknowledged|alert.resolved|alert.updated` and ' +
+          '`maintenance.started|maintenance.ended` (`{windowId, at, wards, devices: [{deviceId, ward, maintenance}]}`), ' +
+          'ward-scoped, with a ' +
           '`: ping` comment every 15 s. EventSource cannot send headers, so this route also accepts `?token=`.',
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(401) },
@@ -77,6 +80,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         deps.bus.on('device.state', (e) => {
           if (canSeeWard(user, e.ward)) send('device.state', deviceStateEventJson(e));
         }),
+        // Issue #12: a window starting or ending; each user gets only the devices of their wards.
+        ...MAINTENANCE_EVENTS.map((name) =>
+          deps.bus.on(name, (e) => {
+            const visible = maintenanceEventJson(e, (ward) => canSeeWard(user, ward));
+            if (visible) send(name, visible);
+          }),
+        ),
         ...ALERT_EVENTS.map((name) =>
           deps.bus.on(name, (alert) => {
             if (canSeeWard(user, alert.ward)) send(name, alertJson(alert));

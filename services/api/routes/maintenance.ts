@@ -60,6 +60,13 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
     createdAt: iso(w.createdAt),
     active: service().isActive(w.id, deps.clock.now()),
   });
+  // A window of no ward (a powerZone across wards, made by an all-wards admin) is not a
+  // ward-scoped user's to end or delete: `every` of nothing would be true (issue #7).
+  const mayChange = (user: ReturnType<typeof userOf>, wards: string[]) => {
+    if (user.wards.length > 0 && (wards.length === 0 || !wards.every((x) => canSeeWard(user, x)))) {
+      throw forbidden('no access to the wards of this window');
+    }
+  };
   const parseTime = (field: string, v: string | null | undefined): number | null => {
     if (v === undefined || v === null) return null;
     const ms = Date.parse(v);
@@ -143,6 +150,29 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
     },
   );
 
+  app.post(
+    '/maintenance/:id/end',
+    {
+      onRequest: requireRole('admin', 'technician'),
+      config: { audit: 'maintenance.end' },
+      schema: {
+        tags: ['alerts'],
+        summary: 'End a one-off maintenance window that is on now (its `to` becomes now; issue #12)',
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        response: { 200: WindowJson, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const svc = service();
+      const w = svc.get(request.params.id);
+      if (!w) throw notFound(`maintenance window ${request.params.id} not found`);
+      const wards = svc.wardsOf(w);
+      auditContext(request, { target: String(w.id), wards });
+      mayChange(userOf(request), wards);
+      return windowJson(svc.end(w.id, deps.clock.now()));
+    },
+  );
+
   app.delete(
     '/maintenance/:id',
     {
@@ -159,14 +189,9 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const svc = service();
       const w = svc.get(request.params.id);
       if (!w) throw notFound(`maintenance window ${request.params.id} not found`);
-      const user = userOf(request);
       const wards = svc.wardsOf(w);
       auditContext(request, { target: String(w.id), wards });
-      // A window of no ward (a powerZone across wards, made by an all-wards admin) is not a
-      // ward-scoped user's to delete: `every` of nothing would be true (issue #7).
-      if (user.wards.length > 0 && (wards.length === 0 || !wards.every((x) => canSeeWard(user, x)))) {
-        throw forbidden('no access to the wards of this window');
-      }
+      mayChange(userOf(request), wards);
       svc.delete(w.id);
       return reply.code(204).send(null);
     },

@@ -43,12 +43,15 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       schema: {
         tags: ['status'],
         summary: 'Device counts by state, per kind and per ward',
+        description:
+          'A device in a maintenance window counts as `maintenance` only, whatever its liveness state, so ' +
+          '`online + offline + unknown + maintenance = total` (issue #12; the web app shows these numbers).',
         querystring: Type.Object({ ward: Type.Optional(Type.String({ minLength: 1 })) }),
         response: {
           200: Type.Composite([
             StateCounts,
             Type.Object({
-              byKind: Type.Object({ camera: StateCounts, light: StateCounts }),
+              byKind: Type.Object({ camera: StateCounts, light: StateCounts, gateway: StateCounts }),
               byWard: Type.Record(Type.String(), StateCounts),
             }),
           ]),
@@ -59,9 +62,14 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     async (request, reply) => {
       const scope = wardScope(userOf(request), request.query.ward);
       const body = cache.get(`summary ${JSON.stringify(scope)}`, () => {
-        const s = summarize(deps.devices.list(scope), (id) => deps.liveness.stateOf(id));
-        // The schema's kinds (gateways count in the totals and per ward).
-        return JSON.stringify({ ...s, byKind: { camera: s.byKind.camera, light: s.byKind.light } });
+        const covered = deps.maintenance?.coverageAt(deps.clock.now());
+        return JSON.stringify(
+          summarize(
+            deps.devices.list(scope),
+            (id) => deps.liveness.stateOf(id),
+            covered ? (d) => covered(d) !== null : undefined,
+          ),
+        );
       });
       return sendJson(request, reply, 'application/json; charset=utf-8', body);
     },

@@ -24,11 +24,12 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const counts = (total: number, online: number, offline: number, unknown: number) => ({
+const counts = (total: number, online: number, offline: number, unknown: number, maintenance = 0) => ({
   total,
   online,
   offline,
   unknown,
+  maintenance,
 });
 
 describe('GET /api/v1/status/summary', () => {
@@ -37,7 +38,7 @@ describe('GET /api/v1/status/summary', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       ...counts(6, 2, 3, 1),
-      byKind: { camera: counts(3, 2, 1, 0), light: counts(3, 0, 2, 1) },
+      byKind: { camera: counts(3, 2, 1, 0), light: counts(3, 0, 2, 1), gateway: counts(0, 0, 0, 0) },
       byWard: { 'binh-ngoc': counts(3, 1, 1, 1), 'hoa-chung': counts(3, 1, 2, 0) },
     });
   });
@@ -48,7 +49,7 @@ describe('GET /api/v1/status/summary', () => {
     const scoped = await h.call('GET', '/api/v1/status/summary', { token: viewerBn });
     expect(scoped.body).toEqual({
       ...counts(3, 1, 1, 1),
-      byKind: { camera: counts(2, 1, 1, 0), light: counts(1, 0, 0, 1) },
+      byKind: { camera: counts(2, 1, 1, 0), light: counts(1, 0, 0, 1), gateway: counts(0, 0, 0, 0) },
       byWard: { 'binh-ngoc': counts(3, 1, 1, 1) },
     });
     expect((await h.call('GET', '/api/v1/status/summary?ward=hoa-chung', { token: viewerBn })).status).toBe(

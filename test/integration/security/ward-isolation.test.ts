@@ -48,6 +48,9 @@ interface Ids {
   windowB: number;
   windowGlobalZone: number;
   windowMixed: number;
+  /** On now (issue #12: ending early). */
+  windowAOn: number;
+  windowBOn: number;
 }
 
 const newDevice = (over: Record<string, unknown>) => ({
@@ -253,6 +256,15 @@ const CASES: Record<string, Case> = {
     ],
     own: (i) => ({ method: 'DELETE', url: `/api/v1/maintenance/${i.windowA}` }),
   },
+  'POST /api/v1/maintenance/:id/end': {
+    b: (i) => [
+      { method: 'POST', url: `/api/v1/maintenance/${i.windowBOn}/end`, deny: true },
+      { method: 'POST', url: `/api/v1/maintenance/${i.windowB}/end`, deny: true },
+      { method: 'POST', url: `/api/v1/maintenance/${i.windowGlobalZone}/end`, deny: true },
+      { method: 'POST', url: `/api/v1/maintenance/${i.windowMixed}/end`, deny: true },
+    ],
+    own: (i) => ({ method: 'POST', url: `/api/v1/maintenance/${i.windowAOn}/end` }),
+  },
   'GET /api/v1/notifications': {
     b: () => [{ url: '/api/v1/notifications' }, { url: `/api/v1/notifications?ward=${B}`, deny: true }],
     own: () => ({ url: '/api/v1/notifications' }),
@@ -365,6 +377,7 @@ beforeAll(async () => {
   };
   // Windows in the future, so that "covered now" changes only if someone's window reaches B.
   const later = { from: '2026-03-05T08:00:00Z', to: '2026-03-05T12:00:00Z' };
+  const onNow = { from: new Date(h.clock.now()).toISOString(), to: '2026-03-05T12:00:00Z' };
   ids = {
     alertA,
     alertB,
@@ -374,6 +387,8 @@ beforeAll(async () => {
     windowB: await window({ ...later, ward: B, note: 'HIDDENB' }),
     windowGlobalZone: await window({ ...later, powerZone: 'zone-9' }),
     windowMixed: await window({ ...later, deviceIds: ['cam-a1', 'cam-bbb'] }),
+    windowAOn: await window({ ...onNow, ward: A }),
+    windowBOn: await window({ ...onNow, ward: B, note: 'HIDDENB' }),
   };
   tokens = {
     viewer: await h.tokenFor('viewer-a', 'viewer', [A]),
@@ -401,7 +416,7 @@ function snapshotB(): string {
         const wards = maintenance.wardsOf(w);
         return wards.length === 0 || wards.includes(B);
       })
-      .map((w) => w.id),
+      .map((w) => [w.id, w.to]), // `to`: ending a window early (issue #12)
     covered: ['cam-bbb', 'lamp-bbb'].map((id) => {
       const d = h.devices.get(id);
       return d ? (maintenance.activeFor(d, at)?.id ?? null) : 'gone';
@@ -501,6 +516,16 @@ describe('ward isolation (issue #7)', () => {
       const alertA = h.alerts.get(ids.alertA);
       if (!alertA || !alertB) throw new Error('alerts missing');
       h.bus.emit('alert.updated', alertB);
+      // Issue #12: a window over both wards reaches ward A with ward A's devices only.
+      h.bus.emit('maintenance.started', {
+        windowId: ids.windowMixed,
+        at: h.clock.now(),
+        wards: [A, B],
+        devices: [
+          { deviceId: 'cam-bbb', ward: B, maintenance: true },
+          { deviceId: 'cam-a1', ward: A, maintenance: true },
+        ],
+      });
       h.bus.emit('alert.updated', alertA);
       let text = '';
       while (!text.includes('cam-a1')) {

@@ -108,18 +108,6 @@ export function matchesFilter(
   );
 }
 
-/** Online / total per kind, for the summary bar. */
-export function summarizeByKind(items: Array<{ kind: string; state: DisplayState }>) {
-  const out: Record<string, { online: number; total: number }> = {};
-  for (const it of items) {
-    const k = out[it.kind] ?? { online: 0, total: 0 };
-    out[it.kind] = k;
-    k.total++;
-    if (it.state === 'online' || it.state === 'fault') k.online++;
-  }
-  return out;
-}
-
 /** `YYYY-MM-DD` of a day in Asia/Ho_Chi_Minh (UTC+7, no DST) → its start as an ISO instant. */
 export const VN_OFFSET = '+07:00';
 export function vnDayStart(day: string): string {

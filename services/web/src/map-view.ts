@@ -7,16 +7,9 @@ import { openDevicePanel, refreshDevicePanel } from './device-panel.ts';
 import { h, select } from './dom.ts';
 import { label, t } from './i18n.ts';
 import { kindSvg } from './icons.ts';
-import {
-  type DeviceFilter,
-  DISPLAY_STATES,
-  KINDS,
-  matchesFilter,
-  summarizeByKind,
-  worstState,
-} from './logic.ts';
+import { type DeviceFilter, DISPLAY_STATES, KINDS, matchesFilter, worstState } from './logic.ts';
 import { store } from './store.ts';
-import type { Device, DisplayState } from './types.ts';
+import type { Device, DisplayState, StatusSummary } from './types.ts';
 
 interface WwMarker extends L.Marker {
   wwState: DisplayState;
@@ -31,6 +24,8 @@ declare global {
 }
 
 const FALLBACK_CENTER: L.LatLngTuple = [21.03, 105.85];
+/** The summary bar re-reads the API's counts this long after the last change (a storm: one read). */
+const SUMMARY_DEBOUNCE_MS = 250;
 
 function markerIcon(d: Device, state: DisplayState): L.DivIcon {
   return L.divIcon({
@@ -212,24 +207,53 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
     renderSummary();
   };
 
+  // Issue #12: the device counts are the API's (/api/v1/status/summary), never counted again here,
+  // so the bar and the API cannot disagree (they did: 33/45 here, 43/45 there, with 10 devices in
+  // maintenance). Re-read shortly after any change; a late answer never overwrites a newer one.
+  let counts: StatusSummary | null = null;
+  let countsTimer: ReturnType<typeof setTimeout> | null = null;
+  let countsSeq = 0;
+  const loadCounts = () => {
+    const seq = ++countsSeq;
+    api<StatusSummary>('GET', '/api/v1/status/summary')
+      .then((c) => {
+        if (seq !== countsSeq) return;
+        counts = c;
+        renderSummary();
+      })
+      .catch(() => {});
+  };
+  const refreshCounts = () => {
+    countsTimer ??= setTimeout(() => {
+      countsTimer = null;
+      loadCounts();
+    }, SUMMARY_DEBOUNCE_MS);
+  };
+
   const renderSummary = () => {
-    const byKind = summarizeByKind(
-      [...store.devices.values()].map((d) => ({ kind: d.kind, state: store.stateOf(d) })),
-    );
+    const byKind = counts?.byKind;
     const open = store.openAlerts.size;
     // Gateways only where there are some: most wards have none.
-    const kinds = KINDS.filter((k) => k !== 'gateway' || (byKind[k]?.total ?? 0) > 0);
+    const kinds = KINDS.filter((k) => k !== 'gateway' || (byKind?.[k]?.total ?? 0) > 0);
     summary.replaceChildren(
-      ...kinds.map((k) =>
-        h(
+      ...kinds.map((k) => {
+        const c = byKind?.[k];
+        return h(
           'span',
-          { class: 'ww-summary-item', 'data-kind': k },
+          {
+            class: 'ww-summary-item',
+            'data-kind': k,
+            'data-online': c?.online ?? '',
+            'data-total': c?.total ?? '',
+            'data-maintenance': c?.maintenance ?? '',
+          },
           h('span', { class: 'ww-summary-glyph' }),
           `${t(k)}: `,
-          h('b', {}, `${byKind[k]?.online ?? 0}/${byKind[k]?.total ?? 0}`),
+          h('b', {}, c ? `${c.online}/${c.total}` : '…'),
           ` ${label('online').toLowerCase()}`,
-        ),
-      ),
+          c && c.maintenance > 0 ? ` · ${c.maintenance} ${label('maintenance').toLowerCase()}` : null,
+        );
+      }),
       h('span', { class: 'ww-summary-item' }, `${t('openAlerts')}: `, h('b', {}, String(open))),
       h(
         'span',
@@ -245,6 +269,7 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
   };
 
   const unsubscribe = store.subscribe((c) => {
+    refreshCounts();
     if (c.kind === 'reset') rebuild();
     else {
       const id = c.kind === 'device' ? c.id : c.deviceId;
@@ -253,8 +278,10 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
     }
   });
   rebuild();
+  loadCounts();
   return () => {
     unsubscribe();
+    if (countsTimer) clearTimeout(countsTimer);
     map.remove();
     delete window.wardwatchMap;
   };

@@ -1,6 +1,6 @@
 import { api, fetchAll, session } from './api.ts';
 import { displayState } from './logic.ts';
-import type { Alert, Device, DisplayState } from './types.ts';
+import type { Alert, Device, DisplayState, MaintenanceEvent } from './types.ts';
 
 /**
  * The live picture the views share: every device the user may see and every unresolved alert,
@@ -91,11 +91,28 @@ class Store {
       };
       this.emit({ kind: 'device', id: d.id });
     });
+    // Issue #12: a maintenance window started or ended; `maintenance` is each device's flag after it.
+    for (const name of ['maintenance.started', 'maintenance.ended']) {
+      es.addEventListener(name, (e) => this.applyMaintenance(JSON.parse((e as MessageEvent<string>).data)));
+    }
     for (const name of ['alert.opened', 'alert.acknowledged', 'alert.resolved']) {
       es.addEventListener(name, (e) =>
         this.applyAlert(JSON.parse((e as MessageEvent<string>).data) as Alert),
       );
     }
+  }
+
+  /** Listeners told when a maintenance window starts or ends (the maintenance screen re-reads its list). */
+  readonly maintenanceListeners = new Set<() => void>();
+
+  private applyMaintenance(ev: MaintenanceEvent): void {
+    for (const x of ev.devices) {
+      const d = this.devices.get(x.deviceId);
+      if (!d || d.status.maintenance === x.maintenance) continue;
+      d.status = { ...d.status, maintenance: x.maintenance };
+      this.emit({ kind: 'device', id: d.id });
+    }
+    for (const fn of this.maintenanceListeners) fn();
   }
 
   private fetchDevice(id: string): void {

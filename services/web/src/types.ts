@@ -68,3 +68,41 @@ export interface Report {
   byKind: Array<Group & { kind: string }>;
   devices: Array<Group & { id: string; name: string; ward: string; kind: string; offlineMs: number }>;
 }
+
+/** SSE `maintenance.started` / `maintenance.ended` (issue #12): each device's flag after the change. */
+export interface MaintenanceEvent {
+  windowId: number;
+  at: string;
+  wards: string[];
+  devices: Array<{ deviceId: string; ward: string; maintenance: boolean }>;
+}
+
+/** GET /api/v1/status/summary (issue #12: a device in maintenance counts only as `maintenance`). */
+export interface StateCounts {
+  total: number;
+  online: number;
+  offline: number;
+  unknown: number;
+  maintenance: number;
+}
+export interface StatusSummary extends StateCounts {
+  byKind: Record<Kind, StateCounts>;
+  byWard: Record<string, StateCounts>;
+}
+
+/** A maintenance window as GET /api/v1/maintenance lists it. */
+export interface MaintenanceWindow {
+  id: number;
+  deviceIds: string[];
+  ward: string | null;
+  powerZone: string | null;
+  from: string | null;
+  to: string | null;
+  cron: string | null;
+  durationS: number | null;
+  timezone: string;
+  note: string | null;
+  createdBy: string;
+  createdAt: string;
+  active: boolean;
+}

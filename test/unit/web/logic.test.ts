@@ -4,6 +4,7 @@ import {
   TELEMETRY_FIELDS as PROTOCOL_TELEMETRY_FIELDS,
   TELEMETRY_SCHEMAS,
 } from '../../../devices/protocol/index.ts';
+import { countedState } from '../../../services/api/views.ts';
 import { kindSvg } from '../../../services/web/src/icons.ts';
 import {
   chartFields,
@@ -13,7 +14,6 @@ import {
   matchesFilter,
   nextDay,
   sortAlerts,
-  summarizeByKind,
   TELEMETRY_FIELDS,
   vnDayStart,
   vnToday,
@@ -56,15 +56,20 @@ describe('web app rules', () => {
     expect(matchesFilter({ ward: 'w1', kind: 'camera' }, 'online', 1, f)).toBe(false);
   });
 
-  it('counts online (faults included: they are reachable) over total per kind', () => {
-    expect(
-      summarizeByKind([
-        { kind: 'camera', state: 'online' },
-        { kind: 'camera', state: 'fault' },
-        { kind: 'camera', state: 'offline' },
-        { kind: 'light', state: 'unknown' },
-      ]),
-    ).toEqual({ camera: { online: 2, total: 3 }, light: { online: 0, total: 1 } });
+  it('colours markers by the same definition the API counts by (issue #12: one definition of counts)', () => {
+    // The bar shows the API's numbers; the markers must tell the same story: a device in a
+    // maintenance window is maintenance (never online, never down), a fault is still online.
+    const bucket = (s: string) => (s === 'fault' ? 'online' : s);
+    for (const state of ['online', 'offline', 'unknown'] as const) {
+      for (const inMaintenance of [false, true]) {
+        for (const alerts of [[], ['device_offline'], ['lamp_failure']]) {
+          expect(
+            bucket(displayState(state, alerts, inMaintenance)),
+            `${state} ${inMaintenance} ${alerts}`,
+          ).toBe(countedState(state, inMaintenance));
+        }
+      }
+    }
   });
 
   it('turns Vietnamese calendar days into instants', () => {
@@ -78,12 +83,6 @@ describe('web app rules', () => {
     const f = { ward: '', kind: 'gateway', state: '', hasOpenAlert: false };
     expect(matchesFilter({ ward: 'w1', kind: 'gateway' }, 'online', 0, f)).toBe(true);
     expect(matchesFilter({ ward: 'w1', kind: 'camera' }, 'online', 0, f)).toBe(false);
-    expect(
-      summarizeByKind([
-        { kind: 'gateway', state: 'online' },
-        { kind: 'gateway', state: 'offline' },
-      ]),
-    ).toEqual({ gateway: { online: 1, total: 2 } });
   });
 });
 

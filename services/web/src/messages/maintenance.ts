@@ -2,6 +2,54 @@
  * Messages of one feature of the web app (maintenance), merged into i18n.ts. Vietnamese first; `en`
  * must have every key of `vi` (the type says so).
  */
-export const vi = {} as const;
+export const vi = {
+  mntTitle: 'Lịch bảo trì',
+  mntNew: 'Tạo lịch bảo trì',
+  mntTarget: 'Áp dụng cho',
+  mntTargetDevice: 'Một thiết bị',
+  mntTargetZone: 'Khu vực cấp điện',
+  mntTargetWard: 'Cả phường',
+  mntDevice: 'Thiết bị',
+  mntZoneAllWards: 'mọi phường',
+  mntFrom: 'Từ (giờ Việt Nam)',
+  mntTo: 'Đến (giờ Việt Nam)',
+  mntCreate: 'Tạo',
+  mntEndEarly: 'Kết thúc sớm',
+  mntActive: 'Đang bảo trì',
+  mntUpcoming: 'Sắp tới',
+  mntEnded: 'Đã kết thúc',
+  mntRecurring: 'Lặp lại',
+  mntMinutes: 'phút',
+  mntCreatedBy: 'Người tạo',
+  mntNone: 'Chưa có lịch bảo trì nào',
+  mntToAfterFrom: 'Thời điểm kết thúc phải sau thời điểm bắt đầu',
+  mntPickTarget: 'Hãy chọn thiết bị, khu vực hoặc phường',
+  mntDevicesMore: 'thiết bị khác',
+  mntViewOnly: 'Chỉ kỹ thuật viên và quản trị viên được tạo hoặc kết thúc lịch bảo trì.',
+} as const;
 
-export const en: { [K in keyof typeof vi]: string } = {};
+export const en: { [K in keyof typeof vi]: string } = {
+  mntTitle: 'Maintenance windows',
+  mntNew: 'New maintenance window',
+  mntTarget: 'Applies to',
+  mntTargetDevice: 'One device',
+  mntTargetZone: 'Power zone',
+  mntTargetWard: 'Whole ward',
+  mntDevice: 'Device',
+  mntZoneAllWards: 'all wards',
+  mntFrom: 'From (Vietnam time)',
+  mntTo: 'To (Vietnam time)',
+  mntCreate: 'Create',
+  mntEndEarly: 'End now',
+  mntActive: 'In maintenance',
+  mntUpcoming: 'Upcoming',
+  mntEnded: 'Ended',
+  mntRecurring: 'Recurring',
+  mntMinutes: 'min',
+  mntCreatedBy: 'Created by',
+  mntNone: 'No maintenance windows yet',
+  mntToAfterFrom: 'The end must be after the start',
+  mntPickTarget: 'Choose a device, a power zone or a ward',
+  mntDevicesMore: 'more devices',
+  mntViewOnly: 'Only technicians and admins can create or end maintenance windows.',
+};

@@ -1,0 +1,244 @@
+/// <reference lib="dom" />
+// Functions passed to page.evaluate() run in the browser.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildWeb } from '../../services/web/build.ts';
+import { publish, startTestApp, type TestApp } from '../helpers/app.ts';
+import { launchBrowser, loginThroughForm, screenshot } from './browser.ts';
+
+/**
+ * Issue #12 in Debian's Chromium against a whole running wardwatch with real MQTT devices: a
+ * technician creates a maintenance window on the maintenance screen; a second open page (the map)
+ * turns the covered markers to maintenance within 5 s, without a reload, and its summary bar shows
+ * exactly what /api/v1/status/summary says; ending it early turns them back.
+ */
+const TIMEOUT = 120_000;
+const ZONE = 'tram-bn-1';
+
+interface Counts {
+  total: number;
+  online: number;
+  maintenance: number;
+}
+interface Summary extends Counts {
+  byKind: Record<'camera' | 'light' | 'gateway', Counts>;
+}
+
+describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
+  let t: TestApp;
+  let browser: Browser;
+  let tech: Page;
+  let map: Page;
+  let techToken: string;
+  // binh-ngoc: 4 cameras + 4 lights on a grid ~800 m apart; three of them in power zone ZONE.
+  // hoa-chung: one camera in the same zone, which a binh-ngoc technician's window must not reach.
+  const devices: Array<{
+    id: string;
+    kind: 'camera' | 'light';
+    ward: string;
+    zone: string | null;
+    on: boolean;
+  }> = [];
+  const covered = ['cam-m-0', 'cam-m-1', 'light-m-0'];
+
+  beforeAll(async () => {
+    await buildWeb();
+    t = await startTestApp({
+      influxBaseUrl: inject('influxUrl'),
+      overrides: { web: { tileUrl: '', tileAttribution: '', wardOutlines: [] } },
+    });
+    for (let i = 0; i < 4; i++) {
+      for (const kind of ['camera', 'light'] as const) {
+        const id = `${kind === 'camera' ? 'cam' : 'light'}-m-${i}`;
+        devices.push({ id, kind, ward: 'binh-ngoc', zone: covered.includes(id) ? ZONE : null, on: i < 2 });
+      }
+    }
+    devices.push({ id: 'cam-h-0', kind: 'camera', ward: 'hoa-chung', zone: ZONE, on: true });
+    for (const [n, d] of devices.entries()) {
+      const res = await t.api<{ secret: string }>('POST', '/api/v1/devices', {
+        body: {
+          id: d.id,
+          kind: d.kind,
+          name: `${d.kind === 'camera' ? 'Camera' : 'Đèn'} ngõ ${n + 1}`,
+          ward: d.ward,
+          powerZone: d.zone,
+          lat: 21.49 + Math.floor(n / 3) * 0.008,
+          lon: 107.96 + (n % 3) * 0.008,
+          heartbeatIntervalS: 3600,
+        },
+      });
+      expect(res.status).toBe(201);
+      if (d.on) {
+        const c = await t.connectDevice(d.id, res.body.secret);
+        await publish(c, `wardwatch/v1/devices/${d.id}/heartbeat`, JSON.stringify({ uptimeS: 10 }));
+      }
+    }
+    const user = await t.api('POST', '/api/v1/users', {
+      body: { username: 'kythuat.bn', password: 'mat-khau-bn-1', role: 'technician', wards: ['binh-ngoc'] },
+    });
+    expect(user.status).toBe(201);
+    const login = await t.api<{ token: string }>('POST', '/api/v1/auth/login', {
+      body: { username: 'kythuat.bn', password: 'mat-khau-bn-1' },
+      token: null,
+    });
+    techToken = login.body.token;
+    browser = await launchBrowser();
+    tech = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    map = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.stop();
+  });
+
+  /** Each device's marker state on a map page, from the markers themselves (clustered or not). */
+  const markerStates = (page: Page) =>
+    page.evaluate(() => {
+      const m = (
+        window as unknown as {
+          wardwatchMap: { cluster: { getLayers(): Array<{ wwId: string; wwState: string }> } };
+        }
+      ).wardwatchMap;
+      return Object.fromEntries(m.cluster.getLayers().map((l) => [l.wwId, l.wwState]));
+    });
+
+  /** What the summary bar shows, per kind, read from the page. */
+  const bar = (page: Page) =>
+    page.locator('.ww-summary [data-kind]').evaluateAll((els) =>
+      Object.fromEntries(
+        els.map((el) => [
+          el.getAttribute('data-kind'),
+          {
+            text: el.querySelector('b')?.textContent,
+            online: el.getAttribute('data-online'),
+            total: el.getAttribute('data-total'),
+            maintenance: el.getAttribute('data-maintenance'),
+          },
+        ]),
+      ),
+    );
+  /** The same, as the API says it for this user (same scope: the admin's, all wards). */
+  const apiBar = async (token = t.adminToken) => {
+    const s = (await t.api<Summary>('GET', '/api/v1/status/summary', { token })).body;
+    const out: Record<string, unknown> = {};
+    for (const k of ['camera', 'light'] as const) {
+      const c = s.byKind[k];
+      out[k] = {
+        text: `${c.online}/${c.total}`,
+        online: String(c.online),
+        total: String(c.total),
+        maintenance: String(c.maintenance),
+      };
+    }
+    return out;
+  };
+
+  it('the map and the maintenance screen are open on two pages', async () => {
+    await loginThroughForm(map, t.httpUrl, 'admin', 'admin-test-password');
+    await map.locator('.ww-live-live').waitFor();
+    await expect.poll(async () => Object.keys(await markerStates(map)).length).toBe(devices.length);
+    await expect.poll(async () => (await markerStates(map))['cam-m-0']).toBe('online');
+    await expect.poll(() => bar(map)).toEqual(await apiBar());
+
+    await loginThroughForm(tech, t.httpUrl, 'kythuat.bn', 'mat-khau-bn-1');
+    await tech.locator('.ww-header nav a', { hasText: 'Bảo trì' }).click();
+    await tech.locator('[data-testid=maintenance-form]').waitFor();
+    await expect
+      .poll(() => tech.locator('[data-testid=maintenance-list]').textContent())
+      .toBe('Chưa có lịch bảo trì nào');
+  });
+
+  it('a window created on the screen turns the covered markers to maintenance on the map within 5 s; the bar equals the API', async () => {
+    const form = tech.locator('[data-testid=maintenance-form]');
+    await form.getByLabel('Áp dụng cho').selectOption('zone');
+    // A binh-ngoc technician is offered the zone within their ward only.
+    const zones = await form.locator('[name=target] option').allTextContents();
+    expect(zones).toEqual([`${ZONE} · Phường binh-ngoc`]);
+    await form.locator('[name=note]').fill('thay cáp nguồn trạm 1');
+    const before = await markerStates(map);
+    const navigations: string[] = [];
+    map.on('framenavigated', (f) => navigations.push(f.url()));
+    const clickedAt = Date.now();
+    await form.getByRole('button', { name: 'Tạo', exact: true }).click();
+    await expect
+      .poll(
+        async () => {
+          const s = await markerStates(map);
+          return covered.every((id) => s[id] === 'maintenance');
+        },
+        { timeout: 5000, interval: 100 },
+      )
+      .toBe(true);
+    expect(Date.now() - clickedAt).toBeLessThan(5000);
+    expect(navigations).toEqual([]);
+    // Nothing else changed: not the other ward's camera in the same zone, not the rest.
+    const after = await markerStates(map);
+    for (const d of devices) if (!covered.includes(d.id)) expect(after[d.id], d.id).toBe(before[d.id]);
+    // The DOM marker says so too (blue), for one that is drawn on its own.
+    const drawn = map.locator('[data-device-id="cam-m-1"]');
+    if ((await drawn.count()) > 0) expect(await drawn.getAttribute('data-state')).toBe('maintenance');
+
+    // One definition: the bar shows the API's numbers, maintenance counted as such (not as down).
+    const api = await apiBar();
+    expect(api).toEqual({
+      // Cameras: cam-m-0, cam-m-1 (online) in maintenance; cam-h-0 online; two never seen.
+      camera: { text: '1/5', online: '1', total: '5', maintenance: '2' },
+      light: { text: '1/4', online: '1', total: '4', maintenance: '1' },
+    });
+    await expect.poll(() => bar(map), { timeout: 5000 }).toEqual(api);
+    expect(await map.locator('.ww-summary [data-kind=camera]').textContent()).toContain('2 bảo trì');
+    await screenshot(map, 'maintenance-map-desktop');
+
+    // The screen lists it as on now, in Vietnamese.
+    const card = tech.locator('[data-testid=maintenance-list] .ww-card').first();
+    await expect.poll(() => card.getAttribute('data-phase')).toBe('active');
+    expect(await card.textContent()).toContain('Đang bảo trì');
+    expect(await card.textContent()).toContain('thay cáp nguồn trạm 1');
+    await screenshot(tech, 'maintenance-desktop');
+  });
+
+  it('fits a 360-px phone without horizontal scrolling', async () => {
+    const phone = await browser.newPage({
+      viewport: { width: 360, height: 740 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    try {
+      await loginThroughForm(phone, t.httpUrl, 'kythuat.bn', 'mat-khau-bn-1');
+      await phone.locator('.ww-header').waitFor();
+      await phone.goto(`${t.httpUrl}/#/maintenance`);
+      await phone.locator('[data-testid=maintenance-list] .ww-card').first().waitFor();
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+      await screenshot(phone, 'maintenance-phone');
+      await phone.goto(`${t.httpUrl}/#/map`);
+      await phone.locator('.ww-summary [data-kind=camera][data-maintenance="2"]').waitFor();
+      await screenshot(phone, 'maintenance-map-phone');
+    } finally {
+      await phone.close();
+    }
+  });
+
+  it('ending it early turns the markers back on the map within 5 s; the bar follows the API', async () => {
+    const card = tech.locator('[data-testid=maintenance-list] .ww-card').first();
+    const endedAt = Date.now();
+    await card.getByRole('button', { name: 'Kết thúc sớm' }).click();
+    await expect
+      .poll(
+        async () => {
+          const s = await markerStates(map);
+          return covered.map((id) => s[id]);
+        },
+        { timeout: 5000, interval: 100 },
+      )
+      .toEqual(['online', 'online', 'online']);
+    expect(Date.now() - endedAt).toBeLessThan(5000);
+    await expect.poll(() => card.getAttribute('data-phase')).toBe('ended');
+    const api = await apiBar();
+    expect(api).toMatchObject({ camera: { text: '3/5', maintenance: '0' }, light: { text: '2/4' } });
+    await expect.poll(() => bar(map), { timeout: 5000 }).toEqual(api);
+    // The technician's own summary is their ward's, and says the same as their API view.
+    const own = (await t.api<Summary>('GET', '/api/v1/status/summary', { token: techToken })).body;
+    expect(own).toMatchObject({ total: 8, maintenance: 0 });
+  });
+});

@@ -58,6 +58,12 @@ export interface MaintenanceService {
   coverageAt(at: number): (device: Device) => MaintenanceWindow | null;
   /** The next time after `at` a window may start or end (null: none ever will). */
   nextChangeAfter(at: number): number | null;
+  /**
+   * When windows covered the device within [fromMs, toMs), as [start, end) intervals (for reports,
+   * issue #12). Only windows that still exist: a deleted window leaves no trace; one ended early
+   * keeps the time it was on.
+   */
+  intervalsFor(device: Device, fromMs: number, toMs: number): Array<[number, number]>;
   /** Called after every create, end and delete (the start/end events are worked out from it). */
   onChange(listener: () => void): () => void;
   suppressionFor(device: Device, at: number): Suppression | null;
@@ -129,6 +135,28 @@ export function windowNextChange(w: MaintenanceWindow, at: number, cron: Cron | 
   }
   const next = cron.nextRun(new Date(at));
   return next === null ? null : next.getTime();
+}
+
+/** A recurring window's runs in a report period are capped (an every-minute cron over 400 days). */
+export const MAX_RUNS_PER_WINDOW = 20_000;
+
+/** The [start, end) intervals a window is on that overlap [fromMs, toMs). */
+export function windowIntervals(
+  w: MaintenanceWindow,
+  cron: Cron | null,
+  fromMs: number,
+  toMs: number,
+): Array<[number, number]> {
+  if (w.from !== null && w.to !== null) return w.to > fromMs && w.from < toMs ? [[w.from, w.to]] : [];
+  if (!cron || w.durationS === null) return [];
+  const durationMs = w.durationS * 1000;
+  const out: Array<[number, number]> = [];
+  let run = cron.nextRun(new Date(fromMs - durationMs));
+  while (run !== null && run.getTime() < toMs && out.length < MAX_RUNS_PER_WINDOW) {
+    out.push([run.getTime(), run.getTime() + durationMs]);
+    run = cron.nextRun(run);
+  }
+  return out;
 }
 
 /**
@@ -278,6 +306,14 @@ export function createMaintenanceService(deps: {
         if (t !== null && (next === null || t < next)) next = t;
       }
       return next;
+    },
+    intervalsFor(d, fromMs, toMs) {
+      const out: Array<[number, number]> = [];
+      for (const { w, cron } of windows.values()) {
+        if (!windowCovers(w, d)) continue;
+        out.push(...windowIntervals(w, cron, fromMs, toMs));
+      }
+      return out;
     },
     onChange(listener) {
       listeners.add(listener);

@@ -6,6 +6,8 @@
  * - the state at `from` is the last change before `from`; with none, `unknown`;
  * - availability = online time / (period − unknown time − maintenance time); null when that is 0
  *   (nothing known about the device in the period);
+ * - maintenance time is the time a maintenance window covered the device (`withMaintenance`), as
+ *   the status summary counts it (issue #12): neither up nor down;
  * - downtime = offline time;
  * - an outage is an offline episode; MTTR = mean length of the outages that ended (the device
  *   came back) inside the period, null when none did. An outage still open at `to` counts in
@@ -86,6 +88,46 @@ export function deviceAvailability(
     repairMs,
     mttrMs: repaired > 0 ? repairMs / repaired : null,
   };
+}
+
+/**
+ * The state changes as the report counts them once maintenance windows are laid over them
+ * (issue #12: the same definition as the status summary): while a window covers the device its
+ * state is `maintenance`, whatever it reported; when the window ends, it is back to what it last
+ * reported. An outage that runs into a window ends there (the window is not downtime) and, if
+ * the device is still offline when the window ends, a new one starts then.
+ * @param windows [startMs, endMs) intervals, any order, may overlap
+ */
+export function withMaintenance(
+  initial: { state: string; sinceMs: number | null } | null,
+  changes: StateChange[],
+  windows: ReadonlyArray<readonly [number, number]>,
+  fromMs: number,
+  toMs: number,
+): { initial: { state: string; sinceMs: number | null } | null; changes: StateChange[] } {
+  const spans = windows.filter(([a, b]) => b > fromMs && a < toMs && b > a);
+  if (spans.length === 0) return { initial, changes };
+  const inWindow = (t: number) => spans.some(([a, b]) => t >= a && t < b);
+  const sorted = changes.filter((c) => c.atMs >= fromMs && c.atMs < toMs).sort((a, b) => a.atMs - b.atMs);
+  const times = new Set<number>(sorted.map((c) => c.atMs));
+  for (const [a, b] of spans) {
+    if (a > fromMs) times.add(a);
+    if (b < toMs) times.add(b);
+  }
+  // What the device itself said at `t` (the last change at or before it).
+  let reported = initial?.state ?? 'unknown';
+  let i = 0;
+  const out: StateChange[] = [];
+  let effective = inWindow(fromMs) ? 'maintenance' : reported;
+  const first = inWindow(fromMs) ? { state: 'maintenance', sinceMs: null } : initial;
+  for (const t of [...times].sort((a, b) => a - b)) {
+    while (i < sorted.length && (sorted[i] as StateChange).atMs <= t)
+      reported = (sorted[i++] as StateChange).state;
+    const next = inWindow(t) ? 'maintenance' : reported;
+    if (next !== effective) out.push({ atMs: t, state: next });
+    effective = next;
+  }
+  return { initial: first, changes: out };
 }
 
 export interface GroupAvailability {

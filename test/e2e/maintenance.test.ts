@@ -1,9 +1,10 @@
 /// <reference lib="dom" />
 // Functions passed to page.evaluate() run in the browser.
+import type { MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildWeb } from '../../services/web/build.ts';
-import { publish, startTestApp, type TestApp } from '../helpers/app.ts';
+import { publish, startTestApp, type TestApp, waitFor } from '../helpers/app.ts';
 import { launchBrowser, loginThroughForm, screenshot } from './browser.ts';
 
 /**
@@ -40,6 +41,7 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
     on: boolean;
   }> = [];
   const covered = ['cam-m-0', 'cam-m-1', 'light-m-0'];
+  const clients = new Map<string, MqttClient>();
 
   beforeAll(async () => {
     await buildWeb();
@@ -70,6 +72,7 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
       expect(res.status).toBe(201);
       if (d.on) {
         const c = await t.connectDevice(d.id, res.body.secret);
+        clients.set(d.id, c);
         await publish(c, `wardwatch/v1/devices/${d.id}/heartbeat`, JSON.stringify({ uptimeS: 10 }));
       }
     }
@@ -198,6 +201,21 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
     await screenshot(tech, 'maintenance-desktop');
   });
 
+  it('a covered camera that goes down during the window stays in maintenance, on the map and in the API', async () => {
+    // Its power is cut for the work: the socket drops, the broker publishes its last will.
+    clients.get('cam-m-1')?.stream.destroy();
+    await waitFor(async () => {
+      const r = await t.api<{ status: { state: string } }>('GET', '/api/v1/devices/cam-m-1');
+      return r.body.status.state === 'offline';
+    }, 'cam-m-1 offline');
+    const api = await apiBar();
+    expect(api).toMatchObject({ camera: { text: '1/5', maintenance: '2' } });
+    const s = (await t.api<Summary & { offline: number }>('GET', '/api/v1/status/summary')).body;
+    expect(s.offline).toBe(0);
+    await expect.poll(() => bar(map), { timeout: 5000 }).toEqual(api);
+    expect((await markerStates(map))['cam-m-1']).toBe('maintenance');
+  });
+
   it('fits a 360-px phone without horizontal scrolling', async () => {
     const phone = await browser.newPage({
       viewport: { width: 360, height: 740 },
@@ -231,14 +249,30 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
         },
         { timeout: 5000, interval: 100 },
       )
-      .toEqual(['online', 'online', 'online']);
+      .toEqual(['online', 'offline', 'online']);
     expect(Date.now() - endedAt).toBeLessThan(5000);
     await expect.poll(() => card.getAttribute('data-phase')).toBe('ended');
     const api = await apiBar();
-    expect(api).toMatchObject({ camera: { text: '3/5', maintenance: '0' }, light: { text: '2/4' } });
+    expect(api).toMatchObject({ camera: { text: '2/5', maintenance: '0' }, light: { text: '2/4' } });
     await expect.poll(() => bar(map), { timeout: 5000 }).toEqual(api);
     // The technician's own summary is their ward's, and says the same as their API view.
     const own = (await t.api<Summary>('GET', '/api/v1/status/summary', { token: techToken })).body;
     expect(own).toMatchObject({ total: 8, maintenance: 0 });
+  });
+
+  it('the availability report counts the window as maintenance: the camera that was down in it was not down', async () => {
+    const r = await t.api<{
+      devices: Array<{ id: string; offlineMs: number; maintenanceMs: number; outages: number }>;
+    }>(
+      'GET',
+      `/api/v1/reports/availability?ward=binh-ngoc&from=${encodeURIComponent(new Date(Date.now() - 3600_000).toISOString())}`,
+    );
+    expect(r.status).toBe(200);
+    const row = (id: string) => r.body.devices.find((d) => d.id === id)!;
+    expect(row('cam-m-1').maintenanceMs).toBeGreaterThan(0);
+    expect(row('cam-m-0').maintenanceMs).toBeGreaterThan(0);
+    expect(row('cam-m-2').maintenanceMs).toBe(0);
+    // Down during the window: not an outage then; down still after it ended: one outage from then.
+    expect(row('cam-m-1').outages).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import { iso } from '../../core/clock.ts';
 import { badRequest, notFound } from '../../core/errors.ts';
-import { buildReport, reportCsv } from '../../reports/availability.ts';
+import { buildReport, reportCsv, withMaintenance } from '../../reports/availability.ts';
 import { createInfluxStateReader, type StateHistoryReader } from '../../reports/influx-state-reader.ts';
 import { assertWard, userOf, wardScope } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -64,7 +64,8 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Availability, downtime and mean time to repair over a period',
         description:
           'Computed from the device state changes in InfluxDB. availability = online / (online + offline) ' +
-          'time; unknown time (never heard of, or after a restart) is left out. Default period: the last 24 h ' +
+          'time; unknown time (never heard of, or after a restart) is left out, and so is time in a maintenance ' +
+          'window (`maintenanceMs`: neither up nor down, as in the status summary). Default period: the last 24 h ' +
           'before `to` (default now). `format=csv`: one row per device (text/csv, UTF-8 with BOM).',
         querystring: Type.Object({
           ward: Type.Optional(Type.String({ minLength: 1 })),
@@ -107,7 +108,13 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
       const history = await reader.stateHistory({ fromMs, toMs, ward, deviceId });
       const report = buildReport(
         devices.map((d) => ({ id: d.id, name: d.name, ward: d.ward, kind: d.kind })),
-        (id) => history.get(id) ?? { initial: null, changes: [] },
+        (id) => {
+          const raw = history.get(id) ?? { initial: null, changes: [] };
+          // Issue #12: time in a maintenance window is maintenance, as the status summary counts it.
+          const d = deps.devices.get(id);
+          const windows = d && deps.maintenance ? deps.maintenance.intervalsFor(d, fromMs, toMs) : [];
+          return withMaintenance(raw.initial, raw.changes, windows, fromMs, toMs);
+        },
         fromMs,
         toMs,
       );

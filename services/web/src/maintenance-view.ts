@@ -132,6 +132,7 @@ function createForm(
     kind,
   );
   const valueSel = h('select', { name: 'target', 'aria-label': t('mntDevice') });
+  const valueLabel = h('span', {}, t('mntDevice'));
   const now = Date.now();
   const from = h('input', { name: 'from', type: 'datetime-local', required: true, value: vnLocalInput(now) });
   const to = h('input', {
@@ -166,6 +167,7 @@ function createForm(
     }
     const label = { device: 'mntDevice', zone: 'mntTargetZone', ward: 'ward' } as const;
     valueSel.setAttribute('aria-label', t(label[kind]));
+    valueLabel.textContent = t(label[kind]);
     valueSel.replaceChildren(...options.map(([v, text]) => h('option', { value: v }, text)));
   };
   kindSel.addEventListener('change', () => {
@@ -182,7 +184,7 @@ function createForm(
     { class: 'ww-form ww-mnt-form', 'data-testid': 'maintenance-form' },
     h('h2', { class: 'ww-form-title' }, t('mntNew')),
     h('label', {}, t('mntTarget'), kindSel),
-    h('label', {}, t('mntDevice'), valueSel),
+    h('label', {}, valueLabel, valueSel),
     h('label', {}, t('mntFrom'), from),
     h('label', {}, t('mntTo'), to),
     h('label', {}, t('note'), note),

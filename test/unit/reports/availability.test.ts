@@ -4,6 +4,7 @@ import {
   deviceAvailability,
   groupAvailability,
   reportCsv,
+  withMaintenance,
 } from '../../../services/reports/availability.ts';
 
 const H = 3_600_000;
@@ -123,5 +124,64 @@ describe('groupAvailability and the report', () => {
       'a-cam,Cổng chợ,w1,camera,75,64800,21600,0,0,1,',
       'b-light,"Đèn, ngõ ""7""",w2,light,,0,0,86400,0,0,',
     ]);
+  });
+});
+
+describe('withMaintenance (issue #12: maintenance time is neither up nor down, as in the status summary)', () => {
+  const report = (
+    initial: { state: string; sinceMs: number | null } | null,
+    changes: Array<{ atMs: number; state: string }>,
+    windows: Array<[number, number]>,
+  ) => {
+    const x = withMaintenance(initial, changes, windows, FROM, TO);
+    return deviceAvailability(x.initial, x.changes, FROM, TO);
+  };
+
+  it('a device offline during a window is in maintenance then, not down', () => {
+    // Online, switched off for work 08:00–12:00 (offline 08:05–11:50), online again.
+    const a = report(
+      { state: 'online', sinceMs: FROM - H },
+      [
+        { atMs: FROM + 8 * H + 300_000, state: 'offline' },
+        { atMs: FROM + 11 * H + 50 * 60_000, state: 'online' },
+      ],
+      [[FROM + 8 * H, FROM + 12 * H]],
+    );
+    expect(a).toMatchObject({
+      onlineMs: 20 * H,
+      offlineMs: 0,
+      maintenanceMs: 4 * H,
+      outages: 0,
+      availability: 1,
+    });
+  });
+
+  it('still offline when the window ends: an outage starts then; one running into a window ends there', () => {
+    const a = report(
+      { state: 'online', sinceMs: FROM - H },
+      [
+        { atMs: FROM + 6 * H, state: 'offline' },
+        { atMs: FROM + 14 * H, state: 'online' },
+      ],
+      [[FROM + 8 * H, FROM + 12 * H]],
+    );
+    // Offline 06:00–08:00 and 12:00–14:00; maintenance 08:00–12:00.
+    expect(a).toMatchObject({ offlineMs: 4 * H, maintenanceMs: 4 * H, onlineMs: 16 * H, outages: 2 });
+    expect(a.availability).toBeCloseTo(16 / 20);
+  });
+
+  it('a window covering `from` starts the period in maintenance; overlapping windows are one; none changes nothing', () => {
+    const a = report(
+      { state: 'offline', sinceMs: FROM - 5 * H },
+      [],
+      [
+        [FROM - H, FROM + 2 * H],
+        [FROM + H, FROM + 3 * H],
+      ],
+    );
+    expect(a).toMatchObject({ maintenanceMs: 3 * H, offlineMs: 21 * H, outages: 1, repaired: 0 });
+    const changes = [{ atMs: FROM + H, state: 'offline' }];
+    const initial = { state: 'online', sinceMs: FROM - H };
+    expect(withMaintenance(initial, changes, [[TO, TO + H]], FROM, TO)).toEqual({ initial, changes });
   });
 });

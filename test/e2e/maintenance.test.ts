@@ -30,6 +30,7 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
   let browser: Browser;
   let tech: Page;
   let map: Page;
+  let board: Page;
   let techToken: string;
   // binh-ngoc: 4 cameras + 4 lights on a grid ~800 m apart; three of them in power zone ZONE.
   // hoa-chung: one camera in the same zone, which a binh-ngoc technician's window must not reach.
@@ -88,6 +89,7 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
     browser = await launchBrowser();
     tech = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     map = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    board = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   }, TIMEOUT);
 
   afterAll(async () => {
@@ -143,6 +145,11 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
     await expect.poll(async () => Object.keys(await markerStates(map)).length).toBe(devices.length);
     await expect.poll(async () => (await markerStates(map))['cam-m-0']).toBe('online');
     await expect.poll(() => bar(map)).toEqual(await apiBar());
+    // A third page: the alert board.
+    await loginThroughForm(board, t.httpUrl, 'admin', 'admin-test-password');
+    await board.locator('.ww-header').waitFor();
+    await board.goto(`${t.httpUrl}/#/alerts`);
+    await board.locator('[data-testid=alert-list]').waitFor();
 
     await loginThroughForm(tech, t.httpUrl, 'kythuat.bn', 'mat-khau-bn-1');
     await tech.locator('.ww-header nav a', { hasText: 'Bảo trì' }).click();
@@ -214,6 +221,10 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
     expect(s.offline).toBe(0);
     await expect.poll(() => bar(map), { timeout: 5000 }).toEqual(api);
     expect((await markerStates(map))['cam-m-1']).toBe('maintenance');
+    // Its offline alert is on the board (recorded, not notified), marked as in maintenance.
+    const card = board.locator('.ww-card', { hasText: 'Camera ngõ 3' });
+    await card.locator('[data-maintenance]').waitFor({ timeout: 5000 });
+    expect(await card.locator('[data-maintenance]').textContent()).toBe('Bảo trì');
   });
 
   it('fits a 360-px phone without horizontal scrolling', async () => {
@@ -252,6 +263,10 @@ describe('maintenance windows in the web app', { timeout: TIMEOUT }, () => {
       .toEqual(['online', 'offline', 'online']);
     expect(Date.now() - endedAt).toBeLessThan(5000);
     await expect.poll(() => card.getAttribute('data-phase')).toBe('ended');
+    // The board drops the maintenance mark without a reload; the alert itself stays (still offline).
+    const alertCard = board.locator('.ww-card', { hasText: 'Camera ngõ 3' });
+    await expect.poll(() => alertCard.locator('[data-maintenance]').count(), { timeout: 5000 }).toBe(0);
+    expect(await alertCard.count()).toBe(1);
     const api = await apiBar();
     expect(api).toMatchObject({ camera: { text: '2/5', maintenance: '0' }, light: { text: '2/4' } });
     await expect.poll(() => bar(map), { timeout: 5000 }).toEqual(api);

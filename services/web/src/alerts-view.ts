@@ -92,6 +92,14 @@ export function renderAlerts(root: HTMLElement): () => void {
         {},
         h('span', { class: `ww-sev ww-sev-${a.severity}` }, label(a.severity)),
         h('span', { class: 'ww-badge' }, label(a.state)),
+        // Issue #12: the device is in a maintenance window (live: the board re-renders on its start/end).
+        d?.status.maintenance
+          ? h(
+              'span',
+              { class: 'ww-badge ww-state-maintenance', 'data-maintenance': '' },
+              label('maintenance'),
+            )
+          : null,
         h('span', { class: 'ww-muted' }, formatDuration(Date.now() - Date.parse(a.openedAt))),
       ),
       h('h3', {}, d?.name ?? a.deviceId),
@@ -155,6 +163,10 @@ export function renderAlerts(root: HTMLElement): () => void {
   const unsubscribe = store.subscribe((c) => {
     if (c.kind !== 'device') render();
   });
+  store.maintenanceListeners.add(render);
   render();
-  return unsubscribe;
+  return () => {
+    unsubscribe();
+    store.maintenanceListeners.delete(render);
+  };
 }

@@ -33,6 +33,13 @@ export function createFeatureCache(
     // The feature shows the count of open alerts.
     bus.on('alert.opened', (a) => drop(a.deviceId)),
     bus.on('alert.resolved', (a) => drop(a.deviceId)),
+    // The feature says whether the device is in a maintenance window (issue #12).
+    bus.on('maintenance.started', (e) => {
+      for (const d of e.devices) drop(d.deviceId);
+    }),
+    bus.on('maintenance.ended', (e) => {
+      for (const d of e.devices) drop(d.deviceId);
+    }),
   ];
   return {
     get(deviceId, build) {

@@ -153,6 +153,7 @@ export function deviceFeature(d: Device, liveness: LivenessView, openAlerts: num
       state: status.state,
       lastSeenAt: isoOrNull(status.lastSeenAt),
       openAlerts,
+      maintenance: status.maintenance ?? false,
     },
   };
 }

@@ -104,6 +104,7 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
                   state: DeviceStateT,
                   lastSeenAt: Type.Union([Type.String(), Type.Null()]),
                   openAlerts: Type.Integer(),
+                  maintenance: Type.Boolean({ description: 'in a maintenance window (issue #12)' }),
                 }),
               }),
             ),

@@ -84,6 +84,7 @@ describe('GET /api/v1/map.geojson', () => {
         state: 'online',
         lastSeenAt: new Date(T0 - 1000).toISOString(),
         openAlerts: 2,
+        maintenance: false,
       },
     });
     const cam2 = res.body.features.find((f: { id: string }) => f.id === 'cam-bn-2');

@@ -94,6 +94,41 @@ describe('map features (kept per device)', () => {
     expect(map().features[0]?.properties.openAlerts).toBe(0);
   });
 
+  it('a maintenance window starting or ending rebuilds the features of the devices it covers (issue #12)', () => {
+    const { bus, devices } = setup();
+    const inWindow = new Set<string>();
+    const features = createFeatureCache(bus, { maxAgeMs: 30_000, now: () => 0 });
+    const liveness = {
+      stateOf: () => 'online',
+      getStatus: (id: string) => ({
+        state: 'online',
+        lastSeenAt: 0,
+        stateSince: 0,
+        maintenance: inWindow.has(id),
+      }),
+    } as unknown as LivenessView;
+    const flags = () =>
+      (
+        JSON.parse(devicesGeoJsonText(devices, liveness, () => new Map(), features)) as {
+          features: Array<ReturnType<typeof deviceFeature>>;
+        }
+      ).features.map((f) => f.properties.maintenance);
+    expect(flags()).toEqual([false, false, false]);
+    inWindow.add('a');
+    inWindow.add('c');
+    const change = (on: boolean) => ({
+      windowId: 1,
+      at: 0,
+      wards: ['w1'],
+      devices: [{ deviceId: 'a', ward: 'w1', maintenance: on }],
+    });
+    bus.emit('maintenance.started', change(true));
+    expect(flags()).toEqual([true, false, false]); // c had no event: its kept feature stands
+    inWindow.clear();
+    bus.emit('maintenance.ended', change(false));
+    expect(flags()).toEqual([false, false, false]);
+  });
+
   it('a feature older than maxAgeMs is rebuilt (lastSeenAt of a heartbeating device)', () => {
     const { map, advance } = setup();
     const first = map().features[0]?.properties.lastSeenAt;

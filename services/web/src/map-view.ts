@@ -25,7 +25,7 @@ declare global {
 
 const FALLBACK_CENTER: L.LatLngTuple = [21.03, 105.85];
 /** The summary bar re-reads the API's counts this long after the last change (a storm: one read). */
-const SUMMARY_DEBOUNCE_MS = 250;
+const SUMMARY_DEBOUNCE_MS = 150;
 
 function markerIcon(d: Device, state: DisplayState): L.DivIcon {
   return L.divIcon({

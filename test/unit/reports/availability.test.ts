@@ -125,3 +125,25 @@ describe('groupAvailability and the report', () => {
     ]);
   });
 });
+
+describe('reportCsv formula injection (issue #13)', () => {
+  it('writes a formula-looking device name as text', () => {
+    const r = buildReport(
+      [
+        {
+          id: 'cam-x',
+          name: '=HYPERLINK("http://evil.example","click")',
+          ward: '+cmd|calc!A1',
+          kind: 'camera',
+        },
+      ],
+      () => ({ initial: null, changes: [] }),
+      FROM,
+      TO,
+    );
+    const row = reportCsv(r).slice(1).trimEnd().split('\r\n')[1];
+    expect(row).toBe(
+      `cam-x,"'=HYPERLINK(""http://evil.example"",""click"")",'+cmd|calc!A1,camera,,0,0,86400,0,0,`,
+    );
+  });
+});

@@ -28,6 +28,24 @@ export function isBooleanTelemetryField(field: string): boolean {
 
 const isEpochMs = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
 
+/**
+ * The times a query may name (issue #13): 1970-01-01T00:00:00Z to 2200-01-01T00:00:00Z.
+ * InfluxDB keeps int64 nanoseconds (1677-09-21..2262-04-11) and a `to` past that answered 502
+ * ("overflowed duration"); so does a range whose span exceeds an int64 nanosecond duration
+ * (about 292 years). Nothing wardwatch stores predates the epoch, and 2200 leaves InfluxDB 62
+ * years of room, so within these bounds neither a time nor a span (≤ 230 years) can overflow.
+ */
+export const QUERY_MIN_MS = Date.UTC(1970, 0, 1);
+export const QUERY_MAX_MS = Date.UTC(2200, 0, 1);
+
+/** A 400 naming `field` unless `ms` lies within [QUERY_MIN_MS, QUERY_MAX_MS]. */
+export function checkQueryTime(field: string, ms: number): number {
+  if (!isEpochMs(ms) || ms < QUERY_MIN_MS || ms > QUERY_MAX_MS) {
+    throw badRequest(`${field}: must lie between 1970-01-01T00:00:00Z and 2200-01-01T00:00:00Z`);
+  }
+  return ms;
+}
+
 export function buildTelemetryQuery(q: TelemetryQuery, retentionPolicy: string): string {
   if (typeof q.field !== 'string' || !FIELD_NAME_RE.test(q.field)) {
     throw badRequest(`field: must match ${FIELD_NAME_RE.source}`);
@@ -37,6 +55,8 @@ export function buildTelemetryQuery(q: TelemetryQuery, retentionPolicy: string):
   }
   if (!isEpochMs(q.fromMs) || !isEpochMs(q.toMs))
     throw badRequest('fromMs and toMs: must be epoch milliseconds');
+  checkQueryTime('fromMs', q.fromMs);
+  checkQueryTime('toMs', q.toMs);
   if (q.toMs < q.fromMs) throw badRequest('toMs: must not be before fromMs');
   if (q.everyS !== null && (!Number.isInteger(q.everyS) || q.everyS < 1 || q.everyS > MAX_EVERY_S)) {
     throw badRequest(`everyS: must be an integer from 1 to ${MAX_EVERY_S}, or null`);

@@ -355,7 +355,8 @@ export const ConfigSchema = Type.Object(
     ),
     auth: Type.Object(
       {
-        tokenTtlS: Type.Integer({ minimum: 60, maximum: 30 * 86400 }),
+        // Minimum 1 s (was 60) so that a test can watch a real token expire (issue #13).
+        tokenTtlS: Type.Integer({ minimum: 1, maximum: 30 * 86400 }),
         // Issue #7: how long a rotated-out device secret keeps working (0 = stops at once).
         // At most 7 days (one timer per rotation; setTimeout holds at most ~24.8 days).
         secretRotationGraceS: Type.Integer({ minimum: 0, maximum: 7 * 86400 }),

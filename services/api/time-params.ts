@@ -1,5 +1,5 @@
 import { badRequest } from '../core/errors.ts';
-import { checkQueryTime } from '../storage/query.ts';
+import { checkQueryTime } from '../core/query-time.ts';
 
 /** ISO-8601 date or date-time; a time needs a zone (a zoneless time would mean the server's zone). */
 export const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
@@ -7,7 +7,7 @@ export const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+
 /**
  * A `from`/`to` query parameter → epoch ms (`fallback` when absent). 400 naming the field when it
  * is not ISO-8601 or lies outside 1970..2200 (issue #13: `to=2300-01-01T00:00:00Z` reached
- * InfluxDB and answered 502; the bounds and why: services/storage/query.ts).
+ * InfluxDB and answered 502; the bounds and why: services/core/query-time.ts).
  */
 export function parseTimeParam(field: string, text: string | undefined, fallback: number): number;
 export function parseTimeParam(field: string, text: string | undefined): number | undefined;

@@ -1,7 +1,7 @@
 import { InfluxDB, escape as influxEscape } from 'influx';
 import { type Config, parseInfluxUrl } from '../core/config.ts';
 import { WwError } from '../core/errors.ts';
-import { checkQueryTime } from '../storage/query.ts';
+import { checkQueryTime } from '../core/query-time.ts';
 import type { StateChange } from './availability.ts';
 
 /** What the availability report needs from storage: device state changes (`device_state`). */

@@ -1,6 +1,7 @@
 import { escape as influxEscape } from 'influx';
 import { TELEMETRY_SCHEMAS } from '../../devices/protocol/index.ts';
 import { badRequest } from '../core/errors.ts';
+import { checkQueryTime } from '../core/query-time.ts';
 import type { TelemetryQuery } from './types.ts';
 
 /**
@@ -28,23 +29,8 @@ export function isBooleanTelemetryField(field: string): boolean {
 
 const isEpochMs = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
 
-/**
- * The times a query may name (issue #13): 1970-01-01T00:00:00Z to 2200-01-01T00:00:00Z.
- * InfluxDB keeps int64 nanoseconds (1677-09-21..2262-04-11) and a `to` past that answered 502
- * ("overflowed duration"); so does a range whose span exceeds an int64 nanosecond duration
- * (about 292 years). Nothing wardwatch stores predates the epoch, and 2200 leaves InfluxDB 62
- * years of room, so within these bounds neither a time nor a span (≤ 230 years) can overflow.
- */
-export const QUERY_MIN_MS = Date.UTC(1970, 0, 1);
-export const QUERY_MAX_MS = Date.UTC(2200, 0, 1);
-
-/** A 400 naming `field` unless `ms` lies within [QUERY_MIN_MS, QUERY_MAX_MS]. */
-export function checkQueryTime(field: string, ms: number): number {
-  if (!isEpochMs(ms) || ms < QUERY_MIN_MS || ms > QUERY_MAX_MS) {
-    throw badRequest(`${field}: must lie between 1970-01-01T00:00:00Z and 2200-01-01T00:00:00Z`);
-  }
-  return ms;
-}
+// The time bounds of every query (issue #13) live in core: reports use them too.
+export { checkQueryTime, QUERY_MAX_MS, QUERY_MIN_MS } from '../core/query-time.ts';
 
 export function buildTelemetryQuery(q: TelemetryQuery, retentionPolicy: string): string {
   if (typeof q.field !== 'string' || !FIELD_NAME_RE.test(q.field)) {

@@ -22,6 +22,8 @@ describe('time range validation on InfluxDB-backed routes', () => {
     ['from', 'from=1500-01-01T00:00:00Z&to=2026-01-01T00:00:00Z'],
     ['from', 'from=1969-12-31T23:59:59Z&to=2026-01-01T00:00:00Z'],
     ['to', 'from=2026-01-01T00:00:00Z&to=2200-01-01T00:00:01Z'],
+    // The default `from` (24 h before `to`) would fall before 1970.
+    ['from', 'to=1970-01-01T12:00:00Z'],
   ] as const;
 
   it.each(bad)('telemetry: 400 naming %s for %s', async (field, query) => {

@@ -80,7 +80,8 @@ export async function createWardwatch(
   const log = opts.log ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   // Issue #13: the data dir is ours alone (0700), also when an older wardwatch left it 0755.
-  ensurePrivateDir(config.dataDir, { tighten: true });
+  if (!ensurePrivateDir(config.dataDir, { tighten: true }))
+    log.warn({ dataDir: config.dataDir }, 'data dir is readable by other users and cannot be made 0700');
   const db = openDatabase(join(config.dataDir, 'wardwatch.db'));
   const bus = new EventBus<WardwatchEvents>(log.child({ feature: 'bus' }));
   const tickTx = createTickTransaction(db, (err) => log.error({ err }, 'sqlite commit failed'));

@@ -13,11 +13,18 @@ export const PRIVATE_FILE_MODE = 0o600;
 /**
  * Creates `dir` (and missing parents) 0700. With `tighten`, an existing `dir` is set to 0700
  * too (a data dir left 0755 by an older wardwatch); never pass it for a directory that is not
- * wardwatch's own (e.g. /tmp).
+ * wardwatch's own (e.g. /tmp). False when `dir` stays readable by others (we do not own it: the
+ * caller warns rather than refusing to start).
  */
-export function ensurePrivateDir(dir: string, opts: { tighten?: boolean } = {}): void {
+export function ensurePrivateDir(dir: string, opts: { tighten?: boolean } = {}): boolean {
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  if (opts.tighten && (statSync(dir).mode & 0o077) !== 0) chmodSync(dir, PRIVATE_DIR_MODE);
+  if (!opts.tighten || (statSync(dir).mode & 0o077) === 0) return true;
+  try {
+    chmodSync(dir, PRIVATE_DIR_MODE);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

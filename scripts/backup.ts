@@ -11,10 +11,11 @@
  * Exit code 0 only if every part that was attempted succeeded.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { ensurePrivateDir, ensurePrivateFile, privatiseTree } from '../services/core/private-files.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,11 +36,16 @@ async function main(): Promise<number> {
     say(`no ${dbFile}: is --data-dir right?`);
     return 2;
   }
-  mkdirSync(out, { recursive: true });
+  // Issue #13: a backup holds what the data dir holds (password and secret hashes, tokens,
+  // audit), so it is as private: 0700 directories, 0600 files, also for influxd's files. An
+  // existing --out is left as it is (it may be shared); what we write into it is private.
+  ensurePrivateDir(out);
   let failed = false;
 
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
+    // SQLite creates the copy 0644 (umask aside); created 0600 beforehand, it keeps that mode.
+    ensurePrivateFile(join(out, 'wardwatch.db'));
     await db.backup(join(out, 'wardwatch.db'));
     say(`SQLite → ${join(out, 'wardwatch.db')}`);
   } finally {
@@ -49,7 +55,7 @@ async function main(): Promise<number> {
   const spool = join(dataDir, 'spool');
   if (existsSync(spool)) {
     const segments = readdirSync(spool).filter((f) => f.endsWith('.lp'));
-    mkdirSync(join(out, 'spool'), { recursive: true });
+    ensurePrivateDir(join(out, 'spool'));
     let copied = 0;
     for (const f of segments) {
       try {
@@ -99,6 +105,7 @@ async function main(): Promise<number> {
       'InfluxDB not backed up: pass --influx-rpc host:port (its bind-address), or use influxd backup yourself',
     );
   }
+  for (const sub of ['spool', 'influxdb']) if (existsSync(join(out, sub))) privatiseTree(join(out, sub));
   return failed ? 1 : 0;
 }
 

@@ -17,6 +17,9 @@ ww_install_traps
 ensure_node_modules
 # The web app served at / (services/web); a no-op when the build is newer than its sources.
 npm run --silent build:web
+# Issue #13: everything created from here on (data dir, influxd's files, the database) is ours
+# alone. The service sets its own modes too (services/core/private-files.ts); this covers influxd.
+umask 077
 data_dir=$(ww_abs_dir "${WARDWATCH_DATA_DIR:-./data}")
 export WARDWATCH_DATA_DIR=$data_dir
 pids_file=$data_dir/.start.pids

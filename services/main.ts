@@ -7,7 +7,6 @@
  * - where liveness deadlines live: `DeadlineScheduler` (in memory now);
  * - where registry/alerts/status live: the repository interfaces (SQLite now).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import websocket from '@fastify/websocket';
@@ -23,6 +22,7 @@ import { type Config, loadConfig } from './core/config.ts';
 import { ConfigError } from './core/errors.ts';
 import type { WardwatchEvents } from './core/events.ts';
 import { createLogger, type Logger } from './core/logger.ts';
+import { ensurePrivateDir } from './core/private-files.ts';
 import { createTickTransaction, type Database, openDatabase } from './core/sqlite.ts';
 import { type AlertEngine, createAlertService } from './health/alert-service.ts';
 import { createAssigner } from './health/assignment.ts';
@@ -80,7 +80,9 @@ export async function createWardwatch(
 ): Promise<Wardwatch> {
   const log = opts.log ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
-  mkdirSync(config.dataDir, { recursive: true });
+  // Issue #13: the data dir is ours alone (0700), also when an older wardwatch left it 0755.
+  if (!ensurePrivateDir(config.dataDir, { tighten: true }))
+    log.warn({ dataDir: config.dataDir }, 'data dir is readable by other users and cannot be made 0700');
   const db = openDatabase(join(config.dataDir, 'wardwatch.db'));
   const bus = new EventBus<WardwatchEvents>(log.child({ feature: 'bus' }));
   const tickTx = createTickTransaction(db, (err) => log.error({ err }, 'sqlite commit failed'));

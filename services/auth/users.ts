@@ -4,6 +4,9 @@ import type { Config } from '../core/config.ts';
 import { badRequest, conflict } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Database } from '../core/sqlite.ts';
+import { type SessionEndReason, SessionWatchers } from './session-watchers.ts';
+
+export type { SessionEndReason } from './session-watchers.ts';
 
 export const ROLES = ['admin', 'technician', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -71,6 +74,13 @@ export interface UserService {
   authenticate(token: string): User | null;
   /** Revokes a token; false when it was not valid anyway. */
   logout(token: string): boolean;
+  /**
+   * For a connection that outlives the request that authenticated it (SSE, issue #13): calls
+   * `onEnd` once, when the token is logged out, revoked or reaches its expiry, or the user's role
+   * or wards change. Returns the function that stops watching, or null when the token is not
+   * valid (any more).
+   */
+  watchSession(token: string, onEnd: (reason: SessionEndReason) => void): (() => void) | null;
 }
 
 export interface UserServiceDeps {
@@ -212,8 +222,15 @@ export function createUserService(deps: UserServiceDeps): UserService {
        WHERE t.token_hash = ? AND t.expires_at > ? AND u.disabled_at IS NULL`,
     ),
     deleteToken: db.prepare<[string]>('DELETE FROM api_tokens WHERE token_hash = ?'),
+    tokenSession: db.prepare<[string, number], { username: string; expires_at: number }>(
+      `SELECT t.username, t.expires_at FROM api_tokens t JOIN users u ON u.username = t.username
+       WHERE t.token_hash = ? AND t.expires_at > ? AND u.disabled_at IS NULL`,
+    ),
     purgeExpired: db.prepare<[number]>('DELETE FROM api_tokens WHERE expires_at <= ?'),
   };
+
+  // Open SSE streams, ended on revocation, expiry or a role/ward change (issue #13).
+  const sessions = new SessionWatchers({ clock, log });
 
   // Checked against when the username is unknown, so that both failures take as long.
   let dummyHash: Promise<string> | null = null;
@@ -298,6 +315,10 @@ export function createUserService(deps: UserServiceDeps): UserService {
         },
         'user changed',
       );
+      // Issue #13: open streams were authorised (and filtered) as the user was before.
+      if (revoke) sessions.endUser(username, 'revoked');
+      else if (role !== row.role || JSON.stringify(wards) !== row.wards)
+        sessions.endUser(username, 'user_changed');
       return { user: { username, role, wards, disabled: disabledAt !== null }, revokedTokens };
     },
 
@@ -336,7 +357,17 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
     logout(token) {
       if (typeof token !== 'string') return false;
-      return stmts.deleteToken.run(tokenHash(token)).changes > 0;
+      const hash = tokenHash(token);
+      const revoked = stmts.deleteToken.run(hash).changes > 0;
+      sessions.endToken(hash, 'logout');
+      return revoked;
+    },
+
+    watchSession(token, onEnd) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > 256) return null;
+      const hash = tokenHash(token);
+      const row = stmts.tokenSession.get(hash, clock.now());
+      return row ? sessions.watch(hash, row.username, row.expires_at, onEnd) : null;
     },
   };
 }

@@ -195,13 +195,16 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     payloadTooLarge: 0,
     topicLevelsExceeded: 0,
   };
-  // Issue #7: failed CONNECTs per source address and per device id (same rules as API logins).
+  // Issue #7, #13: failed CONNECTs per (device id, address), per address and per device id (same
+  // rules as API logins): a device id is slowed down, never locked out for every address.
   const limits = config.broker.connectLimits;
   const limiter = new LoginLimiter({
     windowS: limits.windowS,
     maxFailuresPerAccount: limits.maxFailuresPerDevice,
     maxFailuresPerAddress: limits.maxFailuresPerAddress,
     lockoutS: limits.lockoutS,
+    accountSlowdownAfterFailures: limits.deviceSlowdownAfterFailures,
+    accountMaxDelayS: limits.deviceMaxDelayS,
   });
   /** Source addresses of streams handed in by other transports (WebSocket). */
   const streamAddresses = new WeakMap<object, string>();
@@ -218,7 +221,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
         {
           ip: address,
           deviceId: deviceKey,
-          locked: locked.map((by) => (by === 'account' ? 'device' : 'address')),
+          locked: locked.map((by) => by.replace('account', 'device')),
           lockoutS: limits.lockoutS,
         },
         'mqtt connect locked out after repeated failures',
@@ -380,7 +383,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       log.warn({ clientId: client.id, deviceId: username, ip: address, reason }, 'mqtt connect refused');
       return refuse(reason);
     }
-    limiter.recordSuccess(deviceKey);
+    limiter.recordSuccess(address, deviceKey, clock.now());
     (client as DeviceClient).wwDeviceId = username;
     (client as DeviceClient).wwCredential = generation;
     (client as DeviceClient).wwPublishLimit =

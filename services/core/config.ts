@@ -334,13 +334,16 @@ export const ConfigSchema = Type.Object(
         // 'optional': a device may authenticate with a client certificate (CN = device id) signed
         // by tls.caFile instead of its secret; 'off': secrets only.
         clientCertificates: Type.Union([Type.Literal('off'), Type.Literal('optional')]),
-        // Issue #7: failed MQTT CONNECTs per source address and per device id (services/broker).
+        // Issue #7, #13: failed MQTT CONNECTs per (device id, address), per address and per device id (services/auth/login-limiter.ts).
         connectLimits: Type.Object(
           {
             windowS: Type.Integer({ minimum: 1, maximum: 86400 }),
             maxFailuresPerDevice: Type.Integer({ minimum: 1, maximum: 100000 }),
             maxFailuresPerAddress: Type.Integer({ minimum: 1, maximum: 100000 }),
             lockoutS: Type.Integer({ minimum: 1, maximum: 86400 }),
+            // Issue #13: a device id is slowed down, never locked for every address.
+            deviceSlowdownAfterFailures: Type.Integer({ minimum: 1, maximum: 100000 }),
+            deviceMaxDelayS: Type.Integer({ minimum: 1, maximum: 3600 }),
           },
           { additionalProperties: false },
         ),
@@ -352,19 +355,23 @@ export const ConfigSchema = Type.Object(
     ),
     auth: Type.Object(
       {
-        tokenTtlS: Type.Integer({ minimum: 60, maximum: 30 * 86400 }),
+        // Minimum 1 s (was 60) so that a test can watch a real token expire (issue #13).
+        tokenTtlS: Type.Integer({ minimum: 1, maximum: 30 * 86400 }),
         // Issue #7: how long a rotated-out device secret keeps working (0 = stops at once).
         // At most 7 days (one timer per rotation; setTimeout holds at most ~24.8 days).
         secretRotationGraceS: Type.Integer({ minimum: 0, maximum: 7 * 86400 }),
         // Issue #7: scrypt cost of device secrets, N = 2^deviceSecretScryptLogN (r = 8, p = 1).
         deviceSecretScryptLogN: Type.Integer({ minimum: 10, maximum: 20 }),
-        // Issue #7: failed API logins per account name and per source address (services/auth/login-limiter.ts).
+        // Issue #7, #13: failed API logins per (account, address), per address and per account (services/auth/login-limiter.ts).
         loginLimits: Type.Object(
           {
             windowS: Type.Integer({ minimum: 1, maximum: 86400 }),
             maxFailuresPerAccount: Type.Integer({ minimum: 1, maximum: 1000 }),
             maxFailuresPerAddress: Type.Integer({ minimum: 1, maximum: 100000 }),
             lockoutS: Type.Integer({ minimum: 1, maximum: 86400 }),
+            // Issue #13: an account is slowed down, never locked for every address.
+            accountSlowdownAfterFailures: Type.Integer({ minimum: 1, maximum: 100000 }),
+            accountMaxDelayS: Type.Integer({ minimum: 1, maximum: 3600 }),
           },
           { additionalProperties: false },
         ),

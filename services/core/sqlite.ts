@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { ensurePrivateFile, PRIVATE_DIR_MODE } from './private-files.ts';
 
 export type Database = BetterSqlite3.Database;
 
@@ -237,7 +238,12 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * `':memory:'` works for throwaway databases.
  */
 export function openDatabase(file: string): Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    // Issue #13: the database (users, tokens, secret hashes, audit) is readable by us only.
+    mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+    ensurePrivateFile(file);
+    for (const side of ['-wal', '-shm']) if (existsSync(file + side)) ensurePrivateFile(file + side);
+  }
   const db = new BetterSqlite3(file);
   try {
     db.pragma('journal_mode = WAL');

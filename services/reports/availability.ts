@@ -14,6 +14,8 @@
  *   downtime and `outages` but not in MTTR.
  */
 
+import { csvRow } from '../core/csv.ts';
+
 export type ReportState = 'online' | 'offline' | 'unknown' | 'maintenance';
 
 export interface StateChange {
@@ -224,12 +226,6 @@ const CSV_COLUMNS = [
   'mttrS',
 ] as const;
 
-function csvCell(v: string | number | null): string {
-  if (v === null) return '';
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 const seconds = (ms: number) => Math.round(ms / 1000);
 
 /** One row per device (RFC 4180, CRLF, UTF-8 BOM so spreadsheets read Vietnamese names right). */
@@ -237,7 +233,8 @@ export function reportCsv(report: AvailabilityReport): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const d of report.devices) {
     lines.push(
-      [
+      // csvRow neutralises formula-looking names (issue #13).
+      csvRow([
         d.id,
         d.name,
         d.ward,
@@ -249,9 +246,7 @@ export function reportCsv(report: AvailabilityReport): string {
         seconds(d.maintenanceMs),
         d.outages,
         d.mttrMs === null ? null : seconds(d.mttrMs),
-      ]
-        .map(csvCell)
-        .join(','),
+      ]),
     );
   }
   return `\uFEFF${lines.join('\r\n')}\r\n`;

@@ -1,6 +1,7 @@
 import { InfluxDB, escape as influxEscape } from 'influx';
 import { type Config, parseInfluxUrl } from '../core/config.ts';
 import { WwError } from '../core/errors.ts';
+import { checkQueryTime } from '../core/query-time.ts';
 import type { StateChange } from './availability.ts';
 
 /** What the availability report needs from storage: device state changes (`device_state`). */
@@ -65,6 +66,9 @@ export function createInfluxStateReader(config: Config): StateHistoryReader {
 
   return {
     async heartbeatCounts({ deviceId, fromMs, toMs, everyS }) {
+      // A time InfluxDB cannot represent would come back as a 502 (issue #13): 400 here instead.
+      checkQueryTime('from', fromMs);
+      checkQueryTime('to', toMs);
       const hb = `${influxEscape.quoted(config.influx.retentionPolicy.name)}."heartbeat"`;
       const raw = await run(
         `SELECT count("alive") AS "count" FROM ${hb} WHERE "deviceId" = ${influxEscape.stringLit(deviceId)} ` +
@@ -81,6 +85,8 @@ export function createInfluxStateReader(config: Config): StateHistoryReader {
       }));
     },
     async stateHistory({ fromMs, toMs, ward, deviceId }) {
+      checkQueryTime('from', fromMs);
+      checkQueryTime('to', toMs);
       const filters: string[] = [];
       if (ward !== undefined) filters.push(`"ward" = ${influxEscape.stringLit(ward)}`);
       if (deviceId !== undefined) filters.push(`"deviceId" = ${influxEscape.stringLit(deviceId)}`);

@@ -1,6 +1,7 @@
 import { escape as influxEscape } from 'influx';
 import { TELEMETRY_SCHEMAS } from '../../devices/protocol/index.ts';
 import { badRequest } from '../core/errors.ts';
+import { checkQueryTime } from '../core/query-time.ts';
 import type { TelemetryQuery } from './types.ts';
 
 /**
@@ -28,6 +29,9 @@ export function isBooleanTelemetryField(field: string): boolean {
 
 const isEpochMs = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
 
+// The time bounds of every query (issue #13) live in core: reports use them too.
+export { checkQueryTime, QUERY_MAX_MS, QUERY_MIN_MS } from '../core/query-time.ts';
+
 export function buildTelemetryQuery(q: TelemetryQuery, retentionPolicy: string): string {
   if (typeof q.field !== 'string' || !FIELD_NAME_RE.test(q.field)) {
     throw badRequest(`field: must match ${FIELD_NAME_RE.source}`);
@@ -37,6 +41,8 @@ export function buildTelemetryQuery(q: TelemetryQuery, retentionPolicy: string):
   }
   if (!isEpochMs(q.fromMs) || !isEpochMs(q.toMs))
     throw badRequest('fromMs and toMs: must be epoch milliseconds');
+  checkQueryTime('fromMs', q.fromMs);
+  checkQueryTime('toMs', q.toMs);
   if (q.toMs < q.fromMs) throw badRequest('toMs: must not be before fromMs');
   if (q.everyS !== null && (!Number.isInteger(q.everyS) || q.everyS < 1 || q.everyS > MAX_EVERY_S)) {
     throw badRequest(`everyS: must be an integer from 1 to ${MAX_EVERY_S}, or null`);

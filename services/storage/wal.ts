@@ -1,7 +1,8 @@
-import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../core/private-files.ts';
 import { isTelemetryLine } from './line-protocol.ts';
 
 /**
@@ -199,7 +200,9 @@ export function createWal(opts: WalOptions): Wal {
   }
 
   async function openLog(): Promise<void> {
-    await mkdir(dir, { recursive: true });
+    // Issue #13: segments hold every reading; only we may read them (dir 0700, files 0600).
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    await chmod(dir, PRIVATE_DIR_MODE);
     let files = await readdir(dir);
     for (const file of files) {
       if (file.endsWith(TMP_SUFFIX)) {
@@ -334,7 +337,7 @@ export function createWal(opts: WalOptions): Wal {
     try {
       if (!current) {
         const seq = nextSeq++;
-        const handle = await open(join(dir, openName(seq)), 'a');
+        const handle = await open(join(dir, openName(seq)), 'a', PRIVATE_FILE_MODE);
         current = {
           seq,
           handle,
@@ -531,7 +534,7 @@ export function createWal(opts: WalOptions): Wal {
     const { count } = countLines(kept);
     const file = sealedName(seg.seq, count, 0);
     const tmp = join(dir, file + TMP_SUFFIX);
-    const h = await open(tmp, 'w');
+    const h = await open(tmp, 'w', PRIVATE_FILE_MODE);
     try {
       await h.writeFile(kept);
       await h.datasync();

@@ -58,7 +58,7 @@ export const loginRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
           request.log.warn({ ip, username, locked }, 'login locked out after repeated failures');
         throw unauthorized('wrong username or password');
       }
-      limiter.recordSuccess(username);
+      limiter.recordSuccess(ip, username, deps.clock.now());
       auditContext(request, { actor: session.user.username, wards: session.user.wards });
       request.log.info({ username: session.user.username, ip }, 'user logged in');
       return { token: session.token, expiresAt: iso(session.expiresAt), user: session.user };

@@ -1,7 +1,7 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { TimerHandle } from '../../core/clock.ts';
 import type { WardwatchEvents } from '../../core/events.ts';
-import { canSeeWard, userOf } from '../access.ts';
+import { canSeeWard, tokenOf, userOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { errors } from '../schemas.ts';
 import { alertJson, deviceStateEventJson, maintenanceEventJson } from '../views.ts';
@@ -35,7 +35,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
           'Events `device.state`, `alert.opened|alert.acknowledged|alert.resolved|alert.updated` and ' +
           '`maintenance.started|maintenance.ended` (`{windowId, at, wards, devices: [{deviceId, ward, maintenance}]}`), ' +
           'ward-scoped, with a ' +
-          '`: ping` comment every 15 s. EventSource cannot send headers, so this route also accepts `?token=`.',
+          '`: ping` comment every 15 s. EventSource cannot send headers, so this route also accepts `?token=`. ' +
+          'The stream ends with `session.ended` `{reason}` when its token is logged out, revoked or expires, or the ' +
+          "user's role or wards change (`logout|revoked|expired|user_changed`).",
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(401) },
       },
@@ -101,6 +103,19 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       };
       schedulePing();
       streams.add(end);
+      // Issue #13: the stream ends with its token (logout, revocation, expiry) and when the user's
+      // role or wards change; the last event says why (EventSource reconnects on `user_changed`).
+      const unwatch = deps.users.watchSession(tokenOf(request) ?? '', (reason) => {
+        write(`event: session.ended\ndata: ${JSON.stringify({ reason })}\n\n`);
+        request.log.info({ username: user.username, reason }, 'SSE stream ended with its session');
+        end();
+      });
+      // Revoked between the authentication hook and here.
+      if (unwatch === null) {
+        end();
+        return;
+      }
+      unsubscribe.push(unwatch);
       // The response's 'close' means the connection is gone (the request's fires once its body is read).
       res.on('close', end);
       res.on('error', end);

@@ -6,19 +6,11 @@ import { createInfluxStateReader, type StateHistoryReader } from '../../reports/
 import { assertWard, userOf, wardScope } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { DeviceParams, errors, Kind } from '../schemas.ts';
+import { parseTimeParam } from '../time-params.ts';
 import { parseEvery } from './telemetry.ts';
 
 const DAY_MS = 86_400_000;
 const MAX_RANGE_MS = 400 * DAY_MS;
-const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
-
-function parseTime(field: 'from' | 'to', text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const ms = ISO_RE.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(ms))
-    throw badRequest(`${field}: expected an ISO-8601 date-time with zone, e.g. 2025-01-31T00:00:00+07:00`);
-  return ms;
-}
 
 const Group = Type.Object({
   devices: Type.Integer(),
@@ -94,8 +86,8 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
       const now = deps.clock.now();
       // Nothing is known about the future: a period ending later (e.g. "until the end of today")
       // is cut at now, so an offline device is not counted offline until midnight.
-      const toMs = Math.min(parseTime('to', request.query.to, now), now);
-      const fromMs = parseTime('from', request.query.from, toMs - DAY_MS);
+      const toMs = Math.min(parseTimeParam('to', request.query.to, now), now);
+      const fromMs = parseTimeParam('from', request.query.from, toMs - DAY_MS);
       if (fromMs >= toMs) throw badRequest('from: must be before to and in the past');
       if (toMs - fromMs > MAX_RANGE_MS) throw badRequest('from: the period may be at most 400 days');
       let devices = deps.devices.list({ ...wardScope(user, ward), kind });
@@ -160,8 +152,8 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
       const device = deps.devices.get(id);
       if (!device) throw notFound(`device '${id}' not found`);
       assertWard(userOf(request), device.ward);
-      const toMs = parseTime('to', request.query.to, deps.clock.now());
-      const fromMs = parseTime('from', request.query.from, toMs - DAY_MS);
+      const toMs = parseTimeParam('to', request.query.to, deps.clock.now());
+      const fromMs = parseTimeParam('from', request.query.from, toMs - DAY_MS);
       if (fromMs >= toMs) throw badRequest('from: must be before to');
       const everyS = parseEvery(request.query.every ?? '15m');
       if ((toMs - fromMs) / 1000 / everyS > 2000)

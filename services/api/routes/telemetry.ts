@@ -5,19 +5,11 @@ import { badRequest, notFound } from '../../core/errors.ts';
 import { assertWard, userOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { DeviceParams, errors } from '../schemas.ts';
+import { parseTimeParam } from '../time-params.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
-const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
 const EVERY_RE = /^(\d{1,7})(s|m|h|d)?$/;
 const UNIT_S = { s: 1, m: 60, h: 3600, d: 86400 } as const;
-
-function parseTime(field: 'from' | 'to', text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const ms = ISO_RE.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(ms))
-    throw badRequest(`${field}: expected an ISO-8601 date-time with zone, e.g. 2025-01-31T08:00:00Z`);
-  return ms;
-}
 
 /** `60s`, `5m`, `1h`, `1d` or plain seconds → seconds. */
 export function parseEvery(text: string): number {
@@ -73,8 +65,8 @@ export const telemetryRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
         throw badRequest(`field: '${field}' is not a ${device.kind} field; one of ${fields.join(', ')}`);
       }
       const now = deps.clock.now();
-      const toMs = parseTime('to', request.query.to, now);
-      const fromMs = parseTime('from', request.query.from, toMs - DAY_MS);
+      const toMs = parseTimeParam('to', request.query.to, now);
+      const fromMs = parseTimeParam('from', request.query.from, toMs - DAY_MS);
       if (fromMs >= toMs) throw badRequest('from: must be before to');
       const everyS = request.query.every === undefined ? null : parseEvery(request.query.every);
       const points = await deps.telemetry.queryTelemetry({ deviceId: id, field, fromMs, toMs, everyS });

@@ -176,7 +176,7 @@ describe('GET /api/v1/events (Server-Sent Events)', () => {
     const s = await openStream('/api/v1/events', { authorization: `Bearer ${h.adminToken}` });
     await s.until(/retry:/);
     expect(listeners()).toEqual(plus(1));
-    expect(h.clock.pending()).toBe(1); // its ping timer
+    expect(h.clock.pending()).toBe(2); // its ping timer and its token's expiry (issue #13)
     s.close();
     await settle(baseline);
     expect(listeners()).toEqual(baseline);
@@ -190,6 +190,90 @@ describe('GET /api/v1/events (Server-Sent Events)', () => {
     const bad = await openStream('/api/v1/events?token=nope');
     expect(bad.res.statusCode).toBe(401);
     bad.close();
+  });
+});
+
+/** Issue #13 item 8: a stream lives no longer than its token, nor than the user's role and wards. */
+describe('streams end with their session', () => {
+  let seq = 0;
+  /** A new user with a token and an open stream on it. */
+  const userStream = async (role: 'viewer' | 'technician' = 'viewer', wards = ['binh-ngoc']) => {
+    const username = `sse.user${++seq}`;
+    const token = await h.tokenFor(username, role, wards);
+    const s = await openStream(`/api/v1/events?token=${token}`);
+    expect(s.res.statusCode).toBe(200);
+    await s.until(/retry:/);
+    return { username, token, s };
+  };
+  /** Resolves with the reason of the stream's last event once the server closed it. */
+  const endedWith = async (s: Stream): Promise<string> => {
+    await Promise.race([
+      s.ended,
+      new Promise((_, fail) => setTimeout(() => fail(new Error(`stream still open:\n${s.text()}`)), 5000)),
+    ]);
+    const last = events(s.text()).at(-1);
+    expect(last?.event).toBe('session.ended');
+    return last?.data.reason;
+  };
+  const patch = (username: string, body: unknown) =>
+    h.call('PATCH', `/api/v1/users/${username}`, { token: h.adminToken, body });
+
+  it('logout closes the streams of that token, not of the user’s other tokens', async () => {
+    const { username, token, s } = await userStream();
+    const login = await h.call('POST', '/api/v1/auth/login', {
+      body: { username, password: `password-${username}` },
+    });
+    const other = await openStream(`/api/v1/events?token=${login.body.token}`);
+    await other.until(/retry:/);
+    const res = await h.call('POST', '/api/v1/auth/logout', { token });
+    expect(res.status).toBe(204);
+    expect(await endedWith(s)).toBe('logout');
+    // The stream of the user's other token still delivers.
+    h.bus.emit('device.state', stateEvent('cam-bn-1', 'binh-ngoc'));
+    await other.until(/event: device\.state/);
+    other.close();
+  });
+
+  it('a password change closes the user’s streams', async () => {
+    const { username, s } = await userStream();
+    expect((await patch(username, { password: 'a-new-password' })).status).toBe(200);
+    expect(await endedWith(s)).toBe('revoked');
+  });
+
+  it('disabling the user closes their streams', async () => {
+    const { username, s } = await userStream();
+    expect((await patch(username, { disabled: true })).status).toBe(200);
+    expect(await endedWith(s)).toBe('revoked');
+  });
+
+  it('a role change closes the user’s streams; the token keeps working with the new role', async () => {
+    const { username, token, s } = await userStream('technician');
+    expect((await patch(username, { role: 'viewer' })).status).toBe(200);
+    expect(await endedWith(s)).toBe('user_changed');
+    expect((await h.call('GET', '/api/v1/auth/me', { token })).body).toMatchObject({ role: 'viewer' });
+  });
+
+  it('a ward change closes the user’s streams; a reconnect is filtered by the new wards', async () => {
+    const { username, token, s } = await userStream('viewer', ['binh-ngoc']);
+    expect((await patch(username, { wards: ['hoa-chung'] })).status).toBe(200);
+    expect(await endedWith(s)).toBe('user_changed');
+    const again = await openStream(`/api/v1/events?token=${token}`);
+    await again.until(/retry:/);
+    h.bus.emit('device.state', stateEvent('cam-bn-1', 'binh-ngoc'));
+    h.bus.emit('device.state', stateEvent('cam-hc-1', 'hoa-chung'));
+    await again.until(/"deviceId":"cam-hc-1"/);
+    expect(again.text()).not.toContain('cam-bn-1');
+    again.close();
+  });
+
+  it('the stream closes when its token expires (injected clock)', async () => {
+    const { s } = await userStream();
+    h.clock.advance(h.config.auth.tokenTtlS * 1000 - 1);
+    // A marker: had the stream ended at the last ping, this would not arrive.
+    h.bus.emit('device.state', stateEvent('cam-bn-1', 'binh-ngoc'));
+    await s.until(/event: device\.state/);
+    h.clock.advance(1);
+    expect(await endedWith(s)).toBe('expired');
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,6 +44,11 @@ describe('backup while running', () => {
     expect(copy.prepare('SELECT id FROM devices').all()).toEqual([{ id: 'cam-bk' }]);
     copy.close();
     expect(readdirSync(join(out, 'influxdb')).some((f) => f.endsWith('.manifest'))).toBe(true);
+    // Issue #13: a backup is as private as the data dir (0700 dirs, 0600 files, influxd's too).
+    const loose = readdirSync(out, { recursive: true, encoding: 'utf8' })
+      .map((f) => join(out, f))
+      .filter((p) => (statSync(p).mode & 0o777) !== (statSync(p).isDirectory() ? 0o700 : 0o600));
+    expect(loose).toEqual([]);
 
     // The restore command from docs/operations.md, into a new database next to the live one.
     await run('influxd', [

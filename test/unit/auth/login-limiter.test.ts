@@ -1,24 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { LoginLimiter, MAX_TRACKED_KEYS } from '../../../services/auth/login-limiter.ts';
+import {
+  KNOWN_ADDRESS_TTL_MS,
+  LoginLimiter,
+  MAX_TRACKED_KEYS,
+} from '../../../services/auth/login-limiter.ts';
 
-const limits = { windowS: 60, maxFailuresPerAccount: 3, maxFailuresPerAddress: 5, lockoutS: 300 };
+const limits = {
+  windowS: 60,
+  maxFailuresPerAccount: 3,
+  maxFailuresPerAddress: 5,
+  lockoutS: 300,
+  accountSlowdownAfterFailures: 4,
+  accountMaxDelayS: 8,
+};
 const T = 1_000_000;
 
 describe('LoginLimiter (fake clock)', () => {
-  it('locks an account after maxFailuresPerAccount failures within the window, from any address', () => {
+  it('locks one address out of one account after maxFailuresPerAccount failures within the window', () => {
     const l = new LoginLimiter(limits);
     expect(l.recordFailure('10.0.0.1', 'vera', T)).toEqual([]);
-    expect(l.recordFailure('10.0.0.2', 'vera', T + 1000)).toEqual([]);
-    expect(l.check('10.0.0.3', 'vera', T + 2000)).toEqual({ allowed: true });
-    expect(l.recordFailure('10.0.0.3', 'Vera ', T + 2000)).toEqual(['account']);
-    expect(l.check('10.0.0.9', 'vera', T + 2000)).toEqual({
+    expect(l.recordFailure('10.0.0.1', 'vera', T + 1000)).toEqual([]);
+    expect(l.check('10.0.0.1', 'vera', T + 2000)).toEqual({ allowed: true });
+    expect(l.recordFailure('10.0.0.1', 'Vera ', T + 2000)).toEqual(['account-address']);
+    expect(l.check('10.0.0.1', 'vera', T + 2000)).toEqual({
       allowed: false,
-      by: 'account',
+      by: 'account-address',
       retryAfterS: 300,
     });
-    expect(l.check('10.0.0.9', 'vera', T + 2000 + 299_999).allowed).toBe(false);
-    expect(l.check('10.0.0.9', 'vera', T + 2000 + 300_000)).toEqual({ allowed: true });
-    expect(l.check('10.0.0.9', 'tuan', T + 2000)).toEqual({ allowed: true });
+    expect(l.check('10.0.0.1', 'vera', T + 2000 + 299_999).allowed).toBe(false);
+    expect(l.check('10.0.0.1', 'vera', T + 2000 + 300_000)).toEqual({ allowed: true });
+    // The same address may still try another account; nobody else is affected.
+    expect(l.check('10.0.0.1', 'tuan', T + 2000)).toEqual({ allowed: true });
+    expect(l.check('10.0.0.9', 'vera', T + 2000)).toEqual({ allowed: true });
+  });
+
+  // Issue #13 item 10: five wrong passwords from anywhere used to lock `admin` out for everyone.
+  it('a flood from one address never locks the account for another address', () => {
+    const l = new LoginLimiter({ ...limits, maxFailuresPerAddress: 1e9 });
+    for (let i = 0; i < 1000; i++) {
+      if (l.check('6.6.6.6', 'admin', T + i).allowed) l.recordFailure('6.6.6.6', 'admin', T + i);
+    }
+    expect(l.check('6.6.6.6', 'admin', T + 1000).allowed).toBe(false);
+    expect(l.check('10.0.0.2', 'admin', T + 1000)).toEqual({ allowed: true });
   });
 
   it('forgets failures older than the window', () => {
@@ -30,27 +53,67 @@ describe('LoginLimiter (fake clock)', () => {
   });
 
   it('locks an address that tries many names (password spraying), names that do not exist included', () => {
-    const l = new LoginLimiter(limits);
+    const l = new LoginLimiter({ ...limits, accountSlowdownAfterFailures: 100 });
     for (let i = 0; i < 4; i++) expect(l.recordFailure('10.9.9.9', `nobody${i}`, T + i)).toEqual([]);
     expect(l.recordFailure('10.9.9.9', 'nobody4', T + 5)).toEqual(['address']);
     expect(l.check('10.9.9.9', 'admin', T + 6)).toMatchObject({ allowed: false, by: 'address' });
     expect(l.check('10.9.9.8', 'admin', T + 6)).toEqual({ allowed: true });
   });
 
-  it('a success clears the account count but not the address count', () => {
+  it('slows a distributed guesser down: 1 s, 2 s, 4 s… up to accountMaxDelayS, never a lock-out', () => {
     const l = new LoginLimiter(limits);
+    let t = T;
+    let ip = 0;
+    // Four addresses, one failure each: the slow-down starts at the fourth.
+    for (; ip < 3; ip++) expect(l.recordFailure(`10.1.0.${ip}`, 'admin', t)).toEqual([]);
+    expect(l.recordFailure(`10.1.0.${ip++}`, 'admin', t)).toEqual(['account-delay']);
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const v = l.check(`10.1.0.${ip}`, 'admin', t);
+      expect(v).toMatchObject({ allowed: false, by: 'account-delay' });
+      const waitS = (v as { retryAfterS: number }).retryAfterS;
+      waits.push(waitS);
+      expect(l.check(`10.1.0.${ip}`, 'admin', t + waitS * 1000 - 1).allowed).toBe(false);
+      t += waitS * 1000;
+      expect(l.check(`10.1.0.${ip}`, 'admin', t)).toEqual({ allowed: true });
+      l.recordFailure(`10.1.0.${ip++}`, 'admin', t);
+    }
+    expect(waits).toEqual([1, 2, 4, 8, 8, 8]);
+    // Other accounts are not slowed down.
+    expect(l.check('10.1.0.99', 'vera', t)).toEqual({ allowed: true });
+  });
+
+  it('an address that logged in to the account skips its slow-down (but not its own lock-out)', () => {
+    const l = new LoginLimiter(limits);
+    l.recordSuccess('192.168.1.5', 'admin', T);
+    for (let i = 0; i < 10; i++) l.recordFailure(`10.2.0.${i}`, 'admin', T + 1);
+    expect(l.check('10.2.0.99', 'admin', T + 2)).toMatchObject({ allowed: false, by: 'account-delay' });
+    expect(l.check('192.168.1.5', 'Admin', T + 2)).toEqual({ allowed: true });
+    // Known for 30 days only.
+    expect(l.check('192.168.1.5', 'admin', T + KNOWN_ADDRESS_TTL_MS)).toMatchObject({ allowed: true });
+    for (let i = 0; i < 10; i++) l.recordFailure(`10.3.0.${i}`, 'admin', T + KNOWN_ADDRESS_TTL_MS);
+    expect(l.check('192.168.1.5', 'admin', T + KNOWN_ADDRESS_TTL_MS + 1).allowed).toBe(false);
+  });
+
+  it('a success clears that address’s count at the account but not the address count', () => {
+    const l = new LoginLimiter({ ...limits, accountSlowdownAfterFailures: 100 });
     l.recordFailure('a', 'vera', T);
     l.recordFailure('a', 'vera', T);
-    l.recordSuccess('vera');
+    l.recordSuccess('a', 'vera', T);
     expect(l.recordFailure('a', 'vera', T)).toEqual([]);
     expect(l.recordFailure('a', 'x', T)).toEqual([]);
     expect(l.recordFailure('a', 'y', T)).toEqual(['address']);
   });
 
-  it('stays bounded in memory under a flood of distinct names', () => {
+  it('stays bounded in memory under a flood of distinct names and addresses', () => {
     const l = new LoginLimiter({ ...limits, maxFailuresPerAddress: 1e9 });
-    for (let i = 0; i < MAX_TRACKED_KEYS + 500; i++) l.recordFailure('a', `n${i}`, T);
-    // biome-ignore lint/suspicious/noExplicitAny: reading a private map to check the bound
-    expect((l as any).accounts.size).toBeLessThanOrEqual(MAX_TRACKED_KEYS);
+    l.recordSuccess('192.168.1.5', 'admin', T);
+    for (let i = 0; i < MAX_TRACKED_KEYS + 500; i++) l.recordFailure(`a${i % 7}`, `n${i}`, T);
+    // biome-ignore lint/suspicious/noExplicitAny: reading private maps to check the bound
+    const maps = l as any;
+    expect(maps.pairs.size).toBeLessThanOrEqual(MAX_TRACKED_KEYS);
+    expect(maps.accounts.size).toBeLessThanOrEqual(MAX_TRACKED_KEYS);
+    // The account with a known address survives the pruning.
+    expect(maps.accounts.get('admin')?.known.has('192.168.1.5')).toBe(true);
   });
 });

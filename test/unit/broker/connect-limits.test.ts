@@ -2,6 +2,7 @@
  * Issue #7: the CONNECT lock-out writes one warn line naming the address and device id when it
  * starts, and refuses without asking the registry (no scrypt). The broker alone on port 0.
  */
+import { createConnection } from 'node:net';
 import { Writable } from 'node:stream';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,14 +51,13 @@ beforeAll(async () => {
 });
 afterAll(() => broker?.stop());
 
-const attempt = (password: string) =>
+/** One CONNECT as cam-1; `localAddress` picks the source address (any 127.x is loopback on Linux). */
+const attempt = (password: string, localAddress = '127.0.0.1') =>
   new Promise<number | undefined>((resolve) => {
-    const c = mqtt.connect(`mqtt://127.0.0.1:${broker.port()}`, {
-      clientId: 'cam-1',
-      username: 'cam-1',
-      password,
-      reconnectPeriod: 0,
-    });
+    const c = new mqtt.MqttClient(
+      () => createConnection({ host: '127.0.0.1', port: broker.port(), localAddress }),
+      { clientId: 'cam-1', username: 'cam-1', password, reconnectPeriod: 0, protocolVersion: 4 },
+    );
     c.once('connect', () => {
       c.end(true);
       resolve(0);
@@ -78,7 +78,7 @@ describe('CONNECT lock-out', () => {
       level: 40,
       ip: '127.0.0.1',
       deviceId: 'cam-1',
-      locked: ['device'],
+      locked: ['device-address'],
     });
     const before = verifications;
     expect(await attempt('right')).toBe(5);
@@ -86,5 +86,13 @@ describe('CONNECT lock-out', () => {
     expect(verifications).toBe(before);
     expect(broker.stats().lockedOut).toBe(2);
     expect(lines.filter((l) => l.msg === 'mqtt connect locked out after repeated failures')).toHaveLength(1);
+  });
+});
+
+describe('no lock-out for everyone (issue #13)', () => {
+  it('a device locked out at one address still connects from another', async () => {
+    // cam-1 is locked out at 127.0.0.1 by the test above.
+    expect(await attempt('right')).toBe(5);
+    expect(await attempt('right', '127.0.0.2')).toBe(0);
   });
 });

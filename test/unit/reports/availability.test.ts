@@ -185,3 +185,25 @@ describe('withMaintenance (issue #12: maintenance time is neither up nor down, a
     expect(withMaintenance(initial, changes, [[TO, TO + H]], FROM, TO)).toEqual({ initial, changes });
   });
 });
+
+describe('reportCsv formula injection (issue #13)', () => {
+  it('writes a formula-looking device name as text', () => {
+    const r = buildReport(
+      [
+        {
+          id: 'cam-x',
+          name: '=HYPERLINK("http://evil.example","click")',
+          ward: '+cmd|calc!A1',
+          kind: 'camera',
+        },
+      ],
+      () => ({ initial: null, changes: [] }),
+      FROM,
+      TO,
+    );
+    const row = reportCsv(r).slice(1).trimEnd().split('\r\n')[1];
+    expect(row).toBe(
+      `cam-x,"'=HYPERLINK(""http://evil.example"",""click"")",'+cmd|calc!A1,camera,,0,0,86400,0,0,`,
+    );
+  });
+});

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { WwError } from '../../../services/core/errors.ts';
-import { buildTelemetryQuery, isBooleanTelemetryField } from '../../../services/storage/query.ts';
+import {
+  buildTelemetryQuery,
+  isBooleanTelemetryField,
+  QUERY_MAX_MS,
+  QUERY_MIN_MS,
+} from '../../../services/storage/query.ts';
 import type { TelemetryQuery } from '../../../services/storage/types.ts';
 
 const base: TelemetryQuery = {
@@ -63,5 +68,14 @@ describe('buildTelemetryQuery', () => {
     badRequest(() => buildTelemetryQuery({ ...base, everyS: 0 }, 'rp'));
     badRequest(() => buildTelemetryQuery({ ...base, everyS: 1.5 }, 'rp'));
     badRequest(() => buildTelemetryQuery({ ...base, deviceId: '' }, 'rp'));
+  });
+
+  it('refuses times InfluxDB cannot represent, inclusive bounds 1970..2200 (issue #13)', () => {
+    badRequest(() => buildTelemetryQuery({ ...base, toMs: Date.parse('2300-01-01T00:00:00Z') }, 'rp'));
+    badRequest(() => buildTelemetryQuery({ ...base, fromMs: QUERY_MIN_MS - 1 }, 'rp'));
+    badRequest(() => buildTelemetryQuery({ ...base, toMs: QUERY_MAX_MS + 1 }, 'rp'));
+    expect(() =>
+      buildTelemetryQuery({ ...base, fromMs: QUERY_MIN_MS, toMs: QUERY_MAX_MS }, 'rp'),
+    ).not.toThrow();
   });
 });

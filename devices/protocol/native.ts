@@ -5,6 +5,8 @@
  * publish only under that topic, and an adapter in services/ingest/adapters maps the messages
  * onto heartbeat / telemetry / status / event. Pure; docs/firmware.md documents every mapping.
  */
+import { MAX_PAYLOAD_BYTES } from './payloads.ts';
+
 export const DEVICE_PROTOCOLS = ['wardwatch', 'tasmota', 'shelly-gen2', 'esphome', 'frigate'] as const;
 export type DeviceProtocol = (typeof DEVICE_PROTOCOLS)[number];
 export const isDeviceProtocol = (p: unknown): p is DeviceProtocol =>
@@ -92,4 +94,23 @@ export function isAllowedNativeSubscription(
     case 'wardwatch':
       return false;
   }
+}
+
+/**
+ * Issue #13: size caps per protocol, still bounded. A large NVR's Frigate `stats` (a block per
+ * camera, per detector, per process) passes 16 KiB; everything else of every protocol fits in
+ * the wardwatch protocol's 16 KiB (MAX_PAYLOAD_BYTES).
+ */
+export const FRIGATE_STATS_MAX_BYTES = 256 * 1024;
+
+/** The largest payload ingest accepts on `topic` from a `protocol` device with native topic `prefix`. */
+export function maxPayloadBytesFor(protocol: DeviceProtocol, prefix: string | null, topic: string): number {
+  if (protocol === 'frigate' && prefix !== null && topic === `${prefix}/stats`)
+    return FRIGATE_STATS_MAX_BYTES;
+  return MAX_PAYLOAD_BYTES;
+}
+
+/** The largest payload a `protocol` device may send on any of its topics (the broker's per-client cap). */
+export function maxPayloadBytesOfProtocol(protocol: DeviceProtocol): number {
+  return protocol === 'frigate' ? FRIGATE_STATS_MAX_BYTES : MAX_PAYLOAD_BYTES;
 }

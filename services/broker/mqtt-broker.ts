@@ -13,6 +13,8 @@ import {
   isAllowedSubscription,
   isDeviceId,
   isNativeAvailabilityTopic,
+  maxPayloadBytesFor,
+  maxPayloadBytesOfProtocol,
   parseDeviceTopic,
 } from '../../devices/protocol/index.ts';
 import { LoginLimiter } from '../auth/login-limiter.ts';
@@ -240,6 +242,15 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     stats.limitDisconnects[reason] = (stats.limitDisconnects[reason] ?? 0) + 1;
   };
   /**
+   * Issue #13: caps per protocol and topic, still bounded: broker.limits.maxPayloadBytes, or more
+   * where the device's protocol needs it (Frigate `stats` up to 256 KiB, devices/protocol/native.ts).
+   */
+  const payloadCap = (deviceId: string, topic: string): number => {
+    const device = lookupDevice(deviceId);
+    if (!device || device.protocol === 'wardwatch') return brokerLimits.maxPayloadBytes;
+    return Math.max(brokerLimits.maxPayloadBytes, maxPayloadBytesFor(device.protocol, device.topic, topic));
+  };
+  /**
    * Size and rate of a device's PUBLISH, before any other check so a refused packet costs nothing
    * more. True when the gate has dealt with it: refused (done(err): aedes closes the connection) or
    * held back, to go through `retry` once a token is there. Holding back the callback also holds
@@ -255,7 +266,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     if (admitted.delete(packet) || client.closed) return false;
     const deviceId = deviceOf(client);
     const payloadBytes = (packet.payload as Buffer | string).length;
-    if (payloadBytes > brokerLimits.maxPayloadBytes) {
+    if (payloadBytes > payloadCap(deviceId, packet.topic)) {
       stats.payloadTooLarge++;
       limitDisconnect('payload_too_large');
       const reason = 'payload too large';
@@ -297,14 +308,20 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
    * (mqtt-packet 9: its state machine calls `this[state]()`; test/integration/broker/limits.test.ts
    * fails if that changes).
    */
-  const maxPacketBytes = brokerLimits.maxPayloadBytes + PACKET_OVERHEAD_BYTES;
+  const maxPacketBytes = (client: Client): number => {
+    // Issue #13: an authenticated Frigate NVR may send larger stats (its protocol's cap).
+    const id = (client as DeviceClient).wwDeviceId;
+    const device = id === undefined ? null : lookupDevice(id);
+    const protocolMax = device ? maxPayloadBytesOfProtocol(device.protocol) : 0;
+    return Math.max(brokerLimits.maxPayloadBytes, protocolMax) + PACKET_OVERHEAD_BYTES;
+  };
   const capPacketSize = (client: Client): void => {
     const parser = (client as unknown as { _parser?: PacketParser })._parser;
     if (!parser || typeof parser._parseLength !== 'function') return;
     const parseLength = parser._parseLength;
     parser._parseLength = function capped(this: PacketParser) {
       const ok = parseLength.call(this);
-      if (!ok || this.packet.length <= maxPacketBytes) return ok;
+      if (!ok || this.packet.length <= maxPacketBytes(client)) return ok;
       stats.payloadTooLarge++;
       limitDisconnect('packet_too_large');
       log.warn(

@@ -2,7 +2,7 @@ import {
   type DecodedMessage,
   decodePayload,
   decodeValue,
-  MAX_PAYLOAD_BYTES,
+  maxPayloadBytesFor,
   parseDeviceTopic,
 } from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
@@ -213,8 +213,9 @@ export function createIngest(deps: IngestDeps): Ingest {
    */
   const handleNative = (publisher: Device, topic: string, payload: Buffer, receivedAt: number): Point[] => {
     const deviceId = publisher.id;
-    if (payload.length > MAX_PAYLOAD_BYTES)
-      return rejected(deviceId, topic, `payload larger than ${MAX_PAYLOAD_BYTES} bytes`);
+    // Issue #13: caps per protocol and topic (a large NVR's Frigate stats pass 16 KiB).
+    const maxBytes = maxPayloadBytesFor(publisher.protocol, publisher.topic, topic);
+    if (payload.length > maxBytes) return rejected(deviceId, topic, `payload larger than ${maxBytes} bytes`);
     const adapter = ADAPTERS[publisher.protocol];
     if (!adapter || publisher.topic === null)
       return rejected(deviceId, topic, `protocol ${publisher.protocol} is not supported yet`);

@@ -4,9 +4,18 @@
  * client ids, native topics, retained last-will topics, real-looking payloads.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { esphomeFx as E, frigateFx as F, shelly as S, tasmota as T } from '../../fixtures/firmware.ts';
+import {
+  esphomeFx as E,
+  frigateFx as F,
+  frigateLargeStats,
+  shelly as S,
+  tasmota as T,
+} from '../../fixtures/firmware.ts';
 import { startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 
 const run = promisify(execFile);
@@ -29,7 +38,7 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
     run('mosquitto_pub', [
       ...['-h', '127.0.0.1', '-p', String(t.app.mqttPort()), '-V', 'mqttv311'],
       ...['-i', p.clientId, '-u', p.user, '-P', p.password, '-q', '1'],
-      ...['-t', topic, '-m', message, ...extra],
+      ...['-t', topic, ...(extra.includes('-f') ? [] : ['-m', message]), ...extra],
     ]).then(
       (r) => ({ code: 0, stderr: r.stderr }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
@@ -258,6 +267,45 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
       await waitFor(() => t.app.ingest.stats().rejected === rejected + 1, 'bad stats rejected');
       await pub(nvr, 'frigate/available', 'offline', ['-r']);
       await waitFor(() => t.app.liveness.getStatus('nvr-1').state === 'offline', 'nvr offline');
+    });
+
+    it('issue #13: a large NVR stats (~100 KiB, over the broker default 64 KiB) is accepted; over 256 KiB it is refused; other topics keep 16 KiB', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ww-frigate-'));
+      try {
+        const file = (name: string, text: string) => {
+          writeFileSync(join(dir, name), text);
+          return join(dir, name);
+        };
+        const large = frigateLargeStats(120, 6.2);
+        expect(large.length).toBeGreaterThan(64 * 1024);
+        expect((await pub(nvr, 'frigate/stats', '', ['-f', file('large.json', large)])).code).toBe(0);
+        await waitFor(
+          async () => (await telemetry('cam-f1', 'fps')).includes(6.2),
+          'fps of the large stats stored',
+        );
+
+        const tooLarge = frigateLargeStats(300, 7.3);
+        expect(tooLarge.length).toBeGreaterThan(256 * 1024);
+        const before = t.app.broker.stats().payloadTooLarge;
+        await pub(nvr, 'frigate/stats', '', ['-f', file('too-large.json', tooLarge)]);
+        await waitFor(
+          () => t.app.broker.stats().payloadTooLarge > before,
+          'over 256 KiB refused by the broker',
+        );
+
+        // Another Frigate topic, and a Tasmota STATE, keep the 16 KiB cap (refused by ingest, counted).
+        const tooLargeBefore = t.app.ingest.stats().rejectedByReason.too_large ?? 0;
+        const padded = JSON.stringify({ ...JSON.parse(T.state), Pad: 'x'.repeat(20 * 1024) });
+        await pub(nvr, 'frigate/events', '', ['-f', file('events.json', padded)]);
+        await pub(tasmota, `tele/${T.topic}/STATE`, '', ['-f', file('state.json', padded)]);
+        await waitFor(
+          () => (t.app.ingest.stats().rejectedByReason.too_large ?? 0) === tooLargeBefore + 2,
+          'both over 16 KiB rejected by ingest',
+        );
+        expect(await telemetry('cam-f1', 'fps')).not.toContain(7.3);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -15,7 +15,9 @@ import {
   isNativeAvailabilityTopic,
   maxPayloadBytesFor,
   maxPayloadBytesOfProtocol,
+  nativeAvailabilityTopic,
   parseDeviceTopic,
+  tasmotaFullTopic,
 } from '../../devices/protocol/index.ts';
 import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
@@ -100,6 +102,8 @@ export interface BrokerDevice {
   protocol: DeviceProtocol;
   topic: string | null;
   parentId: string | null;
+  /** Tags a stock firmware's topics depend on (issue #13: Tasmota `fullTopic`). */
+  tags?: Readonly<Record<string, string>>;
 }
 
 export interface BrokerDeps {
@@ -146,14 +150,9 @@ interface PacketParser {
  * The retained availability topic of a stock firmware device (issue #5), asked of the protocol
  * module (the one source of truth) rather than spelled out a second time here.
  */
-function nativeAvailabilityTopic(device: BrokerDevice): string | null {
-  const t = device.topic;
-  if (device.protocol === 'wardwatch' || t === null) return null;
-  return (
-    [`tele/${t}/LWT`, `${t}/online`, `${t}/status`, `${t}/available`].find((c) =>
-      isNativeAvailabilityTopic(device.protocol, t, c),
-    ) ?? null
-  );
+function nativeAvailabilityTopicOf(device: BrokerDevice): string | null {
+  if (device.protocol === 'wardwatch' || device.topic === null) return null;
+  return nativeAvailabilityTopic(device.protocol, device.topic, tasmotaFullTopic(device.tags));
 }
 
 function refuse(reason: string): AuthenticateError {
@@ -502,13 +501,21 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       const device = lookupDevice(deviceId);
       if (device && device.protocol !== 'wardwatch') {
         // Stock firmware (issue #5): its native topics only; only the availability topic is retained.
-        if (!device.topic || !isAllowedNativePublish(device.protocol, device.topic, packet.topic)) {
+        // Issue #13: Tasmota under its own FullTopic (tag `fullTopic`).
+        const fullTopic = tasmotaFullTopic(device.tags);
+        if (
+          !device.topic ||
+          !isAllowedNativePublish(device.protocol, device.topic, packet.topic, fullTopic)
+        ) {
           const why = 'publish outside its native topics';
           deny(why);
           log.warn({ deviceId, topic: packet.topic, reason: why }, 'mqtt publish denied');
           return done(new Error(why));
         }
-        if (packet.retain && !isNativeAvailabilityTopic(device.protocol, device.topic, packet.topic))
+        if (
+          packet.retain &&
+          !isNativeAvailabilityTopic(device.protocol, device.topic, packet.topic, fullTopic)
+        )
           packet.retain = false;
         return ingestThenAck(client, packet, done);
       }
@@ -534,7 +541,13 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       const allowed =
         client !== null &&
         (device && device.protocol !== 'wardwatch'
-          ? device.topic !== null && isAllowedNativeSubscription(device.protocol, device.topic, sub.topic)
+          ? device.topic !== null &&
+            isAllowedNativeSubscription(
+              device.protocol,
+              device.topic,
+              sub.topic,
+              tasmotaFullTopic(device.tags),
+            )
           : isAllowedSubscription(deviceOf(client), sub.topic));
       if (!allowed) {
         stats.subscribeDenied++;
@@ -663,7 +676,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     clientCount: () => aedes.connectedClients,
     disconnectDevice(deviceId, device) {
       duplicates.forget(deviceId);
-      const native = device ? nativeAvailabilityTopic(device) : null;
+      const native = device ? nativeAvailabilityTopicOf(device) : null;
       const clearRetained = () => {
         for (const topic of [deviceTopic(deviceId, 'status'), ...(native ? [native] : [])]) {
           aedes.publish(

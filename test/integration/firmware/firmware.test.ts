@@ -191,6 +191,71 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
     });
   });
 
+  describe('Tasmota FullTopic and relays (issue #13)', () => {
+    const register = async (id: string, topic: string, tags: Record<string, string>) => {
+      const res = await t.api<{ secret: string; message?: string }>('POST', '/api/v1/devices', {
+        body: {
+          id,
+          kind: 'light',
+          name: id,
+          ward: 'binh-ngoc',
+          lat: 21.5,
+          lon: 107.97,
+          protocol: 'tasmota',
+          topic,
+          tags,
+        },
+      });
+      return res;
+    };
+
+    it('a FullTopic or relay it cannot follow is refused, naming the tag', async () => {
+      const bad = await register('light-badft', 'badft', { fullTopic: 'home/%topic%/' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.message).toMatch(/^tags\.fullTopic: /);
+      const relay = await register('light-badrelay', 'badrelay', { tasmotaRelay: '9' });
+      expect(relay.status).toBe(400);
+      expect(relay.body.message).toMatch(/^tags\.tasmotaRelay: /);
+    });
+
+    it('MyHome/Bathroom/%prefix%/%topic%/ with the lamp on relay 2: online, lamp state from POWER2', async () => {
+      const res = await register('light-4ch', 'sonoff_4ch_1', {
+        fullTopic: T.fullTopicHome,
+        tasmotaRelay: '2',
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const dev: Pub = { clientId: 'DVES_4C4C01', user: 'light-4ch', password: res.body.secret };
+      const base = 'MyHome/Bathroom';
+      expect((await pub(dev, `${base}/tele/sonoff_4ch_1/LWT`, T.lwtOnline, ['-r'])).code).toBe(0);
+      await waitFor(() => t.app.liveness.getStatus('light-4ch').state === 'online', 'light-4ch online');
+      expect(await t.app.broker.retainedTopics('MyHome/#')).toEqual([`${base}/tele/sonoff_4ch_1/LWT`]);
+      await pub(dev, `${base}/tele/sonoff_4ch_1/STATE`, T.state4ch);
+      await waitFor(async () => (await telemetry('light-4ch', 'lampOn')).includes(true), 'relay 2 on stored');
+      await pub(dev, `${base}/stat/sonoff_4ch_1/POWER2`, 'OFF');
+      await waitFor(
+        async () => (await telemetry('light-4ch', 'lampOn')).includes(false),
+        'relay 2 off stored',
+      );
+      // The default layout is not this device's: denied like any foreign topic.
+      const denied = t.app.broker.stats().publishDenied['publish outside its native topics'] ?? 0;
+      await pub(dev, 'tele/sonoff_4ch_1/STATE', T.state4ch);
+      await waitFor(
+        () => (t.app.broker.stats().publishDenied['publish outside its native topics'] ?? 0) === denied + 1,
+        'default layout denied',
+      );
+    });
+
+    it('%topic%/%prefix%/: LWT and STATE accepted', async () => {
+      const res = await register('light-tf', 'den_ngo_3', { fullTopic: T.fullTopicTopicFirst });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const dev: Pub = { clientId: 'DVES_7A1B02', user: 'light-tf', password: res.body.secret };
+      expect((await pub(dev, 'den_ngo_3/tele/LWT', T.lwtOnline, ['-r'])).code).toBe(0);
+      await waitFor(() => t.app.liveness.getStatus('light-tf').state === 'online', 'light-tf online');
+      await pub(dev, 'den_ngo_3/tele/SENSOR', T.sensor);
+      await waitFor(async () => (await telemetry('light-tf', 'powerW')).includes(92), 'powerW stored');
+    });
+  });
+
   describe('Shelly Gen2', () => {
     it('online true, status/switch:0 and NotifyStatus: online and light telemetry (Wh → kWh)', async () => {
       expect((await pub(shelly, `${S.prefix}/online`, S.online, ['-r'])).code).toBe(0);

@@ -98,6 +98,46 @@ describe('Tasmota adapter', () => {
   });
 });
 
+describe('Tasmota adapter: FullTopic and relay (issue #13)', () => {
+  it('a custom FullTopic: topics under it are mapped, the default layout is then foreign', () => {
+    const home = { ...tas, tags: { fullTopic: T.fullTopicHome } };
+    expect(valid(tasmota(home, `MyHome/Bathroom/tele/${T.topic}/LWT`, b(T.lwtOnline)))).toEqual([
+      { channel: 'status', value: 'online' },
+    ]);
+    expect(valid(tasmota(home, `MyHome/Bathroom/stat/${T.topic}/POWER`, b('ON')))).toEqual([
+      { channel: 'telemetry', value: { lampOn: true } },
+    ]);
+    expect(tasmota(home, `tele/${T.topic}/STATE`, b(T.state))).toMatchObject({ ok: false });
+    const first = { ...tas, tags: { fullTopic: T.fullTopicTopicFirst } };
+    expect(valid(tasmota(first, `${T.topic}/tele/STATE`, b(T.state)))).toEqual([
+      { channel: 'heartbeat', value: { uptimeS: 3605, rssiDbm: -61 } },
+      { channel: 'telemetry', value: { lampOn: true } },
+    ]);
+    expect(tasmota(first, `other_relay/tele/STATE`, b(T.state))).toMatchObject({ ok: false });
+  });
+
+  it('tag tasmotaRelay chooses POWER<n> in STATE, stat POWER<n> and RESULT; other relays are ignored', () => {
+    const r2 = { ...tas, tags: { tasmotaRelay: '2' } };
+    expect(valid(tasmota(r2, `tele/${T.topic}/STATE`, b(T.state4ch)))).toEqual([
+      { channel: 'heartbeat', value: { uptimeS: 11560, rssiDbm: -68 } },
+      { channel: 'telemetry', value: { lampOn: true } },
+    ]);
+    expect(valid(tasmota(r2, `stat/${T.topic}/RESULT`, b(T.statResult4ch)))).toEqual([
+      { channel: 'telemetry', value: { lampOn: false } },
+    ]);
+    expect(valid(tasmota(r2, `stat/${T.topic}/POWER2`, b('ON')))).toEqual([
+      { channel: 'telemetry', value: { lampOn: true } },
+    ]);
+    expect(valid(tasmota(r2, `stat/${T.topic}/POWER1`, b('ON')))).toEqual([]);
+    expect(valid(tasmota(r2, `stat/${T.topic}/RESULT`, b('{"POWER1":"ON"}')))).toEqual([]);
+    // Without the tag, relay 1 of the same device.
+    expect(valid(tasmota(tas, `tele/${T.topic}/STATE`, b(T.state4ch)))[1]).toEqual({
+      channel: 'telemetry',
+      value: { lampOn: false },
+    });
+  });
+});
+
 describe('Shelly Gen2 adapter', () => {
   const t = (rest: string) => `${S.prefix}/${rest}`;
 

@@ -321,11 +321,26 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
       await waitFor(() => t.app.liveness.getStatus('nvr-1').state === 'online', 'nvr online');
       await pub(nvr, 'frigate/stats', F.stats);
       await waitFor(() => t.app.liveness.getStatus('cam-f1').state === 'online', 'cam-f1 online (fps > 0)');
-      expect(t.app.liveness.getStatus('cam-f2').state).toBe('unknown'); // 0 fps: no sign of life
+      // Issue #13: 0 fps from the very first stats is a video fault of that camera, not silence.
+      const videoLoss = async () =>
+        (
+          await t.api<{ items: Array<{ type: string; message: string }> }>(
+            'GET',
+            '/api/v1/alerts?state=open&deviceId=cam-f2&type=camera_video_loss',
+          )
+        ).body.items;
+      await waitFor(async () => (await videoLoss()).length === 1, 'cam-f2 video loss at 0 fps');
+      expect((await videoLoss())[0]?.message).toMatch(/lost its video signal/);
+      await waitFor(async () => (await telemetry('cam-f2', 'fps')).includes(0), 'cam-f2 fps 0 stored');
       await waitFor(async () => (await telemetry('nvr-1', 'storageUsedPct')).includes(75), 'storage stored');
       await waitFor(async () => (await telemetry('cam-f1', 'fps')).includes(5.1), 'fps stored');
       await pub(nvr, 'frigate/cong_truong/recordings/state', 'OFF');
       await waitFor(async () => (await telemetry('cam-f1', 'recording')).includes(false), 'recording stored');
+      // Frames again: the video loss resolves.
+      const stats = JSON.parse(F.stats) as { cameras: Record<string, { camera_fps: number }> };
+      (stats.cameras.hem_5 as { camera_fps: number }).camera_fps = 4.8;
+      await pub(nvr, 'frigate/stats', JSON.stringify(stats));
+      await waitFor(async () => (await videoLoss()).length === 0, 'cam-f2 video back');
       await pub(nvr, 'frigate/stats', F.statsOld);
       const rejected = t.app.ingest.stats().rejected;
       await pub(nvr, 'frigate/stats', '{"service":');

@@ -245,13 +245,14 @@ describe('Frigate adapter', () => {
     });
   });
 
-  it('stats → NVR heartbeat + storageUsedPct; a heartbeat and fps only for mapped cameras with fps > 0', () => {
+  it('stats → NVR heartbeat + storageUsedPct; mapped cameras: heartbeat and fps, at 0 fps video loss (issue #13)', () => {
     const m = mapped(frigate(nvr, 'frigate/stats', b(F.stats)));
     expect(m).toEqual([
       { channel: 'heartbeat', value: { uptimeS: 86523, fw: '0.14.1-f4f3cfa' } },
       { channel: 'telemetry', value: { storageUsedPct: 75 } },
       { channel: 'heartbeat', value: {}, deviceId: 'cam-f1' },
-      { channel: 'telemetry', value: { fps: 5.1 }, deviceId: 'cam-f1' },
+      { channel: 'telemetry', value: { fps: 5.1, videoLoss: false }, deviceId: 'cam-f1' },
+      { channel: 'telemetry', value: { fps: 0, videoLoss: true }, deviceId: 'cam-f2' },
     ]);
     for (const x of m) expect(decodeValue(x.channel, 'camera', x.value)).toMatchObject({ ok: true });
   });
@@ -261,7 +262,7 @@ describe('Frigate adapter', () => {
       { channel: 'heartbeat', value: { uptimeS: 3600, fw: '0.11.1-2eada21' } },
       { channel: 'telemetry', value: { storageUsedPct: 50 } },
       { channel: 'heartbeat', value: {}, deviceId: 'cam-f1' },
-      { channel: 'telemetry', value: { fps: 5 }, deviceId: 'cam-f1' },
+      { channel: 'telemetry', value: { fps: 5, videoLoss: false }, deviceId: 'cam-f1' },
     ]);
   });
 

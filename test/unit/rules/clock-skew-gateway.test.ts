@@ -130,6 +130,44 @@ describe('camera_clock_skew behind the ONVIF gateway (fake clock, real ingest, r
     expect(events).toEqual(['alert.opened camera_clock_skew']);
   });
 
+  it('no rule opens and clears one fault from two sources: skewed, frozen and refusing the password for 5 minutes is one alert each', () => {
+    const frozenJpeg = Buffer.concat([
+      Buffer.from('ffd8ffe0', 'hex'),
+      Buffer.alloc(512, 7),
+      Buffer.from('ffd9', 'hex'),
+    ]);
+    let cam = initialCameraState();
+    const publish = (messages: ReturnType<typeof onProbe>['messages']) => {
+      for (const m of messages)
+        ingest.handle('gw-1', deviceTopic('cam-1', m.channel), Buffer.from(JSON.stringify(m.payload)), now);
+    };
+    for (let s = 0; s < 300; s += 5) {
+      now = T0 + s * 1000;
+      for (const probe of [
+        { type: 'time', ok: true, clockOffsetS: 600, probeMs: 14 },
+        { type: 'info', ok: false, failure: 'auth', error: 'Sender not Authorized' },
+        { type: 'snapshot', ok: true, bytes: frozenJpeg },
+      ] as const) {
+        const out = onProbe(cam, probe, now, 3);
+        cam = out.state;
+        publish(out.messages);
+      }
+      if (s % 10 === 0)
+        ingest.handle(
+          'gw-1',
+          deviceTopic('gw-1', 'heartbeat'),
+          Buffer.from(JSON.stringify({ ts: now })),
+          now,
+        );
+    }
+    expect(ingest.stats().rejected).toBe(0);
+    expect([...events].sort()).toEqual([
+      'alert.opened camera_auth_failed',
+      'alert.opened camera_clock_skew',
+      'alert.opened camera_snapshot_frozen',
+    ]);
+  });
+
   it('the offset measured right again resolves it, once', () => {
     const fixedAt = T0 + 2 * 60_000; // someone sets the camera's clock right after 2 minutes
     runGateway(4, () => (now < fixedAt ? -600 : 0.4));

@@ -216,6 +216,16 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
       const relay = await register('light-badrelay', 'badrelay', { tasmotaRelay: '9' });
       expect(relay.status).toBe(400);
       expect(relay.body.message).toMatch(/^tags\.tasmotaRelay: /);
+      const patched = await t.api<{ message: string }>('PATCH', '/api/v1/devices/light-tas', {
+        body: { tags: { fullTopic: '%prefix%/%hostname%/%topic%/' } },
+      });
+      expect(patched.status).toBe(400);
+      expect(patched.body.message).toMatch(/^tags\.fullTopic: /);
+      const shellyTag = await t.api<{ message: string }>('PATCH', '/api/v1/devices/light-shl', {
+        body: { tags: { tasmotaRelay: '2' } },
+      });
+      expect(shellyTag.status).toBe(400);
+      expect(shellyTag.body.message).toMatch(/only for protocol tasmota/);
     });
 
     it('MyHome/Bathroom/%prefix%/%topic%/ with the lamp on relay 2: online, lamp state from POWER2', async () => {

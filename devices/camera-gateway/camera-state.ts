@@ -26,6 +26,13 @@ export type CameraMessage =
 export interface CameraState {
   answering: boolean;
   authFailed: boolean;
+  /**
+   * The authenticated calls refusing the credentials now (issue #13): auth is restored only once
+   * each of them has succeeded again. A camera whose ONVIF account is locked but whose snapshot
+   * URL needs no login flapped auth_failed / auth_restored on every probe otherwise (two sources
+   * opening and clearing one fault).
+   */
+  authFailedBy: ReadonlyArray<'info' | 'snapshot'>;
   snapshotFailed: boolean;
   frozen: boolean;
   /** Last reported identity (`model fw serial`), to report it again only when it changes. */
@@ -36,6 +43,7 @@ export interface CameraState {
 export const initialCameraState = (): CameraState => ({
   answering: false,
   authFailed: false,
+  authFailedBy: [],
   snapshotFailed: false,
   frozen: false,
   identity: null,
@@ -53,12 +61,17 @@ function authOutcome(
   failed: boolean,
   ts: number,
   error: string,
+  by: 'info' | 'snapshot',
 ): [CameraState, CameraMessage[]] {
-  if (failed === s.authFailed) return [s, []];
-  return [
-    { ...s, authFailed: failed },
-    [failed ? event('auth_failed', ts, error) : event('auth_restored', ts)],
-  ];
+  const refused = s.authFailedBy.includes(by);
+  if (failed) {
+    const next = refused ? s : { ...s, authFailed: true, authFailedBy: [...s.authFailedBy, by] };
+    return [next, s.authFailed ? [] : [event('auth_failed', ts, error)]];
+  }
+  if (!refused) return [s, []];
+  const authFailedBy = s.authFailedBy.filter((b) => b !== by);
+  if (authFailedBy.length > 0) return [{ ...s, authFailedBy }, []];
+  return [{ ...s, authFailed: false, authFailedBy }, [event('auth_restored', ts)]];
 }
 
 export function onProbe(
@@ -92,6 +105,7 @@ export function onProbe(
     !probe.ok && probe.failure === 'auth',
     ts,
     probe.ok ? '' : probe.error,
+    probe.type,
   );
   if (probe.type === 'info') {
     if (!probe.ok) return { state: s, messages: authMsgs };

@@ -1,3 +1,4 @@
 export * from './native.ts';
 export * from './payloads.ts';
+export * from './tasmota-topic.ts';
 export * from './topics.ts';

@@ -49,7 +49,8 @@ export const AlertStateT = Type.Union([
 const Text = (maxLength = 200) => Type.String({ minLength: 1, maxLength });
 const Tags = Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.String({ maxLength: 200 }), {
   maxProperties: 32,
-  description: 'free-form string → string labels',
+  description:
+    'free-form string → string labels; some are read by features: schedule, rule.<type>.<setting>, powerZone, Tasmota fullTopic and tasmotaRelay (docs/firmware.md), shellySwitch, frigate:<camera>',
 });
 export const WardId = Type.String({
   pattern: WARD_ID_PATTERN,

@@ -13,7 +13,11 @@ import {
   isAllowedSubscription,
   isDeviceId,
   isNativeAvailabilityTopic,
+  maxPayloadBytesFor,
+  maxPayloadBytesOfProtocol,
+  nativeAvailabilityTopic,
   parseDeviceTopic,
+  tasmotaFullTopic,
 } from '../../devices/protocol/index.ts';
 import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
@@ -98,6 +102,8 @@ export interface BrokerDevice {
   protocol: DeviceProtocol;
   topic: string | null;
   parentId: string | null;
+  /** Tags a stock firmware's topics depend on (issue #13: Tasmota `fullTopic`). */
+  tags?: Readonly<Record<string, string>>;
 }
 
 export interface BrokerDeps {
@@ -144,14 +150,9 @@ interface PacketParser {
  * The retained availability topic of a stock firmware device (issue #5), asked of the protocol
  * module (the one source of truth) rather than spelled out a second time here.
  */
-function nativeAvailabilityTopic(device: BrokerDevice): string | null {
-  const t = device.topic;
-  if (device.protocol === 'wardwatch' || t === null) return null;
-  return (
-    [`tele/${t}/LWT`, `${t}/online`, `${t}/status`, `${t}/available`].find((c) =>
-      isNativeAvailabilityTopic(device.protocol, t, c),
-    ) ?? null
-  );
+function nativeAvailabilityTopicOf(device: BrokerDevice): string | null {
+  if (device.protocol === 'wardwatch' || device.topic === null) return null;
+  return nativeAvailabilityTopic(device.protocol, device.topic, tasmotaFullTopic(device.tags));
 }
 
 function refuse(reason: string): AuthenticateError {
@@ -243,6 +244,15 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     stats.limitDisconnects[reason] = (stats.limitDisconnects[reason] ?? 0) + 1;
   };
   /**
+   * Issue #13: caps per protocol and topic, still bounded: broker.limits.maxPayloadBytes, or more
+   * where the device's protocol needs it (Frigate `stats` up to 256 KiB, devices/protocol/native.ts).
+   */
+  const payloadCap = (deviceId: string, topic: string): number => {
+    const device = lookupDevice(deviceId);
+    if (!device || device.protocol === 'wardwatch') return brokerLimits.maxPayloadBytes;
+    return Math.max(brokerLimits.maxPayloadBytes, maxPayloadBytesFor(device.protocol, device.topic, topic));
+  };
+  /**
    * Size and rate of a device's PUBLISH, before any other check so a refused packet costs nothing
    * more. True when the gate has dealt with it: refused (done(err): aedes closes the connection) or
    * held back, to go through `retry` once a token is there. Holding back the callback also holds
@@ -258,7 +268,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     if (admitted.delete(packet) || client.closed) return false;
     const deviceId = deviceOf(client);
     const payloadBytes = (packet.payload as Buffer | string).length;
-    if (payloadBytes > brokerLimits.maxPayloadBytes) {
+    if (payloadBytes > payloadCap(deviceId, packet.topic)) {
       stats.payloadTooLarge++;
       limitDisconnect('payload_too_large');
       const reason = 'payload too large';
@@ -300,14 +310,20 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
    * (mqtt-packet 9: its state machine calls `this[state]()`; test/integration/broker/limits.test.ts
    * fails if that changes).
    */
-  const maxPacketBytes = brokerLimits.maxPayloadBytes + PACKET_OVERHEAD_BYTES;
+  const maxPacketBytes = (client: Client): number => {
+    // Issue #13: an authenticated Frigate NVR may send larger stats (its protocol's cap).
+    const id = (client as DeviceClient).wwDeviceId;
+    const device = id === undefined ? null : lookupDevice(id);
+    const protocolMax = device ? maxPayloadBytesOfProtocol(device.protocol) : 0;
+    return Math.max(brokerLimits.maxPayloadBytes, protocolMax) + PACKET_OVERHEAD_BYTES;
+  };
   const capPacketSize = (client: Client): void => {
     const parser = (client as unknown as { _parser?: PacketParser })._parser;
     if (!parser || typeof parser._parseLength !== 'function') return;
     const parseLength = parser._parseLength;
     parser._parseLength = function capped(this: PacketParser) {
       const ok = parseLength.call(this);
-      if (!ok || this.packet.length <= maxPacketBytes) return ok;
+      if (!ok || this.packet.length <= maxPacketBytes(client)) return ok;
       stats.payloadTooLarge++;
       limitDisconnect('packet_too_large');
       log.warn(
@@ -488,13 +504,21 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       const device = lookupDevice(deviceId);
       if (device && device.protocol !== 'wardwatch') {
         // Stock firmware (issue #5): its native topics only; only the availability topic is retained.
-        if (!device.topic || !isAllowedNativePublish(device.protocol, device.topic, packet.topic)) {
+        // Issue #13: Tasmota under its own FullTopic (tag `fullTopic`).
+        const fullTopic = tasmotaFullTopic(device.tags);
+        if (
+          !device.topic ||
+          !isAllowedNativePublish(device.protocol, device.topic, packet.topic, fullTopic)
+        ) {
           const why = 'publish outside its native topics';
           deny(why);
           log.warn({ deviceId, topic: packet.topic, reason: why }, 'mqtt publish denied');
           return done(new Error(why));
         }
-        if (packet.retain && !isNativeAvailabilityTopic(device.protocol, device.topic, packet.topic))
+        if (
+          packet.retain &&
+          !isNativeAvailabilityTopic(device.protocol, device.topic, packet.topic, fullTopic)
+        )
           packet.retain = false;
         return ingestThenAck(client, packet, done);
       }
@@ -520,7 +544,13 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       const allowed =
         client !== null &&
         (device && device.protocol !== 'wardwatch'
-          ? device.topic !== null && isAllowedNativeSubscription(device.protocol, device.topic, sub.topic)
+          ? device.topic !== null &&
+            isAllowedNativeSubscription(
+              device.protocol,
+              device.topic,
+              sub.topic,
+              tasmotaFullTopic(device.tags),
+            )
           : isAllowedSubscription(deviceOf(client), sub.topic));
       if (!allowed) {
         stats.subscribeDenied++;
@@ -649,7 +679,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     clientCount: () => aedes.connectedClients,
     disconnectDevice(deviceId, device) {
       duplicates.forget(deviceId);
-      const native = device ? nativeAvailabilityTopic(device) : null;
+      const native = device ? nativeAvailabilityTopicOf(device) : null;
       const clearRetained = () => {
         for (const topic of [deviceTopic(deviceId, 'status'), ...(native ? [native] : [])]) {
           aedes.publish(

@@ -11,7 +11,7 @@ export interface WardwatchEvents {
     state: DeviceState;
     previous: DeviceState;
     at: number;
-    /** Why: 'heartbeat_timeout' | 'status_offline' | 'sign_of_life' | 'restart'. */
+    /** Why: 'heartbeat_timeout' | 'status_offline' | 'sign_of_life' | 'restart' | 'never_reported' (issue #13). */
     reason: string;
   };
   'alert.opened': Alert;

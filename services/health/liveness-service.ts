@@ -13,6 +13,7 @@ import {
   type LivenessInput,
   type LiveRecord,
   livenessStep,
+  neverSeenRecord,
   newRecord,
   offlineAlertAction,
   restoreRecord,
@@ -63,6 +64,8 @@ const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light
 export function offlineMessage(device: Device, t: Transition, lastSeenAt: number | null): string {
   const who = `${KIND_LABEL[device.kind]} ${device.id} (${device.name})`;
   const since = lastSeenAt === null ? 'never seen' : `last seen ${iso(lastSeenAt)}`;
+  if (t.reason === 'never_reported')
+    return `${who} never reported since it was registered (${iso(device.createdAt)})`;
   return t.reason === 'status_offline'
     ? `${who} reported offline (status or last will); ${since}`
     : `${who} missed its heartbeats; ${since}`;
@@ -132,6 +135,16 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
     }
   };
 
+  /** When this service started: a never-seen device's deadline counts from it at the earliest (issue #13). */
+  let startedAt = 0;
+
+  /** Sets a record and schedules its deadline (start-up and registration). */
+  const track = (rec: LiveRecord) => {
+    records.set(rec.deviceId, rec);
+    if (rec.expiresAt !== null) scheduler.set(rec.deviceId, rec.expiresAt);
+    else scheduler.cancel(rec.deviceId);
+  };
+
   const persist = () => {
     if (dirty.size === 0) return;
     const batch: DeviceStatus[] = [];
@@ -165,16 +178,18 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
   return {
     start() {
       const now = clock.now();
+      startedAt = now;
       const persisted = new Map(statusRepo.loadAll().map((s) => [s.deviceId, s]));
       for (const d of devices.list()) {
-        const rec = restoreRecord(persisted.get(d.id), d.id, now, timeoutMs(d));
-        records.set(d.id, rec);
-        if (rec.expiresAt !== null) scheduler.set(d.id, rec.expiresAt);
+        const rec = restoreRecord(persisted.get(d.id), d.id, now, timeoutMs(d), d.createdAt);
+        track(rec);
         if (persisted.get(d.id)?.state !== rec.state) dirty.add(d.id);
       }
       unsubscribe.push(
         bus.on('device.created', (d) => {
-          records.set(d.id, newRecord(d.id, clock.now()));
+          // Issue #13: a device that never reports goes offline ("never reported") at its deadline.
+          const now = clock.now();
+          track(neverSeenRecord(d.id, now, d.createdAt, startedAt, timeoutMs(d)));
           dirty.add(d.id);
         }),
         bus.on('device.deleted', ({ deviceId }) => {

@@ -9,7 +9,10 @@ import type { DeviceState, DeviceStatus } from './types.ts';
  *   expires `timeoutMs` (= interval × missedHeartbeats) after it, unless heard from again;
  * - `status offline` (a device's own or its last will) → offline at once;
  * - reaching `expiresAt` → offline;
- * - a device never seen is `unknown` and has no deadline;
+ * - a device never seen is `unknown` until its deadline, `timeoutMs` counted from registration or
+ *   from start-up, whichever is later; then `offline` with reason `never_reported` (issue #13: a
+ *   camera dead from the start stayed `unknown` forever, with no alert). Counting from start-up
+ *   keeps a fleet connecting after a (re)start from a wave of false alerts;
  * - after a restart nothing is assumed online (Home Assistant's lesson): a device last known
  *   online becomes `unknown` and expires `timeoutMs` after start-up; one already offline stays
  *   offline, so one outage never opens two alerts.
@@ -24,7 +27,13 @@ export type LivenessInput =
   | { type: 'status_offline'; at: number }
   | { type: 'deadline'; at: number };
 
-export type TransitionReason = 'sign_of_life' | 'status_offline' | 'heartbeat_timeout' | 'restart';
+export type TransitionReason =
+  | 'sign_of_life'
+  | 'status_offline'
+  | 'heartbeat_timeout'
+  | 'restart'
+  /** Issue #13: never heard from within its deadline since registration or start-up. */
+  | 'never_reported';
 
 export interface Transition {
   from: DeviceState;
@@ -40,6 +49,20 @@ export interface LivenessResult {
 
 export function newRecord(deviceId: string, now: number): LiveRecord {
   return { deviceId, state: 'unknown', lastSeenAt: null, stateSince: now, expiresAt: null };
+}
+
+/**
+ * A registered device never heard from (issue #13): `unknown`, with a deadline `timeoutMs` after
+ * its registration or the service's start-up, whichever is later.
+ */
+export function neverSeenRecord(
+  deviceId: string,
+  now: number,
+  registeredAt: number,
+  startedAt: number,
+  timeoutMs: number,
+): LiveRecord {
+  return { ...newRecord(deviceId, now), expiresAt: Math.max(registeredAt, startedAt) + timeoutMs };
 }
 
 export function livenessStep(rec: LiveRecord, input: LivenessInput): LivenessResult {
@@ -68,24 +91,31 @@ export function livenessStep(rec: LiveRecord, input: LivenessInput): LivenessRes
       }
       // The outage began at the deadline, not whenever the timer happened to run.
       const at = rec.expiresAt;
+      const reason = rec.lastSeenAt === null ? 'never_reported' : 'heartbeat_timeout';
       return {
         record: { ...rec, state: 'offline', stateSince: at, expiresAt: null },
-        transition: { from: rec.state, to: 'offline', at, reason: 'heartbeat_timeout' },
+        transition: { from: rec.state, to: 'offline', at, reason },
       };
     }
   }
 }
 
-/** Rebuilds a device's record at start-up from what was persisted before the restart. */
+/**
+ * Rebuilds a device's record at start-up (`now`) from what was persisted before the restart.
+ * `registeredAt`: when the device was registered (a never-seen device's deadline, issue #13).
+ */
 export function restoreRecord(
   persisted: DeviceStatus | undefined,
   deviceId: string,
   now: number,
   timeoutMs: number,
+  registeredAt: number,
 ): LiveRecord {
-  if (!persisted) return newRecord(deviceId, now);
-  if (persisted.state === 'offline') return { ...persisted, expiresAt: null };
-  if (persisted.lastSeenAt === null) return { ...persisted, state: 'unknown', expiresAt: null };
+  if (persisted?.state === 'offline') return { ...persisted, expiresAt: null };
+  if (!persisted || persisted.lastSeenAt === null) {
+    const rec = neverSeenRecord(deviceId, now, registeredAt, now, timeoutMs);
+    return persisted ? { ...rec, stateSince: persisted.stateSince } : rec;
+  }
   // Seen before the restart, but we cannot know it is still alive: unknown until it speaks,
   // offline if it stays silent for a full timeout counted from start-up.
   return {

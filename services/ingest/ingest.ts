@@ -2,7 +2,7 @@ import {
   type DecodedMessage,
   decodePayload,
   decodeValue,
-  MAX_PAYLOAD_BYTES,
+  maxPayloadBytesFor,
   parseDeviceTopic,
 } from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
@@ -167,6 +167,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     msg: DecodedMessage,
     receivedAt: number,
     viaGateway: boolean,
+    relayed = false,
   ): Point | null => {
     const deviceId = device.id;
     if (msg.channel !== 'status' && msg.droppedFields.length > 0) {
@@ -184,11 +185,14 @@ export function createIngest(deps: IngestDeps): Ingest {
     const point = toPoint(device, msg, receivedAt, viaGateway);
     if (rules && !stale && msg.channel !== 'status') {
       // tsMs is passed as sent (not clamped like the point time): the clock-skew rule needs it.
+      // Issue #13: a message a gateway relays for a child carries the gateway's clock, which says
+      // nothing about the child's (the gateway measures that: `clockOffsetS`).
+      const tsMs = relayed ? null : msg.tsMs;
       if (msg.channel === 'telemetry')
-        rules.observe(deviceId, { type: 'telemetry', data: msg.data, tsMs: msg.tsMs, at: receivedAt });
+        rules.observe(deviceId, { type: 'telemetry', data: msg.data, tsMs, at: receivedAt });
       else if (msg.channel === 'event')
-        rules.observe(deviceId, { type: 'event', event: msg.data.type, tsMs: msg.tsMs, at: receivedAt });
-      else rules.observe(deviceId, { type: 'heartbeat', tsMs: msg.tsMs, at: receivedAt });
+        rules.observe(deviceId, { type: 'event', event: msg.data.type, tsMs, at: receivedAt });
+      else rules.observe(deviceId, { type: 'heartbeat', tsMs, at: receivedAt });
     }
     return point;
   };
@@ -209,8 +213,9 @@ export function createIngest(deps: IngestDeps): Ingest {
    */
   const handleNative = (publisher: Device, topic: string, payload: Buffer, receivedAt: number): Point[] => {
     const deviceId = publisher.id;
-    if (payload.length > MAX_PAYLOAD_BYTES)
-      return rejected(deviceId, topic, `payload larger than ${MAX_PAYLOAD_BYTES} bytes`);
+    // Issue #13: caps per protocol and topic (a large NVR's Frigate stats pass 16 KiB).
+    const maxBytes = maxPayloadBytesFor(publisher.protocol, publisher.topic, topic);
+    if (payload.length > maxBytes) return rejected(deviceId, topic, `payload larger than ${maxBytes} bytes`);
     const adapter = ADAPTERS[publisher.protocol];
     if (!adapter || publisher.topic === null)
       return rejected(deviceId, topic, `protocol ${publisher.protocol} is not supported yet`);
@@ -254,7 +259,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     const decoded = decodePayload(parsed.channel, device.kind, payload);
     if (!decoded.ok) return rejected(deviceId, topic, decoded.reason);
     stats.accepted++;
-    const point = accept(device, decoded.message, receivedAt, viaGateway);
+    const point = accept(device, decoded.message, receivedAt, viaGateway, parsed.deviceId !== deviceId);
     return point ? [point] : [];
   };
 

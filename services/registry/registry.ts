@@ -5,6 +5,7 @@ import {
   type DeviceProtocol,
   isDeviceId,
   isDeviceProtocol,
+  nativeTagsProblem,
   nativeTopicProblem,
 } from '../../devices/protocol/index.ts';
 import type { EventBus } from '../core/bus.ts';
@@ -342,6 +343,12 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     }
   };
 
+  /** Tags a stock firmware reads (issue #13: Tasmota `fullTopic`, `tasmotaRelay`). */
+  const checkNativeTags = (protocol: DeviceProtocol, tags: Readonly<Record<string, string>>) => {
+    const problem = nativeTagsProblem(protocol, tags);
+    if (problem) throw badRequest(problem);
+  };
+
   /** tags.powerZone seeds the powerZone field when it is not given (issue #3: one source of truth). */
   const zoneFromTags = (tags: Record<string, string> | undefined): string | null => {
     const z = tags?.powerZone;
@@ -379,6 +386,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       const protocol = input.protocol ?? 'wardwatch';
       const topic = input.topic ?? null;
       checkNative(input.id, input.kind, protocol, topic);
+      checkNativeTags(protocol, input.tags ?? {});
       const fresh: NewDevice = {
         id: input.id,
         kind: input.kind as DeviceKind,
@@ -425,6 +433,8 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
           patch.topic === undefined ? entry.device.topic : patch.topic,
         );
       }
+      if (patch.protocol !== undefined || patch.tags !== undefined)
+        checkNativeTags(patch.protocol ?? entry.device.protocol, patch.tags ?? entry.device.tags);
       const clean: DevicePatch = { ...patch };
       if (clean.powerZone === undefined && patch.tags !== undefined) {
         const z = zoneFromTags(patch.tags);

@@ -83,20 +83,31 @@ export const cameraTamper: Rule = (s, input, { params, label }) => {
  * The camera's clock is off by more than maxSkewS; clears within maxSkewS − hysteresisS. The
  * offset is the `clockOffsetS` the camera gateway measured over ONVIF when the telemetry carries
  * it (issue #5: the message's `ts` is then the gateway's clock), else the device's own `ts` against
- * the server clock.
+ * the server clock. Issue #13: one source per device. Once a measured offset has been seen, a
+ * message's `ts` is no reading of the camera's clock (22 alerts in 110 s when the gateway's
+ * heartbeat `ts` cleared what its `clockOffsetS` opened); ingest also passes no `ts` for messages
+ * a gateway relays (services/ingest/ingest.ts).
  */
 export const cameraClockSkew: Rule = (s, input, { params, label }) => {
   if (input.type === 'tick') return s;
   const measured = input.type === 'telemetry' ? input.data.clockOffsetS : undefined;
-  if (typeof measured !== 'number' && input.tsMs === null) return s;
-  const skewS =
-    typeof measured === 'number' ? Math.abs(measured) : Math.abs((input.tsMs ?? input.at) - input.at) / 1000;
+  let skewS: number;
+  let source: 'measured' | 'ts';
+  if (typeof measured === 'number') {
+    skewS = Math.abs(measured);
+    source = 'measured';
+  } else {
+    if (input.tsMs === null || s.source === 'measured') return s;
+    skewS = Math.abs(input.tsMs - input.at) / 1000;
+    source = 'ts';
+  }
   const max = num(params, 'maxSkewS', 60);
   const hyst = num(params, 'hysteresisS', 30);
+  const next = s.source === source ? s : { ...s, source };
   if (skewS > max) {
     const message = `${label} clock is off by ${Math.round(skewS)} s`;
-    return s.active !== null ? s : { ...s, active: sev(params, 'minor'), since: input.at, message };
+    return next.active !== null ? next : { ...next, active: sev(params, 'minor'), since: input.at, message };
   }
-  if (s.active !== null && skewS <= Math.max(0, max - hyst)) return clear(s);
-  return s;
+  if (next.active !== null && skewS <= Math.max(0, max - hyst)) return { ...clear(next), source };
+  return next;
 };

@@ -21,6 +21,12 @@ export interface RuleState {
   since: number | null;
   /** Message describing the raised condition. */
   message: string;
+  /**
+   * Where the rule last took its reading from, for rules with two possible sources (clock skew:
+   * `measured` by the camera gateway, or the device's own `ts`). Issue #13: once a device has a
+   * measured source, the other one is ignored, so two sources never open and clear one fault.
+   */
+  source?: 'measured' | 'ts';
 }
 
 export const initialRuleState = (): RuleState => ({

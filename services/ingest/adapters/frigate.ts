@@ -18,7 +18,9 @@ import {
  *   (`service.uptime`, `service.version`) and `storageUsedPct` of the recordings mount
  *   (`service.storage.<path>.{used,total}`; the path named by tag `frigateStoragePath`, else the one
  *   containing `recordings`); for each mapped camera with `camera_fps` > 0 a heartbeat and
- *   telemetry `fps` (a camera at 0 fps gets nothing, so it goes offline after its timeout);
+ *   telemetry `fps`, `videoLoss: false`; at 0 fps telemetry `fps: 0`, `videoLoss: true` (issue #13:
+ *   the NVR reaching the camera's slot but getting no frames is evidence of a video fault, and a
+ *   camera dead from the start stayed `unknown` with no alert when it got nothing);
  * - `<prefix>/<camera>/recordings/state` `ON` | `OFF` → that camera's `recording`.
  * Frigate before 0.12 put the cameras at the top level of `stats` instead of under `cameras`.
  */
@@ -66,10 +68,13 @@ function mapStats(tags: Readonly<Record<string, string>>, payload: Buffer): Adap
     if (deviceId === undefined || !isObject(cam)) continue; // not registered in wardwatch
     const fps = cam.camera_fps;
     if (typeof fps !== 'number') return fail(`cameras.${name}.camera_fps: expected a number`);
-    if (fps <= 0) continue;
+    if (fps <= 0) {
+      messages.push({ channel: 'telemetry', value: { fps: 0, videoLoss: true }, deviceId });
+      continue;
+    }
     messages.push(
       { channel: 'heartbeat', value: {}, deviceId },
-      { channel: 'telemetry', value: { fps }, deviceId },
+      { channel: 'telemetry', value: { fps, videoLoss: false }, deviceId },
     );
   }
   return { ok: true, messages };

@@ -1,3 +1,4 @@
+import { matchTasmotaTopic, TASMOTA_RELAY_TAG, tasmotaFullTopic } from '../../../devices/protocol/index.ts';
 import {
   type Adapter,
   type AdapterResult,
@@ -10,7 +11,9 @@ import {
 } from './types.ts';
 
 /**
- * Tasmota (https://tasmota.github.io/docs/MQTT/), full topic `%prefix%/%topic%/`:
+ * Tasmota (https://tasmota.github.io/docs/MQTT/), full topic `%prefix%/%topic%/` or the device's
+ * tag `fullTopic` (issue #13: any FullTopic with `%prefix%` and `%topic%` as whole levels; below,
+ * `tele/<topic>/X` stands for the FullTopic with prefix `tele`):
  * - `tele/<topic>/LWT` `Online` | `Offline` (retained, the last will) → status;
  * - `tele/<topic>/STATE` every TelePeriod → heartbeat (`UptimeSec`, `Wifi.Signal`) + telemetry
  *   (`POWER` → `lampOn`);
@@ -35,8 +38,17 @@ function power(v: unknown): boolean | null | string {
   return `POWER: expected ON or OFF, got ${JSON.stringify(v).slice(0, 40)}`;
 }
 
-/** POWER, else POWER1 (a multi-relay device: the first relay switches the lamp). */
-const relay = (o: Record<string, unknown>) => power(o.POWER !== undefined ? o.POWER : o.POWER1);
+/**
+ * The relay that switches the lamp (issue #13): tag `tasmotaRelay` `1`…`8`, default 1. Relay 1 is
+ * `POWER` on a single-relay device and `POWER1` on a multi-relay one; relay n ≥ 2 is `POWER<n>`.
+ */
+const relayKeys = (tags: Readonly<Record<string, string>>): readonly string[] => {
+  const n = tags[TASMOTA_RELAY_TAG] ?? '1';
+  return n === '1' ? ['POWER', 'POWER1'] : [`POWER${n}`];
+};
+
+const relay = (o: Record<string, unknown>, keys: readonly string[]) =>
+  power(o[keys.find((k) => o[k] !== undefined) ?? (keys[0] as string)]);
 
 function uptimeS(state: Record<string, unknown>): unknown {
   if (state.UptimeSec !== undefined) return state.UptimeSec;
@@ -57,12 +69,12 @@ function rssiDbm(wifi: unknown): unknown {
 /** A number, or the first of an array (multi-channel energy monitors report `[p1, p2]`). */
 const first = (v: unknown): unknown => (Array.isArray(v) ? v[0] : v);
 
-function mapState(payload: Buffer): AdapterResult {
+function mapState(payload: Buffer, keys: readonly string[]): AdapterResult {
   const j = jsonObject(payload);
   if (!j.ok) return j;
   const heartbeat = defined({ uptimeS: uptimeS(j.value), rssiDbm: rssiDbm(j.value.Wifi) });
   const messages: MappedMessage[] = [{ channel: 'heartbeat', value: heartbeat }];
-  const on = relay(j.value);
+  const on = relay(j.value, keys);
   if (typeof on === 'string') return fail(on);
   if (on !== null) messages.push({ channel: 'telemetry', value: { lampOn: on } });
   return { ok: true, messages };
@@ -85,9 +97,10 @@ function mapSensor(payload: Buffer): AdapterResult {
 }
 
 export const tasmota: Adapter = (device, topic, payload) => {
-  const levels = topic.split('/');
-  if (levels.length !== 3 || levels[1] !== device.topic) return fail('topic outside the device native topic');
-  const [prefix, , name] = levels as [string, string, string];
+  const m = matchTasmotaTopic(tasmotaFullTopic(device.tags), device.topic, topic);
+  if (m === null) return fail('topic outside the device native topic');
+  const { prefix, command: name } = m;
+  const keys = relayKeys(device.tags);
   if (prefix === 'tele') {
     switch (name) {
       case 'LWT': {
@@ -97,7 +110,7 @@ export const tasmota: Adapter = (device, topic, payload) => {
         return fail("status must be 'Online' or 'Offline' (Tasmota LWT)");
       }
       case 'STATE':
-        return mapState(payload);
+        return mapState(payload, keys);
       case 'SENSOR':
         return mapSensor(payload);
       case 'INFO1': {
@@ -111,7 +124,7 @@ export const tasmota: Adapter = (device, topic, payload) => {
         return ignored();
     }
   }
-  if (prefix === 'stat' && (name === 'POWER' || name === 'POWER1')) {
+  if (prefix === 'stat' && keys.includes(name)) {
     const on = power(payload.toString('utf8'));
     if (typeof on === 'string') return fail(on);
     return on === null
@@ -121,7 +134,7 @@ export const tasmota: Adapter = (device, topic, payload) => {
   if (prefix === 'stat' && name === 'RESULT') {
     const j = jsonObject(payload);
     if (!j.ok) return j;
-    const on = relay(j.value);
+    const on = relay(j.value, keys);
     if (typeof on === 'string') return fail(on);
     return on === null
       ? ignored()

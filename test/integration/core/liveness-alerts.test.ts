@@ -12,6 +12,7 @@ interface AlertJson {
   resolvedBy: string | null;
   openedAt: string;
   note: string | null;
+  message: string;
 }
 
 /**
@@ -157,7 +158,43 @@ describe('liveness and outage alerts', () => {
     expect(offlineAt - startedAt).toBeGreaterThanOrEqual(1900);
     expect(await openAlerts(restarted, 'cam-dead')).toHaveLength(1);
     expect(await openAlerts(restarted, 'cam-down')).toHaveLength(1); // no duplicate for one outage
-    expect(restarted.app.liveness.getStatus('cam-never').state).toBe('unknown');
+    // Issue #13 (was: `unknown` forever): never heard from, it goes offline once its 2 s deadline
+    // passes, whether before or after the restart, with one "never reported" alert.
+    await waitFor(
+      () => restarted.app.liveness.getStatus('cam-never').state === 'offline',
+      'cam-never offline (never reported)',
+      6000,
+    );
+    const never = await openAlerts(restarted, 'cam-never');
+    expect(never.map((a) => a.type)).toEqual(['device_offline']);
+    expect(never[0]?.message).toMatch(/never reported/);
+  });
+
+  it('issue #13: a device never heard from is unknown until its deadline, then offline with one "never reported" alert', async () => {
+    t = await startTestApp({
+      influxBaseUrl: influx,
+      overrides: { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } },
+    });
+    const registeredAt = Date.now();
+    await t.addDevice({ id: 'cam-dead-on-arrival', heartbeatIntervalS: 1 });
+    const secret = await t.addDevice({ id: 'cam-ok', heartbeatIntervalS: 1 });
+    expect(t.app.liveness.getStatus('cam-dead-on-arrival').state).toBe('unknown');
+    const c = await t.connectDevice('cam-ok', secret);
+    await publish(c, T('cam-ok', 'heartbeat'), '{}');
+    const offlineAt = await waitFor(
+      () => (t!.app.liveness.getStatus('cam-dead-on-arrival').state === 'offline' ? Date.now() : 0),
+      'never-reported device offline',
+      6000,
+    );
+    expect(offlineAt - registeredAt).toBeGreaterThanOrEqual(1900);
+    const alerts = await openAlerts(t, 'cam-dead-on-arrival');
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ type: 'device_offline', severity: 'critical' });
+    expect(alerts[0]?.message).toMatch(/never reported/);
+    // The one that reported is judged by its heartbeats as before, not as never reported.
+    await waitFor(() => t!.app.liveness.getStatus('cam-ok').state === 'offline', 'cam-ok timed out', 6000);
+    expect((await openAlerts(t, 'cam-ok'))[0]?.message).toMatch(/missed its heartbeats/);
+    c.end(true);
   });
 
   it('a graceful stop with devices connected finishes, reports nobody offline and keeps last-seen', async () => {

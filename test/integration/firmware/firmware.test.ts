@@ -4,9 +4,18 @@
  * client ids, native topics, retained last-will topics, real-looking payloads.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { esphomeFx as E, frigateFx as F, shelly as S, tasmota as T } from '../../fixtures/firmware.ts';
+import {
+  esphomeFx as E,
+  frigateFx as F,
+  frigateLargeStats,
+  shelly as S,
+  tasmota as T,
+} from '../../fixtures/firmware.ts';
 import { startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 
 const run = promisify(execFile);
@@ -29,7 +38,7 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
     run('mosquitto_pub', [
       ...['-h', '127.0.0.1', '-p', String(t.app.mqttPort()), '-V', 'mqttv311'],
       ...['-i', p.clientId, '-u', p.user, '-P', p.password, '-q', '1'],
-      ...['-t', topic, '-m', message, ...extra],
+      ...['-t', topic, ...(extra.includes('-f') ? [] : ['-m', message]), ...extra],
     ]).then(
       (r) => ({ code: 0, stderr: r.stderr }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
@@ -182,6 +191,81 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
     });
   });
 
+  describe('Tasmota FullTopic and relays (issue #13)', () => {
+    const register = async (id: string, topic: string, tags: Record<string, string>) => {
+      const res = await t.api<{ secret: string; message?: string }>('POST', '/api/v1/devices', {
+        body: {
+          id,
+          kind: 'light',
+          name: id,
+          ward: 'binh-ngoc',
+          lat: 21.5,
+          lon: 107.97,
+          protocol: 'tasmota',
+          topic,
+          tags,
+        },
+      });
+      return res;
+    };
+
+    it('a FullTopic or relay it cannot follow is refused, naming the tag', async () => {
+      const bad = await register('light-badft', 'badft', { fullTopic: 'home/%topic%/' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.message).toMatch(/^tags\.fullTopic: /);
+      const relay = await register('light-badrelay', 'badrelay', { tasmotaRelay: '9' });
+      expect(relay.status).toBe(400);
+      expect(relay.body.message).toMatch(/^tags\.tasmotaRelay: /);
+      const patched = await t.api<{ message: string }>('PATCH', '/api/v1/devices/light-tas', {
+        body: { tags: { fullTopic: '%prefix%/%hostname%/%topic%/' } },
+      });
+      expect(patched.status).toBe(400);
+      expect(patched.body.message).toMatch(/^tags\.fullTopic: /);
+      const shellyTag = await t.api<{ message: string }>('PATCH', '/api/v1/devices/light-shl', {
+        body: { tags: { tasmotaRelay: '2' } },
+      });
+      expect(shellyTag.status).toBe(400);
+      expect(shellyTag.body.message).toMatch(/only for protocol tasmota/);
+    });
+
+    it('MyHome/Bathroom/%prefix%/%topic%/ with the lamp on relay 2: online, lamp state from POWER2', async () => {
+      const res = await register('light-4ch', 'sonoff_4ch_1', {
+        fullTopic: T.fullTopicHome,
+        tasmotaRelay: '2',
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const dev: Pub = { clientId: 'DVES_4C4C01', user: 'light-4ch', password: res.body.secret };
+      const base = 'MyHome/Bathroom';
+      expect((await pub(dev, `${base}/tele/sonoff_4ch_1/LWT`, T.lwtOnline, ['-r'])).code).toBe(0);
+      await waitFor(() => t.app.liveness.getStatus('light-4ch').state === 'online', 'light-4ch online');
+      expect(await t.app.broker.retainedTopics('MyHome/#')).toEqual([`${base}/tele/sonoff_4ch_1/LWT`]);
+      await pub(dev, `${base}/tele/sonoff_4ch_1/STATE`, T.state4ch);
+      await waitFor(async () => (await telemetry('light-4ch', 'lampOn')).includes(true), 'relay 2 on stored');
+      await pub(dev, `${base}/stat/sonoff_4ch_1/POWER2`, 'OFF');
+      await waitFor(
+        async () => (await telemetry('light-4ch', 'lampOn')).includes(false),
+        'relay 2 off stored',
+      );
+      // The default layout is not this device's: denied like any foreign topic.
+      const denied = t.app.broker.stats().publishDenied['publish outside its native topics'] ?? 0;
+      await pub(dev, 'tele/sonoff_4ch_1/STATE', T.state4ch);
+      await waitFor(
+        () => (t.app.broker.stats().publishDenied['publish outside its native topics'] ?? 0) === denied + 1,
+        'default layout denied',
+      );
+    });
+
+    it('%topic%/%prefix%/: LWT and STATE accepted', async () => {
+      const res = await register('light-tf', 'den_ngo_3', { fullTopic: T.fullTopicTopicFirst });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const dev: Pub = { clientId: 'DVES_7A1B02', user: 'light-tf', password: res.body.secret };
+      expect((await pub(dev, 'den_ngo_3/tele/LWT', T.lwtOnline, ['-r'])).code).toBe(0);
+      await waitFor(() => t.app.liveness.getStatus('light-tf').state === 'online', 'light-tf online');
+      await pub(dev, 'den_ngo_3/tele/SENSOR', T.sensor);
+      await waitFor(async () => (await telemetry('light-tf', 'powerW')).includes(92), 'powerW stored');
+    });
+  });
+
   describe('Shelly Gen2', () => {
     it('online true, status/switch:0 and NotifyStatus: online and light telemetry (Wh → kWh)', async () => {
       expect((await pub(shelly, `${S.prefix}/online`, S.online, ['-r'])).code).toBe(0);
@@ -247,17 +331,71 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
       await waitFor(() => t.app.liveness.getStatus('nvr-1').state === 'online', 'nvr online');
       await pub(nvr, 'frigate/stats', F.stats);
       await waitFor(() => t.app.liveness.getStatus('cam-f1').state === 'online', 'cam-f1 online (fps > 0)');
-      expect(t.app.liveness.getStatus('cam-f2').state).toBe('unknown'); // 0 fps: no sign of life
+      // Issue #13: 0 fps from the very first stats is a video fault of that camera, not silence.
+      const videoLoss = async () =>
+        (
+          await t.api<{ items: Array<{ type: string; message: string }> }>(
+            'GET',
+            '/api/v1/alerts?state=open&deviceId=cam-f2&type=camera_video_loss',
+          )
+        ).body.items;
+      await waitFor(async () => (await videoLoss()).length === 1, 'cam-f2 video loss at 0 fps');
+      expect((await videoLoss())[0]?.message).toMatch(/lost its video signal/);
+      await waitFor(async () => (await telemetry('cam-f2', 'fps')).includes(0), 'cam-f2 fps 0 stored');
       await waitFor(async () => (await telemetry('nvr-1', 'storageUsedPct')).includes(75), 'storage stored');
       await waitFor(async () => (await telemetry('cam-f1', 'fps')).includes(5.1), 'fps stored');
       await pub(nvr, 'frigate/cong_truong/recordings/state', 'OFF');
       await waitFor(async () => (await telemetry('cam-f1', 'recording')).includes(false), 'recording stored');
+      // Frames again: the video loss resolves.
+      const stats = JSON.parse(F.stats) as { cameras: Record<string, { camera_fps: number }> };
+      (stats.cameras.hem_5 as { camera_fps: number }).camera_fps = 4.8;
+      await pub(nvr, 'frigate/stats', JSON.stringify(stats));
+      await waitFor(async () => (await videoLoss()).length === 0, 'cam-f2 video back');
       await pub(nvr, 'frigate/stats', F.statsOld);
       const rejected = t.app.ingest.stats().rejected;
       await pub(nvr, 'frigate/stats', '{"service":');
       await waitFor(() => t.app.ingest.stats().rejected === rejected + 1, 'bad stats rejected');
       await pub(nvr, 'frigate/available', 'offline', ['-r']);
       await waitFor(() => t.app.liveness.getStatus('nvr-1').state === 'offline', 'nvr offline');
+    });
+
+    it('issue #13: a large NVR stats (~100 KiB, over the broker default 64 KiB) is accepted; over 256 KiB it is refused; other topics keep 16 KiB', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ww-frigate-'));
+      try {
+        const file = (name: string, text: string) => {
+          writeFileSync(join(dir, name), text);
+          return join(dir, name);
+        };
+        const large = frigateLargeStats(120, 6.2);
+        expect(large.length).toBeGreaterThan(64 * 1024);
+        expect((await pub(nvr, 'frigate/stats', '', ['-f', file('large.json', large)])).code).toBe(0);
+        await waitFor(
+          async () => (await telemetry('cam-f1', 'fps')).includes(6.2),
+          'fps of the large stats stored',
+        );
+
+        const tooLarge = frigateLargeStats(300, 7.3);
+        expect(tooLarge.length).toBeGreaterThan(256 * 1024);
+        const before = t.app.broker.stats().payloadTooLarge;
+        await pub(nvr, 'frigate/stats', '', ['-f', file('too-large.json', tooLarge)]);
+        await waitFor(
+          () => t.app.broker.stats().payloadTooLarge > before,
+          'over 256 KiB refused by the broker',
+        );
+
+        // Another Frigate topic, and a Tasmota STATE, keep the 16 KiB cap (refused by ingest, counted).
+        const tooLargeBefore = t.app.ingest.stats().rejectedByReason.too_large ?? 0;
+        const padded = JSON.stringify({ ...JSON.parse(T.state), Pad: 'x'.repeat(20 * 1024) });
+        await pub(nvr, 'frigate/events', '', ['-f', file('events.json', padded)]);
+        await pub(tasmota, `tele/${T.topic}/STATE`, '', ['-f', file('state.json', padded)]);
+        await waitFor(
+          () => (t.app.ingest.stats().rejectedByReason.too_large ?? 0) === tooLargeBefore + 2,
+          'both over 16 KiB rejected by ingest',
+        );
+        expect(await telemetry('cam-f1', 'fps')).not.toContain(7.3);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });

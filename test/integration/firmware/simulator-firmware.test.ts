@@ -1,7 +1,7 @@
 /**
  * The simulator's stock-firmware emulators (issue #5) against the real service: a Tasmota light
  * and a Frigate NVR come online through their adapters; a crash fires the firmware's own last will;
- * a camera at 0 fps goes offline while the NVR stays online.
+ * a camera at 0 fps gets a video loss alert (issue #13) while the NVR stays online.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -61,7 +61,7 @@ describe('simulator: Tasmota light and Frigate NVR emulation', () => {
     await waitFor(() => t.app.liveness.getStatus('sim-tas').state === 'offline', 'LWT Offline → offline');
   });
 
-  it('a Frigate NVR: NVR and cameras online, fps stored; a camera at 0 fps goes offline', async () => {
+  it('a Frigate NVR: NVR and cameras online, fps stored; a camera at 0 fps has video loss (issue #13)', async () => {
     const secret = await create({
       id: 'sim-nvr',
       kind: 'camera',
@@ -101,11 +101,15 @@ describe('simulator: Tasmota light and Frigate NVR emulation', () => {
     await waitFor(async () => (await values('sim-fc1', 'fps')).includes(5), 'fps stored');
     const cam = nvr.camera('hem_5');
     if (cam) cam.fps = 0;
-    await waitFor(
-      () => t.app.liveness.getStatus('sim-fc2').state === 'offline',
-      'dead camera offline',
-      10_000,
-    );
+    const videoLoss = async (id: string) =>
+      (
+        await t.api<{ items: unknown[] }>(
+          'GET',
+          `/api/v1/alerts?state=open&deviceId=${id}&type=camera_video_loss`,
+        )
+      ).body.items.length;
+    await waitFor(async () => (await videoLoss('sim-fc2')) === 1, 'dead camera: video loss', 10_000);
+    expect(await videoLoss('sim-fc1')).toBe(0);
     expect(t.app.liveness.getStatus('sim-fc1').state).toBe('online');
     expect(t.app.liveness.getStatus('sim-nvr').state).toBe('online');
   });

@@ -123,14 +123,23 @@ describe('simulator: stock firmware in the fleet, against the real service', { t
     await waitFor(() => family.every((id) => state(id) === 'online'), 'nvr and cameras online', 10_000);
   });
 
-  it('disconnect on one Frigate camera takes only that camera down (0 fps); the NVR stays online', async () => {
+  it('disconnect on one Frigate camera: the NVR reports it at 0 fps, a video loss for it only (issue #13)', async () => {
     const [dead, alive] = childrenOf(extraNvr) as [string, string];
+    const videoLoss = async (id: string) =>
+      (
+        await t.api<{ items: unknown[] }>(
+          'GET',
+          `/api/v1/alerts?state=open&deviceId=${id}&type=camera_video_loss`,
+        )
+      ).body.items.length;
     await fault('disconnect', dead);
-    await waitFor(() => state(dead) === 'offline', 'camera at 0 fps offline', 10_000);
+    await waitFor(async () => (await videoLoss(dead)) === 1, 'camera at 0 fps: video loss', 10_000);
+    expect(await videoLoss(alive)).toBe(0);
     expect(state(alive)).toBe('online');
     expect(state(extraNvr)).toBe('online');
     await fault('restore', dead);
-    await waitFor(() => state(dead) === 'online', 'camera back', 10_000);
+    await waitFor(async () => (await videoLoss(dead)) === 0, 'camera video back', 10_000);
+    expect(state(dead)).toBe('online');
   });
 
   it('not_recording on a Frigate camera publishes recordings/state OFF: recording false is stored', async () => {

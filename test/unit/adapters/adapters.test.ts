@@ -98,6 +98,46 @@ describe('Tasmota adapter', () => {
   });
 });
 
+describe('Tasmota adapter: FullTopic and relay (issue #13)', () => {
+  it('a custom FullTopic: topics under it are mapped, the default layout is then foreign', () => {
+    const home = { ...tas, tags: { fullTopic: T.fullTopicHome } };
+    expect(valid(tasmota(home, `MyHome/Bathroom/tele/${T.topic}/LWT`, b(T.lwtOnline)))).toEqual([
+      { channel: 'status', value: 'online' },
+    ]);
+    expect(valid(tasmota(home, `MyHome/Bathroom/stat/${T.topic}/POWER`, b('ON')))).toEqual([
+      { channel: 'telemetry', value: { lampOn: true } },
+    ]);
+    expect(tasmota(home, `tele/${T.topic}/STATE`, b(T.state))).toMatchObject({ ok: false });
+    const first = { ...tas, tags: { fullTopic: T.fullTopicTopicFirst } };
+    expect(valid(tasmota(first, `${T.topic}/tele/STATE`, b(T.state)))).toEqual([
+      { channel: 'heartbeat', value: { uptimeS: 3605, rssiDbm: -61 } },
+      { channel: 'telemetry', value: { lampOn: true } },
+    ]);
+    expect(tasmota(first, `other_relay/tele/STATE`, b(T.state))).toMatchObject({ ok: false });
+  });
+
+  it('tag tasmotaRelay chooses POWER<n> in STATE, stat POWER<n> and RESULT; other relays are ignored', () => {
+    const r2 = { ...tas, tags: { tasmotaRelay: '2' } };
+    expect(valid(tasmota(r2, `tele/${T.topic}/STATE`, b(T.state4ch)))).toEqual([
+      { channel: 'heartbeat', value: { uptimeS: 11560, rssiDbm: -68 } },
+      { channel: 'telemetry', value: { lampOn: true } },
+    ]);
+    expect(valid(tasmota(r2, `stat/${T.topic}/RESULT`, b(T.statResult4ch)))).toEqual([
+      { channel: 'telemetry', value: { lampOn: false } },
+    ]);
+    expect(valid(tasmota(r2, `stat/${T.topic}/POWER2`, b('ON')))).toEqual([
+      { channel: 'telemetry', value: { lampOn: true } },
+    ]);
+    expect(valid(tasmota(r2, `stat/${T.topic}/POWER1`, b('ON')))).toEqual([]);
+    expect(valid(tasmota(r2, `stat/${T.topic}/RESULT`, b('{"POWER1":"ON"}')))).toEqual([]);
+    // Without the tag, relay 1 of the same device.
+    expect(valid(tasmota(tas, `tele/${T.topic}/STATE`, b(T.state4ch)))[1]).toEqual({
+      channel: 'telemetry',
+      value: { lampOn: false },
+    });
+  });
+});
+
 describe('Shelly Gen2 adapter', () => {
   const t = (rest: string) => `${S.prefix}/${rest}`;
 
@@ -205,13 +245,14 @@ describe('Frigate adapter', () => {
     });
   });
 
-  it('stats → NVR heartbeat + storageUsedPct; a heartbeat and fps only for mapped cameras with fps > 0', () => {
+  it('stats → NVR heartbeat + storageUsedPct; mapped cameras: heartbeat and fps, at 0 fps video loss (issue #13)', () => {
     const m = mapped(frigate(nvr, 'frigate/stats', b(F.stats)));
     expect(m).toEqual([
       { channel: 'heartbeat', value: { uptimeS: 86523, fw: '0.14.1-f4f3cfa' } },
       { channel: 'telemetry', value: { storageUsedPct: 75 } },
       { channel: 'heartbeat', value: {}, deviceId: 'cam-f1' },
-      { channel: 'telemetry', value: { fps: 5.1 }, deviceId: 'cam-f1' },
+      { channel: 'telemetry', value: { fps: 5.1, videoLoss: false }, deviceId: 'cam-f1' },
+      { channel: 'telemetry', value: { fps: 0, videoLoss: true }, deviceId: 'cam-f2' },
     ]);
     for (const x of m) expect(decodeValue(x.channel, 'camera', x.value)).toMatchObject({ ok: true });
   });
@@ -221,7 +262,7 @@ describe('Frigate adapter', () => {
       { channel: 'heartbeat', value: { uptimeS: 3600, fw: '0.11.1-2eada21' } },
       { channel: 'telemetry', value: { storageUsedPct: 50 } },
       { channel: 'heartbeat', value: {}, deviceId: 'cam-f1' },
-      { channel: 'telemetry', value: { fps: 5 }, deviceId: 'cam-f1' },
+      { channel: 'telemetry', value: { fps: 5, videoLoss: false }, deviceId: 'cam-f1' },
     ]);
   });
 

@@ -66,7 +66,7 @@ describe('simulator stock-firmware payloads → adapters', () => {
       ['nvr', 'heartbeat', { uptimeS: 60, fw: '0.14.1-f4f3cfa' }],
       ['nvr', 'telemetry', { storageUsedPct: 71.5 }],
       ['cam-a', 'heartbeat', {}],
-      ['cam-a', 'telemetry', { fps: 5 }],
+      ['cam-a', 'telemetry', { fps: 5, videoLoss: false }],
     ]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type LiveRecord,
   livenessStep,
+  neverSeenRecord,
   newRecord,
   offlineAlertAction,
   restoreRecord,
@@ -121,6 +122,7 @@ describe('restoreRecord (restart safety)', () => {
       'c',
       NOW,
       TIMEOUT,
+      T0,
     );
     expect(r.state).toBe('unknown');
     expect(r.lastSeenAt).toBe(T0);
@@ -136,6 +138,7 @@ describe('restoreRecord (restart safety)', () => {
       'c',
       NOW,
       TIMEOUT,
+      T0,
     );
     expect(r).toEqual({
       deviceId: 'c',
@@ -146,29 +149,69 @@ describe('restoreRecord (restart safety)', () => {
     });
   });
 
-  it('a device never seen stays unknown without a deadline', () => {
-    expect(restoreRecord(undefined, 'c', NOW, TIMEOUT)).toEqual(newRecord('c', NOW));
+  it('issue #13: a device never seen is unknown until its deadline, counted from start-up when registered before it', () => {
+    expect(restoreRecord(undefined, 'c', NOW, TIMEOUT, T0)).toEqual({
+      ...newRecord('c', NOW),
+      expiresAt: NOW + TIMEOUT,
+    });
     const r = restoreRecord(
       { deviceId: 'c', state: 'unknown', lastSeenAt: null, stateSince: T0 },
       'c',
       NOW,
       TIMEOUT,
+      T0,
     );
-    expect(r.expiresAt).toBeNull();
+    expect(r).toMatchObject({ state: 'unknown', stateSince: T0, expiresAt: NOW + TIMEOUT });
+    expect(livenessStep(r, { type: 'deadline', at: NOW + TIMEOUT - 1 }).transition).toBeNull();
+    expect(livenessStep(r, { type: 'deadline', at: NOW + TIMEOUT }).transition).toEqual({
+      from: 'unknown',
+      to: 'offline',
+      at: NOW + TIMEOUT,
+      reason: 'never_reported',
+    });
   });
 });
 
-describe('offlineAlertAction', () => {
-  it('opens on offline, resolves on online, ignores unknown', () => {
-    expect(offlineAlertAction({ from: 'online', to: 'offline', at: 0, reason: 'heartbeat_timeout' })).toBe(
-      'open',
+describe('never reported (issue #13)', () => {
+  const START = T0 + 3_600_000;
+
+  it('the deadline counts from registration or start-up, whichever is later', () => {
+    expect(neverSeenRecord('c', START, T0, START, TIMEOUT).expiresAt).toBe(START + TIMEOUT);
+    expect(neverSeenRecord('c', START + 5000, START + 5000, START, TIMEOUT).expiresAt).toBe(
+      START + 5000 + TIMEOUT,
     );
-    expect(offlineAlertAction({ from: 'unknown', to: 'offline', at: 0, reason: 'status_offline' })).toBe(
-      'open',
+  });
+
+  it('silent past the deadline: offline, reason never_reported, and the offline alert opens', () => {
+    const r = neverSeenRecord('c', START, T0, START, TIMEOUT);
+    const { record, transition } = livenessStep(r, { type: 'deadline', at: START + TIMEOUT + 40 });
+    expect(record).toMatchObject({
+      state: 'offline',
+      lastSeenAt: null,
+      stateSince: START + TIMEOUT,
+      expiresAt: null,
+    });
+    expect(transition).toEqual({
+      from: 'unknown',
+      to: 'offline',
+      at: START + TIMEOUT,
+      reason: 'never_reported',
+    });
+    expect(offlineAlertAction(transition!)).toBe('open');
+  });
+
+  it('a device that reports within its deadline is online and its old deadline does nothing', () => {
+    const r = neverSeenRecord('c', START, T0, START, TIMEOUT);
+    const alive = livenessStep(r, { type: 'sign_of_life', at: START + TIMEOUT - 1, timeoutMs: TIMEOUT });
+    expect(alive.transition).toMatchObject({ from: 'unknown', to: 'online' });
+    expect(livenessStep(alive.record, { type: 'deadline', at: START + TIMEOUT }).transition).toBeNull();
+  });
+
+  it('one that was seen once and then fell silent is a heartbeat timeout, not never reported', () => {
+    const r = neverSeenRecord('c', START, T0, START, TIMEOUT);
+    const alive = livenessStep(r, { type: 'sign_of_life', at: START + 10, timeoutMs: TIMEOUT }).record;
+    expect(livenessStep(alive, { type: 'deadline', at: START + 10 + TIMEOUT }).transition?.reason).toBe(
+      'heartbeat_timeout',
     );
-    expect(offlineAlertAction({ from: 'offline', to: 'online', at: 0, reason: 'sign_of_life' })).toBe(
-      'resolve',
-    );
-    expect(offlineAlertAction({ from: 'online', to: 'unknown', at: 0, reason: 'restart' })).toBeNull();
   });
 });

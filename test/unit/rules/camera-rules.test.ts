@@ -136,3 +136,19 @@ describe('camera_clock_skew', () => {
     expect(s[0]?.message).toMatch(/off by 61 s/);
   });
 });
+
+describe('camera_clock_skew: one source per device (issue #13)', () => {
+  const p = rules.camera_clock_skew;
+  it("once an offset is measured, a message's ts neither clears nor opens it", () => {
+    const at = (s: number) => T0 + s * 1000;
+    const s = run(cameraClockSkew, p, [
+      tel({ clockOffsetS: 600 }, 0, at(0)),
+      { type: 'heartbeat', tsMs: at(5), at: at(5) }, // the gateway's correct clock: no reading
+      tel({ snapshotBytes: 48_213 }, 5, at(5)),
+      tel({ clockOffsetS: 600 }, 10, at(10)),
+      tel({ clockOffsetS: 0.4 }, 15, at(15)), // measured right again: clears
+      { type: 'heartbeat', tsMs: at(20) - 600_000, at: at(20) }, // a stale ts does not reopen it
+    ]);
+    expect(active(s)).toEqual(['minor', 'minor', 'minor', 'minor', null, null]);
+  });
+});

@@ -76,6 +76,11 @@ export interface Wal {
   oldestAt(): number | null;
   /** True from the first overflow drop until the log is back under half of maxBytes. */
   readonly overflowing: boolean;
+  /**
+   * Issue #13: the last commit failed (disk error, EMFILE): nothing is acknowledged until a commit
+   * succeeds again, which ends it. /healthz reports it as degraded.
+   */
+  readonly failing: boolean;
   stats(): WalStats;
 }
 
@@ -168,6 +173,7 @@ export function createWal(opts: WalOptions): Wal {
   let sealDue = false;
   let overflowing = false;
   let compacting = false;
+  let failing = false;
 
   // ---- start-up ----
 
@@ -352,10 +358,13 @@ export function createWal(opts: WalOptions): Wal {
       await current.handle.datasync();
     } catch (err) {
       stats.lost += batch.text.length;
-      log.error(
-        { err, lines: batch.text.length },
-        'cannot write the write-ahead log; messages not acknowledged',
-      );
+      // Once per failure episode (issue #13: EMFILE under a socket flood failed every commit).
+      if (!failing)
+        log.error(
+          { err, lines: batch.text.length },
+          'cannot write the write-ahead log; messages not acknowledged',
+        );
+      failing = true;
       // Cut whatever part of the batch reached the file: it was never acknowledged, and a device
       // will send it again. Then seal what was good so a broken file is not appended to again.
       if (current) {
@@ -367,6 +376,8 @@ export function createWal(opts: WalOptions): Wal {
       return;
     }
     stats.commits++;
+    if (failing) log.info({ lost: stats.lost }, 'write-ahead log writable again');
+    failing = false;
     current.count += batch.text.length;
     current.telemetry += batch.telemetry;
     current.bytes += buf.length;
@@ -605,6 +616,9 @@ export function createWal(opts: WalOptions): Wal {
     oldestAt: () => sealed[0]?.firstAt ?? current?.firstAt ?? null,
     get overflowing() {
       return overflowing;
+    },
+    get failing() {
+      return failing;
     },
     stats: () => ({ ...stats }),
   };

@@ -588,8 +588,6 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   });
   aedes.on('clientError', (client, err) => {
     stats.protocolErrors++;
-    // aedes lib/client.js: its connectTimeout timer fired (issue #13); the connection is closed.
-    if (err.message === 'connect did not arrive in time') stats.connectTimeouts++;
     // Issue #6: aedes refuses these itself (lib/handlers/publish.js, utils.js validateTopic) and
     // closes the connection; its message is the only sign of which limit it was.
     if (err.message === 'topic has too many levels') {
@@ -608,6 +606,12 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error');
   });
   aedes.on('connectionError', (client, err) => {
+    // aedes lib/client.js: its connectTimeout timer fired on a client without an id yet (no
+    // CONNECT); it closes the connection (issue #13). Not a protocol error.
+    if (err.message === 'connect did not arrive in time') {
+      stats.connectTimeouts++;
+      return;
+    }
     stats.protocolErrors++;
     log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error');
   });

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -264,5 +264,16 @@ describe('write-ahead log', () => {
     await vi.waitFor(() => expect(result).toBeInstanceOf(Error), WAIT);
     expect(wal.stats().lost).toBe(1);
     expect(wal.lines).toBe(0);
+    // Issue #13: reported (/healthz degraded) until a commit succeeds again, which it does as soon
+    // as the disk is back (EMFILE: as soon as descriptors are free): no restart needed.
+    expect(wal.failing).toBe(true);
+    await mkdir(dir);
+    let again: Error | null | undefined;
+    wal.append(tele(2), (e) => {
+      again = e;
+    });
+    await vi.waitFor(() => expect(again).toBeNull(), WAIT);
+    expect(wal.failing).toBe(false);
+    expect(linesOnDisk(dir)).toEqual([tele(2).trimEnd()]);
   });
 });

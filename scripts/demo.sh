@@ -19,6 +19,7 @@ WW_SCRIPT_NAME=demo
 
 [ "${1:-}" = -- ] && shift
 ww_install_traps
+ww_raise_nofile # issue #13: the broker's connection cap follows `ulimit -n`
 ensure_node_modules
 # The web app served at / (services/web); a no-op when the build is newer than its sources.
 npm run --silent build:web

@@ -14,6 +14,8 @@ WW_SCRIPT_NAME=start
 . scripts/lib/influxd.sh
 
 ww_install_traps
+# Issue #13: the broker's connection cap follows the open-file limit (docs/operations.md).
+ww_raise_nofile
 ensure_node_modules
 # The web app served at / (services/web); a no-op when the build is newer than its sources.
 npm run --silent build:web

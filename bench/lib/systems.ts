@@ -63,6 +63,8 @@ function openedBrokerLimits(): Record<string, unknown> | null {
   const open = (v: unknown, key: string): unknown => {
     if (key === 'ratePerS' || key === 'burst') return 1_000_000;
     if (key === 'exemptAddresses') return ['127.0.0.1', '::ffff:127.0.0.1'];
+    // Issue #13: a whole fleet reconnecting from one address at once is many pending sockets.
+    if (key === 'maxPendingConnects') return 1_000_000;
     if (v && typeof v === 'object' && !Array.isArray(v))
       return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, open(x, k)]));
     return v;

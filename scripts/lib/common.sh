@@ -137,3 +137,14 @@ ww_stop_stale() {
 ww_abs_dir() {
   mkdir -p "$1" && (cd "$1" && pwd)
 }
+
+# --- open-file limit (issue #13) ----------------------------------------------------------------
+# The broker caps its sockets at `ulimit -n` minus broker.limits.fdReserve, read when it starts:
+# raise the soft limit to the hard one so that cap is as high as the system allows. Never fails:
+# where the hard limit is "unlimited" or cannot be set, the current soft limit stays.
+ww_raise_nofile() {
+  local hard
+  hard=$(ulimit -Hn 2>/dev/null) || return 0
+  [ "$hard" = unlimited ] && hard=1048576
+  ulimit -n "$hard" 2>/dev/null || ww_warn "could not raise the open-file limit to $hard (now $(ulimit -n))"
+}

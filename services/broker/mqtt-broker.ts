@@ -22,6 +22,7 @@ import {
 import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
+import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
 import { ConnectRateLimiter, PublishRateLimiter, type RateLimit } from './limits.ts';
 import { createRedeliveryCache } from './redelivery-cache.ts';
 import { createRetainedIndexPersistence } from './retained-index-persistence.ts';
@@ -32,8 +33,9 @@ import { createRetainedIndexPersistence } from './retained-index-persistence.ts'
  */
 /**
  * One authorised device message. `done(null)` once it is safely stored: only then does a QoS 1
- * message get its PUBACK (issue #6). `done(err)`: not stored, no PUBACK, the connection is closed
- * and the device sends it again after reconnecting. No `done` for QoS 0: nobody waits for it, so
+ * message get its PUBACK (issue #6). `done(err)`: not stored, no PUBACK; the connection is kept
+ * (issue #13: a storage failure must not fire last wills) and the device sends it again after its
+ * next reconnect. No `done` for QoS 0: nobody waits for it, so
  * its points are committed lazily (storage.write).
  */
 export type MessageHandler = (
@@ -70,6 +72,19 @@ export interface BrokerStats {
   payloadTooLarge: number;
   /** PUBLISHes and SUBSCRIBEs refused (connection closed) for more than broker.maxTopicLevels levels. */
   topicLevelsExceeded: number;
+  /**
+   * Issue #13: sockets closed as they were accepted, by reason: connections_total (over the cap
+   * from `ulimit -n` − fdReserve), pending_per_address, pending_total (the oldest pending socket
+   * let go to make room).
+   */
+  connectionsRefused: Record<string, number>;
+  /** Issue #13: sockets closed because no CONNECT arrived within broker.limits.connectTimeoutMs. */
+  connectTimeouts: number;
+  /**
+   * Issue #13: QoS 1/2 messages left unacknowledged because storage failed (also in storeFailures);
+   * the connection is kept and the device sends them again after its next reconnect.
+   */
+  unackedStoreFailures: number;
 }
 
 export interface MqttBroker {
@@ -94,6 +109,8 @@ export interface MqttBroker {
   /** The bound MQTT-over-TLS port; 0 when TLS is not configured. */
   tlsPort(): number;
   stats(): BrokerStats;
+  /** Issue #13: MQTT sockets open and pending (no CONNECT yet), and the cap on all of them. */
+  connections(): ConnectionCounts & { max: number };
 }
 
 /** What the ACL needs to know about a device (registry, in memory: O(1)). */
@@ -195,7 +212,12 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     connectRateLimited: 0,
     payloadTooLarge: 0,
     topicLevelsExceeded: 0,
+    connectionsRefused: {},
+    connectTimeouts: 0,
+    unackedStoreFailures: 0,
   };
+  // Issue #13: bounds on sockets before CONNECT and on all sockets (connection-gate.ts).
+  const gate = createConnectionGate({ config, log, clock, stats });
   // Issue #7, #13: failed CONNECTs per (device id, address), per address and per device id (same
   // rules as API logins): a device id is slowed down, never locked out for every address.
   const limits = config.broker.connectLimits;
@@ -464,8 +486,15 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
             if (settled) return;
             settled = true;
             if (err) {
+              // Issue #13: not stored, so not acknowledged, but the connection stays: closing it
+              // fired the device's last will and opened false device_offline alerts when the disk
+              // (or its file descriptors) failed. As QoS 0, aedes passes it on without a PUBACK;
+              // the device keeps it and sends it again after its next reconnect [MQTT-4.4.0-1].
               stats.storeFailures++;
-              return done(err);
+              stats.unackedStoreFailures++;
+              if (client.closed) return done(err);
+              packet.qos = 0;
+              return done(null);
             }
             if (qos1) duplicates.remember(deviceId, packet.messageId as number, payload);
             done(null);
@@ -486,6 +515,12 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     // Issue #6: indexed retained lookup; the stock one scans every retained message per SUBSCRIBE.
     persistence: createRetainedIndexPersistence(),
     maxTopicLevels: config.broker.maxTopicLevels,
+    // Issue #13: a socket without CONNECT by then is closed ('connect did not arrive in time').
+    connectTimeout: brokerLimits.connectTimeoutMs,
+    preConnect(client, _packet, done) {
+      gate.connected(client);
+      done(null, true);
+    },
     authenticate(client, username, password, done) {
       authenticate(client, username, password).then(
         (err) => (err ? done(err, false) : done(null, true)),
@@ -604,12 +639,20 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     log.debug({ deviceId: client?.id, err: err.message }, 'mqtt client error');
   });
   aedes.on('connectionError', (client, err) => {
+    // aedes lib/client.js: its connectTimeout timer fired on a client without an id yet (no
+    // CONNECT); it closes the connection (issue #13). Not a protocol error.
+    if (err.message === 'connect did not arrive in time') {
+      stats.connectTimeouts++;
+      return;
+    }
     stats.protocolErrors++;
     log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error');
   });
 
   const server: Server | null = config.broker.plainTcp
-    ? createServer((socket: Socket) => capPacketSize(aedes.handle(socket)))
+    ? createServer((socket: Socket) => {
+        if (gate.admit(socket, socket.remoteAddress ?? 'unknown')) capPacketSize(aedes.handle(socket));
+      })
     : null;
   server?.on('error', (err) => log.error({ err }, 'mqtt listener error'));
   // Issue #7: MQTT over TLS with the same certificate as HTTPS (tls: section). Files are read here,
@@ -627,10 +670,17 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
             ...(config.broker.clientCertificates === 'optional' && caFile
               ? { requestCert: true, rejectUnauthorized: false }
               : {}),
+            // Issue #13: a handshake that never ends is an idle socket too.
+            handshakeTimeout: brokerLimits.connectTimeoutMs,
           },
-          (socket) => capPacketSize(aedes.handle(socket)),
+          (socket) => {
+            // Admitted (or not) as the TCP connection arrived, before the handshake.
+            if (gate.adoptTls(socket)) capPacketSize(aedes.handle(socket));
+          },
         )
       : null;
+  // Issue #13: a TLS socket holds its descriptor from the TCP accept on, through the handshake.
+  tlsServer?.on('connection', (socket: Socket) => gate.admitTls(socket));
   tlsServer?.on('error', (err) => log.error({ err }, 'mqtt tls listener error'));
   // A failed handshake (plain MQTT on 8883, a scanner) is not a crash: log at debug and count.
   tlsServer?.on('tlsClientError', (err) => {
@@ -674,7 +724,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     },
     handleStream(stream, remoteAddress) {
       if (remoteAddress) streamAddresses.set(stream, remoteAddress);
-      capPacketSize(aedes.handle(stream));
+      if (gate.admit(stream, remoteAddress ?? 'unknown')) capPacketSize(aedes.handle(stream));
     },
     clientCount: () => aedes.connectedClients,
     disconnectDevice(deviceId, device) {
@@ -724,5 +774,6 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     port: () => boundPort,
     tlsPort: () => boundTlsPort,
     stats: () => stats,
+    connections: () => gate.counts(),
   };
 }

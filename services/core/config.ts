@@ -255,6 +255,12 @@ const BrokerLimitsSchema = Obj({
     burst: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
     exemptAddresses: Type.Array(Type.String({ minLength: 1 })),
   }),
+  // Issue #13: sockets before CONNECT, and all MQTT sockets (services/broker/connection-guard.ts).
+  connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 300_000 }),
+  maxPendingConnectsPerAddress: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  maxPendingConnects: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  maxConnections: Type.Integer({ minimum: 0, maximum: 10_000_000 }),
+  fdReserve: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
 });
 
 /**

@@ -14,7 +14,12 @@ import type { NotificationCount, OpenAlertCount } from './sqlite-counts.ts';
  * Every getter is called at scrape time only; nothing here runs per message.
  */
 export interface MetricsSources {
-  broker: { clientCount(): number; stats(): BrokerStats };
+  broker: {
+    clientCount(): number;
+    stats(): BrokerStats;
+    /** Issue #13: MQTT sockets open and pending (no CONNECT yet), and their cap. */
+    connections?(): { open: number; pending: number; max: number };
+  };
   ingest: { stats(): IngestStats };
   storage: {
     stats(): StorageStats;
@@ -156,6 +161,23 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
     },
   });
 
+  // Issue #13: sockets (descriptors) the broker holds, against its cap from `ulimit -n`.
+  new Gauge({
+    name: 'wardwatch_mqtt_connections',
+    help:
+      'MQTT sockets now (TCP, TLS, WebSocket), by state: open (all), pending (no CONNECT yet); max: ' +
+      'the cap (open-file limit − broker.limits.fdReserve).',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const c = broker.connections?.();
+      if (!c) return;
+      this.set({ state: 'open' }, finite(c.open));
+      this.set({ state: 'pending' }, finite(c.pending));
+      this.set({ state: 'max' }, finite(c.max));
+    },
+  });
+
   // --- Ingest
   mirror('wardwatch_messages_accepted_total', 'Device messages accepted.', () => ingest.stats().accepted);
   new Counter({
@@ -211,6 +233,11 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
   );
   gauge('wardwatch_spool_overflowing', '1 while the spool is full and telemetry is dropped.', () =>
     storage.health().overflowing === true ? 1 : 0,
+  );
+  gauge(
+    'wardwatch_spool_write_failing',
+    '1 while commits to the write-ahead log fail (disk error, EMFILE): nothing is acknowledged.',
+    () => (storage.health().spoolWriteFailing === true ? 1 : 0),
   );
   mirror('wardwatch_influx_points_written_total', 'Points InfluxDB accepted.', () => storage.stats().written);
   mirror(

@@ -697,6 +697,7 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
         spoolBytes: wal.bytes,
         lagMs: oldest === null ? 0 : Math.max(0, clock.now() - oldest),
         overflowing: wal.overflowing,
+        spoolWriteFailing: wal.failing,
       };
     },
     stats: () => {

@@ -37,6 +37,8 @@ export interface StorageHealth {
   lagMs: number;
   /** The spool hit maxBytes and is dropping telemetry (storage_backlog_overflow is open). */
   overflowing: boolean;
+  /** Issue #13: the write-ahead log's last commit failed; nothing is acknowledged until one succeeds. */
+  spoolWriteFailing?: boolean;
 }
 
 /** One InfluxDB write request, for metrics (latency histogram). */

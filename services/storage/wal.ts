@@ -77,6 +77,11 @@ export interface Wal {
   oldestAt(): number | null;
   /** True from the first overflow drop until the log is back under half of maxBytes. */
   readonly overflowing: boolean;
+  /**
+   * Issue #13: the last commit failed (disk error, EMFILE): nothing is acknowledged until a commit
+   * succeeds again, which ends it. /healthz reports it as degraded.
+   */
+  readonly failing: boolean;
   stats(): WalStats;
 }
 
@@ -169,6 +174,7 @@ export function createWal(opts: WalOptions): Wal {
   let sealDue = false;
   let overflowing = false;
   let compacting = false;
+  let failing = false;
 
   // ---- start-up ----
 
@@ -355,10 +361,13 @@ export function createWal(opts: WalOptions): Wal {
       await current.handle.datasync();
     } catch (err) {
       stats.lost += batch.text.length;
-      log.error(
-        { err, lines: batch.text.length },
-        'cannot write the write-ahead log; messages not acknowledged',
-      );
+      // Once per failure episode (issue #13: EMFILE under a socket flood failed every commit).
+      if (!failing)
+        log.error(
+          { err, lines: batch.text.length },
+          'cannot write the write-ahead log; messages not acknowledged',
+        );
+      failing = true;
       // Cut whatever part of the batch reached the file: it was never acknowledged, and a device
       // will send it again. Then seal what was good so a broken file is not appended to again.
       if (current) {
@@ -370,6 +379,8 @@ export function createWal(opts: WalOptions): Wal {
       return;
     }
     stats.commits++;
+    if (failing) log.info({ lost: stats.lost }, 'write-ahead log writable again');
+    failing = false;
     current.count += batch.text.length;
     current.telemetry += batch.telemetry;
     current.bytes += buf.length;
@@ -608,6 +619,9 @@ export function createWal(opts: WalOptions): Wal {
     oldestAt: () => sealed[0]?.firstAt ?? current?.firstAt ?? null,
     get overflowing() {
       return overflowing;
+    },
+    get failing() {
+      return failing;
     },
     stats: () => ({ ...stats }),
   };

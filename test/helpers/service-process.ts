@@ -32,6 +32,11 @@ export interface ServiceProcessOptions {
   mqttPort: number;
   /** Merged into the generated config file. */
   config?: Record<string, unknown>;
+  /**
+   * Issue #13: the process's open-file limit (`ulimit -n`, set by a shell before exec), so a test
+   * can run it out of descriptors with a few thousand sockets.
+   */
+  openFilesLimit?: number;
 }
 
 export async function startServiceProcess(opts: ServiceProcessOptions): Promise<ServiceProcess> {
@@ -55,7 +60,20 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
       },
     }),
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/main.ts'], {
+  const nodeArgs = ['--import', 'tsx', 'services/main.ts'];
+  const [command, args] =
+    opts.openFilesLimit === undefined
+      ? [process.execPath, nodeArgs]
+      : [
+          '/bin/sh',
+          [
+            '-c',
+            `ulimit -n ${Math.floor(opts.openFilesLimit)} && exec "$0" "$@"`,
+            process.execPath,
+            ...nodeArgs,
+          ],
+        ];
+  const child = spawn(command, args, {
     cwd: join(import.meta.dirname, '..', '..'),
     env: { ...process.env, WARDWATCH_CONFIG: configFile },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,7 +15,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
         description:
           '200 while the service runs. `degraded` when InfluxDB is down (data is still accepted and spooled ' +
           'to disk) or when the service is overloaded (`overload.reasons`: event_loop_delay, ' +
-          'storage_buffered_points, ingest_lag, spool_overflowing; thresholds in `metrics.overload`).',
+          'storage_buffered_points, ingest_lag, spool_overflowing; thresholds in `metrics.overload`), or when ' +
+          'the write-ahead log cannot be written (`spool`: failing; messages are then not acknowledged, ' +
+          'devices stay connected).',
         response: {
           200: Type.Object({
             status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
@@ -24,6 +26,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
             influx: Type.Union([Type.Literal('up'), Type.Literal('down')]),
             spooledPoints: Type.Integer(),
             spoolBytes: Type.Integer(),
+            /** Issue #13: `failing` while the write-ahead log's commits fail (disk error, EMFILE). */
+            spool: Type.Union([Type.Literal('ok'), Type.Literal('failing')]),
             /** Age of the oldest point not yet in InfluxDB. */
             ingestLagMs: Type.Integer(),
             eventLoopDelayP99Ms: Type.Number(),
@@ -36,7 +40,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       const h = deps.health();
       const overload = h.overload ?? { overloaded: false, reasons: [] };
       // Overloaded is still 200: the service is up and a load balancer must not pull it (issue #6).
-      const degraded = h.storage.influx !== 'up' || overload.overloaded;
+      const spoolFailing = h.storage.spoolWriteFailing === true;
+      const degraded = h.storage.influx !== 'up' || overload.overloaded || spoolFailing;
       return {
         status: degraded ? ('degraded' as const) : ('ok' as const),
         uptimeS: Math.floor((deps.clock.now() - startedAt) / 1000),
@@ -44,6 +49,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
         influx: h.storage.influx,
         spooledPoints: h.storage.spooledPoints,
         spoolBytes: h.storage.spoolBytes,
+        spool: spoolFailing ? ('failing' as const) : ('ok' as const),
         ingestLagMs: Math.round(h.storage.lagMs),
         eventLoopDelayP99Ms: Math.round((h.eventLoopDelayP99Ms ?? 0) * 10) / 10,
         overload: { overloaded: overload.overloaded, reasons: [...overload.reasons] },

@@ -31,7 +31,7 @@ describe('liveness and outage alerts', () => {
     (await app.api<{ items: AlertJson[] }>('GET', `/api/v1/alerts?state=open&deviceId=${deviceId}`)).body
       .items;
 
-  it('a silent device goes offline within 1 s of its deadline with one critical alert; it resolves on return', async () => {
+  it('a silent device goes offline at its deadline with one critical alert; it resolves on return', async () => {
     t = await startTestApp({
       influxBaseUrl: influx,
       overrides: { liveness: { missedHeartbeats: 2, persistIntervalS: 1 } },
@@ -48,21 +48,18 @@ describe('liveness and outage alerts', () => {
     const lastBeat = t.app.liveness.getStatus('cam-1').lastSeenAt ?? Date.now();
     await waitFor(() => t!.app.liveness.getStatus('cam-1').state === 'online', 'online');
 
-    // silence (socket stays open): offline by timeout
-    const offlineAt = await waitFor(
-      () => (t!.app.liveness.getStatus('cam-1').state === 'offline' ? Date.now() : 0),
-      'offline by timeout',
-      6000,
-    );
-    const lateMs = offlineAt - (lastBeat + 2000);
-    expect(lateMs).toBeGreaterThanOrEqual(-50);
-    expect(lateMs).toBeLessThan(1000);
+    // silence (socket stays open): offline by timeout. Issue #13 item 4: the outage is dated at the
+    // deadline whenever the timer ran (how late a timer runs on a busy machine is not what this
+    // tests; the scheduler's timing: test/unit/health/deadline-scheduler.test.ts, fake clock).
+    await waitFor(() => t!.app.liveness.getStatus('cam-1').state === 'offline', 'offline by timeout', 15_000);
+    expect(t.app.liveness.getStatus('cam-1').stateSince).toBe(lastBeat + 2000);
     const alerts = await openAlerts(t, 'cam-1');
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ type: 'device_offline', severity: 'critical', state: 'open' });
 
-    // staying silent longer never opens a second alert for the same outage
-    await new Promise((r) => setTimeout(r, 300));
+    // Staying silent longer never opens a second alert for the same outage: no deadline is armed
+    // any more (nothing left that could fire later), rather than "none came during a sleep".
+    expect(t.app.liveness.deadlines()).toBe(0);
     expect(await openAlerts(t, 'cam-1')).toHaveLength(1);
 
     await publish(c, T('cam-1', 'telemetry'), '{"recording":true}');
@@ -110,10 +107,12 @@ describe('liveness and outage alerts', () => {
     const c = await t.connectDevice('cam-2', secret);
     await publish(c, T('cam-2', 'heartbeat'), '{}');
     await waitFor(() => t!.app.liveness.getStatus('cam-2').state === 'online', 'online');
+    const lastBeat = t.app.liveness.getStatus('cam-2').lastSeenAt ?? 0;
     await c.endAsync();
-    await new Promise((r) => setTimeout(r, 500));
-    expect(t.app.liveness.getStatus('cam-2').state).toBe('online');
-    await waitFor(() => t!.app.liveness.getStatus('cam-2').state === 'offline', 'offline by timeout', 4000);
+    // Issue #13 item 4: no sleep-then-look. The device goes offline either way; a will would have
+    // dated it at the disconnect, the timeout dates it at lastBeat + 2 s.
+    await waitFor(() => t!.app.liveness.getStatus('cam-2').state === 'offline', 'offline', 15_000);
+    expect(t.app.liveness.getStatus('cam-2').stateSince).toBe(lastBeat + 2000);
   });
 
   it('restart: last-seen survives, nothing is assumed online, a device that died meanwhile alerts once', async () => {
@@ -149,13 +148,14 @@ describe('liveness and outage alerts', () => {
     expect(dev.body.status.lastSeenAt).toBe(new Date(seenAt!).toISOString());
     expect(restarted.app.liveness.getStatus('cam-down').state).toBe('offline');
 
-    const offlineAt = await waitFor(
-      () => (restarted.app.liveness.getStatus('cam-dead').state === 'offline' ? Date.now() : 0),
+    await waitFor(
+      () => restarted.app.liveness.getStatus('cam-dead').state === 'offline',
       'cam-dead offline after restart',
-      6000,
+      15_000,
     );
     // the deadline is counted from start-up (2 s), not from the last heartbeat before the restart
-    expect(offlineAt - startedAt).toBeGreaterThanOrEqual(1900);
+    // (the outage's date, not when a busy machine got to it: issue #13 item 4)
+    expect(restarted.app.liveness.getStatus('cam-dead').stateSince).toBeGreaterThanOrEqual(startedAt + 2000);
     expect(await openAlerts(restarted, 'cam-dead')).toHaveLength(1);
     expect(await openAlerts(restarted, 'cam-down')).toHaveLength(1); // no duplicate for one outage
     // Issue #13 (was: `unknown` forever): never heard from, it goes offline once its 2 s deadline

@@ -183,7 +183,9 @@ describe('storms (issue #6)', () => {
         `${(heapAfterRound2 / MiB).toFixed(1)} MiB, after round ${ROUNDS} ${(heapAfterLast / MiB).toFixed(1)} MiB` +
         `${gc ? ' (after GC)' : ' (no GC available)'}`,
     );
-  }, 120_000);
+    // Issue #13 item 4: ~85 s of real work on a machine with a load average of 16 (2 cores), so the
+    // test's own timeout leaves room; every wait inside is for an event, bounded on its own.
+  }, 300_000);
 
   it('2× the measured capacity: no crash, /healthz answers, ≥ 90 % of capacity accepted', async () => {
     t = await startTestApp({ influxBaseUrl: influx, overrides: LIMIT_OVERRIDES });

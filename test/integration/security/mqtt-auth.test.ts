@@ -86,9 +86,10 @@ describe('rotation with a grace period', () => {
     // Still connected and reporting under the old secret.
     await publish(c, 'wardwatch/v1/devices/cam-grace/heartbeat', JSON.stringify({ uptimeS: 1 }));
     expect(c.connected).toBe(true);
-    const started = Date.now();
     await gone;
-    expect(Date.now() - started).toBeLessThan(3000);
+    // Dropped when the grace ended, not before (issue #13 item 4: no upper wall-clock bound, which a
+    // busy machine breaks; a drop that never comes fails the test by its timeout).
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(res.body.previousSecretValidUntil ?? '') - 50);
     expect(
       await tryConnect(t.mqttUrl, { clientId: 'cam-grace', username: 'cam-grace', password: old }),
     ).toEqual({

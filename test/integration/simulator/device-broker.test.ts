@@ -46,12 +46,15 @@ let port: number;
 let observer: mqtt.MqttClient;
 let received: Received[];
 let fleet: Fleet | null;
+/** CONNECTs refused by the broker (wrong secret). */
+let refusals = 0;
 
 async function startBroker(listenPort = 0): Promise<void> {
   broker = await Aedes.createBroker();
   broker.authenticate = (client, username, password, done) => {
     const ok = username === client.id && secrets.get(username ?? '') === password?.toString();
     if (ok || username === 'observer') return done(null, true);
+    refusals++;
     const err = new Error('bad credentials') as AuthenticateError;
     err.returnCode = 4;
     done(err, false);
@@ -83,6 +86,33 @@ async function waitFor<T>(what: string, fn: () => T | undefined | false, timeout
 }
 
 const from = (id: string, channel: string) => (m: Received) => m.topic === `${TOPIC_ROOT}/${id}/${channel}`;
+
+/**
+ * Issue #13 item 4: a deterministic point to assert "nothing happened" after, instead of a sleep
+ * (which proves nothing when a busy machine ran no timer meanwhile). `witness` has the same 1 s
+ * heartbeat interval as the device under test; once it has published `n` heartbeats after the
+ * index `since` in `received`, the other device's timers have fired at least n-1 times too
+ * (timers fire in due order), with an interval of margin for ordering across connections.
+ */
+async function heartbeatsOf(witness: string, since: number, n = 3): Promise<void> {
+  await waitFor(
+    `${n} heartbeats of ${witness}`,
+    () => received.slice(since).filter(from(witness, 'heartbeat')).length >= n,
+    15_000,
+  );
+}
+
+/** Every message the broker published before this call has reached the observer. */
+async function observerCaughtUp(): Promise<void> {
+  const topic = `${TOPIC_ROOT}/marker-${Math.random().toString(36).slice(2)}/event`;
+  await new Promise<void>((resolve, reject) =>
+    broker.publish(
+      { cmd: 'publish', topic, payload: Buffer.from('x'), qos: 1, retain: false, dup: false },
+      (err) => (err ? reject(err) : resolve()),
+    ),
+  );
+  await waitFor('marker', () => received.some((m) => m.topic === topic));
+}
 
 async function connectObserver(): Promise<void> {
   received = [];
@@ -160,12 +190,12 @@ describe('simulated devices on a real aedes broker', () => {
     await waitFor('retained offline', () => retained.includes('offline'));
     await late.endAsync();
 
-    const mark = Date.now();
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(received.filter((m) => m.at > mark && from('bn-cam-001', 'heartbeat')(m))).toEqual([]);
+    const since = received.length;
+    await heartbeatsOf('bn-light-001', since);
+    expect(received.slice(since).filter(from('bn-cam-001', 'heartbeat'))).toEqual([]);
     f.inject({ type: 'restore', target: 'bn-cam-001' });
     await waitFor('online again', () =>
-      received.find((m) => m.at > mark && from('bn-cam-001', 'status')(m) && m.payload === 'online'),
+      received.slice(since).find((m) => from('bn-cam-001', 'status')(m) && m.payload === 'online'),
     );
   });
 
@@ -193,9 +223,9 @@ describe('simulated devices on a real aedes broker', () => {
     // them arrive first, or on a busy machine they land after the mark and look like a leak.
     await waitFor('light boot event', () => received.find(from('bn-light-002', 'event')));
     f.inject({ type: 'silence', target: 'bn-light-002' });
-    const mark = Date.now();
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(received.filter((m) => m.at > mark && m.topic.includes('/bn-light-002/'))).toEqual([]);
+    const since = received.length;
+    await heartbeatsOf('bn-light-001', since);
+    expect(received.slice(since).filter((m) => m.topic.includes('/bn-light-002/'))).toEqual([]);
     expect(f.snapshot().find((s) => s.id === 'bn-light-002')).toMatchObject({
       state: 'silent',
       connected: true,
@@ -207,7 +237,10 @@ describe('simulated devices on a real aedes broker', () => {
     await waitFor('all online', () => f.snapshot().every((s) => s.state === 'online'));
     await f.stop();
     fleet = null;
-    await new Promise((r) => setTimeout(r, 500));
+    // The broker has closed every device connection (a will is published as it closes), and
+    // everything it published up to now has reached the observer.
+    await waitFor('devices gone', () => broker.connectedClients === 1);
+    await observerCaughtUp();
     expect(received.filter((m) => m.topic.endsWith('/status') && m.payload === 'offline')).toEqual([]);
   });
 
@@ -218,7 +251,6 @@ describe('simulated devices on a real aedes broker', () => {
     await observer.endAsync(true);
     await stopBroker();
     await waitFor('all noticed', () => f.snapshot().every((s) => !s.connected));
-    await new Promise((r) => setTimeout(r, 300));
     await startBroker(oldPort);
     await connectObserver();
     for (const d of devices) {
@@ -243,7 +275,9 @@ describe('simulated devices on a real aedes broker', () => {
     });
     fleet.start();
     await waitFor('refusal noted', () => fleet?.snapshot()[0]?.lastError);
-    await new Promise((r) => setTimeout(r, 600));
+    // Retried (with backoff), refused each time: counted by the broker, not slept for.
+    const first = refusals;
+    await waitFor('two more refusals', () => refusals >= first + 2);
     expect(fleet.snapshot()[0]?.connected).toBe(false);
     expect(received.filter((m) => m.topic.includes('/bn-cam-001/'))).toEqual([]);
   });

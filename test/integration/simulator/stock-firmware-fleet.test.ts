@@ -34,6 +34,15 @@ describe('simulator: stock firmware in the fleet, against the real service', { t
   const [demoNvr, extraNvr] = byProtocol('frigate') as [string, string];
   const childrenOf = (nvr: string) => devices.filter((d) => d.parentId === nvr).map((d) => d.id);
   const state = (id: string) => t.app.liveness.getStatus(id).state;
+  /**
+   * Offline by its last will, not by the heartbeat timeout: the outage is dated when it went
+   * (the will), before its liveness deadline (lastSeenAt + 3 s), which a timeout would date it at.
+   * Issue #13 item 4: the dates the service recorded, not how fast this test saw it.
+   */
+  const offlineByWill = (id: string) => {
+    const s = t.app.liveness.getStatus(id);
+    return s.state === 'offline' && s.lastSeenAt !== null && s.stateSince < s.lastSeenAt + 3000;
+  };
   const fault = async (type: string, target: string) => {
     const res = await fetch(`${controlUrl}/faults`, {
       method: 'POST',
@@ -104,11 +113,9 @@ describe('simulator: stock firmware in the fleet, against the real service', { t
 
   it('disconnect fires the Tasmota last will at once; restore brings it back', async () => {
     const id = tasmota[0] as string;
-    const at = Date.now();
     expect((await fault('disconnect', id)).changed).toEqual([id]);
     await waitFor(() => state(id) === 'offline', 'LWT Offline → offline');
-    // Well before the 3-s heartbeat timeout: the will did it.
-    expect(Date.now() - at).toBeLessThan(2500);
+    expect(offlineByWill(id)).toBe(true);
     expect(state(tasmota[1] as string)).toBe('online');
     await fault('restore', id);
     await waitFor(() => state(id) === 'online', 'tasmota back online');
@@ -159,10 +166,9 @@ describe('simulator: stock firmware in the fleet, against the real service', { t
   });
 
   it('disconnect on the NVR fires its own last will (frigate/available offline)', async () => {
-    const at = Date.now();
     await fault('disconnect', extraNvr);
     await waitFor(() => state(extraNvr) === 'offline', 'nvr offline');
-    expect(Date.now() - at).toBeLessThan(2500);
+    expect(offlineByWill(extraNvr)).toBe(true);
     await fault('restore', extraNvr);
     await waitFor(() => state(extraNvr) === 'online', 'nvr back');
   });

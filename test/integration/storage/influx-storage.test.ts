@@ -230,10 +230,9 @@ describe('influx storage against an InfluxDB that misbehaves (stub servers)', ()
       requestTimeoutMs: 500,
     });
 
-    const t0 = performance.now();
     await storage.start();
-    // Had start() waited for the ensure step, that request would have timed out and been logged.
-    expect(performance.now() - t0).toBeLessThan(500);
+    // Had start() waited for the ensure step, that request would have timed out and been logged
+    // (markDown). Proved by the log, not by how fast start() was (issue #13 item 4: a busy machine).
     expect(lines.some((l) => l.msg === 'influx unreachable; keeping points on disk')).toBe(false);
     for (let i = 0; i < 5; i++) storage.write(telemetry('cam-1', baseTime() + i, { fps: i }));
     expect(storage.health()).toMatchObject({ influx: 'down', spooledPoints: 0, bufferedPoints: 5 });
@@ -254,8 +253,9 @@ describe('influx storage against an InfluxDB that misbehaves (stub servers)', ()
 
     const t1 = performance.now();
     await storage.stop();
-    // Bounded by the one ensure request in flight (500 ms), not by the InfluxDB that never answers.
-    expect(performance.now() - t1).toBeLessThan(1_500);
+    // It returns at all (the black hole never answers): bounded by the one ensure request in flight
+    // (500 ms). The bound is generous (a busy machine), and still far below the test's timeout.
+    expect(performance.now() - t1).toBeLessThan(10_000);
   });
 
   it('keeps points through 5xx and 401 answers and writes them in order once InfluxDB accepts', async () => {

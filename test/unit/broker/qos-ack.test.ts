@@ -12,6 +12,7 @@ import { createLogger } from '../../../services/core/logger.ts';
 const received: Array<{ topic: string; done?: (err: Error | null) => void }> = [];
 let broker: MqttBroker;
 let client: MqttClient;
+let closes = 0;
 
 beforeAll(async () => {
   const config = loadConfig({
@@ -40,6 +41,9 @@ beforeAll(async () => {
     client.once('connect', resolve);
     client.once('error', reject);
   });
+  client.on('close', () => closes++);
+  // Its own command topic: what the broker sends it marks a point in the connection's byte order.
+  await client.subscribeAsync('wardwatch/v1/devices/cam-1/cmd/#', { qos: 1 });
 });
 afterAll(async () => {
   client?.end(true);
@@ -57,9 +61,12 @@ describe('acknowledgement by QoS', () => {
     await vi.waitFor(() => expect(received).toHaveLength(1));
     const durable = received[0];
     expect(typeof durable?.done).toBe('function');
-    // The handler has not said "stored": no PUBACK however long we look.
-    await new Promise((r) => setTimeout(r, 100));
-    expect(acked).toBe(false);
+    // The handler has not said "stored": a command sent now reaches the client after anything the
+    // broker wrote before it (one TCP stream, in order), so a PUBACK would have arrived first.
+    // A deterministic point instead of a sleep (issue #13 item 4).
+    const marker = new Promise<boolean>((resolve) => client.once('message', () => resolve(acked)));
+    await broker.sendCommand('cam-1', 'marker', '{}');
+    expect(await marker).toBe(false);
     durable?.done?.(null);
     await vi.waitFor(() => expect(acked).toBe(true));
 
@@ -71,5 +78,32 @@ describe('acknowledgement by QoS', () => {
       [T('telemetry'), undefined],
       [T('heartbeat'), undefined],
     ]);
+  });
+
+  it('issue #13: a message that could not be stored is not acknowledged, and the device stays connected', async () => {
+    received.length = 0;
+    const acks: string[] = [];
+    client.publish(T('heartbeat'), '{"seq":10}', { qos: 1 }, (err) => {
+      if (!err) acks.push('lost');
+    });
+    await vi.waitFor(() => expect(received).toHaveLength(1));
+    // The write-ahead log failed (EMFILE, a disk error).
+    received[0]?.done?.(Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' }));
+    // The next message on the same connection is read, stored and acknowledged: the connection is
+    // alive, and its PUBACK comes after anything the broker could have sent for the first one.
+    const second = new Promise<void>((resolve) =>
+      client.publish(T('heartbeat'), '{"seq":11}', { qos: 1 }, (err) => {
+        if (!err) acks.push('stored');
+        resolve();
+      }),
+    );
+    await vi.waitFor(() => expect(received).toHaveLength(2));
+    received[1]?.done?.(null);
+    await second;
+    expect(acks).toEqual(['stored']);
+    expect(closes).toBe(0);
+    expect(client.connected).toBe(true);
+    expect(broker.stats().unackedStoreFailures).toBe(1);
+    expect(broker.stats().storeFailures).toBe(1);
   });
 });

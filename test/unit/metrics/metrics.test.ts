@@ -280,4 +280,32 @@ describe('createMetrics (issue #6)', () => {
       expect(text.value('wardwatch_mqtt_connected_devices')).toBe(3);
     }
   });
+
+  it('issue #13: MQTT sockets against their cap, a failing write-ahead log, connection refusals by reason', async () => {
+    const f = setup();
+    let m = await f.scrape();
+    // A broker without connections() (older build): no series, the scrape still works.
+    expect(m.all('wardwatch_mqtt_connections')).toEqual([]);
+    expect(m.value('wardwatch_spool_write_failing')).toBe(0);
+
+    f.sources.broker.connections = () => ({ open: 120, pending: 20, max: 18_976 });
+    f.state.health = { ...f.state.health, spoolWriteFailing: true };
+    f.state.broker = {
+      ...f.state.broker,
+      connectTimeouts: 3,
+      connectionsRefused: { pending_per_address: 40, pending_total: 2 },
+    } as unknown as BrokerStats;
+    m = await f.scrape();
+    expect(m.value('wardwatch_mqtt_connections', { state: 'open' })).toBe(120);
+    expect(m.value('wardwatch_mqtt_connections', { state: 'pending' })).toBe(20);
+    expect(m.value('wardwatch_mqtt_connections', { state: 'max' })).toBe(18_976);
+    expect(m.value('wardwatch_spool_write_failing')).toBe(1);
+    expect(m.value('wardwatch_broker_events_total', { event: 'connect_timeouts' })).toBe(3);
+    expect(
+      m.value('wardwatch_broker_events_total', {
+        event: 'connections_refused',
+        reason: 'pending_per_address',
+      }),
+    ).toBe(40);
+  });
 });

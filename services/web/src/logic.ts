@@ -26,7 +26,7 @@ export const TELEMETRY_FIELDS: Record<Kind, readonly string[]> = {
     'tamper',
   ],
   light: ['powerW', 'voltageV', 'currentA', 'energyKwh', 'dimPct', 'lux', 'lampOn'],
-  gateway: ['camerasAnswering', 'camerasTotal', 'queuedMessages'],
+  gateway: ['camerasAnswering', 'camerasTotal', 'queuedMessages', 'storageUsedPct'],
 };
 /** Camera fields only the camera gateway measures (over ONVIF, issue #5). */
 export const GATEWAY_MEASURED_FIELDS: readonly string[] = ['clockOffsetS', 'snapshotBytes', 'probeMs'];
@@ -41,9 +41,11 @@ export function chartFields(
   parent?: { kind: string; protocol?: string | undefined } | null,
 ): string[] {
   const all = TELEMETRY_FIELDS[kind as Kind] ?? [];
-  if (kind !== 'camera' || parent?.kind === 'gateway') return [...all];
+  // A Frigate NVR is a gateway (issue #12) that measures nothing over ONVIF.
+  const nvr = parent?.protocol === 'frigate';
+  if (kind !== 'camera' || (parent?.kind === 'gateway' && !nvr)) return [...all];
   const fields = all.filter((f) => !GATEWAY_MEASURED_FIELDS.includes(f));
-  return parent?.protocol === 'frigate' ? ['fps', ...fields.filter((f) => f !== 'fps')] : fields;
+  return nvr ? ['fps', ...fields.filter((f) => f !== 'fps')] : fields;
 }
 export const DISPLAY_STATES: DisplayState[] = ['online', 'offline', 'fault', 'maintenance', 'unknown'];
 

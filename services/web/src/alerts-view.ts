@@ -168,7 +168,8 @@ export function renderAlerts(root: HTMLElement): () => void {
 
   const render = () => {
     const all = [...store.openAlerts.values()];
-    const wards = [...new Set(all.map((a) => a.ward))].sort();
+    // The service's own alerts have no ward ('': every ward); they are not a ward to filter by.
+    const wards = [...new Set(all.map((a) => a.ward).filter((w) => w !== ''))].sort();
     wardSel.replaceChildren(
       h('option', { value: '' }, t('allWards')),
       ...wards.map((w) => h('option', { value: w, selected: w === f.ward }, w)),

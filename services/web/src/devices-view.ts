@@ -168,6 +168,13 @@ export function renderDevices(root: HTMLElement): () => void {
     const rows = [...store.devices.values()]
       .filter((d) => !q || `${d.id} ${d.name} ${d.ward} ${d.address ?? ''}`.toLowerCase().includes(q))
       .slice(0, 500);
+    // An empty table says why (issue #12: empty states have words too).
+    if (rows.length === 0) {
+      body.replaceChildren(
+        h('tr', {}, h('td', { colspan: 7, class: 'ww-muted' }, t(q ? 'noMatchingDevices' : 'noDevices'))),
+      );
+      return;
+    }
     body.replaceChildren(
       ...rows.map((d) => {
         const state = store.stateOf(d);

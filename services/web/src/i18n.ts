@@ -310,5 +310,12 @@ export function formatDuration(ms: number | null): string {
   return `${Math.round(h / 24)} ${lang === 'vi' ? 'ngày' : 'days'}`;
 }
 
-export const formatPct = (v: number | null) =>
-  v === null ? '–' : `${(v * 100).toFixed(v >= 0.9995 || v === 0 ? 0 : 1)} %`;
+/** A 0…1 ratio as a percentage with one decimal, written as the language does (vi: "99,5 %"). */
+export function formatPct(v: number | null): string {
+  if (v === null) return '–';
+  const digits = v >= 0.9995 || v === 0 ? 0 : 1;
+  return `${new Intl.NumberFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  }).format(v * 100)} %`;
+}

@@ -7,6 +7,8 @@ import { ALERT_TYPES } from '../../../services/health/types.ts';
 import {
   errorText,
   fieldLabel,
+  formatNumber,
+  formatPct,
   formLabel,
   humanize,
   label,
@@ -113,6 +115,16 @@ describe('web texts (issue #12)', () => {
     setLang('en');
     expect(label('camera_storage_high')).toBe('Camera storage almost full');
     expect(formLabel('parentId')).toBe('Connected through (gateway/NVR ID)');
+    setLang('vi');
+  });
+
+  it('numbers are written as the language does (vi: decimal comma)', () => {
+    setLang('vi');
+    expect(formatPct(0.995)).toBe('99,5 %');
+    expect(formatPct(1)).toBe('100 %');
+    expect(formatNumber(93.155, 3)).toBe('93,155');
+    setLang('en');
+    expect(formatPct(0.995)).toBe('99.5 %');
     setLang('vi');
   });
 

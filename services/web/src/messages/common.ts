@@ -25,6 +25,8 @@ export const vi = {
   deviceId: 'Mã thiết bị',
   topicHint: 'Để trống với giao thức wardwatch',
   hours: 'giờ',
+  noDevices: 'Chưa có thiết bị nào',
+  noMatchingDevices: 'Không có thiết bị nào khớp với tìm kiếm',
 } as const;
 
 export const en: { [K in keyof typeof vi]: string } = {
@@ -35,6 +37,8 @@ export const en: { [K in keyof typeof vi]: string } = {
   deviceId: 'Device ID',
   topicHint: 'Leave empty for the wardwatch protocol',
   hours: 'hours',
+  noDevices: 'No devices yet',
+  noMatchingDevices: 'No device matches the search',
 };
 
 export interface Text {

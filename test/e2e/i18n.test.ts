@@ -180,7 +180,8 @@ describe('web app texts (issue #12): no raw identifier on any screen, in either 
           await page.addInitScript((l) => localStorage.setItem('ww.lang', l), lang);
           // The login page, with a failed login's message.
           await loginThroughForm(page, t.httpUrl, 'admin', 'wrong-password');
-          await expect.poll(() => page.locator('.ww-error').textContent()).not.toBe('');
+          // A refused password is checked as slowly as a right one: allow a busy machine its time.
+          await expect.poll(() => page.locator('.ww-error').textContent(), { timeout: 15_000 }).not.toBe('');
           const loginRaw = rawIdentifiers(await visibleText(page));
           await screenshot(page, `i18n-${lang}-${size}-login`);
           await loginThroughForm(page, t.httpUrl, 'admin', ADMIN_PASSWORD);
@@ -219,6 +220,11 @@ describe('web app texts (issue #12): no raw identifier on any screen, in either 
               await scan('map-panel-gateway');
             }
             if (name === 'devices') {
+              // An empty search result says so in words.
+              await page.locator('.ww-filters input[type=search]').fill('khong-co-thiet-bi-nay');
+              await expect.poll(() => page.locator('tbody td.ww-muted').count()).toBe(1);
+              await scan('devices-empty');
+              await page.locator('.ww-filters input[type=search]').fill('');
               await page.locator('.ww-filters .ww-btn-primary').click();
               const form = page.locator('form.ww-form');
               await form.locator('[name=id]').fill('cam-i18n-bad');

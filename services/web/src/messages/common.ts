@@ -20,8 +20,6 @@ export const vi = {
   // Alert board and device panel
   service: 'Hệ thống wardwatch',
   resolveOfflineWarning: 'Thiết bị vẫn đang mất kết nối: hãy ghi chú lý do đóng cảnh báo.',
-  noteRequired: 'Cần ghi chú',
-  resolvedWhileOffline: 'đóng khi thiết bị vẫn mất kết nối',
   deviceId: 'Mã thiết bị',
   topicHint: 'Để trống với giao thức wardwatch',
   hours: 'giờ',
@@ -32,8 +30,6 @@ export const vi = {
 export const en: { [K in keyof typeof vi]: string } = {
   service: 'wardwatch service',
   resolveOfflineWarning: 'The device is still offline: write down why you close this alert.',
-  noteRequired: 'Note required',
-  resolvedWhileOffline: 'closed while the device was still offline',
   deviceId: 'Device ID',
   topicHint: 'Leave empty for the wardwatch protocol',
   hours: 'hours',

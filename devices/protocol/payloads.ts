@@ -55,9 +55,13 @@ export const LightTelemetryPayload = Type.Object({
 });
 export type LightTelemetryPayload = Static<typeof LightTelemetryPayload>;
 
-/** A gateway's own health (issue #5): its on-disk backlog and the cameras it watches. */
+/**
+ * A gateway's own health (issue #5): its on-disk backlog and the cameras it watches; an NVR
+ * (a Frigate NVR is a gateway, issue #12) also reports its recordings disk.
+ */
 export const GatewayTelemetryPayload = Type.Object({
   ts: Type.Optional(Timestamp),
+  storageUsedPct: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
   queuedMessages: Type.Optional(Type.Integer({ minimum: 0 })),
   camerasTotal: Type.Optional(Type.Integer({ minimum: 0 })),
   camerasAnswering: Type.Optional(Type.Integer({ minimum: 0 })),

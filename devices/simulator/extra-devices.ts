@@ -35,7 +35,7 @@ export function extraStockDevices(ward: WardFile, tasmota: number, frigateCamera
     }));
     out.push({
       id: nvrId,
-      kind: 'camera',
+      kind: 'gateway',
       name: 'Đầu ghi Frigate (mô phỏng)',
       ward: wardId,
       lat: round6(lat - 0.0012),

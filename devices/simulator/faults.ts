@@ -81,11 +81,14 @@ export type FaultResult =
 
 const EMPTY: ReadonlySet<ActiveFault> = new Set();
 
-/** Which kinds a fault applies to. */
+/**
+ * Which kinds a fault applies to. Connection faults apply to gateways too (issue #12: the Frigate
+ * NVR is a gateway, and it goes silent or loses power like anything else).
+ */
 const ELIGIBLE_KINDS: Record<FaultType, readonly DeviceKind[]> = {
-  silence: ['camera', 'light'],
-  disconnect: ['camera', 'light'],
-  power_cut: ['camera', 'light'],
+  silence: ['camera', 'light', 'gateway'],
+  disconnect: ['camera', 'light', 'gateway'],
+  power_cut: ['camera', 'light', 'gateway'],
   lamp_failure: ['light'],
   not_recording: ['camera'],
   bad_payload: ['camera', 'light'],
@@ -95,7 +98,7 @@ const ELIGIBLE_KINDS: Record<FaultType, readonly DeviceKind[]> = {
   clock_skew: ['camera', 'light'],
   day_burning: ['light'],
   voltage: ['light'],
-  restore: ['camera', 'light'],
+  restore: ['camera', 'light', 'gateway'],
 };
 
 /** `30s`, `1500ms`, `2m`, `1h`, `0`, or a bare number of seconds. */

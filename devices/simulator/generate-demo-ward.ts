@@ -303,7 +303,8 @@ function stockFirmwareDevices(cameraCount: number, lightCount: number): WardDevi
     },
     {
       id: nvrId,
-      kind: 'camera',
+      // An NVR reports for the cameras behind it: a gateway, not one more camera (issue #12).
+      kind: 'gateway',
       name: 'Đầu ghi Frigate chợ Bình Ngọc',
       ward: WARD_ID,
       lat: nvr.lat,

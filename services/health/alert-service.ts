@@ -14,6 +14,9 @@ import type { Alert, AlertRepository, NewAlert, Suppression } from './types.ts';
  */
 export const MANUAL_RESOLVE_TYPES: ReadonlySet<string> = new Set(['camera_tamper']);
 
+/** How the history marks a device_offline alert resolved while the device was still offline (issue #12). */
+export const STILL_OFFLINE_NOTE = 'resolved while the device was still offline';
+
 /** The alert service plus what only the health feature may do: open, auto-resolve, link, suppress. */
 export interface AlertEngine extends AlertService {
   /**
@@ -141,16 +144,25 @@ export function createAlertService(deps: {
       return acked;
     },
 
-    resolve(id, by, note) {
+    resolve(id, by, note, opts = {}) {
       const alert = repo.get(id);
       if (!alert) return null;
       if (alert.state === 'resolved') return alert;
-      if (MANUAL_RESOLVE_TYPES.has(alert.type) && (note === null || note.trim() === '')) {
+      const noNote = note === null || note.trim() === '';
+      if (MANUAL_RESOLVE_TYPES.has(alert.type) && noNote) {
         throw badRequest(`note: required to resolve a ${alert.type} alert (it cannot clear itself)`);
+      }
+      // Issue #12: closing an offline alert while the device is still offline hides an outage
+      // nobody fixed; the person says why, and the history keeps that it was still offline.
+      const stillOffline = alert.type === 'device_offline' && opts.deviceOffline === true;
+      if (stillOffline && noNote) {
+        throw badRequest(
+          `note: required to resolve a device_offline alert while the device is still offline`,
+        );
       }
       const resolved = repo.resolve(id, by, note, clock.now());
       if (resolved) {
-        history(id, 'resolve', by, note);
+        history(id, 'resolve', by, stillOffline ? `${STILL_OFFLINE_NOTE}: ${note}` : note);
         bus.emit('alert.resolved', resolved);
       }
       return resolved;

@@ -18,9 +18,11 @@ export interface AlertService {
   acknowledge(id: number, by: string, note: string | null): Alert | null;
   /**
    * null when the alert does not exist. Throws WW_ERR_API_BAD_REQUEST (`note: …`) when the alert's
-   * type cannot clear itself (MANUAL_RESOLVE_TYPES) and no note is given.
+   * type cannot clear itself (MANUAL_RESOLVE_TYPES) and no note is given, or when it is a
+   * `device_offline` alert, `deviceOffline` says the device is still offline, and no note is given
+   * (issue #12); with a note, the history says the device was still offline.
    */
-  resolve(id: number, by: string, note: string | null): Alert | null;
+  resolve(id: number, by: string, note: string | null, opts?: { deviceOffline?: boolean }): Alert | null;
   /** Sets the assignee (history `assign`, emits alert.updated). null when the alert does not exist. */
   assign(id: number, username: string, by: string): Alert | null;
   /** Adds a note to the history (emits alert.updated). null when the alert does not exist. */

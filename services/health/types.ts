@@ -21,23 +21,29 @@ export interface StatusRepository {
 
 export type AlertState = 'open' | 'acknowledged' | 'resolved';
 export type Severity = 'critical' | 'major' | 'minor' | 'warning';
-/** Every alert type (docs/alerts.md). `area_outage` is an Incident, not an alert. */
-export type AlertType =
-  | 'device_offline'
-  | 'device_flapping'
-  | 'camera_not_recording'
-  | 'camera_storage_high'
-  | 'camera_video_loss'
-  | 'camera_tamper'
-  | 'camera_clock_skew'
-  | 'camera_auth_failed'
-  | 'camera_snapshot_failed'
-  | 'camera_snapshot_frozen'
-  | 'lamp_failure'
-  | 'lamp_day_burning'
-  | 'supply_voltage_abnormal'
+/**
+ * Every alert type (docs/alerts.md), the one list: the web app's texts are checked against it
+ * (issue #12: a new type cannot ship without a Vietnamese and an English text).
+ * `area_outage` is an Incident, not an alert.
+ */
+export const ALERT_TYPES = [
+  'device_offline',
+  'device_flapping',
+  'camera_not_recording',
+  'camera_storage_high',
+  'camera_video_loss',
+  'camera_tamper',
+  'camera_clock_skew',
+  'camera_auth_failed',
+  'camera_snapshot_failed',
+  'camera_snapshot_frozen',
+  'lamp_failure',
+  'lamp_day_burning',
+  'supply_voltage_abnormal',
   // The service itself (issue #6): raised on SERVICE_ALERT_DEVICE_ID, not on a device.
-  | 'storage_backlog_overflow';
+  'storage_backlog_overflow',
+] as const;
+export type AlertType = (typeof ALERT_TYPES)[number];
 
 /**
  * What an alert is about: a device kind, or `service` for the service's own alerts (issue #6).

@@ -329,13 +329,14 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
 
   /**
    * The native topic fits the protocol and no other device of that protocol uses it (the broker's
-   * ACL and the adapters key on it). O(n), on writes only. A gateway speaks wardwatch.
+   * ACL and the adapters key on it). O(n), on writes only. A gateway speaks wardwatch, or is a
+   * Frigate NVR (issue #12: an NVR reports for the cameras behind it, so it is a gateway).
    */
   const checkNative = (id: string, kind: DeviceKind, protocol: DeviceProtocol, topic: string | null) => {
     const problem = nativeTopicProblem(protocol, topic);
     if (problem) throw badRequest(problem);
-    if (kind === 'gateway' && protocol !== 'wardwatch')
-      throw badRequest('protocol: a gateway speaks wardwatch');
+    if (kind === 'gateway' && protocol !== 'wardwatch' && protocol !== 'frigate')
+      throw badRequest('protocol: a gateway speaks wardwatch, or frigate for a Frigate NVR');
     if (topic === null) return;
     for (const { device } of entries.values()) {
       if (device.id !== id && device.protocol === protocol && device.topic === topic)

@@ -302,7 +302,9 @@ describe('web app', { timeout: TIMEOUT }, () => {
     const parentLink = page.locator('[data-testid=panel-parent]');
     expect(await parentLink.textContent()).toBe(`Gateway camera Khu 2 (${GW})`);
     const field = page.locator('[data-testid=telemetry-field]');
-    const options = await field.locator('option').evaluateAll((els) => els.map((el) => el.textContent));
+    const options = await field
+      .locator('option')
+      .evaluateAll((els) => els.map((el) => (el as HTMLOptionElement).value));
     expect(options).toEqual(expect.arrayContaining(['clockOffsetS', 'snapshotBytes', 'probeMs']));
     await field.selectOption('clockOffsetS');
     await page.locator('[data-testid=chart] canvas').waitFor();
@@ -312,8 +314,12 @@ describe('web app', { timeout: TIMEOUT }, () => {
       .poll(() => page.locator('[data-testid=device-panel] h2').textContent())
       .toBe('Gateway camera Khu 2');
     // A gateway charts its own health, not a camera's.
-    const gwOptions = await field.locator('option').evaluateAll((els) => els.map((el) => el.textContent));
-    expect(gwOptions).toEqual(['camerasAnswering', 'camerasTotal', 'queuedMessages']);
+    const gwOptions = await field
+      .locator('option')
+      .evaluateAll((els) => els.map((el) => (el as HTMLOptionElement).value));
+    expect(gwOptions).toEqual(['camerasAnswering', 'camerasTotal', 'queuedMessages', 'storageUsedPct']);
+    // …labelled in Vietnamese with their units (issue #12), not by their wire names.
+    expect(await field.locator('option').first().textContent()).toBe('Số camera trả lời (camera)');
     await gw.endAsync();
     await camClient.endAsync();
   });

@@ -186,7 +186,10 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         const alert: Alert | null =
           verb === 'ack'
             ? deps.alerts.acknowledge(id, user.username, note)
-            : deps.alerts.resolve(id, user.username, note);
+            : deps.alerts.resolve(id, user.username, note, {
+                // Issue #12: a note is required while the device is still offline.
+                deviceOffline: deps.liveness.stateOf(existing.deviceId) === 'offline',
+              });
         if (!alert) throw notFound(`alert ${id} not found`);
         return alertJson(alert);
       },
@@ -195,6 +198,6 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
   action('ack', 'Acknowledge an alert (someone is on it); acknowledging twice changes nothing');
   action(
     'resolve',
-    'Resolve an alert; resolving a resolved alert changes nothing. A camera_tamper alert needs a note (400 without).',
+    'Resolve an alert; resolving a resolved alert changes nothing. A camera_tamper alert needs a note (400 without), and so does a device_offline alert while the device is still offline (the history says so).',
   );
 };

@@ -10,9 +10,11 @@ import { parseTimeParam } from '../time-params.ts';
 import { parseEvery } from './telemetry.ts';
 
 const DAY_MS = 86_400_000;
+/** `YYYY-MM-DD` of an instant in Asia/Ho_Chi_Minh (UTC+7, no DST). */
+const vnDay = (ms: number) => new Date(ms + 7 * 3_600_000).toISOString().slice(0, 10);
 const MAX_RANGE_MS = 400 * DAY_MS;
 
-const Group = Type.Object({
+export const Group = Type.Object({
   devices: Type.Integer(),
   onlineMs: Type.Number(),
   offlineMs: Type.Number(),
@@ -37,6 +39,16 @@ const DeviceRow = Type.Object({
   repaired: Type.Integer(),
   repairMs: Type.Number(),
   mttrMs: Type.Union([Type.Number(), Type.Null()]),
+});
+
+/** The availability report (JSON); the web app's `Report` type is this (issue #12). */
+export const AvailabilityReportJson = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  total: Group,
+  byWard: Type.Array(Type.Composite([Type.Object({ ward: Type.String() }), Group])),
+  byKind: Type.Array(Type.Composite([Type.Object({ kind: Type.String() }), Group])),
+  devices: Type.Array(DeviceRow),
 });
 
 /**
@@ -68,14 +80,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
           format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { default: 'json' })),
         }),
         response: {
-          200: Type.Object({
-            from: Type.String(),
-            to: Type.String(),
-            total: Group,
-            byWard: Type.Array(Type.Composite([Type.Object({ ward: Type.String() }), Group])),
-            byKind: Type.Array(Type.Composite([Type.Object({ kind: Type.String() }), Group])),
-            devices: Type.Array(DeviceRow),
-          }),
+          200: AvailabilityReportJson,
           ...errors(400, 401, 403, 404, 503),
         },
       },
@@ -111,7 +116,9 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
         toMs,
       );
       if (format === 'csv') {
-        const name = `availability-${ward ?? 'all'}-${report.from.slice(0, 10)}-${report.to.slice(0, 10)}.csv`;
+        // The days of the period in Vietnam (issue #12): 00:00 +07:00 is the previous day in UTC,
+        // and the end is exclusive, so the last day is the one of the last millisecond.
+        const name = `availability-${ward ?? 'all'}-${vnDay(fromMs)}-${vnDay(toMs - 1)}.csv`;
         reply
           .type('text/csv; charset=utf-8')
           .header('content-disposition', `attachment; filename="${name}"`)

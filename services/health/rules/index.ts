@@ -30,8 +30,9 @@ export const RULES: Record<DeviceKind, ReadonlyArray<readonly [RuleType, Rule]>>
     ['lamp_day_burning', lampDayBurning],
     ['supply_voltage_abnormal', supplyVoltageAbnormal],
   ],
-  // A gateway is watched by liveness only; its cameras carry the faults.
-  gateway: [],
+  // A gateway is watched by liveness; its cameras carry the faults. An NVR gateway records, so
+  // its recordings disk is watched like a camera's (issue #12: the Frigate NVR is a gateway).
+  gateway: [['camera_storage_high', cameraStorageHigh]],
 };
 
 export const RULE_TYPES: ReadonlySet<string> = new Set(

@@ -10,8 +10,8 @@ import {
 
 /**
  * Frigate NVR (https://docs.frigate.video/integrations/mqtt), topic prefix `<prefix>` (default
- * `frigate`). The NVR is one wardwatch device (kind camera: it records, so the storage and
- * recording rules apply to it); each Frigate camera is a camera device with the NVR as parentId,
+ * `frigate`). The NVR is one wardwatch device (kind gateway: it reports for the cameras behind
+ * it; its recordings disk is watched by the storage rule, issue #12); each Frigate camera is a camera device with the NVR as parentId,
  * named in the NVR's tags: `frigate:<camera name>` = `<device id>` (O(1) lookup, at most 32 tags).
  * - `<prefix>/available` `online` | `offline` (its last will) → the NVR's status;
  * - `<prefix>/stats` (every `mqtt.stats_interval`, 60 s by default) → the NVR's heartbeat

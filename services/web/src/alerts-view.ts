@@ -1,9 +1,19 @@
 import { api, session } from './api.ts';
 import { h, select } from './dom.ts';
-import { formatDuration, formatTime, label, t } from './i18n.ts';
-import { sortAlerts } from './logic.ts';
+import { errorText, formatDuration, formatTime, label, t } from './i18n.ts';
+import { OFFLINE_ALERT, sortAlerts } from './logic.ts';
 import { store } from './store.ts';
 import type { Alert } from './types.ts';
+
+/** How often the alerts' ages are rewritten (issue #12: ages tick, at most 30 s behind). */
+export const AGE_TICK_MS = 10_000;
+
+/** Rewrites every `[data-age-since]` element's age from `nowMs`. */
+export function tickAges(root: ParentNode, nowMs: number): void {
+  for (const el of Array.from(root.querySelectorAll<HTMLElement>('[data-age-since]'))) {
+    el.textContent = formatDuration(nowMs - Date.parse(el.dataset.ageSince ?? ''));
+  }
+}
 
 /**
  * The technicians' alert board: unresolved alerts, most severe and longest waiting first,
@@ -64,18 +74,31 @@ export function renderAlerts(root: HTMLElement): () => void {
   );
 
   const act = async (a: Alert, action: 'ack' | 'resolve', note: string, card: HTMLElement) => {
+    // Issue #12: closing an offline alert while the device is still offline needs a reason (the
+    // API refuses it without one too, and says so in the alert's history).
+    if (action === 'resolve' && stillOffline(a) && note.trim() === '') {
+      card.querySelector<HTMLElement>('[data-testid=offline-warning]')?.classList.add('ww-error');
+      card.querySelector<HTMLInputElement>('input[type=text]')?.focus();
+      return;
+    }
     card.classList.add('ww-busy');
     try {
       const updated = await api<Alert>('POST', `/api/v1/alerts/${a.id}/${action}`, note ? { note } : {});
       store.applyAlert(updated);
     } catch (err) {
       card.classList.remove('ww-busy');
-      card.append(h('p', { class: 'ww-error' }, (err as Error).message));
+      card.append(h('p', { class: 'ww-error', title: (err as Error).message }, errorText(err)));
     }
+  };
+
+  const stillOffline = (a: Alert) => {
+    const d = store.devices.get(a.deviceId);
+    return a.type === OFFLINE_ALERT && d !== undefined && d.status.state === 'offline';
   };
 
   const card = (a: Alert) => {
     const d = store.devices.get(a.deviceId);
+    const isService = a.kind === 'service';
     const note = h('input', {
       type: 'text',
       placeholder: t('note'),
@@ -100,14 +123,25 @@ export function renderAlerts(root: HTMLElement): () => void {
               label('maintenance'),
             )
           : null,
-        h('span', { class: 'ww-muted' }, formatDuration(Date.now() - Date.parse(a.openedAt))),
+        h(
+          'span',
+          { class: 'ww-muted', 'data-age-since': a.openedAt },
+          formatDuration(Date.now() - Date.parse(a.openedAt)),
+        ),
       ),
-      h('h3', {}, d?.name ?? a.deviceId),
-      h('p', { class: 'ww-muted' }, `${a.deviceId} · ${a.ward} · ${label(a.type)}`),
+      h('h3', {}, d?.name ?? (isService ? t('service') : a.deviceId)),
+      h(
+        'p',
+        { class: 'ww-muted' },
+        isService ? label(a.type) : `${a.deviceId} · ${a.ward} · ${label(a.type)}`,
+      ),
       d?.address ? h('p', {}, d.address) : null,
       h('p', { class: 'ww-muted' }, `${t('opened')} ${formatTime(a.openedAt)}`),
       a.acknowledgedBy
         ? h('p', { class: 'ww-muted' }, `${t('acknowledged')} ${t('by')} ${a.acknowledgedBy}`)
+        : null,
+      canAct && stillOffline(a)
+        ? h('p', { class: 'ww-warning', 'data-testid': 'offline-warning' }, t('resolveOfflineWarning'))
         : null,
       canAct
         ? h(
@@ -142,7 +176,8 @@ export function renderAlerts(root: HTMLElement): () => void {
 
   const render = () => {
     const all = [...store.openAlerts.values()];
-    const wards = [...new Set(all.map((a) => a.ward))].sort();
+    // The service's own alerts have no ward ('': every ward); they are not a ward to filter by.
+    const wards = [...new Set(all.map((a) => a.ward).filter((w) => w !== ''))].sort();
     wardSel.replaceChildren(
       h('option', { value: '' }, t('allWards')),
       ...wards.map((w) => h('option', { value: w, selected: w === f.ward }, w)),
@@ -161,11 +196,14 @@ export function renderAlerts(root: HTMLElement): () => void {
   };
 
   const unsubscribe = store.subscribe((c) => {
-    if (c.kind !== 'device') render();
+    // A device's state matters to its offline alert's card (the note it asks for, issue #12).
+    if (c.kind !== 'device' || store.alertsOf(c.id).length > 0) render();
   });
   store.maintenanceListeners.add(render);
   render();
+  const ticker = setInterval(() => tickAges(list, Date.now()), AGE_TICK_MS);
   return () => {
+    clearInterval(ticker);
     unsubscribe();
     store.maintenanceListeners.delete(render);
   };

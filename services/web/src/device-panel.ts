@@ -2,15 +2,16 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api } from './api.ts';
 import { h, select } from './dom.ts';
-import { formatDuration, formatPct, formatTime, label, t } from './i18n.ts';
-import { chartFields } from './logic.ts';
+import { fieldLabel, formatDuration, formatNumber, formatPct, formatTime, label, t } from './i18n.ts';
+import { axisWidthPx, chartFields, vnAxisTicks } from './logic.ts';
 import { store } from './store.ts';
 import type { Alert, Device, Report } from './types.ts';
 
-const RANGES: Array<[string, number, string]> = [
-  ['6h', 6 * 3600_000, '5m'],
-  ['24h', 24 * 3600_000, '15m'],
-  ['7d', 7 * 86400_000, '1h'],
+/** Chart ranges: id, length, InfluxDB bucket, and how many hours or days (for the label). */
+const RANGES: Array<[string, number, string, () => string]> = [
+  ['6h', 6 * 3600_000, '5m', () => `6 ${t('hours')}`],
+  ['24h', 24 * 3600_000, '15m', () => t('last24h')],
+  ['7d', 7 * 86400_000, '1h', () => t('last7d')],
 ];
 
 const plots: uPlot[] = [];
@@ -61,7 +62,9 @@ function statusList(panel: HTMLElement, d: Device): HTMLElement {
         )
       : null,
     stock ? h('dt', {}, t('protocol')) : null,
-    stock ? h('dd', { 'data-testid': 'panel-protocol' }, `${d.protocol} · ${d.topic ?? '–'}`) : null,
+    stock
+      ? h('dd', { 'data-testid': 'panel-protocol' }, `${label(d.protocol ?? '')} · ${d.topic ?? '–'}`)
+      : null,
     d.powerZone ? h('dt', {}, t('powerZone')) : null,
     d.powerZone ? h('dd', {}, d.powerZone) : null,
     h('dt', {}, t('state')),
@@ -104,12 +107,12 @@ export function openDevicePanel(panel: HTMLElement, deviceId: string): void {
   const fields = chartFields(d.kind, parent);
   const fieldSel = select(
     { 'aria-label': t('telemetry'), 'data-testid': 'telemetry-field' },
-    fields.map((f): [string, string] => [f, f]),
+    fields.map((f): [string, string] => [f, fieldLabel(f)]),
     fields[0] ?? '',
   );
   const rangeSel = select(
     { 'aria-label': t('range') },
-    RANGES.map(([k]): [string, string] => [k, k]),
+    RANGES.map(([k, , , text]): [string, string] => [k, text()]),
     '24h',
   );
   panel.replaceChildren(
@@ -190,7 +193,15 @@ export function openDevicePanel(panel: HTMLElement, deviceId: string): void {
           {},
           { label: name, stroke: colour, width: 1.5, spanGaps: false, points: { show: xs.length < 60 } },
         ],
-        axes: [{}, { size: 50 }],
+        // Issue #12: day/month and 24-hour times in Vietnam, numbers as the language writes them,
+        // and a y axis as wide as its longest label (a fixed 50 px clipped "93,155" to "3,155").
+        axes: [
+          { values: (_u, splits) => vnAxisTicks(splits), size: 48 },
+          {
+            values: (_u, splits) => splits.map((v) => formatNumber(v)),
+            size: (_u, values) => axisWidthPx(values ?? []),
+          },
+        ],
         legend: { show: false },
       },
       [xs, ys],
@@ -221,7 +232,7 @@ export function openDevicePanel(panel: HTMLElement, deviceId: string): void {
             to,
             r.points.map((p) => Date.parse(p.ts) / 1000),
             r.points.map((p) => (p.value === null ? null : Number(p.value))),
-            field,
+            fieldLabel(field),
             '#1565c0',
           ),
         () => chartBox.replaceChildren(h('p', { class: 'ww-muted' }, t('noData'))),
@@ -261,6 +272,7 @@ export function openDevicePanel(panel: HTMLElement, deviceId: string): void {
                   {},
                   h('span', { class: `ww-sev ww-sev-${a.severity}` }, label(a.severity)),
                   ` ${label(a.type)} · ${label(a.state)} · ${formatTime(a.openedAt)}${a.resolvedAt ? ` → ${formatTime(a.resolvedAt)}` : ''}`,
+                  a.note ? h('span', { class: 'ww-muted' }, ` · ${a.note}`) : null,
                 ),
               )),
       );

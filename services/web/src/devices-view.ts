@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { h, select } from './dom.ts';
-import { formatTime, label, t } from './i18n.ts';
+import { errorText, formatTime, formLabel, label, t } from './i18n.ts';
 import { KINDS } from './logic.ts';
 import { store } from './store.ts';
 import type { Device, Protocol } from './types.ts';
@@ -45,11 +45,17 @@ export function renderDevices(root: HTMLElement): () => void {
         h('p', {}, `${t('imported')}: ${r.created}, ${t('failed')}: ${r.failed}`),
         ...r.results
           .filter((x) => x.error)
-          .map((x) => h('p', { class: 'ww-error' }, `#${x.row} ${x.id ?? ''}: ${x.error?.message}`)),
+          .map((x) =>
+            h(
+              'p',
+              { class: 'ww-error', title: x.error?.message ?? '' },
+              `#${x.row} ${x.id ?? ''}: ${errorText({ code: 'WW_ERR_API_BAD_REQUEST', ...x.error })}`,
+            ),
+          ),
       );
       await store.reload();
     } catch (err) {
-      secrets.replaceChildren(h('p', { class: 'ww-error' }, (err as Error).message));
+      secrets.replaceChildren(h('p', { class: 'ww-error', title: (err as Error).message }, errorText(err)));
     }
     fileInput.value = '';
   };
@@ -59,7 +65,7 @@ export function renderDevices(root: HTMLElement): () => void {
       name: string,
       value: string | number | null | undefined,
       attrs: Record<string, string> = {},
-    ) => h('label', {}, `${name} `, h('input', { name, value: value ?? '', ...attrs }));
+    ) => h('label', {}, `${formLabel(name)} `, h('input', { name, value: value ?? '', ...attrs }));
     const form = h(
       'form',
       { class: 'ww-form' },
@@ -71,7 +77,7 @@ export function renderDevices(root: HTMLElement): () => void {
       h(
         'label',
         {},
-        'kind ',
+        `${formLabel('kind')} `,
         select(
           { name: 'kind', disabled: d !== null },
           KINDS.map((k): [string, string] => [k, t(k)]),
@@ -90,15 +96,15 @@ export function renderDevices(root: HTMLElement): () => void {
       h(
         'label',
         {},
-        'protocol ',
+        `${formLabel('protocol')} `,
         select(
           { name: 'protocol' },
-          PROTOCOLS.map((p): [string, string] => [p, p]),
+          PROTOCOLS.map((p): [string, string] => [p, label(p)]),
           d?.protocol ?? 'wardwatch',
         ),
       ),
       // Stock firmware's native topic or prefix (docs/firmware.md); empty for wardwatch.
-      input('topic', d?.topic),
+      input('topic', d?.topic, { placeholder: t('topicHint') }),
       h(
         'datalist',
         { id: 'ww-device-ids' },
@@ -149,7 +155,9 @@ export function renderDevices(root: HTMLElement): () => void {
           await store.reload();
         })
         .catch((err: Error) => {
-          form.querySelector('.ww-error')!.textContent = err.message;
+          const box = form.querySelector<HTMLElement>('.ww-error')!;
+          box.textContent = errorText(err);
+          box.title = err.message;
         });
     });
     formBox.replaceChildren(form);
@@ -160,6 +168,13 @@ export function renderDevices(root: HTMLElement): () => void {
     const rows = [...store.devices.values()]
       .filter((d) => !q || `${d.id} ${d.name} ${d.ward} ${d.address ?? ''}`.toLowerCase().includes(q))
       .slice(0, 500);
+    // An empty table says why (issue #12: empty states have words too).
+    if (rows.length === 0) {
+      body.replaceChildren(
+        h('tr', {}, h('td', { colspan: 7, class: 'ww-muted' }, t(q ? 'noMatchingDevices' : 'noDevices'))),
+      );
+      return;
+    }
     body.replaceChildren(
       ...rows.map((d) => {
         const state = store.stateOf(d);
@@ -205,7 +220,7 @@ export function renderDevices(root: HTMLElement): () => void {
             h(
               'tr',
               {},
-              ...['ID', t('name'), t('kind'), t('ward'), t('state'), t('lastSeen'), ''].map((c) =>
+              ...[t('deviceId'), t('name'), t('kind'), t('ward'), t('state'), t('lastSeen'), ''].map((c) =>
                 h('th', {}, c),
               ),
             ),

@@ -1,3 +1,4 @@
+import { vnDateTime } from './logic.ts';
 import * as adminMsgs from './messages/admin.ts';
 import * as channelsMsgs from './messages/channels.ts';
 import * as commonMsgs from './messages/common.ts';
@@ -222,24 +223,84 @@ export function t(key: MessageKey): string {
   return (lang === 'vi' ? vi : en)[key];
 }
 
-/** A label for a value that may be a message key (states, kinds, severities, alert types). */
+/** Texts of a language from a {vi, en} pair. */
+const pick = (text: commonMsgs.Text): string => (lang === 'vi' ? text.vi : text.en);
+
+/**
+ * A value the API sends as an identifier (issue #12): "camera storage high" rather than a raw
+ * `camera_storage_high` for a type this build does not know yet (a newer server).
+ */
+export const humanize = (value: string): string =>
+  value
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_]+/g, ' ')
+    .toLowerCase();
+
+/**
+ * A label for a value that may be a message key (states, kinds, severities), an alert type, a
+ * telemetry field, a protocol or a suppression reason; never the raw identifier (issue #12).
+ */
 export function label(value: string): string {
-  return value in vi ? t(value as MessageKey) : value;
+  if (value in commonMsgs.ALERT_TYPE_TEXT)
+    return pick(commonMsgs.ALERT_TYPE_TEXT[value as keyof typeof commonMsgs.ALERT_TYPE_TEXT]);
+  if (value in vi) return t(value as MessageKey);
+  const other =
+    commonMsgs.FIELD_TEXT[value as commonMsgs.TelemetryField] ??
+    commonMsgs.PROTOCOL_TEXT[value] ??
+    commonMsgs.SUPPRESSION_TEXT[value];
+  return other ? pick(other) : humanize(value);
 }
 
-/** Times are always shown in Asia/Ho_Chi_Minh, whatever the browser's zone. */
+/** A request field as forms label it ("heartbeatIntervalS" → "Chu kỳ tín hiệu (giây)"). */
+export function formLabel(field: string): string {
+  const f = commonMsgs.FORM_FIELD_TEXT[field];
+  return f ? pick(f) : label(field);
+}
+
+/**
+ * An error as the user reads it (issue #12): the text of its stable code and the form field it
+ * names (the API's `field: detail` messages are English and name fields by their wire names).
+ * The API's own message stays available as the element's title, for a technician reporting it.
+ */
+export function errorText(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const text = e.code ? commonMsgs.ERROR_TEXT[e.code] : undefined;
+  if (!text) return pick(commonMsgs.ERROR_TEXT.HTTP!);
+  const field = /^([A-Za-z]+)(?:[./[]|:)/.exec(e.message ?? '')?.[1];
+  return field && field in commonMsgs.FORM_FIELD_TEXT ? `${pick(text)}: ${formLabel(field)}` : pick(text);
+}
+
+/** A telemetry field's unit in the current language ('' for yes/no fields and unknown ones). */
+export function fieldUnit(field: string): string {
+  const f = commonMsgs.FIELD_TEXT[field as commonMsgs.TelemetryField];
+  return f ? pick(f.unit) : '';
+}
+
+/** A telemetry field with its unit: "Công suất (W)", "Đèn bật" (yes/no fields have none). */
+export function fieldLabel(field: string): string {
+  const unit = fieldUnit(field);
+  return unit ? `${label(field)} (${unit})` : label(field);
+}
+
+/** A number as the language writes it (vi-VN: 93,2), at most `digits` decimals. */
+export function formatNumber(v: number, digits = 2): string {
+  return new Intl.NumberFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', { maximumFractionDigits: digits }).format(
+    v,
+  );
+}
+
+/**
+ * Times are always shown in Asia/Ho_Chi_Minh, whatever the browser's zone, as `dd/MM HH:mm`
+ * (issue #12), with the year when it is not this year's.
+ */
 export const TIME_ZONE = 'Asia/Ho_Chi_Minh';
-export function formatTime(iso: string | null | undefined): string {
+export function formatTime(iso: string | null | undefined, nowMs = Date.now()): string {
   if (!iso) return t('never');
-  return new Intl.DateTimeFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
-    timeZone: TIME_ZONE,
-    dateStyle: 'short',
-    timeStyle: 'medium',
-  }).format(new Date(iso));
+  return vnDateTime(Date.parse(iso), nowMs);
 }
 
 export function formatDuration(ms: number | null): string {
-  if (ms === null) return '–';
+  if (ms === null || Number.isNaN(ms)) return '–';
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s`;
   const m = Math.round(s / 60);
@@ -249,5 +310,12 @@ export function formatDuration(ms: number | null): string {
   return `${Math.round(h / 24)} ${lang === 'vi' ? 'ngày' : 'days'}`;
 }
 
-export const formatPct = (v: number | null) =>
-  v === null ? '–' : `${(v * 100).toFixed(v >= 0.9995 || v === 0 ? 0 : 1)} %`;
+/** A 0…1 ratio as a percentage with one decimal, written as the language does (vi: "99,5 %"). */
+export function formatPct(v: number | null): string {
+  if (v === null) return '–';
+  const digits = v >= 0.9995 || v === 0 ? 0 : 1;
+  return `${new Intl.NumberFormat(lang === 'vi' ? 'vi-VN' : 'en-GB', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  }).format(v * 100)} %`;
+}

@@ -26,7 +26,7 @@ export const TELEMETRY_FIELDS: Record<Kind, readonly string[]> = {
     'tamper',
   ],
   light: ['powerW', 'voltageV', 'currentA', 'energyKwh', 'dimPct', 'lux', 'lampOn'],
-  gateway: ['camerasAnswering', 'camerasTotal', 'queuedMessages'],
+  gateway: ['camerasAnswering', 'camerasTotal', 'queuedMessages', 'storageUsedPct'],
 };
 /** Camera fields only the camera gateway measures (over ONVIF, issue #5). */
 export const GATEWAY_MEASURED_FIELDS: readonly string[] = ['clockOffsetS', 'snapshotBytes', 'probeMs'];
@@ -41,9 +41,11 @@ export function chartFields(
   parent?: { kind: string; protocol?: string | undefined } | null,
 ): string[] {
   const all = TELEMETRY_FIELDS[kind as Kind] ?? [];
-  if (kind !== 'camera' || parent?.kind === 'gateway') return [...all];
+  // A Frigate NVR is a gateway (issue #12) that measures nothing over ONVIF.
+  const nvr = parent?.protocol === 'frigate';
+  if (kind !== 'camera' || (parent?.kind === 'gateway' && !nvr)) return [...all];
   const fields = all.filter((f) => !GATEWAY_MEASURED_FIELDS.includes(f));
-  return parent?.protocol === 'frigate' ? ['fps', ...fields.filter((f) => f !== 'fps')] : fields;
+  return nvr ? ['fps', ...fields.filter((f) => f !== 'fps')] : fields;
 }
 export const DISPLAY_STATES: DisplayState[] = ['online', 'offline', 'fault', 'maintenance', 'unknown'];
 
@@ -122,4 +124,57 @@ export function nextDay(day: string): string {
 /** Today's date in Asia/Ho_Chi_Minh. */
 export function vnToday(nowMs: number): string {
   return new Date(nowMs + 7 * 3600_000).toISOString().slice(0, 10);
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+/** The wall-clock parts of an instant in Asia/Ho_Chi_Minh (UTC+7, no DST). */
+function vnParts(ms: number) {
+  const d = new Date(ms + 7 * 3600_000);
+  return {
+    year: d.getUTCFullYear(),
+    day: `${pad2(d.getUTCDate())}/${pad2(d.getUTCMonth() + 1)}`,
+    time: `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`,
+  };
+}
+
+/**
+ * `dd/MM HH:mm` in Asia/Ho_Chi_Minh, as Vietnamese write it (issue #12: not "4am 12/2/26");
+ * `dd/MM/yyyy HH:mm` when the year is not the current one.
+ */
+export function vnDateTime(ms: number, nowMs: number): string {
+  if (Number.isNaN(ms)) return '–';
+  const p = vnParts(ms);
+  const year = p.year === vnParts(nowMs).year ? '' : `/${p.year}`;
+  return `${p.day}${year} ${p.time}`;
+}
+
+/**
+ * Time-axis tick labels (epoch seconds → text) in Asia/Ho_Chi_Minh: `HH:mm`, with `dd/MM` on a
+ * second line on the first tick and wherever the day changes, so a 7-day chart reads as days.
+ */
+export function vnAxisTicks(splitsS: readonly number[]): string[] {
+  let lastDay = '';
+  return splitsS.map((s) => {
+    const p = vnParts(s * 1000);
+    const label = p.day === lastDay ? p.time : `${p.time}\n${p.day}`;
+    lastDay = p.day;
+    return label;
+  });
+}
+
+/**
+ * Width in px of a y axis whose longest tick label is `labels` (issue #12: "93.155" was clipped to
+ * "3.155" by a fixed 50 px): about 7 px per character of a 12 px font, plus the tick and a gap.
+ */
+export function axisWidthPx(labels: readonly string[]): number {
+  const longest = Math.max(0, ...labels.map((l) => l.length));
+  return Math.max(40, Math.ceil(longest * 7.5) + 24);
+}
+
+/**
+ * The availability CSV's file name from the chosen range (issue #12): the Vietnam dates the user
+ * picked, not the UTC instants (which are a day early at 00:00 +07:00).
+ */
+export function csvFileName(ward: string, fromDay: string, toDay: string): string {
+  return `availability-${ward || 'all'}-${fromDay}-${toDay}.csv`;
 }

@@ -3,7 +3,7 @@ import { renderAlerts } from './alerts-view.ts';
 import { ApiError, login, session, setUnauthorizedHandler } from './api.ts';
 import { renderDevices } from './devices-view.ts';
 import { h } from './dom.ts';
-import { getLang, type MessageKey, setLang, t } from './i18n.ts';
+import { errorText, getLang, type MessageKey, setLang, t } from './i18n.ts';
 import { renderMaintenance } from './maintenance-view.ts';
 import { renderMap } from './map-view.ts';
 import { renderReports } from './reports-view.ts';
@@ -59,8 +59,7 @@ function renderLogin(): void {
     login(user.value, pass.value).then(
       () => void start(),
       (err: unknown) => {
-        error.textContent =
-          err instanceof ApiError && err.status === 401 ? t('loginFailed') : String((err as Error).message);
+        error.textContent = err instanceof ApiError && err.status === 401 ? t('loginFailed') : errorText(err);
       },
     );
   });

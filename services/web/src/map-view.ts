@@ -26,6 +26,8 @@ declare global {
 const FALLBACK_CENTER: L.LatLngTuple = [21.03, 105.85];
 /** The summary bar re-reads the API's counts this long after the last change (a storm: one read). */
 const SUMMARY_DEBOUNCE_MS = 150;
+/** Where the phone layout starts (style.css has the same breakpoint). */
+const PHONE_QUERY = '(max-width: 600px)';
 
 function markerIcon(d: Device, state: DisplayState): L.DivIcon {
   return L.divIcon({
@@ -102,10 +104,15 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
   map.addLayer(cluster);
   window.wardwatchMap = { map, cluster };
 
-  // Legend (bottom right): state colours and the kinds' glyphs.
+  // Legend (bottom right): state colours and the kinds' glyphs. Folded on a phone (issue #12: open,
+  // it covered a quarter of a 360-px map); the title unfolds it.
   const legend = new L.Control({ position: 'bottomright' });
   legend.onAdd = () => {
-    const box = h('div', { class: 'ww-legend', 'data-testid': 'legend' }, h('strong', {}, t('legend')));
+    const box = h(
+      'details',
+      { class: 'ww-legend', 'data-testid': 'legend', open: !window.matchMedia(PHONE_QUERY).matches },
+      h('summary', {}, h('strong', {}, t('legend'))),
+    );
     for (const s of DISPLAY_STATES) {
       box.append(h('div', {}, h('span', { class: `ww-swatch ww-state-${s}` }), ` ${label(s)}`));
     }

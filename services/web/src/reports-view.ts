@@ -1,7 +1,7 @@
 import { api, apiRaw } from './api.ts';
 import { h, select } from './dom.ts';
-import { formatDuration, formatPct, label, t } from './i18n.ts';
-import { nextDay, vnDayStart, vnToday } from './logic.ts';
+import { errorText, formatDuration, formatPct, label, t } from './i18n.ts';
+import { csvFileName, nextDay, vnDayStart, vnToday } from './logic.ts';
 import { store } from './store.ts';
 import type { Group, Report } from './types.ts';
 
@@ -51,14 +51,14 @@ export function renderReports(root: HTMLElement): () => void {
         ),
       );
     } catch (err) {
-      out.replaceChildren(h('p', { class: 'ww-error' }, (err as Error).message));
+      out.replaceChildren(h('p', { class: 'ww-error', title: (err as Error).message }, errorText(err)));
     }
   };
   const download = async () => {
     // The API needs the bearer header, so the CSV is fetched and handed to the browser as a file.
     const res = await apiRaw('GET', query('csv'));
-    const name =
-      /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'availability.csv';
+    // Named after the days the user chose (Vietnam dates, issue #12), whatever the API's instants.
+    const name = csvFileName(ward.value, from.value, to.value);
     const url = URL.createObjectURL(await res.blob());
     const a = h('a', { href: url, download: name });
     document.body.append(a);

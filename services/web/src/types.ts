@@ -1,73 +1,40 @@
-/** The API's shapes as the web app uses them (docs/api.md). */
+/**
+ * The API's shapes as the web app uses them (docs/api.md), derived from the API's TypeBox
+ * schemas (issue #12: one source, not hand copies). Type-only imports: the compiler reads the
+ * server's schemas, the bundle gets none of them (Vite erases `import type`).
+ */
+import type { Static } from '@sinclair/typebox';
+import type { AvailabilityReportJson, Group as GroupJson } from '../../api/routes/reports.ts';
+import type {
+  AlertJson,
+  DeviceStateT,
+  DeviceWithStatus,
+  Kind as KindJson,
+  Role as RoleJson,
+  UserJson,
+} from '../../api/schemas.ts';
+
 /** Device kinds (devices/protocol DEVICE_KINDS); a `gateway` reports for the cameras behind it (issue #5). */
-export type Kind = 'camera' | 'light' | 'gateway';
+export type Kind = Static<typeof KindJson>;
 /** How a device talks (docs/firmware.md); `wardwatch` is the native protocol. */
-export type Protocol = 'wardwatch' | 'tasmota' | 'shelly-gen2' | 'esphome' | 'frigate';
-export type ApiState = 'online' | 'offline' | 'unknown' | 'maintenance';
-/** What the map shows: the API state, or `fault` for an online device with another open alert. */
-export type DisplayState = ApiState | 'fault';
-export type Role = 'admin' | 'technician' | 'viewer';
+export type Protocol = Device['protocol'];
+/** A device's state as the API reports it; `maintenance` is a flag of its status, not a state. */
+export type ApiState = Static<typeof DeviceStateT>;
+/** What the map shows: the API state, `maintenance` inside a window, or `fault` for an online device with another open alert. */
+export type DisplayState = ApiState | 'maintenance' | 'fault';
+export type Role = Static<typeof RoleJson>;
 
-export interface User {
-  username: string;
-  role: Role;
-  wards: string[];
-}
+export type User = Static<typeof UserJson>;
 
-export interface Device {
-  id: string;
-  kind: Kind;
-  name: string;
-  ward: string;
-  lat: number;
-  lon: number;
-  address?: string | null;
-  heartbeatIntervalS?: number | null;
-  /** The gateway, NVR or router this device depends on. */
-  parentId?: string | null;
-  powerZone?: string | null;
-  protocol?: Protocol;
-  /** The stock firmware's native topic or prefix; null for `wardwatch`. */
-  topic?: string | null;
-  tags?: Record<string, string>;
-  status: { state: ApiState; lastSeenAt: string | null; stateSince: string | null; maintenance?: boolean };
-}
+/** A device with its live status (GET /api/v1/devices). `parentId`: the gateway, NVR or router it depends on. */
+export type Device = Static<typeof DeviceWithStatus>;
 
-export interface Alert {
-  id: number;
-  deviceId: string;
-  ward: string;
-  kind: Kind;
-  type: string;
-  severity: string;
-  state: 'open' | 'acknowledged' | 'resolved';
-  message: string;
-  openedAt: string;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-  resolvedAt: string | null;
-  resolvedBy: string | null;
-  note: string | null;
-}
+export type Alert = Static<typeof AlertJson>;
 
-export interface Group {
-  devices: number;
-  onlineMs: number;
-  offlineMs: number;
-  unknownMs: number;
-  availability: number | null;
-  outages: number;
-  mttrMs: number | null;
-}
+export type Group = Static<typeof GroupJson>;
 
-export interface Report {
-  from: string;
-  to: string;
-  total: Group;
-  byWard: Array<Group & { ward: string }>;
-  byKind: Array<Group & { kind: string }>;
-  devices: Array<Group & { id: string; name: string; ward: string; kind: string; offlineMs: number }>;
-}
+export type Report = Static<typeof AvailabilityReportJson>;
+
 
 /** SSE `maintenance.started` / `maintenance.ended` (issue #12): each device's flag after the change. */
 export interface MaintenanceEvent {

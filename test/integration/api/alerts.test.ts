@@ -197,6 +197,42 @@ describe('POST /api/v1/alerts/:id/ack and /resolve', () => {
     expect(h.alerts.get(id)?.state).toBe('open');
   });
 
+  it('issue #12: a device_offline alert of a still offline device needs a note, and its history says so', async () => {
+    h.addDevice({ id: 'cam-bn-off', ward: 'binh-ngoc' });
+    h.liveness.set('cam-bn-off', 'offline');
+    const id = h.openAlert('cam-bn-off', 'device_offline');
+    for (const body of [{}, { note: '  ' }, { note: null }]) {
+      const res = await h.call('POST', `/api/v1/alerts/${id}/resolve`, { token: techBn, body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body).toMatchObject({ error: 'WW_ERR_API_BAD_REQUEST' });
+      expect(res.body.message).toMatch(/^note: .*still offline/);
+    }
+    expect(h.alerts.get(id)?.state).toBe('open');
+    const ok = await h.call('POST', `/api/v1/alerts/${id}/resolve`, {
+      token: techBn,
+      body: { note: 'cột điện đổ, chờ điện lực' },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ state: 'resolved', note: 'cột điện đổ, chờ điện lực' });
+    const detail = await h.call('GET', `/api/v1/alerts/${id}`, { token: techBn });
+    expect(detail.body.history.at(-1)).toMatchObject({
+      action: 'resolve',
+      by: 'tech.bn',
+      note: 'resolved while the device was still offline: cột điện đổ, chờ điện lực',
+    });
+    // Back online (or never seen): no note needed, and the history does not claim it was offline.
+    h.liveness.set('cam-bn-off', 'online');
+    const next = h.openAlert('cam-bn-off', 'device_offline');
+    const plain = await h.call('POST', `/api/v1/alerts/${next}/resolve`, { token: techBn });
+    expect(plain.status).toBe(200);
+    const history = (await h.call('GET', `/api/v1/alerts/${next}`, { token: techBn })).body.history;
+    expect(history.at(-1)).toMatchObject({ action: 'resolve', note: null });
+    // Other alert types of an offline device resolve as before.
+    h.liveness.set('cam-bn-off', 'offline');
+    const other = h.openAlert('cam-bn-off', 'camera_not_recording');
+    expect((await h.call('POST', `/api/v1/alerts/${other}/resolve`, { token: techBn })).status).toBe(200);
+  });
+
   it('404 unknown id, 400 bad id or body', async () => {
     expect((await h.call('POST', '/api/v1/alerts/999999/ack', { token: tech })).status).toBe(404);
     expect((await h.call('POST', '/api/v1/alerts/999999/resolve', { token: tech })).status).toBe(404);

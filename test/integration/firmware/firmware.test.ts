@@ -98,7 +98,7 @@ describe('stock firmware adapters over the real broker (mosquitto_pub)', () => {
       user: 'nvr-1',
       password: await create({
         id: 'nvr-1',
-        kind: 'camera',
+        kind: 'gateway',
         name: 'NVR Frigate công an phường',
         protocol: 'frigate',
         topic: F.prefix,

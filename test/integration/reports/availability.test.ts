@@ -86,6 +86,18 @@ describe('availability report', () => {
     expect(report.total).toMatchObject({ devices: 2, outages: 1 });
   });
 
+  it("names the CSV after the period's days in Vietnam, not UTC (issue #12)", async () => {
+    // Two Vietnam days, 01 and 02/12: their start is 30/11 17:00 UTC; the end is exclusive.
+    const r = await t.api<string>(
+      'GET',
+      '/api/v1/reports/availability?from=2026-12-01T00:00:00%2B07:00&to=2026-12-03T00:00:00%2B07:00&format=csv',
+    );
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-disposition')).toBe(
+      'attachment; filename="availability-all-2026-12-01-2026-12-02.csv"',
+    );
+  });
+
   it('answers CSV, one row per device', async () => {
     const r = await t.api<string>(
       'GET',

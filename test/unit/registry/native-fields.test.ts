@@ -75,6 +75,10 @@ describe('native protocol fields', () => {
       /gateway speaks wardwatch/,
     );
     expect(r.create({ ...base, id: 'gw2', kind: 'gateway' }).device.kind).toBe('gateway');
+    // Issue #12: a Frigate NVR is a gateway.
+    expect(
+      r.create({ ...base, id: 'nvr', kind: 'gateway', protocol: 'frigate', topic: 'frigate' }).device,
+    ).toMatchObject({ kind: 'gateway', protocol: 'frigate' });
   });
 });
 

@@ -59,7 +59,7 @@ describe('simulator options', () => {
       'tasmota_SIM002',
     ]);
     const nvr = extra[2]!;
-    expect(nvr).toMatchObject({ kind: 'camera', protocol: 'frigate', topic: 'frigate-sim' });
+    expect(nvr).toMatchObject({ kind: 'gateway', protocol: 'frigate', topic: 'frigate-sim' });
     expect(nvr.tags).toEqual({
       'frigate:camera_01': 'sim-fcam-01',
       'frigate:camera_02': 'sim-fcam-02',

@@ -23,6 +23,13 @@ describe('demo ward config/demo/binh-ngoc.json', () => {
     expect(readFileSync(DEMO_OUTLINE_FILE, 'utf8')).toBe(outlineJson);
   });
 
+  it('counts the Frigate NVR as a gateway, not a camera (issue #12)', () => {
+    const nvrs = ward.devices.filter((d) => d.protocol === 'frigate');
+    expect(nvrs.map((d) => [d.id, d.kind])).toEqual([['bn-nvr-001', 'gateway']]);
+    const behind = ward.devices.filter((d) => d.parentId === 'bn-nvr-001');
+    expect(behind.map((d) => d.kind)).toEqual(['camera', 'camera']);
+  });
+
   it('has about 40 cameras and 60 lights with unique, valid ids', () => {
     const cameras = ward.devices.filter((d) => d.kind === 'camera');
     const lights = ward.devices.filter((d) => d.kind === 'light');
@@ -70,7 +77,7 @@ describe('demo ward config/demo/binh-ngoc.json', () => {
       expect(d.address).toMatch(/P\. Bình Ngọc, TP\. Móng Cái, Quảng Ninh$/);
       expect(streets.has(d.tags?.street ?? '')).toBe(true);
       expect(zones.has(d.tags?.powerZone ?? '')).toBe(true);
-      if (d.kind === 'camera') expect(d.tags?.installedBy).toMatch(/^(cong-an-phuong|ho-dan:|tai-tro:)/);
+      if (d.kind !== 'light') expect(d.tags?.installedBy).toMatch(/^(cong-an-phuong|ho-dan:|tai-tro:)/);
       else expect(Number(d.tags?.lampW)).toBeGreaterThanOrEqual(60);
     }
     // Lights sit in several zones, so a power cut takes out a part of the ward, not all of it.
@@ -90,7 +97,7 @@ describe('demo ward config/demo/binh-ngoc.json', () => {
     const nvrs = ward.devices.filter((d) => d.protocol === 'frigate');
     expect(nvrs).toHaveLength(1);
     const nvr = nvrs[0]!;
-    expect(nvr).toMatchObject({ kind: 'camera', topic: 'frigate' });
+    expect(nvr).toMatchObject({ kind: 'gateway', topic: 'frigate' });
     const mapped = Object.entries(nvr.tags ?? {}).filter(([k]) => k.startsWith('frigate:'));
     expect(mapped).toHaveLength(2);
     const nvrIndex = ward.devices.indexOf(nvr);

@@ -178,7 +178,8 @@ describe('payloads pass the protocol decoder', () => {
   const times = Array.from({ length: 48 }, (_, i) => at('2025-03-10T00:00:00') + i * 30 * 60_000);
 
   it('telemetry of every demo device, every half hour for a day, faults included', () => {
-    for (const d of ward.devices) {
+    // The NVR (a gateway, issue #12) reports through the Frigate emulation, not this model.
+    for (const d of ward.devices.filter((x) => x.kind !== 'gateway')) {
       let meter = initialLightMeter(d);
       for (const now of times) {
         const ts = new Date(now).toISOString();

@@ -111,7 +111,10 @@ describe('device kinds and telemetry fields (in step with devices/protocol)', ()
     const behindGateway = chartFields('camera', { kind: 'gateway' });
     for (const f of ['clockOffsetS', 'snapshotBytes', 'probeMs']) expect(behindGateway).toContain(f);
     const native = chartFields('camera');
-    const behindNvr = chartFields('camera', { kind: 'camera', protocol: 'frigate' });
+    const behindNvr = chartFields('camera', { kind: 'gateway', protocol: 'frigate' });
+    // Before issue #12 the demo NVR was a camera; either way it measures nothing over ONVIF.
+    const behindOldNvr = chartFields('camera', { kind: 'camera', protocol: 'frigate' });
+    expect(behindOldNvr).toEqual(behindNvr);
     for (const fields of [native, behindNvr]) {
       expect(fields).toContain('storageUsedPct');
       for (const f of GATEWAY_MEASURED_FIELDS) expect(fields).not.toContain(f);
@@ -120,7 +123,12 @@ describe('device kinds and telemetry fields (in step with devices/protocol)', ()
     expect(native[0]).toBe('storageUsedPct');
     expect(behindNvr[0]).toBe('fps');
     expect(behindNvr).toHaveLength(native.length);
-    expect(chartFields('gateway', null)).toEqual(['camerasAnswering', 'camerasTotal', 'queuedMessages']);
+    expect(chartFields('gateway', null)).toEqual([
+      'camerasAnswering',
+      'camerasTotal',
+      'queuedMessages',
+      'storageUsedPct',
+    ]);
     expect(chartFields('light', null)[0]).toBe('powerW');
     expect(chartFields('unknown-kind', null)).toEqual([]);
   });

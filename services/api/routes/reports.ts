@@ -35,6 +35,7 @@ const DeviceRow = Type.Object({
   id: Type.String(),
   name: Type.String(),
   ward: Type.String(),
+  wardName: Type.String({ description: "the ward's name (issue #12)" }),
   kind: Type.String(),
   onlineMs: Type.Number(),
   offlineMs: Type.Number(),
@@ -79,7 +80,9 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
             from: Type.String(),
             to: Type.String(),
             total: Group,
-            byWard: Type.Array(Type.Composite([Type.Object({ ward: Type.String() }), Group])),
+            byWard: Type.Array(
+              Type.Composite([Type.Object({ ward: Type.String(), wardName: Type.String() }), Group]),
+            ),
             byKind: Type.Array(Type.Composite([Type.Object({ kind: Type.String() }), Group])),
             devices: Type.Array(DeviceRow),
           }),
@@ -110,6 +113,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
         (id) => history.get(id) ?? { initial: null, changes: [] },
         fromMs,
         toMs,
+        (id) => deps.wards?.nameOf(id) ?? id,
       );
       if (format === 'csv') {
         const name = `availability-${ward ?? 'all'}-${report.from.slice(0, 10)}-${report.to.slice(0, 10)}.csv`;

@@ -45,9 +45,9 @@ import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
-import { REPO_ROOT, webPlugin } from './web/plugin.ts';
 import { SqliteWardRepository } from './wards/ward-repository.ts';
 import { createWardDirectory } from './wards/wards.ts';
+import { REPO_ROOT, webPlugin } from './web/plugin.ts';
 
 export interface Wardwatch {
   start(): Promise<void>;

@@ -100,7 +100,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
           actor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
           action: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
           target: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-          ward: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'entries touching it' })),
+          ward: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 64, description: 'entries touching it' }),
+          ),
           from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO-8601' })),
           to: Type.Optional(Type.String({ maxLength: 40, description: 'ISO-8601' })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),

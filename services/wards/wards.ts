@@ -59,7 +59,11 @@ function checkOutline(outline: unknown): WardOutline | null {
   return outline as WardOutline;
 }
 
-export function createWardDirectory(deps: { repo: WardRepository; clock: Clock; log: Logger }): WardDirectory {
+export function createWardDirectory(deps: {
+  repo: WardRepository;
+  clock: Clock;
+  log: Logger;
+}): WardDirectory {
   const { repo, clock, log } = deps;
   let names: Map<string, string> | null = null;
   const nameMap = () => {

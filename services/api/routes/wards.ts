@@ -98,8 +98,7 @@ export const wardRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
     async (request, reply) => {
       const { id, name, outline } = request.body;
       auditContext(request, { target: id, wards: [id], detail: { name, outline: outline != null } });
-      if (userOf(request).wards.length > 0)
-        throw forbidden('only an admin of every ward may create a ward');
+      if (userOf(request).wards.length > 0) throw forbidden('only an admin of every ward may create a ward');
       const ward = directory().create({ id, name, outline: outline ?? null });
       return reply.code(201).send(view(ward));
     },

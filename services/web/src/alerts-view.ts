@@ -95,7 +95,7 @@ export function renderAlerts(root: HTMLElement): () => void {
         h('span', { class: 'ww-muted' }, formatDuration(Date.now() - Date.parse(a.openedAt))),
       ),
       h('h3', {}, d?.name ?? a.deviceId),
-      h('p', { class: 'ww-muted' }, `${a.deviceId} · ${a.ward} · ${label(a.type)}`),
+      h('p', { class: 'ww-muted' }, `${a.deviceId} · ${store.wardName(a.ward)} · ${label(a.type)}`),
       d?.address ? h('p', {}, d.address) : null,
       h('p', { class: 'ww-muted' }, `${t('opened')} ${formatTime(a.openedAt)}`),
       a.acknowledgedBy
@@ -134,10 +134,10 @@ export function renderAlerts(root: HTMLElement): () => void {
 
   const render = () => {
     const all = [...store.openAlerts.values()];
-    const wards = [...new Set(all.map((a) => a.ward))].sort();
+    const wards = store.wardOptions(all.map((a) => a.ward));
     wardSel.replaceChildren(
       h('option', { value: '' }, t('allWards')),
-      ...wards.map((w) => h('option', { value: w, selected: w === f.ward }, w)),
+      ...wards.map(([id, name]) => h('option', { value: id, selected: id === f.ward }, name)),
     );
     const shown = sortAlerts(
       all.filter(

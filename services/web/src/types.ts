@@ -14,6 +14,15 @@ export interface User {
   wards: string[];
 }
 
+/** A ward as a record (issue #12): people read `name`, never `id`. */
+export interface Ward {
+  id: string;
+  name: string;
+  outline: { type: 'Polygon' | 'MultiPolygon'; coordinates: unknown } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface Device {
   id: string;
   kind: Kind;
@@ -64,7 +73,7 @@ export interface Report {
   from: string;
   to: string;
   total: Group;
-  byWard: Array<Group & { ward: string }>;
+  byWard: Array<Group & { ward: string; wardName?: string }>;
   byKind: Array<Group & { kind: string }>;
   devices: Array<Group & { id: string; name: string; ward: string; kind: string; offlineMs: number }>;
 }

@@ -315,11 +315,12 @@ beforeAll(async () => {
     deps: ({ db, clock, devices, log }) => {
       maintenance = createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices });
       incidents = new SqliteIncidentRepository(db);
+      wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log });
       return {
         maintenance,
         incidents,
         notifications: new SqliteOutbox(db),
-        wards: (wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log })),
+        wards,
         // Reports read history of every device, B's too: the route must filter.
         stateHistory: {
           stateHistory: async () =>

@@ -1,12 +1,16 @@
 import './style.css';
+import { renderAccount } from './account-view.ts';
 import { renderAlerts } from './alerts-view.ts';
 import { ApiError, login, session, setUnauthorizedHandler } from './api.ts';
+import { renderAudit } from './audit-view.ts';
 import { renderDevices } from './devices-view.ts';
 import { h } from './dom.ts';
 import { getLang, type MessageKey, setLang, t } from './i18n.ts';
 import { renderMap } from './map-view.ts';
 import { renderReports } from './reports-view.ts';
 import { store } from './store.ts';
+import { renderUsers } from './users-view.ts';
+import { renderWards } from './wards-view.ts';
 
 /** wardwatch web app (issue #4): hash routes #/map, #/alerts, #/reports, #/devices; login when there is no token. */
 const app = document.getElementById('app')!;
@@ -22,6 +26,10 @@ const ROUTES: Array<{
   { path: 'alerts', key: 'alerts', render: renderAlerts },
   { path: 'reports', key: 'reports', render: renderReports },
   { path: 'devices', key: 'devices', render: renderDevices, admin: true },
+  { path: 'users', key: 'admUsers', render: renderUsers, admin: true },
+  { path: 'wards', key: 'admWards', render: renderWards, admin: true },
+  { path: 'audit', key: 'admAudit', render: renderAudit, admin: true },
+  { path: 'account', key: 'admAccount', render: renderAccount },
 ];
 
 function renderLogin(): void {

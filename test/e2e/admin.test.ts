@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // Functions passed to page.evaluate() run in the browser.
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildWeb } from '../../services/web/build.ts';
 import { ADMIN_PASSWORD, publish, startTestApp, type TestApp } from '../helpers/app.ts';
@@ -17,6 +17,9 @@ const BN = { id: 'binh-ngoc', name: 'Phường Bình Ngọc' };
 const HH = { id: 'hai-hoa', name: 'Phường Hải Hoà' };
 const USER = 'congan-bn';
 const USER_PASSWORD = 'mat-khau-bn-1';
+
+/** What a person reads in an element (cells apart), via Playwright. */
+const textOf = (l: Locator) => l.allInnerTexts().then((texts) => texts.join('\n'));
 
 const HH_OUTLINE = {
   type: 'Feature',
@@ -86,7 +89,7 @@ describe('admin screens (issue #12)', { timeout: TIMEOUT }, () => {
     const ward = await t.api<{ name: string; outline: unknown }>('GET', `/api/v1/wards/${HH.id}`);
     expect(ward.body).toEqual(expect.objectContaining({ name: HH.name, outline: HH_OUTLINE.geometry }));
     // The table shows names, never the codes.
-    const text = await page.locator('[data-testid=wards]').innerText();
+    const text = await textOf(page.locator('[data-testid=wards]'));
     expect(text).toContain(HH.name);
     expect(text).not.toMatch(/binh-ngoc|hai-hoa/);
     await screenshot(page, 'admin-wards-desktop');
@@ -129,7 +132,7 @@ describe('admin screens (issue #12)', { timeout: TIMEOUT }, () => {
     await form.getByRole('button', { name: 'Lưu' }).click();
     const row = page.locator(`[data-username="${USER}"]`);
     await row.waitFor();
-    expect(await row.innerText()).toMatch(/Người xem\s+Phường Bình Ngọc\s+Đang hoạt động/);
+    expect(await textOf(row)).toMatch(/Người xem\s+Phường Bình Ngọc\s+Đang hoạt động/);
     const user = await t.api<{ items: Array<{ username: string; role: string; wards: string[] }> }>(
       'GET',
       '/api/v1/users',
@@ -149,7 +152,7 @@ describe('admin screens (issue #12)', { timeout: TIMEOUT }, () => {
     await page.locator('[data-testid=audit-filters] [name=action]').selectOption({ label: 'Tạo người dùng' });
     await page.getByRole('button', { name: 'Lọc' }).click();
     await expect
-      .poll(async () => page.locator('[data-testid=audit] tbody tr').allInnerTexts())
+      .poll(async () => page.locator('[data-testid=audit] tbody tr').allInnerTexts(), { timeout: 15_000 })
       .toEqual([expect.stringMatching(/admin\s+Tạo người dùng\s+congan-bn\s+Phường Bình Ngọc\s+Thành công/)]);
     await screenshot(page, 'admin-audit-desktop');
   });
@@ -159,7 +162,7 @@ describe('admin screens (issue #12)', { timeout: TIMEOUT }, () => {
     await loginThroughForm(page, t.httpUrl, USER, USER_PASSWORD);
     await page.locator('.ww-header nav a.active', { hasText: 'Bản đồ' }).waitFor();
     // No admin screens for a viewer.
-    expect(await page.locator('.ww-header nav').innerText()).not.toMatch(/Người dùng|Nhật ký/);
+    expect(await textOf(page.locator('.ww-header nav'))).not.toMatch(/Người dùng|Nhật ký/);
     await expect.poll(() => visibleMarkerCount(page), { timeout: 15_000 }).toBe(bnDevices.length);
     const shown = await page.evaluate(() =>
       Array.from(document.querySelectorAll('.leaflet-marker-pane [data-device-id]')).map((e) =>
@@ -173,13 +176,13 @@ describe('admin screens (issue #12)', { timeout: TIMEOUT }, () => {
     // The device panel names the ward.
     await page.goto(`${t.httpUrl}/#/map/${bnDevices[0]}`);
     await expect
-      .poll(() => page.locator(`[data-status-of="${bnDevices[0]}"]`).innerText())
+      .poll(() => textOf(page.locator(`[data-status-of="${bnDevices[0]}"]`)), { timeout: 15_000 })
       .toContain(BN.name);
     await screenshot(page, 'admin-viewer-map-desktop');
     // The list of the reports screen holds only their devices too.
     await page.goto(`${t.httpUrl}/#/reports`);
     await page.locator('[data-testid=report] table').first().waitFor();
-    const report = await page.locator('[data-testid=report]').innerText();
+    const report = await textOf(page.locator('[data-testid=report]'));
     for (const id of bnDevices) expect(report).toContain(id);
     for (const id of hhDevices) expect(report).not.toContain(id);
     expect(report).toContain(BN.name);
@@ -199,9 +202,10 @@ describe('admin screens (issue #12)', { timeout: TIMEOUT }, () => {
     await form.locator('[name=current]').fill(USER_PASSWORD);
     await form.getByRole('button', { name: 'Lưu' }).click();
     await expect
-      .poll(() => page.locator('[data-testid=account-status]').textContent())
+      // Two scrypt runs (check, hash) on a busy machine: more than the default second.
+      .poll(() => page.locator('[data-testid=account-status]').textContent(), { timeout: 15_000 })
       .toMatch(/Đã đổi mật khẩu/);
-    expect(await page.locator('.ww-kv').innerText()).toContain(BN.name);
+    expect(await textOf(page.locator('.ww-kv'))).toContain(BN.name);
     await screenshot(page, 'admin-account-desktop');
     // Still logged in with the new token; the old password no longer works, the new one does.
     await page.goto(`${t.httpUrl}/#/map`);

@@ -80,7 +80,10 @@ describe('web app', { timeout: TIMEOUT }, () => {
 
   it('logs in with the API user and shows the map', async () => {
     await loginThroughForm(page, t.httpUrl, 'wrong', 'wrong-password');
-    await expect.poll(() => page.locator('.ww-error').textContent()).toMatch(/Sai tên đăng nhập/);
+    // A refused login costs two scrypt runs: well over the default second on a busy machine.
+    await expect
+      .poll(() => page.locator('.ww-error').textContent(), { timeout: 15_000 })
+      .toMatch(/Sai tên đăng nhập/);
     await loginThroughForm(page, t.httpUrl, 'admin', ADMIN_PASSWORD);
     await page.locator('.ww-header nav a.active', { hasText: 'Bản đồ' }).waitFor();
     await page.locator('[data-testid=legend]').waitFor();

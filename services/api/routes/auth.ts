@@ -68,6 +68,8 @@ export const loginRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
 
 /** GET /api/v1/auth/me and POST /api/v1/auth/logout (authenticated scope). */
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+  // Guessing the current password with a stolen token is limited like guessing at the login.
+  const passwordLimiter = new LoginLimiter(deps.config.auth.loginLimits);
   app.get(
     '/auth/me',
     { schema: { tags: ['auth'], summary: 'The current user', response: { 200: UserJson, ...errors(401) } } },
@@ -94,17 +96,34 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async
         ),
         response: {
           200: Type.Object({ token: Type.String(), expiresAt: Type.String(), user: UserJson }),
-          ...errors(400, 401),
+          ...errors(400, 401, 429),
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const user = userOf(request);
       auditContext(request, { target: user.username, wards: user.wards });
+      const verdict = passwordLimiter.check(request.ip, user.username, deps.clock.now());
+      if (!verdict.allowed) {
+        reply.header('retry-after', String(verdict.retryAfterS));
+        throw new WwError(
+          'WW_ERR_API_TOO_MANY_REQUESTS',
+          'too many wrong current passwords; try again later',
+        );
+      }
       const { currentPassword, newPassword } = request.body;
       const session = await deps.users.changeOwnPassword(user.username, currentPassword, newPassword);
       // 400, not 401: the token is fine, and a 401 would log the browser out.
-      if (!session) throw badRequest('currentPassword: wrong password');
+      if (!session) {
+        const locked = passwordLimiter.recordFailure(request.ip, user.username, deps.clock.now());
+        if (locked.length > 0)
+          request.log.warn(
+            { ip: request.ip, username: user.username, locked },
+            'own password change locked out',
+          );
+        throw badRequest('currentPassword: wrong password');
+      }
+      passwordLimiter.recordSuccess(user.username);
       request.log.info({ username: user.username }, 'own password changed');
       return { token: session.token, expiresAt: iso(session.expiresAt), user: session.user };
     },

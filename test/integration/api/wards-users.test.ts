@@ -181,6 +181,27 @@ describe('POST /api/v1/auth/password (own password)', () => {
   });
 });
 
+describe('POST /api/v1/auth/password lock-out', () => {
+  it('after auth.loginLimits wrong current passwords, even the right one is refused with 429', async () => {
+    const token = await h.tokenFor('guess-pw', 'viewer', ['binh-ngoc']);
+    const change = (currentPassword: string) =>
+      h.call('POST', '/api/v1/auth/password', {
+        token,
+        body: { currentPassword, newPassword: 'another-password' },
+      });
+    for (let i = 0; i < h.config.auth.loginLimits.maxFailuresPerAccount; i++) {
+      expect((await change(`guess-${i}-wrong`)).status).toBe(400);
+    }
+    const locked = await change('password-guess-pw');
+    expect(locked.status).toBe(429);
+    expect(locked.headers['retry-after']).toBe(String(h.config.auth.loginLimits.lockoutS));
+    // The password did not change.
+    expect((await h.call('GET', '/api/v1/auth/me', { token })).status).toBe(200);
+    h.clock.advance(h.config.auth.loginLimits.lockoutS * 1000);
+    expect((await change('password-guess-pw')).status).toBe(200);
+  });
+});
+
 describe('GET /api/v1/audit filters (issue #12 audit screen)', () => {
   it('filters by target and by ward; a ward-scoped admin cannot ask for another ward', async () => {
     const byTarget = await h.call('GET', '/api/v1/audit?target=hai-hoa', { token: h.adminToken });

@@ -118,6 +118,17 @@ describe('admin screens (issue #12)', { timeout: TIMEOUT }, () => {
     }
     const all = await t.api<{ items: unknown[] }>('GET', '/api/v1/devices');
     expect(all.body.items).toHaveLength(bnDevices.length + hhDevices.length);
+    // The availability CSV names the wards, never their codes.
+    const csv = await t.api<string>('GET', '/api/v1/reports/availability?format=csv');
+    const rows = csv.body
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n')
+      .slice(1);
+    expect(rows.map((r) => r.split(',')[2]).sort()).toEqual([
+      ...bnDevices.map(() => BN.name),
+      ...hhDevices.map(() => HH.name),
+    ]);
   });
 
   it('an admin creates a viewer of one ward from the users screen', async () => {

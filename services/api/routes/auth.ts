@@ -66,7 +66,7 @@ export const loginRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
   );
 };
 
-/** GET /api/v1/auth/me and POST /api/v1/auth/logout (authenticated scope). */
+/** GET /api/v1/auth/me, POST /api/v1/auth/password (issue #12) and POST /api/v1/auth/logout (authenticated scope). */
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   // Guessing the current password with a stolen token is limited like guessing at the login.
   const passwordLimiter = new LoginLimiter(deps.config.auth.loginLimits);

@@ -43,9 +43,9 @@ class Store {
   }
 
   async reloadWards(): Promise<void> {
-    // Older services have no /wards: names fall back to ids rather than breaking the app.
-    const wards = await api<{ items: Ward[] }>('GET', '/api/v1/wards').catch(() => ({ items: [] }));
-    this.wards = new Map(wards.items.map((w) => [w.id, w]));
+    // A failed read keeps the names known so far (ids only if none): never break the app for names.
+    const wards = await api<{ items: Ward[] }>('GET', '/api/v1/wards').catch(() => null);
+    if (wards) this.wards = new Map(wards.items.map((w) => [w.id, w]));
   }
 
   alertsOf(deviceId: string): Alert[] {

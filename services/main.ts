@@ -46,7 +46,9 @@ import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
-import { webPlugin } from './web/plugin.ts';
+import { SqliteWardRepository } from './wards/ward-repository.ts';
+import { createWardDirectory } from './wards/wards.ts';
+import { REPO_ROOT, webPlugin } from './web/plugin.ts';
 
 export interface Wardwatch {
   start(): Promise<void>;
@@ -98,6 +100,12 @@ export async function createWardwatch(
   });
   const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
   const audit = createAuditLog({ db, clock, log: log.child({ feature: 'audit' }) });
+  // Wards as records (issue #12): names for every screen, message and CSV; seeded in start().
+  const wards = createWardDirectory({
+    repo: new SqliteWardRepository(db),
+    clock,
+    log: log.child({ feature: 'wards' }),
+  });
   const alerts = createAlertService({
     repo: new SqliteAlertRepository(db),
     bus,
@@ -217,6 +225,7 @@ export async function createWardwatch(
     db,
     alerts,
     devices,
+    wardName: (id) => wards.nameOf(id),
   });
   const digest = createDigest({
     notify: config.notify,
@@ -226,6 +235,7 @@ export async function createWardwatch(
     liveness,
     alerts,
     enqueue: (rows) => notifier.enqueue(rows),
+    wardName: (id) => wards.nameOf(id),
   });
 
   // GET /metrics (issue #6): read at scrape time from the features above, nothing per message.
@@ -248,6 +258,7 @@ export async function createWardwatch(
     maintenance,
     telemetry: storage,
     notifications: notifier,
+    wards,
     health: () => ({
       mqttClients: broker.clientCount(),
       storage: storage.health(),
@@ -263,7 +274,9 @@ export async function createWardwatch(
     broker.handleStream(createWebSocketStream(socket), request.ip);
   });
   // The web app (issue #4) at `/`, from the Vite build in dist/web.
-  await http.register(webPlugin({ config, log: log.child({ feature: 'web' }) }));
+  await http.register(
+    webPlugin({ config, log: log.child({ feature: 'web' }), outlines: () => wards.outlines() }),
+  );
 
   let generatedPassword: string | null = null;
   let httpPort = config.httpPort;
@@ -285,6 +298,9 @@ export async function createWardwatch(
     rootCause,
     maintenance,
     async start() {
+      // Idempotent: adds only the configured wards not yet in the table (issue #12); first, so
+      // every message and screen has the names.
+      wards.seedFromOutlineFiles(config.web.wardOutlines, REPO_ROOT);
       await storage.start(); // never waits on InfluxDB: it may be down, we still alert
       notifier.start(); // never waits on a channel; resumes the outbox left by the last run
       digest.start();

@@ -28,6 +28,7 @@ import { overviewRoutes } from './routes/overview.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { telemetryRoute } from './routes/telemetry.ts';
 import { userRoutes } from './routes/users.ts';
+import { wardRoutes } from './routes/wards.ts';
 import { validatorCompiler } from './validation.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -101,6 +102,7 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
   await app.register(notificationRoutes, { deps });
   await app.register(reportRoutes, { deps });
   await app.register(auditRoutes, { deps });
+  await app.register(wardRoutes, { deps });
 };
 
 /**
@@ -249,6 +251,7 @@ export async function buildHttpServer(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'alerts' },
         { name: 'events' },
         { name: 'notifications' },
+        { name: 'wards' },
       ],
     },
   });

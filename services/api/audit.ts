@@ -99,6 +99,10 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         querystring: Type.Object({
           actor: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
           action: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          target: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          ward: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 64, description: 'entries touching it' }),
+          ),
           from: Type.Optional(Type.String({ maxLength: 40, description: 'ISO-8601' })),
           to: Type.Optional(Type.String({ maxLength: 40, description: 'ISO-8601' })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
@@ -115,10 +119,15 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
     },
     async (request) => {
       const q = request.query;
-      const scope = wardScope(userOf(request), undefined);
+      const user = userOf(request);
+      // `?ward=` of another ward → 403 (wardScope); the scope still applies on top of it.
+      if (q.ward !== undefined) wardScope(user, q.ward);
+      const scope = wardScope(user, undefined);
       const page = deps.audit.list({
         actor: q.actor,
         action: q.action,
+        target: q.target,
+        ward: q.ward,
         fromMs: time('from', q.from),
         toMs: time('to', q.to),
         beforeId: q.cursor === undefined ? undefined : Number(q.cursor),

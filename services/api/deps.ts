@@ -12,6 +12,7 @@ import type { NotificationReader } from '../notify/notifier.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
 import type { StateHistoryReader } from '../reports/influx-state-reader.ts';
 import type { StorageHealth, TelemetryReader } from '../storage/types.ts';
+import type { WardDirectory } from '../wards/wards.ts';
 
 /** Everything the HTTP API needs, passed in by services/main.ts. Routes stay thin over these. */
 export interface ApiDeps {
@@ -34,6 +35,8 @@ export interface ApiDeps {
   maintenance?: MaintenanceService;
   /** State history for reports; absent = read from InfluxDB (config.influx). Tests pass a fake. */
   stateHistory?: StateHistoryReader;
+  /** Wards as records (issue #12, /api/v1/wards, ward names); absent = the routes answer 404. */
+  wards?: WardDirectory;
   /** Live numbers for /healthz. */
   health(): ServiceHealth;
   /** GET /metrics in Prometheus text format (issue #6); absent = the route answers 404. */

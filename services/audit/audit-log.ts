@@ -35,6 +35,10 @@ export interface AuditFilter {
   action?: string;
   fromMs?: number;
   toMs?: number;
+  /** Entries about this thing (device id, username, ward id…) (issue #12, audit screen). */
+  target?: string;
+  /** Entries that touched this ward (issue #12, audit screen). */
+  ward?: string;
   /** A ward-scoped reader: only entries whose wards are all within these (and not global). */
   wards?: readonly string[];
   /** Entries with an id below this (newest first paging). */
@@ -100,6 +104,10 @@ export function createAuditLog(deps: { db: Database; clock: Clock; log: Logger }
       const params: unknown[] = [];
       if (f.actor !== undefined) where.push('actor = ?') && params.push(f.actor);
       if (f.action !== undefined) where.push('action = ?') && params.push(f.action);
+      if (f.target !== undefined) where.push('target = ?') && params.push(f.target);
+      if (f.ward !== undefined)
+        where.push('EXISTS (SELECT 1 FROM json_each(audit_log.wards) w WHERE w.value = ?)') &&
+          params.push(f.ward);
       if (f.fromMs !== undefined) where.push('at >= ?') && params.push(f.fromMs);
       if (f.toMs !== undefined) where.push('at < ?') && params.push(f.toMs);
       if (f.beforeId !== undefined) where.push('id < ?') && params.push(f.beforeId);

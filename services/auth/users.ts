@@ -68,6 +68,12 @@ export interface UserService {
    * user row each time). Throws WW_ERR_API_BAD_REQUEST naming the field.
    */
   update(username: string, change: UserChange): Promise<{ user: UserRecord; revokedTokens: number } | null>;
+  /**
+   * A user changes their own password (issue #12): null when `currentPassword` is wrong. Every
+   * token of the user is revoked (a thief holding one loses it) and a new session is returned,
+   * so the browser that asked stays logged in. Throws WW_ERR_API_BAD_REQUEST for a weak one.
+   */
+  changeOwnPassword(username: string, currentPassword: string, newPassword: string): Promise<Session | null>;
   /** null for an unknown user and for a wrong password alike (no user enumeration). */
   login(username: string, password: string): Promise<Session | null>;
   /** The user behind a bearer token; null when unknown or expired. Synchronous: one indexed read. */
@@ -320,6 +326,38 @@ export function createUserService(deps: UserServiceDeps): UserService {
       else if (role !== row.role || JSON.stringify(wards) !== row.wards)
         sessions.endUser(username, 'user_changed');
       return { user: { username, role, wards, disabled: disabledAt !== null }, revokedTokens };
+    },
+
+    async changeOwnPassword(username, currentPassword, newPassword) {
+      const row = stmts.get.get(username);
+      if (!row || row.disabled_at !== null) return null;
+      checkPassword(newPassword);
+      if (typeof currentPassword !== 'string' || currentPassword.length > MAX_PASSWORD_LENGTH) return null;
+      if (!(await verifyPassword(currentPassword, row.password_hash))) {
+        log.info({ username }, 'own password change refused: wrong current password');
+        return null;
+      }
+      const passwordHash = await hashPassword(newPassword);
+      const now = clock.now();
+      const token = randomBytes(32).toString('base64url');
+      const expiresAt = now + config.auth.tokenTtlS * 1000;
+      // One transaction: the old tokens stop working as the new password starts.
+      const revokedTokens = db.transaction(() => {
+        listed = null;
+        stmts.update.run({
+          username,
+          role: row.role,
+          wards: row.wards,
+          passwordHash,
+          disabledAt: row.disabled_at,
+          now,
+        });
+        const revoked = stmts.deleteTokensOf.run(username).changes;
+        stmts.insertToken.run(tokenHash(token), username, now, expiresAt);
+        return revoked;
+      })();
+      log.info({ username, revokedTokens }, 'own password changed');
+      return { token, expiresAt, user: toUser(row) };
     },
 
     async login(username, password) {

@@ -227,6 +227,17 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN prev_secret_hash TEXT;
   ALTER TABLE devices ADD COLUMN prev_secret_expires_at INTEGER;
   `,
+  // 8 (issue #12, admin): wards as records: a display name and an optional GeoJSON outline
+  // (Polygon or MultiPolygon geometry as JSON text). Seeded from the configured outline files.
+  `
+  CREATE TABLE wards (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    outline TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -51,6 +51,8 @@ export function nextDigestAt(now: number, hour: number, timeZone: string): numbe
 
 export interface DigestData {
   ward: string;
+  /** The ward's name ("Phường Bình Ngọc", issue #12); absent = "Phường <id>". */
+  wardName?: string;
   date: string;
   /**
    * Per kind: devices online now, registered, and not heard from since start-up (`unknown`): right
@@ -65,7 +67,8 @@ export interface DigestData {
 
 const TEXT = {
   vi: {
-    title: (ward: string, date: string) => `BÁO CÁO NGÀY ${date} – Phường ${ward}`,
+    title: (ward: string, date: string) => `BÁO CÁO NGÀY ${date} – ${ward}`,
+    ward: (id: string) => `Phường ${id}`,
     kind: { camera: 'Camera', light: 'Đèn chiếu sáng', gateway: 'Bộ thu thập (gateway)' },
     up: (u: number, t: number, unknown: number) =>
       `${u}/${t} hoạt động${unknown > 0 ? ` (${unknown} chưa rõ trạng thái)` : ''}`,
@@ -76,7 +79,8 @@ const TEXT = {
     none: 'không có',
   },
   en: {
-    title: (ward: string, date: string) => `DAILY DIGEST ${date} – ward ${ward}`,
+    title: (ward: string, date: string) => `DAILY DIGEST ${date} – ${ward}`,
+    ward: (id: string) => `ward ${id}`,
     kind: { camera: 'Cameras', light: 'Street lights', gateway: 'Gateways' },
     up: (u: number, t: number, unknown: number) =>
       `${u}/${t} up${unknown > 0 ? ` (${unknown} not heard from yet)` : ''}`,
@@ -96,7 +100,7 @@ export function renderDigest(
 ): { subject: string; text: string } {
   const t = TEXT[o.language];
   const [y, m, d] = data.date.split('-');
-  const title = t.title(data.ward, `${d}/${m}/${y}`);
+  const title = t.title(data.wardName ?? t.ward(data.ward), `${d}/${m}/${y}`);
   const lines = [title];
   for (const kind of Object.keys(data.devices).sort() as DeviceKind[]) {
     const c = data.devices[kind];
@@ -124,6 +128,8 @@ export interface DigestDeps {
   alerts: Pick<AlertService, 'list'>;
   /** Queues rows in the notification outbox (Notifier.enqueue). */
   enqueue(rows: readonly NewDelivery[]): number;
+  /** Ward id → its name in the title (issue #12); absent = "Phường <id>". */
+  wardName?: (wardId: string) => string;
 }
 
 /** All alerts of a ward matching `keep`, newest first, paging until `stop` says the rest is older. */
@@ -180,7 +186,15 @@ export function createDigest(deps: DigestDeps): { start(): void; stop(): void; r
       (a) => a.openedAt < since,
       () => false,
     );
-    return { ward, date: localDate(now, cfg.timeZone), devices: counts, newFaults, longOpen };
+    const wardName = deps.wardName?.(ward);
+    return {
+      ward,
+      ...(wardName !== undefined && wardName !== ward && { wardName }),
+      date: localDate(now, cfg.timeZone),
+      devices: counts,
+      newFaults,
+      longOpen,
+    };
   }
 
   /** Queues today's digest for every ward with targets; returns the rows newly queued. */

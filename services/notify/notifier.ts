@@ -47,6 +47,8 @@ export interface NotifierDeps {
   db: Database;
   alerts: Pick<AlertService, 'get'>;
   devices: Pick<DeviceRegistry, 'get'>;
+  /** Ward id → its name in messages (issue #12); absent = the id. */
+  wardName?: (wardId: string) => string;
   /** Channel name → provider; default: built from notify.channels. Tests may pass fakes. */
   providers?: Map<string, NotificationProvider>;
 }
@@ -128,7 +130,12 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   }
 
   function render(row: Delivery, alert: Alert | null): OutgoingMessage | null {
-    const opts = { language: cfg.language, timeZone: cfg.timeZone, publicUrl: cfg.publicUrl };
+    const opts = {
+      language: cfg.language,
+      timeZone: cfg.timeZone,
+      publicUrl: cfg.publicUrl,
+      wardName: deps.wardName,
+    };
     const base = {
       idempotencyKey: row.dedupeKey,
       subjectType: row.subjectType,

@@ -12,6 +12,8 @@ export interface RenderOptions {
   language: Language;
   timeZone: string;
   publicUrl: string;
+  /** The ward's name for a ward id ("Phường Bình Ngọc", issue #12); absent = the id. */
+  wardName?: (wardId: string) => string;
 }
 
 const KIND = {
@@ -130,11 +132,12 @@ export function renderAlert(
   const name = device?.name ?? alert.deviceId;
   const link = deviceLink(o.publicUrl, alert.deviceId);
   const head = t[event];
+  const ward = o.wardName?.(alert.ward) ?? alert.ward;
   const lines = [
     `${head}: ${what}`,
     `${t.device}: ${name} (${alert.deviceId}, ${KIND[o.language][alert.kind]})`,
     `${t.address}: ${device?.address ?? t.unknownAddress}`,
-    `${t.ward}: ${alert.ward}`,
+    `${t.ward}: ${ward}`,
     `${t.severity}: ${SEVERITY[o.language][alert.severity]}`,
     `${t.since}: ${formatTime(alert.openedAt, o.timeZone)}`,
   ];
@@ -143,7 +146,7 @@ export function renderAlert(
   }
   if (alert.message && alert.message !== what) lines.push(alert.message);
   lines.push(`${t.map}: ${link}`);
-  return { subject: `[wardwatch] ${head}: ${what} – ${name} (${alert.ward})`, text: lines.join('\n'), link };
+  return { subject: `[wardwatch] ${head}: ${what} – ${name} (${ward})`, text: lines.join('\n'), link };
 }
 
 /** Subject and text of an incident notice (one message for the whole outage). */
@@ -155,12 +158,13 @@ export function renderIncident(
 ): { subject: string; text: string; link: string | null } {
   const t = L[o.language];
   const what = whatIsWrong(o.language, incident.type, incident.message);
+  const ward = o.wardName?.(incident.ward) ?? incident.ward;
   const shown = incident.deviceIds.slice(0, 20).map((id) => `- ${deviceName(id)} (${id})`);
   if (incident.deviceIds.length > shown.length)
     shown.push(`- … (+${incident.deviceIds.length - shown.length})`);
   const lines = [
     `${t[event]}: ${what}`,
-    `${t.ward}: ${incident.ward}${incident.powerZone ? ` · ${incident.powerZone}` : ''}`,
+    `${t.ward}: ${ward}${incident.powerZone ? ` · ${incident.powerZone}` : ''}`,
     `${t.since}: ${formatTime(incident.openedAt, o.timeZone)}`,
   ];
   if (event === 'resolved' && incident.resolvedAt !== null) {
@@ -172,7 +176,7 @@ export function renderIncident(
   const link = first === undefined ? null : deviceLink(o.publicUrl, first);
   if (link) lines.push(`${t.map}: ${link}`);
   return {
-    subject: `[wardwatch] ${t[event]}: ${what} – ${incident.ward} (${t.count(incident.deviceIds.length)})`,
+    subject: `[wardwatch] ${t[event]}: ${what} – ${ward} (${t.count(incident.deviceIds.length)})`,
     text: lines.join('\n'),
     link,
   };

@@ -176,12 +176,15 @@ export interface AvailabilityReport {
   from: string;
   to: string;
   total: GroupAvailability;
-  byWard: Array<{ ward: string } & GroupAvailability>;
+  byWard: Array<{ ward: string; wardName: string } & GroupAvailability>;
   byKind: Array<{ kind: string } & GroupAvailability>;
-  devices: Array<ReportDevice & DeviceAvailability>;
+  devices: Array<ReportDevice & { wardName: string } & DeviceAvailability>;
 }
 
-/** The whole report from per-device inputs; devices sorted by id, groups by name. */
+/**
+ * The whole report from per-device inputs; devices sorted by id, groups by name. `wardName` gives
+ * each ward's name, which the CSV shows instead of the id (issue #12).
+ */
 export function buildReport(
   devices: ReportDevice[],
   input: (id: string) => {
@@ -190,12 +193,13 @@ export function buildReport(
   },
   fromMs: number,
   toMs: number,
+  wardName: (wardId: string) => string = (id) => id,
 ): AvailabilityReport {
   const rows = [...devices]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((d) => {
       const { initial, changes } = input(d.id);
-      return { ...d, ...deviceAvailability(initial, changes, fromMs, toMs) };
+      return { ...d, wardName: wardName(d.ward), ...deviceAvailability(initial, changes, fromMs, toMs) };
     });
   const groupBy = (key: 'ward' | 'kind') => {
     const m = new Map<string, DeviceAvailability[]>();
@@ -206,7 +210,7 @@ export function buildReport(
     from: new Date(fromMs).toISOString(),
     to: new Date(toMs).toISOString(),
     total: groupAvailability(rows),
-    byWard: groupBy('ward').map(({ k, g }) => ({ ward: k, ...g })),
+    byWard: groupBy('ward').map(({ k, g }) => ({ ward: k, wardName: wardName(k), ...g })),
     byKind: groupBy('kind').map(({ k, g }) => ({ kind: k, ...g })),
     devices: rows,
   };
@@ -228,7 +232,10 @@ const CSV_COLUMNS = [
 
 const seconds = (ms: number) => Math.round(ms / 1000);
 
-/** One row per device (RFC 4180, CRLF, UTF-8 BOM so spreadsheets read Vietnamese names right). */
+/**
+ * One row per device (RFC 4180, CRLF, UTF-8 BOM so spreadsheets read Vietnamese names right). The
+ * `ward` column is the ward's name, as people read it ("Phường Bình Ngọc", issue #12).
+ */
 export function reportCsv(report: AvailabilityReport): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const d of report.devices) {
@@ -237,7 +244,7 @@ export function reportCsv(report: AvailabilityReport): string {
       csvRow([
         d.id,
         d.name,
-        d.ward,
+        d.wardName,
         d.kind,
         d.availability === null ? null : Math.round(d.availability * 10000) / 100,
         seconds(d.onlineMs),

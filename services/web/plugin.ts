@@ -38,15 +38,21 @@ export function loadWardOutlines(
  * plus `/web/config.json` (tile layer) and `/web/outlines.geojson` (ward outlines from `web.wardOutlines`).
  * Neither holds anything secret, and the login page needs them before there is a token.
  */
-export function webPlugin(opts: { config: Config; log: Logger; distDir?: string }): FastifyPluginAsync {
+export function webPlugin(opts: {
+  config: Config;
+  log: Logger;
+  distDir?: string;
+  /** The ward records' outlines (issue #12: the table, seeded from the files); absent = the files. */
+  outlines?: () => unknown;
+}): FastifyPluginAsync {
   return async (app) => {
     const dist = opts.distDir ?? WEB_DIST_DIR;
-    const outlines = loadWardOutlines(opts.config.web.wardOutlines, opts.log);
+    const fromFiles = opts.outlines ? null : loadWardOutlines(opts.config.web.wardOutlines, opts.log);
     const webConfig = { tileUrl: opts.config.web.tileUrl, tileAttribution: opts.config.web.tileAttribution };
     app.get('/web/config.json', { schema: { hide: true } }, async () => webConfig);
     app.get('/web/outlines.geojson', { schema: { hide: true } }, async (_req, reply) => {
       reply.type('application/geo+json; charset=utf-8');
-      return outlines;
+      return fromFiles ?? opts.outlines?.();
     });
     if (!existsSync(resolve(dist, 'index.html'))) {
       opts.log.warn({ dist }, 'web app not built (npm run build:web); / answers with a hint');

@@ -186,7 +186,8 @@ describe('web app', { timeout: TIMEOUT }, () => {
     const form = page.locator('form.ww-form');
     await form.locator('[name=id]').fill('cam-e2e-new');
     await form.locator('[name=name]').fill('Camera mới, ngõ 5');
-    await form.locator('[name=ward]').fill('binh-ngoc');
+    // Issue #12: the ward is picked by its name from the ward records.
+    await form.locator('[name=ward]').selectOption({ label: 'Phường Bình Ngọc' });
     await form.locator('[name=lat]').fill('21.505');
     await form.locator('[name=lon]').fill('107.975');
     await form.getByRole('button', { name: 'Lưu' }).click();
@@ -211,7 +212,11 @@ describe('web app', { timeout: TIMEOUT }, () => {
       await page.getByRole('button', { name: 'Thêm thiết bị' }).click();
       const form = page.locator('form.ww-form');
       await form.locator('[name=kind]').selectOption(kind);
-      for (const [name, value] of Object.entries(fields)) await form.locator(`[name=${name}]`).fill(value);
+      for (const [name, value] of Object.entries(fields)) {
+        const field = form.locator(`[name=${name}]`);
+        if ((await field.evaluate((e) => e.tagName)) === 'SELECT') await field.selectOption(value);
+        else await field.fill(value);
+      }
       await form.getByRole('button', { name: 'Lưu' }).click();
       const secret = await page.locator(`[data-secret-for="${fields.id}"]`).textContent();
       expect(secret).toMatch(/^\S{16,}$/);

@@ -29,6 +29,7 @@ const DeviceRow = Type.Object({
   id: Type.String(),
   name: Type.String(),
   ward: Type.String(),
+  wardName: Type.String({ description: "the ward's name (issue #12)" }),
   kind: Type.String(),
   onlineMs: Type.Number(),
   offlineMs: Type.Number(),
@@ -46,7 +47,7 @@ export const AvailabilityReportJson = Type.Object({
   from: Type.String(),
   to: Type.String(),
   total: Group,
-  byWard: Type.Array(Type.Composite([Type.Object({ ward: Type.String() }), Group])),
+  byWard: Type.Array(Type.Composite([Type.Object({ ward: Type.String(), wardName: Type.String() }), Group])),
   byKind: Type.Array(Type.Composite([Type.Object({ kind: Type.String() }), Group])),
   devices: Type.Array(DeviceRow),
 });
@@ -114,6 +115,7 @@ export const reportRoutes: FastifyPluginAsyncTypebox<{
         },
         fromMs,
         toMs,
+        (id) => deps.wards?.nameOf(id) ?? id,
       );
       if (format === 'csv') {
         // The days of the period in Vietnam (issue #12): 00:00 +07:00 is the previous day in UTC,

@@ -133,7 +133,7 @@ export function renderAlerts(root: HTMLElement): () => void {
       h(
         'p',
         { class: 'ww-muted' },
-        isService ? label(a.type) : `${a.deviceId} · ${a.ward} · ${label(a.type)}`,
+        isService ? label(a.type) : `${a.deviceId} · ${store.wardName(a.ward)} · ${label(a.type)}`,
       ),
       d?.address ? h('p', {}, d.address) : null,
       h('p', { class: 'ww-muted' }, `${t('opened')} ${formatTime(a.openedAt)}`),
@@ -176,11 +176,10 @@ export function renderAlerts(root: HTMLElement): () => void {
 
   const render = () => {
     const all = [...store.openAlerts.values()];
-    // The service's own alerts have no ward ('': every ward); they are not a ward to filter by.
-    const wards = [...new Set(all.map((a) => a.ward).filter((w) => w !== ''))].sort();
+    const wards = store.wardOptions(all.map((a) => a.ward).filter((w) => w !== ''));
     wardSel.replaceChildren(
       h('option', { value: '' }, t('allWards')),
-      ...wards.map((w) => h('option', { value: w, selected: w === f.ward }, w)),
+      ...wards.map(([id, name]) => h('option', { value: id, selected: id === f.ward }, name)),
     );
     const shown = sortAlerts(
       all.filter(

@@ -48,7 +48,7 @@ function statusList(panel: HTMLElement, d: Device): HTMLElement {
     h('dt', {}, t('address')),
     h('dd', {}, d.address ?? '–'),
     h('dt', {}, t('ward')),
-    h('dd', {}, d.ward),
+    h('dd', {}, store.wardName(d.ward)),
     h('dt', {}, t('kind')),
     h('dd', {}, t(d.kind)),
     d.parentId ? h('dt', {}, t('parent')) : null,

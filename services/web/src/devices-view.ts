@@ -85,7 +85,19 @@ export function renderDevices(root: HTMLElement): () => void {
         ),
       ),
       input('name', d?.name, { required: 'true' }),
-      input('ward', d?.ward, { required: 'true' }),
+      // A ward record by its name when there are some (issue #12); free text on older services.
+      store.wards.size > 0
+        ? h(
+            'label',
+            {},
+            'ward ',
+            select(
+              { name: 'ward', required: true },
+              store.wardOptions([...store.wards.keys(), ...(d ? [d.ward] : [])]),
+              d?.ward ?? '',
+            ),
+          )
+        : input('ward', d?.ward, { required: 'true' }),
       input('lat', d?.lat, { required: 'true', inputmode: 'decimal' }),
       input('lon', d?.lon, { required: 'true', inputmode: 'decimal' }),
       input('address', d?.address),
@@ -166,7 +178,13 @@ export function renderDevices(root: HTMLElement): () => void {
   const render = () => {
     const q = search.value.trim().toLowerCase();
     const rows = [...store.devices.values()]
-      .filter((d) => !q || `${d.id} ${d.name} ${d.ward} ${d.address ?? ''}`.toLowerCase().includes(q))
+      .filter(
+        (d) =>
+          !q ||
+          `${d.id} ${d.name} ${d.ward} ${store.wardName(d.ward)} ${d.address ?? ''}`
+            .toLowerCase()
+            .includes(q),
+      )
       .slice(0, 500);
     // An empty table says why (issue #12: empty states have words too).
     if (rows.length === 0) {
@@ -184,7 +202,7 @@ export function renderDevices(root: HTMLElement): () => void {
           h('td', {}, h('a', { href: `#/map/${encodeURIComponent(d.id)}` }, d.id)),
           h('td', {}, d.name),
           h('td', {}, t(d.kind)),
-          h('td', {}, d.ward),
+          h('td', {}, store.wardName(d.ward)),
           h('td', {}, h('span', { class: `ww-badge ww-state-${state}` }, label(state))),
           h('td', {}, formatTime(d.status.lastSeenAt)),
           h('td', {}, h('button', { class: 'ww-btn', onclick: () => openForm(d) }, t('edit'))),

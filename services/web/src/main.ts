@@ -1,6 +1,8 @@
 import './style.css';
+import { renderAccount } from './account-view.ts';
 import { renderAlerts } from './alerts-view.ts';
 import { ApiError, login, session, setUnauthorizedHandler } from './api.ts';
+import { renderAudit } from './audit-view.ts';
 import { renderDevices } from './devices-view.ts';
 import { h } from './dom.ts';
 import { errorText, getLang, type MessageKey, setLang, t } from './i18n.ts';
@@ -8,6 +10,8 @@ import { renderMaintenance } from './maintenance-view.ts';
 import { renderMap } from './map-view.ts';
 import { renderReports } from './reports-view.ts';
 import { store } from './store.ts';
+import { renderUsers } from './users-view.ts';
+import { renderWards } from './wards-view.ts';
 
 /** wardwatch web app (issue #4): hash routes #/map, #/alerts, #/reports, #/devices; login when there is no token. */
 const app = document.getElementById('app')!;
@@ -24,6 +28,10 @@ const ROUTES: Array<{
   { path: 'reports', key: 'reports', render: renderReports },
   { path: 'devices', key: 'devices', render: renderDevices, admin: true },
   { path: 'maintenance', key: 'maintenance', render: renderMaintenance },
+  { path: 'users', key: 'admUsers', render: renderUsers, admin: true },
+  { path: 'wards', key: 'admWards', render: renderWards, admin: true },
+  { path: 'audit', key: 'admAudit', render: renderAudit, admin: true },
+  { path: 'account', key: 'admAccount', render: renderAccount },
 ];
 
 function renderLogin(): void {

@@ -9,7 +9,7 @@ import { label, t } from './i18n.ts';
 import { kindSvg } from './icons.ts';
 import { type DeviceFilter, DISPLAY_STATES, KINDS, matchesFilter, worstState } from './logic.ts';
 import { store } from './store.ts';
-import type { Device, DisplayState, StatusSummary } from './types.ts';
+import type { Device, DisplayState, StatusSummary, Ward } from './types.ts';
 
 interface WwMarker extends L.Marker {
   wwState: DisplayState;
@@ -134,7 +134,24 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
     })
     .catch(() => {});
   let outlineBounds: L.LatLngBounds | null = null;
-  api<GeoJSON.FeatureCollection>('GET', '/web/outlines.geojson')
+  // The outlines of the user's own wards (issue #12: GET /api/v1/wards is ward-scoped).
+  api<{ items: Ward[] }>('GET', '/api/v1/wards')
+    .then(
+      (r): GeoJSON.FeatureCollection => ({
+        type: 'FeatureCollection',
+        features: r.items.flatMap((w) =>
+          w.outline
+            ? [
+                {
+                  type: 'Feature' as const,
+                  properties: { ward: w.id, name: w.name },
+                  geometry: w.outline as GeoJSON.Geometry,
+                },
+              ]
+            : [],
+        ),
+      }),
+    )
     .then((fc) => {
       if (fc.features.length === 0) return;
       const layer = L.geoJSON(fc, {
@@ -176,11 +193,11 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
       if (visible(d, m.wwState)) shown.push(m);
     }
     cluster.addLayers(shown);
-    const wards = [...new Set([...store.devices.values()].map((d) => d.ward))].sort();
+    const wards = store.wardOptions([...store.devices.values()].map((d) => d.ward));
     const current = wardSelect.value;
     wardSelect.replaceChildren(
       h('option', { value: '' }, t('allWards')),
-      ...wards.map((w) => h('option', { value: w, selected: w === current }, w)),
+      ...wards.map(([id, name]) => h('option', { value: id, selected: id === current }, name)),
     );
     const focus = focusId ? store.devices.get(focusId) : undefined;
     if (focus && !fitted) {

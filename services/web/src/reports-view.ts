@@ -11,10 +11,9 @@ export function renderReports(root: HTMLElement): () => void {
   const weekAgo = new Date(Date.parse(`${today}T00:00:00Z`) - 6 * 86400_000).toISOString().slice(0, 10);
   const from = h('input', { type: 'date', value: weekAgo, 'aria-label': t('from') });
   const to = h('input', { type: 'date', value: today, 'aria-label': t('to') });
-  const wards = [...new Set([...store.devices.values()].map((d) => d.ward))].sort();
   const ward = select(
     { 'aria-label': t('ward') },
-    [['', t('allWards')], ...wards.map((w): [string, string] => [w, w])],
+    [['', t('allWards')], ...store.wardOptions([...store.devices.values()].map((d) => d.ward))],
     '',
   );
   const out = h('div', { 'data-testid': 'report' });
@@ -37,7 +36,7 @@ export function renderReports(root: HTMLElement): () => void {
         h('h2', {}, t('perWard')),
         table(
           [t('ward')],
-          r.byWard.map((g) => [g.ward, g]),
+          r.byWard.map((g) => [g.wardName ?? store.wardName(g.ward), g]),
         ),
         h('h2', {}, t('perKind')),
         table(

@@ -1,6 +1,6 @@
 import { api, fetchAll, session } from './api.ts';
 import { displayState } from './logic.ts';
-import type { Alert, Device, DisplayState, MaintenanceEvent } from './types.ts';
+import type { Alert, Device, DisplayState, MaintenanceEvent, Ward } from './types.ts';
 
 /**
  * The live picture the views share: every device the user may see and every unresolved alert,
@@ -15,6 +15,8 @@ export type Change =
 class Store {
   devices = new Map<string, Device>();
   openAlerts = new Map<number, Alert>();
+  /** The wards this user may see (issue #12), for their names. */
+  wards = new Map<string, Ward>();
   live: 'connecting' | 'live' | 'down' = 'connecting';
   private listeners = new Set<(c: Change) => void>();
   private source: EventSource | null = null;
@@ -26,6 +28,24 @@ class Store {
 
   private emit(c: Change) {
     for (const fn of this.listeners) fn(c);
+  }
+
+  /** The ward's name ("Phường Bình Ngọc"); its id only while there is no record (issue #12). */
+  wardName(id: string): string {
+    return this.wards.get(id)?.name ?? id;
+  }
+
+  /** Ward ids → names, sorted by name, for the ward filters. */
+  wardOptions(ids: Iterable<string>): Array<[string, string]> {
+    return [...new Set(ids)]
+      .map((id): [string, string] => [id, this.wardName(id)])
+      .sort((a, b) => a[1].localeCompare(b[1], 'vi'));
+  }
+
+  async reloadWards(): Promise<void> {
+    // A failed read keeps the names known so far (ids only if none): never break the app for names.
+    const wards = await api<{ items: Ward[] }>('GET', '/api/v1/wards').catch(() => null);
+    if (wards) this.wards = new Map(wards.items.map((w) => [w.id, w]));
   }
 
   alertsOf(deviceId: string): Alert[] {
@@ -44,6 +64,7 @@ class Store {
     const [devices, alerts] = await Promise.all([
       api<{ items: Device[] }>('GET', '/api/v1/devices'),
       fetchAll<Alert>('/api/v1/alerts?state=open'),
+      this.reloadWards(),
     ]);
     // A state event can overtake this request: never let the (older) list undo a newer state.
     this.devices = new Map(

@@ -57,6 +57,15 @@ export interface StatusSummary extends StateCounts {
   byWard: Record<string, StateCounts>;
 }
 
+/** A ward as a record (issue #12): people read `name`, never `id`. */
+export interface Ward {
+  id: string;
+  name: string;
+  outline: { type: 'Polygon' | 'MultiPolygon'; coordinates: unknown } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
 /** A maintenance window as GET /api/v1/maintenance lists it. */
 export interface MaintenanceWindow {
   id: number;

@@ -104,7 +104,7 @@ describe('Telegram and e-mail channels (real sockets)', () => {
     expect(mail.to).toEqual(['ca.phuong@binhngoc.vn']);
     expect(mail.from).toBe('canhbao@binhngoc.vn');
     const { headers, text } = parseMail(mail.raw);
-    expect(headers.subject).toBe('[wardwatch] SỰ CỐ: Mất kết nối – Đèn ngõ 12 bn-cam-009 (binh-ngoc)');
+    expect(headers.subject).toBe('[wardwatch] SỰ CỐ: Mất kết nối – Đèn ngõ 12 bn-cam-009 (Phường Bình Ngọc)'); // issue #12: the ward's name
     expect(headers['x-wardwatch-idempotency-key']).toMatch(
       /^alert:\d+:opened:0:mail:ca\.phuong@binhngoc\.vn$/,
     );

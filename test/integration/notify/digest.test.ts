@@ -39,7 +39,7 @@ describe('daily digest (real webhook receiver, real SQLite across a restart)', (
       ward: 'binh-ngoc',
       recipient: 'capb',
     });
-    expect(body.text).toMatch(/^BÁO CÁO NGÀY \d\d\/\d\d\/\d{4} – Phường binh-ngoc/);
+    expect(body.text).toMatch(/^BÁO CÁO NGÀY \d\d\/\d\d\/\d{4} – Phường Bình Ngọc/); // issue #12: the ward's name
     expect(body.text).toContain('Sự cố mới trong 24 giờ: 0');
     await t1.stop(false);
 

@@ -80,7 +80,7 @@ describe('webhook notifications (real HTTP receiver)', () => {
     });
     expect(body.text).toContain('SỰ CỐ: Mất kết nối');
     expect(body.text).toContain('Thiết bị: Camera bn-cam-001 (bn-cam-001, camera)');
-    expect(body.text).toContain('Phường: binh-ngoc');
+    expect(body.text).toContain('Phường: Phường Bình Ngọc'); // issue #12: the ward's name
 
     const sent = await waitFor(async () => {
       const items = await listNotifications(t, '?state=sent');

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
+import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
+import { createWardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness } from '../api/harness.ts';
 
 /**
@@ -81,11 +83,13 @@ let viewer: string;
 
 beforeAll(async () => {
   h = await createHarness({
-    deps: ({ db, clock, devices }) => ({
+    deps: ({ db, clock, devices, log }) => ({
       maintenance: createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices }),
       incidents: new SqliteIncidentRepository(db),
       notifications: new SqliteOutbox(db),
       stateHistory: { stateHistory: async () => new Map(), heartbeatCounts: async () => [] },
+      // Issue #12: the ward routes reach their handlers and the directory, not a 404.
+      wards: createWardDirectory({ repo: new SqliteWardRepository(db), clock, log }),
     }),
   });
   h.addDevice({ id: 'cam-a1' });

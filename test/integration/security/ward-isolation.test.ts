@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMaintenanceService, type MaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
+import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
+import { createWardDirectory, type WardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness, type Reply } from '../api/harness.ts';
 
 /**
@@ -283,6 +285,24 @@ const CASES: Record<string, Case> = {
     b: () => [{ url: '/api/v1/audit' }, { url: '/api/v1/audit?actor=admin' }],
     own: () => ({ url: '/api/v1/audit' }),
   },
+  // Issue #12: wards as records; a user reads and an admin changes only their own.
+  'GET /api/v1/wards': {
+    b: () => [{ url: '/api/v1/wards' }],
+    own: () => ({ url: '/api/v1/wards' }),
+  },
+  'GET /api/v1/wards/:id': {
+    b: () => [{ url: `/api/v1/wards/${B}`, deny: true }],
+    own: () => ({ url: `/api/v1/wards/${A}` }),
+  },
+  'POST /api/v1/wards': {
+    // A new ward is outside every ward-scoped admin's list: only an admin of every ward creates.
+    b: () => [{ method: 'POST', url: '/api/v1/wards', body: { id: 'ward-new', name: 'X' }, deny: true }],
+  },
+  'PATCH /api/v1/wards/:id': {
+    b: () => [{ method: 'PATCH', url: `/api/v1/wards/${B}`, body: { name: 'Renamed' }, deny: true }],
+    own: () => ({ method: 'PATCH', url: `/api/v1/wards/${A}`, body: { name: 'Phường A' } }),
+  },
+  'POST /api/v1/auth/password': { noWard: "changes the caller's own password only; wards-users.test.ts" },
   // Issue #6: fleet-wide counts (every ward's devices and alerts), so no ward-scoped user at all,
   // the ward's admin included; only the metrics token or an admin of all wards (metrics.test.ts).
   'GET /metrics': {
@@ -294,6 +314,7 @@ const CASES: Record<string, Case> = {
 const EXEMPT_PREFIXES = ['/docs', '/healthz'];
 
 let h: Harness;
+let wards: WardDirectory;
 let maintenance: MaintenanceService;
 let incidents: SqliteIncidentRepository;
 let ids: Ids;
@@ -303,13 +324,15 @@ const secrets: Record<string, string> = {};
 
 beforeAll(async () => {
   h = await createHarness({
-    deps: ({ db, clock, devices }) => {
+    deps: ({ db, clock, devices, log }) => {
       maintenance = createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices });
       incidents = new SqliteIncidentRepository(db);
+      wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log });
       return {
         maintenance,
         incidents,
         notifications: new SqliteOutbox(db),
+        wards,
         // Reports read history of every device, B's too: the route must filter.
         stateHistory: {
           stateHistory: async () =>
@@ -324,6 +347,8 @@ beforeAll(async () => {
       };
     },
   });
+  wards.create({ id: A, name: 'Phường A' });
+  wards.create({ id: B, name: 'Phường HIDDENB' });
   const admin = h.adminToken;
   const mk = async (body: Record<string, unknown>) => {
     const res = await h.call('POST', '/api/v1/devices', { token: admin, body: newDevice(body) });
@@ -425,6 +450,8 @@ function snapshotB(): string {
     tokenB: h.users.authenticate(tokenB)?.username ?? null,
     incident: incidents.get(ids.incidentB),
     users: h.users.list().filter((u) => u.wards.length === 0 || u.wards.includes(B)),
+    ward: wards.get(B),
+    wardIds: wards.list().map((w) => w.id),
   });
 }
 

@@ -207,3 +207,19 @@ describe('reportCsv formula injection (issue #13)', () => {
     );
   });
 });
+
+describe('ward names in the report (issue #12)', () => {
+  it('the CSV ward column is the ward name; JSON carries both id and name', () => {
+    const r = buildReport(
+      [{ id: 'a-cam', name: 'Cổng chợ', ward: 'binh-ngoc', kind: 'camera' }],
+      () => ({ initial: null, changes: [] }),
+      FROM,
+      TO,
+      (id) => (id === 'binh-ngoc' ? 'Phường Bình Ngọc' : id),
+    );
+    expect(r.byWard[0]).toMatchObject({ ward: 'binh-ngoc', wardName: 'Phường Bình Ngọc' });
+    expect(r.devices[0]).toMatchObject({ ward: 'binh-ngoc', wardName: 'Phường Bình Ngọc' });
+    const row = reportCsv(r).trimEnd().split('\r\n')[1];
+    expect(row).toBe('a-cam,Cổng chợ,Phường Bình Ngọc,camera,,0,0,86400,0,0,');
+  });
+});

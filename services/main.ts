@@ -40,6 +40,7 @@ import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
 import { createIngest, type Ingest } from './ingest/ingest.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createSqliteCounts } from './metrics/sqlite-counts.ts';
+import { createNotificationChannels } from './notify/channels.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
@@ -198,6 +199,13 @@ export async function createWardwatch(
 
   // Notifications (issue #3): listens to alert.* and incident.* and only writes outbox rows; a
   // worker on the clock delivers them. Subscribed in start(), before anything can open an alert.
+  // Issue #12: channels and routes made in the app, merged with the config's, read at run time.
+  const channels = createNotificationChannels({
+    db,
+    notify: config.notify,
+    clock,
+    log: log.child({ feature: 'notify-channels' }),
+  });
   const notifier = createNotifier({
     notify: config.notify,
     log: log.child({ feature: 'notify' }),
@@ -206,6 +214,7 @@ export async function createWardwatch(
     db,
     alerts,
     devices,
+    channels,
   });
   const digest = createDigest({
     notify: config.notify,
@@ -237,6 +246,7 @@ export async function createWardwatch(
     maintenance,
     telemetry: storage,
     notifications: notifier,
+    channels,
     health: () => ({
       mqttClients: broker.clientCount(),
       storage: storage.health(),
@@ -302,6 +312,7 @@ export async function createWardwatch(
       rootCause.stop();
       digest.stop();
       await notifier.stop(); // before db.close(): deliveries in flight still record their outcome
+      channels.close();
       await storage.stop();
       tickTx.flush();
       db.close();

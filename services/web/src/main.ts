@@ -1,6 +1,7 @@
 import './style.css';
 import { renderAlerts } from './alerts-view.ts';
 import { ApiError, login, session, setUnauthorizedHandler } from './api.ts';
+import { renderChannels } from './channels-view.ts';
 import { renderDevices } from './devices-view.ts';
 import { h } from './dom.ts';
 import { getLang, type MessageKey, setLang, t } from './i18n.ts';
@@ -22,6 +23,7 @@ const ROUTES: Array<{
   { path: 'alerts', key: 'alerts', render: renderAlerts },
   { path: 'reports', key: 'reports', render: renderReports },
   { path: 'devices', key: 'devices', render: renderDevices, admin: true },
+  { path: 'channels', key: 'chNav', render: renderChannels, admin: true },
 ];
 
 function renderLogin(): void {

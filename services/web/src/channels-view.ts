@@ -343,17 +343,21 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
           h('td', {}, String(c.routes)),
           h(
             'td',
-            { class: 'ww-ch-buttons' },
-            btn(t('chTest'), () => (c.type === 'webhook' ? void test(c, undefined) : askRecipient(c)), {
-              'data-action': 'test',
-            }),
-            c.readOnly ? null : btn(t('edit'), () => openChannelForm(c), { 'data-action': 'edit' }),
-            c.readOnly
-              ? null
-              : btn(t('chDelete'), () =>
-                  remove(`/api/v1/notification-channels/${encodeURIComponent(c.name)}`),
-                ),
-            btn(t('chLog'), () => log.showChannel(c.name)),
+            {},
+            h(
+              'div',
+              { class: 'ww-ch-buttons' },
+              btn(t('chTest'), () => (c.type === 'webhook' ? void test(c, undefined) : askRecipient(c)), {
+                'data-action': 'test',
+              }),
+              c.readOnly ? null : btn(t('edit'), () => openChannelForm(c), { 'data-action': 'edit' }),
+              c.readOnly
+                ? null
+                : btn(t('chDelete'), () =>
+                    remove(`/api/v1/notification-channels/${encodeURIComponent(c.name)}`),
+                  ),
+              btn(t('chLog'), () => log.showChannel(c.name)),
+            ),
           ),
         ),
       ),
@@ -372,13 +376,19 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
           h('td', {}, r.minSeverity ? label(r.minSeverity) : t('chAnySeverity')),
           h(
             'td',
-            { class: 'ww-ch-buttons' },
-            r.readOnly
-              ? t('chFromConfig')
-              : [
-                  btn(t('edit'), () => openRouteForm(r)),
-                  btn(t('chDelete'), () => remove(`/api/v1/notification-routes/${encodeURIComponent(r.id)}`)),
-                ],
+            {},
+            h(
+              'div',
+              { class: 'ww-ch-buttons' },
+              r.readOnly
+                ? t('chFromConfig')
+                : [
+                    btn(t('edit'), () => openRouteForm(r)),
+                    btn(t('chDelete'), () =>
+                      remove(`/api/v1/notification-routes/${encodeURIComponent(r.id)}`),
+                    ),
+                  ],
+            ),
           ),
         ),
       ),

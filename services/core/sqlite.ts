@@ -229,8 +229,9 @@ const MIGRATIONS: readonly string[] = [
   // 7 (issue #12, channels): notification channels and routes made in the app (config ones stay in
   // the config file, read-only). \`secret\` is the bot token / SMTP password / webhook key: needed in
   // clear to send, never returned by the API. \`settings\` holds the rest (url, host…) as JSON.
+  // IF NOT EXISTS: tests re-run the migrations from 5 on a database (migration 5 is idempotent).
   `
-  CREATE TABLE notification_channels (
+  CREATE TABLE IF NOT EXISTS notification_channels (
     name TEXT PRIMARY KEY,
     type TEXT NOT NULL CHECK (type IN ('webhook', 'telegram', 'email')),
     settings TEXT NOT NULL DEFAULT '{}',
@@ -240,7 +241,7 @@ const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL
   ) STRICT;
 
-  CREATE TABLE notification_routes (
+  CREATE TABLE IF NOT EXISTS notification_routes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     -- No foreign key: a route made in the app may name a channel of the config file.
     channel TEXT NOT NULL,
@@ -253,7 +254,7 @@ const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
   ) STRICT;
-  CREATE INDEX notification_routes_channel ON notification_routes (channel);
+  CREATE INDEX IF NOT EXISTS notification_routes_channel ON notification_routes (channel);
   `,
 ];
 

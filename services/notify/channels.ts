@@ -78,6 +78,14 @@ export interface NotificationChannels {
   createRoute(route: NewRoute, by: string | null): RouteView;
   updateRoute(id: string, route: NewRoute): RouteView;
   deleteRoute(id: string): void;
+  /**
+   * A flat body (url, secret, botToken, host…) → (settings, the type's secret); a secret field of
+   * another type is a 400 naming it. `secret` is absent when the body has none (keep it).
+   */
+  splitFields(
+    type: ChannelType,
+    fields: Record<string, unknown>,
+  ): { settings: Record<string, unknown>; secret?: string | null };
   /** notify config with the app's channels and routes merged in (cached until the next change). */
   effective(): NotifyConfig;
   /** The provider of a channel as it is now; null when there is no such channel. */
@@ -105,6 +113,24 @@ function validateChannel(ch: NotifyChannelConfig): void {
     const field = first.path.replace(/^\//, '') || 'body';
     throw badRequest(`${field}: ${first.message}`);
   }
+}
+
+const SECRET_FIELDS: readonly string[] = Object.values(SECRET_FIELD);
+
+function splitFields(
+  type: ChannelType,
+  fields: Record<string, unknown>,
+): { settings: Record<string, unknown>; secret?: string | null } {
+  const settings: Record<string, unknown> = {};
+  let secret: string | null | undefined;
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    if (SECRET_FIELDS.includes(k)) {
+      if (k !== SECRET_FIELD[type]) throw badRequest(`${k}: not a setting of a ${type} channel`);
+      secret = v as string | null;
+    } else settings[k] = v;
+  }
+  return secret === undefined ? { settings } : { settings, secret };
 }
 
 const configRouteId = (i: number) => `config-${i}`;
@@ -313,6 +339,7 @@ export function createNotificationChannels(deps: {
       store.deleteRoute(r.id);
       changed();
     },
+    splitFields,
     effective,
     provider,
     async test(name, recipient) {
@@ -348,5 +375,3 @@ export function createNotificationChannels(deps: {
     },
   };
 }
-
-export { SECRET_FIELD };

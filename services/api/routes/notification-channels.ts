@@ -2,13 +2,7 @@ import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typ
 import type { User } from '../../auth/users.ts';
 import { isoOrNull } from '../../core/clock.ts';
 import { badRequest, forbidden, notFound } from '../../core/errors.ts';
-import type { ChannelType } from '../../notify/channel-store.ts';
-import {
-  type ChannelView,
-  type NotificationChannels,
-  type RouteView,
-  SECRET_FIELD,
-} from '../../notify/channels.ts';
+import type { ChannelView, NotificationChannels, RouteView } from '../../notify/channels.ts';
 import { requireRole, userOf } from '../access.ts';
 import { auditContext } from '../audit.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -109,27 +103,6 @@ const RouteBody = Type.Object(
 );
 const RoutePatchBody = Type.Partial(RouteBody, { additionalProperties: false, minProperties: 1 });
 const RouteParams = Type.Object({ id: Type.String({ pattern: '^([0-9]{1,12}|config-[0-9]{1,6})$' }) });
-
-const SECRET_FIELDS = ['secret', 'botToken', 'password'] as const;
-type ChannelFields = Partial<Record<keyof typeof channelFields, unknown>>;
-
-/** Splits a body into (settings, secret) for `type`; a secret field of another type is a 400. */
-function splitBody(
-  type: ChannelType,
-  body: ChannelFields,
-): { settings: Record<string, unknown>; secret?: string | null } {
-  const own = SECRET_FIELD[type];
-  const settings: Record<string, unknown> = {};
-  let secret: string | null | undefined;
-  for (const [k, v] of Object.entries(body)) {
-    if (v === undefined) continue;
-    if ((SECRET_FIELDS as readonly string[]).includes(k)) {
-      if (k !== own) throw badRequest(`${k}: not a setting of a ${type} channel`);
-      secret = v as string | null;
-    } else settings[k] = v;
-  }
-  return secret === undefined ? { settings } : { settings, secret };
-}
 
 /** Only an admin of every ward may change shared channels. */
 function assertAllWards(user: User): void {
@@ -233,7 +206,7 @@ export const notificationChannelRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDep
       const { name, type, ...fields } = request.body;
       auditContext(request, { target: name, detail: { type, fields: Object.keys(fields).sort() } });
       assertAllWards(user);
-      const { settings, secret } = splitBody(type, fields);
+      const { settings, secret } = service().splitFields(type, fields);
       const c = service().createChannel(name, { type, settings, secret: secret ?? null }, user.username);
       return reply.code(201).send(channelJson(c, routesPerChannel()));
     },
@@ -261,7 +234,7 @@ export const notificationChannelRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDep
       const svc = service();
       const c = svc.getChannel(request.params.id);
       if (!c) throw notFound(`no notification channel '${request.params.id}'`);
-      const updated = svc.updateChannel(c.name, splitBody(c.type, request.body));
+      const updated = svc.updateChannel(c.name, svc.splitFields(c.type, request.body));
       return channelJson(updated, routesPerChannel());
     },
   );

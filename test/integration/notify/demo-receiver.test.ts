@@ -1,8 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startReceiver } from '../../../devices/webhook-receiver/receiver.ts';
 import { DeliveryError } from '../../../services/notify/providers/provider.ts';
 import { WebhookProvider } from '../../../services/notify/providers/webhook.ts';
 import type { OutgoingMessage } from '../../../services/notify/types.ts';
+import { startTestApp } from '../../helpers/app.ts';
 
 /**
  * The demo's webhook receiver (issue #12 item 10) against the service's real webhook provider over
@@ -66,4 +69,46 @@ describe('demo webhook receiver', () => {
     expect(unsigned.status).toBe(401);
     expect(r.messages()).toHaveLength(2);
   });
+
+  it('setup-channel.ts makes the demo channel and route through the API, and can run again', async () => {
+    const r = await startReceiver({ secret: SECRET });
+    cleanups.push(r.close);
+    const t = await startTestApp({ influxBaseUrl: inject('influxUrl') });
+    cleanups.push(() => t.stop());
+    const run = () =>
+      promisify(execFile)(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'devices/webhook-receiver/setup-channel.ts',
+          '--api',
+          t.httpUrl,
+          '--hook',
+          `${r.url}/hook`,
+          '--ward',
+          'binh-ngoc',
+        ],
+        {
+          env: { ...process.env, WARDWATCH_DEMO_TOKEN: t.adminToken, WARDWATCH_DEMO_WEBHOOK_SECRET: SECRET },
+        },
+      );
+    expect((await run()).stdout).toContain('test message delivered');
+    expect((await run()).stdout).toContain('test message delivered'); // a second demo run, same data
+    const channels = await t.api<{ items: Array<{ name: string; source: string }> }>(
+      'GET',
+      '/api/v1/notification-channels',
+    );
+    expect(channels.body.items.map((c) => [c.name, c.source])).toEqual([['demo-webhook', 'app']]);
+    const routes = await t.api<{ items: Array<{ channel: string; wards: string[]; recipients: string[] }> }>(
+      'GET',
+      '/api/v1/notification-routes',
+    );
+    expect(routes.body.items).toMatchObject([
+      { channel: 'demo-webhook', wards: ['binh-ngoc'], recipients: ['ky-thuat-vien'] },
+    ]);
+    // Both test messages arrived signed (the receiver refuses anything else).
+    expect(r.messages().filter((m) => m.event === 'test')).toHaveLength(2);
+    expect(r.rejected()).toBe(0);
+  }, 60_000);
 });

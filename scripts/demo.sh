@@ -66,6 +66,7 @@ pick_port() {
 http_port=$(pick_port WARDWATCH_HTTP_PORT 8080)
 mqtt_port=$(pick_port WARDWATCH_MQTT_PORT 1883)
 control_port=$(pick_port WARDWATCH_SIM_CONTROL_PORT 8090)
+receiver_port=$(pick_port WARDWATCH_DEMO_RECEIVER_PORT 8091)
 export WARDWATCH_HTTP_PORT=$http_port WARDWATCH_MQTT_PORT=$mqtt_port
 # A demo with a printed admin password listens on this machine only, unless told otherwise.
 export WARDWATCH_HOST=${WARDWATCH_HOST:-127.0.0.1}
@@ -74,6 +75,8 @@ control=http://127.0.0.1:$control_port
 
 service_log=$data_dir/wardwatch.log
 simulator_log=$data_dir/simulator.log
+receiver_log=$data_dir/webhook-receiver.log
+receiver=http://127.0.0.1:$receiver_port
 stamp="--- demo started $(date -u +%Y-%m-%dT%H:%M:%SZ) ---"
 echo "$stamp" >>"$service_log"
 echo "$stamp" >>"$simulator_log"
@@ -101,6 +104,22 @@ if command -v setsid >/dev/null 2>&1; then
   ww_track_pid "$pids_file" "$tail_pid" "tail -n 0 -F"
   ww_on_exit "ww_stop_pid $tail_pid 'log tail' 5"
 fi
+
+# --- the webhook receiver (issue #12): what a technician would get, on a page --------------------
+# A fresh shared secret each run; setup-channel.ts gives it to the demo-webhook channel.
+WARDWATCH_DEMO_WEBHOOK_SECRET=$(node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))')
+export WARDWATCH_DEMO_WEBHOOK_SECRET
+ww_info "starting the webhook receiver (log: $receiver_log)"
+ww_start_detached "$receiver_log" node --import tsx devices/webhook-receiver/cli.ts --port "$receiver_port"
+receiver_pid=$WW_PID
+ww_track_pid "$pids_file" "$receiver_pid" devices/webhook-receiver/cli.ts
+ww_on_exit "ww_stop_pid $receiver_pid webhook-receiver 5"
+for ((i = 0; ; i++)); do
+  [ "$(ww_http_status "$receiver/")" = 200 ] && break
+  kill -0 "$receiver_pid" 2>/dev/null || ww_die "the webhook receiver exited (log: $receiver_log)"
+  [ "$i" -lt 120 ] || ww_die "the webhook receiver did not answer within 30s (log: $receiver_log)"
+  sleep 0.25
+done
 
 # --- the service -------------------------------------------------------------------------------
 ww_info "starting wardwatch (log: $service_log)"
@@ -150,6 +169,11 @@ token=$(node -e '
   }).then((r) => r.json()).then((b) => console.log(b.token ?? "")).catch(() => console.log(""));
 ' "$api" "$password")
 [ -n "$token" ] || token='<token from POST /api/v1/auth/login>'
+# The demo-webhook channel and its route, made through the API as an admin would in the app.
+if ! WARDWATCH_DEMO_TOKEN=$token node --import tsx devices/webhook-receiver/setup-channel.ts \
+  --api "$api" --hook "$receiver/hook" --ward binh-ngoc >>"$receiver_log" 2>&1; then
+  ww_warn "could not set up the demo webhook channel (log: $receiver_log)"
+fi
 devices=$(node -e '
   fetch(process.argv[1]).then((r) => r.json()).then((l) => console.log(l.length)).catch(() => console.log("the"));
 ' "$control/devices")
@@ -179,12 +203,20 @@ cat <<EOF
    See the alert:
      curl -s -H "Authorization: Bearer $token" \\
           '$api/api/v1/alerts?state=open'
+   Notifications a technician would get (webhook channel demo-webhook, after notify.notifyDelayS,
+   60 s by default; a power cut sends one incident message, not one per device):
+     $receiver/                       (the receiver's page; signatures checked)
+     http://localhost:$http_port/#/channels   (channels, routes and the delivery log in the app)
+   Silence a camera (it stops reporting; one message about a minute after it is found offline):
+     curl -s -XPOST $control/faults -H 'content-type: application/json' \\
+          -d '{"type":"silence","target":"bn-cam-007"}'
    Bring everything back:
      curl -s -XPOST $control/faults -H 'content-type: application/json' \\
           -d '{"type":"restore","target":"all"}'
 
    Logs: $service_log
          $simulator_log
+         $receiver_log
    Warnings and alerts from the service appear below. Ctrl-C stops everything.
   ============================================================================================
 

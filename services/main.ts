@@ -41,6 +41,7 @@ import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
 import { createIngest, type Ingest } from './ingest/ingest.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createSqliteCounts } from './metrics/sqlite-counts.ts';
+import { createNotificationChannels } from './notify/channels.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
@@ -217,6 +218,13 @@ export async function createWardwatch(
 
   // Notifications (issue #3): listens to alert.* and incident.* and only writes outbox rows; a
   // worker on the clock delivers them. Subscribed in start(), before anything can open an alert.
+  // Issue #12: channels and routes made in the app, merged with the config's, read at run time.
+  const channels = createNotificationChannels({
+    db,
+    notify: config.notify,
+    clock,
+    log: log.child({ feature: 'notify-channels' }),
+  });
   const notifier = createNotifier({
     notify: config.notify,
     log: log.child({ feature: 'notify' }),
@@ -226,6 +234,7 @@ export async function createWardwatch(
     alerts,
     devices,
     wardName: (id) => wards.nameOf(id),
+    channels,
   });
   const digest = createDigest({
     notify: config.notify,
@@ -259,6 +268,7 @@ export async function createWardwatch(
     telemetry: storage,
     notifications: notifier,
     wards,
+    channels,
     health: () => ({
       mqttClients: broker.clientCount(),
       storage: storage.health(),
@@ -331,6 +341,7 @@ export async function createWardwatch(
       maintenanceEvents.stop();
       digest.stop();
       await notifier.stop(); // before db.close(): deliveries in flight still record their outcome
+      channels.close();
       await storage.stop();
       tickTx.flush();
       db.close();

@@ -23,6 +23,7 @@ import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoute } from './routes/metrics.ts';
+import { notificationChannelRoutes } from './routes/notification-channels.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { overviewRoutes } from './routes/overview.ts';
 import { reportRoutes } from './routes/reports.ts';
@@ -103,6 +104,7 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
   await app.register(reportRoutes, { deps });
   await app.register(auditRoutes, { deps });
   await app.register(wardRoutes, { deps });
+  await app.register(notificationChannelRoutes, { deps });
 };
 
 /**

@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger.ts';
 import type { MaintenanceService } from '../health/maintenance.ts';
 import type { AlertService, IncidentView, LivenessView } from '../health/service-types.ts';
 import type { OverloadState } from '../metrics/overload.ts';
+import type { NotificationChannels } from '../notify/channels.ts';
 import type { NotificationReader } from '../notify/notifier.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
 import type { StateHistoryReader } from '../reports/influx-state-reader.ts';
@@ -29,6 +30,8 @@ export interface ApiDeps {
   telemetry: TelemetryReader;
   /** The notification outbox (GET /api/v1/notifications); absent = nothing to list. */
   notifications?: NotificationReader;
+  /** Notification channels and routes made in the app (issue #12); absent = the routes answer 404. */
+  channels?: NotificationChannels;
   /** Area outage incidents (GET /api/v1/incidents); absent = none. */
   incidents?: IncidentView;
   /** Maintenance windows (/api/v1/maintenance); absent = the routes answer 404. */

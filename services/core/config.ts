@@ -28,7 +28,8 @@ const NotifyTarget = Type.Object(
   },
   { additionalProperties: false },
 );
-const NotifyChannel = Type.Union([
+/** One notification channel (exported for the channels made in the app, issue #12). */
+export const NotifyChannel = Type.Union([
   Type.Object(
     {
       type: Type.Literal('webhook'),

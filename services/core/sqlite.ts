@@ -227,10 +227,41 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN prev_secret_hash TEXT;
   ALTER TABLE devices ADD COLUMN prev_secret_expires_at INTEGER;
   `,
+  // 7 (issue #12, channels): notification channels and routes made in the app (config ones stay in
+  // the config file, read-only). \`secret\` is the bot token / SMTP password / webhook key: needed in
+  // clear to send, never returned by the API. \`settings\` holds the rest (url, host…) as JSON.
+  // IF NOT EXISTS: tests re-run the migrations from 5 on a database (migration 5 is idempotent).
+  `
+  CREATE TABLE IF NOT EXISTS notification_channels (
+    name TEXT PRIMARY KEY,
+    type TEXT NOT NULL CHECK (type IN ('webhook', 'telegram', 'email')),
+    settings TEXT NOT NULL DEFAULT '{}',
+    secret TEXT,
+    created_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE IF NOT EXISTS notification_routes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- No foreign key: a route made in the app may name a channel of the config file.
+    channel TEXT NOT NULL,
+    wards TEXT,
+    kinds TEXT,
+    alert_types TEXT,
+    min_severity TEXT CHECK (min_severity IS NULL OR min_severity IN ('critical', 'major', 'minor', 'warning')),
+    recipients TEXT NOT NULL,
+    created_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS notification_routes_channel ON notification_routes (channel);
+  `,
   // 8 (issue #12, admin): wards as records: a display name and an optional GeoJSON outline
   // (Polygon or MultiPolygon geometry as JSON text). Seeded from the configured outline files.
+  // IF NOT EXISTS: tests re-run the migrations from 5 on a database.
   `
-  CREATE TABLE wards (
+  CREATE TABLE IF NOT EXISTS wards (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     outline TEXT,

@@ -7,6 +7,7 @@ import type { Database } from '../core/sqlite.ts';
 import type { AlertService } from '../health/service-types.ts';
 import type { Alert, Incident } from '../health/types.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
+import type { NotificationChannels } from './channels.ts';
 import { type DeliveryFilter, SqliteOutbox } from './outbox.ts';
 import {
   decideRetry,
@@ -51,6 +52,11 @@ export interface NotifierDeps {
   wardName?: (wardId: string) => string;
   /** Channel name → provider; default: built from notify.channels. Tests may pass fakes. */
   providers?: Map<string, NotificationProvider>;
+  /**
+   * Channels and routes made in the app merged with the config's (issue #12): read at plan and
+   * send time, so a channel made or edited at run time is used without a restart.
+   */
+  channels?: Pick<NotificationChannels, 'effective' | 'provider'>;
 }
 
 const snapshot = (i: Incident): IncidentSnapshot => ({
@@ -75,7 +81,10 @@ const snapshot = (i: Incident): IncidentSnapshot => ({
 export function createNotifier(deps: NotifierDeps): Notifier {
   const { notify: cfg, log, clock, bus, alerts, devices } = deps;
   const outbox = new SqliteOutbox(deps.db);
-  const providers = deps.providers ?? createProviders(cfg);
+  const fixed = deps.providers ?? (deps.channels ? null : createProviders(cfg));
+  const providerOf = (name: string) => (fixed ? fixed.get(name) : deps.channels?.provider(name)) ?? null;
+  /** The notify config with the app's channels and routes (issue #12). */
+  const current = (): NotifyConfig => deps.channels?.effective() ?? cfg;
   const inFlight = new Map<number, Promise<void>>();
   const unsubscribe: Array<() => void> = [];
   let timer: TimerHandle | null = null;
@@ -193,7 +202,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       }
     }
     const attempts = row.attempts + 1;
-    const provider = providers.get(row.channel);
+    const provider = providerOf(row.channel);
     const message = render(row, alert);
     if (!provider || !message) {
       const why = provider ? 'nothing to render' : `channel '${row.channel}' is not configured`;
@@ -230,7 +239,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     );
     // Re-read: the alert may have been resolved while this request was in flight.
     const after = row.subjectType === 'alert' ? alerts.get(Number(row.subjectId)) : null;
-    enqueue(planAfterSent(cfg, { ...row, state: 'sent', attempts }, after, now));
+    enqueue(planAfterSent(current(), { ...row, state: 'sent', attempts }, after, now));
   }
 
   const rowsOf = (type: 'alert' | 'incident', id: number) => outbox.forSubject(type, String(id));
@@ -252,7 +261,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       running = true;
       unsubscribe.push(
         bus.on('alert.opened', (a) => {
-          enqueue(planAlertOpened(cfg, a));
+          enqueue(planAlertOpened(current(), a));
         }),
         bus.on('alert.acknowledged', (a) =>
           apply(planAlertAcknowledged(rowsOf('alert', a.id), inFlightSet()), { alertId: a.id }),
@@ -261,10 +270,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           apply(planAlertResolved(a, rowsOf('alert', a.id), inFlightSet(), clock.now()), { alertId: a.id }),
         ),
         bus.on('alert.updated', (a) => {
-          enqueue(planAlertUpdated(cfg, a, rowsOf('alert', a.id), clock.now()));
+          enqueue(planAlertUpdated(current(), a, rowsOf('alert', a.id), clock.now()));
         }),
         bus.on('incident.opened', (i) => {
-          enqueue(planIncidentOpened(cfg, snapshot(i), kindsOf(i.deviceIds), clock.now()));
+          enqueue(planIncidentOpened(current(), snapshot(i), kindsOf(i.deviceIds), clock.now()));
         }),
         bus.on('incident.resolved', (i) =>
           apply(planIncidentResolved(snapshot(i), rowsOf('incident', i.id), inFlightSet(), clock.now()), {
@@ -272,7 +281,8 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           }),
         ),
       );
-      log.info({ channels: [...providers.keys()], routes: cfg.routes.length }, 'notifier started');
+      const now = current();
+      log.info({ channels: Object.keys(now.channels), routes: now.routes.length }, 'notifier started');
       schedule();
     },
     async stop() {
@@ -281,7 +291,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       if (timer !== null) clock.clearTimeout(timer);
       timer = null;
       await Promise.allSettled([...inFlight.values()]);
-      for (const p of providers.values()) p.close?.();
+      for (const p of fixed?.values() ?? []) p.close?.();
     },
     enqueue,
     list: (filter) => outbox.list(filter),

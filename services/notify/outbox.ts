@@ -12,6 +12,10 @@ export interface DeliveryFilter {
   state?: DeliveryState;
   ward?: string;
   wards?: readonly string[];
+  /** The delivery log per channel and per alert (issue #12). */
+  channel?: string;
+  subjectType?: SubjectType;
+  subjectId?: string;
   limit: number;
   /** Opaque cursor from a previous page (newest first). */
   cursor?: string;
@@ -181,6 +185,16 @@ export class SqliteOutbox {
     if (filter.wards && filter.wards.length > 0) {
       where.push('ward IN (SELECT value FROM json_each(?))');
       args.push(JSON.stringify(filter.wards));
+    }
+    for (const [column, value] of [
+      ['channel', filter.channel],
+      ['subject_type', filter.subjectType],
+      ['subject_id', filter.subjectId],
+    ] as const) {
+      if (value !== undefined) {
+        where.push(`${column} = ?`);
+        args.push(value);
+      }
     }
     if (filter.cursor !== undefined) {
       const before = Number.parseInt(filter.cursor, 10);

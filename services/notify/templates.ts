@@ -181,3 +181,23 @@ export function renderIncident(
     link,
   };
 }
+
+/** A channel's test message (issue #12: "test" in the app sends this now, outside the outbox). */
+export function renderTest(
+  opts: RenderOptions,
+  channel: string,
+  now: number,
+): { subject: string; text: string; link: string | null } {
+  const at = formatTime(now, opts.timeZone);
+  return opts.language === 'vi'
+    ? {
+        subject: `[wardwatch] Tin nhắn thử của kênh ${channel}`,
+        text: `Tin nhắn thử từ wardwatch qua kênh «${channel}» lúc ${at}. Nếu bạn đọc được tin này, kênh đã hoạt động.`,
+        link: opts.publicUrl,
+      }
+    : {
+        subject: `[wardwatch] Test message of channel ${channel}`,
+        text: `Test message from wardwatch through channel “${channel}” at ${at}. If you can read this, the channel works.`,
+        link: opts.publicUrl,
+      };
+}

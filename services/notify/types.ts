@@ -72,8 +72,9 @@ export type IncidentSnapshot = Pick<
 export interface OutgoingMessage {
   /** Stable per delivery: receivers drop duplicates by it (a send interrupted by a crash is retried). */
   idempotencyKey: string;
-  subjectType: SubjectType;
-  event: NotifyEvent;
+  /** 'test': a channel's test message from the app (issue #12), never queued in the outbox. */
+  subjectType: SubjectType | 'test';
+  event: NotifyEvent | 'test';
   ward: string;
   subject: string;
   text: string;

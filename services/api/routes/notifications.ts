@@ -65,10 +65,19 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = 
         tags: ['notifications'],
         summary: 'List notification deliveries, newest first',
         description:
-          '`state=failed` lists deliveries that gave up. Ward-scoped like alerts. Pass `nextCursor` back as `cursor`.',
+          '`state=failed` lists deliveries that gave up; `state=pending` with attempts > 0 are being retried ' +
+          '(lastError says why). `channel`, `subjectType` + `subjectId` give the log of one channel or one alert ' +
+          '(issue #12). Ward-scoped like alerts. Pass `nextCursor` back as `cursor`.',
         querystring: Type.Object({
           state: Type.Optional(DeliveryStateT),
           ward: Type.Optional(Type.String({ minLength: 1 })),
+          channel: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          subjectType: Type.Optional(
+            Type.Union([Type.Literal('alert'), Type.Literal('incident'), Type.Literal('digest')]),
+          ),
+          subjectId: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 100, description: 'e.g. an alert id' }),
+          ),
           limit: Type.Optional(
             Type.Integer({ minimum: 1, maximum: MAX_NOTIFICATION_PAGE, default: DEFAULT_NOTIFICATION_PAGE }),
           ),
@@ -82,13 +91,16 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = 
     },
     async (request) => {
       const user = userOf(request);
-      const { state, ward, limit, cursor } = request.query;
+      const { state, ward, limit, cursor, channel, subjectType, subjectId } = request.query;
       const scope = wardScope(user, ward);
       // Without the notifier (tests that build the API alone) there is nothing to list.
       if (!deps.notifications) return { items: [], nextCursor: null };
       const page = deps.notifications.list({
         ...scope,
         state,
+        channel,
+        subjectType,
+        subjectId,
         cursor,
         limit: limit ?? DEFAULT_NOTIFICATION_PAGE,
       });

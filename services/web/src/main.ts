@@ -3,6 +3,7 @@ import { renderAccount } from './account-view.ts';
 import { renderAlerts } from './alerts-view.ts';
 import { ApiError, login, session, setUnauthorizedHandler } from './api.ts';
 import { renderAudit } from './audit-view.ts';
+import { renderChannels } from './channels-view.ts';
 import { renderDevices } from './devices-view.ts';
 import { h } from './dom.ts';
 import { errorText, getLang, type MessageKey, setLang, t } from './i18n.ts';
@@ -32,6 +33,7 @@ const ROUTES: Array<{
   { path: 'wards', key: 'admWards', render: renderWards, admin: true },
   { path: 'audit', key: 'admAudit', render: renderAudit, admin: true },
   { path: 'account', key: 'admAccount', render: renderAccount },
+  { path: 'channels', key: 'chNav', render: renderChannels, admin: true },
 ];
 
 function renderLogin(): void {

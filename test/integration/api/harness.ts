@@ -153,6 +153,7 @@ export async function createHarness(
       clock: ManualClock;
       devices: DeviceRegistry;
       log: ReturnType<typeof createLogger>;
+      config: Config;
     }) => Partial<ApiDeps>;
   } = {},
 ): Promise<Harness> {
@@ -193,7 +194,7 @@ export async function createHarness(
     alerts,
     telemetry,
     health: () => health,
-    ...opts.deps?.({ db, clock, devices, log }),
+    ...opts.deps?.({ db, clock, devices, log, config }),
   });
   await opts.extend?.(app);
   await users.ensureAdmin('admin-password');

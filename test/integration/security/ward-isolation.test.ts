@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMaintenanceService, type MaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
+import { createNotificationChannels, type NotificationChannels } from '../../../services/notify/channels.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
 import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
 import { createWardDirectory, type WardDirectory } from '../../../services/wards/wards.ts';
@@ -53,6 +54,10 @@ interface Ids {
   /** On now (issue #12: ending early). */
   windowAOn: number;
   windowBOn: number;
+  /** Notification routes (issue #12): ward A's (two: one to delete), ward B's. */
+  routeA: string;
+  routeA2: string;
+  routeB: string;
 }
 
 const newDevice = (over: Record<string, unknown>) => ({
@@ -303,6 +308,96 @@ const CASES: Record<string, Case> = {
     own: () => ({ method: 'PATCH', url: `/api/v1/wards/${A}`, body: { name: 'Phường A' } }),
   },
   'POST /api/v1/auth/password': { noWard: "changes the caller's own password only; wards-users.test.ts" },
+  // Issue #12: channels serve every ward, so only an admin of all wards changes or tests them; a
+  // ward's admin lists them and manages the routes of their own wards.
+  'GET /api/v1/notification-channels': {
+    b: () => [{ url: '/api/v1/notification-channels' }],
+    own: () => ({ url: '/api/v1/notification-channels' }),
+  },
+  'GET /api/v1/notification-channels/:id': {
+    b: () => [{ url: '/api/v1/notification-channels/hook-all' }],
+    own: () => ({ url: '/api/v1/notification-channels/hook-all' }),
+  },
+  'POST /api/v1/notification-channels': {
+    b: () => [
+      {
+        method: 'POST',
+        url: '/api/v1/notification-channels',
+        body: {
+          name: 'spy',
+          type: 'webhook',
+          url: 'http://127.0.0.1:9/spy',
+          secret: 'spy-secret-0123456789',
+        },
+        deny: true,
+      },
+    ],
+  },
+  'PATCH /api/v1/notification-channels/:id': {
+    b: () => [
+      {
+        method: 'PATCH',
+        url: '/api/v1/notification-channels/hook-all',
+        body: { url: 'http://127.0.0.1:9/spy' },
+        deny: true,
+      },
+    ],
+  },
+  'DELETE /api/v1/notification-channels/:id': {
+    b: () => [{ method: 'DELETE', url: '/api/v1/notification-channels/hook-all', deny: true }],
+  },
+  'POST /api/v1/notification-channels/:id/test': {
+    b: () => [{ method: 'POST', url: '/api/v1/notification-channels/hook-all/test', body: {}, deny: true }],
+  },
+  'GET /api/v1/notification-routes': {
+    b: () => [{ url: '/api/v1/notification-routes' }],
+    own: () => ({ url: '/api/v1/notification-routes' }),
+  },
+  'GET /api/v1/notification-routes/:id': {
+    b: (i) => [{ url: `/api/v1/notification-routes/${i.routeB}`, deny: true }],
+    own: (i) => ({ url: `/api/v1/notification-routes/${i.routeA}` }),
+  },
+  'POST /api/v1/notification-routes': {
+    b: () => [
+      {
+        method: 'POST',
+        url: '/api/v1/notification-routes',
+        body: { wards: [B], channel: 'hook-all', recipients: ['spy'] },
+        deny: true,
+      },
+      {
+        method: 'POST',
+        url: '/api/v1/notification-routes',
+        body: { channel: 'hook-all', recipients: ['spy'] },
+        deny: true,
+      },
+    ],
+    own: () => ({
+      method: 'POST',
+      url: '/api/v1/notification-routes',
+      body: { wards: [A], channel: 'hook-all', recipients: ['a-team-2'] },
+    }),
+  },
+  'PATCH /api/v1/notification-routes/:id': {
+    b: (i) => [
+      {
+        method: 'PATCH',
+        url: `/api/v1/notification-routes/${i.routeB}`,
+        body: { recipients: ['spy'] },
+        deny: true,
+      },
+      { method: 'PATCH', url: `/api/v1/notification-routes/${i.routeA}`, body: { wards: [B] }, deny: true },
+    ],
+    own: (i) => ({
+      method: 'PATCH',
+      url: `/api/v1/notification-routes/${i.routeA}`,
+      body: { recipients: ['a-team-3'] },
+    }),
+  },
+  'DELETE /api/v1/notification-routes/:id': {
+    b: (i) => [{ method: 'DELETE', url: `/api/v1/notification-routes/${i.routeB}`, deny: true }],
+    own: (i) => ({ method: 'DELETE', url: `/api/v1/notification-routes/${i.routeA2}` }),
+  },
   // Issue #6: fleet-wide counts (every ward's devices and alerts), so no ward-scoped user at all,
   // the ward's admin included; only the metrics token or an admin of all wards (metrics.test.ts).
   'GET /metrics': {
@@ -317,6 +412,7 @@ let h: Harness;
 let wards: WardDirectory;
 let maintenance: MaintenanceService;
 let incidents: SqliteIncidentRepository;
+let channels: NotificationChannels;
 let ids: Ids;
 let tokens: Record<'viewer' | 'technician' | 'admin', string>;
 let tokenB: string;
@@ -324,7 +420,8 @@ const secrets: Record<string, string> = {};
 
 beforeAll(async () => {
   h = await createHarness({
-    deps: ({ db, clock, devices, log }) => {
+    deps: ({ db, clock, devices, log, config }) => {
+      channels = createNotificationChannels({ db, clock, log, notify: config.notify });
       maintenance = createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices });
       incidents = new SqliteIncidentRepository(db);
       wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log });
@@ -333,6 +430,7 @@ beforeAll(async () => {
         incidents,
         notifications: new SqliteOutbox(db),
         wards,
+        channels,
         // Reports read history of every device, B's too: the route must filter.
         stateHistory: {
           stateHistory: async () =>
@@ -403,7 +501,27 @@ beforeAll(async () => {
   // Windows in the future, so that "covered now" changes only if someone's window reaches B.
   const later = { from: '2026-03-05T08:00:00Z', to: '2026-03-05T12:00:00Z' };
   const onNow = { from: new Date(h.clock.now()).toISOString(), to: '2026-03-05T12:00:00Z' };
+  channels.createChannel(
+    'hook-all',
+    { type: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' }, secret: 'hook-secret-0123456789' },
+    'admin',
+  );
+  const route = (ward: string, recipient: string) =>
+    channels.createRoute(
+      {
+        wards: [ward],
+        kinds: null,
+        alertTypes: null,
+        minSeverity: null,
+        channel: 'hook-all',
+        recipients: [recipient],
+      },
+      'admin',
+    ).id;
   ids = {
+    routeA: route(A, 'a-team'),
+    routeA2: route(A, 'a-team-old'),
+    routeB: route(B, 'bbb@example'),
     alertA,
     alertB,
     incidentA: incident(A, ['cam-a1']),
@@ -452,6 +570,10 @@ function snapshotB(): string {
     users: h.users.list().filter((u) => u.wards.length === 0 || u.wards.includes(B)),
     ward: wards.get(B),
     wardIds: wards.list().map((w) => w.id),
+    // Channels serve ward B too; routes that reach ward B (issue #12).
+    channels: channels.listChannels(),
+    channelConfig: channels.effective().channels,
+    routes: channels.listRoutes().filter((r) => r.wards === null || r.wards.includes(B)),
   });
 }
 

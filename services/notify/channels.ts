@@ -1,0 +1,377 @@
+import { Value } from '@sinclair/typebox/value';
+import type { Clock } from '../core/clock.ts';
+import { NotifyChannel } from '../core/config.ts';
+import { badRequest, conflict, notFound } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Database } from '../core/sqlite.ts';
+import {
+  type ChannelType,
+  joinSecret,
+  type NewRoute,
+  SECRET_FIELD,
+  SqliteChannelStore,
+  type StoredRoute,
+  splitSecret,
+} from './channel-store.ts';
+import { createProvider } from './providers/index.ts';
+import { DeliveryError, type NotificationProvider } from './providers/provider.ts';
+import { renderTest } from './templates.ts';
+import type { NotifyChannelConfig, NotifyConfig } from './types.ts';
+
+/**
+ * Notification channels and routes as the rest of the service sees them (issue #12): the ones of
+ * the config file (read-only, `source: 'config'`) merged with the ones made in the app (SQLite,
+ * `source: 'app'`). The notifier asks `effective()` at plan time and `provider()` at send time,
+ * so a channel created or edited in the app is used at once, without a restart.
+ */
+
+export type Source = 'config' | 'app';
+
+/** A channel without its secret: the only shape that leaves this module towards the API. */
+export interface ChannelView {
+  name: string;
+  type: ChannelType;
+  source: Source;
+  /** url (webhook); baseUrl (telegram); host, port, secure, username, from (email). */
+  settings: Record<string, unknown>;
+  /** Whether the write-only secret (webhook secret, bot token, SMTP password) is set. */
+  secretSet: boolean;
+  createdBy: string | null;
+  createdAt: number | null;
+  updatedAt: number | null;
+}
+
+export interface RouteView extends NewRoute {
+  /** App routes: their number; config routes: `config-<index>`. */
+  id: string;
+  source: Source;
+  createdBy: string | null;
+  createdAt: number | null;
+  updatedAt: number | null;
+}
+
+export interface ChannelTestResult {
+  ok: boolean;
+  providerMessageId: string | null;
+  error: string | null;
+  /** Retrying would not help (4xx, bad chat id, SMTP 5xx). */
+  permanent: boolean;
+}
+
+export interface NotificationChannels {
+  listChannels(): ChannelView[];
+  getChannel(name: string): ChannelView | null;
+  /** `settings` without the secret; `secret` the write-only field. 400 naming the field when invalid. */
+  createChannel(
+    name: string,
+    input: { type: ChannelType; settings: Record<string, unknown>; secret: string | null },
+    by: string | null,
+  ): ChannelView;
+  /** Changes the given settings; `secret` undefined keeps it. The type and name never change. */
+  updateChannel(
+    name: string,
+    patch: { settings: Record<string, unknown>; secret?: string | null },
+  ): ChannelView;
+  deleteChannel(name: string): void;
+  listRoutes(): RouteView[];
+  getRoute(id: string): RouteView | null;
+  createRoute(route: NewRoute, by: string | null): RouteView;
+  updateRoute(id: string, route: NewRoute): RouteView;
+  deleteRoute(id: string): void;
+  /**
+   * A flat body (url, secret, botToken, host…) → (settings, the type's secret); a secret field of
+   * another type is a 400 naming it. `secret` is absent when the body has none (keep it).
+   */
+  splitFields(
+    type: ChannelType,
+    fields: Record<string, unknown>,
+  ): { settings: Record<string, unknown>; secret?: string | null };
+  /** notify config with the app's channels and routes merged in (cached until the next change). */
+  effective(): NotifyConfig;
+  /** The provider of a channel as it is now; null when there is no such channel. */
+  provider(name: string): NotificationProvider | null;
+  /** Sends a test message now (not through the outbox) and answers with the provider's result. */
+  test(name: string, recipient: string): Promise<ChannelTestResult>;
+  close(): void;
+}
+
+/** Settings a channel made in the app gets when the form leaves them out. */
+const DEFAULTS: Record<ChannelType, Record<string, unknown>> = {
+  webhook: {},
+  telegram: { baseUrl: 'https://api.telegram.org' },
+  email: { port: 587, secure: false, username: null },
+};
+
+const SCHEMA_OF = Object.fromEntries(
+  NotifyChannel.anyOf.map((s) => [s.properties.type.const, s]),
+) as unknown as Record<ChannelType, typeof NotifyChannel>;
+
+/** 400 naming the first wrong field of a full channel config (its secret is never echoed). */
+function validateChannel(ch: NotifyChannelConfig): void {
+  const first = Value.Errors(SCHEMA_OF[ch.type], ch).First();
+  if (first) {
+    const field = first.path.replace(/^\//, '') || 'body';
+    throw badRequest(`${field}: ${first.message}`);
+  }
+}
+
+const SECRET_FIELDS: readonly string[] = Object.values(SECRET_FIELD);
+
+function splitFields(
+  type: ChannelType,
+  fields: Record<string, unknown>,
+): { settings: Record<string, unknown>; secret?: string | null } {
+  const settings: Record<string, unknown> = {};
+  let secret: string | null | undefined;
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    if (SECRET_FIELDS.includes(k)) {
+      if (k !== SECRET_FIELD[type]) throw badRequest(`${k}: not a setting of a ${type} channel`);
+      secret = v as string | null;
+    } else settings[k] = v;
+  }
+  return secret === undefined ? { settings } : { settings, secret };
+}
+
+const configRouteId = (i: number) => `config-${i}`;
+const appRouteId = (id: string): number | null => (/^[0-9]{1,12}$/.test(id) ? Number(id) : null);
+
+export function createNotificationChannels(deps: {
+  db: Database;
+  notify: NotifyConfig;
+  clock: Clock;
+  log: Logger;
+}): NotificationChannels {
+  const { notify: cfg, clock, log } = deps;
+  const store = new SqliteChannelStore(deps.db);
+  const providers = new Map<string, { key: string; provider: NotificationProvider }>();
+  let cached: NotifyConfig | null = null;
+  const changed = () => {
+    cached = null;
+  };
+
+  const fromConfig = (name: string, ch: NotifyChannelConfig): ChannelView => {
+    const { settings, secret } = splitSecret(ch);
+    return {
+      name,
+      type: ch.type,
+      source: 'config',
+      settings,
+      secretSet: secret !== null,
+      createdBy: null,
+      createdAt: null,
+      updatedAt: null,
+    };
+  };
+  const appView = (name: string): ChannelView | null => {
+    const c = store.channel(name);
+    if (!c) return null;
+    return {
+      name: c.name,
+      type: c.type,
+      source: 'app',
+      settings: c.settings,
+      secretSet: c.secret !== null && c.secret !== '',
+      createdBy: c.createdBy,
+      createdAt: c.createdAt,
+      updatedAt: c.updatedAt,
+    };
+  };
+  const isConfigChannel = (name: string) => Object.hasOwn(cfg.channels, name);
+  const channelExists = (name: string) => isConfigChannel(name) || store.channel(name) !== null;
+
+  const routeView = (r: StoredRoute): RouteView => ({
+    id: String(r.id),
+    source: 'app',
+    channel: r.channel,
+    wards: r.wards,
+    kinds: r.kinds,
+    alertTypes: r.alertTypes,
+    minSeverity: r.minSeverity,
+    recipients: r.recipients,
+    createdBy: r.createdBy,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  });
+  const configRoutes = (): RouteView[] =>
+    cfg.routes.map((r, i) => ({
+      id: configRouteId(i),
+      source: 'config',
+      channel: r.channel,
+      wards: r.wards ?? null,
+      kinds: r.kinds ?? null,
+      alertTypes: r.alertTypes ?? null,
+      minSeverity: r.minSeverity ?? null,
+      recipients: r.recipients,
+      createdBy: null,
+      createdAt: null,
+      updatedAt: null,
+    }));
+  /** The app route `id`, or 409 for a config route, 404 for none. */
+  const appRoute = (id: string): StoredRoute => {
+    if (id.startsWith('config-') && getRoute(id))
+      throw conflict('this route is defined in the config file: read-only');
+    const n = appRouteId(id);
+    const r = n === null ? null : store.route(n);
+    if (!r) throw notFound(`no notification route '${id}'`);
+    return r;
+  };
+  const checkRoute = (r: NewRoute) => {
+    if (!channelExists(r.channel)) throw badRequest(`channel: unknown channel '${r.channel}'`);
+  };
+  function getRoute(id: string): RouteView | null {
+    if (id.startsWith('config-')) return configRoutes().find((r) => r.id === id) ?? null;
+    const n = appRouteId(id);
+    const r = n === null ? null : store.route(n);
+    return r ? routeView(r) : null;
+  }
+
+  function effective(): NotifyConfig {
+    if (cached) return cached;
+    const channels = { ...cfg.channels };
+    for (const c of store.channels()) channels[c.name] = joinSecret(c);
+    const routes = [...cfg.routes];
+    for (const r of store.routes()) {
+      routes.push({
+        channel: r.channel,
+        recipients: r.recipients,
+        ...(r.wards ? { wards: r.wards } : {}),
+        ...(r.kinds ? { kinds: r.kinds } : {}),
+        ...(r.alertTypes ? { alertTypes: r.alertTypes } : {}),
+        ...(r.minSeverity ? { minSeverity: r.minSeverity } : {}),
+      });
+    }
+    cached = { ...cfg, channels, routes };
+    return cached;
+  }
+
+  function provider(name: string): NotificationProvider | null {
+    const ch = effective().channels[name];
+    if (!ch) return null;
+    // Rebuilt when the channel's settings changed (an edit in the app takes effect at once).
+    const key = JSON.stringify(ch);
+    const have = providers.get(name);
+    if (have?.key === key) return have.provider;
+    have?.provider.close?.();
+    const p = createProvider(ch, cfg.delivery.requestTimeoutMs);
+    providers.set(name, { key, provider: p });
+    return p;
+  }
+
+  return {
+    listChannels() {
+      const out = Object.entries(cfg.channels).map(([name, ch]) => fromConfig(name, ch));
+      for (const c of store.channels()) out.push(appView(c.name) as ChannelView);
+      return out;
+    },
+    getChannel(name) {
+      const ch = cfg.channels[name];
+      return ch && isConfigChannel(name) ? fromConfig(name, ch) : appView(name);
+    },
+    createChannel(name, input, by) {
+      if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) {
+        throw badRequest(
+          'name: lowercase letters, digits, - and _ (at most 64), starting with a letter or digit',
+        );
+      }
+      if (channelExists(name)) throw conflict(`a channel named '${name}' exists`);
+      const settings = { ...DEFAULTS[input.type], ...input.settings };
+      validateChannel(joinSecret({ type: input.type, settings, secret: input.secret }));
+      if (
+        !store.insertChannel({
+          name,
+          type: input.type,
+          settings,
+          secret: input.secret,
+          createdBy: by,
+          createdAt: clock.now(),
+        })
+      ) {
+        throw conflict(`a channel named '${name}' exists`);
+      }
+      changed();
+      log.info({ channel: name, type: input.type, by }, 'notification channel created');
+      return appView(name) as ChannelView;
+    },
+    updateChannel(name, patch) {
+      if (isConfigChannel(name)) throw conflict('this channel is defined in the config file: read-only');
+      const c = store.channel(name);
+      if (!c) throw notFound(`no notification channel '${name}'`);
+      const settings = { ...c.settings, ...patch.settings };
+      const secret = patch.secret === undefined ? c.secret : patch.secret;
+      validateChannel(joinSecret({ type: c.type, settings, secret }));
+      store.updateChannel(name, settings, secret, clock.now());
+      changed();
+      log.info(
+        { channel: name, fields: Object.keys(patch.settings), secretChanged: patch.secret !== undefined },
+        'notification channel changed',
+      );
+      return appView(name) as ChannelView;
+    },
+    deleteChannel(name) {
+      if (isConfigChannel(name)) throw conflict('this channel is defined in the config file: read-only');
+      if (!store.channel(name)) throw notFound(`no notification channel '${name}'`);
+      const n = store.routesOf(name);
+      if (n > 0) throw conflict(`${n} route(s) still send to this channel: delete or change them first`);
+      store.deleteChannel(name);
+      changed();
+      providers.get(name)?.provider.close?.();
+      providers.delete(name);
+      log.info({ channel: name }, 'notification channel deleted');
+    },
+    listRoutes: () => [...configRoutes(), ...store.routes().map(routeView)],
+    getRoute,
+    createRoute(route, by) {
+      checkRoute(route);
+      const r = store.insertRoute(route, by, clock.now());
+      changed();
+      return routeView(r);
+    },
+    updateRoute(id, route) {
+      const r = appRoute(id);
+      checkRoute(route);
+      store.updateRoute(r.id, route, clock.now());
+      changed();
+      return getRoute(id) as RouteView;
+    },
+    deleteRoute(id) {
+      const r = appRoute(id);
+      store.deleteRoute(r.id);
+      changed();
+    },
+    splitFields,
+    effective,
+    provider,
+    async test(name, recipient) {
+      const p = provider(name);
+      if (!p) throw notFound(`no notification channel '${name}'`);
+      const now = clock.now();
+      const m = renderTest(
+        { language: cfg.language, timeZone: cfg.timeZone, publicUrl: cfg.publicUrl },
+        name,
+        now,
+      );
+      try {
+        const r = await p.send(recipient, {
+          idempotencyKey: `test:${name}:${now}`,
+          subjectType: 'test',
+          event: 'test',
+          ward: '',
+          ...m,
+          data: { channel: name },
+        });
+        log.info({ channel: name }, 'test notification sent');
+        return { ok: true, providerMessageId: r.providerMessageId, error: null, permanent: false };
+      } catch (err) {
+        const e =
+          err instanceof DeliveryError ? err : new DeliveryError((err as Error)?.message ?? String(err));
+        log.warn({ channel: name, error: e.message }, 'test notification failed');
+        return { ok: false, providerMessageId: null, error: e.message, permanent: e.permanent };
+      }
+    },
+    close() {
+      for (const { provider: p } of providers.values()) p.close?.();
+      providers.clear();
+    },
+  };
+}

@@ -204,6 +204,19 @@ export const IncidentJson = Type.Object({
   openedAt: IsoTime,
   resolvedAt: nullable(IsoTime),
   message: Type.String(),
+  // Issue #12: people act on the incident as one unit.
+  acknowledgedAt: nullable(IsoTime),
+  acknowledgedBy: nullable(Type.String()),
+  resolvedBy: nullable(Type.String({ description: 'username, or system when the members came back' })),
+  assignee: nullable(Type.String()),
+  members: Type.Object(
+    {
+      total: Type.Integer(),
+      back: Type.Integer({ description: 'members online now' }),
+      byKind: Type.Record(Type.String(), Type.Integer(), { description: 'device kind → members' }),
+    },
+    { description: 'counted now, from the registry and liveness' },
+  ),
 });
 
 export const UserJson = Type.Object({

@@ -226,6 +226,14 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE devices ADD COLUMN prev_secret_hash TEXT;
   ALTER TABLE devices ADD COLUMN prev_secret_expires_at INTEGER;
   `,
+  // 9 (issue #12, incidents lane): an incident is acknowledged, assigned and resolved by people
+  // as one unit (its members' alerts follow); who did it is kept on the incident.
+  `
+  ALTER TABLE incidents ADD COLUMN acknowledged_at INTEGER;
+  ALTER TABLE incidents ADD COLUMN acknowledged_by TEXT;
+  ALTER TABLE incidents ADD COLUMN resolved_by TEXT;
+  ALTER TABLE incidents ADD COLUMN assignee TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

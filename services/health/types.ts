@@ -158,4 +158,11 @@ export interface Incident {
   message: string;
   /** Members' device_offline alert ids (linked: their `incidentId` is this incident). */
   alertIds: number[];
+  /** Issue #12: acknowledged as one unit (its members' alerts with it); null = not yet. */
+  acknowledgedAt: number | null;
+  acknowledgedBy: string | null;
+  /** Username, or `system` when the members came back. */
+  resolvedBy: string | null;
+  /** The technician the incident (and its members' alerts) is assigned to. */
+  assignee: string | null;
 }

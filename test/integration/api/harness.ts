@@ -153,6 +153,8 @@ export async function createHarness(
       clock: ManualClock;
       devices: DeviceRegistry;
       log: ReturnType<typeof createLogger>;
+      alerts: AlertEngine;
+      bus: EventBus<WardwatchEvents>;
     }) => Partial<ApiDeps>;
   } = {},
 ): Promise<Harness> {
@@ -193,7 +195,7 @@ export async function createHarness(
     alerts,
     telemetry,
     health: () => health,
-    ...opts.deps?.({ db, clock, devices, log }),
+    ...opts.deps?.({ db, clock, devices, log, alerts, bus }),
   });
   await opts.extend?.(app);
   await users.ensureAdmin('admin-password');

@@ -193,6 +193,10 @@ describe('notifier timing (fake clock)', () => {
       resolvedAt: null,
       message: '8 devices offline in power zone tba-3',
       alertIds: [...alerts.keys()],
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      resolvedBy: null,
+      assignee: null,
     };
     for (const a of [...alerts.values()]) {
       emit('alert.updated', {

@@ -17,6 +17,7 @@ import {
   planAlertOpened,
   planAlertResolved,
   planAlertUpdated,
+  planIncidentAssigned,
   planIncidentOpened,
   planIncidentResolved,
 } from './planner.ts';
@@ -258,6 +259,9 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         }),
         bus.on('incident.opened', (i) => {
           enqueue(planIncidentOpened(cfg, snapshot(i), kindsOf(i.deviceIds), clock.now()));
+        }),
+        bus.on('incident.updated', (i) => {
+          enqueue(planIncidentAssigned(cfg, { ...snapshot(i), assignee: i.assignee }, clock.now()));
         }),
         bus.on('incident.resolved', (i) =>
           apply(planIncidentResolved(snapshot(i), rowsOf('incident', i.id), inFlightSet(), clock.now()), {

@@ -1,6 +1,8 @@
 import { api, session } from './api.ts';
 import { h, select } from './dom.ts';
 import { formatDuration, formatTime, label, t } from './i18n.ts';
+import { incidentCard } from './incident-card.ts';
+import { assignedMatches, boardItems, incidentState } from './incident-logic.ts';
 import { sortAlerts } from './logic.ts';
 import { store } from './store.ts';
 import type { Alert } from './types.ts';
@@ -10,7 +12,11 @@ import type { Alert } from './types.ts';
  * acknowledge / resolve with a note. One column of cards so it fits a 360-px phone.
  */
 export function renderAlerts(root: HTMLElement): () => void {
-  const f = { ward: '', severity: '', state: '' };
+  const f = { ward: '', severity: '', state: '', mine: false };
+  const me = session.user()?.username ?? null;
+  // Issue #12: alerts and incidents counted apart, above the cards.
+  const counts = h('p', { class: 'ww-board-counts', 'data-testid': 'board-counts' });
+  const incidentDrafts = new Map<string, string>();
   const list = h('div', { class: 'ww-cards', 'data-testid': 'alert-list' });
   const wardSel = select({ 'aria-label': t('ward') }, [['', t('allWards')]], '');
   wardSel.addEventListener('change', () => {
@@ -58,7 +64,21 @@ export function renderAlerts(root: HTMLElement): () => void {
           ],
           '',
         ),
+        h(
+          'label',
+          { class: 'ww-check' },
+          h('input', {
+            type: 'checkbox',
+            'data-testid': 'only-mine',
+            onchange: (e: Event) => {
+              f.mine = (e.target as HTMLInputElement).checked;
+              render();
+            },
+          }),
+          ` ${t('assignedToMe')}`,
+        ),
       ),
+      counts,
       list,
     ),
   );
@@ -68,6 +88,16 @@ export function renderAlerts(root: HTMLElement): () => void {
     try {
       const updated = await api<Alert>('POST', `/api/v1/alerts/${a.id}/${action}`, note ? { note } : {});
       store.applyAlert(updated);
+    } catch (err) {
+      card.classList.remove('ww-busy');
+      card.append(h('p', { class: 'ww-error' }, (err as Error).message));
+    }
+  };
+
+  const assignMe = async (a: Alert, card: HTMLElement) => {
+    card.classList.add('ww-busy');
+    try {
+      store.applyAlert(await api<Alert>('POST', `/api/v1/alerts/${a.id}/assign`, { username: me }));
     } catch (err) {
       card.classList.remove('ww-busy');
       card.append(h('p', { class: 'ww-error' }, (err as Error).message));
@@ -101,6 +131,7 @@ export function renderAlerts(root: HTMLElement): () => void {
       a.acknowledgedBy
         ? h('p', { class: 'ww-muted' }, `${t('acknowledged')} ${t('by')} ${a.acknowledgedBy}`)
         : null,
+      a.assignee ? h('p', { class: 'ww-muted' }, `${t('assignedTo')}: ${a.assignee}`) : null,
       canAct
         ? h(
             'div',
@@ -115,6 +146,13 @@ export function renderAlerts(root: HTMLElement): () => void {
                     onclick: () => void act(a, 'ack', note.value, el),
                   },
                   t('acknowledge'),
+                )
+              : null,
+            me && a.assignee !== me
+              ? h(
+                  'button',
+                  { class: 'ww-btn', 'data-action': 'assign-me', onclick: () => void assignMe(a, el) },
+                  t('assignToMe'),
                 )
               : null,
             h(
@@ -133,8 +171,10 @@ export function renderAlerts(root: HTMLElement): () => void {
   };
 
   const render = () => {
-    const all = [...store.openAlerts.values()];
-    const wards = [...new Set(all.map((a) => a.ward))].sort();
+    // Issue #12: an open incident is one card; its members' alerts are not shown apart.
+    const board = boardItems(store.openAlerts.values(), store.openIncidents.values());
+    const all = board.alerts;
+    const wards = [...new Set([...all, ...board.incidents].map((a) => a.ward))].sort();
     wardSel.replaceChildren(
       h('option', { value: '' }, t('allWards')),
       ...wards.map((w) => h('option', { value: w, selected: w === f.ward }, w)),
@@ -144,11 +184,28 @@ export function renderAlerts(root: HTMLElement): () => void {
         (a) =>
           (f.ward === '' || a.ward === f.ward) &&
           (f.severity === '' || a.severity === f.severity) &&
-          (f.state === '' || a.state === f.state),
+          (f.state === '' || a.state === f.state) &&
+          assignedMatches(a, me, f.mine),
       ),
     );
+    // An outage takes devices off the air: as critical as it gets.
+    const incidents = board.incidents.filter(
+      (i) =>
+        (f.ward === '' || i.ward === f.ward) &&
+        (f.severity === '' || f.severity === 'critical') &&
+        (f.state === '' || incidentState(i) === f.state) &&
+        assignedMatches(i, me, f.mine),
+    );
+    counts.replaceChildren(
+      `${t('alertsCount')}: `,
+      h('b', { 'data-testid': 'count-alerts' }, String(board.alerts.length)),
+      ` · ${t('incidentsCount')}: `,
+      h('b', { 'data-testid': 'count-incidents' }, String(board.incidents.length)),
+    );
     list.replaceChildren(
-      ...(shown.length === 0 ? [h('p', { class: 'ww-muted' }, t('noAlerts'))] : shown.map(card)),
+      ...(shown.length + incidents.length === 0
+        ? [h('p', { class: 'ww-muted' }, t('noAlerts'))]
+        : [...incidents.map((i) => incidentCard(i, incidentDrafts)), ...shown.map(card)]),
     );
   };
 

@@ -4,6 +4,7 @@ import { ApiError, login, session, setUnauthorizedHandler } from './api.ts';
 import { renderDevices } from './devices-view.ts';
 import { h } from './dom.ts';
 import { getLang, type MessageKey, setLang, t } from './i18n.ts';
+import { renderIncidents } from './incidents-view.ts';
 import { renderMap } from './map-view.ts';
 import { renderReports } from './reports-view.ts';
 import { store } from './store.ts';
@@ -20,6 +21,7 @@ const ROUTES: Array<{
 }> = [
   { path: 'map', key: 'map', render: renderMap },
   { path: 'alerts', key: 'alerts', render: renderAlerts },
+  { path: 'incidents', key: 'incidents', render: renderIncidents },
   { path: 'reports', key: 'reports', render: renderReports },
   { path: 'devices', key: 'devices', render: renderDevices, admin: true },
 ];

@@ -7,6 +7,7 @@ import { openDevicePanel, refreshDevicePanel } from './device-panel.ts';
 import { h, select } from './dom.ts';
 import { label, t } from './i18n.ts';
 import { kindSvg } from './icons.ts';
+import { boardCounts } from './incident-logic.ts';
 import {
   type DeviceFilter,
   DISPLAY_STATES,
@@ -216,7 +217,8 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
     const byKind = summarizeByKind(
       [...store.devices.values()].map((d) => ({ kind: d.kind, state: store.stateOf(d) })),
     );
-    const open = store.openAlerts.size;
+    // Issue #12: alerts outside incidents and incidents, counted apart.
+    const counts = boardCounts(store.openAlerts.values(), store.openIncidents.values());
     // Gateways only where there are some: most wards have none.
     const kinds = KINDS.filter((k) => k !== 'gateway' || (byKind[k]?.total ?? 0) > 0);
     summary.replaceChildren(
@@ -230,7 +232,18 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
           ` ${label('online').toLowerCase()}`,
         ),
       ),
-      h('span', { class: 'ww-summary-item' }, `${t('openAlerts')}: `, h('b', {}, String(open))),
+      h(
+        'span',
+        { class: 'ww-summary-item', 'data-testid': 'summary-alerts' },
+        `${t('alertsCount')}: `,
+        h('b', {}, String(counts.alerts)),
+      ),
+      h(
+        'span',
+        { class: 'ww-summary-item', 'data-testid': 'summary-incidents' },
+        `${t('incidentsCount')}: `,
+        h('b', {}, String(counts.incidents)),
+      ),
       h(
         'span',
         { class: `ww-live ww-live-${store.live}` },
@@ -246,6 +259,7 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
 
   const unsubscribe = store.subscribe((c) => {
     if (c.kind === 'reset') rebuild();
+    else if (c.kind === 'incidents') renderSummary();
     else {
       const id = c.kind === 'device' ? c.id : c.deviceId;
       updateOne(id);

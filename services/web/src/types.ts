@@ -48,6 +48,28 @@ export interface Alert {
   resolvedAt: string | null;
   resolvedBy: string | null;
   note: string | null;
+  /** Issue #12: who it is assigned to, and the incident it belongs to. */
+  assignee?: string | null;
+  incidentId?: number | null;
+}
+
+/** An area outage (issue #12): one card for many offline devices. */
+export interface Incident {
+  id: number;
+  type: 'area_outage';
+  ward: string;
+  powerZone: string | null;
+  deviceIds: string[];
+  alertIds: number[];
+  state: 'open' | 'resolved';
+  openedAt: string;
+  resolvedAt: string | null;
+  message: string;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  resolvedBy: string | null;
+  assignee: string | null;
+  members: { total: number; back: number; byKind: Record<string, number> };
 }
 
 export interface Group {

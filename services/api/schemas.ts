@@ -195,9 +195,12 @@ export const AlertDetailJson = Type.Composite([
 
 export const IncidentJson = Type.Object({
   id: Type.Integer(),
-  type: Type.Literal('area_outage'),
+  type: Type.Union([Type.Literal('area_outage'), Type.Literal('dead_parent')], {
+    description: 'dead_parent (issue #12): parentId is offline; deviceIds are the devices behind it',
+  }),
   ward: Type.String(),
   powerZone: nullable(Type.String()),
+  parentId: nullable(Type.String()),
   deviceIds: Type.Array(Type.String()),
   alertIds: Type.Array(Type.Integer()),
   state: Type.Union([Type.Literal('open'), Type.Literal('resolved')]),

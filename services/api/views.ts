@@ -76,6 +76,7 @@ export const incidentJson = (i: Incident, counter?: MemberCounter) => ({
   type: i.type,
   ward: i.ward,
   powerZone: i.powerZone,
+  parentId: i.parentId,
   deviceIds: i.deviceIds,
   alertIds: i.alertIds,
   state: i.state,

@@ -5,6 +5,7 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Device } from '../registry/types.ts';
 import type { AlertEngine } from './alert-service.ts';
+import { createDeadParentIncidents } from './dead-parent.ts';
 import { OFFLINE_ALERT } from './liveness-service.ts';
 import {
   areaOutageMembers,
@@ -98,6 +99,7 @@ export function createRootCauseService(deps: {
   let children: Map<string, string[]> | null = null;
   const unsubscribe: Array<() => void> = [];
   let timer: TimerHandle | null = null;
+  const deadParents = createDeadParentIncidents({ incidents, alerts, bus, log });
 
   const suppress = (a: Alert, s: Suppression) => {
     // The first reason stands (a parent's outage explains the child even inside an area outage).
@@ -250,13 +252,21 @@ export function createRootCauseService(deps: {
     if (d.parentId && liveness.stateOf(d.parentId) === 'offline') {
       const parentAlert = alerts.findUnresolved(d.parentId, OFFLINE_ALERT);
       suppress(a, { reason: 'parent_offline', ref: parentAlert ? String(parentAlert.id) : d.parentId });
+      const parent = devices.get(d.parentId);
+      if (parent) deadParents.childDown(d, a, parent, parentAlert);
     }
     // Children that went down shortly before this parent.
     const windowMs = rc.parentSuppressionS * 1000;
-    for (const childId of childrenOf(d.id)) {
+    const kids = childrenOf(d.id);
+    const down: Array<{ device: Device; alert: Alert }> = [];
+    for (const childId of kids) {
       const ca = alerts.findUnresolved(childId, OFFLINE_ALERT);
       if (ca && now - ca.openedAt <= windowMs) suppress(ca, { reason: 'parent_offline', ref: String(a.id) });
+      const cd = ca && liveness.stateOf(childId) === 'offline' ? devices.get(childId) : null;
+      if (ca && cd) down.push({ device: cd, alert: ca });
     }
+    // Issue #12: the parent and the devices behind it are one incident on the board.
+    if (kids.length > 0) deadParents.parentDown(d, a, down);
     if (rc.areaOutage.enabled) areaOutage(d, a);
   };
 
@@ -356,6 +366,7 @@ export function createRootCauseService(deps: {
 
   const onState = (e: WardwatchEvents['device.state']) => {
     onMemberState(e.deviceId, e.state, e.at);
+    if (e.state === 'online') deadParents.parentBack(e.deviceId, e.at);
     if (!rc.flapping.enabled) return;
     const { state, start } = flapOnChange(flaps.get(e.deviceId) ?? newFlapState(), e.state, e.at, flapParams);
     flaps.set(e.deviceId, state);
@@ -405,7 +416,10 @@ export function createRootCauseService(deps: {
 
   return {
     start() {
-      for (const incident of incidents.listOpen()) {
+      const stillOpen = incidents.listOpen();
+      deadParents.restore(stillOpen);
+      for (const incident of stillOpen) {
+        if (incident.type !== 'area_outage') continue;
         const first = incident.deviceIds.map((id) => devices.get(id)).find((d) => d !== null);
         if (!first) continue;
         const anchor: Outage = {
@@ -438,11 +452,13 @@ export function createRootCauseService(deps: {
         bus.on('incident.resolved', (i) => {
           const entry = open.get(i.id);
           if (entry) untrack(entry);
+          deadParents.forget(i.id);
         }),
         bus.on('device.deleted', ({ deviceId }) => {
           flaps.delete(deviceId);
           // A deleted member is not back (it never will be): as if it went dark.
           onMemberState(deviceId, 'unknown', clock.now());
+          deadParents.parentBack(deviceId, clock.now());
           children = null;
         }),
       );

@@ -98,3 +98,8 @@ export function areaOutageMessage(p: {
   const back = p.back > 0 ? `; ${p.back} back online` : '';
   return `Area outage: ${p.members} devices of ${where} went offline${back}`;
 }
+
+/** The message of a dead parent's incident (issue #12), from its members now. */
+export function deadParentMessage(p: { parentId: string; members: number }): string {
+  return `Parent ${p.parentId} offline: ${p.members} devices behind it unreachable`;
+}

@@ -1,11 +1,12 @@
 import type { Database } from '../core/sqlite.ts';
-import type { Incident } from './types.ts';
+import type { Incident, IncidentType } from './types.ts';
 
 interface IncidentRow {
   id: number;
-  type: 'area_outage';
+  type: IncidentType;
   ward: string;
   power_zone: string | null;
+  parent_id: string | null;
   device_ids: string;
   alert_ids: string;
   state: 'open' | 'resolved';
@@ -23,6 +24,7 @@ const toIncident = (r: IncidentRow): Incident => ({
   type: r.type,
   ward: r.ward,
   powerZone: r.power_zone,
+  parentId: r.parent_id,
   deviceIds: JSON.parse(r.device_ids) as string[],
   alertIds: JSON.parse(r.alert_ids) as number[],
   state: r.state,
@@ -37,8 +39,8 @@ const toIncident = (r: IncidentRow): Incident => ({
 
 export type NewIncident = Omit<
   Incident,
-  'id' | 'state' | 'resolvedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedBy' | 'assignee'
->;
+  'id' | 'state' | 'resolvedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedBy' | 'assignee' | 'parentId'
+> & { parentId?: string | null };
 
 /** Incidents over better-sqlite3 (area outages, issue #3). */
 export class SqliteIncidentRepository {
@@ -46,8 +48,8 @@ export class SqliteIncidentRepository {
   constructor(db: Database) {
     this.stmts = {
       insert: db.prepare<[Record<string, unknown>]>(
-        `INSERT INTO incidents (type, ward, power_zone, device_ids, alert_ids, state, opened_at, message)
-         VALUES (@type, @ward, @powerZone, @deviceIds, @alertIds, 'open', @openedAt, @message)`,
+        `INSERT INTO incidents (type, ward, power_zone, parent_id, device_ids, alert_ids, state, opened_at, message)
+         VALUES (@type, @ward, @powerZone, @parentId, @deviceIds, @alertIds, 'open', @openedAt, @message)`,
       ),
       get: db.prepare<[number], IncidentRow>('SELECT * FROM incidents WHERE id = ?'),
       listOpen: db.prepare<[], IncidentRow>("SELECT * FROM incidents WHERE state = 'open' ORDER BY id"),
@@ -79,6 +81,7 @@ export class SqliteIncidentRepository {
     const id = Number(
       this.stmts.insert.run({
         ...i,
+        parentId: i.parentId ?? null,
         deviceIds: JSON.stringify(i.deviceIds),
         alertIds: JSON.stringify(i.alertIds),
       }).lastInsertRowid,

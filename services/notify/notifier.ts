@@ -258,6 +258,8 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           enqueue(planAlertUpdated(cfg, a, rowsOf('alert', a.id), clock.now()));
         }),
         bus.on('incident.opened', (i) => {
+          // A dead parent's own offline alert pages already (issue #12): its incident only groups.
+          if (i.type === 'dead_parent') return;
           enqueue(planIncidentOpened(cfg, snapshot(i), kindsOf(i.deviceIds), clock.now()));
         }),
         bus.on('incident.updated', (i) => {

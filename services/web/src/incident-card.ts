@@ -145,6 +145,15 @@ export function incidentCard(i: Incident, drafts: Map<string, string>): HTMLElem
       `${t('ward')}: ${i.ward}`,
       i.powerZone ? ` · ${t('powerZone')}: ${i.powerZone}` : null,
     ),
+    // The cause of a dead parent: the gateway or NVR the members reach the service through.
+    i.parentId
+      ? h(
+          'p',
+          { 'data-testid': 'incident-parent' },
+          `${t('parentDevice')}: `,
+          h('b', {}, store.devices.get(i.parentId)?.name ?? i.parentId),
+        )
+      : null,
     h(
       'p',
       { 'data-testid': 'incident-members' },

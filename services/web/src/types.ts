@@ -53,12 +53,14 @@ export interface Alert {
   incidentId?: number | null;
 }
 
-/** An area outage (issue #12): one card for many offline devices. */
+/** An area outage or a dead parent (issue #12): one card for many offline devices. */
 export interface Incident {
   id: number;
-  type: 'area_outage';
+  /** dead_parent: a gateway/NVR offline with the devices behind it. */
+  type: 'area_outage' | 'dead_parent';
   ward: string;
   powerZone: string | null;
+  parentId: string | null;
   deviceIds: string[];
   alertIds: number[];
   state: 'open' | 'resolved';

@@ -38,7 +38,7 @@ const clock: Clock & { t: number } = {
 
 const light = (id: string): Device => ({
   id,
-  kind: id.startsWith('cam') ? 'camera' : 'light',
+  kind: id.startsWith('cam') ? 'camera' : id.startsWith('gw') ? 'gateway' : 'light',
   name: id,
   ward: 'binh-ngoc',
   lat: 21.53,
@@ -111,8 +111,8 @@ describe('incidents: message, members and actions', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const goOffline = (id: string) => {
-    devices.set(id, devices.get(id) ?? light(id));
+  const goOffline = (id: string, parentId: string | null = null) => {
+    devices.set(id, devices.get(id) ?? { ...light(id), parentId, powerZone: parentId ? null : 'tram-9' });
     states.set(id, 'offline');
     clock.t += 100;
     bus.emit('device.state', {
@@ -170,8 +170,39 @@ describe('incidents: message, members and actions', () => {
     expect(repo.get(grown.id)?.message).toMatch(/; 2 back online$/);
   });
 
+  it('dead parent: a gateway and the cameras behind it are one incident; it ends when the gateway is back', async () => {
+    const opened: Incident[] = [];
+    const ended: Incident[] = [];
+    bus.on('incident.opened', (i) => void opened.push(i));
+    bus.on('incident.resolved', (i) => void ended.push(i));
+    const early = goOffline('cam-a', 'gw-1'); // down just before its gateway
+    const gw = goOffline('gw-1');
+    const late = [goOffline('cam-b', 'gw-1'), goOffline('cam-c', 'gw-1')];
+    expect(opened.map((i) => i.type)).toEqual(['dead_parent']);
+    const incident = repo.get(opened[0]?.id as number) as Incident;
+    expect(incident).toMatchObject({ parentId: 'gw-1', deviceIds: ['cam-a', 'cam-b', 'cam-c'] });
+    expect(incident.alertIds).toEqual([gw.id, early.id, ...late.map((a) => a.id)]);
+    expect(incident.message).toMatch(/\b3 devices behind it\b/);
+    for (const a of [early, ...late]) {
+      expect(alerts.get(a.id)).toMatchObject({
+        incidentId: incident.id,
+        suppressedBy: { reason: 'parent_offline', ref: String(gw.id) },
+      });
+    }
+    // A camera back alone changes nothing; the gateway back ends it.
+    comeBack('cam-a');
+    expect(ended).toEqual([]);
+    comeBack('gw-1');
+    expect(ended.map((i) => [i.id, i.resolvedBy])).toEqual([[incident.id, 'system']]);
+    // A gateway without a device behind it down is no incident.
+    goOffline('cam-z', 'gw-2');
+    states.set('cam-z', 'online');
+    goOffline('gw-2');
+    expect(opened).toHaveLength(1);
+  });
+
   it('acknowledge: the incident and every open member alert, with an ack line in each history; twice changes nothing', async () => {
-    const members = ids(10).map(goOffline);
+    const members = ids(10).map((id) => goOffline(id));
     await settle();
     const incident = repo.listOpen()[0] as Incident;
     // One member was acknowledged on its own already: its acknowledgement stands.
@@ -193,7 +224,7 @@ describe('incidents: message, members and actions', () => {
   });
 
   it('assign: the incident and its unresolved members; resolve: all of them, history on each; a new outage then opens a new incident', async () => {
-    const members = ids(6).map(goOffline);
+    const members = ids(6).map((id) => goOffline(id));
     await settle();
     const incident = repo.listOpen()[0] as Incident;
     const assigned = service.assign(incident.id, 'tech.an', 'admin');

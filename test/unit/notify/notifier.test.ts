@@ -197,6 +197,7 @@ describe('notifier timing (fake clock)', () => {
       acknowledgedBy: null,
       resolvedBy: null,
       assignee: null,
+      parentId: null,
     };
     for (const a of [...alerts.values()]) {
       emit('alert.updated', {

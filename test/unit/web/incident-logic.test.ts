@@ -13,6 +13,7 @@ const incident = (over: Partial<Incident> = {}): Incident => ({
   type: 'area_outage',
   ward: 'binh-ngoc',
   powerZone: 'tram-9',
+  parentId: null,
   deviceIds: ['l1', 'l2'],
   alertIds: [11, 12],
   state: 'open',

@@ -60,6 +60,7 @@ describe('incidents: message, members and actions', () => {
   let bus: EventBus<WardwatchEvents>;
   let alerts: AlertEngine;
   let rootCause: RootCauseService;
+  let makeRootCause: () => RootCauseService;
   let repo: SqliteIncidentRepository;
   let service: IncidentService;
   const devices = new Map<string, Device>();
@@ -84,24 +85,26 @@ describe('incidents: message, members and actions', () => {
     states.clear();
     updates.length = 0;
     bus.on('incident.updated', (i) => void updates.push(i));
-    rootCause = createRootCauseService({
-      config,
-      log,
-      clock,
-      bus,
-      alerts,
-      devices: { get: (id) => devices.get(id) ?? null, list: () => [...devices.values()] },
-      liveness: {
-        stateOf: (id) => states.get(id) ?? 'unknown',
-        getStatus: (id) => ({
-          deviceId: id,
-          state: states.get(id) ?? 'unknown',
-          lastSeenAt: null,
-          stateSince: T0,
-        }),
-      },
-      incidents: repo,
-    });
+    makeRootCause = () =>
+      createRootCauseService({
+        config,
+        log,
+        clock,
+        bus,
+        alerts,
+        devices: { get: (id) => devices.get(id) ?? null, list: () => [...devices.values()] },
+        liveness: {
+          stateOf: (id) => states.get(id) ?? 'unknown',
+          getStatus: (id) => ({
+            deviceId: id,
+            state: states.get(id) ?? 'unknown',
+            lastSeenAt: null,
+            stateSince: T0,
+          }),
+        },
+        incidents: repo,
+      });
+    rootCause = makeRootCause();
     rootCause.start();
     service = createIncidentService({ view: rootCause, repo, alerts, bus, clock, log });
   });
@@ -112,7 +115,11 @@ describe('incidents: message, members and actions', () => {
   });
 
   const goOffline = (id: string, parentId: string | null = null) => {
-    devices.set(id, devices.get(id) ?? { ...light(id), parentId, powerZone: parentId ? null : 'tram-9' });
+    if (!devices.has(id)) {
+      const d = { ...light(id), parentId, powerZone: parentId ? null : 'tram-9' };
+      devices.set(id, d);
+      bus.emit('device.created', d);
+    }
     states.set(id, 'offline');
     clock.t += 100;
     bus.emit('device.state', {
@@ -146,6 +153,8 @@ describe('incidents: message, members and actions', () => {
       at: clock.t,
       reason: 'sign_of_life',
     });
+    // As liveness does: the offline alert resolves itself.
+    alerts.resolveBySystem(id, OFFLINE_ALERT, clock.t);
   };
   /** Membership and message are written once the current burst is handled (a microtask). */
   const settle = () => new Promise<void>((r) => queueMicrotask(r));
@@ -194,11 +203,21 @@ describe('incidents: message, members and actions', () => {
     expect(ended).toEqual([]);
     comeBack('gw-1');
     expect(ended.map((i) => [i.id, i.resolvedBy])).toEqual([[incident.id, 'system']]);
+    // After a restart the open incident is known again, and still ends when the gateway is back.
+    goOffline('gw-1');
+    goOffline('cam-b', 'gw-1');
+    const again = opened.at(-1) as Incident;
+    expect(again.id).not.toBe(incident.id);
+    rootCause.stop();
+    rootCause = makeRootCause();
+    rootCause.start();
+    comeBack('gw-1');
+    expect(ended.map((i) => i.id)).toEqual([incident.id, again.id]);
     // A gateway without a device behind it down is no incident.
     goOffline('cam-z', 'gw-2');
     states.set('cam-z', 'online');
     goOffline('gw-2');
-    expect(opened).toHaveLength(1);
+    expect(opened).toHaveLength(2);
   });
 
   it('acknowledge: the incident and every open member alert, with an ack line in each history; twice changes nothing', async () => {

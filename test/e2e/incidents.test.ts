@@ -162,4 +162,26 @@ describe('incidents on the board', { timeout: TIMEOUT }, () => {
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await screenshot(phone, 'incidents-page-phone');
   });
+
+  it('resolving it from the incidents page resolves the 10 alerts; it then lists as past', async () => {
+    const card = desktop.locator(`[data-incident-id="${incident.id}"]`);
+    await card.getByLabel('Ghi chú').fill('điện lực đã đóng lại trạm');
+    await card.locator('[data-action=resolve]').click();
+    await waitFor(async () => {
+      const r = await t.api<ApiIncident>('GET', `/api/v1/incidents/${incident.id}`);
+      return r.body.state === 'resolved';
+    }, 'the incident resolved');
+    const r = await t.api<{ items: ApiAlert[] }>('GET', '/api/v1/alerts?type=device_offline');
+    const members = r.body.items.filter((a) => ids.includes(a.deviceId));
+    expect(members.map((a) => a.state)).toEqual(Array(N).fill('resolved'));
+    await desktop.getByLabel('Trạng thái').selectOption('resolved');
+    const past = desktop.locator(`[data-incident-id="${incident.id}"]`);
+    await expect.poll(() => past.getAttribute('data-state')).toBe('resolved');
+    expect(await past.locator('[data-action]').count()).toBe(0);
+    await screenshot(desktop, 'incidents-page-past-desktop');
+    // The board has nothing left of it.
+    await desktop.goto(`${t.httpUrl}/#/alerts`);
+    await expect.poll(() => desktop.locator('[data-testid=count-incidents]').textContent()).toBe('0');
+    expect(await desktop.locator('.ww-card').count()).toBe(0);
+  });
 });

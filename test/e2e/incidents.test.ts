@@ -163,6 +163,29 @@ describe('incidents on the board', { timeout: TIMEOUT }, () => {
     await screenshot(phone, 'incidents-page-phone');
   });
 
+  it('assigns it to a technician of the ward from the card', async () => {
+    const res = await t.api('POST', '/api/v1/users', {
+      body: { username: 'tech.e2e', password: 'password-tech-e2e', role: 'technician', wards: ['binh-ngoc'] },
+    });
+    expect(res.status).toBe(201);
+    const card = desktop.locator(`[data-incident-id="${incident.id}"]`);
+    const sel = card.locator('[data-action=assign-to]');
+    await sel.focus();
+    await expect.poll(() => sel.locator('option[value="tech.e2e"]').count()).toBe(1);
+    await sel.selectOption('tech.e2e');
+    await waitFor(async () => {
+      const r = await t.api<ApiIncident>('GET', `/api/v1/incidents/${incident.id}`);
+      return r.body.assignee === 'tech.e2e';
+    }, 'the incident assigned to tech.e2e');
+    const r = await t.api<{ items: Array<ApiAlert & { assignee: string | null }> }>(
+      'GET',
+      '/api/v1/alerts?state=open&type=device_offline',
+    );
+    expect(r.body.items.filter((a) => ids.includes(a.deviceId)).map((a) => a.assignee)).toEqual(
+      Array(N).fill('tech.e2e'),
+    );
+  });
+
   it('resolving it from the incidents page resolves the 10 alerts; it then lists as past', async () => {
     const card = desktop.locator(`[data-incident-id="${incident.id}"]`);
     await card.getByLabel('Ghi chú').fill('điện lực đã đóng lại trạm');

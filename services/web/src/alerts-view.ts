@@ -1,7 +1,7 @@
 import { api, session } from './api.ts';
 import { h, select } from './dom.ts';
 import { formatDuration, formatTime, label, t } from './i18n.ts';
-import { incidentCard } from './incident-card.ts';
+import { assignSelect, incidentCard } from './incident-card.ts';
 import { assignedMatches, boardItems, incidentState } from './incident-logic.ts';
 import { sortAlerts } from './logic.ts';
 import { store } from './store.ts';
@@ -94,10 +94,10 @@ export function renderAlerts(root: HTMLElement): () => void {
     }
   };
 
-  const assignMe = async (a: Alert, card: HTMLElement) => {
+  const assign = async (a: Alert, username: string, card: HTMLElement) => {
     card.classList.add('ww-busy');
     try {
-      store.applyAlert(await api<Alert>('POST', `/api/v1/alerts/${a.id}/assign`, { username: me }));
+      store.applyAlert(await api<Alert>('POST', `/api/v1/alerts/${a.id}/assign`, { username }));
     } catch (err) {
       card.classList.remove('ww-busy');
       card.append(h('p', { class: 'ww-error' }, (err as Error).message));
@@ -151,10 +151,16 @@ export function renderAlerts(root: HTMLElement): () => void {
             me && a.assignee !== me
               ? h(
                   'button',
-                  { class: 'ww-btn', 'data-action': 'assign-me', onclick: () => void assignMe(a, el) },
+                  { class: 'ww-btn', 'data-action': 'assign-me', onclick: () => void assign(a, me, el) },
                   t('assignToMe'),
                 )
               : null,
+            assignSelect(
+              a.ward,
+              a.assignee,
+              (username) => void assign(a, username, el),
+              (message) => el.append(h('p', { class: 'ww-error' }, message)),
+            ),
             h(
               'button',
               {

@@ -26,6 +26,49 @@ function techniciansOf(ward: string): Promise<string[]> {
   return p;
 }
 
+/**
+ * "Assign to a technician of the ward…" (issue #12), for incident and alert cards. The list is
+ * asked for when the select is first opened: a board of many cards asks only for those people use.
+ */
+export function assignSelect(
+  ward: string,
+  current: string | null | undefined,
+  onPick: (username: string) => void,
+  onError: (message: string) => void,
+): HTMLSelectElement {
+  const sel = h(
+    'select',
+    {
+      'aria-label': t('assignTo'),
+      'data-action': 'assign-to',
+      onchange: (e: Event) => {
+        const username = (e.target as HTMLSelectElement).value;
+        if (username) onPick(username);
+      },
+    },
+    h('option', { value: '' }, t('assignTo')),
+  );
+  const fill = () => {
+    if (sel.dataset.filled) return;
+    sel.dataset.filled = '1';
+    techniciansOf(ward).then(
+      (names) =>
+        sel.append(
+          ...(names.length === 0
+            ? [h('option', { value: '', disabled: true }, t('noTechnicians'))]
+            : names.map((n) => h('option', { value: n, selected: n === current }, n))),
+        ),
+      (err: unknown) => {
+        delete sel.dataset.filled;
+        onError((err as Error).message);
+      },
+    );
+  };
+  sel.addEventListener('focus', fill);
+  sel.addEventListener('pointerdown', fill);
+  return sel;
+}
+
 /** "10 đèn · 2 camera" */
 export function membersText(i: Incident): string {
   return kindCounts(i.members.byKind, KINDS)
@@ -66,37 +109,14 @@ export function incidentCard(i: Incident, drafts: Map<string, string>): HTMLElem
   };
   const withNote = () => (note.value ? { note: note.value } : {});
 
-  const assignSel = h(
-    'select',
-    {
-      'aria-label': t('assignTo'),
-      'data-action': 'assign-to',
-      onchange: (e: Event) => {
-        const username = (e.target as HTMLSelectElement).value;
-        if (username) void post('assign', { username });
-      },
+  const assignSel = assignSelect(
+    i.ward,
+    i.assignee,
+    (username) => void post('assign', { username }),
+    (message) => {
+      error.textContent = message;
     },
-    h('option', { value: '' }, t('assignTo')),
   );
-  // Filled when first opened: a board of many incidents asks only for the ones people use.
-  const fill = () => {
-    if (assignSel.dataset.filled) return;
-    assignSel.dataset.filled = '1';
-    techniciansOf(i.ward).then(
-      (names) =>
-        assignSel.append(
-          ...(names.length === 0
-            ? [h('option', { value: '', disabled: true }, t('noTechnicians'))]
-            : names.map((n) => h('option', { value: n, selected: n === i.assignee }, n))),
-        ),
-      (err: unknown) => {
-        delete assignSel.dataset.filled;
-        error.textContent = (err as Error).message;
-      },
-    );
-  };
-  assignSel.addEventListener('focus', fill);
-  assignSel.addEventListener('pointerdown', fill);
 
   const members = h(
     'details',

@@ -1,3 +1,5 @@
+import { get } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIncidentService } from '../../../services/health/incident-actions.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
@@ -155,6 +157,38 @@ describe('incident routes', () => {
     expect(res.body).toMatchObject({ state: 'resolved', resolvedBy: 'tech.an' });
     for (const a of await alertsOf(alertIds)) expect(a.state).toBe('resolved');
     expect((await h.call('POST', '/api/v1/incidents/99999/ack', { token: tech })).status).toBe(404);
+  });
+
+  it('SSE: incident.updated goes to users of its ward only, with member counts', async () => {
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (h.app.server.address() as AddressInfo).port;
+    let text = '';
+    const seen: Array<() => void> = [];
+    const req = get(
+      `http://127.0.0.1:${port}/api/v1/events`,
+      { headers: { authorization: `Bearer ${tech}` } },
+      (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+          for (const f of seen.splice(0)) f();
+        });
+      },
+    );
+    try {
+      await new Promise<void>((r) => (text.includes('retry:') ? r() : seen.push(r)));
+      const { inc } = incident('sse', 3);
+      const other = { ...inc, id: inc.id + 1000, ward: 'hoa-chung', message: 'OTHER-WARD' };
+      h.bus.emit('incident.updated', other);
+      h.bus.emit('incident.updated', { ...inc, assignee: 'tech.an' });
+      // Events of one stream arrive in order: once ours is here, the other ward's would be too.
+      while (!text.includes('"assignee":"tech.an"')) await new Promise<void>((r) => seen.push(r));
+      expect(text).not.toContain('OTHER-WARD');
+      const data = JSON.parse(/event: incident\.updated\ndata: (.*)\n/.exec(text)?.[1] ?? '{}');
+      expect(data).toMatchObject({ id: inc.id, members: { total: 3, byKind: { camera: 1, light: 2 } } });
+    } finally {
+      req.destroy();
+    }
   });
 
   it('every incident route is in OpenAPI', async () => {

@@ -27,6 +27,7 @@ import { createTickTransaction, type Database, openDatabase } from './core/sqlit
 import { type AlertEngine, createAlertService } from './health/alert-service.ts';
 import { createAssigner } from './health/assignment.ts';
 import { createMemoryDeadlineScheduler } from './health/deadline-scheduler.ts';
+import { createIncidentService } from './health/incident-actions.ts';
 import { createLivenessService, type LivenessService } from './health/liveness-service.ts';
 import { createMaintenanceService, type MaintenanceService } from './health/maintenance.ts';
 import { createMaintenanceEvents } from './health/maintenance-events.ts';
@@ -165,6 +166,7 @@ export async function createWardwatch(
     points: storage,
     suppressionFor: (d, at) => maintenance.suppressionFor(d, at),
   });
+  const incidentRepo = new SqliteIncidentRepository(db);
   const rootCause = createRootCauseService({
     config,
     log: log.child({ feature: 'root-cause' }),
@@ -173,8 +175,17 @@ export async function createWardwatch(
     alerts,
     devices,
     liveness,
-    incidents: new SqliteIncidentRepository(db),
+    incidents: incidentRepo,
     suppressionFor: (d, at) => maintenance.suppressionFor(d, at),
+  });
+  // Issue #12: people acknowledge, assign and resolve an incident with all its members at once.
+  const incidentService = createIncidentService({
+    view: rootCause,
+    repo: incidentRepo,
+    alerts,
+    bus,
+    clock,
+    log: log.child({ feature: 'incidents' }),
   });
   /** The API's view of a device's status also says whether it is in a maintenance window. */
   const statusView: LivenessView = {
@@ -263,7 +274,7 @@ export async function createWardwatch(
     devices,
     liveness: statusView,
     alerts,
-    incidents: rootCause,
+    incidents: incidentService,
     maintenance,
     telemetry: storage,
     notifications: notifier,

@@ -5,8 +5,9 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+import type { IncidentService } from '../health/incident-actions.ts';
 import type { MaintenanceService } from '../health/maintenance.ts';
-import type { AlertService, IncidentView, LivenessView } from '../health/service-types.ts';
+import type { AlertService, LivenessView } from '../health/service-types.ts';
 import type { OverloadState } from '../metrics/overload.ts';
 import type { NotificationChannels } from '../notify/channels.ts';
 import type { NotificationReader } from '../notify/notifier.ts';
@@ -32,8 +33,8 @@ export interface ApiDeps {
   notifications?: NotificationReader;
   /** Notification channels and routes made in the app (issue #12); absent = the routes answer 404. */
   channels?: NotificationChannels;
-  /** Area outage incidents (GET /api/v1/incidents); absent = none. */
-  incidents?: IncidentView;
+  /** Area outage incidents (/api/v1/incidents; acknowledge, assign, resolve: issue #12); absent = none. */
+  incidents?: IncidentService;
   /** Maintenance windows (/api/v1/maintenance); absent = the routes answer 404. */
   maintenance?: MaintenanceService;
   /** State history for reports; absent = read from InfluxDB (config.influx). Tests pass a fake. */

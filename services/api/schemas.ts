@@ -196,15 +196,31 @@ export const AlertDetailJson = Type.Composite([
 
 export const IncidentJson = Type.Object({
   id: Type.Integer(),
-  type: Type.Literal('area_outage'),
+  type: Type.Union([Type.Literal('area_outage'), Type.Literal('dead_parent')], {
+    description: 'dead_parent (issue #12): parentId is offline; deviceIds are the devices behind it',
+  }),
   ward: Type.String(),
   powerZone: nullable(Type.String()),
+  parentId: nullable(Type.String()),
   deviceIds: Type.Array(Type.String()),
   alertIds: Type.Array(Type.Integer()),
   state: Type.Union([Type.Literal('open'), Type.Literal('resolved')]),
   openedAt: IsoTime,
   resolvedAt: nullable(IsoTime),
   message: Type.String(),
+  // Issue #12: people act on the incident as one unit.
+  acknowledgedAt: nullable(IsoTime),
+  acknowledgedBy: nullable(Type.String()),
+  resolvedBy: nullable(Type.String({ description: 'username, or system when the members came back' })),
+  assignee: nullable(Type.String()),
+  members: Type.Object(
+    {
+      total: Type.Integer(),
+      back: Type.Integer({ description: 'members online now' }),
+      byKind: Type.Record(Type.String(), Type.Integer(), { description: 'device kind → members' }),
+    },
+    { description: 'counted now, from the registry and liveness' },
+  ),
 });
 
 export const UserJson = Type.Object({

@@ -65,18 +65,43 @@ export const alertHistoryJson = (h: AlertHistoryEntry) => ({
   note: h.note,
 });
 
-export const incidentJson = (i: Incident) => ({
+/** Counts of an incident's members now (issue #12): by kind, and how many are back online. */
+export interface MemberCounter {
+  kindOf(deviceId: string): string | null;
+  stateOf(deviceId: string): DeviceState;
+}
+
+export const incidentJson = (i: Incident, counter?: MemberCounter) => ({
   id: i.id,
   type: i.type,
   ward: i.ward,
   powerZone: i.powerZone,
+  parentId: i.parentId,
   deviceIds: i.deviceIds,
   alertIds: i.alertIds,
   state: i.state,
   openedAt: iso(i.openedAt),
   resolvedAt: isoOrNull(i.resolvedAt),
   message: i.message,
+  acknowledgedAt: isoOrNull(i.acknowledgedAt),
+  acknowledgedBy: i.acknowledgedBy,
+  resolvedBy: i.resolvedBy,
+  assignee: i.assignee,
+  members: memberCounts(i, counter),
 });
+
+function memberCounts(i: Incident, counter: MemberCounter | undefined) {
+  const byKind: Record<string, number> = {};
+  let back = 0;
+  for (const id of i.deviceIds) {
+    if (!counter) continue;
+    const kind = counter.kindOf(id);
+    // A member deleted since is still a member (the list says so) but has no kind any more.
+    if (kind !== null) byKind[kind] = (byKind[kind] ?? 0) + 1;
+    if (counter.stateOf(id) === 'online') back++;
+  }
+  return { total: i.deviceIds.length, back, byKind };
+}
 
 export const deviceStateEventJson = (e: WardwatchEvents['device.state']) => ({
   deviceId: e.deviceId,

@@ -24,6 +24,11 @@ export interface WardwatchEvents {
   'device.created': Device;
   'device.updated': Device;
   'device.deleted': { deviceId: string; ward: string };
+  /**
+   * Issue #12: an incident's members, message, acknowledgement or assignee changed (a person
+   * acknowledging or assigning it, members joining or coming back).
+   */
+  'incident.updated': Incident;
 }
 
 /**

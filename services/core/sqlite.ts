@@ -269,6 +269,35 @@ const MIGRATIONS: readonly string[] = [
     updated_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 9 (issue #12, incidents lane): an incident is acknowledged, assigned and resolved by people
+  // as one unit (its members' alerts follow), and who did it is kept; a dead parent (gateway,
+  // NVR) with the devices behind it is an incident too. The type's CHECK needs a new table.
+  `
+  CREATE TABLE incidents_v9 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL CHECK (type IN ('area_outage', 'dead_parent')),
+    ward TEXT NOT NULL,
+    power_zone TEXT,
+    parent_id TEXT,
+    device_ids TEXT NOT NULL DEFAULT '[]',
+    alert_ids TEXT NOT NULL DEFAULT '[]',
+    state TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+    opened_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    message TEXT NOT NULL,
+    acknowledged_at INTEGER,
+    acknowledged_by TEXT,
+    resolved_by TEXT,
+    assignee TEXT
+  ) STRICT;
+  INSERT INTO incidents_v9 (id, type, ward, power_zone, device_ids, alert_ids, state, opened_at,
+      resolved_at, message)
+    SELECT id, type, ward, power_zone, device_ids, alert_ids, state, opened_at, resolved_at, message
+    FROM incidents;
+  DROP TABLE incidents;
+  ALTER TABLE incidents_v9 RENAME TO incidents;
+  CREATE INDEX incidents_ward ON incidents (ward, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,9 +5,11 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Device } from '../registry/types.ts';
 import type { AlertEngine } from './alert-service.ts';
+import { createDeadParentIncidents } from './dead-parent.ts';
 import { OFFLINE_ALERT } from './liveness-service.ts';
 import {
   areaOutageMembers,
+  areaOutageMessage,
   type FlapParams,
   type FlapState,
   flapOnChange,
@@ -90,11 +92,14 @@ export function createRootCauseService(deps: {
   const openByMember = new Map<string, Set<OpenIncident>>();
   /** Incidents whose membership changed since the last write (written once per burst, not per member). */
   const dirty = new Set<OpenIncident>();
+  /** Incidents whose count of members back changed since the last write (message only). */
+  const dirtyBack = new Set<OpenIncident>();
   let flushQueued = false;
   /** parentId → children ids, built when first needed and dropped on any device change. */
   let children: Map<string, string[]> | null = null;
   const unsubscribe: Array<() => void> = [];
   let timer: TimerHandle | null = null;
+  const deadParents = createDeadParentIncidents({ incidents, alerts, bus, log });
 
   const suppress = (a: Alert, s: Suppression) => {
     // The first reason stands (a parent's outage explains the child even inside an area outage).
@@ -173,6 +178,7 @@ export function createRootCauseService(deps: {
   const untrack = (entry: OpenIncident) => {
     open.delete(entry.incident.id);
     dirty.delete(entry);
+    dirtyBack.delete(entry);
     const set = openByArea.get(entry.key);
     set?.delete(entry);
     if (set?.size === 0) openByArea.delete(entry.key);
@@ -183,14 +189,49 @@ export function createRootCauseService(deps: {
     }
   };
 
-  /** Writes grown memberships once the current burst of alerts has been handled. */
+  const messageOf = (entry: OpenIncident) =>
+    areaOutageMessage({
+      members: entry.members.size,
+      back: entry.back.size,
+      powerZone: entry.incident.powerZone,
+      ward: entry.incident.ward,
+      radiusM: rc.areaOutage.radiusM,
+    });
+
+  /**
+   * Writes grown memberships, and the message counting them, once the current burst of alerts
+   * has been handled; then tells the bus (issue #12: the board shows the current count).
+   */
   const flushMembers = () => {
     flushQueued = false;
     for (const entry of dirty) {
-      const updated = incidents.setMembers(entry.incident.id, [...entry.members], entry.alertIds);
-      if (updated) entry.incident = updated;
+      const updated = incidents.setMembers(
+        entry.incident.id,
+        [...entry.members],
+        entry.alertIds,
+        messageOf(entry),
+      );
+      dirtyBack.delete(entry);
+      if (updated) {
+        entry.incident = updated;
+        bus.emit('incident.updated', updated);
+      }
     }
     dirty.clear();
+    for (const entry of dirtyBack) {
+      incidents.setMessage(entry.incident.id, messageOf(entry));
+      const updated = incidents.get(entry.incident.id);
+      if (updated) {
+        entry.incident = updated;
+        bus.emit('incident.updated', updated);
+      }
+    }
+    dirtyBack.clear();
+  };
+  const queueFlush = () => {
+    if (flushQueued) return;
+    flushQueued = true;
+    queueMicrotask(flushMembers);
   };
 
   const onOfflineAlert = (a: Alert) => {
@@ -211,13 +252,21 @@ export function createRootCauseService(deps: {
     if (d.parentId && liveness.stateOf(d.parentId) === 'offline') {
       const parentAlert = alerts.findUnresolved(d.parentId, OFFLINE_ALERT);
       suppress(a, { reason: 'parent_offline', ref: parentAlert ? String(parentAlert.id) : d.parentId });
+      const parent = devices.get(d.parentId);
+      if (parent) deadParents.childDown(d, a, parent, parentAlert);
     }
     // Children that went down shortly before this parent.
     const windowMs = rc.parentSuppressionS * 1000;
-    for (const childId of childrenOf(d.id)) {
+    const kids = childrenOf(d.id);
+    const down: Array<{ device: Device; alert: Alert }> = [];
+    for (const childId of kids) {
       const ca = alerts.findUnresolved(childId, OFFLINE_ALERT);
       if (ca && now - ca.openedAt <= windowMs) suppress(ca, { reason: 'parent_offline', ref: String(a.id) });
+      const cd = ca && liveness.stateOf(childId) === 'offline' ? devices.get(childId) : null;
+      if (ca && cd) down.push({ device: cd, alert: ca });
     }
+    // Issue #12: the parent and the devices behind it are one incident on the board.
+    if (kids.length > 0) deadParents.parentDown(d, a, down);
     if (rc.areaOutage.enabled) areaOutage(d, a);
   };
 
@@ -236,10 +285,7 @@ export function createRootCauseService(deps: {
         addMember(entry, d.id);
         entry.alertIds.push(a.id);
         dirty.add(entry);
-        if (!flushQueued) {
-          flushQueued = true;
-          queueMicrotask(flushMembers);
-        }
+        queueFlush();
       }
       linkToIncident(entry.incident, a.id);
       return;
@@ -268,7 +314,6 @@ export function createRootCauseService(deps: {
       if (left.length > 0) recent.set(cell, left);
       else recent.delete(cell);
     }
-    const where = o.powerZone ? `power zone ${o.powerZone}` : `ward ${o.ward} within ${p.radiusM} m`;
     const incident = incidents.create({
       type: 'area_outage',
       ward: o.ward,
@@ -276,7 +321,13 @@ export function createRootCauseService(deps: {
       deviceIds: members.map((m) => m.deviceId),
       alertIds: members.map((m) => m.alertId),
       openedAt: o.at,
-      message: `Area outage: ${members.length} devices of ${where} went offline within ${p.windowS} s`,
+      message: areaOutageMessage({
+        members: members.length,
+        back: 0,
+        powerZone: o.powerZone,
+        ward: o.ward,
+        radiusM: p.radiusM,
+      }),
     });
     const anchor = members[0] ?? o;
     track(incident, anchor);
@@ -293,14 +344,17 @@ export function createRootCauseService(deps: {
     const mine = openByMember.get(deviceId);
     if (!mine) return;
     for (const entry of [...mine]) {
-      if (state !== 'online') {
-        entry.back.delete(deviceId);
-        continue;
+      const before = entry.back.size;
+      if (state !== 'online') entry.back.delete(deviceId);
+      else entry.back.add(deviceId);
+      if (entry.back.size !== before) {
+        dirtyBack.add(entry);
+        queueFlush();
       }
-      entry.back.add(deviceId);
+      if (state !== 'online') continue;
       if (!incidentRecovered(entry.members.size, entry.back.size, rc.areaOutage.resolvePct)) continue;
       const id = entry.incident.id;
-      if (dirty.has(entry)) flushMembers();
+      if (dirty.has(entry) || dirtyBack.has(entry)) flushMembers();
       const resolved = incidents.resolve(id, at);
       untrack(entry);
       if (resolved) {
@@ -312,6 +366,7 @@ export function createRootCauseService(deps: {
 
   const onState = (e: WardwatchEvents['device.state']) => {
     onMemberState(e.deviceId, e.state, e.at);
+    if (e.state === 'online') deadParents.parentBack(e.deviceId, e.at);
     if (!rc.flapping.enabled) return;
     const { state, start } = flapOnChange(flaps.get(e.deviceId) ?? newFlapState(), e.state, e.at, flapParams);
     flaps.set(e.deviceId, state);
@@ -361,7 +416,10 @@ export function createRootCauseService(deps: {
 
   return {
     start() {
-      for (const incident of incidents.listOpen()) {
+      const stillOpen = incidents.listOpen();
+      deadParents.restore(stillOpen);
+      for (const incident of stillOpen) {
+        if (incident.type !== 'area_outage') continue;
         const first = incident.deviceIds.map((id) => devices.get(id)).find((d) => d !== null);
         if (!first) continue;
         const anchor: Outage = {
@@ -390,17 +448,24 @@ export function createRootCauseService(deps: {
           }
         }),
         bus.on('device.state', onState),
+        // Resolved by a person (issue #12): a new outage of the area opens a new incident.
+        bus.on('incident.resolved', (i) => {
+          const entry = open.get(i.id);
+          if (entry) untrack(entry);
+          deadParents.forget(i.id);
+        }),
         bus.on('device.deleted', ({ deviceId }) => {
           flaps.delete(deviceId);
           // A deleted member is not back (it never will be): as if it went dark.
           onMemberState(deviceId, 'unknown', clock.now());
+          deadParents.parentBack(deviceId, clock.now());
           children = null;
         }),
       );
       schedule();
     },
     stop() {
-      if (dirty.size > 0) flushMembers();
+      if (dirty.size > 0 || dirtyBack.size > 0) flushMembers();
       for (const u of unsubscribe.splice(0)) u();
       if (timer) clock.clearTimeout(timer);
       timer = null;

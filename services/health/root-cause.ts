@@ -82,3 +82,24 @@ export function areaOutageMembers(
 export function incidentRecovered(members: number, back: number, resolvePct: number): boolean {
   return members > 0 && (back * 100) / members >= resolvePct;
 }
+
+/**
+ * The incident's message, from its members now (issue #12: it said "5 devices" — the count when it
+ * opened — while it listed 27). Rewritten whenever members join or come back.
+ */
+export function areaOutageMessage(p: {
+  members: number;
+  back: number;
+  powerZone: string | null;
+  ward: string;
+  radiusM: number;
+}): string {
+  const where = p.powerZone ? `power zone ${p.powerZone}` : `ward ${p.ward} within ${p.radiusM} m`;
+  const back = p.back > 0 ? `; ${p.back} back online` : '';
+  return `Area outage: ${p.members} devices of ${where} went offline${back}`;
+}
+
+/** The message of a dead parent's incident (issue #12), from its members now. */
+export function deadParentMessage(p: { parentId: string; members: number }): string {
+  return `Parent ${p.parentId} offline: ${p.members} devices behind it unreachable`;
+}

@@ -36,6 +36,8 @@ export interface IncidentView {
     ward?: string;
     wards?: readonly string[];
     state?: 'open' | 'resolved';
+    /** Only those assigned to this username (issue #12). */
+    assignee?: string;
     limit: number;
   }): Incident[];
   get(id: number): Incident | null;

@@ -1,17 +1,22 @@
 import type { Database } from '../core/sqlite.ts';
-import type { Incident } from './types.ts';
+import type { Incident, IncidentType } from './types.ts';
 
 interface IncidentRow {
   id: number;
-  type: 'area_outage';
+  type: IncidentType;
   ward: string;
   power_zone: string | null;
+  parent_id: string | null;
   device_ids: string;
   alert_ids: string;
   state: 'open' | 'resolved';
   opened_at: number;
   resolved_at: number | null;
   message: string;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  resolved_by: string | null;
+  assignee: string | null;
 }
 
 const toIncident = (r: IncidentRow): Incident => ({
@@ -19,15 +24,23 @@ const toIncident = (r: IncidentRow): Incident => ({
   type: r.type,
   ward: r.ward,
   powerZone: r.power_zone,
+  parentId: r.parent_id,
   deviceIds: JSON.parse(r.device_ids) as string[],
   alertIds: JSON.parse(r.alert_ids) as number[],
   state: r.state,
   openedAt: r.opened_at,
   resolvedAt: r.resolved_at,
   message: r.message,
+  acknowledgedAt: r.acknowledged_at,
+  acknowledgedBy: r.acknowledged_by,
+  resolvedBy: r.resolved_by,
+  assignee: r.assignee,
 });
 
-export type NewIncident = Omit<Incident, 'id' | 'state' | 'resolvedAt'>;
+export type NewIncident = Omit<
+  Incident,
+  'id' | 'state' | 'resolvedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedBy' | 'assignee' | 'parentId'
+> & { parentId?: string | null };
 
 /** Incidents over better-sqlite3 (area outages, issue #3). */
 export class SqliteIncidentRepository {
@@ -35,8 +48,8 @@ export class SqliteIncidentRepository {
   constructor(db: Database) {
     this.stmts = {
       insert: db.prepare<[Record<string, unknown>]>(
-        `INSERT INTO incidents (type, ward, power_zone, device_ids, alert_ids, state, opened_at, message)
-         VALUES (@type, @ward, @powerZone, @deviceIds, @alertIds, 'open', @openedAt, @message)`,
+        `INSERT INTO incidents (type, ward, power_zone, parent_id, device_ids, alert_ids, state, opened_at, message)
+         VALUES (@type, @ward, @powerZone, @parentId, @deviceIds, @alertIds, 'open', @openedAt, @message)`,
       ),
       get: db.prepare<[number], IncidentRow>('SELECT * FROM incidents WHERE id = ?'),
       listOpen: db.prepare<[], IncidentRow>("SELECT * FROM incidents WHERE state = 'open' ORDER BY id"),
@@ -45,14 +58,22 @@ export class SqliteIncidentRepository {
          WHERE (@state IS NULL OR state = @state)
            AND (@ward IS NULL OR ward = @ward)
            AND (@wards IS NULL OR ward IN (SELECT value FROM json_each(@wards)))
+           AND (@assignee IS NULL OR assignee = @assignee)
          ORDER BY id DESC LIMIT @limit`,
       ),
-      members: db.prepare<[string, string, number]>(
-        'UPDATE incidents SET device_ids = ?, alert_ids = ? WHERE id = ?',
+      members: db.prepare<[string, string, string, number]>(
+        'UPDATE incidents SET device_ids = ?, alert_ids = ?, message = ? WHERE id = ?',
       ),
-      resolve: db.prepare<[number, number]>(
-        "UPDATE incidents SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'",
+      message: db.prepare<[string, number]>('UPDATE incidents SET message = ? WHERE id = ?'),
+      resolve: db.prepare<[number, string, number]>(
+        "UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ? WHERE id = ? AND state = 'open'",
       ),
+      // The first acknowledgement stands (as for alerts).
+      acknowledge: db.prepare<[number, string, number]>(
+        `UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ?
+         WHERE id = ? AND state = 'open' AND acknowledged_at IS NULL`,
+      ),
+      assign: db.prepare<[string | null, number]>('UPDATE incidents SET assignee = ? WHERE id = ?'),
     };
   }
 
@@ -60,6 +81,7 @@ export class SqliteIncidentRepository {
     const id = Number(
       this.stmts.insert.run({
         ...i,
+        parentId: i.parentId ?? null,
         deviceIds: JSON.stringify(i.deviceIds),
         alertIds: JSON.stringify(i.alertIds),
       }).lastInsertRowid,
@@ -80,6 +102,7 @@ export class SqliteIncidentRepository {
     ward?: string;
     wards?: readonly string[];
     state?: 'open' | 'resolved';
+    assignee?: string;
     limit: number;
   }): Incident[] {
     return this.stmts.list
@@ -87,18 +110,40 @@ export class SqliteIncidentRepository {
         state: f.state ?? null,
         ward: f.ward ?? null,
         wards: f.wards && f.wards.length > 0 ? JSON.stringify(f.wards) : null,
+        assignee: f.assignee ?? null,
         limit: f.limit,
       })
       .map(toIncident);
   }
 
-  setMembers(id: number, deviceIds: readonly string[], alertIds: readonly number[]): Incident | null {
-    this.stmts.members.run(JSON.stringify(deviceIds), JSON.stringify(alertIds), id);
+  /** Members and the message that counts them, in one write (issue #12: they must agree). */
+  setMembers(
+    id: number,
+    deviceIds: readonly string[],
+    alertIds: readonly number[],
+    message: string,
+  ): Incident | null {
+    this.stmts.members.run(JSON.stringify(deviceIds), JSON.stringify(alertIds), message, id);
     return this.get(id);
   }
 
-  resolve(id: number, at: number): Incident | null {
-    this.stmts.resolve.run(at, id);
+  setMessage(id: number, message: string): void {
+    this.stmts.message.run(message, id);
+  }
+
+  resolve(id: number, at: number, by = 'system'): Incident | null {
+    this.stmts.resolve.run(at, by, id);
+    return this.get(id);
+  }
+
+  /** Acknowledges an open, unacknowledged incident; the incident as it is now (null: gone). */
+  acknowledge(id: number, by: string, at: number): Incident | null {
+    this.stmts.acknowledge.run(at, by, id);
+    return this.get(id);
+  }
+
+  setAssignee(id: number, assignee: string | null): Incident | null {
+    this.stmts.assign.run(assignee, id);
     return this.get(id);
   }
 }

@@ -147,6 +147,8 @@ export interface AlertRepository {
   history(alertId: number): AlertHistoryEntry[];
 }
 
+export type IncidentType = 'area_outage' | 'dead_parent';
+
 /**
  * A group of device outages with one root cause (issue #3): an `area_outage` (many devices of one
  * power zone, or of one ward within a few hundred metres, offline within a short window).
@@ -154,9 +156,12 @@ export interface AlertRepository {
  */
 export interface Incident {
   id: number;
-  type: 'area_outage';
+  /** dead_parent (issue #12): a gateway/NVR offline; members are the devices behind it. */
+  type: IncidentType;
   ward: string;
   powerZone: string | null;
+  /** dead_parent: the parent device (its own offline alert is the first of alertIds). */
+  parentId: string | null;
   deviceIds: string[];
   state: 'open' | 'resolved';
   openedAt: number;
@@ -164,4 +169,11 @@ export interface Incident {
   message: string;
   /** Members' device_offline alert ids (linked: their `incidentId` is this incident). */
   alertIds: number[];
+  /** Issue #12: acknowledged as one unit (its members' alerts with it); null = not yet. */
+  acknowledgedAt: number | null;
+  acknowledgedBy: string | null;
+  /** Username, or `system` when the members came back. */
+  resolvedBy: string | null;
+  /** The technician the incident (and its members' alerts) is assigned to. */
+  assignee: string | null;
 }

@@ -18,6 +18,7 @@ import {
   planAlertOpened,
   planAlertResolved,
   planAlertUpdated,
+  planIncidentAssigned,
   planIncidentOpened,
   planIncidentResolved,
 } from './planner.ts';
@@ -273,7 +274,12 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           enqueue(planAlertUpdated(current(), a, rowsOf('alert', a.id), clock.now()));
         }),
         bus.on('incident.opened', (i) => {
+          // A dead parent's own offline alert pages already (issue #12): its incident only groups.
+          if (i.type === 'dead_parent') return;
           enqueue(planIncidentOpened(current(), snapshot(i), kindsOf(i.deviceIds), clock.now()));
+        }),
+        bus.on('incident.updated', (i) => {
+          enqueue(planIncidentAssigned(cfg, { ...snapshot(i), assignee: i.assignee }, clock.now()));
         }),
         bus.on('incident.resolved', (i) =>
           apply(planIncidentResolved(snapshot(i), rowsOf('incident', i.id), inFlightSet(), clock.now()), {

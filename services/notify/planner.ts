@@ -274,6 +274,21 @@ export function planIncidentResolved(
   };
 }
 
+/**
+ * incident.updated → once an open incident has an assignee, the assignee's own contacts
+ * (notify.contacts.<username>) get the incident's notice now (issue #12). The outbox's dedupe key
+ * (incident, opened, channel, recipient) makes it once per person, also when the assignee was
+ * already a route's recipient or the incident is updated again.
+ */
+export function planIncidentAssigned(
+  cfg: NotifyConfig,
+  incident: IncidentSnapshot & { assignee: string | null },
+  now: number,
+): NewDelivery[] {
+  if (incident.state !== 'open') return [];
+  return assigneeTargets(cfg, incident.assignee).map((t) => incidentRow(incident, 'opened', t, now));
+}
+
 export type RetryDecision = { state: 'pending'; nextAttemptAt: number } | { state: 'failed' };
 
 /**

@@ -4,7 +4,13 @@ import type { WardwatchEvents } from '../../core/events.ts';
 import { canSeeWard, tokenOf, userOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { errors } from '../schemas.ts';
-import { alertJson, deviceStateEventJson, maintenanceEventJson } from '../views.ts';
+import {
+  alertJson,
+  deviceStateEventJson,
+  incidentJson,
+  type MemberCounter,
+  maintenanceEventJson,
+} from '../views.ts';
 
 export const SSE_PING_MS = 15_000;
 /**
@@ -15,9 +21,15 @@ export const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 const ALERT_EVENTS = ['alert.opened', 'alert.acknowledged', 'alert.resolved', 'alert.updated'] as const;
 const MAINTENANCE_EVENTS = ['maintenance.started', 'maintenance.ended'] as const;
+/** Issue #12: the board keeps its incident cards current from these. */
+const INCIDENT_EVENTS = ['incident.opened', 'incident.updated', 'incident.resolved'] as const;
 
 /** GET /api/v1/events: Server-Sent Events of device state changes and alert changes. */
 export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const counter: MemberCounter = {
+    kindOf: (id) => deps.devices.get(id)?.kind ?? null,
+    stateOf: (id) => deps.liveness.stateOf(id),
+  };
   const streams = new Set<() => void>();
   // An open stream would keep close() waiting for the client forever.
   app.addHook('preClose', async () => {
@@ -34,6 +46,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         description:
           'Events `device.state`, `alert.opened|alert.acknowledged|alert.resolved|alert.updated` and ' +
           '`maintenance.started|maintenance.ended` (`{windowId, at, wards, devices: [{deviceId, ward, maintenance}]}`), ' +
+          '`incident.opened|incident.updated|incident.resolved`, ' +
           'ward-scoped, with a ' +
           '`: ping` comment every 15 s. EventSource cannot send headers, so this route also accepts `?token=`. ' +
           'The stream ends with `session.ended` `{reason}` when its token is logged out, revoked or expires, or the ' +
@@ -92,6 +105,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         ...ALERT_EVENTS.map((name) =>
           deps.bus.on(name, (alert) => {
             if (canSeeWard(user, alert.ward)) send(name, alertJson(alert));
+          }),
+        ),
+        ...INCIDENT_EVENTS.map((name) =>
+          deps.bus.on(name, (incident) => {
+            if (canSeeWard(user, incident.ward)) send(name, incidentJson(incident, counter));
           }),
         ),
       );

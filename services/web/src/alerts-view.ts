@@ -1,6 +1,8 @@
 import { api, session } from './api.ts';
 import { h, select } from './dom.ts';
 import { errorText, formatDuration, formatTime, label, t } from './i18n.ts';
+import { assignSelect, incidentCard } from './incident-card.ts';
+import { assignedMatches, boardItems, incidentState } from './incident-logic.ts';
 import { OFFLINE_ALERT, sortAlerts } from './logic.ts';
 import { store } from './store.ts';
 import type { Alert } from './types.ts';
@@ -20,7 +22,11 @@ export function tickAges(root: ParentNode, nowMs: number): void {
  * acknowledge / resolve with a note. One column of cards so it fits a 360-px phone.
  */
 export function renderAlerts(root: HTMLElement): () => void {
-  const f = { ward: '', severity: '', state: '' };
+  const f = { ward: '', severity: '', state: '', mine: false };
+  const me = session.user()?.username ?? null;
+  // Issue #12: alerts and incidents counted apart, above the cards.
+  const counts = h('p', { class: 'ww-board-counts', 'data-testid': 'board-counts' });
+  const incidentDrafts = new Map<string, string>();
   const list = h('div', { class: 'ww-cards', 'data-testid': 'alert-list' });
   const wardSel = select({ 'aria-label': t('ward') }, [['', t('allWards')]], '');
   wardSel.addEventListener('change', () => {
@@ -68,7 +74,21 @@ export function renderAlerts(root: HTMLElement): () => void {
           ],
           '',
         ),
+        h(
+          'label',
+          { class: 'ww-check' },
+          h('input', {
+            type: 'checkbox',
+            'data-testid': 'only-mine',
+            onchange: (e: Event) => {
+              f.mine = (e.target as HTMLInputElement).checked;
+              render();
+            },
+          }),
+          ` ${t('assignedToMe')}`,
+        ),
       ),
+      counts,
       list,
     ),
   );
@@ -94,6 +114,15 @@ export function renderAlerts(root: HTMLElement): () => void {
   const stillOffline = (a: Alert) => {
     const d = store.devices.get(a.deviceId);
     return a.type === OFFLINE_ALERT && d !== undefined && d.status.state === 'offline';
+  };
+  const assign = async (a: Alert, username: string, card: HTMLElement) => {
+    card.classList.add('ww-busy');
+    try {
+      store.applyAlert(await api<Alert>('POST', `/api/v1/alerts/${a.id}/assign`, { username }));
+    } catch (err) {
+      card.classList.remove('ww-busy');
+      card.append(h('p', { class: 'ww-error' }, (err as Error).message));
+    }
   };
 
   const card = (a: Alert) => {
@@ -143,6 +172,7 @@ export function renderAlerts(root: HTMLElement): () => void {
       canAct && stillOffline(a)
         ? h('p', { class: 'ww-warning', 'data-testid': 'offline-warning' }, t('resolveOfflineWarning'))
         : null,
+      a.assignee ? h('p', { class: 'ww-muted' }, `${t('assignedTo')}: ${a.assignee}`) : null,
       canAct
         ? h(
             'div',
@@ -159,6 +189,19 @@ export function renderAlerts(root: HTMLElement): () => void {
                   t('acknowledge'),
                 )
               : null,
+            me && a.assignee !== me
+              ? h(
+                  'button',
+                  { class: 'ww-btn', 'data-action': 'assign-me', onclick: () => void assign(a, me, el) },
+                  t('assignToMe'),
+                )
+              : null,
+            assignSelect(
+              a.ward,
+              a.assignee,
+              (username) => void assign(a, username, el),
+              (message) => el.append(h('p', { class: 'ww-error' }, message)),
+            ),
             h(
               'button',
               {
@@ -175,8 +218,10 @@ export function renderAlerts(root: HTMLElement): () => void {
   };
 
   const render = () => {
-    const all = [...store.openAlerts.values()];
-    const wards = store.wardOptions(all.map((a) => a.ward).filter((w) => w !== ''));
+    // Issue #12: an open incident is one card; its members' alerts are not shown apart.
+    const board = boardItems(store.openAlerts.values(), store.openIncidents.values());
+    const all = board.alerts;
+    const wards = store.wardOptions([...all, ...board.incidents].map((a) => a.ward).filter((w) => w !== ''));
     wardSel.replaceChildren(
       h('option', { value: '' }, t('allWards')),
       ...wards.map(([id, name]) => h('option', { value: id, selected: id === f.ward }, name)),
@@ -186,11 +231,28 @@ export function renderAlerts(root: HTMLElement): () => void {
         (a) =>
           (f.ward === '' || a.ward === f.ward) &&
           (f.severity === '' || a.severity === f.severity) &&
-          (f.state === '' || a.state === f.state),
+          (f.state === '' || a.state === f.state) &&
+          assignedMatches(a, me, f.mine),
       ),
     );
+    // An outage takes devices off the air: as critical as it gets.
+    const incidents = board.incidents.filter(
+      (i) =>
+        (f.ward === '' || i.ward === f.ward) &&
+        (f.severity === '' || f.severity === 'critical') &&
+        (f.state === '' || incidentState(i) === f.state) &&
+        assignedMatches(i, me, f.mine),
+    );
+    counts.replaceChildren(
+      `${t('alertsCount')}: `,
+      h('b', { 'data-testid': 'count-alerts' }, String(board.alerts.length)),
+      ` · ${t('incidentsCount')}: `,
+      h('b', { 'data-testid': 'count-incidents' }, String(board.incidents.length)),
+    );
     list.replaceChildren(
-      ...(shown.length === 0 ? [h('p', { class: 'ww-muted' }, t('noAlerts'))] : shown.map(card)),
+      ...(shown.length + incidents.length === 0
+        ? [h('p', { class: 'ww-muted' }, t('noAlerts'))]
+        : [...incidents.map((i) => incidentCard(i, incidentDrafts)), ...shown.map(card)]),
     );
   };
 

@@ -7,6 +7,7 @@ import { renderChannels } from './channels-view.ts';
 import { renderDevices } from './devices-view.ts';
 import { h } from './dom.ts';
 import { errorText, getLang, type MessageKey, setLang, t } from './i18n.ts';
+import { renderIncidents } from './incidents-view.ts';
 import { renderMaintenance } from './maintenance-view.ts';
 import { renderMap } from './map-view.ts';
 import { renderReports } from './reports-view.ts';
@@ -26,6 +27,7 @@ const ROUTES: Array<{
 }> = [
   { path: 'map', key: 'map', render: renderMap },
   { path: 'alerts', key: 'alerts', render: renderAlerts },
+  { path: 'incidents', key: 'incidents', render: renderIncidents },
   { path: 'reports', key: 'reports', render: renderReports },
   { path: 'devices', key: 'devices', render: renderDevices, admin: true },
   { path: 'maintenance', key: 'maintenance', render: renderMaintenance },

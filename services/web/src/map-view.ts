@@ -7,6 +7,7 @@ import { openDevicePanel, refreshDevicePanel } from './device-panel.ts';
 import { h, select } from './dom.ts';
 import { label, t } from './i18n.ts';
 import { kindSvg } from './icons.ts';
+import { boardCounts } from './incident-logic.ts';
 import { type DeviceFilter, DISPLAY_STATES, KINDS, matchesFilter, worstState } from './logic.ts';
 import { store } from './store.ts';
 import type { Device, DisplayState, StatusSummary, Ward } from './types.ts';
@@ -256,7 +257,8 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
 
   const renderSummary = () => {
     const byKind = counts?.byKind;
-    const open = store.openAlerts.size;
+    // Issue #12: alerts outside incidents and incidents, counted apart.
+    const board = boardCounts(store.openAlerts.values(), store.openIncidents.values());
     // Gateways only where there are some: most wards have none.
     const kinds = KINDS.filter((k) => k !== 'gateway' || (byKind?.[k]?.total ?? 0) > 0);
     summary.replaceChildren(
@@ -278,7 +280,18 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
           c && c.maintenance > 0 ? ` · ${c.maintenance} ${label('maintenance').toLowerCase()}` : null,
         );
       }),
-      h('span', { class: 'ww-summary-item' }, `${t('openAlerts')}: `, h('b', {}, String(open))),
+      h(
+        'span',
+        { class: 'ww-summary-item', 'data-testid': 'summary-alerts' },
+        `${t('alertsCount')}: `,
+        h('b', {}, String(board.alerts)),
+      ),
+      h(
+        'span',
+        { class: 'ww-summary-item', 'data-testid': 'summary-incidents' },
+        `${t('incidentsCount')}: `,
+        h('b', {}, String(board.incidents)),
+      ),
       h(
         'span',
         { class: `ww-live ww-live-${store.live}` },
@@ -295,6 +308,7 @@ export function renderMap(root: HTMLElement, focusId?: string): () => void {
   const unsubscribe = store.subscribe((c) => {
     refreshCounts();
     if (c.kind === 'reset') rebuild();
+    else if (c.kind === 'incidents') renderSummary();
     else {
       const id = c.kind === 'device' ? c.id : c.deviceId;
       updateOne(id);

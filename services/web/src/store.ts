@@ -1,6 +1,6 @@
 import { api, fetchAll, session } from './api.ts';
 import { displayState } from './logic.ts';
-import type { Alert, Device, DisplayState, MaintenanceEvent, Ward } from './types.ts';
+import type { Alert, Device, DisplayState, Incident, MaintenanceEvent, Ward } from './types.ts';
 
 /**
  * The live picture the views share: every device the user may see and every unresolved alert,
@@ -10,13 +10,17 @@ import type { Alert, Device, DisplayState, MaintenanceEvent, Ward } from './type
 export type Change =
   | { kind: 'reset' }
   | { kind: 'device'; id: string }
-  | { kind: 'alerts'; deviceId: string };
+  | { kind: 'alerts'; deviceId: string }
+  // Issue #12: an open incident opened, changed or ended.
+  | { kind: 'incidents'; id: number };
 
 class Store {
   devices = new Map<string, Device>();
   openAlerts = new Map<number, Alert>();
   /** The wards this user may see (issue #12), for their names. */
   wards = new Map<string, Ward>();
+  /** Open area outage incidents (issue #12). */
+  openIncidents = new Map<number, Incident>();
   live: 'connecting' | 'live' | 'down' = 'connecting';
   private listeners = new Set<(c: Change) => void>();
   private source: EventSource | null = null;
@@ -61,10 +65,11 @@ class Store {
   }
 
   async reload(): Promise<void> {
-    const [devices, alerts] = await Promise.all([
+    const [devices, alerts, , incidents] = await Promise.all([
       api<{ items: Device[] }>('GET', '/api/v1/devices'),
       fetchAll<Alert>('/api/v1/alerts?state=open'),
       this.reloadWards(),
+      api<{ items: Incident[] }>('GET', '/api/v1/incidents?state=open&limit=500'),
     ]);
     // A state event can overtake this request: never let the (older) list undo a newer state.
     this.devices = new Map(
@@ -75,6 +80,7 @@ class Store {
       }),
     );
     this.openAlerts = new Map(alerts.map((a) => [a.id, a]));
+    this.openIncidents = new Map(incidents.items.map((i) => [i.id, i]));
     this.emit({ kind: 'reset' });
   }
 
@@ -116,9 +122,15 @@ class Store {
     for (const name of ['maintenance.started', 'maintenance.ended']) {
       es.addEventListener(name, (e) => this.applyMaintenance(JSON.parse((e as MessageEvent<string>).data)));
     }
-    for (const name of ['alert.opened', 'alert.acknowledged', 'alert.resolved']) {
+    // alert.updated: assignment (issue #12) and linking to an incident.
+    for (const name of ['alert.opened', 'alert.acknowledged', 'alert.resolved', 'alert.updated']) {
       es.addEventListener(name, (e) =>
         this.applyAlert(JSON.parse((e as MessageEvent<string>).data) as Alert),
+      );
+    }
+    for (const name of ['incident.opened', 'incident.updated', 'incident.resolved']) {
+      es.addEventListener(name, (e) =>
+        this.applyIncident(JSON.parse((e as MessageEvent<string>).data) as Incident),
       );
     }
   }
@@ -150,6 +162,13 @@ class Store {
     if (a.state === 'resolved') this.openAlerts.delete(a.id);
     else this.openAlerts.set(a.id, a);
     this.emit({ kind: 'alerts', deviceId: a.deviceId });
+  }
+
+  /** An incident as it is now (from an event or an action's answer). */
+  applyIncident(i: Incident): void {
+    if (i.state === 'resolved') this.openIncidents.delete(i.id);
+    else this.openIncidents.set(i.id, i);
+    this.emit({ kind: 'incidents', id: i.id });
   }
 
   disconnect(): void {

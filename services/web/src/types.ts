@@ -35,7 +35,6 @@ export type Group = Static<typeof GroupJson>;
 
 export type Report = Static<typeof AvailabilityReportJson>;
 
-
 /** SSE `maintenance.started` / `maintenance.ended` (issue #12): each device's flag after the change. */
 export interface MaintenanceEvent {
   windowId: number;
@@ -81,4 +80,25 @@ export interface MaintenanceWindow {
   createdBy: string;
   createdAt: string;
   active: boolean;
+}
+
+/** An area outage or a dead parent (issue #12): one card for many offline devices. */
+export interface Incident {
+  id: number;
+  /** dead_parent: a gateway/NVR offline with the devices behind it. */
+  type: 'area_outage' | 'dead_parent';
+  ward: string;
+  powerZone: string | null;
+  parentId: string | null;
+  deviceIds: string[];
+  alertIds: number[];
+  state: 'open' | 'resolved';
+  openedAt: string;
+  resolvedAt: string | null;
+  message: string;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  resolvedBy: string | null;
+  assignee: string | null;
+  members: { total: number; back: number; byKind: Record<string, number> };
 }

@@ -28,7 +28,7 @@ interface IncidentJson {
 describe('alert lifecycle, parent suppression, area outages, flapping, maintenance', () => {
   const influx = inject('influxUrl');
   let t: TestApp;
-  const events: Array<{ name: string; id: number }> = [];
+  const events: Array<{ name: string; id: number; type?: string }> = [];
   beforeAll(async () => {
     t = await startTestApp({
       influxBaseUrl: influx,
@@ -37,7 +37,11 @@ describe('alert lifecycle, parent suppression, area outages, flapping, maintenan
       },
     });
     for (const name of ['alert.updated', 'incident.opened', 'incident.resolved'] as const) {
-      t.app.bus.on(name, (x: WardwatchEvents[typeof name]) => void events.push({ name, id: x.id }));
+      t.app.bus.on(
+        name,
+        (x: WardwatchEvents[typeof name]) =>
+          void events.push({ name, id: x.id, type: 'parentId' in x ? x.type : undefined }),
+      );
     }
   });
   afterAll(async () => {
@@ -138,6 +142,19 @@ describe('alert lifecycle, parent suppression, area outages, flapping, maintenan
       return a.suppressedBy ? a : null;
     }, 'early child suppressed');
     expect(earlyAlert.suppressedBy).toEqual({ reason: 'parent_offline', ref: String(parentAlert.id) });
+    // Issue #12: the gateway and the two cameras behind it are one dead_parent incident.
+    const dead = await waitFor(async () => {
+      const r = await t.api<{ items: Array<IncidentJson & { parentId: string | null }> }>(
+        'GET',
+        '/api/v1/incidents?state=open',
+      );
+      const x = r.body.items.find((i) => i.parentId === 'gw-1');
+      return x && x.deviceIds.length === 2 ? x : null;
+    }, 'dead parent incident with 2 devices');
+    expect(dead.type).toBe('dead_parent');
+    expect(dead.deviceIds.sort()).toEqual(['cam-child', 'cam-early']);
+    expect(dead.alertIds[0]).toBe(parentAlert.id);
+    expect(events.filter((e) => e.name === 'incident.opened' && e.type === 'dead_parent')).toHaveLength(1);
 
     const get = await t.api<{ parentId: string | null }>('GET', '/api/v1/devices/cam-child');
     expect(get.body.parentId).toBe('gw-1');
@@ -172,7 +189,8 @@ describe('alert lifecycle, parent suppression, area outages, flapping, maintenan
       return x && x.deviceIds.length === 8 ? x : null;
     }, 'incident with 8 devices');
     expect(inc).toMatchObject({ type: 'area_outage', ward: 'binh-ngoc', state: 'open' });
-    expect(events.filter((e) => e.name === 'incident.opened')).toHaveLength(1);
+    // (the gateway test above opened a dead_parent incident: issue #12)
+    expect(events.filter((e) => e.name === 'incident.opened' && e.type === 'area_outage')).toHaveLength(1);
     for (const id of ids) {
       const a = await offlineAlert(id);
       expect(a.incidentId).toBe(inc.id);
@@ -197,7 +215,9 @@ describe('alert lifecycle, parent suppression, area outages, flapping, maintenan
       async () => (await t.api<IncidentJson>('GET', `/api/v1/incidents/${inc.id}`)).body.state === 'resolved',
       'incident resolved',
     );
-    expect(events.filter((e) => e.name === 'incident.resolved').map((e) => e.id)).toEqual([inc.id]);
+    expect(
+      events.filter((e) => e.name === 'incident.resolved' && e.type === 'area_outage').map((e) => e.id),
+    ).toEqual([inc.id]);
   });
 
   it('a member deleted while back online no longer counts as back', async () => {

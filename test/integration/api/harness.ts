@@ -154,6 +154,8 @@ export async function createHarness(
       devices: DeviceRegistry;
       log: ReturnType<typeof createLogger>;
       config: Config;
+      alerts: AlertEngine;
+      bus: EventBus<WardwatchEvents>;
     }) => Partial<ApiDeps>;
   } = {},
 ): Promise<Harness> {
@@ -194,7 +196,7 @@ export async function createHarness(
     alerts,
     telemetry,
     health: () => health,
-    ...opts.deps?.({ db, clock, devices, log, config }),
+    ...opts.deps?.({ db, clock, devices, log, config, alerts, bus }),
   });
   await opts.extend?.(app);
   await users.ensureAdmin('admin-password');

@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIncidentService } from '../../../services/health/incident-actions.ts';
 import { createMaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
@@ -83,9 +84,12 @@ let viewer: string;
 
 beforeAll(async () => {
   h = await createHarness({
-    deps: ({ db, clock, devices, log }) => ({
+    deps: ({ db, clock, devices, log, alerts, bus }) => ({
       maintenance: createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices }),
-      incidents: new SqliteIncidentRepository(db),
+      incidents: (() => {
+        const repo = new SqliteIncidentRepository(db);
+        return createIncidentService({ view: repo, repo, alerts, bus, clock, log });
+      })(),
       notifications: new SqliteOutbox(db),
       stateHistory: { stateHistory: async () => new Map(), heartbeatCounts: async () => [] },
       // Issue #12: the ward routes reach their handlers and the directory, not a 404.

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIncidentService } from '../../../services/health/incident-actions.ts';
 import { createMaintenanceService, type MaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import { createNotificationChannels, type NotificationChannels } from '../../../services/notify/channels.ts';
@@ -234,6 +235,41 @@ const CASES: Record<string, Case> = {
     b: (i) => [{ url: `/api/v1/incidents/${i.incidentB}`, deny: true }],
     own: (i) => ({ url: `/api/v1/incidents/${i.incidentA}` }),
   },
+  // Issue #12: incident actions and the technicians of a ward.
+  'POST /api/v1/incidents/:id/ack': {
+    b: (i) => [{ method: 'POST', url: `/api/v1/incidents/${i.incidentB}/ack`, body: {}, deny: true }],
+    own: (i) => ({ method: 'POST', url: `/api/v1/incidents/${i.incidentA}/ack`, body: {} }),
+  },
+  'POST /api/v1/incidents/:id/resolve': {
+    b: (i) => [{ method: 'POST', url: `/api/v1/incidents/${i.incidentB}/resolve`, body: {}, deny: true }],
+    // Resolving A's incident would end it for the other cases; acknowledging shows the route works.
+    own: (i) => ({ method: 'POST', url: `/api/v1/incidents/${i.incidentA}/ack`, body: {} }),
+  },
+  'POST /api/v1/incidents/:id/assign': {
+    b: (i) => [
+      {
+        method: 'POST',
+        url: `/api/v1/incidents/${i.incidentB}/assign`,
+        body: { username: 'tech-a' },
+        deny: true,
+      },
+      {
+        method: 'POST',
+        url: `/api/v1/incidents/${i.incidentA}/assign`,
+        body: { username: 'tech-bbb' },
+        deny: true,
+      },
+    ],
+    own: (i) => ({
+      method: 'POST',
+      url: `/api/v1/incidents/${i.incidentA}/assign`,
+      body: { username: 'tech-a' },
+    }),
+  },
+  'GET /api/v1/technicians': {
+    b: () => [{ url: `/api/v1/technicians?ward=${B}`, deny: true }],
+    own: () => ({ url: `/api/v1/technicians?ward=${A}` }),
+  },
   'GET /api/v1/maintenance': {
     b: () => [{ url: '/api/v1/maintenance' }],
     own: () => ({ url: '/api/v1/maintenance' }),
@@ -420,14 +456,14 @@ const secrets: Record<string, string> = {};
 
 beforeAll(async () => {
   h = await createHarness({
-    deps: ({ db, clock, devices, log, config }) => {
+    deps: ({ db, clock, devices, log, config, alerts, bus }) => {
       channels = createNotificationChannels({ db, clock, log, notify: config.notify });
       maintenance = createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices });
       incidents = new SqliteIncidentRepository(db);
       wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log });
       return {
         maintenance,
-        incidents,
+        incidents: createIncidentService({ view: incidents, repo: incidents, alerts, bus, clock, log }),
         notifications: new SqliteOutbox(db),
         wards,
         channels,

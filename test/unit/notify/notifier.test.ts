@@ -193,6 +193,11 @@ describe('notifier timing (fake clock)', () => {
       resolvedAt: null,
       message: '8 devices offline in power zone tba-3',
       alertIds: [...alerts.keys()],
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      resolvedBy: null,
+      assignee: null,
+      parentId: null,
     };
     for (const a of [...alerts.values()]) {
       emit('alert.updated', {
@@ -212,6 +217,39 @@ describe('notifier timing (fake clock)', () => {
       'incident:opened',
       'incident:resolved',
     ]);
+  });
+
+  it('issue #12: the assignee of an incident is notified once, at once; a dead parent opening is not notified', async () => {
+    start(onlyTg());
+    const incident: Incident = {
+      id: 5,
+      type: 'area_outage',
+      ward: 'binh-ngoc',
+      powerZone: 'tba-3',
+      parentId: null,
+      deviceIds: ['bn-cam-001'],
+      alertIds: [1],
+      state: 'open',
+      openedAt: Date.now(),
+      resolvedAt: null,
+      message: 'outage',
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      resolvedBy: null,
+      assignee: null,
+    };
+    bus.emit('incident.opened', incident);
+    await vi.advanceTimersByTimeAsync(S);
+    bus.emit('incident.updated', { ...incident, assignee: 'tech.an' });
+    bus.emit('incident.updated', { ...incident, assignee: 'tech.an', acknowledgedBy: 'tech.an' });
+    await vi.advanceTimersByTimeAsync(S);
+    expect(tg.sent.map((s) => `${s.message.subjectType}:${s.message.event}:${s.recipient}`)).toEqual([
+      'incident:opened:100',
+      'incident:opened:222',
+    ]);
+    bus.emit('incident.opened', { ...incident, id: 6, type: 'dead_parent', parentId: 'gw-1' });
+    await vi.advanceTimersByTimeAsync(MIN);
+    expect(tg.sent).toHaveLength(2);
   });
 
   it('listeners only queue: the bus returns before any send happens', () => {

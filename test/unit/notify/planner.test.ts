@@ -7,6 +7,7 @@ import {
   planAlertOpened,
   planAlertResolved,
   planAlertUpdated,
+  planIncidentAssigned,
   planIncidentOpened,
   planIncidentResolved,
   routeTargets,
@@ -253,6 +254,17 @@ describe('incidents', () => {
     expect(plan.enqueue).toHaveLength(1);
     expect(plan.enqueue[0]).toMatchObject({ event: 'resolved', recipient: s[0]?.recipient });
     expect(plan.cancel).toEqual(s.slice(1).map((r) => r.id));
+  });
+
+  it('issue #12: an assigned open incident goes to the assignee’s contacts at once; unassigned or resolved to nobody', () => {
+    const rows = planIncidentAssigned(cfg, { ...incident, assignee: 'tech.an' }, T0 + 5);
+    expect(targets(rows)).toEqual(['opened:tg:222']);
+    expect(rows[0]).toMatchObject({ subjectType: 'incident', subjectId: '7', dueAt: T0 + 5 });
+    expect(planIncidentAssigned(cfg, { ...incident, assignee: null }, T0)).toEqual([]);
+    expect(planIncidentAssigned(cfg, { ...incident, assignee: 'nobody' }, T0)).toEqual([]);
+    expect(
+      planIncidentAssigned(cfg, { ...incident, state: 'resolved', resolvedAt: T0, assignee: 'tech.an' }, T0),
+    ).toEqual([]);
   });
 });
 

@@ -1,7 +1,61 @@
 /**
- * Messages of one feature of the web app (incidents), merged into i18n.ts. Vietnamese first; `en`
- * must have every key of `vi` (the type says so).
+ * Messages of one feature of the web app (incidents, issue #12), merged into i18n.ts. Vietnamese
+ * first; `en` must have every key of `vi` (the type says so).
  */
-export const vi = {} as const;
+export const vi = {
+  incidents: 'Sự cố',
+  incident: 'Sự cố',
+  area_outage: 'Mất điện khu vực',
+  dead_parent: 'Mất kết nối thiết bị trung gian',
+  openIncidents: 'Sự cố đang mở',
+  pastIncidents: 'Sự cố đã kết thúc',
+  allIncidents: 'Tất cả sự cố',
+  noIncidents: 'Không có sự cố nào',
+  incidentOpen: 'Đang diễn ra',
+  incidentResolved: 'Đã kết thúc',
+  membersOffline: 'mất kết nối',
+  membersBack: 'đã có lại',
+  memberList: 'Danh sách thiết bị',
+  parentDevice: 'Thiết bị trung gian mất kết nối',
+  assignedTo: 'Giao cho',
+  unassigned: 'Chưa giao',
+  assignToMe: 'Tôi nhận',
+  assignTo: 'Giao cho kỹ thuật viên…',
+  assignedToMe: 'Việc của tôi',
+  acknowledgeAll: 'Tiếp nhận cả sự cố',
+  resolveAll: 'Đã xử lý cả sự cố',
+  resolvedAt: 'Kết thúc lúc',
+  resolvedBySystem: 'tự kết thúc khi thiết bị có lại',
+  alertsCount: 'Cảnh báo',
+  incidentsCount: 'Sự cố',
+  noTechnicians: 'Phường này chưa có kỹ thuật viên',
+} as const;
 
-export const en: { [K in keyof typeof vi]: string } = {};
+export const en: { [K in keyof typeof vi]: string } = {
+  incidents: 'Incidents',
+  incident: 'Incident',
+  area_outage: 'Area power outage',
+  dead_parent: 'Gateway/NVR offline',
+  openIncidents: 'Open incidents',
+  pastIncidents: 'Past incidents',
+  allIncidents: 'All incidents',
+  noIncidents: 'No incidents',
+  incidentOpen: 'Ongoing',
+  incidentResolved: 'Ended',
+  membersOffline: 'offline',
+  membersBack: 'back',
+  memberList: 'Devices',
+  parentDevice: 'Gateway/NVR offline',
+  assignedTo: 'Assigned to',
+  unassigned: 'Unassigned',
+  assignToMe: 'Assign to me',
+  assignTo: 'Assign to a technician…',
+  assignedToMe: 'Assigned to me',
+  acknowledgeAll: 'Acknowledge the incident',
+  resolveAll: 'Resolve the incident',
+  resolvedAt: 'Ended at',
+  resolvedBySystem: 'ended by itself when the devices came back',
+  alertsCount: 'Alerts',
+  incidentsCount: 'Incidents',
+  noTechnicians: 'This ward has no technician yet',
+};

@@ -356,6 +356,8 @@ export function createUserService(deps: UserServiceDeps): UserService {
         stmts.insertToken.run(tokenHash(token), username, now, expiresAt);
         return revoked;
       })();
+      // Issue #13 item 8: the old tokens' open event streams end with them (the new token has none yet).
+      sessions.endUser(username, 'revoked');
       log.info({ username, revokedTokens }, 'own password changed');
       return { token, expiresAt, user: toUser(row) };
     },

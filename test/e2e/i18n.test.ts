@@ -229,7 +229,7 @@ describe('web app texts (issue #12): no raw identifier on any screen, in either 
               const form = page.locator('form.ww-form');
               await form.locator('[name=id]').fill('cam-i18n-bad');
               await form.locator('[name=name]').fill('Sai toạ độ');
-              await form.locator('[name=ward]').fill('binh-ngoc');
+              await form.locator('[name=ward]').selectOption('binh-ngoc');
               await form.locator('[name=lat]').fill('999');
               await form.locator('[name=lon]').fill('107.9');
               await form.locator('[name=heartbeatIntervalS]').fill('30');

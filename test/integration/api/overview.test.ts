@@ -127,6 +127,7 @@ describe('GET /healthz', () => {
       influx: 'up',
       spooledPoints: 0,
       spoolBytes: 4096,
+      spool: 'ok',
       ingestLagMs: 250,
       eventLoopDelayP99Ms: 0,
       overload: { overloaded: false, reasons: [] },

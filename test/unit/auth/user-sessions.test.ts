@@ -82,6 +82,16 @@ describe('UserService.watchSession', () => {
     other.stop();
   });
 
+  it("changing one's own password ends the user's other sessions (issue #12 x #13)", async () => {
+    const a = await open('vera');
+    const other = await open('tuan');
+    const fresh = await users.changeOwnPassword('vera', 'password-vera', 'own-new-password');
+    expect(fresh).not.toBeNull();
+    expect([a.ended, other.ended]).toEqual([['revoked'], []]);
+    await users.update('vera', { password: 'password-vera' });
+    other.stop();
+  });
+
   it('a role or ward change ends the user’s sessions; an unchanged save does not', async () => {
     const a = await open('vera');
     await users.update('vera', { role: 'viewer', wards: ['w1'] });

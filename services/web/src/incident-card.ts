@@ -162,7 +162,7 @@ export function incidentCard(i: Incident, drafts: Map<string, string>): HTMLElem
     h(
       'p',
       { class: 'ww-muted' },
-      `${t('ward')}: ${i.ward}`,
+      store.wardName(i.ward),
       i.powerZone ? ` · ${t('powerZone')}: ${i.powerZone}` : null,
     ),
     // The cause of a dead parent: the gateway or NVR the members reach the service through.

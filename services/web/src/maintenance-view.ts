@@ -42,7 +42,7 @@ export function renderMaintenance(root: HTMLElement): () => void {
       parts.push(names.join(', ') + (more > 0 ? ` (+${more} ${t('mntDevicesMore')})` : ''));
     }
     if (w.powerZone) parts.push(`${t('powerZone')} ${w.powerZone}`);
-    if (w.ward) parts.push(`${t('ward')} ${w.ward}`);
+    if (w.ward) parts.push(store.wardName(w.ward));
     return parts.join(' · ');
   };
 
@@ -150,7 +150,7 @@ function createForm(
     if (kind === 'device') {
       options = devices
         .sort((a, b) => a.name.localeCompare(b.name, 'vi'))
-        .map((d): [string, string] => [d.id, `${d.name} (${d.ward})`]);
+        .map((d): [string, string] => [d.id, `${d.name} (${store.wardName(d.ward)})`]);
     } else if (kind === 'zone') {
       const pairs = new Set<string>();
       for (const d of devices) {
@@ -160,10 +160,10 @@ function createForm(
       }
       options = [...pairs].sort().map((p): [string, string] => {
         const [zone, ward] = p.split('\u0000');
-        return [p, `${zone} · ${ward ? `${t('ward')} ${ward}` : t('mntZoneAllWards')}`];
+        return [p, `${zone} · ${ward ? store.wardName(ward) : t('mntZoneAllWards')}`];
       });
     } else {
-      options = [...new Set(devices.map((d) => d.ward))].sort().map((w): [string, string] => [w, w]);
+      options = [...new Set(devices.map((d) => d.ward))].sort().map((w): [string, string] => [w, store.wardName(w)]);
     }
     const label = { device: 'mntDevice', zone: 'mntTargetZone', ward: 'ward' } as const;
     valueSel.setAttribute('aria-label', t(label[kind]));

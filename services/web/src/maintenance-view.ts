@@ -163,7 +163,9 @@ function createForm(
         return [p, `${zone} · ${ward ? store.wardName(ward) : t('mntZoneAllWards')}`];
       });
     } else {
-      options = [...new Set(devices.map((d) => d.ward))].sort().map((w): [string, string] => [w, store.wardName(w)]);
+      options = [...new Set(devices.map((d) => d.ward))]
+        .sort()
+        .map((w): [string, string] => [w, store.wardName(w)]);
     }
     const label = { device: 'mntDevice', zone: 'mntTargetZone', ward: 'ward' } as const;
     valueSel.setAttribute('aria-label', t(label[kind]));

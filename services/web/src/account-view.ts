@@ -1,7 +1,7 @@
 import { field, roleLabel, wardsText } from './admin-common.ts';
 import { ApiError, api, session } from './api.ts';
 import { h } from './dom.ts';
-import { t } from './i18n.ts';
+import { errorText, t } from './i18n.ts';
 import { store } from './store.ts';
 import type { User } from './types.ts';
 
@@ -63,7 +63,7 @@ export function renderAccount(root: HTMLElement): () => void {
         error.textContent =
           err instanceof ApiError && /^currentPassword/.test(err.message)
             ? t('admWrongCurrent')
-            : (err as Error).message;
+            : errorText(err);
       });
   });
   root.append(

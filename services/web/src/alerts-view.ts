@@ -121,7 +121,7 @@ export function renderAlerts(root: HTMLElement): () => void {
       store.applyAlert(await api<Alert>('POST', `/api/v1/alerts/${a.id}/assign`, { username }));
     } catch (err) {
       card.classList.remove('ww-busy');
-      card.append(h('p', { class: 'ww-error' }, (err as Error).message));
+      card.append(h('p', { class: 'ww-error', title: (err as Error).message }, errorText(err)));
     }
   };
 

@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { h, select } from './dom.ts';
-import { formatTime, type MessageKey, t } from './i18n.ts';
+import { errorText, formatTime, type MessageKey, t } from './i18n.ts';
 
 /** A row of GET /api/v1/notifications (the outbox). */
 interface Delivery {
@@ -133,7 +133,7 @@ export function deliveryLog(
         }),
       );
     } catch (err) {
-      status.textContent = (err as Error).message;
+      status.textContent = errorText(err);
     }
   }
 

@@ -1,7 +1,7 @@
 import { api } from './api.ts';
 import { deliveryLog } from './channels-log.ts';
 import { h, select } from './dom.ts';
-import { label, type MessageKey, t } from './i18n.ts';
+import { errorText, label, type MessageKey, t } from './i18n.ts';
 import { KINDS } from './logic.ts';
 
 /** GET /api/v1/notification-channels: never carries a secret, only whether one is set. */
@@ -93,7 +93,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
         api<{ items: Route[] }>('GET', '/api/v1/notification-routes').then((r) => r.items),
       ]);
     } catch (err) {
-      say((err as Error).message, true);
+      say(errorText(err), true);
     }
     renderTables();
   }

@@ -1,6 +1,6 @@
 import { api, session } from './api.ts';
 import { h } from './dom.ts';
-import { formatDuration, formatTime, label, t } from './i18n.ts';
+import { errorText, formatDuration, formatTime, label, t } from './i18n.ts';
 import { incidentState, kindCounts } from './incident-logic.ts';
 import { KINDS } from './logic.ts';
 import { store } from './store.ts';
@@ -60,7 +60,7 @@ export function assignSelect(
         ),
       (err: unknown) => {
         delete sel.dataset.filled;
-        onError((err as Error).message);
+        onError(errorText(err));
       },
     );
   };
@@ -104,7 +104,7 @@ export function incidentCard(i: Incident, drafts: Map<string, string>): HTMLElem
       store.applyIncident(updated);
     } catch (err) {
       el.classList.remove('ww-busy');
-      error.textContent = (err as Error).message;
+      error.textContent = errorText(err);
     }
   };
   const withNote = () => (note.value ? { note: note.value } : {});

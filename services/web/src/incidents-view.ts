@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { h, select } from './dom.ts';
-import { t } from './i18n.ts';
+import { errorText, t } from './i18n.ts';
 import { incidentCard } from './incident-card.ts';
 import { store } from './store.ts';
 import type { Incident } from './types.ts';
@@ -57,7 +57,8 @@ export function renderIncidents(root: HTMLElement): () => void {
           : r.items.map((i) => incidentCard(i, drafts))),
       );
     } catch (err) {
-      if (mine === seq) list.replaceChildren(h('p', { class: 'ww-error' }, (err as Error).message));
+      if (mine === seq)
+        list.replaceChildren(h('p', { class: 'ww-error', title: (err as Error).message }, errorText(err)));
     }
   };
 

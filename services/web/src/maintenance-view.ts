@@ -1,6 +1,6 @@
 import { api, session } from './api.ts';
 import { h, select } from './dom.ts';
-import { formatTime, t } from './i18n.ts';
+import { errorText, formatTime, t } from './i18n.ts';
 import { sortWindows, vnInputToIso, vnLocalInput, windowPhase } from './maintenance-logic.ts';
 import { store } from './store.ts';
 import type { MaintenanceWindow } from './types.ts';
@@ -27,7 +27,7 @@ export function renderMaintenance(root: HTMLElement): () => void {
         renderList();
       })
       .catch((err: unknown) => {
-        error.textContent = (err as Error).message;
+        error.textContent = errorText(err);
       });
 
   const form = canAct ? createForm(error, load) : null;
@@ -79,7 +79,7 @@ export function renderMaintenance(root: HTMLElement): () => void {
                   el.classList.add('ww-busy');
                   api('POST', `/api/v1/maintenance/${w.id}/end`).then(load, (err: unknown) => {
                     el.classList.remove('ww-busy');
-                    error.textContent = (err as Error).message;
+                    error.textContent = errorText(err);
                   });
                 },
               },
@@ -223,7 +223,7 @@ function createForm(
           return created();
         },
         (err: unknown) => {
-          error.textContent = (err as Error).message;
+          error.textContent = errorText(err);
         },
       )
       .finally(() => form.classList.remove('ww-busy'));

@@ -1,0 +1,216 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { freePort, uniqueDatabaseName } from './influxd.ts';
+
+/**
+ * A real PostgreSQL (Debian's `postgresql` package) for repository and cluster tests (issue #14):
+ * own temp dir, own free port, fsync off (a test database need not survive a power cut). One server
+ * for the whole run (test/global-setup.ts); each test file makes its own database with
+ * `createTestDatabase`.
+ *
+ * PostgreSQL refuses to run as root, and CI runs as root: then initdb and the server run as the
+ * `postgres` user (setpriv, which execs in place, so the pid we hold is the postmaster's), in a data
+ * directory that user owns.
+ */
+export interface PostgresInstance {
+  /** `postgres://postgres@127.0.0.1:PORT/postgres`: the superuser on the maintenance database. */
+  url: string;
+  port: number;
+  dir: string;
+  destroy(): Promise<void>;
+}
+
+const execFileP = promisify(execFile);
+const START_TIMEOUT_MS = 20_000;
+const POLL_MS = 50;
+const STOP_GRACE_MS = 5_000;
+const STDERR_KEEP_CHARS = 8_000;
+
+/** The newest installed server's bin directory (`/usr/lib/postgresql/<major>/bin`). */
+async function serverBinDir(): Promise<string> {
+  const root = '/usr/lib/postgresql';
+  const majors = (await readdir(root).catch(() => [] as string[]))
+    .filter((name) => /^\d+$/.test(name))
+    .sort((a, b) => Number(b) - Number(a));
+  if (majors.length === 0) {
+    throw new Error(
+      'PostgreSQL not found: install the Debian package `postgresql` (apt-get install -y postgresql)',
+    );
+  }
+  return join(root, majors[0] as string, 'bin');
+}
+
+/**
+ * The server runs under a small sh wrapper holding a pipe to this process; when the pipe closes
+ * (destroy(), or this process ending in any way, SIGKILL included) the wrapper sends SIGINT, the
+ * postmaster's "fast shutdown". Without it a vitest worker killed on a timeout would leave the
+ * server running. The wrapper prints the server's pid first.
+ */
+const WRAPPER = [
+  'exec 3<&0',
+  '"$@" </dev/null 3<&- &',
+  'pid=$!',
+  'echo "$pid"',
+  '( read -r _ <&3; kill -INT "$pid" 2>/dev/null ) >/dev/null 2>&1 &',
+  'exec 3<&-',
+  'wait "$pid"',
+].join('\n');
+
+async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function startPostgres(): Promise<PostgresInstance> {
+  const bin = await serverBinDir();
+  const asRoot = process.getuid?.() === 0;
+  const runAs = (cmd: string[]): string[] =>
+    asRoot ? ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...cmd] : cmd;
+
+  const dir = await mkdtemp(join(tmpdir(), 'ww-postgres-'));
+  const dataDir = join(dir, 'data');
+  let child: ChildProcess | null = null;
+  let exited: Promise<void> = Promise.resolve();
+  try {
+    await mkdir(dataDir, { mode: 0o700 });
+    if (asRoot) {
+      // The postgres user must reach the data dir through the temp dir root made for us.
+      await chmod(dir, 0o755);
+      const { stdout } = await execFileP('id', ['-u', 'postgres']);
+      const { stdout: gid } = await execFileP('id', ['-g', 'postgres']);
+      await chown(dataDir, Number(stdout.trim()), Number(gid.trim()));
+    }
+    const superuser = asRoot ? 'postgres' : userInfo().username;
+    const [initdb, ...initdbArgs] = runAs([
+      join(bin, 'initdb'),
+      ...[
+        '-D',
+        dataDir,
+        '-A',
+        'trust',
+        '-U',
+        superuser,
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--no-sync',
+        '--no-instructions',
+      ],
+    ]);
+    await execFileP(initdb as string, initdbArgs);
+    const port = await freePort();
+    const server = runAs([
+      join(bin, 'postgres'),
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-k',
+      dataDir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
+    ]);
+    let stderr = '';
+    let exitInfo: string | null = null;
+    const proc = spawn('/bin/sh', ['-c', WRAPPER, 'postgres-wrapper', ...server], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child = proc;
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_KEEP_CHARS);
+    });
+    exited = new Promise<void>((resolve) => {
+      proc.once('exit', (code, signal) => {
+        exitInfo = `code ${code}, signal ${signal}`;
+        proc.stdin?.destroy();
+        resolve();
+      });
+      proc.once('error', (err) => {
+        exitInfo = `spawn error: ${err.message}`;
+        resolve();
+      });
+    });
+    const url = `postgres://${superuser}@127.0.0.1:${port}/postgres`;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (exitInfo) throw new Error(`postgres exited during start-up (${exitInfo}); stderr:\n${stderr}`);
+      if (await canConnect(url)) break;
+      if (Date.now() > deadline)
+        throw new Error(
+          `postgres did not accept connections within ${START_TIMEOUT_MS} ms; stderr:\n${stderr}`,
+        );
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    const destroy = async (): Promise<void> => {
+      const running = child;
+      child = null;
+      if (running) {
+        running.stdin?.end();
+        const killTimer = setTimeout(() => running.kill('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(killTimer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    };
+    return { url, port, dir, destroy };
+  } catch (err) {
+    if (child) {
+      (child as ChildProcess).stdin?.end();
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * A fresh, empty database on the shared server, for one test file (or one test that needs a clean
+ * slate); returns its URL. `dropTestDatabase` removes it (closing connections left open).
+ */
+export async function createTestDatabase(serverUrl: string, prefix = 't'): Promise<string> {
+  const name = uniqueDatabaseName(prefix);
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropTestDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = url.pathname.slice(1);
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}

@@ -1,16 +1,10 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
 import type { TimerHandle } from '../../core/clock.ts';
-import type { WardwatchEvents } from '../../core/events.ts';
-import { canSeeWard, tokenOf, userOf } from '../access.ts';
+import { tokenOf, userOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { errors } from '../schemas.ts';
-import {
-  alertJson,
-  deviceStateEventJson,
-  incidentJson,
-  type MemberCounter,
-  maintenanceEventJson,
-} from '../views.ts';
+import { createSseHub, sseFrame } from '../sse-hub.ts';
+import type { MemberCounter } from '../views.ts';
 
 export const SSE_PING_MS = 15_000;
 /**
@@ -19,21 +13,18 @@ export const SSE_PING_MS = 15_000;
  */
 export const SSE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-const ALERT_EVENTS = ['alert.opened', 'alert.acknowledged', 'alert.resolved', 'alert.updated'] as const;
-const MAINTENANCE_EVENTS = ['maintenance.started', 'maintenance.ended'] as const;
-/** Issue #12: the board keeps its incident cards current from these. */
-const INCIDENT_EVENTS = ['incident.opened', 'incident.updated', 'incident.resolved'] as const;
-
 /** GET /api/v1/events: Server-Sent Events of device state changes and alert changes. */
 export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   const counter: MemberCounter = {
     kindOf: (id) => deps.devices.get(id)?.kind ?? null,
     stateOf: (id) => deps.liveness.stateOf(id),
   };
+  const hub = createSseHub({ bus: deps.bus, counter });
   const streams = new Set<() => void>();
   // An open stream would keep close() waiting for the client forever.
   app.addHook('preClose', async () => {
     for (const end of [...streams]) end();
+    hub.stop();
   });
 
   app.get(
@@ -88,31 +79,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         }
         res.write(chunk);
       };
-      const send = (event: keyof WardwatchEvents, data: unknown) =>
-        write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-
-      unsubscribe.push(
-        deps.bus.on('device.state', (e) => {
-          if (canSeeWard(user, e.ward)) send('device.state', deviceStateEventJson(e));
-        }),
-        // Issue #12: a window starting or ending; each user gets only the devices of their wards.
-        ...MAINTENANCE_EVENTS.map((name) =>
-          deps.bus.on(name, (e) => {
-            const visible = maintenanceEventJson(e, (ward) => canSeeWard(user, ward));
-            if (visible) send(name, visible);
-          }),
-        ),
-        ...ALERT_EVENTS.map((name) =>
-          deps.bus.on(name, (alert) => {
-            if (canSeeWard(user, alert.ward)) send(name, alertJson(alert));
-          }),
-        ),
-        ...INCIDENT_EVENTS.map((name) =>
-          deps.bus.on(name, (incident) => {
-            if (canSeeWard(user, incident.ward)) send(name, incidentJson(incident, counter));
-          }),
-        ),
-      );
+      // Events reach this stream through the hub (one serialisation per event for all streams).
+      unsubscribe.push(hub.add({ user, write }));
       const schedulePing = () => {
         ping = deps.clock.setTimeout(() => {
           write(': ping\n\n');
@@ -124,7 +92,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       // Issue #13: the stream ends with its token (logout, revocation, expiry) and when the user's
       // role or wards change; the last event says why (EventSource reconnects on `user_changed`).
       const unwatch = deps.users.watchSession(tokenOf(request) ?? '', (reason) => {
-        write(`event: session.ended\ndata: ${JSON.stringify({ reason })}\n\n`);
+        write(sseFrame('session.ended', { reason }));
         request.log.info({ username: user.username, reason }, 'SSE stream ended with its session');
         end();
       });

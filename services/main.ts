@@ -41,7 +41,7 @@ import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts
 import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
 import { createIngest, type Ingest } from './ingest/ingest.ts';
 import { createMetrics } from './metrics/metrics.ts';
-import { createSqliteCounts } from './metrics/sqlite-counts.ts';
+import { createSqliteCountsRepository } from './metrics/sqlite-counts-repository.ts';
 import { createNotificationChannels } from './notify/channels.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
@@ -260,7 +260,7 @@ export async function createWardwatch(
 
   // GET /metrics (issue #6): read at scrape time from the features above, nothing per message.
   const metrics = createMetrics(
-    { broker, ingest, storage, liveness, ...createSqliteCounts(db) },
+    { broker, ingest, storage, liveness, counts: createSqliteCountsRepository(db) },
     { overload: config.metrics.overload, clock },
   );
 

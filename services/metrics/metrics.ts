@@ -5,9 +5,9 @@ import type { DeviceState } from '../health/types.ts';
 import type { IngestStats } from '../ingest/ingest.ts';
 import type { StorageStats } from '../storage/influx-storage.ts';
 import type { InfluxWriteEvent, StorageHealth } from '../storage/types.ts';
+import type { CountsRepository } from './counts-repository.ts';
 import { createEventLoopMonitor, type EventLoopDelay, type EventLoopMonitor } from './event-loop.ts';
 import { OVERLOAD_REASONS, type OverloadState, type OverloadThresholds, overloadState } from './overload.ts';
-import type { NotificationCount, OpenAlertCount } from './sqlite-counts.ts';
 
 /**
  * What the metrics read, as getters: services/main.ts wires the real features, unit tests fakes.
@@ -27,10 +27,8 @@ export interface MetricsSources {
     onWrite(listener: (e: InfluxWriteEvent) => void): void;
   };
   liveness: { deadlines(): number; countByState(): Record<DeviceState, number> };
-  /** Unresolved alerts by type and severity (services/metrics/sqlite-counts.ts). */
-  openAlerts(): OpenAlertCount[];
-  /** Outbox rows by state. */
-  notifications(): NotificationCount[];
+  /** Unresolved alerts by type and severity, outbox rows by state (read at scrape time). */
+  counts: CountsRepository;
 }
 
 export interface MetricsOptions {
@@ -305,10 +303,11 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
     help: 'Unresolved alerts (open or acknowledged) by type and severity.',
     labelNames: ['type', 'severity'] as const,
     registers,
-    collect() {
+    async collect() {
+      const rows = await sources.counts.openAlerts();
       // Reset: a (type, severity) with no alert left disappears instead of staying at its last value.
       this.reset();
-      for (const a of sources.openAlerts()) this.set({ type: a.type, severity: a.severity }, finite(a.count));
+      for (const a of rows) this.set({ type: a.type, severity: a.severity }, finite(a.count));
     },
   });
   const NOTIFICATION_STATES = ['pending', 'sent', 'failed', 'cancelled'];
@@ -317,10 +316,11 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
     help: 'Notification outbox rows by state (pending, sent, failed, cancelled).',
     labelNames: ['state'] as const,
     registers,
-    collect() {
+    async collect() {
+      const rows = await sources.counts.notifications();
       this.reset();
       for (const state of NOTIFICATION_STATES) this.set({ state }, 0);
-      for (const n of sources.notifications()) this.set({ state: n.state }, finite(n.count));
+      for (const n of rows) this.set({ state: n.state }, finite(n.count));
     },
   });
 

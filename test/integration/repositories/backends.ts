@@ -26,6 +26,11 @@ export interface Opened {
   db?: Database;
   /** The PostgreSQL pool (on 'postgres' only). */
   pool?: PgPool;
+  /**
+   * Runs one statement with numbered parameters (`$1`, PostgreSQL's spelling; SQLite gets them as
+   * `@p1`), for a suite's fixture rows that its repository does not write itself.
+   */
+  exec(sql: string, params?: unknown[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,6 +43,10 @@ export async function openBackend(name: BackendName): Promise<Opened> {
     const db = openDatabase(join(dir, 'wardwatch.db'));
     return {
       db,
+      async exec(sql, params = []) {
+        const named = Object.fromEntries(params.map((v, i) => [`p${i + 1}`, v]));
+        db.prepare(sql.replace(/\$(\d+)/g, '@p$1')).run(named);
+      },
       async close() {
         db.close();
         await rm(dir, { recursive: true, force: true });
@@ -49,6 +58,9 @@ export async function openBackend(name: BackendName): Promise<Opened> {
   await migratePostgres(pool);
   return {
     pool,
+    async exec(sql, params = []) {
+      await pool.query(sql, params);
+    },
     async close() {
       await pool.end();
       await dropTestDatabase(url);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { BrokerStats } from '../../../services/broker/mqtt-broker.ts';
 import type { IngestStats } from '../../../services/ingest/ingest.ts';
+import type { NotificationCount, OpenAlertCount } from '../../../services/metrics/counts-repository.ts';
 import type { EventLoopDelay, EventLoopMonitor } from '../../../services/metrics/event-loop.ts';
 import { createMetrics, type MetricsSources } from '../../../services/metrics/metrics.ts';
-import type { NotificationCount, OpenAlertCount } from '../../../services/metrics/sqlite-counts.ts';
 import type { StorageStats } from '../../../services/storage/influx-storage.ts';
 import type { InfluxWriteEvent, StorageHealth } from '../../../services/storage/types.ts';
 import { parsePrometheus } from '../../helpers/prometheus.ts';
@@ -72,8 +72,7 @@ function fakes() {
       onWrite: (l) => state.writeListeners.push(l),
     },
     liveness: { deadlines: () => state.deadlines, countByState: () => state.byState },
-    openAlerts: () => state.alerts,
-    notifications: () => state.notifications,
+    counts: { openAlerts: async () => state.alerts, notifications: async () => state.notifications },
   };
   const eventLoop: EventLoopMonitor = {
     start: () => {

@@ -1,10 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort, uniqueDatabaseName } from './influxd.ts';
+import { spawnWatched, type WatchedServer, waitUntilReady } from './watchdog.ts';
 
 /**
  * A real PostgreSQL (Debian's `postgresql` package) for repository and cluster tests (issue #14):
@@ -26,9 +27,6 @@ export interface PostgresInstance {
 
 const execFileP = promisify(execFile);
 const START_TIMEOUT_MS = 20_000;
-const POLL_MS = 50;
-const STOP_GRACE_MS = 5_000;
-const STDERR_KEEP_CHARS = 8_000;
 
 /** The newest installed server's bin directory (`/usr/lib/postgresql/<major>/bin`). */
 async function serverBinDir(): Promise<string> {
@@ -43,22 +41,6 @@ async function serverBinDir(): Promise<string> {
   }
   return join(root, majors[0] as string, 'bin');
 }
-
-/**
- * The server runs under a small sh wrapper holding a pipe to this process; when the pipe closes
- * (destroy(), or this process ending in any way, SIGKILL included) the wrapper sends SIGINT, the
- * postmaster's "fast shutdown". Without it a vitest worker killed on a timeout would leave the
- * server running. The wrapper prints the server's pid first.
- */
-const WRAPPER = [
-  'exec 3<&0',
-  '"$@" </dev/null 3<&- &',
-  'pid=$!',
-  'echo "$pid"',
-  '( read -r _ <&3; kill -INT "$pid" 2>/dev/null ) >/dev/null 2>&1 &',
-  'exec 3<&-',
-  'wait "$pid"',
-].join('\n');
 
 async function canConnect(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
@@ -81,8 +63,7 @@ export async function startPostgres(): Promise<PostgresInstance> {
 
   const dir = await mkdtemp(join(tmpdir(), 'ww-postgres-'));
   const dataDir = join(dir, 'data');
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
+  let server: WatchedServer | null = null;
   try {
     await mkdir(dataDir, { mode: 0o700 });
     if (asRoot) {
@@ -111,7 +92,7 @@ export async function startPostgres(): Promise<PostgresInstance> {
     ]);
     await execFileP(initdb as string, initdbArgs);
     const port = await freePort();
-    const server = runAs([
+    const command = runAs([
       join(bin, 'postgres'),
       '-D',
       dataDir,
@@ -130,55 +111,18 @@ export async function startPostgres(): Promise<PostgresInstance> {
       '-c',
       'max_connections=300',
     ]);
-    let stderr = '';
-    let exitInfo: string | null = null;
-    const proc = spawn('/bin/sh', ['-c', WRAPPER, 'postgres-wrapper', ...server], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    child = proc;
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-STDERR_KEEP_CHARS);
-    });
-    exited = new Promise<void>((resolve) => {
-      proc.once('exit', (code, signal) => {
-        exitInfo = `code ${code}, signal ${signal}`;
-        proc.stdin?.destroy();
-        resolve();
-      });
-      proc.once('error', (err) => {
-        exitInfo = `spawn error: ${err.message}`;
-        resolve();
-      });
-    });
+    // SIGINT: the postmaster's "fast shutdown" (SIGTERM would wait for clients to disconnect).
+    server = spawnWatched(command, 'INT');
     const url = `postgres://${superuser}@127.0.0.1:${port}/postgres`;
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    for (;;) {
-      if (exitInfo) throw new Error(`postgres exited during start-up (${exitInfo}); stderr:\n${stderr}`);
-      if (await canConnect(url)) break;
-      if (Date.now() > deadline)
-        throw new Error(
-          `postgres did not accept connections within ${START_TIMEOUT_MS} ms; stderr:\n${stderr}`,
-        );
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
+    await waitUntilReady('postgres', server, () => canConnect(url), START_TIMEOUT_MS);
+    const running = server;
     const destroy = async (): Promise<void> => {
-      const running = child;
-      child = null;
-      if (running) {
-        running.stdin?.end();
-        const killTimer = setTimeout(() => running.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(killTimer);
-      }
+      await running.stop();
       await rm(dir, { recursive: true, force: true });
     };
     return { url, port, dir, destroy };
   } catch (err) {
-    if (child) {
-      (child as ChildProcess).stdin?.end();
-      await exited;
-    }
+    await server?.stop();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { createWebSocketStream } from 'ws';
 import { buildHttpServer } from './api/app.ts';
 import { createAuditLog } from './audit/audit-log.ts';
+import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
 import { EventBus } from './core/bus.ts';
@@ -101,7 +102,11 @@ export async function createWardwatch(
     validateTags: (tags) => checkDeviceTags(config.rules, tags),
   });
   const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
-  const audit = createAuditLog({ db, clock, log: log.child({ feature: 'audit' }) });
+  const audit = createAuditLog({
+    repo: createSqliteAuditRepository(db),
+    clock,
+    log: log.child({ feature: 'audit' }),
+  });
   // Wards as records (issue #12): names for every screen, message and CSV; seeded in start().
   const wards = createWardDirectory({
     repo: new SqliteWardRepository(db),

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from '../../../services/api/app.ts';
 import type { ApiDeps } from '../../../services/api/deps.ts';
 import { type AuditLog, createAuditLog } from '../../../services/audit/audit-log.ts';
+import { createSqliteAuditRepository } from '../../../services/audit/sqlite-audit-repository.ts';
 import { createUserService, type Role, type UserService } from '../../../services/auth/users.ts';
 import { EventBus } from '../../../services/core/bus.ts';
 import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
@@ -169,7 +170,7 @@ export async function createHarness(
   const bus = new EventBus<WardwatchEvents>(log);
   const devices = createDeviceRegistry({ repo: new SqliteDeviceRepository(db), bus, clock, log });
   const users = createUserService({ db, clock, log, config });
-  const audit = createAuditLog({ db, clock, log });
+  const audit = createAuditLog({ repo: createSqliteAuditRepository(db), clock, log });
   const alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log });
   const liveness = new MapLiveness(clock);
   const telemetry = new FakeTelemetry();

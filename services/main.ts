@@ -15,6 +15,7 @@ import { createWebSocketStream } from 'ws';
 import { buildHttpServer } from './api/app.ts';
 import { createAuditLog } from './audit/audit-log.ts';
 import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts';
+import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
 import { EventBus } from './core/bus.ts';
@@ -101,7 +102,12 @@ export async function createWardwatch(
     log: log.child({ feature: 'registry' }),
     validateTags: (tags) => checkDeviceTags(config.rules, tags),
   });
-  const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
+  const users = createUserService({
+    repo: createSqliteUserRepository(db),
+    clock,
+    log: log.child({ feature: 'auth' }),
+    config,
+  });
   const audit = createAuditLog({
     repo: createSqliteAuditRepository(db),
     clock,
@@ -324,6 +330,8 @@ export async function createWardwatch(
     rootCause,
     maintenance,
     async start() {
+      // Issue #14: users in memory before anything can open an alert (the assigner reads them).
+      await users.start();
       // Idempotent: adds only the configured wards not yet in the table (issue #12); first, so
       // every message and screen has the names.
       wards.seedFromOutlineFiles(config.web.wardOutlines, REPO_ROOT);

@@ -121,7 +121,9 @@ describe('/api/v1/wards', () => {
     expect(wards.nameOf('hai-hoa')).toBe('Phường Hải Hoà');
     const empty = await h.call('PATCH', '/api/v1/wards/binh-ngoc', { token: h.adminToken, body: {} });
     expect(empty.status).toBe(400);
-    const [entry] = (await h.audit.list({ action: 'ward.update', target: 'binh-ngoc', limit: 10 })).items.slice(-1);
+    const [entry] = (
+      await h.audit.list({ action: 'ward.update', target: 'binh-ngoc', limit: 10 })
+    ).items.slice(-1);
     expect(entry).toMatchObject({ actor: 'ad-bn', wards: ['binh-ngoc'], statusCode: 200 });
   });
 

@@ -220,4 +220,15 @@ describe.each(BACKENDS)('UserRepository on $name', ({ name }) => {
     expect((await repo.get('tuan'))?.passwordHash).toBe(HASH);
     expect(await repo.findSession('t1', T0)).not.toBeNull();
   });
+
+  it("deletes a user's tokens with the user (ON DELETE CASCADE; there is no user deletion yet)", async () => {
+    await repo.create(newUser('tuan'));
+    await repo.create(newUser('vera'));
+    await repo.insertToken(token('t1', 'tuan'));
+    await repo.insertToken(token('v1', 'vera'));
+    if (opened.db) opened.db.prepare('DELETE FROM users WHERE username = ?').run('tuan');
+    else await opened.pool?.query('DELETE FROM users WHERE username = $1', ['tuan']);
+    expect(await repo.deleteToken('t1')).toBe(false);
+    expect(await repo.deleteToken('v1')).toBe(true);
+  });
 });

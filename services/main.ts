@@ -14,6 +14,8 @@ import type { FastifyInstance } from 'fastify';
 import { createWebSocketStream } from 'ws';
 import { buildHttpServer } from './api/app.ts';
 import { createAuditLog } from './audit/audit-log.ts';
+import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts';
+import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
 import { EventBus } from './core/bus.ts';
@@ -100,8 +102,17 @@ export async function createWardwatch(
     log: log.child({ feature: 'registry' }),
     validateTags: (tags) => checkDeviceTags(config.rules, tags),
   });
-  const users = createUserService({ db, clock, log: log.child({ feature: 'auth' }), config });
-  const audit = createAuditLog({ db, clock, log: log.child({ feature: 'audit' }) });
+  const users = createUserService({
+    repo: createSqliteUserRepository(db),
+    clock,
+    log: log.child({ feature: 'auth' }),
+    config,
+  });
+  const audit = createAuditLog({
+    repo: createSqliteAuditRepository(db),
+    clock,
+    log: log.child({ feature: 'audit' }),
+  });
   // Wards as records (issue #12): names for every screen, message and CSV; seeded in start().
   const wards = createWardDirectory({
     repo: new SqliteWardRepository(db),
@@ -319,6 +330,8 @@ export async function createWardwatch(
     rootCause,
     maintenance,
     async start() {
+      // Issue #14: users in memory before anything can open an alert (the assigner reads them).
+      await users.start();
       // Idempotent: adds only the configured wards not yet in the table (issue #12); first, so
       // every message and screen has the names.
       wards.seedFromOutlineFiles(config.web.wardOutlines, REPO_ROOT);

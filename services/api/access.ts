@@ -40,7 +40,7 @@ export function authenticate(users: UserService): onRequestHookHandler {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = tokenOf(request);
     if (token === null) throw unauthorized('missing bearer token (Authorization: Bearer <token>)');
-    const user = users.authenticate(token);
+    const user = await users.authenticate(token);
     if (!user) throw unauthorized('invalid or expired token');
     request.user = user;
   };

@@ -48,7 +48,7 @@ export function auditHook(audit: AuditLog): onResponseHookHandler {
       const info = request.auditInfo ?? {};
       const params = (request.params ?? {}) as Record<string, unknown>;
       const target = info.target ?? params.id ?? params.username ?? null;
-      audit.record({
+      await audit.record({
         actor: info.actor !== undefined ? info.actor : (request.user?.username ?? null),
         action: info.action ?? action,
         target: target === null ? null : String(target),
@@ -58,7 +58,7 @@ export function auditHook(audit: AuditLog): onResponseHookHandler {
         detail: info.detail ?? null,
       });
     } catch (err) {
-      // record() does not throw; this guards the glue above. Never fail the request for the audit.
+      // record() does not reject; this guards the glue above. Never fail the request for the audit.
       request.log.error({ err, action }, 'audit hook failed');
     }
   };
@@ -123,7 +123,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       // `?ward=` of another ward → 403 (wardScope); the scope still applies on top of it.
       if (q.ward !== undefined) wardScope(user, q.ward);
       const scope = wardScope(user, undefined);
-      const page = deps.audit.list({
+      const page = await deps.audit.list({
         actor: q.actor,
         action: q.action,
         target: q.target,

@@ -3,8 +3,8 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { badRequest, conflict } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Database } from '../core/sqlite.ts';
 import { type SessionEndReason, SessionWatchers } from './session-watchers.ts';
+import type { StoredUser, UserRepository } from './user-repository.ts';
 
 export type { SessionEndReason } from './session-watchers.ts';
 
@@ -47,6 +47,11 @@ export interface Session {
 
 export interface UserService {
   /**
+   * Loads every user into memory for the synchronous readers (get, getRecord, list); before it,
+   * they throw. Call it before anything can open an alert (the assigner reads list()).
+   */
+  start(): Promise<void>;
+  /**
    * Creates `admin` (all wards) on first start, with the configured password or a generated one,
    * which is returned so that main can print it once. Does nothing once `admin` exists.
    */
@@ -55,7 +60,10 @@ export interface UserService {
   ): Promise<{ created: boolean; generatedPassword: string | null }>;
   /** Throws WW_ERR_API_BAD_REQUEST (field named) or WW_ERR_API_CONFLICT (username taken). */
   createUser(input: NewUser): Promise<User>;
-  /** Enabled users only: a disabled user can be neither assigned nor authenticated. */
+  /**
+   * Enabled users only: a disabled user can be neither assigned nor authenticated. get, getRecord
+   * and list answer synchronously from memory (see createUserService).
+   */
   get(username: string): User | null;
   /** Every user, disabled ones too (admin view). */
   getRecord(username: string): UserRecord | null;
@@ -76,21 +84,22 @@ export interface UserService {
   changeOwnPassword(username: string, currentPassword: string, newPassword: string): Promise<Session | null>;
   /** null for an unknown user and for a wrong password alike (no user enumeration). */
   login(username: string, password: string): Promise<Session | null>;
-  /** The user behind a bearer token; null when unknown or expired. Synchronous: one indexed read. */
-  authenticate(token: string): User | null;
+  /** The user behind a bearer token; null when unknown or expired. One indexed read, every request. */
+  authenticate(token: string): Promise<User | null>;
   /** Revokes a token; false when it was not valid anyway. */
-  logout(token: string): boolean;
+  logout(token: string): Promise<boolean>;
   /**
    * For a connection that outlives the request that authenticated it (SSE, issue #13): calls
    * `onEnd` once, when the token is logged out, revoked or reaches its expiry, or the user's role
    * or wards change. Returns the function that stops watching, or null when the token is not
    * valid (any more).
    */
-  watchSession(token: string, onEnd: (reason: SessionEndReason) => void): (() => void) | null;
+  watchSession(token: string, onEnd: (reason: SessionEndReason) => void): Promise<(() => void) | null>;
 }
 
 export interface UserServiceDeps {
-  db: Database;
+  /** Users and tokens (SQLite or PostgreSQL, issue #14). */
+  repo: UserRepository;
   clock: Clock;
   log: Logger;
   config: { auth: Pick<Config['auth'], 'tokenTtlS'> };
@@ -147,20 +156,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
 /** Tokens are 256 random bits, so an unsalted SHA-256 is enough and allows lookup by hash. */
 const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 
-interface UserRow {
-  username: string;
-  role: Role;
-  wards: string;
-  password_hash: string;
-  disabled_at: number | null;
-}
-
-const toUser = (r: UserRow): User => ({
-  username: r.username,
-  role: r.role,
-  wards: JSON.parse(r.wards) as string[],
-});
-const toRecord = (r: UserRow): UserRecord => ({ ...toUser(r), disabled: r.disabled_at !== null });
+const toUser = (u: StoredUser): User => ({ username: u.username, role: u.role, wards: u.wards });
+const toRecord = (u: StoredUser): UserRecord => ({ ...toUser(u), disabled: u.disabledAt !== null });
 
 function checkPassword(password: unknown): void {
   if (typeof password !== 'string' || password.length < MIN_PASSWORD_LENGTH) {
@@ -200,39 +197,27 @@ function checkNewUser(input: NewUser): User {
 }
 
 export function createUserService(deps: UserServiceDeps): UserService {
-  const { db, clock, log, config } = deps;
-  /** Every user, as list() last read them; null after a change. */
-  let listed: UserRecord[] | null = null;
-  const stmts = {
-    insert: db.prepare<[Record<string, unknown>]>(
-      `INSERT INTO users (username, password_hash, role, wards, created_at, updated_at)
-       VALUES (@username, @passwordHash, @role, @wards, @now, @now)`,
-    ),
-    get: db.prepare<[string], UserRow>(
-      'SELECT username, role, wards, password_hash, disabled_at FROM users WHERE username = ?',
-    ),
-    list: db.prepare<[], UserRow>(
-      'SELECT username, role, wards, password_hash, disabled_at FROM users ORDER BY username',
-    ),
-    update: db.prepare<[Record<string, unknown>]>(
-      `UPDATE users SET role = @role, wards = @wards, password_hash = @passwordHash,
-         disabled_at = @disabledAt, updated_at = @now WHERE username = @username`,
-    ),
-    deleteTokensOf: db.prepare<[string]>('DELETE FROM api_tokens WHERE username = ?'),
-    insertToken: db.prepare<[string, string, number, number]>(
-      'INSERT INTO api_tokens (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)',
-    ),
-    byToken: db.prepare<[string, number], UserRow>(
-      `SELECT u.username, u.role, u.wards, u.password_hash, u.disabled_at FROM api_tokens t
-       JOIN users u ON u.username = t.username
-       WHERE t.token_hash = ? AND t.expires_at > ? AND u.disabled_at IS NULL`,
-    ),
-    deleteToken: db.prepare<[string]>('DELETE FROM api_tokens WHERE token_hash = ?'),
-    tokenSession: db.prepare<[string, number], { username: string; expires_at: number }>(
-      `SELECT t.username, t.expires_at FROM api_tokens t JOIN users u ON u.username = t.username
-       WHERE t.token_hash = ? AND t.expires_at > ? AND u.disabled_at IS NULL`,
-    ),
-    purgeExpired: db.prepare<[number]>('DELETE FROM api_tokens WHERE expires_at <= ?'),
+  const { repo, clock, log, config } = deps;
+
+  /**
+   * Every user (no password hashes), kept in memory for the synchronous readers (issue #14): the
+   * assigner asks list() for every new alert on the synchronous alert path (a storm opens
+   * thousands a second), and routes check a named user with get(). Loaded at start() and updated
+   * after each write made through this service, so on one node it is always current. In cluster
+   * mode another node's write reaches this copy only through an event that refreshes it (not built
+   * yet); token checks and logins never use it, they read the repository each time.
+   */
+  let known: Map<string, UserRecord> | null = null;
+  /** list()'s sorted copy; null after a change. */
+  let sorted: UserRecord[] | null = null;
+  const remember = (u: StoredUser) => {
+    if (!known) return;
+    known.set(u.username, toRecord(u));
+    sorted = null;
+  };
+  const snapshot = (): Map<string, UserRecord> => {
+    if (!known) throw new Error('user service not started: call start() first');
+    return known;
   };
 
   // Open SSE streams, ended on revocation, expiry or a role/ward change (issue #13).
@@ -243,25 +228,34 @@ export function createUserService(deps: UserServiceDeps): UserService {
 
   const createUser = async (input: NewUser): Promise<User> => {
     const user = checkNewUser(input);
-    if (stmts.get.get(user.username)) throw conflict(`user '${user.username}' already exists`);
+    if (await repo.get(user.username)) throw conflict(`user '${user.username}' already exists`);
     const passwordHash = await hashPassword(input.password);
-    try {
-      listed = null;
-      stmts.insert.run({ ...user, wards: JSON.stringify(user.wards), passwordHash, now: clock.now() });
-    } catch (err) {
-      // Two concurrent creations of one name: the second lost the race during hashing.
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw conflict(`user '${user.username}' already exists`);
-      }
-      throw err;
-    }
+    // Two concurrent creations of one name: the second lost the race during hashing and gets
+    // WW_ERR_API_CONFLICT from the repository.
+    const stored = await repo.create({ ...user, passwordHash, createdAt: clock.now() });
+    remember(stored);
     log.info({ username: user.username, role: user.role, wards: user.wards }, 'user created');
     return user;
   };
 
+  const newToken = (username: string, now: number) => {
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = now + config.auth.tokenTtlS * 1000;
+    return { token, expiresAt, stored: { tokenHash: tokenHash(token), username, createdAt: now, expiresAt } };
+  };
+
+  const validToken = (token: unknown): token is string =>
+    typeof token === 'string' && token.length > 0 && token.length <= 256;
+
   return {
+    async start() {
+      const users = await repo.list();
+      known = new Map(users.map((u) => [u.username, toRecord(u)]));
+      sorted = null;
+    },
+
     async ensureAdmin(passwordFromConfig) {
-      if (stmts.get.get('admin')) return { created: false, generatedPassword: null };
+      if (await repo.get('admin')) return { created: false, generatedPassword: null };
       const generatedPassword = passwordFromConfig === null ? randomBytes(18).toString('base64url') : null;
       await createUser({
         username: 'admin',
@@ -275,41 +269,45 @@ export function createUserService(deps: UserServiceDeps): UserService {
     createUser,
 
     get(username) {
-      const row = stmts.get.get(username);
-      return row && row.disabled_at === null ? toUser(row) : null;
+      const record = snapshot().get(username);
+      return record && !record.disabled
+        ? { username: record.username, role: record.role, wards: [...record.wards] }
+        : null;
     },
 
     getRecord(username) {
-      const row = stmts.get.get(username);
-      return row ? toRecord(row) : null;
+      const record = snapshot().get(username);
+      return record ? { ...record, wards: [...record.wards] } : null;
     },
 
-    // The assigner asks for every new alert (a storm opens thousands a second): kept until a
-    // user is created or changed, which only this service does.
     list: () => {
-      if (listed === null) listed = stmts.list.all().map(toRecord);
-      return [...listed];
+      sorted ??= [...snapshot().values()].sort((a, b) =>
+        a.username < b.username ? -1 : a.username > b.username ? 1 : 0,
+      );
+      return [...sorted];
     },
 
     async update(username, change) {
-      const row = stmts.get.get(username);
+      const row = await repo.get(username);
       if (!row) return null;
       const role = change.role === undefined ? row.role : checkRole(change.role);
-      const wards =
-        change.wards === undefined ? (JSON.parse(row.wards) as string[]) : checkWards(change.wards);
+      const wards = change.wards === undefined ? row.wards : checkWards(change.wards);
       if (change.password !== undefined) checkPassword(change.password);
       const passwordHash =
-        change.password === undefined ? row.password_hash : await hashPassword(change.password);
+        change.password === undefined ? row.passwordHash : await hashPassword(change.password);
       const now = clock.now();
       const disabledAt =
-        change.disabled === undefined ? row.disabled_at : change.disabled ? (row.disabled_at ?? now) : null;
-      const revoke = change.password !== undefined || (disabledAt !== null && row.disabled_at === null);
+        change.disabled === undefined ? row.disabledAt : change.disabled ? (row.disabledAt ?? now) : null;
+      const revoke = change.password !== undefined || (disabledAt !== null && row.disabledAt === null);
       // One transaction: no request can authenticate between the change and the revocation.
-      const revokedTokens = db.transaction(() => {
-        listed = null;
-        stmts.update.run({ username, role, wards: JSON.stringify(wards), passwordHash, disabledAt, now });
-        return revoke ? stmts.deleteTokensOf.run(username).changes : 0;
-      })();
+      const result = await repo.update(
+        username,
+        { role, wards, passwordHash, disabledAt, updatedAt: now },
+        { revokeTokens: revoke },
+      );
+      if (!result) return null;
+      remember(result.user);
+      const { revokedTokens } = result;
       log.info(
         {
           username,
@@ -323,42 +321,34 @@ export function createUserService(deps: UserServiceDeps): UserService {
       );
       // Issue #13: open streams were authorised (and filtered) as the user was before.
       if (revoke) sessions.endUser(username, 'revoked');
-      else if (role !== row.role || JSON.stringify(wards) !== row.wards)
+      else if (role !== row.role || JSON.stringify(wards) !== JSON.stringify(row.wards))
         sessions.endUser(username, 'user_changed');
       return { user: { username, role, wards, disabled: disabledAt !== null }, revokedTokens };
     },
 
     async changeOwnPassword(username, currentPassword, newPassword) {
-      const row = stmts.get.get(username);
-      if (!row || row.disabled_at !== null) return null;
+      const row = await repo.get(username);
+      if (!row || row.disabledAt !== null) return null;
       checkPassword(newPassword);
       if (typeof currentPassword !== 'string' || currentPassword.length > MAX_PASSWORD_LENGTH) return null;
-      if (!(await verifyPassword(currentPassword, row.password_hash))) {
+      if (!(await verifyPassword(currentPassword, row.passwordHash))) {
         log.info({ username }, 'own password change refused: wrong current password');
         return null;
       }
       const passwordHash = await hashPassword(newPassword);
       const now = clock.now();
-      const token = randomBytes(32).toString('base64url');
-      const expiresAt = now + config.auth.tokenTtlS * 1000;
+      const { token, expiresAt, stored } = newToken(username, now);
       // One transaction: the old tokens stop working as the new password starts.
-      const revokedTokens = db.transaction(() => {
-        listed = null;
-        stmts.update.run({
-          username,
-          role: row.role,
-          wards: row.wards,
-          passwordHash,
-          disabledAt: row.disabled_at,
-          now,
-        });
-        const revoked = stmts.deleteTokensOf.run(username).changes;
-        stmts.insertToken.run(tokenHash(token), username, now, expiresAt);
-        return revoked;
-      })();
+      const result = await repo.update(
+        username,
+        { role: row.role, wards: row.wards, passwordHash, disabledAt: row.disabledAt, updatedAt: now },
+        { revokeTokens: true, issueToken: stored },
+      );
+      if (!result) return null;
+      remember(result.user);
       // Issue #13 item 8: the old tokens' open event streams end with them (the new token has none yet).
       sessions.endUser(username, 'revoked');
-      log.info({ username, revokedTokens }, 'own password changed');
+      log.info({ username, revokedTokens: result.revokedTokens }, 'own password changed');
       return { token, expiresAt, user: toUser(row) };
     },
 
@@ -370,44 +360,52 @@ export function createUserService(deps: UserServiceDeps): UserService {
       ) {
         return null;
       }
-      const row = USERNAME_RE.test(username) ? stmts.get.get(username) : undefined;
+      const row = USERNAME_RE.test(username) ? await repo.get(username) : null;
       if (!row) {
         dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
         await verifyPassword(password, await dummyHash);
         return null;
       }
       // A disabled user's password is still checked, so that the answer takes as long as any other.
-      if (!(await verifyPassword(password, row.password_hash)) || row.disabled_at !== null) {
-        log.info({ username, disabled: row.disabled_at !== null }, 'login failed');
+      if (!(await verifyPassword(password, row.passwordHash)) || row.disabledAt !== null) {
+        log.info({ username, disabled: row.disabledAt !== null }, 'login failed');
         return null;
       }
       const now = clock.now();
-      stmts.purgeExpired.run(now);
-      const token = randomBytes(32).toString('base64url');
-      const expiresAt = now + config.auth.tokenTtlS * 1000;
-      stmts.insertToken.run(tokenHash(token), row.username, now, expiresAt);
+      await repo.deleteExpiredTokens(now);
+      const { token, expiresAt, stored } = newToken(row.username, now);
+      await repo.insertToken(stored);
       return { token, expiresAt, user: toUser(row) };
     },
 
-    authenticate(token) {
-      if (typeof token !== 'string' || token.length === 0 || token.length > 256) return null;
-      const row = stmts.byToken.get(tokenHash(token), clock.now());
-      return row ? toUser(row) : null;
+    async authenticate(token) {
+      if (!validToken(token)) return null;
+      const session = await repo.findSession(tokenHash(token), clock.now());
+      return session ? toUser(session.user) : null;
     },
 
-    logout(token) {
+    async logout(token) {
       if (typeof token !== 'string') return false;
       const hash = tokenHash(token);
-      const revoked = stmts.deleteToken.run(hash).changes > 0;
+      const revoked = await repo.deleteToken(hash);
       sessions.endToken(hash, 'logout');
       return revoked;
     },
 
-    watchSession(token, onEnd) {
-      if (typeof token !== 'string' || token.length === 0 || token.length > 256) return null;
+    async watchSession(token, onEnd) {
+      if (!validToken(token)) return null;
       const hash = tokenHash(token);
-      const row = stmts.tokenSession.get(hash, clock.now());
-      return row ? sessions.watch(hash, row.username, row.expires_at, onEnd) : null;
+      const session = await repo.findSession(hash, clock.now());
+      if (!session) return null;
+      const stop = sessions.watch(hash, session.user.username, session.expiresAt, onEnd);
+      // The read above is asynchronous (issue #14): a logout or revocation may have landed between
+      // it and the watch, and found nothing to end. Reading again after watching closes that gap:
+      // a revocation from now on ends the watcher.
+      if (!(await repo.findSession(hash, clock.now()))) {
+        stop();
+        return null;
+      }
+      return stop;
     },
   };
 }

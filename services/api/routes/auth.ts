@@ -141,7 +141,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async
     },
     async (request, reply) => {
       const token = /^Bearer\s+(\S+)/i.exec(request.headers.authorization ?? '')?.[1];
-      if (token) deps.users.logout(token);
+      if (token) await deps.users.logout(token);
       auditContext(request, { target: userOf(request).username, wards: userOf(request).wards });
       return reply.code(204).send(null);
     },

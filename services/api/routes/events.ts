@@ -1,4 +1,5 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import type { SessionEndReason } from '../../auth/users.ts';
 import type { TimerHandle } from '../../core/clock.ts';
 import { tokenOf, userOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -48,6 +49,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
     },
     async (request, reply) => {
       const user = userOf(request);
+      // Issue #13: the stream ends with its token (logout, revocation, expiry) and when the user's
+      // role or wards change; the last event says why (EventSource reconnects on `user_changed`).
+      // Watched before the stream opens: watching reads the token's row asynchronously (issue #14),
+      // and everything below runs without a pause, so `onSessionEnd` is set before it can be called.
+      let onSessionEnd: (reason: SessionEndReason) => void = () => {};
+      const unwatch = await deps.users.watchSession(tokenOf(request) ?? '', (reason) => onSessionEnd(reason));
       const res = reply.raw;
       reply.hijack();
       res.writeHead(200, {
@@ -89,13 +96,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       };
       schedulePing();
       streams.add(end);
-      // Issue #13: the stream ends with its token (logout, revocation, expiry) and when the user's
-      // role or wards change; the last event says why (EventSource reconnects on `user_changed`).
-      const unwatch = deps.users.watchSession(tokenOf(request) ?? '', (reason) => {
+      onSessionEnd = (reason) => {
         write(sseFrame('session.ended', { reason }));
         request.log.info({ username: user.username, reason }, 'SSE stream ended with its session');
         end();
-      });
+      };
       // Revoked between the authentication hook and here.
       if (unwatch === null) {
         end();
@@ -105,6 +110,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       // The response's 'close' means the connection is gone (the request's fires once its body is read).
       res.on('close', end);
       res.on('error', end);
+      // Gone while the session was being read (issue #14: that read is asynchronous): 'close' has fired already.
+      if (res.destroyed || request.raw.socket.destroyed) end();
       request.log.debug({ username: user.username }, 'SSE stream opened');
     },
   );

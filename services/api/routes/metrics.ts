@@ -21,7 +21,7 @@ export const metricsRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     const token = tokenOf(request);
     if (token === null) throw unauthorized('missing bearer token (Authorization: Bearer <token>)');
     if (expected !== null && timingSafeEqual(sha256(token), expected)) return;
-    const user = deps.users.authenticate(token);
+    const user = await deps.users.authenticate(token);
     if (!user) throw unauthorized('invalid or expired token');
     if (user.role !== 'admin' || user.wards.length > 0)
       throw forbidden('requires role admin of all wards (metrics are fleet-wide)');

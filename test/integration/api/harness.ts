@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpServer } from '../../../services/api/app.ts';
 import type { ApiDeps } from '../../../services/api/deps.ts';
 import { type AuditLog, createAuditLog } from '../../../services/audit/audit-log.ts';
+import { createSqliteAuditRepository } from '../../../services/audit/sqlite-audit-repository.ts';
+import { createSqliteUserRepository } from '../../../services/auth/sqlite-user-repository.ts';
 import { createUserService, type Role, type UserService } from '../../../services/auth/users.ts';
 import { EventBus } from '../../../services/core/bus.ts';
 import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
@@ -168,8 +170,8 @@ export async function createHarness(
   const db = openDatabase(join(dir, 'wardwatch.db'));
   const bus = new EventBus<WardwatchEvents>(log);
   const devices = createDeviceRegistry({ repo: new SqliteDeviceRepository(db), bus, clock, log });
-  const users = createUserService({ db, clock, log, config });
-  const audit = createAuditLog({ db, clock, log });
+  const users = createUserService({ repo: createSqliteUserRepository(db), clock, log, config });
+  const audit = createAuditLog({ repo: createSqliteAuditRepository(db), clock, log });
   const alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log });
   const liveness = new MapLiveness(clock);
   const telemetry = new FakeTelemetry();
@@ -199,6 +201,7 @@ export async function createHarness(
     ...opts.deps?.({ db, clock, devices, log, config, alerts, bus }),
   });
   await opts.extend?.(app);
+  await users.start();
   await users.ensureAdmin('admin-password');
 
   const call: Harness['call'] = async (method, url, opts = {}) => {

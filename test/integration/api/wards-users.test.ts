@@ -96,7 +96,7 @@ describe('/api/v1/wards', () => {
     });
     expect(open.status).toBe(400);
     expect(open.body.message).toMatch(/closed/);
-    const audit = h.audit.list({ action: 'ward.create', limit: 10 }).items;
+    const audit = (await h.audit.list({ action: 'ward.create', limit: 10 })).items;
     // Refusals before the handler (schema, role) are recorded without a target.
     expect(audit.map((e) => [e.actor, e.target, e.statusCode])).toEqual([
       ['admin', 'w9', 400],
@@ -121,7 +121,9 @@ describe('/api/v1/wards', () => {
     expect(wards.nameOf('hai-hoa')).toBe('Phường Hải Hoà');
     const empty = await h.call('PATCH', '/api/v1/wards/binh-ngoc', { token: h.adminToken, body: {} });
     expect(empty.status).toBe(400);
-    const [entry] = h.audit.list({ action: 'ward.update', target: 'binh-ngoc', limit: 10 }).items.slice(-1);
+    const [entry] = (
+      await h.audit.list({ action: 'ward.update', target: 'binh-ngoc', limit: 10 })
+    ).items.slice(-1);
     expect(entry).toMatchObject({ actor: 'ad-bn', wards: ['binh-ngoc'], statusCode: 200 });
   });
 
@@ -171,7 +173,7 @@ describe('POST /api/v1/auth/password (own password)', () => {
       body: { username: 'tech-pw', password: 'a-new-password' },
     });
     expect(newLogin.status).toBe(200);
-    const audit = h.audit.list({ action: 'auth.password_change', limit: 10 }).items;
+    const audit = (await h.audit.list({ action: 'auth.password_change', limit: 10 })).items;
     expect(audit.map((e) => [e.actor, e.target, e.statusCode])).toEqual([
       ['tech-pw', 'tech-pw', 200],
       ['tech-pw', null, 400], // refused by the schema, before the handler

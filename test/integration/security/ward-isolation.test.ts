@@ -580,7 +580,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 /** Ward B as the database holds it: must be identical before and after every request of ward A. */
-function snapshotB(): string {
+async function snapshotB(): Promise<string> {
   const at = h.clock.now();
   const devices = h.devices.list().filter((d) => d.ward === B || (d.parentId ?? '').includes('bbb'));
   return JSON.stringify({
@@ -601,7 +601,7 @@ function snapshotB(): string {
       return d ? (maintenance.activeFor(d, at)?.id ?? null) : 'gone';
     }),
     user: h.users.getRecord('tech-bbb'),
-    tokenB: h.users.authenticate(tokenB)?.username ?? null,
+    tokenB: (await h.users.authenticate(tokenB))?.username ?? null,
     incident: incidents.get(ids.incidentB),
     users: h.users.list().filter((u) => u.wards.length === 0 || u.wards.includes(B)),
     ward: wards.get(B),
@@ -640,7 +640,7 @@ describe('ward isolation (issue #7)', () => {
     it(`${route}: nothing of ward B seen or changed by ward A's viewer, technician, admin`, async () => {
       for (const role of roles) {
         for (const req of c.b?.(ids) ?? []) {
-          const before = snapshotB();
+          const before = await snapshotB();
           const res = await run(req, tokens[role]);
           const label = `${role} ${req.method ?? 'GET'} ${req.url} ${JSON.stringify(req.body ?? '')} → ${res.status} ${res.text.slice(0, 300)}`;
           expect(res.status, label).toBeLessThan(500);
@@ -648,7 +648,7 @@ describe('ward isolation (issue #7)', () => {
           for (const m of B_MARKERS) {
             if (!asked.includes(m)) expect(res.text.includes(m), `${label}: leaks '${m}'`).toBe(false);
           }
-          expect(snapshotB(), `${label}: changed ward B`).toBe(before);
+          expect(await snapshotB(), `${label}: changed ward B`).toBe(before);
           if (req.deny) expect([400, 403, 404], label).toContain(res.status);
         }
       }

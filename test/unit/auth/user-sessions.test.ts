@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createSqliteUserRepository } from '../../../services/auth/sqlite-user-repository.ts';
 import { createUserService, type SessionEndReason, type UserService } from '../../../services/auth/users.ts';
 import { systemClock } from '../../../services/core/clock.ts';
 import { createLogger } from '../../../services/core/logger.ts';
@@ -24,11 +25,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ww-sessions-'));
   db = openDatabase(join(dir, 'test.db'));
   users = createUserService({
-    db,
+    repo: createSqliteUserRepository(db),
     clock: systemClock,
     log: createLogger('silent'),
     config: { auth: { tokenTtlS: TTL_S } },
   });
+  await users.start();
   for (const username of ['vera', 'tuan']) {
     await users.createUser({ username, password: `password-${username}`, role: 'viewer', wards: ['w1'] });
   }
@@ -47,23 +49,23 @@ const open = async (username: string) => {
   const session = await users.login(username, `password-${username}`);
   if (!session) throw new Error('login failed');
   const ended: SessionEndReason[] = [];
-  const stop = users.watchSession(session.token, (r) => ended.push(r));
+  const stop = await users.watchSession(session.token, (r) => ended.push(r));
   expect(stop).not.toBeNull();
   return { token: session.token, ended, stop: stop as () => void };
 };
 
 describe('UserService.watchSession', () => {
   it('is null for an unknown or logged-out token', async () => {
-    expect(users.watchSession('nope', () => {})).toBeNull();
+    expect(await users.watchSession('nope', () => {})).toBeNull();
     const s = await open('vera');
-    users.logout(s.token);
-    expect(users.watchSession(s.token, () => {})).toBeNull();
+    await users.logout(s.token);
+    expect(await users.watchSession(s.token, () => {})).toBeNull();
   });
 
   it('logout ends the sessions of that token only', async () => {
     const a = await open('vera');
     const b = await open('vera');
-    users.logout(a.token);
+    await users.logout(a.token);
     expect([a.ended, b.ended]).toEqual([['logout'], []]);
     b.stop();
   });
@@ -107,9 +109,34 @@ describe('UserService.watchSession', () => {
     const a = await open('tuan');
     vi.advanceTimersByTime(TTL_S * 1000 - 1);
     expect(a.ended).toEqual([]);
-    expect(users.authenticate(a.token)).not.toBeNull();
+    expect(await users.authenticate(a.token)).not.toBeNull();
     vi.advanceTimersByTime(1);
     expect(a.ended).toEqual(['expired']);
-    expect(users.authenticate(a.token)).toBeNull();
+    expect(await users.authenticate(a.token)).toBeNull();
+  });
+
+  it('is null when the token is revoked while it is being read (no watcher left behind)', async () => {
+    const session = await users.login('tuan', 'password-tuan');
+    const token = session?.token as string;
+    const repo = createSqliteUserRepository(db);
+    // Another request (or node) logs the token out right after the first read answers.
+    let reads = 0;
+    const racing = createUserService({
+      repo: {
+        ...repo,
+        async findSession(hash, at) {
+          const found = await repo.findSession(hash, at);
+          if (reads++ === 0) await repo.deleteToken(hash);
+          return found;
+        },
+      },
+      clock: systemClock,
+      log: createLogger('silent'),
+      config: { auth: { tokenTtlS: TTL_S } },
+    });
+    const ended: SessionEndReason[] = [];
+    expect(await racing.watchSession(token, (r) => ended.push(r))).toBeNull();
+    vi.advanceTimersByTime(TTL_S * 1000);
+    expect(ended).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSqliteUserRepository } from '../../../services/auth/sqlite-user-repository.ts';
 import {
   createUserService,
   hashPassword,
@@ -22,16 +23,17 @@ let now: number;
 let users: UserService;
 const clock: Clock = { now: () => now, setTimeout: () => 0 as never, clearTimeout: () => {} };
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ww-users-'));
   db = openDatabase(join(dir, 'test.db'));
   now = T0;
   users = createUserService({
-    db,
+    repo: createSqliteUserRepository(db),
     clock,
     log: createLogger('silent'),
     config: { auth: { tokenTtlS: TTL_S } },
   });
+  await users.start();
 });
 afterEach(() => {
   db.close();
@@ -198,13 +200,17 @@ describe('login and authenticate', () => {
   it('authenticate resolves a live token and refuses it from its expiry on', async () => {
     const s = await users.login('tuan', 'password-1');
     const token = s?.token as string;
-    expect(users.authenticate(token)).toEqual({ username: 'tuan', role: 'technician', wards: ['binh-ngoc'] });
+    expect(await users.authenticate(token)).toEqual({
+      username: 'tuan',
+      role: 'technician',
+      wards: ['binh-ngoc'],
+    });
     now = T0 + TTL_S * 1000 - 1;
-    expect(users.authenticate(token)).not.toBeNull();
+    expect(await users.authenticate(token)).not.toBeNull();
     now = T0 + TTL_S * 1000;
-    expect(users.authenticate(token)).toBeNull();
-    expect(users.authenticate('')).toBeNull();
-    expect(users.authenticate('x'.repeat(43))).toBeNull();
+    expect(await users.authenticate(token)).toBeNull();
+    expect(await users.authenticate('')).toBeNull();
+    expect(await users.authenticate('x'.repeat(43))).toBeNull();
   });
 
   it('expired tokens are purged at the next login', async () => {
@@ -217,9 +223,36 @@ describe('login and authenticate', () => {
   it('logout revokes one token', async () => {
     const a = (await users.login('tuan', 'password-1'))?.token as string;
     const b = (await users.login('tuan', 'password-1'))?.token as string;
-    expect(users.logout(a)).toBe(true);
-    expect(users.logout(a)).toBe(false);
-    expect(users.authenticate(a)).toBeNull();
-    expect(users.authenticate(b)).not.toBeNull();
+    expect(await users.logout(a)).toBe(true);
+    expect(await users.logout(a)).toBe(false);
+    expect(await users.authenticate(a)).toBeNull();
+    expect(await users.authenticate(b)).not.toBeNull();
+  });
+});
+
+describe('users in memory (issue #14)', () => {
+  it('get, getRecord and list refuse to answer before start(); start() loads what the database holds', async () => {
+    await users.createUser({ username: 'tuan', password: 'password-1', role: 'technician', wards: ['w1'] });
+    await users.update('tuan', { disabled: true });
+    // A second service over the same database: a restart.
+    const again = createUserService({
+      repo: createSqliteUserRepository(db),
+      clock,
+      log: createLogger('silent'),
+      config: { auth: { tokenTtlS: TTL_S } },
+    });
+    expect(() => again.list()).toThrow(/not started/);
+    expect(() => again.get('tuan')).toThrow(/not started/);
+    await again.start();
+    expect(again.list()).toEqual([{ username: 'tuan', role: 'technician', wards: ['w1'], disabled: true }]);
+    expect(again.getRecord('tuan')?.disabled).toBe(true);
+    expect(again.get('tuan')).toBeNull();
+  });
+
+  it('a caller changing what get or getRecord returned changes nothing kept', async () => {
+    await users.createUser({ username: 'tuan', password: 'password-1', role: 'technician', wards: ['w1'] });
+    users.get('tuan')?.wards.push('w2');
+    users.getRecord('tuan')?.wards.push('w3');
+    expect(users.get('tuan')?.wards).toEqual(['w1']);
   });
 });

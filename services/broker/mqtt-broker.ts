@@ -5,25 +5,17 @@ import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import {
   commandTopicFilter,
-  type DeviceKind,
-  type DeviceProtocol,
   deviceTopic,
-  isAllowedNativePublish,
-  isAllowedNativeSubscription,
-  isAllowedSubscription,
   isDeviceId,
-  isNativeAvailabilityTopic,
   maxPayloadBytesFor,
   maxPayloadBytesOfProtocol,
-  nativeAvailabilityTopic,
-  parseDeviceTopic,
-  tasmotaFullTopic,
 } from '../../devices/protocol/index.ts';
 import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
 import { ConnectRateLimiter, PublishRateLimiter, type RateLimit } from './limits.ts';
+import { type BrokerDevice, mayPublish, maySubscribe, nativeAvailabilityTopicOf } from './permission.ts';
 import { createRedeliveryCache } from './redelivery-cache.ts';
 import { createRetainedIndexPersistence } from './retained-index-persistence.ts';
 
@@ -113,15 +105,7 @@ export interface MqttBroker {
   connections(): ConnectionCounts & { max: number };
 }
 
-/** What the ACL needs to know about a device (registry, in memory: O(1)). */
-export interface BrokerDevice {
-  kind: DeviceKind;
-  protocol: DeviceProtocol;
-  topic: string | null;
-  parentId: string | null;
-  /** Tags a stock firmware's topics depend on (issue #13: Tasmota `fullTopic`). */
-  tags?: Readonly<Record<string, string>>;
-}
+export type { BrokerDevice } from './permission.ts';
 
 export interface BrokerDeps {
   config: Config;
@@ -161,15 +145,6 @@ interface PacketParser {
   packet: { cmd?: string; length: number };
   _parseLength(): boolean;
   _emitError(err: Error): void;
-}
-
-/**
- * The retained availability topic of a stock firmware device (issue #5), asked of the protocol
- * module (the one source of truth) rather than spelled out a second time here.
- */
-function nativeAvailabilityTopicOf(device: BrokerDevice): string | null {
-  if (device.protocol === 'wardwatch' || device.topic === null) return null;
-  return nativeAvailabilityTopic(device.protocol, device.topic, tasmotaFullTopic(device.tags));
 }
 
 function refuse(reason: string): AuthenticateError {
@@ -536,57 +511,20 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       // Issue #6: size and rate first; a held-back publish re-enters here after its wait.
       if (gatePublish(client, packet, done, () => aedes.authorizePublish(client, packet, done))) return;
       const deviceId = deviceOf(client);
-      const device = lookupDevice(deviceId);
-      if (device && device.protocol !== 'wardwatch') {
-        // Stock firmware (issue #5): its native topics only; only the availability topic is retained.
-        // Issue #13: Tasmota under its own FullTopic (tag `fullTopic`).
-        const fullTopic = tasmotaFullTopic(device.tags);
-        if (
-          !device.topic ||
-          !isAllowedNativePublish(device.protocol, device.topic, packet.topic, fullTopic)
-        ) {
-          const why = 'publish outside its native topics';
-          deny(why);
-          log.warn({ deviceId, topic: packet.topic, reason: why }, 'mqtt publish denied');
-          return done(new Error(why));
-        }
-        if (
-          packet.retain &&
-          !isNativeAvailabilityTopic(device.protocol, device.topic, packet.topic, fullTopic)
-        )
-          packet.retain = false;
-        return ingestThenAck(client, packet, done);
-      }
-      const parsed = parseDeviceTopic(packet.topic);
-      let reason: string | null = null;
-      if (!parsed.ok) reason = parsed.reason;
-      else if (parsed.deviceId !== deviceId) {
-        // A gateway publishes for its children (issue #5), and for nobody else.
-        const child = device?.kind === 'gateway' ? lookupDevice(parsed.deviceId) : null;
-        if (child?.parentId !== deviceId) reason = 'publish under another device id';
-      }
-      if (reason) {
+      const verdict = mayPublish(deviceId, lookupDevice(deviceId), packet.topic, lookupDevice);
+      if (!verdict.allowed) {
+        const { reason } = verdict;
         deny(reason);
         log.warn({ deviceId, topic: packet.topic, reason }, 'mqtt publish denied');
         // aedes disconnects a client whose publish is denied; that is the intended penalty.
         return done(new Error(reason));
       }
-      if (packet.retain && parsed.ok && parsed.channel !== 'status') packet.retain = false;
+      if (packet.retain && !verdict.mayRetain) packet.retain = false;
       ingestThenAck(client, packet, done);
     },
     authorizeSubscribe(client, sub, done) {
-      const device = client ? lookupDevice(deviceOf(client)) : null;
       const allowed =
-        client !== null &&
-        (device && device.protocol !== 'wardwatch'
-          ? device.topic !== null &&
-            isAllowedNativeSubscription(
-              device.protocol,
-              device.topic,
-              sub.topic,
-              tasmotaFullTopic(device.tags),
-            )
-          : isAllowedSubscription(deviceOf(client), sub.topic));
+        client !== null && maySubscribe(deviceOf(client), lookupDevice(deviceOf(client)), sub.topic);
       if (!allowed) {
         stats.subscribeDenied++;
         log.warn(

@@ -13,30 +13,13 @@ import {
 import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
+import { createAcknowledgement, type MessageHandler } from './acknowledgement.ts';
 import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
 import { ConnectRateLimiter, PublishRateLimiter, type RateLimit } from './limits.ts';
 import { type BrokerDevice, mayPublish, maySubscribe, nativeAvailabilityTopicOf } from './permission.ts';
-import { createRedeliveryCache } from './redelivery-cache.ts';
 import { createRetainedIndexPersistence } from './retained-index-persistence.ts';
 
-/**
- * Where device messages come from. The embedded aedes broker is one source; a later step can
- * subscribe to an external MQTT cluster (shared subscriptions) and feed the same handler.
- */
-/**
- * One authorised device message. `done(null)` once it is safely stored: only then does a QoS 1
- * message get its PUBACK (issue #6). `done(err)`: not stored, no PUBACK; the connection is kept
- * (issue #13: a storage failure must not fire last wills) and the device sends it again after its
- * next reconnect. No `done` for QoS 0: nobody waits for it, so
- * its points are committed lazily (storage.write).
- */
-export type MessageHandler = (
-  deviceId: string,
-  topic: string,
-  payload: Buffer,
-  receivedAt: number,
-  done?: (err: Error | null) => void,
-) => void;
+export type { MessageHandler } from './acknowledgement.ts';
 
 export interface BrokerStats {
   authFailures: number;
@@ -433,56 +416,10 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     if (pending === 0) after?.();
   };
 
-  /**
-   * Issue #6: a device message is ingested here, in authorizePublish, because aedes writes a QoS 1
-   * PUBACK right after this hook and before `published` runs: calling `done` only once the points
-   * are fsynced is what makes a PUBACK mean "stored". aedes reads a client's next socket chunk only
-   * when every packet of the current one is done, so a slow disk holds devices back through TCP
-   * flow control instead of queueing in memory.
-   */
-  const duplicates = createRedeliveryCache();
-  const ingestThenAck = (client: Client, packet: PublishPacket, done: (err?: Error | null) => void) => {
-    const deviceId = deviceOf(client);
-    const payload = packet.payload as Buffer;
-    const qos1 = packet.qos === 1 && typeof packet.messageId === 'number';
-    if (qos1 && packet.dup && duplicates.seen(deviceId, packet.messageId as number, payload)) {
-      // A redelivery of a message we stored and acknowledged (the PUBACK was lost with the
-      // connection): acknowledge again, store nothing [MQTT-4.3.2].
-      stats.duplicatesDropped++;
-      return done(null);
-    }
-    // QoS 0 has nothing to acknowledge: no `settle`, so its points are committed lazily and the
-    // device's next message need not wait for an fsync.
-    let settled = false;
-    const settle =
-      packet.qos === 0
-        ? undefined
-        : (err: Error | null) => {
-            if (settled) return;
-            settled = true;
-            if (err) {
-              // Issue #13: not stored, so not acknowledged, but the connection stays: closing it
-              // fired the device's last will and opened false device_offline alerts when the disk
-              // (or its file descriptors) failed. As QoS 0, aedes passes it on without a PUBACK;
-              // the device keeps it and sends it again after its next reconnect [MQTT-4.4.0-1].
-              stats.storeFailures++;
-              stats.unackedStoreFailures++;
-              if (client.closed) return done(err);
-              packet.qos = 0;
-              return done(null);
-            }
-            if (qos1) duplicates.remember(deviceId, packet.messageId as number, payload);
-            done(null);
-          };
-    try {
-      onMessage(deviceId, packet.topic, payload, clock.now(), settle);
-    } catch (err) {
-      // Ingest is total; this only guards the broker against a bug there.
-      log.error({ err, deviceId, topic: packet.topic }, 'ingest failed');
-      settle?.(null);
-    }
-    if (!settle) done(null);
-  };
+  // Issue #6, #13: PUBACK only once stored; a storage failure keeps the connection (acknowledgement.ts).
+  const ack = createAcknowledgement({ log, clock, stats, onMessage });
+  const ingestThenAck = (client: Client, packet: PublishPacket, done: (err?: Error | null) => void) =>
+    ack.ingestThenAck(client, deviceOf(client), packet, done);
 
   // concurrency 0: see config/default.yaml broker.concurrency and docs/operations.md.
   const aedes = await Aedes.createBroker({
@@ -666,7 +603,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     },
     clientCount: () => aedes.connectedClients,
     disconnectDevice(deviceId, device) {
-      duplicates.forget(deviceId);
+      ack.forget(deviceId);
       const native = device ? nativeAvailabilityTopicOf(device) : null;
       const clearRetained = () => {
         for (const topic of [deviceTopic(deviceId, 'status'), ...(native ? [native] : [])]) {

@@ -1,21 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, TLSSocket } from 'node:tls';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
 import {
   commandTopicFilter,
   deviceTopic,
-  isDeviceId,
   maxPayloadBytesFor,
   maxPayloadBytesOfProtocol,
 } from '../../devices/protocol/index.ts';
-import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import { createAcknowledgement, type MessageHandler } from './acknowledgement.ts';
 import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
-import { ConnectRateLimiter, PublishRateLimiter, type RateLimit } from './limits.ts';
+import { PublishRateLimiter, type RateLimit } from './limits.ts';
+import { createLogin, refuse } from './login.ts';
 import { type BrokerDevice, mayPublish, maySubscribe, nativeAvailabilityTopicOf } from './permission.ts';
 import { createRetainedIndexPersistence } from './retained-index-persistence.ts';
 
@@ -112,11 +111,6 @@ const deviceOf = (client: Client): string => (client as DeviceClient).wwDeviceId
 
 const LISTEN_BACKLOG = 4096;
 
-/** The credential "generation" of a session authenticated by a client certificate. */
-const CERTIFICATE_CREDENTIAL = -1;
-
-const NOT_AUTHORIZED = 5; // CONNACK return code 5 [MQTT-3.2.2-3], table 3.1
-
 /**
  * Issue #6: what a packet may carry beyond broker.limits.maxPayloadBytes before its length alone
  * refuses it: fixed header, topic (ours are < 100 bytes), packet id; a CONNECT's fields.
@@ -128,12 +122,6 @@ interface PacketParser {
   packet: { cmd?: string; length: number };
   _parseLength(): boolean;
   _emitError(err: Error): void;
-}
-
-function refuse(reason: string): AuthenticateError {
-  const err = new Error(reason) as AuthenticateError;
-  err.returnCode = NOT_AUTHORIZED;
-  return err;
 }
 
 /**
@@ -176,37 +164,11 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   };
   // Issue #13: bounds on sockets before CONNECT and on all sockets (connection-gate.ts).
   const gate = createConnectionGate({ config, log, clock, stats });
-  // Issue #7, #13: failed CONNECTs per (device id, address), per address and per device id (same
-  // rules as API logins): a device id is slowed down, never locked out for every address.
-  const limits = config.broker.connectLimits;
-  const limiter = new LoginLimiter({
-    windowS: limits.windowS,
-    maxFailuresPerAccount: limits.maxFailuresPerDevice,
-    maxFailuresPerAddress: limits.maxFailuresPerAddress,
-    lockoutS: limits.lockoutS,
-    accountSlowdownAfterFailures: limits.deviceSlowdownAfterFailures,
-    accountMaxDelayS: limits.deviceMaxDelayS,
-  });
   /** Source addresses of streams handed in by other transports (WebSocket). */
   const streamAddresses = new WeakMap<object, string>();
   const addressOf = (client: Client): string => {
     const conn = (client as unknown as { conn?: { remoteAddress?: string } }).conn;
     return (conn && (streamAddresses.get(conn) ?? conn.remoteAddress)) || 'unknown';
-  };
-  /** Counts a refused CONNECT towards the limits and logs the lock-out once, when it starts. */
-  const failed = (address: string, deviceKey: string) => {
-    stats.authFailures++;
-    const locked = limiter.recordFailure(address, deviceKey, clock.now());
-    if (locked.length > 0)
-      log.warn(
-        {
-          ip: address,
-          deviceId: deviceKey,
-          locked: locked.map((by) => by.replace('account', 'device')),
-          lockoutS: limits.lockoutS,
-        },
-        'mqtt connect locked out after repeated failures',
-      );
   };
   const deny = (reason: string) => {
     stats.publishDenied[reason] = (stats.publishDenied[reason] ?? 0) + 1;
@@ -217,7 +179,6 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   // refused CONNECT of an address until one is allowed again.
   const brokerLimits = config.broker.limits;
   const publishRate = new PublishRateLimiter({ maxDelayS: brokerLimits.publishRate.maxDelayS });
-  const connectRate = new ConnectRateLimiter(brokerLimits.connectRate);
   /** Publishes back from their wait: the gate lets them through once. */
   const admitted = new WeakSet<object>();
   const limitDisconnect = (reason: string) => {
@@ -321,80 +282,21 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     };
   };
 
-  /** The CONNECT check; resolves to the refusal or null. Never rejects on bad input. */
-  async function authenticate(
-    client: Client,
-    username: string | undefined,
-    password: Buffer | undefined,
-  ): Promise<AuthenticateError | null> {
-    const address = addressOf(client);
-    const deviceKey = username && isDeviceId(username) ? username : '<invalid>';
-    // Issue #6: every CONNECT of an address counts, refused or not (a reconnect loop, a scanner).
-    const rate = connectRate.take(address, clock.now());
-    if (!rate.allowed) {
-      stats.connectRateLimited++;
-      if (rate.episodeStart)
-        log.warn(
-          { ip: address, deviceId: deviceKey, reason: 'connect rate', ...brokerLimits.connectRate },
-          'mqtt connect rate limited',
-        );
-      return refuse('connect rate limited');
-    }
-    const verdict = limiter.check(address, deviceKey, clock.now());
-    if (!verdict.allowed) {
-      // Refused before any secret check: a locked-out guesser costs no scrypt.
-      stats.lockedOut++;
-      log.debug({ ip: address, deviceId: deviceKey, by: verdict.by }, 'mqtt connect refused: locked out');
-      return refuse('locked out');
-    }
-    const secret = password?.toString('utf8') ?? '';
-    const certId = certificateDeviceId(client);
-    // A verified client certificate (CN = device id) stands for the secret of that device only.
-    const generation =
-      certId !== null && username === certId
-        ? CERTIFICATE_CREDENTIAL
-        : username && isDeviceId(username) && secret
-          ? await verifyDevice(username, secret)
-          : null;
-    const device = username && generation !== null ? lookupDevice(username) : null;
-    if (!username || generation === null || !device) {
-      failed(address, deviceKey);
-      log.warn(
-        { clientId: client.id, username, ip: address, reason: 'bad credentials' },
-        'mqtt connect refused',
-      );
-      return refuse('not authorized');
-    }
-    let reason: string | null = null;
-    if (device.protocol === 'wardwatch') {
-      if (client.id !== username) reason = 'client id must equal device id';
-    } else if (client.id !== username && lookupDevice(client.id) !== null) {
-      reason = 'client id is another device id';
-    } else {
-      const holder = byClientId.get(client.id);
-      if (holder && deviceOf(holder) !== username) reason = 'client id in use by another device';
-    }
-    if (reason) {
-      failed(address, deviceKey);
-      log.warn({ clientId: client.id, deviceId: username, ip: address, reason }, 'mqtt connect refused');
-      return refuse(reason);
-    }
-    limiter.recordSuccess(address, deviceKey, clock.now());
-    (client as DeviceClient).wwDeviceId = username;
-    (client as DeviceClient).wwCredential = generation;
-    (client as DeviceClient).wwPublishLimit =
-      device.kind === 'gateway' ? brokerLimits.publishRate.gateway : brokerLimits.publishRate.device;
-    return null;
-  }
-
-  /** The device id in a client certificate verified against tls.caFile, or null. */
-  function certificateDeviceId(client: Client): string | null {
-    if (config.broker.clientCertificates !== 'optional') return null;
-    const conn = (client as unknown as { conn?: unknown }).conn;
-    if (!(conn instanceof TLSSocket) || !conn.authorized) return null;
-    const cn = conn.getPeerCertificate()?.subject?.CN;
-    return typeof cn === 'string' && isDeviceId(cn) ? cn : null;
-  }
+  // Issue #7, #13: the CONNECT check, its lock-outs and rates (login.ts).
+  const login = createLogin({
+    config,
+    log,
+    clock,
+    stats,
+    verifyDevice,
+    credentialValid,
+    lookupDevice,
+    addressOf,
+    sessionDeviceOf: (clientId) => {
+      const holder = byClientId.get(clientId);
+      return holder ? deviceOf(holder) : undefined;
+    },
+  });
 
   /** Closes the device's sessions whose credential is no longer valid. */
   const dropRevokedSessions = (deviceId: string, after?: () => void): void => {
@@ -405,9 +307,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     for (const client of [...byClientId.values()]) {
       if (deviceOf(client) !== deviceId) continue;
       const gen = client.wwCredential;
-      // A certificate session ends only with the device (a secret rotation does not revoke it).
-      if (gen === CERTIFICATE_CREDENTIAL && lookupDevice(deviceId) !== null) continue;
-      if (gen !== undefined && gen !== CERTIFICATE_CREDENTIAL && credentialValid(deviceId, gen)) continue;
+      if (gen !== undefined && login.sessionValid(deviceId, gen)) continue;
       stats.sessionsRevoked++;
       log.info({ deviceId, clientId: client.id }, 'dropping mqtt session: credentials revoked');
       pending++;
@@ -434,8 +334,14 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       done(null, true);
     },
     authenticate(client, username, password, done) {
-      authenticate(client, username, password).then(
-        (err) => (err ? done(err, false) : done(null, true)),
+      login.authenticate(client, username, password).then(
+        (result) => {
+          if (!result.ok) return done(result.error, false);
+          (client as DeviceClient).wwDeviceId = result.session.deviceId;
+          (client as DeviceClient).wwCredential = result.session.credential;
+          (client as DeviceClient).wwPublishLimit = result.session.publishLimit;
+          done(null, true);
+        },
         (err: unknown) => {
           log.error({ err, clientId: client.id }, 'authenticate hook failed');
           done(refuse('internal error'), false);
@@ -479,11 +385,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     byDeviceId.set(deviceOf(client), client);
     // Revoked (deleted, rotated) while its CONNECT was being verified: the revocation missed it.
     const gen = (client as DeviceClient).wwCredential;
-    const valid =
-      gen === CERTIFICATE_CREDENTIAL
-        ? lookupDevice(deviceOf(client)) !== null
-        : credentialValid(deviceOf(client), gen ?? -1);
-    if (gen !== undefined && !valid) {
+    if (gen !== undefined && !login.sessionValid(deviceOf(client), gen)) {
       stats.sessionsRevoked++;
       log.info({ deviceId: deviceOf(client) }, 'dropping mqtt session: credentials revoked during connect');
       client.close();

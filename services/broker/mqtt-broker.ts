@@ -3,17 +3,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
-import {
-  commandTopicFilter,
-  deviceTopic,
-  maxPayloadBytesFor,
-  maxPayloadBytesOfProtocol,
-} from '../../devices/protocol/index.ts';
+import { commandTopicFilter, deviceTopic } from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import { createAcknowledgement, type MessageHandler } from './acknowledgement.ts';
+import { createClientLimits } from './client-limits.ts';
 import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
-import { PublishRateLimiter, type RateLimit } from './limits.ts';
+import { type DeviceClient, deviceOf } from './device-client.ts';
 import { createLogin, refuse } from './login.ts';
 import { type BrokerDevice, mayPublish, maySubscribe, nativeAvailabilityTopicOf } from './permission.ts';
 import { createRetainedIndexPersistence } from './retained-index-persistence.ts';
@@ -105,24 +101,7 @@ export interface BrokerDeps {
   onMessage: MessageHandler;
 }
 
-/** The authenticated device id rides on the aedes client (a stock firmware's client id is not it). */
-type DeviceClient = Client & { wwDeviceId?: string; wwCredential?: number; wwPublishLimit?: RateLimit };
-const deviceOf = (client: Client): string => (client as DeviceClient).wwDeviceId ?? client.id;
-
 const LISTEN_BACKLOG = 4096;
-
-/**
- * Issue #6: what a packet may carry beyond broker.limits.maxPayloadBytes before its length alone
- * refuses it: fixed header, topic (ours are < 100 bytes), packet id; a CONNECT's fields.
- */
-const PACKET_OVERHEAD_BYTES = 4096;
-
-/** The part of mqtt-packet's parser the packet size cap wraps. */
-interface PacketParser {
-  packet: { cmd?: string; length: number };
-  _parseLength(): boolean;
-  _emitError(err: Error): void;
-}
 
 /**
  * The embedded MQTT 3.1.1 broker (aedes) with wardwatch's authentication and ACL:
@@ -174,113 +153,15 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     stats.publishDenied[reason] = (stats.publishDenied[reason] ?? 0) + 1;
   };
 
-  // Issue #6: what one client may cost (broker.limits; docs/operations.md, "Broker limits"). Counted in
-  // stats, logged once per episode: the start of a throttling episode, a disconnect, the first
-  // refused CONNECT of an address until one is allowed again.
-  const brokerLimits = config.broker.limits;
-  const publishRate = new PublishRateLimiter({ maxDelayS: brokerLimits.publishRate.maxDelayS });
-  /** Publishes back from their wait: the gate lets them through once. */
-  const admitted = new WeakSet<object>();
-  const limitDisconnect = (reason: string) => {
-    stats.limitDisconnects[reason] = (stats.limitDisconnects[reason] ?? 0) + 1;
-  };
-  /**
-   * Issue #13: caps per protocol and topic, still bounded: broker.limits.maxPayloadBytes, or more
-   * where the device's protocol needs it (Frigate `stats` up to 256 KiB, devices/protocol/native.ts).
-   */
-  const payloadCap = (deviceId: string, topic: string): number => {
-    const device = lookupDevice(deviceId);
-    if (!device || device.protocol === 'wardwatch') return brokerLimits.maxPayloadBytes;
-    return Math.max(brokerLimits.maxPayloadBytes, maxPayloadBytesFor(device.protocol, device.topic, topic));
-  };
-  /**
-   * Size and rate of a device's PUBLISH, before any other check so a refused packet costs nothing
-   * more. True when the gate has dealt with it: refused (done(err): aedes closes the connection) or
-   * held back, to go through `retry` once a token is there. Holding back the callback also holds
-   * back the client's next socket read (aedes reads one chunk, handles its packets, then reads on).
-   */
-  function gatePublish(
-    client: Client,
-    packet: { topic: string; payload: unknown },
-    done: (err?: Error | null) => void,
-    retry: () => void,
-  ): boolean {
-    // Back from its wait; or a will published as the connection closes (must never be held or lost).
-    if (admitted.delete(packet) || client.closed) return false;
-    const deviceId = deviceOf(client);
-    const payloadBytes = (packet.payload as Buffer | string).length;
-    if (payloadBytes > payloadCap(deviceId, packet.topic)) {
-      stats.payloadTooLarge++;
-      limitDisconnect('payload_too_large');
-      const reason = 'payload too large';
-      log.warn(
-        { deviceId, clientId: client.id, topic: packet.topic, payloadBytes, reason },
-        'mqtt client disconnected: over limit',
-      );
-      done(new Error(reason));
-      return true;
-    }
-    const limit = (client as DeviceClient).wwPublishLimit ?? brokerLimits.publishRate.device;
-    const verdict = publishRate.take(deviceId, limit, clock.now());
-    if (verdict.action === 'pass') return false;
-    if (verdict.action === 'disconnect') {
-      limitDisconnect('publish_rate');
-      const reason = 'publish rate';
-      log.warn(
-        { deviceId, clientId: client.id, reason, ...limit, maxDelayS: brokerLimits.publishRate.maxDelayS },
-        'mqtt client disconnected: over limit',
-      );
-      done(new Error(reason));
-      return true;
-    }
-    stats.throttled++;
-    if (verdict.episodeStart)
-      log.warn({ deviceId, clientId: client.id, reason: 'publish rate', ...limit }, 'mqtt publish throttled');
-    admitted.add(packet);
-    setTimeout(() => {
-      // Closed meanwhile: drop it unacknowledged (QoS 1 is resent by the client, QoS 0 is lost
-      // either way); aedes waits for nothing more from this packet.
-      if (!client.closed) retry();
-    }, verdict.delayMs);
-    return true;
-  }
-  /**
-   * A packet whose length header says more than maxPayloadBytes plus room for topic and header is
-   * refused as the header arrives: mqtt-packet has no size limit and would buffer up to 256 MB.
-   * aedes exposes no hook for this, so the client's parser instance gets a checked `_parseLength`
-   * (mqtt-packet 9: its state machine calls `this[state]()`; test/integration/broker/limits.test.ts
-   * fails if that changes).
-   */
-  const maxPacketBytes = (client: Client): number => {
-    // Issue #13: an authenticated Frigate NVR may send larger stats (its protocol's cap).
-    const id = (client as DeviceClient).wwDeviceId;
-    const device = id === undefined ? null : lookupDevice(id);
-    const protocolMax = device ? maxPayloadBytesOfProtocol(device.protocol) : 0;
-    return Math.max(brokerLimits.maxPayloadBytes, protocolMax) + PACKET_OVERHEAD_BYTES;
-  };
-  const capPacketSize = (client: Client): void => {
-    const parser = (client as unknown as { _parser?: PacketParser })._parser;
-    if (!parser || typeof parser._parseLength !== 'function') return;
-    const parseLength = parser._parseLength;
-    parser._parseLength = function capped(this: PacketParser) {
-      const ok = parseLength.call(this);
-      if (!ok || this.packet.length <= maxPacketBytes(client)) return ok;
-      stats.payloadTooLarge++;
-      limitDisconnect('packet_too_large');
-      log.warn(
-        {
-          deviceId: client.id ? deviceOf(client) : undefined,
-          ip: addressOf(client),
-          cmd: this.packet.cmd,
-          packetBytes: this.packet.length,
-          reason: 'packet too large',
-        },
-        'mqtt client disconnected: over limit',
-      );
-      this._emitError(new Error('packet too large'));
-      return false;
-    };
-  };
+  // Issue #6, #13: what one client may cost: payload and packet size, publish rate (client-limits.ts).
+  const { gatePublish, capPacketSize, limitDisconnect } = createClientLimits({
+    config,
+    log,
+    clock,
+    stats,
+    lookupDevice,
+    addressOf,
+  });
 
   // Issue #7, #13: the CONNECT check, its lock-outs and rates (login.ts).
   const login = createLogin({
@@ -328,7 +209,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     persistence: createRetainedIndexPersistence(),
     maxTopicLevels: config.broker.maxTopicLevels,
     // Issue #13: a socket without CONNECT by then is closed ('connect did not arrive in time').
-    connectTimeout: brokerLimits.connectTimeoutMs,
+    connectTimeout: config.broker.limits.connectTimeoutMs,
     preConnect(client, _packet, done) {
       gate.connected(client);
       done(null, true);
@@ -448,7 +329,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
               ? { requestCert: true, rejectUnauthorized: false }
               : {}),
             // Issue #13: a handshake that never ends is an idle socket too.
-            handshakeTimeout: brokerLimits.connectTimeoutMs,
+            handshakeTimeout: config.broker.limits.connectTimeoutMs,
           },
           (socket) => {
             // Admitted (or not) as the TCP connection arrived, before the handshake.

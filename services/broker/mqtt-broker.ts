@@ -104,17 +104,15 @@ export interface BrokerDeps {
 const LISTEN_BACKLOG = 4096;
 
 /**
- * The embedded MQTT 3.1.1 broker (aedes) with wardwatch's authentication and ACL:
- * - username = device id, password = device secret, client id = device id (so a device can never
- *   take over another device's session by choosing its client id);
- * - publish only to its own four channels; heartbeats, telemetry and events are never retained
- *   (stale retained data replayed at restart looked fresh in Home Assistant);
- * - subscribe only to its own `cmd/#` subtree;
- * - issue #5: a gateway may also publish for the devices whose parentId it is; a stock firmware
- *   device (protocol ≠ wardwatch) may publish only under its native topic (docs/firmware.md). Its
- *   client id is its firmware's (Tasmota `DVES_…`), so instead of "client id = device id" it may not
- *   use another registered device's id nor a client id whose session belongs to another device:
- *   no session takeover either way.
+ * The embedded MQTT 3.1.1 broker (aedes) with wardwatch's authentication and ACL. This module only
+ * wires aedes' hooks and listeners to the parts (issue #14: an edge node is built from the same
+ * ones; services/broker/README.md):
+ * - login.ts: the CONNECT check (credentials or client certificate, client id = device id for
+ *   wardwatch devices, no session takeover by stock firmware client ids, lock-outs, CONNECT rate);
+ * - permission.ts: who may publish and subscribe where (pure `mayPublish` / `maySubscribe`);
+ * - client-limits.ts: payload and packet size, publish rate, checked before anything else;
+ * - acknowledgement.ts: ingest, then the QoS 1 PUBACK once stored;
+ * - connection-gate.ts: sockets before CONNECT and in total (issue #13).
  * Denials are logged with device id, topic and reason, and counted. Hooks never throw.
  */
 export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {

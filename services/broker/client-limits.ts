@@ -28,7 +28,7 @@ interface PacketParser {
 
 /**
  * Issue #13: caps per protocol and topic, still bounded: broker.limits.maxPayloadBytes, or more
- * where the device's protocol needs it (Frigate `stats` up to 256 KiB, devices/protocol/native.ts).
+ * where the device's protocol needs it (Frigate `stats` up to 256 KiB, devices/protocol/firmware.ts).
  * `device` null: not (or no longer) registered.
  */
 export function payloadCapFor(device: BrokerDevice | null, topic: string, maxPayloadBytes: number): number {

@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { commandTopicFilter, deviceTopic } from '../../devices/protocol/index.ts';
 import type { Config } from '../core/config.ts';
@@ -10,6 +7,7 @@ import { createAcknowledgement, type MessageHandler } from './acknowledgement.ts
 import { createClientLimits } from './client-limits.ts';
 import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
 import { type DeviceClient, deviceOf } from './device-client.ts';
+import { createListeners } from './listeners.ts';
 import { createLogin, refuse } from './login.ts';
 import { type BrokerDevice, mayPublish, maySubscribe, nativeAvailabilityTopicOf } from './permission.ts';
 import { createRetainedIndexPersistence } from './retained-index-persistence.ts';
@@ -101,8 +99,6 @@ export interface BrokerDeps {
   onMessage: MessageHandler;
 }
 
-const LISTEN_BACKLOG = 4096;
-
 /**
  * The embedded MQTT 3.1.1 broker (aedes) with wardwatch's authentication and ACL. This module only
  * wires aedes' hooks and listeners to the parts (issue #14: an edge node is built from the same
@@ -112,7 +108,8 @@ const LISTEN_BACKLOG = 4096;
  * - permission.ts: who may publish and subscribe where (pure `mayPublish` / `maySubscribe`);
  * - client-limits.ts: payload and packet size, publish rate, checked before anything else;
  * - acknowledgement.ts: ingest, then the QoS 1 PUBACK once stored;
- * - connection-gate.ts: sockets before CONNECT and in total (issue #13).
+ * - connection-gate.ts: sockets before CONNECT and in total (issue #13);
+ * - listeners.ts: the plain TCP and TLS listeners (WebSocket streams come in through handleStream).
  * Denials are logged with device id, topic and reason, and counted. Hooks never throw.
  */
 export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
@@ -305,78 +302,23 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error');
   });
 
-  const server: Server | null = config.broker.plainTcp
-    ? createServer((socket: Socket) => {
-        if (gate.admit(socket, socket.remoteAddress ?? 'unknown')) capPacketSize(aedes.handle(socket));
-      })
-    : null;
-  server?.on('error', (err) => log.error({ err }, 'mqtt listener error'));
-  // Issue #7: MQTT over TLS with the same certificate as HTTPS (tls: section). Files are read here,
-  // at construction, so a bad path fails the start-up instead of the first device.
-  const { certFile, keyFile, caFile } = config.tls;
-  const tlsServer =
-    certFile && keyFile
-      ? createTlsServer(
-          {
-            cert: readFileSync(certFile),
-            key: readFileSync(keyFile),
-            ...(caFile ? { ca: readFileSync(caFile) } : {}),
-            // Client certificates are checked in authenticate (CN = device id), not at the handshake,
-            // so devices without one still connect with their secret.
-            ...(config.broker.clientCertificates === 'optional' && caFile
-              ? { requestCert: true, rejectUnauthorized: false }
-              : {}),
-            // Issue #13: a handshake that never ends is an idle socket too.
-            handshakeTimeout: config.broker.limits.connectTimeoutMs,
-          },
-          (socket) => {
-            // Admitted (or not) as the TCP connection arrived, before the handshake.
-            if (gate.adoptTls(socket)) capPacketSize(aedes.handle(socket));
-          },
-        )
-      : null;
-  // Issue #13: a TLS socket holds its descriptor from the TCP accept on, through the handshake.
-  tlsServer?.on('connection', (socket: Socket) => gate.admitTls(socket));
-  tlsServer?.on('error', (err) => log.error({ err }, 'mqtt tls listener error'));
-  // A failed handshake (plain MQTT on 8883, a scanner) is not a crash: log at debug and count.
-  tlsServer?.on('tlsClientError', (err) => {
-    stats.tlsHandshakeFailures++;
-    log.debug({ err: err.message }, 'mqtt tls handshake failed');
+  // Plain TCP and TLS listeners (listeners.ts); WebSocket streams come in through handleStream.
+  const listeners = createListeners({
+    config,
+    log,
+    stats,
+    gate,
+    handle: (conn) => capPacketSize(aedes.handle(conn)),
   });
-  let boundPort = 0;
-  let boundTlsPort = 0;
-  const listen = (srv: Server, port: number) =>
-    new Promise<number>((resolve, reject) => {
-      srv.once('error', reject);
-      // A whole fleet reconnecting at once (issue #6 storm) overflows Node's default backlog of 511:
-      // the kernel drops SYNs and clients wait seconds for their retransmit. The kernel caps this
-      // at net.core.somaxconn.
-      srv.listen({ port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
-        srv.off('error', reject);
-        const addr = srv.address();
-        resolve(typeof addr === 'object' && addr ? addr.port : port);
-      });
-    });
 
   return {
-    async start() {
-      if (server) {
-        boundPort = await listen(server, config.mqttPort);
-        log.info({ port: boundPort, host: config.host }, 'mqtt listening');
-      }
-      if (tlsServer) {
-        boundTlsPort = await listen(tlsServer, config.broker.tlsPort);
-        log.info({ port: boundTlsPort, host: config.host }, 'mqtt over tls listening');
-      }
-    },
+    start: () => listeners.start(),
     async stop() {
-      // server.close() resolves only once every connection has ended, and only aedes.close()
-      // ends them: stop accepting, close the broker (and its clients), then wait for the server.
-      const closing = [server, tlsServer].map(
-        (srv) => new Promise<void>((resolve) => (srv?.listening ? srv.close(() => resolve()) : resolve())),
-      );
+      // A listener's close() resolves only once every connection has ended, and only aedes.close()
+      // ends them: stop accepting, close the broker (and its clients), then wait for the listeners.
+      const closing = listeners.close();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await Promise.all(closing);
+      await closing;
     },
     handleStream(stream, remoteAddress) {
       if (remoteAddress) streamAddresses.set(stream, remoteAddress);
@@ -427,8 +369,8 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       }
       return topics;
     },
-    port: () => boundPort,
-    tlsPort: () => boundTlsPort,
+    port: () => listeners.port(),
+    tlsPort: () => listeners.tlsPort(),
     stats: () => stats,
     connections: () => gate.counts(),
   };

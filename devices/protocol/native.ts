@@ -4,20 +4,13 @@
  * `%topic%`, a Shelly or ESPHome prefix, Frigate's `topic_prefix`); the broker lets its credentials
  * publish only under that topic, and an adapter in services/ingest/adapters maps the messages
  * onto heartbeat / telemetry / status / event. Pure; docs/firmware.md documents every mapping.
+ * Issue #14: what differs per firmware is in its descriptor (firmware.ts); these functions are
+ * the protocol-keyed entry points the broker, ingest and registry call.
  */
+import { DEVICE_PROTOCOLS, type DeviceProtocol, FIRMWARE, firmwareOf } from './firmware.ts';
 import { MAX_PAYLOAD_BYTES } from './payloads.ts';
-import {
-  DEFAULT_TASMOTA_FULL_TOPIC,
-  FULL_TOPIC_TAG,
-  fullTopicProblem,
-  matchTasmotaTopic,
-  relayTagProblem,
-  TASMOTA_RELAY_TAG,
-  tasmotaTopic,
-} from './tasmota-topic.ts';
+import { DEFAULT_TASMOTA_FULL_TOPIC, FULL_TOPIC_TAG } from './tasmota-topic.ts';
 
-export const DEVICE_PROTOCOLS = ['wardwatch', 'tasmota', 'shelly-gen2', 'esphome', 'frigate'] as const;
-export type DeviceProtocol = (typeof DEVICE_PROTOCOLS)[number];
 export const isDeviceProtocol = (p: unknown): p is DeviceProtocol =>
   typeof p === 'string' && (DEVICE_PROTOCOLS as readonly string[]).includes(p);
 
@@ -36,7 +29,7 @@ export function nativeTopicProblem(protocol: DeviceProtocol, topic: string | nul
     return topic === null ? null : 'topic: only for protocol other than wardwatch';
   if (topic === null) return `topic: required for protocol ${protocol}`;
   if (!NATIVE_TOPIC_RE.test(topic)) return `topic: must match ${NATIVE_TOPIC_PATTERN} (one topic level)`;
-  if (protocol !== 'tasmota' && RESERVED_TOPICS.has(topic.toLowerCase()))
+  if (firmwareOf(protocol)?.topicIsRoot && RESERVED_TOPICS.has(topic.toLowerCase()))
     return `topic: '${topic}' is reserved`;
   return null;
 }
@@ -50,27 +43,41 @@ export function nativeTagsProblem(
   protocol: DeviceProtocol,
   tags: Readonly<Record<string, string>>,
 ): string | null {
-  const fullTopic = tags[FULL_TOPIC_TAG];
-  const relay = tags[TASMOTA_RELAY_TAG];
-  if (protocol !== 'tasmota') {
-    if (fullTopic !== undefined) return `tags.${FULL_TOPIC_TAG}: only for protocol tasmota`;
-    if (relay !== undefined) return `tags.${TASMOTA_RELAY_TAG}: only for protocol tasmota`;
-    return null;
+  const own = firmwareOf(protocol)?.tags ?? {};
+  for (const [tag, readers] of FIRMWARE_TAGS) {
+    const value = tags[tag];
+    if (value === undefined || own[tag]) continue;
+    return `tags.${tag}: only for protocol ${readers.join(' or ')}`;
   }
-  return (
-    (fullTopic === undefined ? null : fullTopicProblem(fullTopic)) ??
-    (relay === undefined ? null : relayTagProblem(relay))
-  );
+  for (const [tag, check] of Object.entries(own)) {
+    const value = tags[tag];
+    const problem = value === undefined ? null : check(value);
+    if (problem) return problem;
+  }
+  return null;
 }
+
+/** Every tag some firmware reads, with the protocols that read it. */
+const FIRMWARE_TAGS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ...new Set(Object.values(FIRMWARE).flatMap((f) => Object.keys(f.tags))),
+].map(
+  (tag) =>
+    [
+      tag,
+      Object.values(FIRMWARE)
+        .filter((f) => tag in f.tags)
+        .map((f) => f.protocol),
+    ] as const,
+);
 
 /** A Tasmota device's FullTopic from its tags (issue #13). */
 export const tasmotaFullTopic = (tags: Readonly<Record<string, string>> | undefined): string =>
   tags?.[FULL_TOPIC_TAG] ?? DEFAULT_TASMOTA_FULL_TOPIC;
 
 /**
- * Topics a stock-firmware device may publish to (its native telemetry topics and nothing else).
- * Frigate cameras are children of the NVR: the NVR's credentials publish `frigate/<camera>/…`.
- * `fullTopic`: a Tasmota device's FullTopic (issue #13; default `%prefix%/%topic%/`).
+ * Topics a stock-firmware device may publish to (its native telemetry topics and nothing else;
+ * devices/protocol/firmware.ts). `fullTopic`: a Tasmota device's FullTopic (issue #13; default
+ * `%prefix%/%topic%/`).
  */
 export function isAllowedNativePublish(
   protocol: DeviceProtocol,
@@ -78,29 +85,7 @@ export function isAllowedNativePublish(
   topic: string,
   fullTopic: string = DEFAULT_TASMOTA_FULL_TOPIC,
 ): boolean {
-  const levels = topic.split('/');
-  switch (protocol) {
-    case 'tasmota': {
-      // <tele|stat under its FullTopic>/{LWT,STATE,SENSOR,INFO1…} and {POWER,RESULT,STATUS…}
-      const m = matchTasmotaTopic(fullTopic, prefix, topic);
-      return m !== null && (m.prefix === 'tele' || m.prefix === 'stat');
-    }
-    case 'shelly-gen2':
-      // <prefix>/online, <prefix>/events/rpc, <prefix>/status/<component>
-      if (levels[0] !== prefix) return false;
-      if (levels.length === 2) return levels[1] === 'online';
-      return (
-        levels.length === 3 && (levels[1] === 'status' || (levels[1] === 'events' && levels[2] === 'rpc'))
-      );
-    case 'esphome':
-      // <prefix>/status, <prefix>/<component>/<name>/state (and debug/log topics, ignored)
-      return levels[0] === prefix && levels.length >= 2 && levels.length <= 4;
-    case 'frigate':
-      // <prefix>/available, <prefix>/stats, <prefix>/<camera>/… (events, recordings/state…)
-      return levels[0] === prefix && levels.length >= 2 && levels.length <= 4;
-    case 'wardwatch':
-      return false;
-  }
+  return firmwareOf(protocol)?.mayPublish(prefix, topic, fullTopic) ?? false;
 }
 
 /** The availability topic that carries the last will; null for wardwatch. */
@@ -109,18 +94,7 @@ export function nativeAvailabilityTopic(
   prefix: string,
   fullTopic: string = DEFAULT_TASMOTA_FULL_TOPIC,
 ): string | null {
-  switch (protocol) {
-    case 'tasmota':
-      return tasmotaTopic(fullTopic, 'tele', prefix, 'LWT');
-    case 'shelly-gen2':
-      return `${prefix}/online`;
-    case 'esphome':
-      return `${prefix}/status`;
-    case 'frigate':
-      return `${prefix}/available`;
-    case 'wardwatch':
-      return null;
-  }
+  return firmwareOf(protocol)?.availabilityTopic(prefix, fullTopic) ?? null;
 }
 
 /** Topics whose retained flag is kept: the availability topics that carry the last will. */
@@ -140,37 +114,15 @@ export function isAllowedNativeSubscription(
   filter: string,
   fullTopic: string = DEFAULT_TASMOTA_FULL_TOPIC,
 ): boolean {
-  switch (protocol) {
-    case 'tasmota': {
-      const commands = tasmotaTopic(fullTopic, 'cmnd', prefix, '');
-      return filter === `${commands}#` || filter === `${commands}+`;
-    }
-    case 'shelly-gen2':
-      return filter === `${prefix}/rpc` || filter === `${prefix}/command` || filter === `${prefix}/command/#`;
-    case 'esphome':
-    case 'frigate':
-      // Their command topics sit under their own prefix (`<prefix>/switch/x/command`, `frigate/+/detect/set`).
-      return filter.startsWith(`${prefix}/`);
-    case 'wardwatch':
-      return false;
-  }
+  return firmwareOf(protocol)?.maySubscribe(prefix, filter, fullTopic) ?? false;
 }
-
-/**
- * Issue #13: size caps per protocol, still bounded. A large NVR's Frigate `stats` (a block per
- * camera, per detector, per process) passes 16 KiB; everything else of every protocol fits in
- * the wardwatch protocol's 16 KiB (MAX_PAYLOAD_BYTES).
- */
-export const FRIGATE_STATS_MAX_BYTES = 256 * 1024;
 
 /** The largest payload ingest accepts on `topic` from a `protocol` device with native topic `prefix`. */
 export function maxPayloadBytesFor(protocol: DeviceProtocol, prefix: string | null, topic: string): number {
-  if (protocol === 'frigate' && prefix !== null && topic === `${prefix}/stats`)
-    return FRIGATE_STATS_MAX_BYTES;
-  return MAX_PAYLOAD_BYTES;
+  return firmwareOf(protocol)?.maxPayloadBytesOn(prefix, topic) ?? MAX_PAYLOAD_BYTES;
 }
 
 /** The largest payload a `protocol` device may send on any of its topics (the broker's per-client cap). */
 export function maxPayloadBytesOfProtocol(protocol: DeviceProtocol): number {
-  return protocol === 'frigate' ? FRIGATE_STATS_MAX_BYTES : MAX_PAYLOAD_BYTES;
+  return firmwareOf(protocol)?.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
 }

@@ -3,6 +3,8 @@ import {
   DEVICE_PROTOCOLS,
   type DeviceKind,
   type DeviceProtocol,
+  FIRMWARE,
+  firmwareOf,
   isDeviceId,
   isDeviceProtocol,
   nativeTagsProblem,
@@ -41,11 +43,15 @@ export type DeviceInput = Omit<
 
 /**
  * Tasmota reports every TelePeriod, 300 s by default (issue #5): a tasmota device registered
- * without heartbeatIntervalS expects that, not the kind's 60 s (docs/firmware.md).
+ * without heartbeatIntervalS expects that, not the kind's 60 s (docs/firmware.md). Issue #14: read
+ * from the firmware descriptors (devices/protocol/firmware.ts).
  */
-export const DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL: Partial<Record<DeviceProtocol, number>> = {
-  tasmota: 300,
-};
+export const DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL: Partial<Record<DeviceProtocol, number>> =
+  Object.fromEntries(
+    Object.values(FIRMWARE).flatMap((f) =>
+      f.defaultHeartbeatIntervalS === null ? [] : [[f.protocol, f.defaultHeartbeatIntervalS]],
+    ),
+  );
 
 /**
  * The device registry. Reads are served from memory (the ingest and broker hot paths call `get`
@@ -335,7 +341,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   const checkNative = (id: string, kind: DeviceKind, protocol: DeviceProtocol, topic: string | null) => {
     const problem = nativeTopicProblem(protocol, topic);
     if (problem) throw badRequest(problem);
-    if (kind === 'gateway' && protocol !== 'wardwatch' && protocol !== 'frigate')
+    if (kind === 'gateway' && protocol !== 'wardwatch' && !firmwareOf(protocol)?.mayBeGateway)
       throw badRequest('protocol: a gateway speaks wardwatch, or frigate for a Frigate NVR');
     if (topic === null) return;
     for (const { device } of entries.values()) {

@@ -38,6 +38,7 @@ import { createServiceAlerts } from './health/service-alerts.ts';
 import type { LivenessView } from './health/service-types.ts';
 import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
 import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts';
+import { createSqliteMaintenanceRepository } from './health/sqlite-maintenance-repository.ts';
 import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
 import { createIngest, type Ingest } from './ingest/ingest.ts';
 import { createMetrics } from './metrics/metrics.ts';
@@ -143,7 +144,7 @@ export async function createWardwatch(
   });
   // Issue #3: maintenance windows, fault rules, root cause (parent, area outage, flapping).
   const maintenance = createMaintenanceService({
-    db,
+    repo: createSqliteMaintenanceRepository(db),
     clock,
     defaultTimezone: config.rules.lightSchedule.timezone,
     devices,
@@ -322,6 +323,8 @@ export async function createWardwatch(
       // Idempotent: adds only the configured wards not yet in the table (issue #12); first, so
       // every message and screen has the names.
       wards.seedFromOutlineFiles(config.web.wardOutlines, REPO_ROOT);
+      // Issue #14: the windows every decision below reads synchronously, loaded before any runs.
+      await maintenance.start();
       await storage.start(); // never waits on InfluxDB: it may be down, we still alert
       notifier.start(); // never waits on a channel; resumes the outbox left by the last run
       digest.start();

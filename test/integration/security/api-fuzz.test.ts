@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIncidentService } from '../../../services/health/incident-actions.ts';
 import { createMaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
+import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
 import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
 import { createWardDirectory } from '../../../services/wards/wards.ts';
@@ -85,7 +86,12 @@ let viewer: string;
 beforeAll(async () => {
   h = await createHarness({
     deps: ({ db, clock, devices, log, alerts, bus }) => ({
-      maintenance: createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices }),
+      maintenance: createMaintenanceService({
+        repo: createSqliteMaintenanceRepository(db),
+        clock,
+        defaultTimezone: 'Asia/Ho_Chi_Minh',
+        devices,
+      }),
       incidents: (() => {
         const repo = new SqliteIncidentRepository(db);
         return createIncidentService({ view: repo, repo, alerts, bus, clock, log });

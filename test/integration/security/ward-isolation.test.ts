@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIncidentService } from '../../../services/health/incident-actions.ts';
 import { createMaintenanceService, type MaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
+import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { createNotificationChannels, type NotificationChannels } from '../../../services/notify/channels.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
 import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
@@ -458,7 +459,12 @@ beforeAll(async () => {
   h = await createHarness({
     deps: ({ db, clock, devices, log, config, alerts, bus }) => {
       channels = createNotificationChannels({ db, clock, log, notify: config.notify });
-      maintenance = createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices });
+      maintenance = createMaintenanceService({
+        repo: createSqliteMaintenanceRepository(db),
+        clock,
+        defaultTimezone: 'Asia/Ho_Chi_Minh',
+        devices,
+      });
       incidents = new SqliteIncidentRepository(db);
       wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log });
       return {

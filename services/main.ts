@@ -49,7 +49,7 @@ import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
-import { SqliteWardRepository } from './wards/ward-repository.ts';
+import { createSqliteWardRepository } from './wards/sqlite-ward-repository.ts';
 import { createWardDirectory } from './wards/wards.ts';
 import { REPO_ROOT, webPlugin } from './web/plugin.ts';
 
@@ -105,7 +105,7 @@ export async function createWardwatch(
   const audit = createAuditLog({ db, clock, log: log.child({ feature: 'audit' }) });
   // Wards as records (issue #12): names for every screen, message and CSV; seeded in start().
   const wards = createWardDirectory({
-    repo: new SqliteWardRepository(db),
+    repo: createSqliteWardRepository(db),
     clock,
     log: log.child({ feature: 'wards' }),
   });
@@ -322,7 +322,8 @@ export async function createWardwatch(
     async start() {
       // Idempotent: adds only the configured wards not yet in the table (issue #12); first, so
       // every message and screen has the names.
-      wards.seedFromOutlineFiles(config.web.wardOutlines, REPO_ROOT);
+      await wards.seedFromOutlineFiles(config.web.wardOutlines, REPO_ROOT);
+      await wards.start(); // issue #14: the names every message and CSV row reads synchronously
       // Issue #14: the windows every decision below reads synchronously, loaded before any runs.
       await maintenance.start();
       await storage.start(); // never waits on InfluxDB: it may be down, we still alert

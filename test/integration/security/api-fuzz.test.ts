@@ -6,7 +6,7 @@ import { createMaintenanceService } from '../../../services/health/maintenance.t
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
-import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
+import { createSqliteWardRepository } from '../../../services/wards/sqlite-ward-repository.ts';
 import { createWardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness } from '../api/harness.ts';
 
@@ -99,7 +99,7 @@ beforeAll(async () => {
       notifications: new SqliteOutbox(db),
       stateHistory: { stateHistory: async () => new Map(), heartbeatCounts: async () => [] },
       // Issue #12: the ward routes reach their handlers and the directory, not a 404.
-      wards: createWardDirectory({ repo: new SqliteWardRepository(db), clock, log }),
+      wards: createWardDirectory({ repo: createSqliteWardRepository(db), clock, log }),
     }),
   });
   h.addDevice({ id: 'cam-a1' });

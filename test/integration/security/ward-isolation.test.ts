@@ -5,7 +5,7 @@ import { SqliteIncidentRepository } from '../../../services/health/sqlite-incide
 import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { createNotificationChannels, type NotificationChannels } from '../../../services/notify/channels.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
-import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
+import { createSqliteWardRepository } from '../../../services/wards/sqlite-ward-repository.ts';
 import { createWardDirectory, type WardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness, type Reply } from '../api/harness.ts';
 
@@ -466,7 +466,7 @@ beforeAll(async () => {
         devices,
       });
       incidents = new SqliteIncidentRepository(db);
-      wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log });
+      wards = createWardDirectory({ repo: createSqliteWardRepository(db), clock, log });
       return {
         maintenance,
         incidents: createIncidentService({ view: incidents, repo: incidents, alerts, bus, clock, log }),
@@ -487,8 +487,8 @@ beforeAll(async () => {
       };
     },
   });
-  wards.create({ id: A, name: 'Phường A' });
-  wards.create({ id: B, name: 'Phường HIDDENB' });
+  await wards.create({ id: A, name: 'Phường A' });
+  await wards.create({ id: B, name: 'Phường HIDDENB' });
   const admin = h.adminToken;
   const mk = async (body: Record<string, unknown>) => {
     const res = await h.call('POST', '/api/v1/devices', { token: admin, body: newDevice(body) });
@@ -586,7 +586,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 /** Ward B as the database holds it: must be identical before and after every request of ward A. */
-function snapshotB(): string {
+async function snapshotB(): Promise<string> {
   const at = h.clock.now();
   const devices = h.devices.list().filter((d) => d.ward === B || (d.parentId ?? '').includes('bbb'));
   return JSON.stringify({
@@ -610,8 +610,8 @@ function snapshotB(): string {
     tokenB: h.users.authenticate(tokenB)?.username ?? null,
     incident: incidents.get(ids.incidentB),
     users: h.users.list().filter((u) => u.wards.length === 0 || u.wards.includes(B)),
-    ward: wards.get(B),
-    wardIds: wards.list().map((w) => w.id),
+    ward: await wards.get(B),
+    wardIds: (await wards.list()).map((w) => w.id),
     // Channels serve ward B too; routes that reach ward B (issue #12).
     channels: channels.listChannels(),
     channelConfig: channels.effective().channels,
@@ -646,7 +646,7 @@ describe('ward isolation (issue #7)', () => {
     it(`${route}: nothing of ward B seen or changed by ward A's viewer, technician, admin`, async () => {
       for (const role of roles) {
         for (const req of c.b?.(ids) ?? []) {
-          const before = snapshotB();
+          const before = await snapshotB();
           const res = await run(req, tokens[role]);
           const label = `${role} ${req.method ?? 'GET'} ${req.url} ${JSON.stringify(req.body ?? '')} → ${res.status} ${res.text.slice(0, 300)}`;
           expect(res.status, label).toBeLessThan(500);
@@ -654,7 +654,7 @@ describe('ward isolation (issue #7)', () => {
           for (const m of B_MARKERS) {
             if (!asked.includes(m)) expect(res.text.includes(m), `${label}: leaks '${m}'`).toBe(false);
           }
-          expect(snapshotB(), `${label}: changed ward B`).toBe(before);
+          expect(await snapshotB(), `${label}: changed ward B`).toBe(before);
           if (req.deny) expect([400, 403, 404], label).toContain(res.status);
         }
       }

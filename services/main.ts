@@ -46,6 +46,7 @@ import { createSqliteCounts } from './metrics/sqlite-counts.ts';
 import { createNotificationChannels } from './notify/channels.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
+import { createSqliteChannelRepository } from './notify/sqlite-channel-repository.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
@@ -232,7 +233,7 @@ export async function createWardwatch(
   // worker on the clock delivers them. Subscribed in start(), before anything can open an alert.
   // Issue #12: channels and routes made in the app, merged with the config's, read at run time.
   const channels = createNotificationChannels({
-    db,
+    repo: createSqliteChannelRepository(db),
     notify: config.notify,
     clock,
     log: log.child({ feature: 'notify-channels' }),
@@ -326,6 +327,7 @@ export async function createWardwatch(
       await wards.start(); // issue #14: the names every message and CSV row reads synchronously
       // Issue #14: the windows every decision below reads synchronously, loaded before any runs.
       await maintenance.start();
+      await channels.start(); // issue #14: the app's channels and routes, before the notifier plans
       await storage.start(); // never waits on InfluxDB: it may be down, we still alert
       notifier.start(); // never waits on a channel; resumes the outbox left by the last run
       digest.start();

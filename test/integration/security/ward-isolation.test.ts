@@ -5,6 +5,7 @@ import { SqliteIncidentRepository } from '../../../services/health/sqlite-incide
 import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { createNotificationChannels, type NotificationChannels } from '../../../services/notify/channels.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
+import { createSqliteChannelRepository } from '../../../services/notify/sqlite-channel-repository.ts';
 import { createSqliteWardRepository } from '../../../services/wards/sqlite-ward-repository.ts';
 import { createWardDirectory, type WardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness, type Reply } from '../api/harness.ts';
@@ -458,7 +459,12 @@ const secrets: Record<string, string> = {};
 beforeAll(async () => {
   h = await createHarness({
     deps: ({ db, clock, devices, log, config, alerts, bus }) => {
-      channels = createNotificationChannels({ db, clock, log, notify: config.notify });
+      channels = createNotificationChannels({
+        repo: createSqliteChannelRepository(db),
+        clock,
+        log,
+        notify: config.notify,
+      });
       maintenance = createMaintenanceService({
         repo: createSqliteMaintenanceRepository(db),
         clock,
@@ -543,27 +549,29 @@ beforeAll(async () => {
   // Windows in the future, so that "covered now" changes only if someone's window reaches B.
   const later = { from: '2026-03-05T08:00:00Z', to: '2026-03-05T12:00:00Z' };
   const onNow = { from: new Date(h.clock.now()).toISOString(), to: '2026-03-05T12:00:00Z' };
-  channels.createChannel(
+  await channels.createChannel(
     'hook-all',
     { type: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' }, secret: 'hook-secret-0123456789' },
     'admin',
   );
-  const route = (ward: string, recipient: string) =>
-    channels.createRoute(
-      {
-        wards: [ward],
-        kinds: null,
-        alertTypes: null,
-        minSeverity: null,
-        channel: 'hook-all',
-        recipients: [recipient],
-      },
-      'admin',
+  const route = async (ward: string, recipient: string) =>
+    (
+      await channels.createRoute(
+        {
+          wards: [ward],
+          kinds: null,
+          alertTypes: null,
+          minSeverity: null,
+          channel: 'hook-all',
+          recipients: [recipient],
+        },
+        'admin',
+      )
     ).id;
   ids = {
-    routeA: route(A, 'a-team'),
-    routeA2: route(A, 'a-team-old'),
-    routeB: route(B, 'bbb@example'),
+    routeA: await route(A, 'a-team'),
+    routeA2: await route(A, 'a-team-old'),
+    routeB: await route(B, 'bbb@example'),
     alertA,
     alertB,
     incidentA: incident(A, ['cam-a1']),

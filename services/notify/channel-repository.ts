@@ -1,4 +1,5 @@
 import type { DeviceKind } from '../../devices/protocol/index.ts';
+import { badRequest } from '../core/errors.ts';
 import type { Severity } from '../health/types.ts';
 import type { NotifyChannelConfig } from './types.ts';
 
@@ -62,18 +63,26 @@ export interface ChannelRepository {
     now: number,
   ): Promise<StoredChannel | null>;
   /**
-   * Deletes the channel unless routes still send to it, in one transaction (a route added
-   * meanwhile must not be left pointing at nothing). `routes`: how many do; `deleted` false with
-   * `routes` 0: there was no such channel.
+   * Deletes the channel unless routes still send to it, in one transaction holding the channel's
+   * row (see `insertRoute`). `routes`: how many do; `deleted` false with `routes` 0: there was no
+   * such channel.
    */
   deleteChannel(name: string): Promise<{ deleted: boolean; routes: number }>;
   /** Oldest (lowest id) first. */
   listRoutes(): Promise<StoredRoute[]>;
   getRoute(id: number): Promise<StoredRoute | null>;
-  /** The database picks the id. */
-  insertRoute(r: NewRoute, by: string | null, now: number): Promise<StoredRoute>;
-  /** Replaces the route's channel, filters and recipients; null when there is no such route. */
-  updateRoute(id: number, r: NewRoute, now: number): Promise<StoredRoute | null>;
+  /**
+   * The database picks the id. `storedChannel`: the route's channel is one of this table (not the
+   * config file's), so it must exist, and is held against a concurrent delete until the route is
+   * in (cluster mode: another node may delete it meanwhile); else throws WW_ERR_API_BAD_REQUEST
+   * naming `channel`.
+   */
+  insertRoute(r: NewRoute, by: string | null, now: number, storedChannel: boolean): Promise<StoredRoute>;
+  /**
+   * Replaces the route's channel, filters and recipients; null when there is no such route.
+   * `storedChannel` as for `insertRoute`.
+   */
+  updateRoute(id: number, r: NewRoute, now: number, storedChannel: boolean): Promise<StoredRoute | null>;
   /** False when there was no such route. */
   deleteRoute(id: number): Promise<boolean>;
 }
@@ -127,6 +136,8 @@ export const toRoute = <Json>(r: RouteRow<Json>, parse: (json: Json) => unknown)
     updatedAt: r.updated_at,
   };
 };
+
+export const unknownChannel = (name: string) => badRequest(`channel: unknown channel '${name}'`);
 
 /** A list filter as JSON text (null: no filter); also what PostgreSQL's JSONB parameters take. */
 export const jsonOrNull = (v: readonly unknown[] | null): string | null =>

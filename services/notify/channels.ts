@@ -340,14 +340,24 @@ export function createNotificationChannels(deps: {
     getRoute,
     async createRoute(route, by) {
       checkRoute(route);
-      const r = await repo.insertRoute(route, by, clock.now());
+      const r = await repo
+        .insertRoute(route, by, clock.now(), !isConfigChannel(route.channel))
+        .catch(async (err: unknown) => {
+          await changed(); // the channel went away meanwhile: forget it here too
+          throw err;
+        });
       await changed();
       return routeView(r);
     },
     async updateRoute(id, route) {
       const r = appRoute(id);
       checkRoute(route);
-      const updated = await repo.updateRoute(r.id, route, clock.now());
+      const updated = await repo
+        .updateRoute(r.id, route, clock.now(), !isConfigChannel(route.channel))
+        .catch(async (err: unknown) => {
+          await changed();
+          throw err;
+        });
       await changed();
       if (!updated) throw notFound(`no notification route '${id}'`); // deleted meanwhile
       return routeView(updated);

@@ -1,6 +1,6 @@
 import { isDuplicateKey } from '../core/duplicate-key.ts';
 import { conflict } from '../core/errors.ts';
-import { type PgPool, withTransaction } from '../core/postgres/pool.ts';
+import { type PgPool, type PgQueryable, withTransaction } from '../core/postgres/pool.ts';
 import {
   type ChannelRepository,
   type ChannelRow,
@@ -9,6 +9,7 @@ import {
   type RouteRow,
   toChannel,
   toRoute,
+  unknownChannel,
 } from './channel-repository.ts';
 
 /** JSONB comes back parsed. */
@@ -24,6 +25,19 @@ const routeParams = (r: NewRoute) => [
   r.minSeverity,
   JSON.stringify(r.recipients),
 ];
+
+/**
+ * A route's app channel must exist until the route is in: FOR SHARE holds its row, so a
+ * concurrent deleteChannel (FOR UPDATE) waits for this transaction and then counts the route, or
+ * deleted it first and this finds no row (READ COMMITTED re-reads a locked row once it is free).
+ */
+async function requireChannel(tx: PgQueryable, name: string, storedChannel: boolean): Promise<void> {
+  if (!storedChannel) return;
+  const { rowCount } = await tx.query('SELECT 1 FROM notification_channels WHERE name = $1 FOR SHARE', [
+    name,
+  ]);
+  if (rowCount === 0) throw unknownChannel(name);
+}
 
 /** Channels and routes made in the app, in PostgreSQL (cluster mode, issue #14); same tables as SQLite's. */
 export function createPostgresChannelRepository(pool: PgPool): ChannelRepository {
@@ -64,9 +78,8 @@ export function createPostgresChannelRepository(pool: PgPool): ChannelRepository
     },
     deleteChannel: (name) =>
       withTransaction(pool, async (tx) => {
-        // Routes have no foreign key (they may name a config channel): this lock keeps another node
-        // from adding a route to the channel between the count and the delete.
-        await tx.query('LOCK TABLE notification_routes IN SHARE MODE');
+        // Routes have no foreign key (they may name a config channel): the row lock makes a route
+        // being added to this channel (requireChannel) either counted here or refused there.
         const found = await tx.query('SELECT 1 FROM notification_channels WHERE name = $1 FOR UPDATE', [
           name,
         ]);
@@ -91,24 +104,28 @@ export function createPostgresChannelRepository(pool: PgPool): ChannelRepository
       );
       return rows[0] ? routeOf(rows[0]) : null;
     },
-    async insertRoute(r, by, now) {
-      const { rows } = await pool.query<RouteRow<unknown>>(
-        `INSERT INTO notification_routes (channel, wards, kinds, alert_types, min_severity, recipients,
+    insertRoute: (r, by, now, storedChannel) =>
+      withTransaction(pool, async (tx) => {
+        await requireChannel(tx, r.channel, storedChannel);
+        const { rows } = await tx.query<RouteRow<unknown>>(
+          `INSERT INTO notification_routes (channel, wards, kinds, alert_types, min_severity, recipients,
            created_by, created_at, updated_at)
          VALUES ($1, $2::jsonb, $3::jsonb, $4::jsonb, $5, $6::jsonb, $7, $8, $8) RETURNING *`,
-        [...routeParams(r), by, now],
-      );
-      return routeOf(rows[0] as RouteRow<unknown>);
-    },
-    async updateRoute(id, r, now) {
-      const { rows } = await pool.query<RouteRow<unknown>>(
-        `UPDATE notification_routes SET channel = $1, wards = $2::jsonb, kinds = $3::jsonb, alert_types = $4::jsonb,
+          [...routeParams(r), by, now],
+        );
+        return routeOf(rows[0] as RouteRow<unknown>);
+      }),
+    updateRoute: (id, r, now, storedChannel) =>
+      withTransaction(pool, async (tx) => {
+        await requireChannel(tx, r.channel, storedChannel);
+        const { rows } = await tx.query<RouteRow<unknown>>(
+          `UPDATE notification_routes SET channel = $1, wards = $2::jsonb, kinds = $3::jsonb, alert_types = $4::jsonb,
            min_severity = $5, recipients = $6::jsonb, updated_at = $7
          WHERE id = $8 RETURNING *`,
-        [...routeParams(r), now, id],
-      );
-      return rows[0] ? routeOf(rows[0]) : null;
-    },
+          [...routeParams(r), now, id],
+        );
+        return rows[0] ? routeOf(rows[0]) : null;
+      }),
     async deleteRoute(id) {
       const { rowCount } = await pool.query('DELETE FROM notification_routes WHERE id = $1', [id]);
       return rowCount === 1;

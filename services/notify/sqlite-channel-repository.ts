@@ -9,6 +9,7 @@ import {
   type RouteRow,
   toChannel,
   toRoute,
+  unknownChannel,
 } from './channel-repository.ts';
 
 const parse = (json: string): unknown => JSON.parse(json);
@@ -60,6 +61,11 @@ export function createSqliteChannelRepository(db: Database): ChannelRepository {
     return { deleted: stmts.deleteChannel.run(name).changes === 1, routes: 0 };
   });
 
+  /** Single-threaded: the check and the write run with nothing in between. */
+  const requireChannel = (name: string, storedChannel: boolean) => {
+    if (storedChannel && !stmts.channel.get(name)) throw unknownChannel(name);
+  };
+
   return {
     listChannels: async () => stmts.channels.all().map(channelOf),
     async getChannel(name) {
@@ -85,9 +91,12 @@ export function createSqliteChannelRepository(db: Database): ChannelRepository {
       const r = stmts.route.get(id);
       return r ? routeOf(r) : null;
     },
-    insertRoute: async (r, by, now) =>
-      routeOf(stmts.insertRoute.get({ ...routeParams(r), by, now }) as RouteRow<string>),
-    async updateRoute(id, r, now) {
+    async insertRoute(r, by, now, storedChannel) {
+      requireChannel(r.channel, storedChannel);
+      return routeOf(stmts.insertRoute.get({ ...routeParams(r), by, now }) as RouteRow<string>);
+    },
+    async updateRoute(id, r, now, storedChannel) {
+      requireChannel(r.channel, storedChannel);
       const row = stmts.updateRoute.get({ ...routeParams(r), id, now });
       return row ? routeOf(row) : null;
     },

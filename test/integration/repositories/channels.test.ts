@@ -115,9 +115,9 @@ describe.each(BACKENDS)('ChannelRepository on $name', ({ name }) => {
   it('deletes a channel only while no route sends to it', async () => {
     await repo.insertChannel(email());
     await repo.insertChannel(hook('other'));
-    const a = await repo.insertRoute(route(), 'admin', T0);
-    await repo.insertRoute(route({ recipients: ['b'] }), 'admin', T0);
-    await repo.insertRoute(route({ channel: 'other' }), 'admin', T0);
+    const a = await repo.insertRoute(route(), 'admin', T0, false);
+    await repo.insertRoute(route({ recipients: ['b'] }), 'admin', T0, false);
+    await repo.insertRoute(route({ channel: 'other' }), 'admin', T0, false);
     expect(await repo.deleteChannel('smtp-bn')).toEqual({ deleted: false, routes: 2 });
     expect(await repo.getChannel('smtp-bn')).not.toBeNull();
     for (const r of await repo.listRoutes()) if (r.channel === 'smtp-bn') await repo.deleteRoute(r.id);
@@ -129,7 +129,7 @@ describe.each(BACKENDS)('ChannelRepository on $name', ({ name }) => {
   });
 
   it('stores a route with every filter and gives it back as it went in', async () => {
-    const r = await repo.insertRoute(route(), 'admin', T0);
+    const r = await repo.insertRoute(route(), 'admin', T0, false);
     expect(r).toEqual({
       id: expect.any(Number),
       ...route(),
@@ -145,6 +145,7 @@ describe.each(BACKENDS)('ChannelRepository on $name', ({ name }) => {
       route({ wards: null, kinds: null, alertTypes: null, minSeverity: null }),
       null,
       T0,
+      false,
     );
     expect(await repo.getRoute(open.id)).toMatchObject({
       wards: null,
@@ -153,22 +154,22 @@ describe.each(BACKENDS)('ChannelRepository on $name', ({ name }) => {
       minSeverity: null,
       createdBy: null,
     });
-    const empty = await repo.insertRoute(route({ wards: [], alertTypes: [] }), null, T0);
+    const empty = await repo.insertRoute(route({ wards: [], alertTypes: [] }), null, T0, false);
     expect(await repo.getRoute(empty.id)).toMatchObject({ wards: [], alertTypes: [] });
   });
 
   it('lists routes oldest first, each with its own id', async () => {
     const ids = [];
     for (const who of ['a', 'b', 'c'])
-      ids.push((await repo.insertRoute(route({ recipients: [who] }), null, T0)).id);
+      ids.push((await repo.insertRoute(route({ recipients: [who] }), null, T0, false)).id);
     expect(new Set(ids).size).toBe(3);
     expect((await repo.listRoutes()).map((r) => r.recipients[0])).toEqual(['a', 'b', 'c']);
     expect((await repo.listRoutes()).map((r) => r.id)).toEqual([...ids].sort((x, y) => x - y));
   });
 
   it('replaces a route (channel, filters, recipients), keeping who made it and when', async () => {
-    const r = await repo.insertRoute(route(), 'admin', T0);
-    const other = await repo.insertRoute(route({ recipients: ['keep'] }), 'admin', T0);
+    const r = await repo.insertRoute(route(), 'admin', T0, false);
+    const other = await repo.insertRoute(route({ recipients: ['keep'] }), 'admin', T0, false);
     const next = route({
       channel: 'other',
       wards: null,
@@ -176,18 +177,50 @@ describe.each(BACKENDS)('ChannelRepository on $name', ({ name }) => {
       minSeverity: 'critical',
       recipients: ['x'],
     });
-    const updated = await repo.updateRoute(r.id, next, T0 + 7_007);
+    const updated = await repo.updateRoute(r.id, next, T0 + 7_007, false);
     expect(updated).toEqual({ id: r.id, ...next, createdBy: 'admin', createdAt: T0, updatedAt: T0 + 7_007 });
     expect(await repo.getRoute(r.id)).toEqual(updated);
     expect(await repo.getRoute(other.id)).toEqual(other);
-    expect(await repo.updateRoute(r.id + other.id + 100, next, T0)).toBeNull();
+    expect(await repo.updateRoute(r.id + other.id + 100, next, T0, false)).toBeNull();
   });
 
   it('deletes one route, once', async () => {
-    const a = await repo.insertRoute(route(), null, T0);
-    const b = await repo.insertRoute(route(), null, T0);
+    const a = await repo.insertRoute(route(), null, T0, false);
+    const b = await repo.insertRoute(route(), null, T0, false);
     expect(await repo.deleteRoute(a.id)).toBe(true);
     expect(await repo.deleteRoute(a.id)).toBe(false);
     expect(await repo.listRoutes()).toEqual([b]);
+  });
+
+  it('a route to a channel of the table needs that channel (a config channel is not in it)', async () => {
+    expect(await code(repo.insertRoute(route({ channel: 'missing' }), null, T0, true))).toBe(
+      'WW_ERR_API_BAD_REQUEST 400',
+    );
+    expect(await repo.listRoutes()).toEqual([]);
+    const toConfig = await repo.insertRoute(route({ channel: 'hook-from-config' }), null, T0, false);
+    await repo.insertChannel(email());
+    const r = await repo.insertRoute(route(), null, T0, true);
+    expect(await code(repo.updateRoute(r.id, route({ channel: 'missing' }), T0 + 1, true))).toBe(
+      'WW_ERR_API_BAD_REQUEST 400',
+    );
+    expect(await repo.getRoute(r.id)).toEqual(r);
+    expect(await repo.updateRoute(toConfig.id, route(), T0 + 1, true)).toMatchObject({ channel: 'smtp-bn' });
+  });
+
+  it('a channel deleted while a route to it is added: never a route left pointing at nothing', async () => {
+    for (let i = 0; i < 12; i++) {
+      const channel = `race-${i}`;
+      await repo.insertChannel(hook(channel));
+      // Both at once: on PostgreSQL two connections of the pool, in either order.
+      const [del, ins] = await Promise.allSettled([
+        i % 2 === 0 ? repo.deleteChannel(channel) : Promise.resolve().then(() => repo.deleteChannel(channel)),
+        repo.insertRoute(route({ channel }), null, T0, true),
+      ]);
+      const deleted = del.status === 'fulfilled' && del.value.deleted;
+      const routes = (await repo.listRoutes()).filter((r) => r.channel === channel);
+      expect(await repo.getChannel(channel), `round ${i}`).toEqual(deleted ? null : expect.anything());
+      expect(routes.length, `round ${i}`).toBe(ins.status === 'fulfilled' ? 1 : 0);
+      expect(deleted && ins.status === 'fulfilled', `round ${i}: both won`).toBe(false);
+    }
   });
 });

@@ -158,6 +158,18 @@ describe('notification channels (config + app)', () => {
     expect(channels.listChannels().map((c) => c.name)).toEqual(['hook', 'tg']);
   });
 
+  it('a route to a channel another node deleted meanwhile: 400 naming the channel, and the copy forgets it', async () => {
+    await addHook();
+    // Another node (same database) deletes the channel; this node's copy still has it.
+    await createSqliteChannelRepository(db).deleteChannel('app-hook');
+    expect(channels.getChannel('app-hook')).not.toBeNull();
+    await expect(channels.createRoute(route(), 'admin')).rejects.toThrow(
+      /^channel: unknown channel 'app-hook'/,
+    );
+    expect(channels.getChannel('app-hook')).toBeNull();
+    expect(channels.listRoutes().filter((r) => r.source === 'app')).toEqual([]);
+  });
+
   it('survives a restart (same database file)', async () => {
     await addHook();
     await channels.createRoute(route(), 'admin');

@@ -40,6 +40,7 @@ import { createServiceAlerts } from './health/service-alerts.ts';
 import type { LivenessView } from './health/service-types.ts';
 import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
 import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts';
+import { createSqliteMaintenanceRepository } from './health/sqlite-maintenance-repository.ts';
 import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
 import { createIngest, type Ingest } from './ingest/ingest.ts';
 import { createMetrics } from './metrics/metrics.ts';
@@ -47,10 +48,11 @@ import { createSqliteCountsRepository } from './metrics/sqlite-counts-repository
 import { createNotificationChannels } from './notify/channels.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
+import { createSqliteChannelRepository } from './notify/sqlite-channel-repository.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
-import { SqliteWardRepository } from './wards/ward-repository.ts';
+import { createSqliteWardRepository } from './wards/sqlite-ward-repository.ts';
 import { createWardDirectory } from './wards/wards.ts';
 import { REPO_ROOT, webPlugin } from './web/plugin.ts';
 
@@ -115,7 +117,7 @@ export async function createWardwatch(
   });
   // Wards as records (issue #12): names for every screen, message and CSV; seeded in start().
   const wards = createWardDirectory({
-    repo: new SqliteWardRepository(db),
+    repo: createSqliteWardRepository(db),
     clock,
     log: log.child({ feature: 'wards' }),
   });
@@ -154,7 +156,7 @@ export async function createWardwatch(
   });
   // Issue #3: maintenance windows, fault rules, root cause (parent, area outage, flapping).
   const maintenance = createMaintenanceService({
-    db,
+    repo: createSqliteMaintenanceRepository(db),
     clock,
     defaultTimezone: config.rules.lightSchedule.timezone,
     devices,
@@ -242,7 +244,7 @@ export async function createWardwatch(
   // worker on the clock delivers them. Subscribed in start(), before anything can open an alert.
   // Issue #12: channels and routes made in the app, merged with the config's, read at run time.
   const channels = createNotificationChannels({
-    db,
+    repo: createSqliteChannelRepository(db),
     notify: config.notify,
     clock,
     log: log.child({ feature: 'notify-channels' }),
@@ -334,7 +336,11 @@ export async function createWardwatch(
       await users.start();
       // Idempotent: adds only the configured wards not yet in the table (issue #12); first, so
       // every message and screen has the names.
-      wards.seedFromOutlineFiles(config.web.wardOutlines, REPO_ROOT);
+      await wards.seedFromOutlineFiles(config.web.wardOutlines, REPO_ROOT);
+      await wards.start(); // issue #14: the names every message and CSV row reads synchronously
+      // Issue #14: the windows every decision below reads synchronously, loaded before any runs.
+      await maintenance.start();
+      await channels.start(); // issue #14: the app's channels and routes, before the notifier plans
       await storage.start(); // never waits on InfluxDB: it may be down, we still alert
       notifier.start(); // never waits on a channel; resumes the outbox left by the last run
       digest.start();

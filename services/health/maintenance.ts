@@ -1,8 +1,8 @@
 import { Cron } from 'croner';
 import type { Clock } from '../core/clock.ts';
 import { badRequest, conflict } from '../core/errors.ts';
-import type { Database } from '../core/sqlite.ts';
 import type { Device } from '../registry/types.ts';
+import type { MaintenanceRepository, MaintenanceWindow } from './maintenance-repository.ts';
 import type { Suppression } from './types.ts';
 
 /**
@@ -10,21 +10,14 @@ import type { Suppression } from './types.ts';
  * or recurring (a 5-field cron expression in local time + durationS). During a window, alerts of
  * the devices it covers are recorded but not notified (suppressedBy maintenance) and their status
  * says `maintenance: true`. Windows are few: kept in memory, each check is O(windows).
+ *
+ * Issue #14: stored through a `MaintenanceRepository` (SQLite or PostgreSQL, asynchronous), but
+ * liveness, rules and root cause ask `suppressionFor` synchronously on every decision, so the
+ * service keeps every window in memory: loaded by `start()`, refreshed by each write made through
+ * it. In cluster mode a window written by another node reaches this copy later, through an event
+ * (not built yet).
  */
-export interface MaintenanceWindow {
-  id: number;
-  deviceIds: string[];
-  ward: string | null;
-  powerZone: string | null;
-  from: number | null;
-  to: number | null;
-  cron: string | null;
-  durationS: number | null;
-  timezone: string;
-  note: string | null;
-  createdBy: string;
-  createdAt: number;
-}
+export type { MaintenanceWindow } from './maintenance-repository.ts';
 
 export interface NewMaintenanceWindow {
   deviceIds?: string[];
@@ -39,16 +32,18 @@ export interface NewMaintenanceWindow {
 }
 
 export interface MaintenanceService {
+  /** Loads the windows; before it resolves the service knows none. */
+  start(): Promise<void>;
   list(filter?: { wards?: readonly string[] }): MaintenanceWindow[];
   get(id: number): MaintenanceWindow | null;
   /** Throws WW_ERR_API_BAD_REQUEST naming the field. */
-  create(input: NewMaintenanceWindow, by: string): MaintenanceWindow;
-  delete(id: number): boolean;
+  create(input: NewMaintenanceWindow, by: string): Promise<MaintenanceWindow>;
+  delete(id: number): Promise<boolean>;
   /**
    * Ends a one-off window that is on at `at` early (issue #12): its `to` becomes `at`, so reports
    * still see when it was on. 409 when it is not on, 400 for a recurring window (delete it instead).
    */
-  end(id: number, at: number): MaintenanceWindow;
+  end(id: number, at: number): Promise<MaintenanceWindow>;
   /** The window covering the device at `at`, if any. */
   activeFor(device: Device, at: number): MaintenanceWindow | null;
   /**
@@ -72,36 +67,6 @@ export interface MaintenanceService {
   /** The ward a window is about (for ward scoping): its ward, or the ward of its devices. */
   wardsOf(w: MaintenanceWindow): string[];
 }
-
-interface Row {
-  id: number;
-  device_ids: string;
-  ward: string | null;
-  power_zone: string | null;
-  starts_at: number | null;
-  ends_at: number | null;
-  cron: string | null;
-  duration_s: number | null;
-  timezone: string;
-  note: string | null;
-  created_by: string;
-  created_at: number;
-}
-
-const toWindow = (r: Row): MaintenanceWindow => ({
-  id: r.id,
-  deviceIds: JSON.parse(r.device_ids) as string[],
-  ward: r.ward,
-  powerZone: r.power_zone,
-  from: r.starts_at,
-  to: r.ends_at,
-  cron: r.cron,
-  durationS: r.duration_s,
-  timezone: r.timezone,
-  note: r.note,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-});
 
 const compileCron = (pattern: string, timezone: string): Cron =>
   new Cron(pattern, { paused: true, timezone });
@@ -171,29 +136,18 @@ export function windowCovers(w: MaintenanceWindow, d: Device): boolean {
 }
 
 export function createMaintenanceService(deps: {
-  db: Database;
+  repo: MaintenanceRepository;
   clock: Clock;
   defaultTimezone: string;
   devices: { get(id: string): Device | null };
 }): MaintenanceService {
-  const { db, clock, defaultTimezone, devices } = deps;
-  const stmts = {
-    all: db.prepare<[], Row>('SELECT * FROM maintenance_windows ORDER BY id'),
-    insert: db.prepare<[Record<string, unknown>]>(
-      `INSERT INTO maintenance_windows (device_ids, ward, power_zone, starts_at, ends_at, cron, duration_s, timezone,
-         note, created_by, created_at)
-       VALUES (@deviceIds, @ward, @powerZone, @from, @to, @cron, @durationS, @timezone, @note, @createdBy, @createdAt)`,
-    ),
-    delete: db.prepare<[number]>('DELETE FROM maintenance_windows WHERE id = ?'),
-    setEnd: db.prepare<[number, number]>('UPDATE maintenance_windows SET ends_at = ? WHERE id = ?'),
-  };
+  const { repo, clock, defaultTimezone, devices } = deps;
   const listeners = new Set<() => void>();
   const changed = () => {
     for (const l of listeners) l();
   };
   const windows = new Map<number, { w: MaintenanceWindow; cron: Cron | null }>();
-  for (const r of stmts.all.all()) {
-    const w = toWindow(r);
+  const remember = (w: MaintenanceWindow) => {
     let cron: Cron | null = null;
     try {
       cron = w.cron ? compileCron(w.cron, w.timezone) : null;
@@ -201,7 +155,7 @@ export function createMaintenanceService(deps: {
       cron = null; // validated on create; a library change must not stop the service
     }
     windows.set(w.id, { w, cron });
-  }
+  };
 
   const activeFor = (d: Device, at: number) => {
     for (const { w, cron } of windows.values()) {
@@ -215,6 +169,11 @@ export function createMaintenanceService(deps: {
   };
 
   return {
+    async start() {
+      const all = await repo.list();
+      windows.clear();
+      for (const w of all) remember(w);
+    },
     list(filter = {}) {
       const all = [...windows.values()].map((x) => x.w);
       const wards = filter.wards;
@@ -222,7 +181,7 @@ export function createMaintenanceService(deps: {
       return all.filter((w) => this.wardsOf(w).some((x) => wards.includes(x)));
     },
     get: (id) => windows.get(id)?.w ?? null,
-    create(input, by) {
+    async create(input, by) {
       const deviceIds = input.deviceIds ?? [];
       for (const id of deviceIds) if (!devices.get(id)) throw badRequest(`deviceIds: unknown device '${id}'`);
       const ward = input.ward ?? null;
@@ -272,27 +231,29 @@ export function createMaintenanceService(deps: {
         createdBy: by,
         createdAt: clock.now(),
       };
-      const id = Number(
-        stmts.insert.run({ ...fields, deviceIds: JSON.stringify(deviceIds) }).lastInsertRowid,
-      );
-      const w: MaintenanceWindow = { id, ...fields };
-      windows.set(id, { w, cron });
+      const w = await repo.insert(fields);
+      windows.set(w.id, { w, cron });
       changed();
       return w;
     },
-    delete(id) {
-      const removed = stmts.delete.run(id).changes > 0;
+    async delete(id) {
+      const removed = await repo.delete(id);
       windows.delete(id);
       if (removed) changed();
       return removed;
     },
-    end(id, at) {
+    async end(id, at) {
       const x = windows.get(id);
       if (!x) throw badRequest(`id: maintenance window ${id} not found`);
       if (x.w.cron !== null) throw badRequest('id: a recurring window cannot be ended early; delete it');
       if (!windowActive(x.w, at, x.cron)) throw conflict(`maintenance window ${id} is not on`);
-      stmts.setEnd.run(at, id);
-      const w = { ...x.w, to: at };
+      const stored = await repo.setEnd(id, at);
+      if (!stored) {
+        windows.delete(id); // deleted meanwhile (another request, or another node)
+        changed();
+        throw badRequest(`id: maintenance window ${id} not found`);
+      }
+      const w = stored;
       windows.set(id, { w, cron: x.cron });
       changed();
       return w;

@@ -3,16 +3,16 @@ import type { Clock } from '../core/clock.ts';
 import { NotifyChannel } from '../core/config.ts';
 import { badRequest, conflict, notFound } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Database } from '../core/sqlite.ts';
 import {
+  type ChannelRepository,
   type ChannelType,
   joinSecret,
   type NewRoute,
   SECRET_FIELD,
-  SqliteChannelStore,
+  type StoredChannel,
   type StoredRoute,
   splitSecret,
-} from './channel-store.ts';
+} from './channel-repository.ts';
 import { createProvider } from './providers/index.ts';
 import { DeliveryError, type NotificationProvider } from './providers/provider.ts';
 import { renderTest } from './templates.ts';
@@ -23,6 +23,12 @@ import type { NotifyChannelConfig, NotifyConfig } from './types.ts';
  * the config file (read-only, `source: 'config'`) merged with the ones made in the app (SQLite,
  * `source: 'app'`). The notifier asks `effective()` at plan time and `provider()` at send time,
  * so a channel created or edited in the app is used at once, without a restart.
+ *
+ * Issue #14: the app's channels and routes sit behind an asynchronous `ChannelRepository`
+ * (SQLite or PostgreSQL). The notifier plans and sends synchronously, so this service keeps them
+ * in memory: loaded by `start()`, reloaded after each write made through it; every read below
+ * answers from that copy, so the API shows what the notifier uses. In cluster mode a change made
+ * on another node reaches this copy later, through an event (not built yet).
  */
 
 export type Source = 'config' | 'app';
@@ -59,6 +65,8 @@ export interface ChannelTestResult {
 }
 
 export interface NotificationChannels {
+  /** Loads the app's channels and routes; before it resolves only the config's are known. */
+  start(): Promise<void>;
   listChannels(): ChannelView[];
   getChannel(name: string): ChannelView | null;
   /** `settings` without the secret; `secret` the write-only field. 400 naming the field when invalid. */
@@ -66,18 +74,18 @@ export interface NotificationChannels {
     name: string,
     input: { type: ChannelType; settings: Record<string, unknown>; secret: string | null },
     by: string | null,
-  ): ChannelView;
+  ): Promise<ChannelView>;
   /** Changes the given settings; `secret` undefined keeps it. The type and name never change. */
   updateChannel(
     name: string,
     patch: { settings: Record<string, unknown>; secret?: string | null },
-  ): ChannelView;
-  deleteChannel(name: string): void;
+  ): Promise<ChannelView>;
+  deleteChannel(name: string): Promise<void>;
   listRoutes(): RouteView[];
   getRoute(id: string): RouteView | null;
-  createRoute(route: NewRoute, by: string | null): RouteView;
-  updateRoute(id: string, route: NewRoute): RouteView;
-  deleteRoute(id: string): void;
+  createRoute(route: NewRoute, by: string | null): Promise<RouteView>;
+  updateRoute(id: string, route: NewRoute): Promise<RouteView>;
+  deleteRoute(id: string): Promise<void>;
   /**
    * A flat body (url, secret, botToken, host…) → (settings, the type's secret); a secret field of
    * another type is a 400 naming it. `secret` is absent when the body has none (keep it).
@@ -137,16 +145,26 @@ const configRouteId = (i: number) => `config-${i}`;
 const appRouteId = (id: string): number | null => (/^[0-9]{1,12}$/.test(id) ? Number(id) : null);
 
 export function createNotificationChannels(deps: {
-  db: Database;
+  repo: ChannelRepository;
   notify: NotifyConfig;
   clock: Clock;
   log: Logger;
 }): NotificationChannels {
-  const { notify: cfg, clock, log } = deps;
-  const store = new SqliteChannelStore(deps.db);
+  const { repo, notify: cfg, clock, log } = deps;
   const providers = new Map<string, { key: string; provider: NotificationProvider }>();
   let cached: NotifyConfig | null = null;
-  const changed = () => {
+  /** The app's channels (by name) and routes (by id), as the repository last gave them. */
+  let stored: { channels: StoredChannel[]; routes: StoredRoute[] } = { channels: [], routes: [] };
+  const store = {
+    channels: () => stored.channels,
+    channel: (name: string) => stored.channels.find((c) => c.name === name) ?? null,
+    routes: () => stored.routes,
+    route: (id: number) => stored.routes.find((r) => r.id === id) ?? null,
+  };
+  /** After every write: the copy the notifier reads, and the merged config it plans with. */
+  const changed = async () => {
+    const [channels, routes] = await Promise.all([repo.listChannels(), repo.listRoutes()]);
+    stored = { channels, routes };
     cached = null;
   };
 
@@ -259,6 +277,7 @@ export function createNotificationChannels(deps: {
   }
 
   return {
+    start: changed,
     listChannels() {
       const out = Object.entries(cfg.channels).map(([name, ch]) => fromConfig(name, ch));
       for (const c of store.channels()) out.push(appView(c.name) as ChannelView);
@@ -268,7 +287,7 @@ export function createNotificationChannels(deps: {
       const ch = cfg.channels[name];
       return ch && isConfigChannel(name) ? fromConfig(name, ch) : appView(name);
     },
-    createChannel(name, input, by) {
+    async createChannel(name, input, by) {
       if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) {
         throw badRequest(
           'name: lowercase letters, digits, - and _ (at most 64), starting with a letter or digit',
@@ -277,67 +296,76 @@ export function createNotificationChannels(deps: {
       if (channelExists(name)) throw conflict(`a channel named '${name}' exists`);
       const settings = { ...DEFAULTS[input.type], ...input.settings };
       validateChannel(joinSecret({ type: input.type, settings, secret: input.secret }));
-      if (
-        !store.insertChannel({
-          name,
-          type: input.type,
-          settings,
-          secret: input.secret,
-          createdBy: by,
-          createdAt: clock.now(),
-        })
-      ) {
-        throw conflict(`a channel named '${name}' exists`);
-      }
-      changed();
+      // Throws the conflict when another request (or node) took the name meanwhile.
+      await repo.insertChannel({
+        name,
+        type: input.type,
+        settings,
+        secret: input.secret,
+        createdBy: by,
+        createdAt: clock.now(),
+      });
+      await changed();
       log.info({ channel: name, type: input.type, by }, 'notification channel created');
       return appView(name) as ChannelView;
     },
-    updateChannel(name, patch) {
+    async updateChannel(name, patch) {
       if (isConfigChannel(name)) throw conflict('this channel is defined in the config file: read-only');
       const c = store.channel(name);
       if (!c) throw notFound(`no notification channel '${name}'`);
       const settings = { ...c.settings, ...patch.settings };
       const secret = patch.secret === undefined ? c.secret : patch.secret;
       validateChannel(joinSecret({ type: c.type, settings, secret }));
-      store.updateChannel(name, settings, secret, clock.now());
-      changed();
+      await repo.updateChannel(name, settings, secret, clock.now());
+      await changed();
       log.info(
         { channel: name, fields: Object.keys(patch.settings), secretChanged: patch.secret !== undefined },
         'notification channel changed',
       );
       return appView(name) as ChannelView;
     },
-    deleteChannel(name) {
+    async deleteChannel(name) {
       if (isConfigChannel(name)) throw conflict('this channel is defined in the config file: read-only');
       if (!store.channel(name)) throw notFound(`no notification channel '${name}'`);
-      const n = store.routesOf(name);
+      // One transaction: no route may be added between the count and the delete.
+      const { deleted, routes: n } = await repo.deleteChannel(name);
       if (n > 0) throw conflict(`${n} route(s) still send to this channel: delete or change them first`);
-      store.deleteChannel(name);
-      changed();
+      await changed();
+      if (!deleted) throw notFound(`no notification channel '${name}'`);
       providers.get(name)?.provider.close?.();
       providers.delete(name);
       log.info({ channel: name }, 'notification channel deleted');
     },
     listRoutes: () => [...configRoutes(), ...store.routes().map(routeView)],
     getRoute,
-    createRoute(route, by) {
+    async createRoute(route, by) {
       checkRoute(route);
-      const r = store.insertRoute(route, by, clock.now());
-      changed();
+      const r = await repo
+        .insertRoute(route, by, clock.now(), !isConfigChannel(route.channel))
+        .catch(async (err: unknown) => {
+          await changed(); // the channel went away meanwhile: forget it here too
+          throw err;
+        });
+      await changed();
       return routeView(r);
     },
-    updateRoute(id, route) {
+    async updateRoute(id, route) {
       const r = appRoute(id);
       checkRoute(route);
-      store.updateRoute(r.id, route, clock.now());
-      changed();
-      return getRoute(id) as RouteView;
+      const updated = await repo
+        .updateRoute(r.id, route, clock.now(), !isConfigChannel(route.channel))
+        .catch(async (err: unknown) => {
+          await changed();
+          throw err;
+        });
+      await changed();
+      if (!updated) throw notFound(`no notification route '${id}'`); // deleted meanwhile
+      return routeView(updated);
     },
-    deleteRoute(id) {
+    async deleteRoute(id) {
       const r = appRoute(id);
-      store.deleteRoute(r.id);
-      changed();
+      await repo.deleteRoute(r.id);
+      await changed();
     },
     splitFields,
     effective,

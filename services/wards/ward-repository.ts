@@ -1,5 +1,3 @@
-import { conflict } from '../core/errors.ts';
-import type { Database } from '../core/sqlite.ts';
 import type { WardOutline } from './outline.ts';
 
 /** A ward as a record (issue #12): the id devices and users refer to, and what people read. */
@@ -19,98 +17,39 @@ export interface WardPatch {
   outline?: WardOutline | null;
 }
 
+/**
+ * Where wards are kept (issue #14): `sqlite-ward-repository.ts` (the embedded default) and
+ * `postgres-ward-repository.ts` (cluster mode), both run by test/integration/repositories/wards.test.ts.
+ * Asynchronous: people change wards through the API; the names every message needs at once are
+ * kept in memory by the directory (wards.ts).
+ */
 export interface WardRepository {
   /** Sorted by id; only `ids` when given. */
-  list(ids?: readonly string[]): Ward[];
-  get(id: string): Ward | null;
+  list(ids?: readonly string[]): Promise<Ward[]>;
+  get(id: string): Promise<Ward | null>;
   /** Throws WW_ERR_API_CONFLICT when the id exists. */
-  insert(ward: Omit<Ward, 'createdAt' | 'updatedAt'>, now: number): Ward;
+  insert(ward: NewWard, now: number): Promise<Ward>;
   /** Inserts unless the id exists; true when inserted (the seed: never overwrites an admin's edit). */
-  insertIfMissing(ward: Omit<Ward, 'createdAt' | 'updatedAt'>, now: number): boolean;
-  update(id: string, patch: WardPatch, now: number): Ward | null;
+  insertIfMissing(ward: NewWard, now: number): Promise<boolean>;
+  /** Changes the fields the patch names (one statement); null when there is no such ward. */
+  update(id: string, patch: WardPatch, now: number): Promise<Ward | null>;
 }
 
-interface WardRow {
+export type NewWard = Omit<Ward, 'createdAt' | 'updatedAt'>;
+
+/** The table's columns (both databases); `outline` is JSON text in SQLite, parsed JSONB in PostgreSQL. */
+export interface WardRow<Json> {
   id: string;
   name: string;
-  outline: string | null;
+  outline: Json | null;
   created_at: number;
   updated_at: number;
 }
 
-const toWard = (r: WardRow): Ward => ({
+export const toWard = <Json>(r: WardRow<Json>, outline: (json: Json) => WardOutline): Ward => ({
   id: r.id,
   name: r.name,
-  outline: r.outline === null ? null : (JSON.parse(r.outline) as WardOutline),
+  outline: r.outline === null ? null : outline(r.outline),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
-});
-
-export class SqliteWardRepository implements WardRepository {
-  private readonly stmts;
-
-  constructor(db: Database) {
-    this.stmts = {
-      all: db.prepare<[], WardRow>('SELECT * FROM wards ORDER BY id'),
-      some: db.prepare<[string], WardRow>(
-        'SELECT * FROM wards WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id',
-      ),
-      get: db.prepare<[string], WardRow>('SELECT * FROM wards WHERE id = ?'),
-      insert: db.prepare<[Record<string, unknown>]>(
-        `INSERT INTO wards (id, name, outline, created_at, updated_at)
-         VALUES (@id, @name, @outline, @now, @now)`,
-      ),
-      insertIfMissing: db.prepare<[Record<string, unknown>]>(
-        `INSERT INTO wards (id, name, outline, created_at, updated_at)
-         VALUES (@id, @name, @outline, @now, @now) ON CONFLICT (id) DO NOTHING`,
-      ),
-      update: db.prepare<[Record<string, unknown>], WardRow>(
-        `UPDATE wards SET name = @name, outline = @outline, updated_at = @now WHERE id = @id RETURNING *`,
-      ),
-    };
-  }
-
-  list(ids?: readonly string[]): Ward[] {
-    const rows = ids === undefined ? this.stmts.all.all() : this.stmts.some.all(JSON.stringify(ids));
-    return rows.map(toWard);
-  }
-
-  get(id: string): Ward | null {
-    const row = this.stmts.get.get(id);
-    return row ? toWard(row) : null;
-  }
-
-  insert(ward: Omit<Ward, 'createdAt' | 'updatedAt'>, now: number): Ward {
-    try {
-      this.stmts.insert.run(rowParams(ward, now));
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
-        throw conflict(`ward '${ward.id}' already exists`);
-      throw err;
-    }
-    return { ...ward, createdAt: now, updatedAt: now };
-  }
-
-  insertIfMissing(ward: Omit<Ward, 'createdAt' | 'updatedAt'>, now: number): boolean {
-    return this.stmts.insertIfMissing.run(rowParams(ward, now)).changes > 0;
-  }
-
-  update(id: string, patch: WardPatch, now: number): Ward | null {
-    const current = this.get(id);
-    if (!current) return null;
-    const next = {
-      id,
-      name: patch.name ?? current.name,
-      outline: patch.outline === undefined ? current.outline : patch.outline,
-    };
-    const row = this.stmts.update.get(rowParams(next, now));
-    return row ? toWard(row) : null;
-  }
-}
-
-const rowParams = (w: Pick<Ward, 'id' | 'name' | 'outline'>, now: number) => ({
-  id: w.id,
-  name: w.name,
-  outline: w.outline === null ? null : JSON.stringify(w.outline),
-  now,
 });

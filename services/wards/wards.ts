@@ -12,15 +12,23 @@ import type { Ward, WardPatch, WardRepository } from './ward-repository.ts';
  * its name ("Phường Bình Ngọc", never `binh-ngoc`). `nameOf` is the one lookup every screen,
  * notification and CSV uses; it is answered from memory (a notification storm asks thousands of
  * times a second) and kept current by the writes below, the only ones to the table.
+ *
+ * Issue #14: the table sits behind an asynchronous `WardRepository` (SQLite or PostgreSQL); the
+ * names are loaded by `start()` and refreshed by each write made through this directory, because
+ * `nameOf` must answer synchronously (templates, CSV rows). In cluster mode a ward renamed on
+ * another node reaches these names later, through an event (not built yet); records (`list`,
+ * `get`, `outlines`) are always read from the repository.
  */
 export interface WardDirectory {
+  /** Loads the names `nameOf` answers from; before it resolves `nameOf` answers the id. */
+  start(): Promise<void>;
   /** Sorted by id; only `ids` when given (a ward-scoped user's wards). */
-  list(ids?: readonly string[]): Ward[];
-  get(id: string): Ward | null;
+  list(ids?: readonly string[]): Promise<Ward[]>;
+  get(id: string): Promise<Ward | null>;
   /** Throws WW_ERR_API_BAD_REQUEST naming the field, WW_ERR_API_CONFLICT for a taken id. */
-  create(input: { id: string; name: string; outline?: WardOutline | null }): Ward;
+  create(input: { id: string; name: string; outline?: WardOutline | null }): Promise<Ward>;
   /** null when unknown. Throws WW_ERR_API_BAD_REQUEST naming the field. */
-  update(id: string, patch: WardPatch): Ward | null;
+  update(id: string, patch: WardPatch): Promise<Ward | null>;
   /** The ward's name; its id when there is no record (a device registered before its ward). */
   nameOf(id: string): string;
   /**
@@ -28,9 +36,9 @@ export interface WardDirectory {
    * `properties.name`) that are not in the table yet; never changes an existing record, so
    * running it on every start is idempotent and keeps what admins edited. Returns the ids added.
    */
-  seedFromOutlineFiles(files: readonly string[], baseDir: string): string[];
+  seedFromOutlineFiles(files: readonly string[], baseDir: string): Promise<string[]>;
   /** Outlines as one FeatureCollection (`properties: {ward, name}`), for the map. */
-  outlines(ids?: readonly string[]): OutlineCollection;
+  outlines(ids?: readonly string[]): Promise<OutlineCollection>;
 }
 
 export interface OutlineCollection {
@@ -65,39 +73,38 @@ export function createWardDirectory(deps: {
   log: Logger;
 }): WardDirectory {
   const { repo, clock, log } = deps;
-  let names: Map<string, string> | null = null;
-  const nameMap = () => {
-    names ??= new Map(repo.list().map((w) => [w.id, w.name]));
-    return names;
-  };
+  let names = new Map<string, string>();
 
   return {
+    async start() {
+      names = new Map((await repo.list()).map((w) => [w.id, w.name]));
+    },
     list: (ids) => repo.list(ids),
     get: (id) => repo.get(id),
 
-    create(input) {
+    async create(input) {
       if (typeof input.id !== 'string' || !WARD_ID_RE.test(input.id))
         throw badRequest('id: lowercase letters, digits, - and _ (e.g. binh-ngoc), at most 64');
       const ward = { id: input.id, name: checkName(input.name), outline: checkOutline(input.outline) };
-      const created = repo.insert(ward, clock.now());
-      names = null;
+      const created = await repo.insert(ward, clock.now());
+      names.set(created.id, created.name);
       log.info({ wardId: ward.id, name: ward.name, outline: ward.outline !== null }, 'ward created');
       return created;
     },
 
-    update(id, patch) {
+    async update(id, patch) {
       const checked: WardPatch = {};
       if (patch.name !== undefined) checked.name = checkName(patch.name);
       if (patch.outline !== undefined) checked.outline = checkOutline(patch.outline);
-      const ward = repo.update(id, checked, clock.now());
-      names = null;
+      const ward = await repo.update(id, checked, clock.now());
+      if (ward) names.set(ward.id, ward.name);
       if (ward) log.info({ wardId: id, fields: Object.keys(checked).sort() }, 'ward changed');
       return ward;
     },
 
-    nameOf: (id) => nameMap().get(id) ?? id,
+    nameOf: (id) => names.get(id) ?? id,
 
-    seedFromOutlineFiles(files, baseDir) {
+    async seedFromOutlineFiles(files, baseDir) {
       const added: string[] = [];
       const now = clock.now();
       for (const file of files) {
@@ -119,19 +126,21 @@ export function createWardDirectory(deps: {
             continue;
           }
           const ward = { id, name: checkName(name), outline: f.geometry as WardOutline };
-          if (repo.insertIfMissing(ward, now)) added.push(id);
+          if (await repo.insertIfMissing(ward, now)) {
+            added.push(id);
+            names.set(id, ward.name);
+          }
         }
       }
       if (added.length > 0) {
-        names = null;
         log.info({ wardIds: added }, 'wards seeded from outline files');
       }
       return added;
     },
 
-    outlines(ids) {
+    async outlines(ids) {
       const features: OutlineCollection['features'] = [];
-      for (const w of repo.list(ids)) {
+      for (const w of await repo.list(ids)) {
         if (w.outline)
           features.push({ type: 'Feature', properties: { ward: w.id, name: w.name }, geometry: w.outline });
       }

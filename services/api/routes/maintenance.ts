@@ -132,7 +132,7 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       if (user.wards.length > 0 && b.powerZone && !b.ward) {
         throw badRequest('ward: a ward-scoped user must name the ward of a powerZone window');
       }
-      const w = svc.create(
+      const w = await svc.create(
         {
           deviceIds: b.deviceIds,
           ward: b.ward ?? null,
@@ -169,7 +169,7 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const wards = svc.wardsOf(w);
       auditContext(request, { target: String(w.id), wards });
       mayChange(userOf(request), wards);
-      return windowJson(svc.end(w.id, deps.clock.now()));
+      return windowJson(await svc.end(w.id, deps.clock.now()));
     },
   );
 
@@ -192,7 +192,7 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const wards = svc.wardsOf(w);
       auditContext(request, { target: String(w.id), wards });
       mayChange(userOf(request), wards);
-      svc.delete(w.id);
+      await svc.delete(w.id);
       return reply.code(204).send(null);
     },
   );

@@ -207,7 +207,11 @@ export const notificationChannelRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDep
       auditContext(request, { target: name, detail: { type, fields: Object.keys(fields).sort() } });
       assertAllWards(user);
       const { settings, secret } = service().splitFields(type, fields);
-      const c = service().createChannel(name, { type, settings, secret: secret ?? null }, user.username);
+      const c = await service().createChannel(
+        name,
+        { type, settings, secret: secret ?? null },
+        user.username,
+      );
       return reply.code(201).send(channelJson(c, routesPerChannel()));
     },
   );
@@ -234,7 +238,7 @@ export const notificationChannelRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDep
       const svc = service();
       const c = svc.getChannel(request.params.id);
       if (!c) throw notFound(`no notification channel '${request.params.id}'`);
-      const updated = svc.updateChannel(c.name, svc.splitFields(c.type, request.body));
+      const updated = await svc.updateChannel(c.name, svc.splitFields(c.type, request.body));
       return channelJson(updated, routesPerChannel());
     },
   );
@@ -253,7 +257,7 @@ export const notificationChannelRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDep
     },
     async (request, reply) => {
       assertAllWards(userOf(request));
-      service().deleteChannel(request.params.id);
+      await service().deleteChannel(request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -370,7 +374,7 @@ export const notificationChannelRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDep
       const input = routeInput(request.body);
       auditContext(request, { wards: input.wards ?? [], detail: { channel: input.channel } });
       if (!mayManageRoute(user, input.wards)) throw forbidden('wards: name one or more of your own wards');
-      const r = service().createRoute(input, user.username);
+      const r = await service().createRoute(input, user.username);
       auditContext(request, { target: r.id });
       return reply.code(201).send(routeJson(r));
     },
@@ -400,7 +404,7 @@ export const notificationChannelRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDep
         detail: { channel: input.channel },
       });
       if (!mayManageRoute(user, input.wards)) throw forbidden('wards: name one or more of your own wards');
-      return routeJson(service().updateRoute(request.params.id, input));
+      return routeJson(await service().updateRoute(request.params.id, input));
     },
   );
 
@@ -419,7 +423,7 @@ export const notificationChannelRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDep
     async (request, reply) => {
       const before = visibleRoute(userOf(request), request.params.id);
       auditContext(request, { wards: before.wards ?? [] });
-      service().deleteRoute(request.params.id);
+      await service().deleteRoute(request.params.id);
       return reply.code(204).send(null);
     },
   );

@@ -58,7 +58,7 @@ export const wardRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
     },
     async (request) => {
       const user = userOf(request);
-      const wards = directory().list(user.wards.length > 0 ? user.wards : undefined);
+      const wards = await directory().list(user.wards.length > 0 ? user.wards : undefined);
       return { items: wards.map(view) };
     },
   );
@@ -76,7 +76,7 @@ export const wardRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
     async (request) => {
       const { id } = request.params;
       assertWard(userOf(request), id);
-      const ward = directory().get(id);
+      const ward = await directory().get(id);
       if (!ward) throw notFound(`ward '${id}' not found`);
       return view(ward);
     },
@@ -99,7 +99,7 @@ export const wardRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
       const { id, name, outline } = request.body;
       auditContext(request, { target: id, wards: [id], detail: { name, outline: outline != null } });
       if (userOf(request).wards.length > 0) throw forbidden('only an admin of every ward may create a ward');
-      const ward = directory().create({ id, name, outline: outline ?? null });
+      const ward = await directory().create({ id, name, outline: outline ?? null });
       return reply.code(201).send(view(ward));
     },
   );
@@ -129,7 +129,7 @@ export const wardRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (a
         },
       });
       assertWard(userOf(request), id);
-      const ward = directory().update(id, change);
+      const ward = await directory().update(id, change);
       if (!ward) throw notFound(`ward '${id}' not found`);
       return view(ward);
     },

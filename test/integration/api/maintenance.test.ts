@@ -7,6 +7,7 @@ import {
   createMaintenanceEvents,
   type MaintenanceEvents,
 } from '../../../services/health/maintenance-events.ts';
+import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { createHarness, type Harness, T0 } from './harness.ts';
 
 /**
@@ -27,10 +28,16 @@ const iso = (ms: number) => new Date(ms).toISOString();
 beforeAll(async () => {
   h = await createHarness({
     deps: ({ db, clock, devices }) => {
-      maintenance = createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices });
+      maintenance = createMaintenanceService({
+        repo: createSqliteMaintenanceRepository(db),
+        clock,
+        defaultTimezone: 'Asia/Ho_Chi_Minh',
+        devices,
+      });
       return { maintenance };
     },
   });
+  await maintenance.start();
   events = createMaintenanceEvents({
     maintenance,
     bus: h.bus,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
+import { createSqliteWardRepository } from '../../../services/wards/sqlite-ward-repository.ts';
 import { createWardDirectory, type WardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness } from './harness.ts';
 
@@ -24,12 +24,12 @@ const outline = {
 beforeAll(async () => {
   h = await createHarness({
     deps: ({ db, clock, log }) => {
-      wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log });
+      wards = createWardDirectory({ repo: createSqliteWardRepository(db), clock, log });
       return { wards };
     },
   });
-  wards.create({ id: 'binh-ngoc', name: 'Phường Bình Ngọc', outline: outline as never });
-  wards.create({ id: 'hai-hoa', name: 'Phường Hải Hoà' });
+  await wards.create({ id: 'binh-ngoc', name: 'Phường Bình Ngọc', outline: outline as never });
+  await wards.create({ id: 'hai-hoa', name: 'Phường Hải Hoà' });
   viewerBn = await h.tokenFor('vi-bn', 'viewer', ['binh-ngoc']);
   adminBn = await h.tokenFor('ad-bn', 'admin', ['binh-ngoc']);
 });

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIncidentService } from '../../../services/health/incident-actions.ts';
 import { createMaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
+import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
-import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
+import { createSqliteWardRepository } from '../../../services/wards/sqlite-ward-repository.ts';
 import { createWardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness } from '../api/harness.ts';
 
@@ -85,7 +86,12 @@ let viewer: string;
 beforeAll(async () => {
   h = await createHarness({
     deps: ({ db, clock, devices, log, alerts, bus }) => ({
-      maintenance: createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices }),
+      maintenance: createMaintenanceService({
+        repo: createSqliteMaintenanceRepository(db),
+        clock,
+        defaultTimezone: 'Asia/Ho_Chi_Minh',
+        devices,
+      }),
       incidents: (() => {
         const repo = new SqliteIncidentRepository(db);
         return createIncidentService({ view: repo, repo, alerts, bus, clock, log });
@@ -93,7 +99,7 @@ beforeAll(async () => {
       notifications: new SqliteOutbox(db),
       stateHistory: { stateHistory: async () => new Map(), heartbeatCounts: async () => [] },
       // Issue #12: the ward routes reach their handlers and the directory, not a 404.
-      wards: createWardDirectory({ repo: new SqliteWardRepository(db), clock, log }),
+      wards: createWardDirectory({ repo: createSqliteWardRepository(db), clock, log }),
     }),
   });
   h.addDevice({ id: 'cam-a1' });

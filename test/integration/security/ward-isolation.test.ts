@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIncidentService } from '../../../services/health/incident-actions.ts';
 import { createMaintenanceService, type MaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
+import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { createNotificationChannels, type NotificationChannels } from '../../../services/notify/channels.ts';
 import { SqliteOutbox } from '../../../services/notify/outbox.ts';
-import { SqliteWardRepository } from '../../../services/wards/ward-repository.ts';
+import { createSqliteChannelRepository } from '../../../services/notify/sqlite-channel-repository.ts';
+import { createSqliteWardRepository } from '../../../services/wards/sqlite-ward-repository.ts';
 import { createWardDirectory, type WardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness, type Reply } from '../api/harness.ts';
 
@@ -457,10 +459,20 @@ const secrets: Record<string, string> = {};
 beforeAll(async () => {
   h = await createHarness({
     deps: ({ db, clock, devices, log, config, alerts, bus }) => {
-      channels = createNotificationChannels({ db, clock, log, notify: config.notify });
-      maintenance = createMaintenanceService({ db, clock, defaultTimezone: 'Asia/Ho_Chi_Minh', devices });
+      channels = createNotificationChannels({
+        repo: createSqliteChannelRepository(db),
+        clock,
+        log,
+        notify: config.notify,
+      });
+      maintenance = createMaintenanceService({
+        repo: createSqliteMaintenanceRepository(db),
+        clock,
+        defaultTimezone: 'Asia/Ho_Chi_Minh',
+        devices,
+      });
       incidents = new SqliteIncidentRepository(db);
-      wards = createWardDirectory({ repo: new SqliteWardRepository(db), clock, log });
+      wards = createWardDirectory({ repo: createSqliteWardRepository(db), clock, log });
       return {
         maintenance,
         incidents: createIncidentService({ view: incidents, repo: incidents, alerts, bus, clock, log }),
@@ -481,8 +493,8 @@ beforeAll(async () => {
       };
     },
   });
-  wards.create({ id: A, name: 'Phường A' });
-  wards.create({ id: B, name: 'Phường HIDDENB' });
+  await wards.create({ id: A, name: 'Phường A' });
+  await wards.create({ id: B, name: 'Phường HIDDENB' });
   const admin = h.adminToken;
   const mk = async (body: Record<string, unknown>) => {
     const res = await h.call('POST', '/api/v1/devices', { token: admin, body: newDevice(body) });
@@ -537,27 +549,29 @@ beforeAll(async () => {
   // Windows in the future, so that "covered now" changes only if someone's window reaches B.
   const later = { from: '2026-03-05T08:00:00Z', to: '2026-03-05T12:00:00Z' };
   const onNow = { from: new Date(h.clock.now()).toISOString(), to: '2026-03-05T12:00:00Z' };
-  channels.createChannel(
+  await channels.createChannel(
     'hook-all',
     { type: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' }, secret: 'hook-secret-0123456789' },
     'admin',
   );
-  const route = (ward: string, recipient: string) =>
-    channels.createRoute(
-      {
-        wards: [ward],
-        kinds: null,
-        alertTypes: null,
-        minSeverity: null,
-        channel: 'hook-all',
-        recipients: [recipient],
-      },
-      'admin',
+  const route = async (ward: string, recipient: string) =>
+    (
+      await channels.createRoute(
+        {
+          wards: [ward],
+          kinds: null,
+          alertTypes: null,
+          minSeverity: null,
+          channel: 'hook-all',
+          recipients: [recipient],
+        },
+        'admin',
+      )
     ).id;
   ids = {
-    routeA: route(A, 'a-team'),
-    routeA2: route(A, 'a-team-old'),
-    routeB: route(B, 'bbb@example'),
+    routeA: await route(A, 'a-team'),
+    routeA2: await route(A, 'a-team-old'),
+    routeB: await route(B, 'bbb@example'),
     alertA,
     alertB,
     incidentA: incident(A, ['cam-a1']),
@@ -604,8 +618,8 @@ async function snapshotB(): Promise<string> {
     tokenB: (await h.users.authenticate(tokenB))?.username ?? null,
     incident: incidents.get(ids.incidentB),
     users: h.users.list().filter((u) => u.wards.length === 0 || u.wards.includes(B)),
-    ward: wards.get(B),
-    wardIds: wards.list().map((w) => w.id),
+    ward: await wards.get(B),
+    wardIds: (await wards.list()).map((w) => w.id),
     // Channels serve ward B too; routes that reach ward B (issue #12).
     channels: channels.listChannels(),
     channelConfig: channels.effective().channels,

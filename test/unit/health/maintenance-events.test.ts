@@ -18,6 +18,7 @@ import {
   createMaintenanceEvents,
   type MaintenanceEvents,
 } from '../../../services/health/maintenance-events.ts';
+import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import type { Device } from '../../../services/registry/types.ts';
 
 /** Issue #12: windows start and end as bus events at the right moment, driven by (fake) time. */
@@ -47,7 +48,7 @@ beforeEach(() => {
   bus = new EventBus<WardwatchEvents>(log);
   const devices = { get: (id: string) => fleet.find((d) => d.id === id) ?? null, list: () => fleet };
   maintenance = createMaintenanceService({
-    db,
+    repo: createSqliteMaintenanceRepository(db),
     clock: systemClock,
     defaultTimezone: 'Asia/Ho_Chi_Minh',
     devices,
@@ -70,7 +71,7 @@ const names = () => seen.map((e) => `${e.name}#${e.windowId}@${(e.at - T0) / MIN
 
 describe('maintenance.started / maintenance.ended', () => {
   it('a future window starts and ends exactly at its from/to, not before', async () => {
-    const w = maintenance.create({ ward: 'ward-a', from: T0 + 30 * MIN, to: T0 + 90 * MIN }, 'tech');
+    const w = await maintenance.create({ ward: 'ward-a', from: T0 + 30 * MIN, to: T0 + 90 * MIN }, 'tech');
     expect(seen).toEqual([]);
     await vi.advanceTimersByTimeAsync(30 * MIN - 1);
     expect(seen).toEqual([]);
@@ -90,15 +91,15 @@ describe('maintenance.started / maintenance.ended', () => {
     expect(seen[1]?.devices.every((d) => !d.maintenance)).toBe(true);
   });
 
-  it('a window created already on starts at once; ending it early ends it at once', () => {
-    const w = maintenance.create({ deviceIds: ['cam-b1'], from: T0 - MIN, to: T0 + 60 * MIN }, 'tech');
+  it('a window created already on starts at once; ending it early ends it at once', async () => {
+    const w = await maintenance.create({ deviceIds: ['cam-b1'], from: T0 - MIN, to: T0 + 60 * MIN }, 'tech');
     expect(names()).toEqual([`maintenance.started#${w.id}@0`]);
     expect(seen[0]).toMatchObject({
       wards: ['ward-b'],
       devices: [{ deviceId: 'cam-b1', maintenance: true }],
     });
     vi.advanceTimersByTime(5 * MIN);
-    const ended = maintenance.end(w.id, Date.now());
+    const ended = await maintenance.end(w.id, Date.now());
     expect(ended.to).toBe(T0 + 5 * MIN);
     expect(names()).toEqual([`maintenance.started#${w.id}@0`, `maintenance.ended#${w.id}@5`]);
     // Ended early, it does not end a second time at its old `to`.
@@ -106,10 +107,10 @@ describe('maintenance.started / maintenance.ended', () => {
     expect(names()).toHaveLength(2);
   });
 
-  it('deleting a window that is on ends it; a device still covered by another window stays in maintenance', () => {
-    const zone = maintenance.create({ powerZone: 'zone-1', from: T0, to: T0 + 60 * MIN }, 'admin');
-    const ward = maintenance.create({ ward: 'ward-a', from: T0, to: T0 + 60 * MIN }, 'admin');
-    expect(maintenance.delete(zone.id)).toBe(true);
+  it('deleting a window that is on ends it; a device still covered by another window stays in maintenance', async () => {
+    const zone = await maintenance.create({ powerZone: 'zone-1', from: T0, to: T0 + 60 * MIN }, 'admin');
+    const ward = await maintenance.create({ ward: 'ward-a', from: T0, to: T0 + 60 * MIN }, 'admin');
+    expect(await maintenance.delete(zone.id)).toBe(true);
     expect(names()).toEqual([
       `maintenance.started#${zone.id}@0`,
       `maintenance.started#${ward.id}@0`,
@@ -124,7 +125,7 @@ describe('maintenance.started / maintenance.ended', () => {
 
   it('a recurring window starts and ends every day at its local time', async () => {
     // 22:00 Vietnam time (15:00 UTC), for an hour.
-    const w = maintenance.create({ ward: 'ward-a', cron: '0 22 * * *', durationS: 3600 }, 'admin');
+    const w = await maintenance.create({ ward: 'ward-a', cron: '0 22 * * *', durationS: 3600 }, 'admin');
     const start = Date.parse('2026-12-03T15:00:00Z');
     await vi.advanceTimersByTimeAsync(start - T0 - 1);
     expect(seen).toEqual([]);
@@ -138,12 +139,12 @@ describe('maintenance.started / maintenance.ended', () => {
       ['maintenance.started', 86_400_000],
     ]);
     expect(seen.every((e) => e.windowId === w.id)).toBe(true);
-    expect(() => maintenance.end(w.id, Date.now())).toThrow(/recurring/);
+    await expect(maintenance.end(w.id, Date.now())).rejects.toThrow(/recurring/);
   });
 
   it('windows on at start-up are the state, not news; stop() cancels the timer', async () => {
     events.stop();
-    const w = maintenance.create({ ward: 'ward-a', from: T0 - MIN, to: T0 + 10 * MIN }, 'admin');
+    const w = await maintenance.create({ ward: 'ward-a', from: T0 - MIN, to: T0 + 10 * MIN }, 'admin');
     events.start();
     expect(seen).toEqual([]);
     events.stop();
@@ -151,7 +152,23 @@ describe('maintenance.started / maintenance.ended', () => {
     expect(seen).toEqual([]);
     events.start();
     expect(maintenance.isActive(w.id, Date.now())).toBe(false);
-    expect(() => maintenance.end(w.id, Date.now())).toThrow(/not on/);
+    await expect(maintenance.end(w.id, Date.now())).rejects.toThrow(/not on/);
+  });
+
+  it('a service over stored windows knows them once started (issue #14: loaded by start())', async () => {
+    const w = await maintenance.create({ deviceIds: ['cam-a2'], from: T0 - MIN, to: T0 + 10 * MIN }, 'admin');
+    const again = createMaintenanceService({
+      repo: createSqliteMaintenanceRepository(db),
+      clock: systemClock,
+      defaultTimezone: 'Asia/Ho_Chi_Minh',
+      devices: { get: (id: string) => fleet.find((d) => d.id === id) ?? null },
+    });
+    const cam = fleet[1] as Device;
+    expect(again.suppressionFor(cam, T0)).toBeNull();
+    await again.start();
+    expect(again.list()).toEqual([w]);
+    expect(again.suppressionFor(cam, T0)).toEqual({ reason: 'maintenance', ref: String(w.id) });
+    expect(again.nextChangeAfter(T0)).toBe(T0 + 10 * MIN);
   });
 });
 

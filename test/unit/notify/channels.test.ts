@@ -4,6 +4,7 @@ import { createLogger } from '../../../services/core/logger.ts';
 import { type Database, openDatabase } from '../../../services/core/sqlite.ts';
 import { createNotificationChannels, type NotificationChannels } from '../../../services/notify/channels.ts';
 import { planAlertOpened } from '../../../services/notify/planner.ts';
+import { createSqliteChannelRepository } from '../../../services/notify/sqlite-channel-repository.ts';
 import { alert, notifyConfig, T0 } from './helpers.ts';
 
 /**
@@ -28,9 +29,15 @@ describe('notification channels (config + app)', () => {
   let channels: NotificationChannels;
   const clock = { now: () => now } as Clock;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     db = openDatabase(':memory:');
-    channels = createNotificationChannels({ db, clock, log: createLogger('silent'), notify: notifyConfig() });
+    channels = createNotificationChannels({
+      repo: createSqliteChannelRepository(db),
+      clock,
+      log: createLogger('silent'),
+      notify: notifyConfig(),
+    });
+    await channels.start();
   });
   afterEach(() => {
     channels.close();
@@ -44,12 +51,12 @@ describe('notification channels (config + app)', () => {
       'admin',
     );
 
-  it('a channel and route made at run time are in effective() at once, and the planner routes to them', () => {
+  it('a channel and route made at run time are in effective() at once, and the planner routes to them', async () => {
     const before = channels.effective();
     expect(Object.keys(before.channels).sort()).toEqual(['hook', 'tg']);
-    addHook();
+    await addHook();
     expect(channels.effective().channels['app-hook']).toBeDefined(); // no stale cache
-    channels.createRoute(route(), 'admin');
+    await channels.createRoute(route(), 'admin');
     const after = channels.effective();
     expect(after.channels['app-hook']).toEqual({
       type: 'webhook',
@@ -68,9 +75,9 @@ describe('notification channels (config + app)', () => {
     expect(after.routes.slice(0, 2)).toEqual(before.routes);
   });
 
-  it('listings never carry a secret; secretSet says whether one is set', () => {
-    addHook();
-    channels.createChannel(
+  it('listings never carry a secret; secretSet says whether one is set', async () => {
+    await addHook();
+    await channels.createChannel(
       'tg-app',
       { type: 'telegram', settings: {}, secret: '42:TOKEN-never-listed' },
       'admin',
@@ -90,13 +97,13 @@ describe('notification channels (config + app)', () => {
     expect(channels.getChannel('tg-app')?.settings).toEqual({ baseUrl: 'https://api.telegram.org' });
   });
 
-  it('an edit keeps the secret unless given, rebuilds the provider, and a delete removes it', () => {
-    addHook();
+  it('an edit keeps the secret unless given, rebuilds the provider, and a delete removes it', async () => {
+    await addHook();
     const p1 = channels.provider('app-hook');
     expect(p1).not.toBeNull();
     expect(channels.provider('app-hook')).toBe(p1); // cached while unchanged
     now += 1000;
-    channels.updateChannel('app-hook', { settings: { url: 'http://127.0.0.1:1/b' } });
+    await channels.updateChannel('app-hook', { settings: { url: 'http://127.0.0.1:1/b' } });
     expect(channels.effective().channels['app-hook']).toEqual({
       type: 'webhook',
       url: 'http://127.0.0.1:1/b',
@@ -104,60 +111,77 @@ describe('notification channels (config + app)', () => {
     });
     const p2 = channels.provider('app-hook');
     expect(p2).not.toBe(p1);
-    channels.updateChannel('app-hook', { settings: {}, secret: 'another-secret-0123456' });
+    await channels.updateChannel('app-hook', { settings: {}, secret: 'another-secret-0123456' });
     expect(channels.effective().channels['app-hook']).toMatchObject({ secret: 'another-secret-0123456' });
     expect(channels.getChannel('app-hook')?.updatedAt).toBe(T0 + 1000);
-    channels.deleteChannel('app-hook');
+    await channels.deleteChannel('app-hook');
     expect(channels.provider('app-hook')).toBeNull();
     expect(channels.effective().channels['app-hook']).toBeUndefined();
   });
 
-  it('config entries are read-only; bad input names the field; a channel with routes stays', () => {
-    expect(() => channels.updateChannel('hook', { settings: { url: 'http://x/' } })).toThrow(/config file/);
-    expect(() => channels.deleteChannel('tg')).toThrow(/config file/);
-    expect(() =>
+  it('config entries are read-only; bad input names the field; a channel with routes stays', async () => {
+    await expect(channels.updateChannel('hook', { settings: { url: 'http://x/' } })).rejects.toThrow(
+      /config file/,
+    );
+    await expect(channels.deleteChannel('tg')).rejects.toThrow(/config file/);
+    await expect(
       channels.createChannel(
         'hook',
         { type: 'webhook', settings: { url: 'http://x/' }, secret: SECRET },
         null,
       ),
-    ).toThrow(/exists/);
-    expect(() => channels.updateRoute('config-0', route())).toThrow(/config file/);
-    expect(() => channels.deleteRoute('config-1')).toThrow(/config file/);
-    expect(() =>
+    ).rejects.toThrow(/exists/);
+    await expect(channels.updateRoute('config-0', route())).rejects.toThrow(/config file/);
+    await expect(channels.deleteRoute('config-1')).rejects.toThrow(/config file/);
+    await expect(
       channels.createChannel(
         'short',
         { type: 'webhook', settings: { url: 'http://x/' }, secret: 'short' },
         null,
       ),
-    ).toThrow(/^secret: /);
-    expect(() =>
+    ).rejects.toThrow(/^secret: /);
+    await expect(
       channels.createChannel(
         'no-url',
         { type: 'webhook', settings: { url: 'ftp://x' }, secret: SECRET },
         null,
       ),
-    ).toThrow(/^url: /);
-    expect(() => channels.createRoute(route({ channel: 'missing' }), null)).toThrow(
+    ).rejects.toThrow(/^url: /);
+    await expect(channels.createRoute(route({ channel: 'missing' }), null)).rejects.toThrow(
       /^channel: unknown channel/,
     );
-    addHook();
-    const r = channels.createRoute(route(), null);
-    expect(() => channels.deleteChannel('app-hook')).toThrow(/route/);
-    channels.deleteRoute(r.id);
-    channels.deleteChannel('app-hook');
+    await addHook();
+    const r = await channels.createRoute(route(), null);
+    await expect(channels.deleteChannel('app-hook')).rejects.toThrow(/route/);
+    await channels.deleteRoute(r.id);
+    await channels.deleteChannel('app-hook');
     expect(channels.listChannels().map((c) => c.name)).toEqual(['hook', 'tg']);
   });
 
-  it('survives a restart (same database file)', () => {
-    addHook();
-    channels.createRoute(route(), 'admin');
+  it('a route to a channel another node deleted meanwhile: 400 naming the channel, and the copy forgets it', async () => {
+    await addHook();
+    // Another node (same database) deletes the channel; this node's copy still has it.
+    await createSqliteChannelRepository(db).deleteChannel('app-hook');
+    expect(channels.getChannel('app-hook')).not.toBeNull();
+    await expect(channels.createRoute(route(), 'admin')).rejects.toThrow(
+      /^channel: unknown channel 'app-hook'/,
+    );
+    expect(channels.getChannel('app-hook')).toBeNull();
+    expect(channels.listRoutes().filter((r) => r.source === 'app')).toEqual([]);
+  });
+
+  it('survives a restart (same database file)', async () => {
+    await addHook();
+    await channels.createRoute(route(), 'admin');
     const again = createNotificationChannels({
-      db,
+      repo: createSqliteChannelRepository(db),
       clock,
       log: createLogger('silent'),
       notify: notifyConfig(),
     });
+    // Issue #14: the app's channels and routes are loaded by start().
+    expect(again.effective().channels['app-hook']).toBeUndefined();
+    await again.start();
     expect(again.effective().channels['app-hook']).toMatchObject({ secret: SECRET });
     expect(again.listRoutes().map((r) => [r.id, r.source])).toEqual([
       ['config-0', 'config'],

@@ -1,3 +1,4 @@
+import { isDuplicateKey } from '../core/duplicate-key.ts';
 import { conflict } from '../core/errors.ts';
 import { type PgPool, type PgQueryable, withTransaction } from '../core/postgres/pool.ts';
 import type { StoredToken, StoredUser, UserRepository } from './user-repository.ts';
@@ -25,9 +26,6 @@ const toUser = (r: UserRow): StoredUser => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
-
-/** unique_violation: the same domain error SQLite's SQLITE_CONSTRAINT_PRIMARYKEY becomes. */
-const isDuplicateKey = (err: unknown) => (err as { code?: unknown }).code === '23505';
 
 async function insertToken(q: PgQueryable, t: StoredToken): Promise<void> {
   try {

@@ -1,3 +1,4 @@
+import { isDuplicateKey } from '../core/duplicate-key.ts';
 import { conflict } from '../core/errors.ts';
 import type { Database } from '../core/sqlite.ts';
 import type { StoredToken, StoredUser, StoredUserFields, UserRepository } from './user-repository.ts';
@@ -24,11 +25,6 @@ const toUser = (r: UserRow): StoredUser => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
-
-const isDuplicateKey = (err: unknown) => {
-  const code = (err as { code?: unknown }).code;
-  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
-};
 
 /** Users and tokens in SQLite (the embedded default). Statements run synchronously; the interface is async for PostgreSQL's sake. */
 export function createSqliteUserRepository(db: Database): UserRepository {

@@ -1,4 +1,5 @@
 import type { DeviceKind, DeviceProtocol } from '../../devices/protocol/index.ts';
+import { isDuplicateKey } from '../core/duplicate-key.ts';
 import { conflict } from '../core/errors.ts';
 import type { Database } from '../core/sqlite.ts';
 import type {
@@ -48,12 +49,6 @@ const toDevice = (r: DeviceRow): Device => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
-
-const isUniqueViolation = (err: unknown): boolean =>
-  typeof err === 'object' &&
-  err !== null &&
-  ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
-    (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE');
 
 /** DeviceRepository over better-sqlite3. Statements are prepared once, here. */
 export class SqliteDeviceRepository implements DeviceRepository {
@@ -116,9 +111,9 @@ export class SqliteDeviceRepository implements DeviceRepository {
         secretHash,
       });
     } catch (err) {
-      if (isUniqueViolation(err) && String((err as Error).message).includes('topic'))
+      if (isDuplicateKey(err) && String((err as Error).message).includes('topic'))
         throw conflict(`topic: another ${device.protocol} device already uses '${device.topic}'`);
-      if (isUniqueViolation(err)) throw conflict(`device '${device.id}' already exists`);
+      if (isDuplicateKey(err)) throw conflict(`device '${device.id}' already exists`);
       throw err;
     }
     return {

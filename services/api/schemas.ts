@@ -269,3 +269,26 @@ export const StateCounts = Type.Object({
     description: 'in a maintenance window, whatever their liveness state (issue #12)',
   }),
 });
+
+/** GET /api/v1/status/summary (issue #12: one definition of counts; the web app's summary bar reads it). */
+export const StatusSummaryJson = Type.Composite([
+  StateCounts,
+  Type.Object({
+    byKind: Type.Object({ camera: StateCounts, light: StateCounts, gateway: StateCounts }),
+    byWard: Type.Record(Type.String(), StateCounts),
+  }),
+]);
+
+/**
+ * SSE `maintenance.started` / `maintenance.ended` (issue #12): each device's flag after the change,
+ * as one user may see it. The SSE route has no response schema per event, so this one is checked
+ * by test/unit/api/web-types.test.ts and read by the web app (services/web/src/types.ts).
+ */
+export const MaintenanceEventJson = Type.Object({
+  windowId: Type.Integer(),
+  at: IsoTime,
+  wards: Type.Array(Type.String()),
+  devices: Type.Array(
+    Type.Object({ deviceId: Type.String(), ward: Type.String(), maintenance: Type.Boolean() }),
+  ),
+});

@@ -5,18 +5,7 @@ import { formatTime, type MessageKey, t } from './i18n.ts';
 import { nextDay, vnDayStart } from './logic.ts';
 import * as adminMessages from './messages/admin.ts';
 import { store } from './store.ts';
-
-interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  wards: string[];
-  statusCode: number;
-  ip: string;
-  detail: Record<string, unknown> | null;
-}
+import type { AuditEntry } from './types.ts';
 
 /** Every audited action with a label (messages/admin.ts `act.<action>`). */
 const ACTIONS = Object.keys(adminMessages.vi)

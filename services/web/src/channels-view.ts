@@ -3,35 +3,7 @@ import { deliveryLog } from './channels-log.ts';
 import { h, select } from './dom.ts';
 import { errorText, label, type MessageKey, t } from './i18n.ts';
 import { KINDS } from './logic.ts';
-
-/** GET /api/v1/notification-channels: never carries a secret, only whether one is set. */
-interface Channel {
-  id: string;
-  name: string;
-  type: 'webhook' | 'telegram' | 'email';
-  source: 'config' | 'app';
-  readOnly: boolean;
-  url?: string;
-  baseUrl?: string;
-  host?: string;
-  port?: number;
-  secure?: boolean;
-  username?: string | null;
-  from?: string;
-  secretSet: boolean;
-  routes: number;
-}
-interface Route {
-  id: string;
-  source: 'config' | 'app';
-  readOnly: boolean;
-  channel: string;
-  wards: string[] | null;
-  kinds: string[] | null;
-  alertTypes: string[] | null;
-  minSeverity: string | null;
-  recipients: string[];
-}
+import type { Channel, Route } from './types.ts';
 
 const TYPE_KEY: Record<Channel['type'], MessageKey> = {
   webhook: 'chWebhook',

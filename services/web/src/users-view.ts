@@ -3,11 +3,7 @@ import { api, session } from './api.ts';
 import { h, select } from './dom.ts';
 import { t } from './i18n.ts';
 import { store } from './store.ts';
-import type { Role, User } from './types.ts';
-
-interface UserRecord extends User {
-  disabled: boolean;
-}
+import type { Role, UserRecord } from './types.ts';
 
 /**
  * Users (admin, issue #12): create with role and wards, change role and wards, disable/enable,

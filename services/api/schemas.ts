@@ -292,3 +292,21 @@ export const MaintenanceEventJson = Type.Object({
     Type.Object({ deviceId: Type.String(), ward: Type.String(), maintenance: Type.Boolean() }),
   ),
 });
+
+/**
+ * SSE `session.ended` (issue #13; issue #12: the web app signs out and says why, except on
+ * `user_changed`, where the token still works and it reconnects).
+ */
+export const SessionEndedJson = Type.Object({
+  reason: Type.Union(
+    [
+      Type.Literal('logout'),
+      Type.Literal('revoked'),
+      Type.Literal('expired'),
+      Type.Literal('user_changed'),
+      Type.Literal('password_changed'),
+      Type.Literal('disabled'),
+    ],
+    { description: 'password_changed and disabled are revocations that say why' },
+  ),
+});

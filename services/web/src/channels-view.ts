@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { deliveryLog } from './channels-log.ts';
-import { h, select } from './dom.ts';
+import { h, select, showError } from './dom.ts';
 import { errorText, label, type MessageKey, t } from './i18n.ts';
 import { KINDS } from './logic.ts';
 import type { Channel, Route } from './types.ts';
@@ -187,7 +187,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
           await load();
         },
         (err: Error) => {
-          error.textContent = err.message;
+          showError(error, err);
         },
       );
     });
@@ -283,7 +283,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
           await load();
         },
         (err: Error) => {
-          error.textContent = err.message;
+          showError(error, err);
         },
       );
     });
@@ -294,7 +294,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
     if (!confirm(t('chConfirmDelete'))) return;
     api('DELETE', path).then(
       () => load(),
-      (err: Error) => say(err.message, true),
+      (err: Error) => say(errorText(err), true),
     );
   };
   const btn = (text: string, onclick: () => void, attrs: Record<string, string> = {}) =>

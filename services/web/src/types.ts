@@ -18,6 +18,7 @@ import type {
   Kind as KindJson,
   MaintenanceEventJson,
   Role as RoleJson,
+  SessionEndedJson,
   StateCounts as StateCountsJson,
   StatusSummaryJson,
   UserJson,
@@ -73,3 +74,7 @@ export type Delivery = Static<typeof NotificationJson>;
 
 /** A row of GET /api/v1/audit. */
 export type AuditEntry = Static<typeof AuditJson>;
+
+/** SSE `session.ended` (issue #12: the app signs out and says why). */
+export type SessionEnded = Static<typeof SessionEndedJson>;
+export type SessionEndReason = SessionEnded['reason'];

@@ -76,6 +76,12 @@ export const vi = {
   'act.maintenance.delete': 'Huỷ lịch bảo trì',
   'act.ward.create': 'Thêm phường',
   'act.ward.update': 'Sửa phường',
+  // Issue #12: why the app signed this person out (SSE `session.ended`), shown on the login screen.
+  'session.logout': 'Bạn đã đăng xuất khỏi phiên này.',
+  'session.expired': 'Phiên đăng nhập đã hết hạn. Hãy đăng nhập lại.',
+  'session.password_changed': 'Mật khẩu của tài khoản đã được đổi. Hãy đăng nhập lại bằng mật khẩu mới.',
+  'session.disabled': 'Tài khoản của bạn đã bị khoá. Hãy liên hệ quản trị viên.',
+  'session.revoked': 'Phiên đăng nhập đã bị thu hồi. Hãy đăng nhập lại.',
 } as const;
 
 export const en: { [K in keyof typeof vi]: string } = {
@@ -151,4 +157,9 @@ export const en: { [K in keyof typeof vi]: string } = {
   'act.maintenance.delete': 'Maintenance cancelled',
   'act.ward.create': 'Ward added',
   'act.ward.update': 'Ward changed',
+  'session.logout': 'You were logged out of this session.',
+  'session.expired': 'Your session expired. Please log in again.',
+  'session.password_changed': "Your account's password was changed. Please log in with the new password.",
+  'session.disabled': 'Your account was disabled. Please contact an administrator.',
+  'session.revoked': 'Your session was revoked. Please log in again.',
 };

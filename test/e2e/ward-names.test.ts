@@ -106,6 +106,20 @@ describe('ward names, never ward ids, on every screen (issue #12)', { timeout: T
       body: { username: 'kt-wn', password: 'mat-khau-kt-wn', role: 'technician', wards: [BN.id] },
     });
     expect(user.status).toBe(201);
+    // A notification route for the ward (the channels screen lists its wards).
+    const ch = await t.api('POST', '/api/v1/notification-channels', {
+      body: {
+        name: 'kenh-wn',
+        type: 'webhook',
+        url: 'http://127.0.0.1:9/wardwatch',
+        secret: 'khoa-bi-mat-16-ky-tu',
+      },
+    });
+    expect(ch.status, JSON.stringify(ch.body)).toBe(201);
+    const route = await t.api('POST', '/api/v1/notification-routes', {
+      body: { channel: 'kenh-wn', recipients: ['to-ky-thuat'], wards: [BN.id] },
+    });
+    expect(route.status, JSON.stringify(route.body)).toBe(201);
     browser = await launchBrowser();
   }, TIMEOUT);
 
@@ -139,7 +153,7 @@ describe('ward names, never ward ids, on every screen (issue #12)', { timeout: T
           ['users', '[data-username="kt-wn"]'],
           ['wards', `[data-ward-id="${BN.id}"]`],
           ['audit', '[data-testid=audit] tbody tr'],
-          ['channels', 'main h1'],
+          ['channels', '[data-testid=route-rows] tr'],
           ['account', '[data-testid=password-form]'],
         ];
         // Every nav screen is covered (a new one must be added above).

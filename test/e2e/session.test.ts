@@ -167,6 +167,31 @@ describe('session end and API errors in the browser (issue #12)', { timeout: TIM
     }
   });
 
+  it('a role change keeps the page logged in: it learns the new role and reconnects with the same token', async () => {
+    await createUser('kt-vaitro', 'mat-khau-kt-6');
+    const { page, token } = await loggedIn('kt-vaitro', 'mat-khau-kt-6');
+    try {
+      expect((await t.api('PATCH', '/api/v1/users/kt-vaitro', { body: { role: 'viewer' } })).status).toBe(
+        200,
+      );
+      await expect
+        .poll(() => page.evaluate(() => JSON.parse(localStorage.getItem('ww.user') ?? '{}').role), {
+          timeout: 5_000,
+        })
+        .toBe('viewer');
+      await expect
+        .poll(() => streams(page), { timeout: 15_000 })
+        .toEqual([
+          { state: 2, token },
+          { state: 1, token },
+        ]);
+      expect(await page.locator('[data-testid=login-notice]').count()).toBe(0);
+      expect(await page.locator('.ww-header').count()).toBe(1);
+    } finally {
+      await page.close();
+    }
+  });
+
   describe('API errors read in the user’s language', () => {
     let page: Page;
     beforeAll(async () => {

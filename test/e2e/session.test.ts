@@ -205,7 +205,7 @@ describe('session end and API errors in the browser (issue #12)', { timeout: TIM
     const showsOnly = async (selector: string, vi: string, apiMessage: RegExp) => {
       const box = page.locator(selector);
       await expect.poll(() => box.textContent(), { timeout: 15_000 }).toBe(vi);
-      expect(await page.locator('body').innerText()).not.toMatch(apiMessage);
+      expect(await page.locator('body').textContent()).not.toMatch(apiMessage);
     };
 
     it('a user whose name exists: 409 → "Đã tồn tại…"', async () => {
@@ -252,7 +252,7 @@ describe('session end and API errors in the browser (issue #12)', { timeout: TIM
       await form.getByRole('button', { name: 'Tạo', exact: true }).click();
       const error = page.locator('.ww-route-maintenance .ww-error').first();
       await expect.poll(() => error.textContent(), { timeout: 15_000 }).toMatch(/^Dữ liệu không hợp lệ/);
-      expect(await page.locator('body').innerText()).not.toMatch(/unknown device|deviceIds/);
+      expect(await page.locator('body').textContent()).not.toMatch(/unknown device|deviceIds/);
       await screenshot(page, 'error-maintenance-device-gone-desktop');
     });
   });

@@ -170,10 +170,10 @@ describe('ward names, never ward ids, on every screen (issue #12)', { timeout: T
         const card = page.locator(`[data-incident-id="${incidentId}"]`);
         await card.locator('summary').first().click();
         await scan('alerts-incident-open', `[data-incident-id="${incidentId}"] .ww-members li`);
-        expect(await card.innerText()).toContain(BN.name);
+        expect(await card.textContent()).toContain(BN.name);
         await page.goto(`${t.httpUrl}/#/map/cam-wn-2`);
         await scan('map-panel', '[data-status-of="cam-wn-2"]');
-        expect(await page.locator('[data-status-of="cam-wn-2"]').innerText()).toContain(BN.name);
+        expect(await page.locator('[data-status-of="cam-wn-2"]').textContent()).toContain(BN.name);
         expect(found).toEqual({});
       } finally {
         await page.close();
@@ -188,9 +188,9 @@ describe('ward names, never ward ids, on every screen (issue #12)', { timeout: T
       await page.locator('.ww-header').waitFor();
       await page.goto(`${t.httpUrl}/#/maintenance`);
       const list = page.locator('[data-testid=maintenance-list]');
-      await expect.poll(() => list.innerText(), { timeout: 15_000 }).toContain(BN.name);
+      await expect.poll(() => list.textContent(), { timeout: 15_000 }).toContain(BN.name);
       await page.goto(`${t.httpUrl}/#/users`);
-      await expect.poll(() => page.locator('[data-username="kt-wn"]').innerText()).toContain(BN.name);
+      await expect.poll(() => page.locator('[data-username="kt-wn"]').textContent()).toContain(BN.name);
     } finally {
       await page.close();
     }

@@ -235,21 +235,19 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
         'fieldset',
         { class: 'ww-ward-boxes' },
         h('legend', {}, t('chWardsPick')),
-        ...store
-          .wardOptions([...store.wards.keys(), ...(r?.wards ?? [])])
-          .map(([id, name]) =>
-            h(
-              'label',
-              { class: 'ww-check' },
-              h('input', {
-                type: 'checkbox',
-                name: 'ward',
-                value: id,
-                checked: r?.wards?.includes(id) ?? false,
-              }),
-              name,
-            ),
+        ...store.wardOptions([...store.wards.keys(), ...(r?.wards ?? [])]).map(([id, name]) =>
+          h(
+            'label',
+            { class: 'ww-check' },
+            h('input', {
+              type: 'checkbox',
+              name: 'ward',
+              value: id,
+              checked: r?.wards?.includes(id) ?? false,
+            }),
+            name,
           ),
+        ),
       ),
       h('fieldset', {}, h('legend', {}, t('chKinds')), kinds),
       h(

@@ -171,7 +171,7 @@ class Store {
     this.live = 'down';
     // No 'reset' here: views would reload with the dead token. Reconnecting emits one on `open`.
     const decide = () => this.afterSessionEnded(token, reason);
-    if (this.tokenChange) this.tokenChange.then(decide, decide);
+    if (this.tokenChange !== null) void this.tokenChange.then(decide, decide);
     else decide();
   }
 

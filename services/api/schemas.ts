@@ -269,3 +269,44 @@ export const StateCounts = Type.Object({
     description: 'in a maintenance window, whatever their liveness state (issue #12)',
   }),
 });
+
+/** GET /api/v1/status/summary (issue #12: one definition of counts; the web app's summary bar reads it). */
+export const StatusSummaryJson = Type.Composite([
+  StateCounts,
+  Type.Object({
+    byKind: Type.Object({ camera: StateCounts, light: StateCounts, gateway: StateCounts }),
+    byWard: Type.Record(Type.String(), StateCounts),
+  }),
+]);
+
+/**
+ * SSE `maintenance.started` / `maintenance.ended` (issue #12): each device's flag after the change,
+ * as one user may see it. The SSE route has no response schema per event, so this one is checked
+ * by test/unit/api/web-types.test.ts and read by the web app (services/web/src/types.ts).
+ */
+export const MaintenanceEventJson = Type.Object({
+  windowId: Type.Integer(),
+  at: IsoTime,
+  wards: Type.Array(Type.String()),
+  devices: Type.Array(
+    Type.Object({ deviceId: Type.String(), ward: Type.String(), maintenance: Type.Boolean() }),
+  ),
+});
+
+/**
+ * SSE `session.ended` (issue #13; issue #12: the web app signs out and says why, except on
+ * `user_changed`, where the token still works and it reconnects).
+ */
+export const SessionEndedJson = Type.Object({
+  reason: Type.Union(
+    [
+      Type.Literal('logout'),
+      Type.Literal('revoked'),
+      Type.Literal('expired'),
+      Type.Literal('user_changed'),
+      Type.Literal('password_changed'),
+      Type.Literal('disabled'),
+    ],
+    { description: 'password_changed and disabled are revocations that say why' },
+  ),
+});

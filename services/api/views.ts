@@ -1,3 +1,4 @@
+import type { Static } from '@sinclair/typebox';
 import type { DeviceKind } from '../../devices/protocol/index.ts';
 import { iso, isoOrNull } from '../core/clock.ts';
 import type { MaintenanceChange, WardwatchEvents } from '../core/events.ts';
@@ -5,6 +6,7 @@ import type { LivenessView } from '../health/service-types.ts';
 import type { Alert, AlertHistoryEntry, DeviceState, DeviceStatus, Incident } from '../health/types.ts';
 import type { Device } from '../registry/types.ts';
 import type { FeatureCache } from './map-features.ts';
+import type { MaintenanceEventJson } from './schemas.ts';
 
 /** How the API renders service objects: the same shapes everywhere, times as ISO-8601 UTC. */
 
@@ -207,7 +209,10 @@ export function devicesGeoJsonText(
  * A maintenance start/end as one user may see it (issue #12): only the wards and devices they can
  * see; null when the window touches none of their wards.
  */
-export function maintenanceEventJson(e: MaintenanceChange, canSee: (ward: string) => boolean) {
+export function maintenanceEventJson(
+  e: MaintenanceChange,
+  canSee: (ward: string) => boolean,
+): Static<typeof MaintenanceEventJson> | null {
   const wards = e.wards.filter(canSee);
   if (wards.length === 0) return null;
   return {

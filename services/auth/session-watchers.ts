@@ -5,8 +5,16 @@ import type { Logger } from '../core/logger.ts';
  * Why a long-lived session (an SSE stream) has to end (issue #13): its token was logged out,
  * revoked (password change, user disabled), expired, or its user's role or wards changed (the
  * stream was filtered by the old ones; the client reconnects and is filtered by the new ones).
+ * Issue #12: revocations say which (`password_changed`, `disabled`) so the web app can tell the
+ * person why they were signed out; `revoked` is any other revocation.
  */
-export type SessionEndReason = 'logout' | 'revoked' | 'expired' | 'user_changed';
+export type SessionEndReason =
+  | 'logout'
+  | 'revoked'
+  | 'expired'
+  | 'user_changed'
+  | 'password_changed'
+  | 'disabled';
 
 /**
  * setTimeout holds at most 2^31-1 ms (~24.8 days); a token may live 30 days. A longer wait is

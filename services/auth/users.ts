@@ -320,7 +320,12 @@ export function createUserService(deps: UserServiceDeps): UserService {
         'user changed',
       );
       // Issue #13: open streams were authorised (and filtered) as the user was before.
-      if (revoke) sessions.endUser(username, 'revoked');
+      // Issue #12: the reason tells the signed-out person why (disabling wins over a new password).
+      if (revoke)
+        sessions.endUser(
+          username,
+          disabledAt !== null && row.disabledAt === null ? 'disabled' : 'password_changed',
+        );
       else if (role !== row.role || JSON.stringify(wards) !== JSON.stringify(row.wards))
         sessions.endUser(username, 'user_changed');
       return { user: { username, role, wards, disabled: disabledAt !== null }, revokedTokens };
@@ -347,7 +352,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       if (!result) return null;
       remember(result.user);
       // Issue #13 item 8: the old tokens' open event streams end with them (the new token has none yet).
-      sessions.endUser(username, 'revoked');
+      sessions.endUser(username, 'password_changed');
       log.info({ username, revokedTokens: result.revokedTokens }, 'own password changed');
       return { token, expiresAt, user: toUser(row) };
     },

@@ -3,6 +3,7 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Device } from '../registry/types.ts';
 import type { AlertEngine } from './alert-service.ts';
+import { inheritIncidentWork } from './incident-join.ts';
 import { deadParentMessage } from './root-cause.ts';
 import type { SqliteIncidentRepository } from './sqlite-incident-repository.ts';
 import type { Alert, Incident } from './types.ts';
@@ -80,6 +81,10 @@ export function createDeadParentIncidents(deps: {
     if (!updated) return;
     open.set(incident.parentId ?? '', updated);
     link(updated, alert);
+    // Issue #12: joining an incident someone is already on: acknowledged and assigned with it.
+    if (alert.incidentId === null || alert.incidentId === incident.id) {
+      inheritIncidentWork(alerts, incidents.get(incident.id) ?? updated, alert.id);
+    }
     bus.emit('incident.updated', updated);
   };
 

@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Device } from '../registry/types.ts';
 import type { AlertEngine } from './alert-service.ts';
 import { createDeadParentIncidents } from './dead-parent.ts';
+import { inheritIncidentWork } from './incident-join.ts';
 import { OFFLINE_ALERT } from './liveness-service.ts';
 import {
   areaOutageMembers,
@@ -288,6 +289,8 @@ export function createRootCauseService(deps: {
         queueFlush();
       }
       linkToIncident(entry.incident, a.id);
+      // Issue #12: joining an incident someone is already on: acknowledged and assigned with it.
+      inheritIncidentWork(alerts, incidents.get(entry.incident.id) ?? entry.incident, a.id);
       return;
     }
     const windowMs = p.windowS * 1000;

@@ -82,7 +82,8 @@ describe('notification channels screen', { timeout: TIMEOUT }, () => {
     const form = page.locator('[data-testid=route-form]');
     await form.getByLabel('Kênh').selectOption('ky-thuat-phuong');
     await form.getByLabel(/Người nhận/).fill('to-ky-thuat');
-    await form.getByLabel(/Phường/).fill('binh-ngoc');
+    // Wards are ticked by name (issue #12: never typed as ids).
+    await form.getByLabel('Phường Bình Ngọc').check();
     await form.getByRole('button', { name: 'Lưu' }).click();
     await page.locator('[data-testid=route-rows] tr', { hasText: 'to-ky-thuat' }).waitFor();
 

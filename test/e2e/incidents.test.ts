@@ -39,6 +39,7 @@ describe('incidents on the board', { timeout: TIMEOUT }, () => {
   let desktop: Page;
   const ids = Array.from({ length: N }, (_, i) => `light-e2e-cut-${i}`);
   const clients: MqttClient[] = [];
+  const secrets = new Map<string, string>();
   let incident: ApiIncident;
 
   beforeAll(async () => {
@@ -61,6 +62,7 @@ describe('incidents on the board', { timeout: TIMEOUT }, () => {
         },
       });
       expect(res.status).toBe(201);
+      secrets.set(id, res.body.secret);
       const c = await t.connectDevice(id, res.body.secret);
       await publish(c, `wardwatch/v1/devices/${id}/heartbeat`, JSON.stringify({ uptimeS: 10 }));
       clients.push(c);
@@ -206,5 +208,90 @@ describe('incidents on the board', { timeout: TIMEOUT }, () => {
     await desktop.goto(`${t.httpUrl}/#/alerts`);
     await expect.poll(() => desktop.locator('[data-testid=count-incidents]').textContent()).toBe('0');
     expect(await desktop.locator('.ww-card').count()).toBe(0);
+  });
+
+  /** The power comes back: every light reconnects and says it is alive. */
+  const powerReturns = async () => {
+    clients.length = 0;
+    for (const id of ids) {
+      const c = await t.connectDevice(id, secrets.get(id) as string);
+      await publish(c, `wardwatch/v1/devices/${id}/heartbeat`, JSON.stringify({ uptimeS: 1 }));
+      clients.push(c);
+    }
+  };
+
+  it('a technician works the next power cut from a 360-px phone: assign to me, acknowledge, resolved when the power returns', async () => {
+    await powerReturns();
+    await waitFor(
+      () => ids.every((id) => t.app.liveness.getStatus(id).state === 'online'),
+      'all back online',
+    );
+    // Nine lights go dark first; the tenth only after the technician acknowledged the incident.
+    for (const c of clients.slice(0, N - 1)) c.stream.destroy();
+    const cut = await waitFor(async () => {
+      const r = await t.api<{ items: ApiIncident[] }>('GET', '/api/v1/incidents?state=open');
+      const x = r.body.items.find((i) => i.id !== incident.id);
+      return x && x.alertIds.length === N - 1 ? x : null;
+    }, 'a new incident of 9 lights');
+    const tech = await browser.newPage({
+      viewport: { width: 360, height: 740 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    try {
+      // tech.e2e: the technician of the ward created above.
+      await loginThroughForm(tech, t.httpUrl, 'tech.e2e', 'password-tech-e2e');
+      await tech.locator('.ww-header').waitFor();
+      await tech.goto(`${t.httpUrl}/#/alerts`);
+      const card = tech.locator(`[data-incident-id="${cut.id}"]`);
+      await card.waitFor();
+      await expect.poll(() => tech.locator('.ww-card').count()).toBe(1);
+      expect(await tech.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+      await card.locator('[data-action=assign-me]').click();
+      await expect
+        .poll(() => card.locator('[data-testid=incident-assignee]').textContent(), { timeout: 15_000 })
+        .toMatch(/tech\.e2e$/);
+      await card.locator('[data-action=ack]').click();
+      await expect.poll(() => card.getAttribute('data-state'), { timeout: 15_000 }).toBe('acknowledged');
+      // The tenth light joins the incident being worked: acknowledged and assigned with it, so
+      // the board shows nothing "new" (docs/alerts.md).
+      clients[N - 1]?.stream.destroy();
+      await expect
+        .poll(() => card.locator('[data-testid=incident-members]').textContent(), { timeout: 15_000 })
+        .toMatch(/^10 đèn/);
+      expect(await card.getAttribute('data-state')).toBe('acknowledged');
+      expect(await tech.locator('[data-action=ack]').count()).toBe(0);
+      expect(await tech.locator('[data-alert-id]').count()).toBe(0);
+      await screenshot(tech, 'incident-technician-phone');
+      const members = await waitFor(async () => {
+        const r = await t.api<{ items: Array<ApiAlert & { assignee: string | null }> }>(
+          'GET',
+          '/api/v1/alerts?state=open&type=device_offline',
+        );
+        const mine = r.body.items.filter((a) => a.incidentId === cut.id);
+        return mine.length === N && mine.every((a) => a.state === 'acknowledged' && a.assignee === 'tech.e2e')
+          ? mine
+          : null;
+      }, 'the 10 alerts acknowledged and assigned to the technician');
+      expect(members.every((a) => a.acknowledgedBy === 'tech.e2e')).toBe(true);
+      // The power returns: the incident resolves itself and leaves the technician's board.
+      await powerReturns();
+      const done = await waitFor(async () => {
+        const r = await t.api<ApiIncident & { resolvedBy: string | null }>(
+          'GET',
+          `/api/v1/incidents/${cut.id}`,
+        );
+        return r.body.state === 'resolved' ? r.body : null;
+      }, 'the incident resolved when the power returned');
+      expect(done.resolvedBy).toBe('system');
+      await expect
+        .poll(() => tech.locator(`[data-incident-id="${cut.id}"]`).count(), { timeout: 15_000 })
+        .toBe(0);
+      await expect.poll(() => tech.locator('[data-testid=count-incidents]').textContent()).toBe('0');
+      const left = await t.api<{ items: ApiAlert[] }>('GET', '/api/v1/alerts?state=open&type=device_offline');
+      expect(left.body.items.filter((a) => ids.includes(a.deviceId))).toEqual([]);
+    } finally {
+      await tech.close();
+    }
   });
 });

@@ -1,9 +1,10 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox';
+import type { Static } from '@sinclair/typebox';
 import type { SessionEndReason } from '../../auth/users.ts';
 import type { TimerHandle } from '../../core/clock.ts';
 import { tokenOf, userOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { errors } from '../schemas.ts';
+import { errors, type SessionEndedJson } from '../schemas.ts';
 import { createSseHub, sseFrame } from '../sse-hub.ts';
 import type { MemberCounter } from '../views.ts';
 
@@ -42,7 +43,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
           'ward-scoped, with a ' +
           '`: ping` comment every 15 s. EventSource cannot send headers, so this route also accepts `?token=`. ' +
           'The stream ends with `session.ended` `{reason}` when its token is logged out, revoked or expires, or the ' +
-          "user's role or wards change (`logout|revoked|expired|user_changed`).",
+          "user's role or wards change (`logout|revoked|expired|user_changed|password_changed|disabled`).",
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(401) },
       },
@@ -97,7 +98,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       schedulePing();
       streams.add(end);
       onSessionEnd = (reason) => {
-        write(sseFrame('session.ended', { reason }));
+        // Typed by the schema the web app reads: a new reason cannot skip it (issue #12).
+        const ended: Static<typeof SessionEndedJson> = { reason };
+        write(sseFrame('session.ended', ended));
         request.log.info({ username: user.username, reason }, 'SSE stream ended with its session');
         end();
       };

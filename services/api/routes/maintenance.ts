@@ -10,7 +10,8 @@ import { DeviceId, errors, WardId } from '../schemas.ts';
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const IsoTime = Type.String({ description: 'ISO-8601 UTC' });
 
-const WindowJson = Type.Object({
+/** A maintenance window as listed; the web app's `MaintenanceWindow` type (issue #12: one source). */
+export const WindowJson = Type.Object({
   id: Type.Integer(),
   deviceIds: Type.Array(Type.String()),
   ward: nullable(Type.String()),

@@ -21,7 +21,8 @@ const DeliveryStateT = Type.Union(
 
 export const NotificationJson = Type.Object({
   id: Type.Integer(),
-  subjectType: Type.String({ enum: ['alert', 'incident', 'digest'] }),
+  // Literal unions, not `enum`, so Static<> gives the web app the three names (issue #12: one source).
+  subjectType: Type.Union([Type.Literal('alert'), Type.Literal('incident'), Type.Literal('digest')]),
   subjectId: Type.String({ description: 'alert id, incident id, or ward:date for a digest' }),
   event: Type.String({ enum: ['opened', 'resolved', 'repeat', 'escalated', 'digest'] }),
   seq: Type.Integer({ description: 'repeat number (repeat), else 0' }),

@@ -4,7 +4,7 @@ import { userOf, wardScope } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createFeatureCache, FEATURE_MAX_AGE_MS } from '../map-features.ts';
 import { type CachedBody, createResponseCache } from '../response-cache.ts';
-import { DeviceStateT, errors, Kind, StateCounts } from '../schemas.ts';
+import { DeviceStateT, errors, Kind, StatusSummaryJson } from '../schemas.ts';
 import { devicesGeoJsonText, summarize } from '../views.ts';
 
 /**
@@ -48,13 +48,7 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
           '`online + offline + unknown + maintenance = total` (issue #12; the web app shows these numbers).',
         querystring: Type.Object({ ward: Type.Optional(Type.String({ minLength: 1 })) }),
         response: {
-          200: Type.Composite([
-            StateCounts,
-            Type.Object({
-              byKind: Type.Object({ camera: StateCounts, light: StateCounts, gateway: StateCounts }),
-              byWard: Type.Record(Type.String(), StateCounts),
-            }),
-          ]),
+          200: StatusSummaryJson,
           ...errors(400, 401, 403),
         },
       },

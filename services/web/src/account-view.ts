@@ -48,7 +48,7 @@ export function renderAccount(root: HTMLElement): () => void {
       error.textContent = t('admPasswordsDiffer');
       return;
     }
-    api<{ token: string; user: User }>('POST', '/api/v1/auth/password', {
+    const change = api<{ token: string; user: User }>('POST', '/api/v1/auth/password', {
       currentPassword: current.value,
       newPassword: next.value,
     })
@@ -65,6 +65,11 @@ export function renderAccount(root: HTMLElement): () => void {
             ? t('admWrongCurrent')
             : errorText(err);
       });
+    // Issue #12: the old token's stream ends before the answer; the store waits for the new token.
+    store.tokenChange = change;
+    void change.finally(() => {
+      if (store.tokenChange === change) store.tokenChange = null;
+    });
   });
   root.append(
     h(

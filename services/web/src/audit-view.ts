@@ -1,22 +1,11 @@
 import { field } from './admin-common.ts';
 import { api } from './api.ts';
-import { h, select } from './dom.ts';
+import { h, select, showError } from './dom.ts';
 import { formatTime, type MessageKey, t } from './i18n.ts';
 import { nextDay, vnDayStart } from './logic.ts';
 import * as adminMessages from './messages/admin.ts';
 import { store } from './store.ts';
-
-interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  wards: string[];
-  statusCode: number;
-  ip: string;
-  detail: Record<string, unknown> | null;
-}
+import type { AuditEntry } from './types.ts';
 
 /** Every audited action with a label (messages/admin.ts `act.<action>`). */
 const ACTIONS = Object.keys(adminMessages.vi)
@@ -103,7 +92,7 @@ export function renderAudit(root: HTMLElement): () => void {
   };
   const show = (append: boolean) =>
     load(append).catch((err: Error) => {
-      status.textContent = err.message;
+      showError(status, err);
     });
   more.addEventListener('click', () => void show(true));
 
@@ -173,7 +162,7 @@ export function renderAudit(root: HTMLElement): () => void {
     await load(false);
   };
   init().catch((err: Error) => {
-    status.textContent = err.message;
+    showError(status, err);
   });
   return () => {
     closed = true;

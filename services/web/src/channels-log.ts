@@ -1,21 +1,7 @@
 import { api } from './api.ts';
 import { h, select } from './dom.ts';
 import { errorText, formatTime, type MessageKey, t } from './i18n.ts';
-
-/** A row of GET /api/v1/notifications (the outbox). */
-interface Delivery {
-  id: number;
-  subjectType: 'alert' | 'incident' | 'digest';
-  subjectId: string;
-  event: string;
-  channel: string;
-  recipient: string;
-  state: 'pending' | 'sent' | 'failed' | 'cancelled';
-  attempts: number;
-  lastError: string | null;
-  createdAt: string;
-  sentAt: string | null;
-}
+import type { Delivery } from './types.ts';
 
 const SUBJECT: Record<Delivery['subjectType'], MessageKey> = {
   alert: 'chSubjectAlert',

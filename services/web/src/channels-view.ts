@@ -1,37 +1,10 @@
 import { api } from './api.ts';
 import { deliveryLog } from './channels-log.ts';
-import { h, select } from './dom.ts';
+import { h, select, showError } from './dom.ts';
 import { errorText, label, type MessageKey, t } from './i18n.ts';
 import { KINDS } from './logic.ts';
-
-/** GET /api/v1/notification-channels: never carries a secret, only whether one is set. */
-interface Channel {
-  id: string;
-  name: string;
-  type: 'webhook' | 'telegram' | 'email';
-  source: 'config' | 'app';
-  readOnly: boolean;
-  url?: string;
-  baseUrl?: string;
-  host?: string;
-  port?: number;
-  secure?: boolean;
-  username?: string | null;
-  from?: string;
-  secretSet: boolean;
-  routes: number;
-}
-interface Route {
-  id: string;
-  source: 'config' | 'app';
-  readOnly: boolean;
-  channel: string;
-  wards: string[] | null;
-  kinds: string[] | null;
-  alertTypes: string[] | null;
-  minSeverity: string | null;
-  recipients: string[];
-}
+import { store } from './store.ts';
+import type { Channel, Route } from './types.ts';
 
 const TYPE_KEY: Record<Channel['type'], MessageKey> = {
   webhook: 'chWebhook',
@@ -215,7 +188,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
           await load();
         },
         (err: Error) => {
-          error.textContent = err.message;
+          showError(error, err);
         },
       );
     });
@@ -257,7 +230,25 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
         t('chRecipients'),
         h('input', { name: 'recipients', required: true, value: r?.recipients.join(', ') ?? '' }),
       ),
-      h('label', {}, t('chWards'), h('input', { name: 'wards', value: r?.wards?.join(', ') ?? '' })),
+      // Issue #12: wards by name (checkboxes), never typed as ids.
+      h(
+        'fieldset',
+        { class: 'ww-ward-boxes' },
+        h('legend', {}, t('chWardsPick')),
+        ...store.wardOptions([...store.wards.keys(), ...(r?.wards ?? [])]).map(([id, name]) =>
+          h(
+            'label',
+            { class: 'ww-check' },
+            h('input', {
+              type: 'checkbox',
+              name: 'ward',
+              value: id,
+              checked: r?.wards?.includes(id) ?? false,
+            }),
+            name,
+          ),
+        ),
+      ),
       h('fieldset', {}, h('legend', {}, t('chKinds')), kinds),
       h(
         'label',
@@ -293,10 +284,13 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
       const checked = [...form.querySelectorAll<HTMLInputElement>('input[name=kind]:checked')].map(
         (x) => x.value,
       );
+      const wardsChecked = [...form.querySelectorAll<HTMLInputElement>('input[name=ward]:checked')].map(
+        (x) => x.value,
+      );
       const body = {
         channel: v('channel'),
         recipients: csv(v('recipients')) ?? [],
-        wards: csv(v('wards')),
+        wards: wardsChecked.length ? wardsChecked : null,
         kinds: checked.length ? checked : null,
         alertTypes: csv(v('alertTypes')),
         minSeverity: v('minSeverity') || null,
@@ -311,7 +305,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
           await load();
         },
         (err: Error) => {
-          error.textContent = err.message;
+          showError(error, err);
         },
       );
     });
@@ -322,7 +316,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
     if (!confirm(t('chConfirmDelete'))) return;
     api('DELETE', path).then(
       () => load(),
-      (err: Error) => say(err.message, true),
+      (err: Error) => say(errorText(err), true),
     );
   };
   const btn = (text: string, onclick: () => void, attrs: Record<string, string> = {}) =>
@@ -370,7 +364,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
           { 'data-route': r.id },
           h('td', {}, r.channel),
           h('td', {}, r.recipients.join(', ')),
-          h('td', {}, r.wards?.join(', ') ?? t('chAll')),
+          h('td', {}, r.wards?.map((w) => store.wardName(w)).join(', ') ?? t('chAll')),
           h('td', {}, r.kinds?.map((k) => label(k)).join(', ') ?? t('chAll')),
           h('td', {}, r.alertTypes?.map((a) => label(a)).join(', ') ?? t('chAll')),
           h('td', {}, r.minSeverity ? label(r.minSeverity) : t('chAnySeverity')),

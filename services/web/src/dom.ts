@@ -1,3 +1,5 @@
+import { errorText } from './i18n.ts';
+
 /** A tiny DOM builder: text always goes in as text nodes, never as HTML (device names come from users). */
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
@@ -33,3 +35,15 @@ export function select(
     options.map(([v, text]) => h('option', { value: v, selected: v === selected }, text)),
   );
 }
+
+/**
+ * An API error where the user reads it (issue #12): the text of its code in their language, the
+ * API's English message only as the tooltip (for a technician reporting it).
+ */
+export function showError(el: HTMLElement, err: unknown): void {
+  el.textContent = err instanceof UserError ? err.message : errorText(err);
+  el.title = err instanceof Error ? err.message : '';
+}
+
+/** An error the app itself words for the user (already in their language), e.g. a bad file. */
+export class UserError extends Error {}

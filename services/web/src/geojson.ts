@@ -10,15 +10,14 @@ export type Outline = NonNullable<Ward['outline']>;
 export function outlineFromGeoJson(doc: unknown): Outline | null {
   const d = doc as { type?: string; geometry?: unknown; features?: unknown[]; coordinates?: unknown };
   if (d?.type === 'Polygon' || d?.type === 'MultiPolygon')
-    return { type: d.type, coordinates: d.coordinates };
+    // Not checked here: the API validates the coordinates (400 naming the field), the form shows that.
+    return { type: d.type, coordinates: d.coordinates } as Outline;
   if (d?.type === 'Feature') return outlineFromGeoJson(d.geometry);
   if (d?.type === 'FeatureCollection' && Array.isArray(d.features)) {
     const parts = d.features.map(outlineFromGeoJson).filter((o): o is Outline => o !== null);
     if (parts.length === 0) return null;
     if (parts.length === 1) return parts[0] ?? null;
-    const polygons = parts.flatMap((p) =>
-      p.type === 'Polygon' ? [p.coordinates] : (p.coordinates as unknown[]),
-    );
+    const polygons = parts.flatMap((p) => (p.type === 'Polygon' ? [p.coordinates] : p.coordinates));
     return { type: 'MultiPolygon', coordinates: polygons };
   }
   return null;

@@ -175,6 +175,8 @@ export function axisWidthPx(labels: readonly string[]): number {
  * The availability CSV's file name from the chosen range (issue #12): the Vietnam dates the user
  * picked, not the UTC instants (which are a day early at 00:00 +07:00).
  */
-export function csvFileName(ward: string, fromDay: string, toDay: string): string {
+export function csvFileName(wardName: string, fromDay: string, toDay: string): string {
+  // The ward's name, never its id (issue #12), minus what a file name cannot hold.
+  const ward = wardName.trim().replace(/[\\/:*?"<>|\s]+/g, '-');
   return `availability-${ward || 'all'}-${fromDay}-${toDay}.csv`;
 }

@@ -38,7 +38,8 @@ const ROUTES: Array<{
   { path: 'channels', key: 'chNav', render: renderChannels, admin: true },
 ];
 
-function renderLogin(): void {
+/** `notice`: why the app signed this person out (issue #12), shown above the form. */
+function renderLogin(notice?: string): void {
   teardown();
   teardown = () => {};
   store.disconnect();
@@ -60,6 +61,7 @@ function renderLogin(): void {
     'form',
     { class: 'ww-login' },
     h('h1', {}, 'wardwatch'),
+    notice ? h('p', { class: 'ww-notice', role: 'status', 'data-testid': 'login-notice' }, notice) : null,
     h('label', {}, t('username'), user),
     h('label', {}, t('password'), pass),
     h('button', { class: 'ww-btn ww-btn-primary', type: 'submit' }, t('login')),
@@ -144,7 +146,20 @@ async function start(): Promise<void> {
   route();
 }
 
-setUnauthorizedHandler(() => renderLogin());
+// A request answered 401 after the session ended must not wipe the login screen's notice (issue #12).
+setUnauthorizedHandler(() => {
+  if (!app.querySelector('.ww-login')) renderLogin();
+});
+// Issue #12: the server ended the session (SSE `session.ended`): sign out and say why, without a
+// reload. The hash stays, so logging in again returns to the same screen.
+store.onSessionEnded = (reason) => {
+  if (reason === 'user_changed') {
+    route(); // new role or wards: the menu and the lists follow
+    return;
+  }
+  session.clear();
+  renderLogin(t(`session.${reason}`));
+};
 window.addEventListener('hashchange', route);
 if (session.token()) void start();
 else renderLogin();

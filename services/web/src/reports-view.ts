@@ -57,7 +57,7 @@ export function renderReports(root: HTMLElement): () => void {
     // The API needs the bearer header, so the CSV is fetched and handed to the browser as a file.
     const res = await apiRaw('GET', query('csv'));
     // Named after the days the user chose (Vietnam dates, issue #12), whatever the API's instants.
-    const name = csvFileName(ward.value, from.value, to.value);
+    const name = csvFileName(ward.value ? store.wardName(ward.value) : '', from.value, to.value);
     const url = URL.createObjectURL(await res.blob());
     const a = h('a', { href: url, download: name });
     document.body.append(a);

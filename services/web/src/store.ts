@@ -1,6 +1,16 @@
 import { api, fetchAll, session } from './api.ts';
 import { displayState } from './logic.ts';
-import type { Alert, Device, DisplayState, Incident, MaintenanceEvent, Ward } from './types.ts';
+import type {
+  Alert,
+  Device,
+  DisplayState,
+  Incident,
+  MaintenanceEvent,
+  SessionEnded,
+  SessionEndReason,
+  User,
+  Ward,
+} from './types.ts';
 
 /**
  * The live picture the views share: every device the user may see and every unresolved alert,
@@ -24,6 +34,17 @@ class Store {
   live: 'connecting' | 'live' | 'down' = 'connecting';
   private listeners = new Set<(c: Change) => void>();
   private source: EventSource | null = null;
+  /**
+   * Issue #12: the server ended this session (signed out elsewhere, password changed, account
+   * disabled, expired). main.ts signs out and says why; set before connect().
+   */
+  onSessionEnded: (reason: SessionEndReason) => void = () => {};
+  /**
+   * This tab's own password change while it is under way (account-view.ts): the server ends the
+   * old token's stream before the answer with the new token arrives, so wait for it before
+   * deciding the session is over.
+   */
+  tokenChange: Promise<unknown> | null = null;
 
   subscribe(fn: (c: Change) => void): () => void {
     this.listeners.add(fn);
@@ -133,6 +154,46 @@ class Store {
         this.applyIncident(JSON.parse((e as MessageEvent<string>).data) as Incident),
       );
     }
+    es.addEventListener('session.ended', (e) => {
+      const { reason } = JSON.parse((e as MessageEvent<string>).data) as SessionEnded;
+      this.sessionEnded(es, token, reason);
+    });
+  }
+
+  /**
+   * Issue #12: the stream's token is dead (or its user changed). Close the EventSource first: left
+   * open it would keep reconnecting with the dead token.
+   */
+  private sessionEnded(es: EventSource, token: string, reason: SessionEndReason): void {
+    es.close();
+    if (this.source !== es) return; // an old stream, already replaced
+    this.source = null;
+    this.live = 'down';
+    // No 'reset' here: views would reload with the dead token. Reconnecting emits one on `open`.
+    const decide = () => this.afterSessionEnded(token, reason);
+    if (this.tokenChange !== null) void this.tokenChange.then(decide, decide);
+    else decide();
+  }
+
+  private afterSessionEnded(token: string, reason: SessionEndReason): void {
+    if (this.source !== null) return; // reconnected meanwhile (own password change)
+    // This tab changed its own password: it holds the new token already; the old one's stream ended.
+    if (session.token() !== token) {
+      this.connect();
+      return;
+    }
+    // Role or wards changed: the token still works; read who we are now and reconnect.
+    if (reason === 'user_changed') {
+      api<User>('GET', '/api/v1/auth/me')
+        .then((user) => {
+          if (session.token() === token) session.set(token, user);
+          this.onSessionEnded(reason);
+          this.connect();
+        })
+        .catch(() => {}); // a 401 here signs out through api.ts
+      return;
+    }
+    this.onSessionEnded(reason);
   }
 
   /** Listeners told when a maintenance window starts or ends (the maintenance screen re-reads its list). */

@@ -4,14 +4,25 @@
  * server's schemas, the bundle gets none of them (Vite erases `import type`).
  */
 import type { Static } from '@sinclair/typebox';
+import type { AuditJson } from '../../api/audit.ts';
+import type { WindowJson } from '../../api/routes/maintenance.ts';
+import type { ChannelJson, RouteJson } from '../../api/routes/notification-channels.ts';
+import type { NotificationJson } from '../../api/routes/notifications.ts';
 import type { AvailabilityReportJson, Group as GroupJson } from '../../api/routes/reports.ts';
+import type { WardJson } from '../../api/routes/wards.ts';
 import type {
   AlertJson,
   DeviceStateT,
   DeviceWithStatus,
+  IncidentJson,
   Kind as KindJson,
+  MaintenanceEventJson,
   Role as RoleJson,
+  SessionEndedJson,
+  StateCounts as StateCountsJson,
+  StatusSummaryJson,
   UserJson,
+  UserRecordJson,
 } from '../../api/schemas.ts';
 
 /** Device kinds (devices/protocol DEVICE_KINDS); a `gateway` reports for the cameras behind it (issue #5). */
@@ -36,69 +47,34 @@ export type Group = Static<typeof GroupJson>;
 export type Report = Static<typeof AvailabilityReportJson>;
 
 /** SSE `maintenance.started` / `maintenance.ended` (issue #12): each device's flag after the change. */
-export interface MaintenanceEvent {
-  windowId: number;
-  at: string;
-  wards: string[];
-  devices: Array<{ deviceId: string; ward: string; maintenance: boolean }>;
-}
+export type MaintenanceEvent = Static<typeof MaintenanceEventJson>;
 
 /** GET /api/v1/status/summary (issue #12: a device in maintenance counts only as `maintenance`). */
-export interface StateCounts {
-  total: number;
-  online: number;
-  offline: number;
-  unknown: number;
-  maintenance: number;
-}
-export interface StatusSummary extends StateCounts {
-  byKind: Record<Kind, StateCounts>;
-  byWard: Record<string, StateCounts>;
-}
+export type StateCounts = Static<typeof StateCountsJson>;
+export type StatusSummary = Static<typeof StatusSummaryJson>;
 
 /** A ward as a record (issue #12): people read `name`, never `id`. */
-export interface Ward {
-  id: string;
-  name: string;
-  outline: { type: 'Polygon' | 'MultiPolygon'; coordinates: unknown } | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type Ward = Static<typeof WardJson>;
 
 /** A maintenance window as GET /api/v1/maintenance lists it. */
-export interface MaintenanceWindow {
-  id: number;
-  deviceIds: string[];
-  ward: string | null;
-  powerZone: string | null;
-  from: string | null;
-  to: string | null;
-  cron: string | null;
-  durationS: number | null;
-  timezone: string;
-  note: string | null;
-  createdBy: string;
-  createdAt: string;
-  active: boolean;
-}
+export type MaintenanceWindow = Static<typeof WindowJson>;
 
 /** An area outage or a dead parent (issue #12): one card for many offline devices. */
-export interface Incident {
-  id: number;
-  /** dead_parent: a gateway/NVR offline with the devices behind it. */
-  type: 'area_outage' | 'dead_parent';
-  ward: string;
-  powerZone: string | null;
-  parentId: string | null;
-  deviceIds: string[];
-  alertIds: number[];
-  state: 'open' | 'resolved';
-  openedAt: string;
-  resolvedAt: string | null;
-  message: string;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-  resolvedBy: string | null;
-  assignee: string | null;
-  members: { total: number; back: number; byKind: Record<string, number> };
-}
+export type Incident = Static<typeof IncidentJson>;
+
+/** A user as admins list them (GET /api/v1/users): with `disabled`. */
+export type UserRecord = Static<typeof UserRecordJson>;
+
+/** GET /api/v1/notification-channels: never carries a secret, only whether one is set. */
+export type Channel = Static<typeof ChannelJson>;
+/** GET /api/v1/notification-routes. */
+export type Route = Static<typeof RouteJson>;
+/** A row of GET /api/v1/notifications (the outbox). */
+export type Delivery = Static<typeof NotificationJson>;
+
+/** A row of GET /api/v1/audit. */
+export type AuditEntry = Static<typeof AuditJson>;
+
+/** SSE `session.ended` (issue #12: the app signs out and says why). */
+export type SessionEnded = Static<typeof SessionEndedJson>;
+export type SessionEndReason = SessionEnded['reason'];

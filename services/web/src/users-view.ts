@@ -1,13 +1,9 @@
 import { checkedWards, field, ROLES, roleLabel, wardCheckboxes, wardsText } from './admin-common.ts';
 import { api, session } from './api.ts';
-import { h, select } from './dom.ts';
+import { h, select, showError } from './dom.ts';
 import { t } from './i18n.ts';
 import { store } from './store.ts';
-import type { Role, User } from './types.ts';
-
-interface UserRecord extends User {
-  disabled: boolean;
-}
+import type { Role, UserRecord } from './types.ts';
 
 /**
  * Users (admin, issue #12): create with role and wards, change role and wards, disable/enable,
@@ -27,7 +23,7 @@ export function renderUsers(root: HTMLElement): () => void {
     if (!closed) render();
   };
   const fail = (form: HTMLElement) => (err: Error) => {
-    form.querySelector('.ww-error')!.textContent = err.message;
+    showError(form.querySelector<HTMLElement>('.ww-error')!, err);
   };
   const buttons = (submit: string) =>
     h(
@@ -196,7 +192,7 @@ export function renderUsers(root: HTMLElement): () => void {
     ),
   );
   load().catch((err: Error) => {
-    status.textContent = err.message;
+    showError(status, err);
   });
   return () => {
     closed = true;

@@ -1,6 +1,6 @@
 import { field } from './admin-common.ts';
 import { api, session } from './api.ts';
-import { h } from './dom.ts';
+import { h, showError, UserError } from './dom.ts';
 import { type Outline, outlineFromGeoJson } from './geojson.ts';
 import { formatTime, t } from './i18n.ts';
 import { store } from './store.ts';
@@ -31,7 +31,7 @@ export function renderWards(root: HTMLElement): () => void {
       // not JSON: reported below like any other file without an area
     }
     const outline = outlineFromGeoJson(doc);
-    if (!outline) throw new Error(t('admOutlineBad'));
+    if (!outline) throw new UserError(t('admOutlineBad'));
     return outline;
   };
 
@@ -80,7 +80,7 @@ export function renderWards(root: HTMLElement): () => void {
         await load();
       };
       save().catch((err: Error) => {
-        error.textContent = err.message;
+        showError(error, err);
       });
     });
     formBox.replaceChildren(form);
@@ -154,7 +154,7 @@ export function renderWards(root: HTMLElement): () => void {
     if (c.kind === 'reset') render();
   });
   load().catch((err: Error) => {
-    status.textContent = err.message;
+    showError(status, err);
   });
   return () => {
     closed = true;

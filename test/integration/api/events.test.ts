@@ -237,13 +237,13 @@ describe('streams end with their session', () => {
   it('a password change closes the user’s streams', async () => {
     const { username, s } = await userStream();
     expect((await patch(username, { password: 'a-new-password' })).status).toBe(200);
-    expect(await endedWith(s)).toBe('revoked');
+    expect(await endedWith(s)).toBe('password_changed');
   });
 
   it('disabling the user closes their streams', async () => {
     const { username, s } = await userStream();
     expect((await patch(username, { disabled: true })).status).toBe(200);
-    expect(await endedWith(s)).toBe('revoked');
+    expect(await endedWith(s)).toBe('disabled');
   });
 
   it('a role change closes the user’s streams; the token keeps working with the new role', async () => {

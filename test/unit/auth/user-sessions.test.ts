@@ -74,11 +74,11 @@ describe('UserService.watchSession', () => {
     const a = await open('vera');
     const other = await open('tuan');
     await users.update('vera', { password: 'new-password-vera' });
-    expect(a.ended).toEqual(['revoked']);
+    expect(a.ended).toEqual(['password_changed']);
     await users.update('vera', { password: 'password-vera' });
     const b = await open('vera');
     await users.update('vera', { disabled: true });
-    expect(b.ended).toEqual(['revoked']);
+    expect(b.ended).toEqual(['disabled']);
     await users.update('vera', { disabled: false });
     expect(other.ended).toEqual([]);
     other.stop();
@@ -89,7 +89,7 @@ describe('UserService.watchSession', () => {
     const other = await open('tuan');
     const fresh = await users.changeOwnPassword('vera', 'password-vera', 'own-new-password');
     expect(fresh).not.toBeNull();
-    expect([a.ended, other.ended]).toEqual([['revoked'], []]);
+    expect([a.ended, other.ended]).toEqual([['password_changed'], []]);
     await users.update('vera', { password: 'password-vera' });
     other.stop();
   });

@@ -275,4 +275,76 @@ describe('incidents: message, members and actions', () => {
     expect(open).toHaveLength(1);
     expect(open[0]?.deviceIds).toHaveLength(5);
   });
+
+  // Issue #12: an alert joining an incident someone is already on is part of that work.
+  it('a member joining an acknowledged, assigned area outage is acknowledged and assigned with it, history saying so', async () => {
+    ids(10).map((id) => goOffline(id));
+    await settle();
+    const incident = repo.listOpen()[0] as Incident;
+    clock.t += 1000;
+    service.assign(incident.id, 'tech.an', 'tech.an');
+    service.acknowledge(incident.id, 'tech.an', 'mất điện trạm 9');
+    clock.t += 60_000;
+    const late = goOffline('light-10');
+    const joinedAt = clock.t;
+    await settle();
+    expect(repo.get(incident.id)?.alertIds).toContain(late.id);
+    expect(alerts.get(late.id)).toMatchObject({
+      state: 'acknowledged',
+      acknowledgedBy: 'tech.an',
+      acknowledgedAt: joinedAt,
+      assignee: 'tech.an',
+      incidentId: incident.id,
+    });
+    const history = alerts.history(late.id);
+    expect(history.filter((h) => h.action === 'ack')).toEqual([
+      expect.objectContaining({
+        by: 'tech.an',
+        note: `joined incident ${incident.id}, already acknowledged`,
+      }),
+    ]);
+    expect(history.filter((h) => h.action === 'assign').at(-1)).toMatchObject({
+      by: 'system',
+      note: 'tech.an',
+    });
+    // A member that came back and drops again opens a new alert: it joins the work too.
+    comeBack('light-3');
+    const again = goOffline('light-3');
+    await settle();
+    expect(alerts.get(again.id)).toMatchObject({ state: 'acknowledged', assignee: 'tech.an' });
+    // Nothing on the board is "new" for this cause.
+    const unacked = repo
+      .get(incident.id)
+      ?.alertIds.map((id) => alerts.get(id))
+      .filter((a) => a?.state === 'open');
+    expect(unacked).toEqual([]);
+  });
+
+  it('a member joining an incident nobody acknowledged stays open; an assignee alone is inherited', async () => {
+    ids(5).map((id) => goOffline(id));
+    await settle();
+    const incident = repo.listOpen()[0] as Incident;
+    const joined = goOffline('light-5');
+    await settle();
+    expect(alerts.get(joined.id)).toMatchObject({ state: 'open', assignee: null });
+    expect(alerts.history(joined.id).filter((h) => h.action === 'ack')).toEqual([]);
+    service.assign(incident.id, 'tech.binh', 'admin');
+    const next = goOffline('light-6');
+    await settle();
+    expect(alerts.get(next.id)).toMatchObject({ state: 'open', assignee: 'tech.binh' });
+  });
+
+  it('a camera joining an acknowledged dead parent incident is acknowledged with it', async () => {
+    goOffline('gw-1');
+    goOffline('cam-a', 'gw-1');
+    const incident = repo.listOpen().find((i) => i.type === 'dead_parent') as Incident;
+    clock.t += 1000;
+    service.acknowledge(incident.id, 'tech.an', null);
+    const late = goOffline('cam-b', 'gw-1');
+    expect(repo.get(incident.id)?.alertIds).toContain(late.id);
+    expect(alerts.get(late.id)).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'tech.an' });
+    expect(alerts.history(late.id).find((h) => h.action === 'ack')?.note).toBe(
+      `joined incident ${incident.id}, already acknowledged`,
+    );
+  });
 });

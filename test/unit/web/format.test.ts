@@ -37,8 +37,12 @@ describe('Vietnam dates and chart axes (issue #12)', () => {
 
   it('the CSV file is named after the chosen Vietnam dates', () => {
     expect(csvFileName('', '2026-12-01', '2026-12-03')).toBe('availability-all-2026-12-01-2026-12-03.csv');
-    expect(csvFileName('binh-ngoc', '2026-12-01', '2026-12-01')).toBe(
-      'availability-binh-ngoc-2026-12-01-2026-12-01.csv',
+    // The ward's name, never its id (issue #12); spaces and what a file name cannot hold become '-'.
+    expect(csvFileName('Phường Bình Ngọc', '2026-12-01', '2026-12-01')).toBe(
+      'availability-Phường-Bình-Ngọc-2026-12-01-2026-12-01.csv',
+    );
+    expect(csvFileName('Tổ 3/Khu A', '2026-12-01', '2026-12-01')).toBe(
+      'availability-Tổ-3-Khu-A-2026-12-01-2026-12-01.csv',
     );
   });
 });

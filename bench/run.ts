@@ -22,11 +22,13 @@ import http from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connectAll, type Generator, startGenerators, stopGenerators } from './lib/generators.ts';
-import { countHeartbeats, startLatencyProbe } from './lib/influx.ts';
+import { countHeartbeats, influxCommand, startLatencyProbe } from './lib/influx.ts';
 import { cpuWindow, pct, round, rssBytes, sleep, waitFor, withTimeout } from './lib/proc.ts';
+import { startupScenario } from './lib/startup.ts';
 import {
   type DeviceSpec,
   ROOT_DIR,
+  type Runtime,
   type System,
   startMosquittoPipeline,
   startWardwatch,
@@ -45,7 +47,7 @@ function opt(name: string): string | undefined {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
 }
 const QUICK = flag('quick');
-const ALL = ['fleet', 'throughput', 'detection', 'storm', 'api'] as const;
+const ALL = ['fleet', 'throughput', 'detection', 'storm', 'api', 'startup', 'ward'] as const;
 type Scenario = (typeof ALL)[number];
 const scenarios = (opt('scenario')?.split(',') ?? [...ALL]) as Scenario[];
 for (const s of scenarios)
@@ -78,6 +80,15 @@ const TAG = QUICK ? 'pipeline-quick' : 'pipeline';
 const SYSTEMS = new Set(opt('systems')?.split(',') ?? ['wardwatch', 'mosquitto']);
 for (const s of SYSTEMS)
   if (s !== 'wardwatch' && s !== 'mosquitto') throw new Error(`unknown system '${s}' (wardwatch, mosquitto)`);
+/**
+ * `--runtime compiled|tsx` (issue #15): how the service under test runs; compiled
+ * (`node dist/services/main.js`, what `npm start` runs) unless told otherwise.
+ */
+const RUNTIME = (opt('runtime') ?? 'compiled') as Runtime;
+if (RUNTIME !== 'compiled' && RUNTIME !== 'tsx')
+  throw new Error(`unknown runtime '${RUNTIME}' (compiled, tsx)`);
+/** Starts per (runtime, data set) in the startup scenario. */
+const STARTUP_RUNS = Number(opt('startup-runs') ?? (QUICK ? 2 : 5));
 /** `--out DIR`: where results go (default bench/results; a profiling run should not replace them). */
 const OUT_DIR = opt('out') ?? join(ROOT_DIR, 'bench/results');
 
@@ -162,11 +173,11 @@ async function startSystem(kind: 'wardwatch' | 'mosquitto', scenario: string): P
   if (kind === 'mosquitto') return startMosquittoPipeline(INFLUX, db);
   // The lead's storage rewrite may be mid-edit: one retry after a pause.
   try {
-    return await startWardwatch(INFLUX, db);
+    return await startWardwatch(INFLUX, db, RUNTIME);
   } catch (err) {
     log(`wardwatch failed to start (${(err as Error).message.split('\n')[0]}); retrying in 20 s`);
     await sleep(20_000);
-    return startWardwatch(INFLUX, db);
+    return startWardwatch(INFLUX, db, RUNTIME);
   }
 }
 
@@ -932,6 +943,49 @@ async function main() {
     });
   }
 
+  if (want.has('startup')) {
+    type St = Awaited<ReturnType<typeof startupScenario>>;
+    let st: St | null = null;
+    const db = dbName('ww', 'startup');
+    await guard('startup', HARD(300 + STARTUP_RUNS * 120), async () => {
+      st = await startupScenario(INFLUX, db, STARTUP_RUNS, log);
+    });
+    await influxCommand(INFLUX, `DROP DATABASE "${db}"`).catch(() => {});
+    const sr = st as St | null;
+    const cell = (key: string, field: string): Cell => sr?.summary[key]?.[field] ?? null;
+    for (const data of ['empty', 'demo-ward'] as const) {
+      const what = data === 'empty' ? 'empty data dir (first start)' : 'demo ward (104 devices, restart)';
+      for (const runtime of ['compiled', 'tsx'] as const) {
+        const median = cell(`${runtime}/${data}`, 'readyMsMedian');
+        addRow({
+          scenario: 'startup',
+          metric: `start-up to serving (/healthz 200 and MQTT accepting), ${what}, ${runtime === 'compiled' ? 'node dist/… (npm start)' : 'tsx'}: median (min–max), ms`,
+          wardwatch:
+            median === null
+              ? null
+              : `${fmt(median)} (${fmt(cell(`${runtime}/${data}`, 'readyMsMin'))}–${fmt(cell(`${runtime}/${data}`, 'readyMsMax'))})`,
+          mosquitto: null,
+          target: runtime === 'compiled' ? '≤ 3,000 ms' : '',
+          pass: runtime === 'compiled' ? (typeof median === 'number' ? median <= 3000 : false) : null,
+        });
+      }
+    }
+    for (const runtime of ['compiled', 'tsx'] as const)
+      addRow({
+        scenario: 'startup',
+        metric: `RSS of the service 3 s after serving, 0 devices, empty data dir, ${runtime}: median, MiB`,
+        wardwatch: cell(`${runtime}/empty`, 'rssMiBMedian'),
+        mosquitto: null,
+        target: '',
+        pass: null,
+      });
+    addDetails('startup', {
+      wardwatch: sr,
+      method:
+        'spawn → first 200 from GET /healthz and first accepted TCP connection on the MQTT port, both polled every 20 ms; readyMs = the later of the two. Runtimes alternate.',
+    });
+  }
+
   // ---- write: this run's scenarios, then one table from every scenario file present (a run of
   // some scenarios keeps the others' latest results; each row says when it was measured).
   const options = {
@@ -942,6 +996,8 @@ async function main() {
     detectDevices: DETECT_DEVICES,
     rates: RATES,
     stepS: STEP_S,
+    runtime: RUNTIME,
+    startupRuns: STARTUP_RUNS,
   };
   mkdirSync(OUT_DIR, { recursive: true });
   for (const s of scenarios) {
@@ -997,12 +1053,14 @@ function renderMarkdown(info: ReturnType<typeof machine>): string {
   for (const f of files) {
     const o = f.options;
     const setup =
-      f.scenario === 'throughput'
-        ? `200 connections, steps of ${o.stepS} s at ${o.rates.join(', ')} msg/s`
-        : f.scenario === 'detection'
-          ? `${o.detectDevices} devices, heartbeatIntervalS 10, missedHeartbeats 3`
-          : `${o.devices} devices${o.devices < o.requestedDevices ? ` (capped from ${o.requestedDevices} by \`ulimit -n\`)` : ''}` +
-            (f.scenario === 'fleet' ? `, ${o.durationS} s window` : '');
+      f.scenario === 'startup'
+        ? `${(f.options as { startupRuns?: number }).startupRuns ?? '?'} starts per runtime and data set`
+        : f.scenario === 'throughput'
+          ? `200 connections, steps of ${o.stepS} s at ${o.rates.join(', ')} msg/s`
+          : f.scenario === 'detection'
+            ? `${o.detectDevices} devices, heartbeatIntervalS 10, missedHeartbeats 3`
+            : `${o.devices} devices${o.devices < o.requestedDevices ? ` (capped from ${o.requestedDevices} by \`ulimit -n\`)` : ''}` +
+              (f.scenario === 'fleet' ? `, ${o.durationS} s window` : '');
     lines.push(`| ${f.scenario} | ${f.machine.date.slice(0, 16).replace('T', ' ')} UTC | ${setup} |`);
   }
   lines.push(

@@ -970,6 +970,19 @@ async function main() {
         });
       }
     }
+    for (const data of ['empty', 'demo-ward'] as const) {
+      const c = cell(`compiled/${data}`, 'cpuMsMedian');
+      const t = cell(`tsx/${data}`, 'cpuMsMedian');
+      addRow({
+        scenario: 'startup',
+        metric: `CPU time (user + system) to serving, ${data === 'empty' ? 'empty data dir' : 'demo ward'}: median, compiled / tsx, ms (ratio compiled ÷ tsx)`,
+        wardwatch: c === null || t === null ? null : `${fmt(c)} / ${fmt(t)}`,
+        mosquitto: null,
+        ratio: typeof c === 'number' && typeof t === 'number' && t > 0 ? round(c / t, 2) : null,
+        target: '',
+        pass: null,
+      });
+    }
     for (const runtime of ['compiled', 'tsx'] as const)
       addRow({
         scenario: 'startup',

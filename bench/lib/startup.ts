@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import { provisionFleet } from '../../devices/simulator/provision.ts';
 import { loadWard } from '../../devices/simulator/ward.ts';
-import { freePort, pct, round, rssBytes, sleep, stopChild, track, trackDir } from './proc.ts';
+import { cpuSeconds, freePort, pct, round, rssBytes, sleep, stopChild, track, trackDir } from './proc.ts';
 import { ROOT_DIR, type Runtime, serviceArgs } from './systems.ts';
 
 const ADMIN_PASSWORD = 'bench-admin-password';
@@ -31,6 +31,11 @@ export interface StartSample {
   mqttMs: number;
   /** Both serving: max(healthzMs, mqttMs). */
   readyMs: number;
+  /**
+   * CPU time (user + system) the process used until both served: what the start costs, much less
+   * sensitive than readyMs to other work on a shared machine.
+   */
+  cpuMs: number;
   /** RSS SETTLE_MS after serving, no device connected. */
   rssMiB: number;
 }
@@ -113,8 +118,9 @@ export async function timeStart(
       const now = performance.now() - t0;
       if (h && healthzMs === null) healthzMs = now;
       if (m && mqttMs === null) mqttMs = now;
-      await sleep(20);
+      if (healthzMs === null || mqttMs === null) await sleep(20);
     }
+    const cpuMs = (cpuSeconds(child.pid ?? 0) ?? 0) * 1000;
     await sleep(SETTLE_MS);
     const rss = rssBytes(child.pid ?? 0) ?? 0;
     return {
@@ -123,6 +129,7 @@ export async function timeStart(
       healthzMs: round(healthzMs),
       mqttMs: round(mqttMs),
       readyMs: round(Math.max(healthzMs, mqttMs)),
+      cpuMs: round(cpuMs),
       rssMiB: round(rss / 2 ** 20, 1),
     };
   } finally {
@@ -207,6 +214,10 @@ export async function startupScenario(
         readyMsMax: pct(
           s.map((x) => x.readyMs),
           1,
+        ),
+        cpuMsMedian: pct(
+          s.map((x) => x.cpuMs),
+          0.5,
         ),
         healthzMsMedian: pct(
           s.map((x) => x.healthzMs),

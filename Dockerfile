@@ -2,7 +2,7 @@
 # docker-compose.yml). Issue #15: the image runs compiled JavaScript (`node dist/services/main.js`),
 # not TypeScript through tsx: a `build` stage with every dependency compiles the service and the
 # device programs (tsc → dist/services, dist/devices) and builds the web app (Vite → dist/web);
-# only that output and the runtime dependencies go into the image.
+# that output goes into the image with the runtime dependencies.
 #
 #   docker build -t wardwatch .
 #   docker run -p 8080:8080 -p 1883:1883 -v wardwatch-data:/data \
@@ -35,10 +35,10 @@ ENV NODE_ENV=production \
     WARDWATCH_HOST=0.0.0.0 \
     WARDWATCH_DATA_DIR=/data
 COPY --from=deps /app/node_modules ./node_modules
-# What the compiled service reads at run time: package.json ("type": "module"; it also marks the
-# root that config/default.yaml, the ward outlines and dist/web are found from) and config/.
-COPY package.json package-lock.json ./
-COPY config ./config
+# The checkout (.dockerignore keeps out the rest): the compiled service reads package.json ("type":
+# "module"; it also marks the root config/default.yaml, the ward outlines and dist/web are found
+# from) and config/; the sources stay for `npm run backup` (scripts/backup.ts, through tsx).
+COPY . .
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown node:node /data
 USER node

@@ -13,10 +13,10 @@ WW_BUILD_STAMP=dist/.build-stamp
 
 ww_build_is_fresh() {
   [ -f "$WW_BUILD_STAMP" ] && [ -f dist/services/main.js ] || return 1
-  # Any source, build setting or dependency change newer than the stamp makes it stale. The web
-  # app's sources are Vite's (build:web), not tsc's.
+  # Any TypeScript source, build setting or dependency change newer than the stamp makes it stale
+  # (a README edit does not). The web app's sources are Vite's (build:web), not tsc's.
   local newer
-  newer=$(find services devices -path services/web/src -prune -o -type f -newer "$WW_BUILD_STAMP" -print -quit)
+  newer=$(find services devices -path services/web/src -prune -o -type f -name '*.ts' -newer "$WW_BUILD_STAMP" -print -quit)
   [ -z "$newer" ] || return 1
   local f
   for f in tsconfig.json tsconfig.build.json package.json package-lock.json; do

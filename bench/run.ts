@@ -1287,7 +1287,14 @@ function renderMarkdown(info: ReturnType<typeof machine>): string {
               ? `${o.detectDevices} devices, heartbeatIntervalS 10, missedHeartbeats 3`
               : `${o.devices} devices${o.devices < o.requestedDevices ? ` (capped from ${o.requestedDevices} by \`ulimit -n\`)` : ''}` +
                 (f.scenario === 'fleet' ? `, ${o.durationS} s window` : '');
-    lines.push(`| ${f.scenario} | ${f.machine.date.slice(0, 16).replace('T', ' ')} UTC | ${setup} |`);
+    // Issue #15: runs before 2026-12-03 ran the service through tsx; the ward row says it already.
+    const runtime =
+      f.scenario === 'ward' || f.scenario === 'startup'
+        ? ''
+        : `, service ${(f.options as { runtime?: string }).runtime ?? 'tsx'}`;
+    lines.push(
+      `| ${f.scenario} | ${f.machine.date.slice(0, 16).replace('T', ' ')} UTC | ${setup}${runtime} |`,
+    );
   }
   lines.push(
     '',

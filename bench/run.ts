@@ -6,10 +6,11 @@
  *   npm run bench                                   # every scenario, 20,000 devices (capped, see below)
  *   npm run bench -- --quick                        # small smoke run of every scenario (~3 min)
  *   npm run bench -- --scenario fleet,api --devices 5000 --duration 60
- * Options: --scenario fleet,throughput,detection,storm,api   --devices N (fleet/storm/api)
+ * Options: --scenario fleet,throughput,detection,storm,api,startup,ward   --devices N (fleet/storm/api)
  *          --systems wardwatch,mosquitto   --out DIR (default bench/results)
  *          --duration S (fleet measuring window)   --detect-devices N   --rates 2000,5000,…
  *          --step S (seconds per throughput step)   --quick
+ *          --runtime compiled|tsx (issue #15; default compiled)   --ward-devices N   --startup-runs N
  *
  * Fleet, storm and api share one fleet per system (provision, connect, steady load, then the API
  * requests, then the storm); throughput and detection start their own. Every system is started

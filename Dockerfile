@@ -1,5 +1,8 @@
 # wardwatch: the service, and the device simulator (same image, another command; see
-# docker-compose.yml). TypeScript runs directly through tsx; only the web app is built (stage `web`).
+# docker-compose.yml). Issue #15: the image runs compiled JavaScript (`node dist/services/main.js`),
+# not TypeScript through tsx: a `build` stage with every dependency compiles the service and the
+# device programs (tsc → dist/services, dist/devices) and builds the web app (Vite → dist/web);
+# that output goes into the image with the runtime dependencies.
 #
 #   docker build -t wardwatch .
 #   docker run -p 8080:8080 -p 1883:1883 -v wardwatch-data:/data \
@@ -13,16 +16,18 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-# Runtime dependencies only. tsx, which runs the service, is in "dependencies" (not dev), so
-# --omit=dev keeps it; the type checker, linter and test runner are not needed to run.
+# Runtime dependencies only; the type checker, linter, bundler and test runner are not needed to run.
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# The web app (services/web) is built with Vite, a dev dependency: a stage with every dependency
-# builds it, and only its output (dist/web) goes into the image.
-FROM deps AS web
+# `npm run build` (scripts/build.sh): tsc -p tsconfig.build.json and the web app, with the dev
+# dependencies (TypeScript, Vite) of this stage.
+FROM deps AS build
 RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY services ./services
-RUN npm run build:web
+COPY devices ./devices
+RUN npm run build
 
 FROM node:20-bookworm-slim
 WORKDIR /app
@@ -30,14 +35,16 @@ ENV NODE_ENV=production \
     WARDWATCH_HOST=0.0.0.0 \
     WARDWATCH_DATA_DIR=/data
 COPY --from=deps /app/node_modules ./node_modules
-# Everything else the service reads at run time; .dockerignore keeps out the rest.
+# The checkout (.dockerignore keeps out the rest): the compiled service reads package.json ("type":
+# "module"; it also marks the root config/default.yaml, the ward outlines and dist/web are found
+# from) and config/; the sources stay for `npm run backup` (scripts/backup.ts, through tsx).
 COPY . .
-COPY --from=web /app/dist/web ./dist/web
+COPY --from=build /app/dist ./dist
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
 # HTTP API, web app and MQTT over WebSocket (/mqtt); MQTT over TCP.
 EXPOSE 8080 1883
-# `node --import tsx` is `npx tsx` without the extra processes: node itself gets SIGTERM from
-# `docker stop` and shuts down gracefully.
-CMD ["node", "--import", "tsx", "services/main.ts"]
+# node itself is PID 1's child under `init: true` (docker-compose.yml) and gets SIGTERM from
+# `docker stop`, so it shuts down gracefully.
+CMD ["node", "dist/services/main.js"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench` (issue #6): make sure mosquitto and influxd are installed (apt-get when root, like
 # scripts/lib/influxd.sh does for influxdb), start a private influxd in a temp dir (stopped and
-# removed at exit), then run the orchestrator: node --import tsx bench/run.ts "$@".
+# removed at exit), compile the service into dist/ when stale (scripts/lib/build.sh), then run the
+# orchestrator: node --import tsx bench/run.ts "$@".
 # Options are bench/run.ts's (--quick, --scenario, --devices, --duration …; see bench/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,9 +13,13 @@ WW_SCRIPT_NAME=bench
 . scripts/lib/deps.sh
 # shellcheck source=scripts/lib/influxd.sh
 . scripts/lib/influxd.sh
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
 
 ww_install_traps
 ensure_node_modules
+# Issue #15: the service under test runs compiled (dist/services/main.js), as `npm start` runs it.
+ensure_build
 
 mosquitto_bin=$(command -v mosquitto || true)
 [ -z "$mosquitto_bin" ] && [ -x /usr/sbin/mosquitto ] && mosquitto_bin=/usr/sbin/mosquitto

@@ -6,10 +6,11 @@
  *   npm run bench                                   # every scenario, 20,000 devices (capped, see below)
  *   npm run bench -- --quick                        # small smoke run of every scenario (~3 min)
  *   npm run bench -- --scenario fleet,api --devices 5000 --duration 60
- * Options: --scenario fleet,throughput,detection,storm,api   --devices N (fleet/storm/api)
+ * Options: --scenario fleet,throughput,detection,storm,api,startup,ward   --devices N (fleet/storm/api)
  *          --systems wardwatch,mosquitto   --out DIR (default bench/results)
  *          --duration S (fleet measuring window)   --detect-devices N   --rates 2000,5000,…
  *          --step S (seconds per throughput step)   --quick
+ *          --runtime compiled|tsx (issue #15; default compiled)   --ward-devices N   --startup-runs N
  *
  * Fleet, storm and api share one fleet per system (provision, connect, steady load, then the API
  * requests, then the storm); throughput and detection start their own. Every system is started
@@ -21,12 +22,16 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_HEARTBEAT_INTERVAL_S } from '../devices/simulator/fleet.ts';
+import { loadWard } from '../devices/simulator/ward.ts';
 import { connectAll, type Generator, startGenerators, stopGenerators } from './lib/generators.ts';
-import { countHeartbeats, startLatencyProbe } from './lib/influx.ts';
+import { countHeartbeats, influxCommand, startLatencyProbe } from './lib/influx.ts';
 import { cpuWindow, pct, round, rssBytes, sleep, waitFor, withTimeout } from './lib/proc.ts';
+import { startupScenario } from './lib/startup.ts';
 import {
   type DeviceSpec,
   ROOT_DIR,
+  type Runtime,
   type System,
   startMosquittoPipeline,
   startWardwatch,
@@ -45,7 +50,7 @@ function opt(name: string): string | undefined {
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
 }
 const QUICK = flag('quick');
-const ALL = ['fleet', 'throughput', 'detection', 'storm', 'api'] as const;
+const ALL = ['fleet', 'throughput', 'detection', 'storm', 'api', 'startup', 'ward'] as const;
 type Scenario = (typeof ALL)[number];
 const scenarios = (opt('scenario')?.split(',') ?? [...ALL]) as Scenario[];
 for (const s of scenarios)
@@ -78,6 +83,17 @@ const TAG = QUICK ? 'pipeline-quick' : 'pipeline';
 const SYSTEMS = new Set(opt('systems')?.split(',') ?? ['wardwatch', 'mosquitto']);
 for (const s of SYSTEMS)
   if (s !== 'wardwatch' && s !== 'mosquitto') throw new Error(`unknown system '${s}' (wardwatch, mosquitto)`);
+/**
+ * `--runtime compiled|tsx` (issue #15): how the service under test runs; compiled
+ * (`node dist/services/main.js`, what `npm start` runs) unless told otherwise.
+ */
+const RUNTIME = (opt('runtime') ?? 'compiled') as Runtime;
+if (RUNTIME !== 'compiled' && RUNTIME !== 'tsx')
+  throw new Error(`unknown runtime '${RUNTIME}' (compiled, tsx)`);
+/** The ward scenario's fleet (issue #15: a Raspberry Pi 4-class ward box). */
+const WARD_DEVICES = Number(opt('ward-devices') ?? 1000);
+/** Starts per (runtime, data set) in the startup scenario. */
+const STARTUP_RUNS = Number(opt('startup-runs') ?? (QUICK ? 2 : 5));
 /** `--out DIR`: where results go (default bench/results; a profiling run should not replace them). */
 const OUT_DIR = opt('out') ?? join(ROOT_DIR, 'bench/results');
 
@@ -162,11 +178,11 @@ async function startSystem(kind: 'wardwatch' | 'mosquitto', scenario: string): P
   if (kind === 'mosquitto') return startMosquittoPipeline(INFLUX, db);
   // The lead's storage rewrite may be mid-edit: one retry after a pause.
   try {
-    return await startWardwatch(INFLUX, db);
+    return await startWardwatch(INFLUX, db, RUNTIME);
   } catch (err) {
     log(`wardwatch failed to start (${(err as Error).message.split('\n')[0]}); retrying in 20 s`);
     await sleep(20_000);
-    return startWardwatch(INFLUX, db);
+    return startWardwatch(INFLUX, db, RUNTIME);
   }
 }
 
@@ -281,6 +297,107 @@ async function fleetWorld(kind: 'wardwatch' | 'mosquitto', want: Set<Scenario>) 
       }
       log(`${kind}: storm ${JSON.stringify(out.storm)}`);
     }
+  } finally {
+    await stopGenerators(gens);
+    await sys.stop();
+  }
+  out.notes = sys.notes;
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ ward
+
+/**
+ * The ward scenario's devices (issue #15): the demo ward's mix (config/demo/binh-ngoc.json:
+ * cameras every 30 s, some every 60 s, lights and the NVR gateway every 60 s; telemetry at the
+ * heartbeat's cadence, as the simulator sends it), repeated up to `n` devices in one ward. Its stock-firmware
+ * devices (a Tasmota light, a Frigate NVR) speak the wardwatch protocol here: the generator has
+ * no firmware adapters, and the baseline could not route them either.
+ */
+function wardMix(n: number): Array<DeviceSpec & { periodMs: number }> {
+  const demo = loadWard(join(ROOT_DIR, 'config/demo/binh-ngoc.json')).devices;
+  return Array.from({ length: n }, (_, i) => {
+    const d = demo[i % demo.length] as (typeof demo)[number];
+    const periodS = d.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_INTERVAL_S[d.kind];
+    return {
+      id: `w${String(i).padStart(5, '0')}`,
+      kind: d.kind,
+      ward: 'bench-ward',
+      heartbeatIntervalS: periodS,
+      periodMs: periodS * 1000,
+    };
+  });
+}
+
+/**
+ * One ward per system: provision WARD_DEVICES with the demo's mix, read the service's RSS with no
+ * device connected, connect them all, warm up, then a DURATION_S window of CPU (service, influxd,
+ * generator) and RSS (sampled each second; the peak counts).
+ */
+async function wardWorld(kind: 'wardwatch' | 'mosquitto') {
+  const out: Record<string, unknown> = { devices: WARD_DEVICES };
+  const sys = await startSystem(kind, 'ward');
+  let gens: Generator[] = [];
+  try {
+    const mainPid = Object.values(sys.pids())[0] as number;
+    await sleep(3000);
+    const rssAtStart = rssBytes(mainPid) ?? 0;
+    const specs = wardMix(WARD_DEVICES);
+    const provisioned = await withTimeout(sys.provision(specs), 300_000, `${kind}: ward provisioning`);
+    const byId = new Map(specs.map((s) => [s.id, s]));
+    const devices = provisioned.map((d) => ({
+      ...d,
+      kind: byId.get(d.id)?.kind ?? 'camera',
+      periodMs: byId.get(d.id)?.periodMs ?? HB_MS,
+    }));
+    await sleep(3000); // the import's secret rehash settles before the 0-device RSS
+    const rssBefore = rssBytes(mainPid) ?? 0;
+    gens = await startGenerators(sys.mqttUrl, devices, { connectConcurrency: 100 });
+    for (const g of gens) g.send({ cmd: 'fleet', hbMs: HB_MS, telMs: HB_MS, qos: 0 });
+    const conn = await connectAll(gens, 300_000);
+    out.connect = conn;
+    log(`${kind}: ward ${conn.connected}/${devices.length} connected in ${round(conn.ms / 1000, 1)} s`);
+    const warmS = QUICK ? 10 : 30;
+    await sleep(warmS * 1000);
+    const pids: Record<string, number | undefined> = { ...sys.pids(), influxd: INFLUXD_PID };
+    gens.forEach((g, i) => {
+      pids[`generator${i + 1}`] = g.pid;
+    });
+    const cpuEnd = cpuWindow(pids);
+    const sent0 = gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
+    let rssPeak = 0;
+    const rssTimer = setInterval(() => {
+      rssPeak = Math.max(rssPeak, rssBytes(mainPid) ?? 0);
+    }, 1000);
+    await sleep(DURATION_S * 1000);
+    clearInterval(rssTimer);
+    const cpu = cpuEnd();
+    const sent1 = gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
+    const rssNow = rssBytes(mainPid) ?? 0;
+    const rss = Math.max(rssNow, rssPeak);
+    // Every process of the pipeline (the baseline's forwarder is a second, Node, process).
+    const rssAll = Object.values(sys.pids()).reduce<number>(
+      (a, pid) => a + (pid ? (rssBytes(pid) ?? 0) : 0),
+      0,
+    );
+    const pipelinePct = Object.entries(cpu.pctOfOneCore)
+      .filter(([k]) => !k.startsWith('generator'))
+      .reduce((a, [, v]) => a + v, 0);
+    out.ward = {
+      connected: conn.connected,
+      mix: Object.fromEntries(
+        ['camera', 'light', 'gateway'].map((k) => [k, specs.filter((s) => s.kind === k).length]),
+      ),
+      window: cpu,
+      pipelineCpuPct: round(pipelinePct, 1),
+      messagesPerS: round((sent1 - sent0) / cpu.wallS, 1),
+      rssAtStartMiB: round(rssAtStart / 2 ** 20, 1),
+      rssBeforeConnectMiB: round(rssBefore / 2 ** 20, 1),
+      rssMiB: round(rss / 2 ** 20, 1),
+      rssAllProcessesMiB: round(rssAll / 2 ** 20, 1),
+      bytesPerDevice: conn.connected ? round((rss - rssBefore) / conn.connected) : null,
+    };
+    log(`${kind}: ward ${JSON.stringify(out.ward)}`);
   } finally {
     await stopGenerators(gens);
     await sys.stop();
@@ -932,6 +1049,167 @@ async function main() {
     });
   }
 
+  if (want.has('ward')) {
+    const worlds: Record<string, Record<string, unknown>> = {};
+    for (const kind of ['wardwatch', 'mosquitto'] as const)
+      if (SYSTEMS.has(kind))
+        await guard(`ward (${kind})`, HARD(900 + DURATION_S * 2), async () => {
+          worlds[kind] = await wardWorld(kind);
+        });
+    type W = {
+      connected: number;
+      pipelineCpuPct: number;
+      messagesPerS: number;
+      rssAtStartMiB: number;
+      rssBeforeConnectMiB: number;
+      rssMiB: number;
+      rssAllProcessesMiB: number;
+      bytesPerDevice: number | null;
+      window: { pctOfOneCore: Record<string, number> };
+    };
+    const w = worlds.wardwatch?.ward as W | undefined;
+    const m = worlds.mosquitto?.ward as W | undefined;
+    const row = (
+      metric: string,
+      wv: Cell,
+      mv: Cell,
+      target = '',
+      pass: boolean | null = null,
+      ratio?: Cell,
+    ) =>
+      addRow({
+        scenario: 'ward',
+        metric,
+        wardwatch: wv,
+        mosquitto: mv,
+        target,
+        pass,
+        ...(ratio !== undefined && { ratio }),
+      });
+    row(
+      `devices connected (of ${WARD_DEVICES})`,
+      w?.connected ?? null,
+      m?.connected ?? null,
+      String(WARD_DEVICES),
+      w ? w.connected === WARD_DEVICES : false,
+      null,
+    );
+    row(
+      'messages/s offered (the demo mix: heartbeat + telemetry every 30 s or 60 s)',
+      w?.messagesPerS ?? null,
+      m?.messagesPerS ?? null,
+      '',
+      null,
+      null,
+    );
+    row(
+      'RSS of the service with every device connected (peak in the window), MiB',
+      w?.rssMiB ?? null,
+      m?.rssMiB ?? null,
+      '≤ 100 MiB (wardwatch)',
+      w ? w.rssMiB <= 100 : false,
+    );
+    row(
+      'RSS of every pipeline process, every device connected (baseline: mosquitto + forwarder), MiB',
+      w?.rssAllProcessesMiB ?? null,
+      m?.rssAllProcessesMiB ?? null,
+    );
+    row(
+      'RSS of the service at start (no device registered), MiB',
+      w?.rssAtStartMiB ?? null,
+      m?.rssAtStartMiB ?? null,
+    );
+    row(
+      'RSS of the service, no device connected (after provisioning), MiB',
+      w?.rssBeforeConnectMiB ?? null,
+      m?.rssBeforeConnectMiB ?? null,
+    );
+    row(
+      'RSS per connected device: growth from connecting, KB',
+      w?.bytesPerDevice != null ? kb(w.bytesPerDevice) : null,
+      m?.bytesPerDevice != null ? kb(m.bytesPerDevice) : null,
+    );
+    row(
+      'RSS per connected device: whole service RSS ÷ devices, KB',
+      w?.connected ? kb((w.rssMiB * 2 ** 20) / w.connected) : null,
+      m?.connected ? kb((m.rssMiB * 2 ** 20) / m.connected) : null,
+    );
+    row(
+      'pipeline CPU, % of one core (service + influxd)',
+      w?.pipelineCpuPct ?? null,
+      m?.pipelineCpuPct ?? null,
+      '≤ 1.4× Mosquitto pipeline',
+      w && m ? w.pipelineCpuPct <= 1.4 * m.pipelineCpuPct : null,
+    );
+    for (const proc of ['wardwatch', 'mosquitto', 'forwarder', 'influxd', 'generator1']) {
+      const wv = w?.window.pctOfOneCore[proc];
+      const mv = m?.window.pctOfOneCore[proc];
+      if (wv === undefined && mv === undefined) continue;
+      row(`  CPU ${proc}, %`, wv ?? null, mv ?? null, '', null, null);
+    }
+    addDetails('ward', {
+      runtime: RUNTIME,
+      wardwatch: worlds.wardwatch ?? null,
+      mosquitto: worlds.mosquitto ?? null,
+    });
+  }
+
+  if (want.has('startup')) {
+    type St = Awaited<ReturnType<typeof startupScenario>>;
+    let st: St | null = null;
+    const db = dbName('ww', 'startup');
+    await guard('startup', HARD(300 + STARTUP_RUNS * 120), async () => {
+      st = await startupScenario(INFLUX, db, STARTUP_RUNS, log);
+    });
+    await influxCommand(INFLUX, `DROP DATABASE "${db}"`).catch(() => {});
+    const sr = st as St | null;
+    const cell = (key: string, field: string): Cell => sr?.summary[key]?.[field] ?? null;
+    for (const data of ['empty', 'demo-ward'] as const) {
+      const what = data === 'empty' ? 'empty data dir (first start)' : 'demo ward (104 devices, restart)';
+      for (const runtime of ['compiled', 'tsx'] as const) {
+        const median = cell(`${runtime}/${data}`, 'readyMsMedian');
+        addRow({
+          scenario: 'startup',
+          metric: `start-up to serving (/healthz 200 and MQTT accepting), ${what}, ${runtime === 'compiled' ? 'node dist/… (npm start)' : 'tsx'}: median (min–max), ms`,
+          wardwatch:
+            median === null
+              ? null
+              : `${fmt(median)} (${fmt(cell(`${runtime}/${data}`, 'readyMsMin'))}–${fmt(cell(`${runtime}/${data}`, 'readyMsMax'))})`,
+          mosquitto: null,
+          target: runtime === 'compiled' ? '≤ 3,000 ms' : '',
+          pass: runtime === 'compiled' ? (typeof median === 'number' ? median <= 3000 : false) : null,
+        });
+      }
+    }
+    for (const data of ['empty', 'demo-ward'] as const) {
+      const c = cell(`compiled/${data}`, 'cpuMsMedian');
+      const t = cell(`tsx/${data}`, 'cpuMsMedian');
+      addRow({
+        scenario: 'startup',
+        metric: `CPU time (user + system) to serving, ${data === 'empty' ? 'empty data dir' : 'demo ward'}: median, compiled / tsx, ms (ratio compiled ÷ tsx)`,
+        wardwatch: c === null || t === null ? null : `${fmt(c)} / ${fmt(t)}`,
+        mosquitto: null,
+        ratio: typeof c === 'number' && typeof t === 'number' && t > 0 ? round(c / t, 2) : null,
+        target: '',
+        pass: null,
+      });
+    }
+    for (const runtime of ['compiled', 'tsx'] as const)
+      addRow({
+        scenario: 'startup',
+        metric: `RSS of the service 3 s after serving, 0 devices, empty data dir, ${runtime}: median, MiB`,
+        wardwatch: cell(`${runtime}/empty`, 'rssMiBMedian'),
+        mosquitto: null,
+        target: '',
+        pass: null,
+      });
+    addDetails('startup', {
+      wardwatch: sr,
+      method:
+        'spawn → first 200 from GET /healthz and first accepted TCP connection on the MQTT port, both polled every 20 ms; readyMs = the later of the two. Runtimes alternate.',
+    });
+  }
+
   // ---- write: this run's scenarios, then one table from every scenario file present (a run of
   // some scenarios keeps the others' latest results; each row says when it was measured).
   const options = {
@@ -942,6 +1220,9 @@ async function main() {
     detectDevices: DETECT_DEVICES,
     rates: RATES,
     stepS: STEP_S,
+    runtime: RUNTIME,
+    startupRuns: STARTUP_RUNS,
+    wardDevices: WARD_DEVICES,
   };
   mkdirSync(OUT_DIR, { recursive: true });
   for (const s of scenarios) {
@@ -997,13 +1278,24 @@ function renderMarkdown(info: ReturnType<typeof machine>): string {
   for (const f of files) {
     const o = f.options;
     const setup =
-      f.scenario === 'throughput'
-        ? `200 connections, steps of ${o.stepS} s at ${o.rates.join(', ')} msg/s`
-        : f.scenario === 'detection'
-          ? `${o.detectDevices} devices, heartbeatIntervalS 10, missedHeartbeats 3`
-          : `${o.devices} devices${o.devices < o.requestedDevices ? ` (capped from ${o.requestedDevices} by \`ulimit -n\`)` : ''}` +
-            (f.scenario === 'fleet' ? `, ${o.durationS} s window` : '');
-    lines.push(`| ${f.scenario} | ${f.machine.date.slice(0, 16).replace('T', ' ')} UTC | ${setup} |`);
+      f.scenario === 'startup'
+        ? `${(f.options as { startupRuns?: number }).startupRuns ?? '?'} starts per runtime and data set`
+        : f.scenario === 'ward'
+          ? `${(f.options as { wardDevices?: number }).wardDevices ?? '?'} devices, the demo's mix, ${o.durationS} s window, service ${(f.options as { runtime?: string }).runtime ?? 'tsx'}`
+          : f.scenario === 'throughput'
+            ? `200 connections, steps of ${o.stepS} s at ${o.rates.join(', ')} msg/s`
+            : f.scenario === 'detection'
+              ? `${o.detectDevices} devices, heartbeatIntervalS 10, missedHeartbeats 3`
+              : `${o.devices} devices${o.devices < o.requestedDevices ? ` (capped from ${o.requestedDevices} by \`ulimit -n\`)` : ''}` +
+                (f.scenario === 'fleet' ? `, ${o.durationS} s window` : '');
+    // Issue #15: runs before 2026-12-03 ran the service through tsx; the ward row says it already.
+    const runtime =
+      f.scenario === 'ward' || f.scenario === 'startup'
+        ? ''
+        : `, service ${(f.options as { runtime?: string }).runtime ?? 'tsx'}`;
+    lines.push(
+      `| ${f.scenario} | ${f.machine.date.slice(0, 16).replace('T', ' ')} UTC | ${setup}${runtime} |`,
+    );
   }
   lines.push(
     '',

@@ -16,6 +16,8 @@ WW_SCRIPT_NAME=demo
 . scripts/lib/deps.sh
 # shellcheck source=scripts/lib/influxd.sh
 . scripts/lib/influxd.sh
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
 
 [ "${1:-}" = -- ] && shift
 ww_install_traps
@@ -23,6 +25,8 @@ ww_raise_nofile # issue #13: the broker's connection cap follows `ulimit -n`
 ensure_node_modules
 # The web app served at / (services/web); a no-op when the build is newer than its sources.
 npm run --silent build:web
+# Issue #15: the service, the simulator and the receiver run compiled (dist/); a no-op when fresh.
+ensure_build
 
 data_dir=$(ww_abs_dir "${WARDWATCH_DATA_DIR:-./data}")
 export WARDWATCH_DATA_DIR=$data_dir
@@ -110,9 +114,9 @@ fi
 WARDWATCH_DEMO_WEBHOOK_SECRET=$(node -e 'console.log(require("crypto").randomBytes(24).toString("base64url"))')
 export WARDWATCH_DEMO_WEBHOOK_SECRET
 ww_info "starting the webhook receiver (log: $receiver_log)"
-ww_start_detached "$receiver_log" node --import tsx devices/webhook-receiver/cli.ts --port "$receiver_port"
+ww_start_detached "$receiver_log" node dist/devices/webhook-receiver/cli.js --port "$receiver_port"
 receiver_pid=$WW_PID
-ww_track_pid "$pids_file" "$receiver_pid" devices/webhook-receiver/cli.ts
+ww_track_pid "$pids_file" "$receiver_pid" dist/devices/webhook-receiver/cli.js
 ww_on_exit "ww_stop_pid $receiver_pid webhook-receiver 5"
 for ((i = 0; ; i++)); do
   [ "$(ww_http_status "$receiver/")" = 200 ] && break
@@ -123,9 +127,9 @@ done
 
 # --- the service -------------------------------------------------------------------------------
 ww_info "starting wardwatch (log: $service_log)"
-ww_start_detached "$service_log" node --import tsx services/main.ts
+ww_start_detached "$service_log" node dist/services/main.js
 service_pid=$WW_PID
-ww_track_pid "$pids_file" "$service_pid" services/main.ts
+ww_track_pid "$pids_file" "$service_pid" dist/services/main.js
 ww_on_exit "ww_stop_pid $service_pid wardwatch 20"
 for ((i = 0; ; i++)); do
   [ "$(ww_http_status "$api/healthz")" = 200 ] && break
@@ -140,10 +144,10 @@ done
 # --- the simulator -----------------------------------------------------------------------------
 ward=config/demo/binh-ngoc.json
 ww_info "starting the device simulator (log: $simulator_log)"
-ww_start_detached "$simulator_log" node --import tsx devices/simulator/cli.ts \
+ww_start_detached "$simulator_log" node dist/devices/simulator/cli.js \
   --ward "$ward" --api "$api" --mqtt "mqtt://127.0.0.1:$mqtt_port" --control-port "$control_port" "$@"
 simulator_pid=$WW_PID
-ww_track_pid "$pids_file" "$simulator_pid" devices/simulator/cli.ts
+ww_track_pid "$pids_file" "$simulator_pid" dist/devices/simulator/cli.js
 # Registered last, so stopped first: devices disconnect cleanly before the service goes.
 ww_on_exit "ww_stop_pid $simulator_pid simulator 15; rm -f '$pids_file'"
 for ((i = 0; ; i++)); do
@@ -170,7 +174,7 @@ token=$(node -e '
 ' "$api" "$password")
 [ -n "$token" ] || token='<token from POST /api/v1/auth/login>'
 # The demo-webhook channel and its route, made through the API as an admin would in the app.
-if ! WARDWATCH_DEMO_TOKEN=$token node --import tsx devices/webhook-receiver/setup-channel.ts \
+if ! WARDWATCH_DEMO_TOKEN=$token node dist/devices/webhook-receiver/setup-channel.js \
   --api "$api" --hook "$receiver/hook" --ward binh-ngoc >>"$receiver_log" 2>&1; then
   ww_warn "could not set up the demo webhook channel (log: $receiver_log)"
 fi

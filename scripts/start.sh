@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm start`: install npm dependencies if needed, make sure an InfluxDB runs (a project-local
-# influxd unless WARDWATCH_INFLUX_URL is set), then run the service in the foreground.
+# `npm start`: install npm dependencies if needed, compile the service into dist/ when it is
+# missing or older than the sources (issue #15), make sure an InfluxDB runs (a project-local
+# influxd unless WARDWATCH_INFLUX_URL is set), then run `node dist/services/main.js` in the foreground.
 # Configuration: WARDWATCH_* environment variables (config/README.md). Ctrl-C stops the service,
 # then the influxd this script started.
 set -euo pipefail
@@ -12,6 +13,8 @@ WW_SCRIPT_NAME=start
 . scripts/lib/deps.sh
 # shellcheck source=scripts/lib/influxd.sh
 . scripts/lib/influxd.sh
+# shellcheck source=scripts/lib/build.sh
+. scripts/lib/build.sh
 
 ww_install_traps
 # Issue #13: the broker's connection cap follows the open-file limit (docs/operations.md).
@@ -19,6 +22,8 @@ ww_raise_nofile
 ensure_node_modules
 # The web app served at / (services/web); a no-op when the build is newer than its sources.
 npm run --silent build:web
+# Issue #15: the service runs compiled (dist/services/main.js); a no-op when dist/ is up to date.
+ensure_build
 # Issue #13: everything created from here on (data dir, influxd's files, the database) is ours
 # alone. The service sets its own modes too (services/core/private-files.ts); this covers influxd.
 umask 077
@@ -31,12 +36,12 @@ ensure_influx
 # Not `exec`: this shell must outlive the service to stop influxd afterwards. The service gets
 # its own process group, so a Ctrl-C reaches it once, forwarded here, not twice.
 if command -v setsid >/dev/null 2>&1; then
-  setsid node --import tsx services/main.ts "$@" &
+  setsid node dist/services/main.js "$@" &
 else
-  node --import tsx services/main.ts "$@" &
+  node dist/services/main.js "$@" &
 fi
 service=$!
-ww_track_pid "$pids_file" "$service" services/main.ts
+ww_track_pid "$pids_file" "$service" dist/services/main.js
 ww_on_exit "rm -f '$pids_file'"
 # shellcheck disable=SC2317 # called from the traps below
 forward() {

@@ -1,6 +1,7 @@
 /**
  * The two systems under test, each started fresh per scenario with its own InfluxDB database:
- * - wardwatch: `node --import tsx services/main.ts` with a generated config file (temp dataDir,
+ * - wardwatch: `node dist/services/main.js` (compiled, as `npm start` runs it; issue #15) or
+ *   `node --import tsx services/main.ts` with a generated config file (temp dataDir,
  *   free ports, limits raised so the benchmark measures the pipeline, not the brute-force limits);
  *   devices provisioned through POST /api/v1/devices/import (CSV, 5,000 rows a request).
  * - the Mosquitto pipeline: stock `mosquitto` (anonymous on 127.0.0.1, no persistence, no queue
@@ -22,7 +23,20 @@ const ADMIN_PASSWORD = 'bench-admin-password';
 export interface DeviceSpec {
   id: string;
   heartbeatIntervalS?: number;
+  /** Default camera. */
+  kind?: 'camera' | 'light' | 'gateway';
+  /** Default: one of 20 wards by index. */
+  ward?: string;
 }
+
+/**
+ * How the service runs (issue #15): `compiled` is `node dist/services/main.js`, what `npm start`,
+ * the demo and the Docker image run (bench/run.sh builds dist/ first); `tsx` is the TypeScript
+ * sources through tsx's loader, as the tests run it.
+ */
+export type Runtime = 'compiled' | 'tsx';
+export const serviceArgs = (runtime: Runtime): string[] =>
+  runtime === 'compiled' ? ['dist/services/main.js'] : ['--import', 'tsx', 'services/main.ts'];
 
 export interface System {
   name: 'wardwatch' | 'mosquitto';
@@ -72,7 +86,11 @@ function openedBrokerLimits(): Record<string, unknown> | null {
   return open(limits, 'limits') as Record<string, unknown>;
 }
 
-export async function startWardwatch(influxBase: string, db: string): Promise<WardwatchSystem> {
+export async function startWardwatch(
+  influxBase: string,
+  db: string,
+  runtime: Runtime = 'compiled',
+): Promise<WardwatchSystem> {
   const dir = trackDir(mkdtempSync(join(tmpdir(), 'ww-bench-')));
   const httpPort = await freePort();
   const mqttPort = await freePort();
@@ -101,7 +119,7 @@ export async function startWardwatch(influxBase: string, db: string): Promise<Wa
     writeFileSync(configFile, toYaml(config(withLimits)));
     const child = track(
       // BENCH_WARDWATCH_NODE_ARGS: extra node flags for the service, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`.
-      spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/main.ts'], {
+      spawn(process.execPath, [...nodeArgs, ...serviceArgs(runtime)], {
         cwd: ROOT_DIR,
         env: {
           ...process.env,
@@ -197,10 +215,10 @@ export async function startWardwatch(influxBase: string, db: string): Promise<Wa
         const rows = devices.slice(i, i + CHUNK).map((d, k) => {
           const n = i + k;
           // 20 wards, positions scattered over ~20 × 20 km around Móng Cái.
-          const ward = `bench-w${String(n % 20).padStart(2, '0')}`;
+          const ward = d.ward ?? `bench-w${String(n % 20).padStart(2, '0')}`;
           const lat = (21.45 + ((n * 7919) % 1000) / 5000).toFixed(5);
           const lon = (107.9 + ((n * 104729) % 1000) / 5000).toFixed(5);
-          return `${d.id},camera,Bench ${d.id},${ward},${lat},${lon},${d.heartbeatIntervalS ?? ''}`;
+          return `${d.id},${d.kind ?? 'camera'},Bench ${d.id},${ward},${lat},${lon},${d.heartbeatIntervalS ?? ''}`;
         });
         const csv = `id,kind,name,ward,lat,lon,heartbeatIntervalS\n${rows.join('\n')}\n`;
         const res = await api<{

@@ -17,6 +17,8 @@ const startedAt = Date.now();
 interface Dev {
   id: string;
   secret: string;
+  kind: 'camera' | 'light' | 'gateway';
+  periodMs: number | undefined;
   client: MqttClient | null;
   seq: number;
   lastTs: number;
@@ -46,6 +48,11 @@ function heartbeat(d: Dev): string {
 
 function telemetry(d: Dev): string {
   const ts = nextTs(d);
+  // Fields as the simulator sends them per kind (devices/simulator/telemetry-model.ts).
+  if (d.kind === 'light')
+    return `{"ts":${ts},"lampOn":true,"voltageV":229.4,"currentA":0.41,"powerW":${90 + (d.seq % 5)},"energyKwh":${(d.seq / 100).toFixed(2)},"dimPct":100,"lux":2.5}`;
+  if (d.kind === 'gateway')
+    return `{"ts":${ts},"storageUsedPct":${40 + (d.seq % 50)},"queuedMessages":0,"camerasTotal":2,"camerasAnswering":2}`;
   return `{"ts":${ts},"recording":true,"storageUsedPct":${40 + (d.seq % 50)},"fps":25,"bitrateKbps":2048,"temperatureC":41.5,"videoLoss":false,"tamper":false}`;
 }
 
@@ -73,6 +80,9 @@ function connectOne(d: Dev, errors: string[]): Promise<boolean> {
     };
     client.once('connect', () => {
       client.publish(`${ROOT}/${d.id}/status`, 'online', { qos: 1, retain: true });
+      // The ward scenario's devices announce a boot as the simulator's do (issue #15).
+      if (d.periodMs !== undefined)
+        client.publish(`${ROOT}/${d.id}/event`, `{"type":"boot","ts":${nextTs(d)}}`, { qos: 1 });
       d.lastSentAt = Date.now();
       done(true);
     });
@@ -127,28 +137,45 @@ function publish(d: Dev, channel: string, payload: string, qos: 0 | 1, onAck?: (
 
 function startFleet(hbMs: number, telMs: number, qos: 0 | 1) {
   const TICK_MS = 100;
-  const hbBuckets = Math.max(1, Math.round(hbMs / TICK_MS));
-  const telBuckets = Math.max(1, Math.round(telMs / TICK_MS));
-  let tick = 0;
   const ack = (err?: Error) => {
     if (err) fleet.errors++;
     else fleet.acked++;
   };
+  // Devices with their own period (the ward scenario) are scheduled in one group per period, heartbeat and
+  // telemetry at that period; the others on the fleet's hbMs/telMs.
+  const groups = new Map<string, { list: Dev[]; hbBuckets: number; telBuckets: number }>();
+  for (const d of devs) {
+    const [h, t] = d.periodMs !== undefined ? [d.periodMs, d.periodMs] : [hbMs, telMs];
+    const key = `${h}/${t}`;
+    let g = groups.get(key);
+    if (!g) {
+      g = {
+        list: [],
+        hbBuckets: Math.max(1, Math.round(h / TICK_MS)),
+        telBuckets: Math.max(1, Math.round(t / TICK_MS)),
+      };
+      groups.set(key, g);
+    }
+    g.list.push(d);
+  }
+  let tick = 0;
   const t0 = Date.now();
   // Tick by wall time so a slow tick does not stretch the schedule.
   fleetTimer = setInterval(() => {
     const target = Math.floor((Date.now() - t0) / TICK_MS);
     while (tick <= target) {
-      const hb = tick % hbBuckets;
-      const tel = tick % telBuckets;
-      for (let i = hb; i < devs.length; i += hbBuckets) {
-        const d = devs[i] as Dev;
-        if (!d.silenced && publish(d, 'heartbeat', heartbeat(d), qos, qos ? ack : undefined)) fleet.sent++;
-      }
-      // Telemetry phases offset by half a period from the heartbeats.
-      for (let i = (tel + (telBuckets >> 1)) % telBuckets; i < devs.length; i += telBuckets) {
-        const d = devs[i] as Dev;
-        if (!d.silenced && publish(d, 'telemetry', telemetry(d), qos, qos ? ack : undefined)) fleet.sent++;
+      for (const { list, hbBuckets, telBuckets } of groups.values()) {
+        const hb = tick % hbBuckets;
+        const tel = tick % telBuckets;
+        for (let i = hb; i < list.length; i += hbBuckets) {
+          const d = list[i] as Dev;
+          if (!d.silenced && publish(d, 'heartbeat', heartbeat(d), qos, qos ? ack : undefined)) fleet.sent++;
+        }
+        // Telemetry phases offset by half a period from the heartbeats.
+        for (let i = (tel + (telBuckets >> 1)) % telBuckets; i < list.length; i += telBuckets) {
+          const d = list[i] as Dev;
+          if (!d.silenced && publish(d, 'telemetry', telemetry(d), qos, qos ? ack : undefined)) fleet.sent++;
+        }
       }
       tick++;
     }
@@ -256,6 +283,8 @@ process.on('message', (msg: ToGenerator) => {
         devs = msg.devices.map((d: GenDevice) => ({
           id: d.id,
           secret: d.secret,
+          kind: d.kind ?? 'camera',
+          periodMs: d.periodMs,
           client: null,
           seq: 0,
           lastTs: 0,

@@ -8,6 +8,13 @@ export interface GenDevice {
   id: string;
   /** Empty for the Mosquitto pipeline (anonymous). */
   secret: string;
+  /**
+   * The ward scenario (issue #15): the device's kind (its telemetry payload; a `boot` event after
+   * connecting, as the simulator sends) and its own heartbeat = telemetry period, instead of the
+   * fleet's hbMs/telMs. Absent: a camera on the fleet's schedule.
+   */
+  kind?: 'camera' | 'light' | 'gateway';
+  periodMs?: number;
 }
 
 export type ToGenerator =

@@ -16,6 +16,7 @@ import { authenticate } from './access.ts';
 import { auditHook, auditRoutes } from './audit.ts';
 import type { ApiDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { lazySchemaController } from './lazy-serializer.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { loginRoute, sessionRoutes } from './routes/auth.ts';
 import { deviceImportRoute } from './routes/device-import.ts';
@@ -192,6 +193,8 @@ export async function buildHttpServer(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     // `/api/v1/devices/` is the same resource as `/api/v1/devices`.
     routerOptions: { ignoreTrailingSlash: true },
+    // Issue #15: response serializers compiled on first use, not all before listening.
+    schemaController: lazySchemaController(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const routes: ApiRoute[] = [];

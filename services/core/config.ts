@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.ts';
+import { REPO_ROOT } from './repo-root.ts';
 
 const Severity = Type.Union([
   Type.Literal('critical'),
@@ -432,8 +432,8 @@ export const ConfigSchema = Type.Object(
 );
 export type Config = Static<typeof ConfigSchema>;
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_CONFIG_FILE = resolve(here, '../../config/default.yaml');
+// Issue #15: from the repository root, so it is found from dist/services/core too.
+export const DEFAULT_CONFIG_FILE = resolve(REPO_ROOT, 'config/default.yaml');
 
 /** Environment variables and the setting each overrides. */
 const ENV_OVERRIDES: Array<[string, string[], 'string' | 'int']> = [

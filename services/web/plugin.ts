@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
+import { REPO_ROOT } from '../core/repo-root.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = resolve(here, '../..');
+// Issue #15: found by its package.json, so the compiled service (dist/services/web) finds it too.
+export { REPO_ROOT };
 /** Where `npm run build:web` (services/web/build.ts) puts the app. */
 export const WEB_DIST_DIR = resolve(REPO_ROOT, 'dist/web');
 

@@ -63,7 +63,7 @@ describe.each(BACKENDS)('user service and audit log on $name', ({ name }) => {
     expect(await users.watchSession(token, (r) => ended.push(r))).not.toBeNull();
     const changed = await users.update('tuan', { password: 'password-new' });
     expect(changed?.revokedTokens).toBe(1);
-    expect(ended).toEqual(['revoked']);
+    expect(ended).toEqual(['password_changed']);
     expect(await users.authenticate(token)).toBeNull();
 
     const own = await users.changeOwnPassword('tuan', 'password-new', 'password-own');

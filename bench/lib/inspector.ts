@@ -190,3 +190,121 @@ export function diffTallies(
   rows.sort((x, y) => y.bytesPer - x.bytesPer);
   return rows.slice(0, top);
 }
+
+interface Parsed {
+  nf: number;
+  ids: Float64Array;
+  size: Float64Array;
+  labels: string[];
+  retainer: Int32Array;
+  retainerEdge: string[];
+}
+
+function parseSnapshot(file: string): Parsed {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as RawSnapshot;
+  const { meta } = raw.snapshot;
+  const nf = meta.node_fields.length;
+  const ef = meta.edge_fields.length;
+  const f = (n: string) => meta.node_fields.indexOf(n);
+  const [nType, nName, nId, nSize, nEdges] = [f('type'), f('name'), f('id'), f('self_size'), f('edge_count')];
+  const eType = meta.edge_fields.indexOf('type');
+  const eName = meta.edge_fields.indexOf('name_or_index');
+  const eTo = meta.edge_fields.indexOf('to_node');
+  const nodeTypes = meta.node_types[0];
+  const edgeTypes = meta.edge_types[0];
+  const { nodes, edges, strings } = raw;
+  const count = nodes.length / nf;
+  const ids = new Float64Array(count);
+  const size = new Float64Array(count);
+  const labels = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    ids[i] = nodes[i * nf + nId] as number;
+    size[i] = nodes[i * nf + nSize] as number;
+    const type = nodeTypes[nodes[i * nf + nType] as number] ?? '?';
+    const name = strings[nodes[i * nf + nName] as number] ?? '';
+    labels[i] =
+      type === 'object' || type === 'closure' || type === 'native' || type === 'hidden' || type === 'array'
+        ? `${type}:${name.slice(0, 40)}`
+        : type;
+  }
+  const retainer = new Int32Array(count).fill(-1);
+  const retainerEdge = new Array<string>(count);
+  let e = 0;
+  for (let i = 0; i < count; i++) {
+    const n = nodes[i * nf + nEdges] as number;
+    for (let k = 0; k < n; k++, e += ef) {
+      const to = (edges[e + eTo] as number) / nf;
+      if (retainer[to] !== -1 || to === i) continue;
+      const type = edgeTypes[edges[e + eType] as number];
+      if (type === 'weak' || type === 'shortcut') continue;
+      retainer[to] = i;
+      const nm = edges[e + eName] as number;
+      retainerEdge[to] =
+        type === 'element' || type === 'hidden' ? `[${type}]` : String(strings[nm] ?? nm).slice(0, 40);
+    }
+  }
+  return { nf, ids, size, labels, retainer, retainerEdge };
+}
+
+/**
+ * Issue #15: where the heap grew between two snapshots of one process (node ids are stable within
+ * a process). Every object new in `after` is charged to the old object its chain of first
+ * retainers reaches (the attach point: `byClientId`'s Map, aedes' `clients`, a socket list…),
+ * named by that object, the property it holds the new ones by, and two retainers above it.
+ */
+export function attributeGrowth(
+  beforeFile: string,
+  afterFile: string,
+  per: number,
+  top: number,
+): Array<{ key: string; countPer: number; bytesPer: number }> {
+  const oldIds = new Set<number>(parseSnapshot(beforeFile).ids);
+  const s = parseSnapshot(afterFile);
+  const count = s.ids.length;
+  const isNew = (i: number) => !oldIds.has(s.ids[i] as number);
+  const attach = new Int32Array(count).fill(-2); // -2 unknown, -1 none
+  const attachEdge = new Array<string>(count);
+  const tally: Tally = new Map();
+  const describe = (i: number, depth: number): string => {
+    let label = s.labels[i] as string;
+    let cur = i;
+    for (let d = 0; d < depth; d++) {
+      const r = s.retainer[cur] as number;
+      if (r < 0) break;
+      label += ` ← ${s.labels[r]}.${s.retainerEdge[cur]}`;
+      cur = r;
+    }
+    return label;
+  };
+  for (let i = 0; i < count; i++) {
+    if (!isNew(i)) continue;
+    // Walk up through new nodes to the first old one (bounded: first-retainer chains may cycle).
+    const path: number[] = [];
+    let cur = i;
+    let found = -1;
+    let edge = '';
+    for (let steps = 0; steps < 200; steps++) {
+      if (attach[cur] !== -2) {
+        found = attach[cur] as number;
+        edge = attachEdge[cur] as string;
+        break;
+      }
+      path.push(cur);
+      const r = s.retainer[cur] as number;
+      if (r < 0) break;
+      if (!isNew(r)) {
+        found = r;
+        edge = s.retainerEdge[cur] as string;
+        break;
+      }
+      cur = r;
+    }
+    for (const p of path) {
+      attach[p] = found;
+      attachEdge[p] = edge;
+    }
+    const key = found < 0 ? '(no old retainer)' : `.${edge} of ${describe(found, 2)}`;
+    add(tally, key, s.size[i] as number);
+  }
+  return diffTallies(new Map(), tally, per, top);
+}

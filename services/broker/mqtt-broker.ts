@@ -22,6 +22,7 @@ import {
 import { LoginLimiter } from '../auth/login-limiter.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
+import { disablePacketIdCache } from './client-memory.ts';
 import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
 import { ConnectRateLimiter, PublishRateLimiter, type RateLimit } from './limits.ts';
 import { createRedeliveryCache } from './redelivery-cache.ts';
@@ -194,6 +195,7 @@ function refuse(reason: string): AuthenticateError {
  */
 export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   const { config, log, clock, verifyDevice, credentialValid, lookupDevice, onMessage } = deps;
+  disablePacketIdCache(); // issue #15
   /** Connected clients by client id and by device id (they differ for stock firmware). */
   const byClientId = new Map<string, DeviceClient>();
   const byDeviceId = new Map<string, DeviceClient>();

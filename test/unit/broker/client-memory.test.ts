@@ -1,0 +1,70 @@
+/**
+ * Issue #15: what a connected device costs the broker. The broker alone on port 0 and a real
+ * MQTT.js client; the numbers are in bench/results/memory-per-client.md (bench/memory-per-client.ts).
+ */
+import { createRequire } from 'node:module';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMqttBroker, type MqttBroker } from '../../../services/broker/mqtt-broker.ts';
+import { loadConfig } from '../../../services/core/config.ts';
+import { createLogger } from '../../../services/core/logger.ts';
+
+const require = createRequire(import.meta.url);
+const mqttPacket = require('mqtt-packet') as { parser(): { _list: unknown } };
+const numbers = require('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> };
+
+let broker: MqttBroker;
+let client: MqttClient;
+
+beforeAll(async () => {
+  const config = loadConfig({
+    env: {},
+    overrides: { host: '127.0.0.1', mqttPort: 0, broker: { tlsPort: 0, plainTcp: true } },
+  });
+  broker = await createMqttBroker({
+    config,
+    log: createLogger('silent'),
+    clock: { now: () => Date.now() },
+    verifyDevice: async (id, secret) => (id === 'cam-1' && secret === 's' ? 1 : null),
+    credentialValid: () => true,
+    lookupDevice: () => ({ kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null }),
+    onMessage: (_id, _topic, _payload, _at, done) => done?.(null),
+  });
+  await broker.start();
+  client = mqtt.connect(`mqtt://127.0.0.1:${broker.port()}`, {
+    clientId: 'cam-1',
+    username: 'cam-1',
+    password: 's',
+    reconnectPeriod: 0,
+  });
+  await new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+});
+afterAll(async () => {
+  client?.end(true);
+  await broker?.stop();
+});
+
+describe('per-client memory (issue #15)', () => {
+  it('writes QoS 1 packet ids without mqtt-packet’s 65,536-buffer cache (~7 MiB)', async () => {
+    // A QoS 1 round trip both ways: the client's PUBLISH id, the broker's PUBACK and command ids.
+    const command = new Promise<void>((resolve) => client.once('message', () => resolve()));
+    await client.subscribeAsync('wardwatch/v1/devices/cam-1/cmd/#', { qos: 1 });
+    await client.publishAsync('wardwatch/v1/devices/cam-1/heartbeat', '{"seq":1}', { qos: 1 });
+    await broker.sendCommand('cam-1', 'reboot', '{}');
+    await command;
+    expect(Object.keys(numbers.cache)).toHaveLength(0);
+  });
+
+  it('parses with a plain BufferList, not a Duplex stream per connection (patches/mqtt-packet+*.patch)', () => {
+    // The patch applied by `npm ci` (postinstall: patch-package). A stream would cost ~700 bytes
+    // of stream state per connected device for a buffer that is never piped.
+    const list = mqttPacket.parser()._list as Record<string, unknown>;
+    // bl's stream is readable-stream's Duplex (not node:stream's): no pipe, no stream state.
+    expect(typeof list.pipe).toBe('undefined');
+    expect(list._readableState).toBeUndefined();
+    expect(typeof list.append).toBe('function');
+  });
+});

@@ -25,11 +25,14 @@ interface RetainedPacket {
 }
 
 interface TopicNode {
-  children: Map<string, TopicNode>;
+  /** Issue #15: null on a leaf (every device's `…/status`): a Map is ~150 bytes per device. */
+  children: Map<string, TopicNode> | null;
   packet: RetainedPacket | undefined;
 }
 
-const newNode = (): TopicNode => ({ children: new Map(), packet: undefined });
+const newNode = (): TopicNode => ({ children: null, packet: undefined });
+const NO_CHILDREN: ReadonlyMap<string, TopicNode> = new Map();
+const childrenOf = (node: TopicNode): ReadonlyMap<string, TopicNode> => node.children ?? NO_CHILDREN;
 
 /**
  * Retained messages in a trie of topic levels. A pattern's literal levels are looked up, `+`
@@ -57,9 +60,10 @@ export class RetainedIndex {
     }
     let node = this.#root;
     for (const level of levels) {
-      let child = node.children.get(level);
+      let child = node.children?.get(level);
       if (!child) {
         child = newNode();
+        node.children ??= new Map();
         node.children.set(level, child);
       }
       node = child;
@@ -72,7 +76,7 @@ export class RetainedIndex {
   #delete(levels: string[]): void {
     const path = [this.#root];
     for (const level of levels) {
-      const child = path[path.length - 1]!.children.get(level);
+      const child = path[path.length - 1]!.children?.get(level);
       if (!child) return;
       path.push(child);
     }
@@ -83,8 +87,10 @@ export class RetainedIndex {
     // Prune empty branches so deleted devices leave nothing behind.
     for (let i = levels.length; i > 0; i--) {
       const node = path[i]!;
-      if (node.packet || node.children.size > 0) break;
-      path[i - 1]!.children.delete(levels[i - 1]!);
+      if (node.packet || childrenOf(node).size > 0) break;
+      const parent = path[i - 1]!;
+      parent.children?.delete(levels[i - 1]!);
+      if (parent.children?.size === 0) parent.children = null;
     }
   }
 
@@ -104,12 +110,12 @@ export class RetainedIndex {
         const subtree = [node];
         for (let n = subtree.pop(); n; n = subtree.pop()) {
           if (n.packet && matcher.test(n.packet.topic)) out.push(n.packet);
-          for (const child of n.children.values()) subtree.push(child);
+          for (const child of childrenOf(n).values()) subtree.push(child);
         }
       } else if (level === '+') {
-        for (const child of node.children.values()) stack.push([child, i + 1]);
+        for (const child of childrenOf(node).values()) stack.push([child, i + 1]);
       } else {
-        const child = node.children.get(level);
+        const child = node.children?.get(level);
         if (child) stack.push([child, i + 1]);
       }
     }

@@ -3,6 +3,8 @@
  * MQTT.js client; the numbers are in bench/results/memory-per-client.md (bench/memory-per-client.ts).
  */
 import { createRequire } from 'node:module';
+import { createServer, type Socket } from 'node:net';
+import { Aedes, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMqttBroker, type MqttBroker } from '../../../services/broker/mqtt-broker.ts';
@@ -66,5 +68,44 @@ describe('per-client memory (issue #15)', () => {
     expect(typeof list.pipe).toBe('undefined');
     expect(list._readableState).toBeUndefined();
     expect(typeof list.append).toBe('function');
+  });
+
+  it('aedes watches a connection with one close listener, not stream.finished (patches/aedes+*.patch)', async () => {
+    // finished() attached seven closures and their context to every connection (~700 bytes).
+    const aedes = await Aedes.createBroker();
+    const server = createServer(aedes.handle);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    const connected = new Promise<Client>((resolve) => aedes.once('client', resolve));
+    const device = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+      clientId: 'cam-2',
+      reconnectPeriod: 0,
+      will: {
+        topic: 'wardwatch/v1/devices/cam-2/status',
+        payload: Buffer.from('offline'),
+        qos: 1,
+        retain: true,
+      },
+    });
+    try {
+      const conn = (await connected).conn as unknown as Socket;
+      expect(conn.listenerCount('finish')).toBe(0);
+      expect(conn.listenerCount('close')).toBe(1);
+      // Behaviour kept: a dropped socket (no DISCONNECT) still ends the session and fires the will.
+      const gone = new Promise<void>((resolve) => aedes.once('clientDisconnect', () => resolve()));
+      const will = new Promise<string>((resolve) =>
+        aedes.on('publish', (packet) => {
+          if (packet.topic === 'wardwatch/v1/devices/cam-2/status') resolve(String(packet.payload));
+        }),
+      );
+      device.stream.destroy();
+      await gone;
+      expect(await will).toBe('offline');
+      expect(aedes.connectedClients).toBe(0);
+    } finally {
+      device.end(true);
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

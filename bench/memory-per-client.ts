@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { startInfluxd } from '../test/helpers/influxd.ts';
-import { connectInspector, diffTallies, summariseSnapshot } from './lib/inspector.ts';
+import { attributeGrowth, connectInspector, diffTallies, summariseSnapshot } from './lib/inspector.ts';
 import { freePort, round, sleep, track, trackDir } from './lib/proc.ts';
 import { ROOT_DIR, startWardwatch } from './lib/systems.ts';
 
@@ -252,6 +252,14 @@ async function main() {
           countPer: round(r.countPer, 2),
           bytesPer: round(r.bytesPer, 0),
         })),
+        // Each new object charged to the existing object its first retainers lead to (whose map,
+        // list or closure holds it).
+        byAttachPoint: attributeGrowth(
+          join(snapDir, 'clients-0.heapsnapshot'),
+          join(snapDir, `clients-${last}.heapsnapshot`),
+          last,
+          30,
+        ).map((r) => ({ ...r, countPer: round(r.countPer, 2), bytesPer: round(r.bytesPer, 0) })),
         byRetainer: diffTallies(a.byRetainer, b.byRetainer, last, 60).map((r) => ({
           ...r,
           countPer: round(r.countPer, 2),

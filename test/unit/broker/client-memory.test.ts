@@ -70,8 +70,8 @@ describe('per-client memory (issue #15)', () => {
     expect(typeof list.append).toBe('function');
   });
 
-  it('aedes watches a connection with one close listener, not stream.finished (patches/aedes+*.patch)', async () => {
-    // finished() attached seven closures and their context to every connection (~700 bytes).
+  it('aedes: one close listener per connection, not stream.finished; duplicate counters on first use (patches/aedes+*.patch)', async () => {
+    // finished() attached seven closures and their context to every connection (~800 bytes).
     const aedes = await Aedes.createBroker();
     const server = createServer(aedes.handle);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -88,9 +88,26 @@ describe('per-client memory (issue #15)', () => {
       },
     });
     try {
-      const conn = (await connected).conn as unknown as Socket;
+      const client = (await connected) as Client & { duplicates: object | null };
+      const conn = client.conn as unknown as Socket;
       expect(conn.listenerCount('finish')).toBe(0);
       expect(conn.listenerCount('close')).toBe(1);
+      // The per-client duplicate counters (a null-prototype dictionary, ~190 bytes) wait for the
+      // first forwarded packet; another broker's birth, which resets them, copes with none.
+      expect(client.duplicates).toBeNull();
+      const publish = (topic: string, payload: string) =>
+        new Promise<void>((resolve, reject) =>
+          aedes.publish(
+            { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false },
+            (err) => (err ? reject(err) : resolve()),
+          ),
+        );
+      await publish('$SYS/other-broker/birth', 'other-broker');
+      await device.subscribeAsync('wardwatch/v1/devices/cam-2/cmd/#');
+      const command = new Promise<string>((resolve) => device.once('message', (topic) => resolve(topic)));
+      await publish('wardwatch/v1/devices/cam-2/cmd/reboot', '{}');
+      expect(await command).toBe('wardwatch/v1/devices/cam-2/cmd/reboot');
+      expect(client.duplicates).not.toBeNull();
       // Behaviour kept: a dropped socket (no DISCONNECT) still ends the session and fires the will.
       const gone = new Promise<void>((resolve) => aedes.once('clientDisconnect', () => resolve()));
       const will = new Promise<string>((resolve) =>

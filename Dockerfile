@@ -16,6 +16,8 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# Issue #15: dependency fixes (patch-package, a regular dependency) are applied by postinstall.
+COPY patches ./patches
 # Runtime dependencies only; the type checker, linter, bundler and test runner are not needed to run.
 RUN npm ci --omit=dev --no-audit --no-fund
 

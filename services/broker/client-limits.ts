@@ -156,28 +156,33 @@ export function createClientLimits({
     const id = (client as DeviceClient).wwDeviceId;
     return packetCapFor(id === undefined ? null : lookupDevice(id), brokerLimits.maxPayloadBytes);
   };
+  // Issue #15: one checked `_parseLength` shared by every parser (it finds its client through
+  // aedes' `parser.client`), not a closure per connection (~400 bytes per connected device).
+  let parseLength: PacketParser['_parseLength'] | null = null;
+  function capped(this: PacketParser & { client: Client }) {
+    const ok = (parseLength as PacketParser['_parseLength']).call(this);
+    const client = this.client;
+    if (!ok || this.packet.length <= maxPacketBytes(client)) return ok;
+    stats.payloadTooLarge++;
+    limitDisconnect('packet_too_large');
+    log.warn(
+      {
+        deviceId: client.id ? deviceOf(client) : undefined,
+        ip: addressOf(client),
+        cmd: this.packet.cmd,
+        packetBytes: this.packet.length,
+        reason: 'packet too large',
+      },
+      'mqtt client disconnected: over limit',
+    );
+    this._emitError(new Error('packet too large'));
+    return false;
+  }
   const capPacketSize = (client: Client): void => {
-    const parser = (client as unknown as { _parser?: PacketParser })._parser;
-    if (!parser || typeof parser._parseLength !== 'function') return;
-    const parseLength = parser._parseLength;
-    parser._parseLength = function capped(this: PacketParser) {
-      const ok = parseLength.call(this);
-      if (!ok || this.packet.length <= maxPacketBytes(client)) return ok;
-      stats.payloadTooLarge++;
-      limitDisconnect('packet_too_large');
-      log.warn(
-        {
-          deviceId: client.id ? deviceOf(client) : undefined,
-          ip: addressOf(client),
-          cmd: this.packet.cmd,
-          packetBytes: this.packet.length,
-          reason: 'packet too large',
-        },
-        'mqtt client disconnected: over limit',
-      );
-      this._emitError(new Error('packet too large'));
-      return false;
-    };
+    const parser = (client as unknown as { _parser?: PacketParser & { client?: Client } })._parser;
+    if (!parser || parser.client !== client || typeof parser._parseLength !== 'function') return;
+    parseLength ??= parser._parseLength;
+    parser._parseLength = capped;
   };
   return { gatePublish, capPacketSize, limitDisconnect };
 }

@@ -53,8 +53,26 @@ export interface ConnectionCounts {
   pending: number;
 }
 
-interface Entry extends ConnectionTicket {
-  state: 'pending' | 'connected' | 'closed';
+/**
+ * Issue #15: a class, so its two methods live on the prototype: one ticket per connected device,
+ * and a pair of closures each cost ~200 bytes per device.
+ */
+class Entry implements ConnectionTicket {
+  state: 'pending' | 'connected' | 'closed' = 'pending';
+  constructor(
+    private readonly guard: ConnectionGuard,
+    readonly address: string,
+  ) {}
+
+  connected(): void {
+    if (this.state !== 'pending') return;
+    this.guard.unpend(this);
+    this.state = 'connected';
+  }
+
+  closed(): void {
+    this.guard.leave(this);
+  }
 }
 
 export class ConnectionGuard {
@@ -81,16 +99,7 @@ export class ConnectionGuard {
       this.leave(old);
       evict.push(old);
     }
-    const entry: Entry = {
-      address,
-      state: 'pending',
-      connected: () => {
-        if (entry.state !== 'pending') return;
-        this.unpend(entry);
-        entry.state = 'connected';
-      },
-      closed: () => this.leave(entry),
-    };
+    const entry = new Entry(this, address);
     this.open++;
     this.pending.add(entry);
     this.pendingByAddress.set(address, ofAddress + 1);
@@ -106,14 +115,16 @@ export class ConnectionGuard {
     return this.pendingByAddress.size;
   }
 
-  private leave(entry: Entry): void {
+  /** @internal (Entry) */
+  leave(entry: Entry): void {
     if (entry.state === 'closed') return;
     if (entry.state === 'pending') this.unpend(entry);
     entry.state = 'closed';
     this.open--;
   }
 
-  private unpend(entry: Entry): void {
+  /** @internal (Entry) */
+  unpend(entry: Entry): void {
     this.pending.delete(entry);
     const n = (this.pendingByAddress.get(entry.address) ?? 1) - 1;
     if (n <= 0) this.pendingByAddress.delete(entry.address);

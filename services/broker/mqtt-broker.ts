@@ -5,6 +5,7 @@ import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import { createAcknowledgement, type MessageHandler } from './acknowledgement.ts';
 import { createClientLimits } from './client-limits.ts';
+import { disablePacketIdCache } from './client-memory.ts';
 import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
 import { type DeviceClient, deviceOf } from './device-client.ts';
 import { createListeners } from './listeners.ts';
@@ -114,6 +115,7 @@ export interface BrokerDeps {
  */
 export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   const { config, log, clock, verifyDevice, credentialValid, lookupDevice, onMessage } = deps;
+  disablePacketIdCache(); // issue #15
   /** Connected clients by client id and by device id (they differ for stock firmware). */
   const byClientId = new Map<string, DeviceClient>();
   const byDeviceId = new Map<string, DeviceClient>();

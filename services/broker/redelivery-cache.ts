@@ -3,7 +3,7 @@
  * same packet id, same payload) after a lost PUBACK is recognised and stored only once (issue #6).
  *
  * Bounded: `perDevice` entries per device, each a packet id, a length and a 32-bit hash of the
- * payload (FNV-1a) — about 100 bytes per device, never the payload itself (a payload Buffer may be a
+ * payload (FNV-1a) — about 80 bytes per device, never the payload itself (a payload Buffer may be a
  * slice that keeps a whole socket read alive). A hash collision on the same device, packet id and
  * length would drop one message; across a crash the cache is gone and the device's `ts`/`seq`
  * keeps the stored point single instead (docs/protocol.md).
@@ -25,35 +25,58 @@ export function fnv1a(buf: Buffer): number {
 }
 
 export function createRedeliveryCache(perDevice = 4): RedeliveryCache {
-  // Flat ring per device: [id, length, hash] × perDevice, plus the next slot.
-  const rings = new Map<string, { slots: Int32Array; next: number }>();
+  // Issue #15: every device's ring in one shared Int32Array, [id, length, hash] × perDevice plus
+  // the next slot; the map holds only the ring's offset. A typed array per device cost ~270 bytes
+  // of object, buffer and backing store around its 52 bytes of data.
+  const stride = perDevice * 3 + 1;
+  let arena = new Int32Array(stride * 64);
+  let used = 0;
+  const free: number[] = [];
+  const rings = new Map<string, number>();
+  const allocate = (): number => {
+    const reused = free.pop();
+    const at = reused ?? used;
+    if (reused === undefined) {
+      used += stride;
+      if (used > arena.length) {
+        const grown = new Int32Array(arena.length * 2);
+        grown.set(arena);
+        arena = grown;
+      }
+    }
+    // Packet ids are 1…65535: -1 marks an empty slot; the last cell is the next slot.
+    arena.fill(-1, at, at + stride - 1);
+    arena[at + stride - 1] = 0;
+    return at;
+  };
   return {
     seen(deviceId, messageId, payload) {
-      const ring = rings.get(deviceId);
-      if (!ring) return false;
+      const at = rings.get(deviceId);
+      if (at === undefined) return false;
       const hash = fnv1a(payload) | 0;
-      for (let i = 0; i < perDevice; i++) {
-        const o = i * 3;
-        if (ring.slots[o] === messageId && ring.slots[o + 1] === payload.length && ring.slots[o + 2] === hash)
-          return true;
+      for (let o = at; o < at + stride - 1; o += 3) {
+        if (arena[o] === messageId && arena[o + 1] === payload.length && arena[o + 2] === hash) return true;
       }
       return false;
     },
     remember(deviceId, messageId, payload) {
-      let ring = rings.get(deviceId);
-      if (!ring) {
-        // Packet ids are 1…65535: -1 marks an empty slot.
-        ring = { slots: new Int32Array(perDevice * 3).fill(-1), next: 0 };
-        rings.set(deviceId, ring);
+      let at = rings.get(deviceId);
+      if (at === undefined) {
+        at = allocate();
+        rings.set(deviceId, at);
       }
-      const o = ring.next * 3;
-      ring.slots[o] = messageId;
-      ring.slots[o + 1] = payload.length;
-      ring.slots[o + 2] = fnv1a(payload) | 0;
-      ring.next = (ring.next + 1) % perDevice;
+      const next = arena[at + stride - 1] as number;
+      const o = at + next * 3;
+      arena[o] = messageId;
+      arena[o + 1] = payload.length;
+      arena[o + 2] = fnv1a(payload) | 0;
+      arena[at + stride - 1] = (next + 1) % perDevice;
     },
     forget(deviceId) {
+      const at = rings.get(deviceId);
+      if (at === undefined) return;
       rings.delete(deviceId);
+      free.push(at);
     },
     get devices() {
       return rings.size;

@@ -25,11 +25,53 @@ interface RetainedPacket {
 }
 
 interface TopicNode {
-  children: Map<string, TopicNode>;
+  /** Its topic level (its key in the parent). */
+  level: string;
+  /**
+   * Issue #15: none on a leaf (every device's `…/status`), the child itself when there is one
+   * (a device's own level), a Map from two on: a Map is ~200 bytes per device.
+   */
+  children: Map<string, TopicNode> | TopicNode | null;
   packet: RetainedPacket | undefined;
 }
 
-const newNode = (): TopicNode => ({ children: new Map(), packet: undefined });
+const newNode = (level: string): TopicNode => ({ level, children: null, packet: undefined });
+
+function childOf(node: TopicNode, level: string): TopicNode | undefined {
+  const c = node.children;
+  if (c === null) return undefined;
+  if (c instanceof Map) return c.get(level);
+  return c.level === level ? c : undefined;
+}
+
+function addChild(node: TopicNode, child: TopicNode): void {
+  const c = node.children;
+  if (c === null) node.children = child;
+  else if (c instanceof Map) c.set(child.level, child);
+  else
+    node.children = new Map([
+      [c.level, c],
+      [child.level, child],
+    ]);
+}
+
+function removeChild(node: TopicNode, level: string): void {
+  const c = node.children;
+  if (c === null) return;
+  if (!(c instanceof Map)) {
+    if (c.level === level) node.children = null;
+    return;
+  }
+  c.delete(level);
+  if (c.size === 1) node.children = c.values().next().value as TopicNode;
+  else if (c.size === 0) node.children = null;
+}
+
+function childrenOf(node: TopicNode): Iterable<TopicNode> {
+  const c = node.children;
+  if (c === null) return [];
+  return c instanceof Map ? c.values() : [c];
+}
 
 /**
  * Retained messages in a trie of topic levels. A pattern's literal levels are looked up, `+`
@@ -41,11 +83,22 @@ const newNode = (): TopicNode => ({ children: new Map(), packet: undefined });
  * level, `a/#` matches `a`) are the stock ones by construction.
  */
 export class RetainedIndex {
-  readonly #root = newNode();
+  readonly #root = newNode('');
   #size = 0;
 
   get size(): number {
     return this.#size;
+  }
+
+  /** Nodes of the trie, the root included (issue #15: what deleted topics leave behind). */
+  nodeCount(): number {
+    let count = 0;
+    const stack = [this.#root];
+    for (let n = stack.pop(); n; n = stack.pop()) {
+      count++;
+      for (const child of childrenOf(n)) stack.push(child);
+    }
+    return count;
   }
 
   /** As aedes-persistence: an empty payload deletes the topic's retained message [MQTT-3.3.1-10]. */
@@ -57,10 +110,10 @@ export class RetainedIndex {
     }
     let node = this.#root;
     for (const level of levels) {
-      let child = node.children.get(level);
+      let child = childOf(node, level);
       if (!child) {
-        child = newNode();
-        node.children.set(level, child);
+        child = newNode(level);
+        addChild(node, child);
       }
       node = child;
     }
@@ -72,7 +125,7 @@ export class RetainedIndex {
   #delete(levels: string[]): void {
     const path = [this.#root];
     for (const level of levels) {
-      const child = path[path.length - 1]!.children.get(level);
+      const child = childOf(path[path.length - 1]!, level);
       if (!child) return;
       path.push(child);
     }
@@ -83,8 +136,8 @@ export class RetainedIndex {
     // Prune empty branches so deleted devices leave nothing behind.
     for (let i = levels.length; i > 0; i--) {
       const node = path[i]!;
-      if (node.packet || node.children.size > 0) break;
-      path[i - 1]!.children.delete(levels[i - 1]!);
+      if (node.packet || node.children !== null) break;
+      removeChild(path[i - 1]!, levels[i - 1]!);
     }
   }
 
@@ -104,12 +157,12 @@ export class RetainedIndex {
         const subtree = [node];
         for (let n = subtree.pop(); n; n = subtree.pop()) {
           if (n.packet && matcher.test(n.packet.topic)) out.push(n.packet);
-          for (const child of n.children.values()) subtree.push(child);
+          for (const child of childrenOf(n)) subtree.push(child);
         }
       } else if (level === '+') {
-        for (const child of node.children.values()) stack.push([child, i + 1]);
+        for (const child of childrenOf(node)) stack.push([child, i + 1]);
       } else {
-        const child = node.children.get(level);
+        const child = childOf(node, level);
         if (child) stack.push([child, i + 1]);
       }
     }

@@ -68,13 +68,18 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
   checkTimezone(rules.lightSchedule.timezone);
   const perDevice = new Map<string, DeviceRules>();
   const paramCache = new WeakMap<Device, Map<RuleType, RuleParams>>();
+  /**
+   * Issue #15: the parameters of every device without a `rule.*` tag (nearly all of them): one
+   * shared map instead of one per device (~300 bytes each).
+   */
+  const defaultParams = new Map<RuleType, RuleParams>();
   const lightCache = new WeakMap<Device, LightSettings>();
   let timer: TimerHandle | null = null;
 
   const paramsOf = (d: Device, type: RuleType): RuleParams => {
     let m = paramCache.get(d);
     if (!m) {
-      m = new Map();
+      m = Object.keys(d.tags).some((k) => k.startsWith('rule.')) ? new Map() : defaultParams;
       paramCache.set(d, m);
     }
     let p = m.get(type);

@@ -8,7 +8,10 @@ import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRetainedIndexPersistence } from '../../../services/broker/retained-index-persistence.ts';
+import {
+  createRetainedIndexPersistence,
+  RetainedIndex,
+} from '../../../services/broker/retained-index-persistence.ts';
 
 const require = createRequire(import.meta.url);
 const stockMemory = require('aedes-persistence') as typeof import('aedes-persistence').default;
@@ -170,6 +173,24 @@ describe('retained index persistence = stock aedes-persistence', () => {
     for (let i = 0; i < 100; i++) await p.storeRetained(pkt(`${D}/cam-${i}/status`, ''));
     expect(p.retainedCount()).toBe(0);
     expect(await read(p.createRetainedStream('#') as never)).toEqual([]);
+  });
+
+  it('keeps one node per topic level and prunes them on delete (issue #15)', () => {
+    const index = new RetainedIndex();
+    const put = (topic: string, payload: string) => index.store({ topic, payload });
+    for (let i = 0; i < 10; i++) put(`${D}/cam-${i}/status`, 'online');
+    // root + wardwatch, v1, devices + (device, status) per device
+    expect(index.nodeCount()).toBe(1 + 3 + 20);
+    // A second topic under one device, then each removed again: shapes with one and two children.
+    put(`${D}/cam-0/event`, 'x');
+    expect(index.nodeCount()).toBe(25);
+    put(`${D}/cam-0/status`, '');
+    expect(index.match(`${D}/cam-0/#`).map((p) => p.topic)).toEqual([`${D}/cam-0/event`]);
+    put(`${D}/cam-0/event`, '');
+    expect(index.nodeCount()).toBe(1 + 3 + 18);
+    for (let i = 1; i < 10; i++) put(`${D}/cam-${i}/status`, '');
+    expect(index.nodeCount()).toBe(1);
+    expect(index.size).toBe(0);
   });
 });
 

@@ -1,0 +1,128 @@
+/**
+ * Issue #15: what a connected device costs the broker. The broker alone on port 0 and a real
+ * MQTT.js client; the numbers are in bench/results/memory-per-client.md (bench/memory-per-client.ts).
+ */
+import { createRequire } from 'node:module';
+import { createServer, type Socket } from 'node:net';
+import { Aedes, type Client } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMqttBroker, type MqttBroker } from '../../../services/broker/mqtt-broker.ts';
+import { loadConfig } from '../../../services/core/config.ts';
+import { createLogger } from '../../../services/core/logger.ts';
+
+const require = createRequire(import.meta.url);
+const mqttPacket = require('mqtt-packet') as { parser(): { _list: unknown } };
+const numbers = require('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> };
+
+let broker: MqttBroker;
+let client: MqttClient;
+
+beforeAll(async () => {
+  const config = loadConfig({
+    env: {},
+    overrides: { host: '127.0.0.1', mqttPort: 0, broker: { tlsPort: 0, plainTcp: true } },
+  });
+  broker = await createMqttBroker({
+    config,
+    log: createLogger('silent'),
+    clock: { now: () => Date.now() },
+    verifyDevice: async (id, secret) => (id === 'cam-1' && secret === 's' ? 1 : null),
+    credentialValid: () => true,
+    lookupDevice: () => ({ kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null }),
+    onMessage: (_id, _topic, _payload, _at, done) => done?.(null),
+  });
+  await broker.start();
+  client = mqtt.connect(`mqtt://127.0.0.1:${broker.port()}`, {
+    clientId: 'cam-1',
+    username: 'cam-1',
+    password: 's',
+    reconnectPeriod: 0,
+  });
+  await new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+  });
+});
+afterAll(async () => {
+  client?.end(true);
+  await broker?.stop();
+});
+
+describe('per-client memory (issue #15)', () => {
+  it('writes QoS 1 packet ids without mqtt-packet’s 65,536-buffer cache (~7 MiB)', async () => {
+    // A QoS 1 round trip both ways: the client's PUBLISH id, the broker's PUBACK and command ids.
+    const command = new Promise<void>((resolve) => client.once('message', () => resolve()));
+    await client.subscribeAsync('wardwatch/v1/devices/cam-1/cmd/#', { qos: 1 });
+    await client.publishAsync('wardwatch/v1/devices/cam-1/heartbeat', '{"seq":1}', { qos: 1 });
+    await broker.sendCommand('cam-1', 'reboot', '{}');
+    await command;
+    expect(Object.keys(numbers.cache)).toHaveLength(0);
+  });
+
+  it('parses with a plain BufferList, not a Duplex stream per connection (patches/mqtt-packet+*.patch)', () => {
+    // The patch applied by `npm ci` (postinstall: patch-package). A stream would cost ~700 bytes
+    // of stream state per connected device for a buffer that is never piped.
+    const list = mqttPacket.parser()._list as Record<string, unknown>;
+    // bl's stream is readable-stream's Duplex (not node:stream's): no pipe, no stream state.
+    expect(typeof list.pipe).toBe('undefined');
+    expect(list._readableState).toBeUndefined();
+    expect(typeof list.append).toBe('function');
+  });
+
+  it('aedes: one close listener per connection, not stream.finished; duplicate counters on first use (patches/aedes+*.patch)', async () => {
+    // finished() attached seven closures and their context to every connection (~800 bytes).
+    const aedes = await Aedes.createBroker();
+    const server = createServer(aedes.handle);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    const connected = new Promise<Client>((resolve) => aedes.once('client', resolve));
+    const device = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+      clientId: 'cam-2',
+      reconnectPeriod: 0,
+      will: {
+        topic: 'wardwatch/v1/devices/cam-2/status',
+        payload: Buffer.from('offline'),
+        qos: 1,
+        retain: true,
+      },
+    });
+    try {
+      const client = (await connected) as Client & { duplicates: object | null };
+      const conn = client.conn as unknown as Socket;
+      expect(conn.listenerCount('finish')).toBe(0);
+      expect(conn.listenerCount('close')).toBe(1);
+      // The per-client duplicate counters (a null-prototype dictionary, ~190 bytes) wait for the
+      // first forwarded packet; another broker's birth, which resets them, copes with none.
+      expect(client.duplicates).toBeNull();
+      const publish = (topic: string, payload: string) =>
+        new Promise<void>((resolve, reject) =>
+          aedes.publish(
+            { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false },
+            (err) => (err ? reject(err) : resolve()),
+          ),
+        );
+      await publish('$SYS/other-broker/birth', 'other-broker');
+      await device.subscribeAsync('wardwatch/v1/devices/cam-2/cmd/#');
+      const command = new Promise<string>((resolve) => device.once('message', (topic) => resolve(topic)));
+      await publish('wardwatch/v1/devices/cam-2/cmd/reboot', '{}');
+      expect(await command).toBe('wardwatch/v1/devices/cam-2/cmd/reboot');
+      expect(client.duplicates).not.toBeNull();
+      // Behaviour kept: a dropped socket (no DISCONNECT) still ends the session and fires the will.
+      const gone = new Promise<void>((resolve) => aedes.once('clientDisconnect', () => resolve()));
+      const will = new Promise<string>((resolve) =>
+        aedes.on('publish', (packet) => {
+          if (packet.topic === 'wardwatch/v1/devices/cam-2/status') resolve(String(packet.payload));
+        }),
+      );
+      device.stream.destroy();
+      await gone;
+      expect(await will).toBe('offline');
+      expect(aedes.connectedClients).toBe(0);
+    } finally {
+      device.end(true);
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

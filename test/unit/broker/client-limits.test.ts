@@ -145,14 +145,20 @@ describe('gatePublish', () => {
 });
 
 describe('capPacketSize', () => {
-  /** A stand-in for mqtt-packet's parser: the length header has just been read. */
+  /**
+   * A stand-in for mqtt-packet's parser: the length header has just been read. aedes points the
+   * parser back at its client (`parser.client`), which the shared check reads (issue #15).
+   */
   const parserClient = (length: number, id = '') => {
     const parser = {
       packet: { cmd: 'publish', length },
       _parseLength: () => true,
       _emitError: vi.fn(),
+      client: null as unknown,
     };
-    return { client: { id, _parser: parser } as unknown as Client, parser };
+    const client = { id, _parser: parser } as unknown as Client;
+    parser.client = client;
+    return { client, parser };
   };
 
   it('refuses a packet whose length header is over the cap, before its body is buffered', () => {

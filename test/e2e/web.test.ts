@@ -12,7 +12,7 @@ import { launchBrowser, loginThroughForm, screenshot, visibleMarkerCount } from 
  * The web app (issue #4) in Debian's Chromium against a whole running wardwatch: real InfluxDB,
  * real MQTT devices, the Vite build served by the service itself.
  */
-const TIMEOUT = 90_000;
+const TIMEOUT = 180_000; // a guard against a hang: a loaded machine takes minutes to start Chromium (issue #13)
 
 interface ApiAlert {
   id: number;

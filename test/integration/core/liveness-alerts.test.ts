@@ -144,7 +144,15 @@ describe('liveness and outage alerts', () => {
       'GET',
       '/api/v1/devices/cam-dead',
     );
-    expect(dev.body.status.state).toBe('unknown');
+    // Nothing is assumed online: `unknown` until its deadline, 2 s from start-up. Issue #13 item 4:
+    // a busy machine may pass that deadline before this request is answered; then it is offline,
+    // dated at the deadline (not earlier), and still not online.
+    if (dev.body.status.state !== 'unknown') {
+      expect(dev.body.status.state).toBe('offline');
+      expect(restarted.app.liveness.getStatus('cam-dead').stateSince).toBeGreaterThanOrEqual(
+        startedAt + 2000,
+      );
+    }
     expect(dev.body.status.lastSeenAt).toBe(new Date(seenAt!).toISOString());
     expect(restarted.app.liveness.getStatus('cam-down').state).toBe('offline');
 

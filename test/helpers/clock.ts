@@ -34,11 +34,12 @@ export class JumpClock implements Clock {
     return this.timers.size;
   }
 
-  /** Moves the clock forward by `ms`; timers due by then run on the next turn of the event loop. */
+  /** Moves the clock forward by `ms`; timers due by then run (in due order) on the next turn. */
   jump(ms: number): void {
     if (ms < 0) throw new Error('a clock only jumps forward');
     this.offsetMs += ms;
-    for (const timer of this.timers) {
+    // Re-armed in due order: those now due all get delay 0, and run in the order they were armed.
+    for (const timer of [...this.timers].sort((a, b) => a.dueAt - b.dueAt)) {
       if (timer.real) clearTimeout(timer.real);
       this.arm(timer);
     }

@@ -144,6 +144,13 @@ export const WARD_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
 const WARD_ID_RE = new RegExp(WARD_ID_PATTERN);
 
 const MAX_TEXT = 200;
+/**
+ * Issue #13 item 4: scrypt rehashes in flight on libuv's thread pool (4 threads by default) at
+ * most. An import of 10,000 devices queued 10,000 at once, and every other pool job of the process
+ * (file writes of the write-ahead log and spool, static files, a test's browser launch) waited
+ * behind them: minutes on a loaded machine (test/e2e/map-scale.test.ts could not start Chromium).
+ */
+const REHASH_CONCURRENCY = 2;
 const MAX_TAGS = 32;
 
 /** Invariants every stored device keeps, whoever calls. Messages name the field (they reach API clients). */
@@ -271,24 +278,46 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
    * the device import registers hundreds at a time), then rehashed with scrypt on the thread pool
    * a few tens of milliseconds later. Only the credential still current is overwritten.
    */
+  const rehashQueue: Array<() => Promise<void>> = [];
+  let rehashHead = 0;
+  let rehashing = 0;
+  const runRehashes = () => {
+    while (rehashing < REHASH_CONCURRENCY && rehashHead < rehashQueue.length) {
+      const job = rehashQueue[rehashHead++] as () => Promise<void>;
+      if (rehashHead === rehashQueue.length) {
+        rehashQueue.length = 0;
+        rehashHead = 0;
+      }
+      rehashing++;
+      void job().finally(() => {
+        rehashing--;
+        runRehashes();
+      });
+    }
+  };
   const upgradeHash = (id: string, cred: Credential, secret: string) => {
     const from = cred.hash;
-    hashSecret(secret, { logN, r: SCRYPT_R, p: SCRYPT_P }).then(
-      (hash) => {
-        const e = entries.get(id);
-        if (e?.current !== cred || cred.hash !== from) return;
-        try {
-          if (repo.replaceSecretHash(id, from, hash)) {
-            cred.hash = hash;
-            counters.rehashed++;
+    rehashQueue.push(() => {
+      // Replaced or deleted while it waited: nothing to do.
+      if (entries.get(id)?.current !== cred || cred.hash !== from) return Promise.resolve();
+      return hashSecret(secret, { logN, r: SCRYPT_R, p: SCRYPT_P }).then(
+        (hash) => {
+          const e = entries.get(id);
+          if (e?.current !== cred || cred.hash !== from) return;
+          try {
+            if (repo.replaceSecretHash(id, from, hash)) {
+              cred.hash = hash;
+              counters.rehashed++;
+            }
+          } catch (err) {
+            // The database closed meanwhile (shutdown): the next good connect rehashes again.
+            log.warn({ err, deviceId: id }, 'device secret rehash not stored');
           }
-        } catch (err) {
-          // The database closed meanwhile (shutdown): the next good connect rehashes again.
-          log.warn({ err, deviceId: id }, 'device secret rehash not stored');
-        }
-      },
-      (err: unknown) => log.error({ err, deviceId: id }, 'device secret rehash failed'),
-    );
+        },
+        (err: unknown) => log.error({ err, deviceId: id }, 'device secret rehash failed'),
+      );
+    });
+    runRehashes();
   };
   const stillValid = (id: string, cred: Credential): boolean => {
     const e = entries.get(id);

@@ -12,7 +12,7 @@ import { launchBrowser, loginThroughForm, screenshot, visibleMarkerCount } from 
  * The web app (issue #4) in Debian's Chromium against a whole running wardwatch: real InfluxDB,
  * real MQTT devices, the Vite build served by the service itself.
  */
-const TIMEOUT = 90_000;
+const TIMEOUT = 180_000; // a guard against a hang: a loaded machine takes minutes to start Chromium (issue #13)
 
 interface ApiAlert {
   id: number;
@@ -123,16 +123,31 @@ describe('web app', { timeout: TIMEOUT }, () => {
 
   it('turns a device that stops reporting red without a reload', async () => {
     const marker = page.locator(`[data-device-id="${LIVE_ID}"]`);
-    await publish(live, `wardwatch/v1/devices/${LIVE_ID}/heartbeat`, JSON.stringify({ uptimeS: 1 }));
-    await expect.poll(() => marker.getAttribute('data-state'), { timeout: 5000 }).toBe('online');
+    // It beats (as a device does, every 300 ms) until the page shows it online. Issue #13 item 4:
+    // one heartbeat made it online for only 1 s, which a busy machine could miss entirely.
+    let beating = true;
+    const beats = (async () => {
+      while (beating) {
+        await publish(live, `wardwatch/v1/devices/${LIVE_ID}/heartbeat`, JSON.stringify({ uptimeS: 1 }));
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
+    try {
+      await expect.poll(() => marker.getAttribute('data-state'), { timeout: 15_000 }).toBe('online');
+    } finally {
+      beating = false;
+      await beats;
+    }
     const navigations: string[] = [];
     page.on('framenavigated', (f) => navigations.push(f.url()));
-    // Silence: no more heartbeats; with heartbeatIntervalS 1 and missedHeartbeats 1 it is offline after 1 s.
-    const silentAt = Date.now();
+    // Silence: no more heartbeats; with heartbeatIntervalS 1 and missedHeartbeats 1 the service takes
+    // it offline after 1 s (its deadline, on its own clock: test/integration/core). The page follows
+    // the service live, without a navigation. Issue #13 item 4: waited for, not timed: how fast a
+    // loaded machine gets the event to the page is not a property of the app.
+    await waitFor(() => t.app.liveness.getStatus(LIVE_ID).state === 'offline', 'offline in the service');
     await expect
-      .poll(() => marker.getAttribute('data-state'), { timeout: 5000, interval: 100 })
+      .poll(() => marker.getAttribute('data-state'), { timeout: 15_000, interval: 100 })
       .toBe('offline');
-    expect(Date.now() - silentAt).toBeLessThan(5000);
     const colour = await marker.evaluate((el) => getComputedStyle(el.parentElement!).color);
     expect(colour).toBe('rgb(211, 47, 47)');
     expect(navigations).toEqual([]);

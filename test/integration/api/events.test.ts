@@ -1,6 +1,7 @@
 import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../helpers/app.ts';
 import { createHarness, type Harness, T0 } from './harness.ts';
 
 let h: Harness;
@@ -33,7 +34,7 @@ function openStream(path: string, headers: Record<string, string> = {}): Promise
         text: () => buf,
         ended,
         close: () => req.destroy(),
-        until(re, timeoutMs = 5000) {
+        until(re, timeoutMs = 15_000) {
           return new Promise((ok, fail) => {
             const timer = setTimeout(() => fail(new Error(`no ${re} in stream; got:\n${buf}`)), timeoutMs);
             const check = () => {
@@ -62,6 +63,9 @@ const events = (text: string) =>
     }))
     .filter((e) => e.event)
     .map((e) => ({ event: e.event as string, data: JSON.parse(e.data as string) }));
+
+/** The `at` of a marker event that a stream already ended must never get. */
+const MARKER_AT = T0 + 4242;
 
 const stateEvent = (deviceId: string, ward: string) => ({
   deviceId,
@@ -167,10 +171,8 @@ describe('GET /api/v1/events (Server-Sent Events)', () => {
     // life of the app: opening a stream adds no listener, so a burst of events costs the same
     // however many maps are open.
     const baseline = [3, 3, 1, 3];
-    const settle = async () => {
-      const deadline = Date.now() + 5000;
-      while (h.clock.pending() !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    };
+    const settle = () =>
+      waitFor(() => h.clock.pending() === 0, 'no stream timer left').catch(() => undefined);
     await settle(); // streams of earlier tests are gone
     expect(listeners()).toEqual(baseline);
     const s = await openStream('/api/v1/events', { authorization: `Bearer ${h.adminToken}` });
@@ -205,13 +207,25 @@ describe('streams end with their session', () => {
     await s.until(/retry:/);
     return { username, token, s };
   };
-  /** Resolves with the reason of the stream's last event once the server closed it. */
+  /**
+   * Resolves with the reason of the stream's last event once the server closed it. Call it right
+   * after the request that must end the stream has been answered. Issue #13 item 4: "closed at
+   * once" is shown by a marker, not by a wall-clock bound: an event emitted now, after the answer,
+   * must not reach the stream (it was ended by then); the wait itself is only a guard against a
+   * stream that never ends, whose reason is printed.
+   */
   const endedWith = async (s: Stream): Promise<string> => {
+    h.bus.emit('device.state', { ...stateEvent('cam-bn-1', 'binh-ngoc'), at: MARKER_AT });
+    let guard: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       s.ended,
-      new Promise((_, fail) => setTimeout(() => fail(new Error(`stream still open:\n${s.text()}`)), 5000)),
-    ]);
-    const last = events(s.text()).at(-1);
+      new Promise((_, fail) => {
+        guard = setTimeout(() => fail(new Error(`stream still open:\n${s.text()}`)), 20_000);
+      }),
+    ]).finally(() => clearTimeout(guard));
+    const all = events(s.text());
+    expect(all.filter((e) => e.data?.at === new Date(MARKER_AT).toISOString())).toEqual([]);
+    const last = all.at(-1);
     expect(last?.event).toBe('session.ended');
     return last?.data.reason;
   };
@@ -287,9 +301,12 @@ describe('shutdown with open streams', () => {
     });
     s.resume();
     const ended = new Promise<void>((r) => s.on('close', () => r()));
+    // Issue #13 item 4: the bound is a requirement, not a guess at this machine's speed: a stop
+    // must end within `docker stop`'s 10 s grace (then SIGKILL). Without ending the streams,
+    // close() waits for the client forever.
     const started = Date.now();
     await own.close();
     await ended;
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

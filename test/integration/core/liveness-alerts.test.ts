@@ -144,7 +144,15 @@ describe('liveness and outage alerts', () => {
       'GET',
       '/api/v1/devices/cam-dead',
     );
-    expect(dev.body.status.state).toBe('unknown');
+    // Nothing is assumed online: `unknown` until its deadline, 2 s from start-up. Issue #13 item 4:
+    // a busy machine may pass that deadline before this request is answered; then it is offline,
+    // dated at the deadline (not earlier), and still not online.
+    if (dev.body.status.state !== 'unknown') {
+      expect(dev.body.status.state).toBe('offline');
+      expect(restarted.app.liveness.getStatus('cam-dead').stateSince).toBeGreaterThanOrEqual(
+        startedAt + 2000,
+      );
+    }
     expect(dev.body.status.lastSeenAt).toBe(new Date(seenAt!).toISOString());
     expect(restarted.app.liveness.getStatus('cam-down').state).toBe('offline');
 
@@ -163,7 +171,7 @@ describe('liveness and outage alerts', () => {
     await waitFor(
       () => restarted.app.liveness.getStatus('cam-never').state === 'offline',
       'cam-never offline (never reported)',
-      6000,
+      15_000,
     );
     const never = await openAlerts(restarted, 'cam-never');
     expect(never.map((a) => a.type)).toEqual(['device_offline']);
@@ -181,18 +189,22 @@ describe('liveness and outage alerts', () => {
     expect(t.app.liveness.getStatus('cam-dead-on-arrival').state).toBe('unknown');
     const c = await t.connectDevice('cam-ok', secret);
     await publish(c, T('cam-ok', 'heartbeat'), '{}');
-    const offlineAt = await waitFor(
-      () => (t!.app.liveness.getStatus('cam-dead-on-arrival').state === 'offline' ? Date.now() : 0),
+    await waitFor(
+      () => t!.app.liveness.getStatus('cam-dead-on-arrival').state === 'offline',
       'never-reported device offline',
-      6000,
+      15_000,
     );
-    expect(offlineAt - registeredAt).toBeGreaterThanOrEqual(1900);
+    // Not before its 2 s deadline from registration, on the service's clock (the outage's date; how
+    // late a busy machine noticed is not what this tests: issue #13 item 4).
+    expect(t.app.liveness.getStatus('cam-dead-on-arrival').stateSince).toBeGreaterThanOrEqual(
+      registeredAt + 2000,
+    );
     const alerts = await openAlerts(t, 'cam-dead-on-arrival');
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ type: 'device_offline', severity: 'critical' });
     expect(alerts[0]?.message).toMatch(/never reported/);
     // The one that reported is judged by its heartbeats as before, not as never reported.
-    await waitFor(() => t!.app.liveness.getStatus('cam-ok').state === 'offline', 'cam-ok timed out', 6000);
+    await waitFor(() => t!.app.liveness.getStatus('cam-ok').state === 'offline', 'cam-ok timed out', 15_000);
     expect((await openAlerts(t, 'cam-ok'))[0]?.message).toMatch(/missed its heartbeats/);
     c.end(true);
   });

@@ -168,7 +168,14 @@ describe('notification channels and routes in the app (issue #12)', () => {
     expect(opened).toHaveLength(1);
     expect(JSON.parse(opened[0]?.body ?? '{}')).toMatchObject({ recipient: 'to-ky-thuat', event: 'opened' });
     expect(opened[0]?.headers['x-wardwatch-signature']).toBe(signBody(SECRET, opened[0]?.body ?? ''));
-    // The config channel's route is for another ward: nothing went there.
+    // The config channel's route is for another ward: nothing went there, nor is queued for it
+    // (issue #13 item 4: the outbox rows are written when the alert opens; an empty receiver alone
+    // could be a request still on its way).
+    const rowsOfAlert = await call<{ items: NotificationJson[] }>(
+      'GET',
+      `/api/v1/notifications?subjectType=alert&subjectId=${alertId}`,
+    );
+    expect(rowsOfAlert.body.items.filter((n) => n.channel !== 'ky-thuat')).toEqual([]);
     expect(other.received).toEqual([]);
 
     const list = await call<{ items: ChannelJson[] }>('GET', '/api/v1/notification-channels');

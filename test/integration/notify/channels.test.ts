@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 import { parseMail, startHttpFake, startSmtp } from './fakes.ts';
+import { attemptsOf, quietOutbox } from './quiet-outbox.ts';
 
 const T = (id: string, ch: string) => `wardwatch/v1/devices/${id}/${ch}`;
 const fast = { pollIntervalMs: 100, backoffInitialS: 0.2, backoffMaxS: 1, requestTimeoutMs: 2000 };
@@ -69,7 +70,13 @@ describe('Telegram and e-mail channels (real sockets)', () => {
     expect(sent.attempts).toBe(2);
     // [Bot API] retry_after is in seconds: the retry waited at least that long after the first try.
     expect(Date.parse(sent.sentAt) - Date.parse(sent.dueAt)).toBeGreaterThanOrEqual(1000);
-    await new Promise((r) => setTimeout(r, 300));
+    // Then one message, and nothing more: counted once the outbox is quiet (issue #13 item 4), not
+    // after a sleep (the alert stays open: its 4-hourly repeat waits, not due in this test).
+    const rows = await quietOutbox(t, 'the opening sent');
+    expect(rows.filter((r) => r.state !== 'pending').map((r) => [r.event, r.state])).toEqual([
+      ['opened', 'sent'],
+    ]);
+    expect(attemptsOf(rows)).toBe(2);
     expect(tg.received).toHaveLength(2);
   });
 

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { signBody } from '../../../services/notify/providers/webhook.ts';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 import { startHttpFake } from './fakes.ts';
+import { attemptsOf, quietOutbox } from './quiet-outbox.ts';
 
 const T = (id: string, ch: string) => `wardwatch/v1/devices/${id}/${ch}`;
 const SECRET = 'webhook-secret-0123456789';
@@ -94,29 +95,37 @@ describe('webhook notifications (real HTTP receiver)', () => {
     const resolved = JSON.parse(hook.received[3]?.body ?? '{}');
     expect(resolved).toMatchObject({ event: 'resolved', data: { state: 'resolved' } });
     expect(resolved.text).toContain('ĐÃ KHẮC PHỤC');
-    // Nothing more: exactly one successful opening and one resolved.
-    await new Promise((r) => setTimeout(r, 500));
+    // Nothing more: exactly one successful opening and one resolved. Issue #13 item 4: proved by the
+    // outbox once nothing in it is pending (every request is an attempt), not by a quiet sleep.
+    const rows = await quietOutbox(t, 'opening and resolved sent');
+    expect(rows.filter((r) => r.state !== 'cancelled').map((r) => [r.event, r.state, r.attempts])).toEqual([
+      ['opened', 'sent', 3],
+      ['resolved', 'sent', 1],
+    ]);
+    expect(attemptsOf(rows)).toBe(4);
     expect(hook.received).toHaveLength(4);
   });
 
   it('an alert resolved within notifyDelayS sends nothing', async () => {
     const hook = await startHttpFake(() => ({ status: 200 }));
     cleanups.push(hook.close);
+    // Issue #13 item 4: the default delay (60 s), not 2 s that a busy machine could spend between
+    // the outage and the reconnect (the opening would then be sent and the test fail). Nothing
+    // waits for it to pass: the resolution cancels the queued opening, which is final.
     const t = await startTestApp({
       influxBaseUrl: influx,
-      overrides: notifyWith(hook.url, { notifyDelayS: 2 }),
+      overrides: notifyWith(hook.url, { notifyDelayS: 60 }),
     });
     cleanups.push(() => t.stop());
 
     const c = await outage(t, 'bn-cam-002');
     await publish(c, T('bn-cam-002', 'heartbeat'), '{}'); // quick reconnect
     await waitFor(() => t.app.liveness.getStatus('bn-cam-002').state === 'online', 'online again');
-    await new Promise((r) => setTimeout(r, 2500)); // past the delay
-    expect(hook.received).toEqual([]);
-    const items = await listNotifications(t);
-    expect(items.map((n) => [n.event, n.state, n.lastError])).toEqual([
+    const rows = await quietOutbox(t, 'the opening cancelled');
+    expect(rows.map((n) => [n.event, n.state, n.lastError])).toEqual([
       ['opened', 'cancelled', 'alert resolved'],
     ]);
+    expect(hook.received).toEqual([]);
   });
 
   it('restarted mid-retry: the delivery completes after the restart, once', async () => {
@@ -140,7 +149,10 @@ describe('webhook notifications (real HTTP receiver)', () => {
       return items.length === 1 ? items[0] : null;
     }, 'delivered after restart');
     expect(sent.attempts).toBe(failedAttempts + 1);
-    await new Promise((r) => setTimeout(r, 500));
+    // Once (issue #13 item 4: counted when the outbox is quiet, not after a sleep).
+    const rows = await quietOutbox(t2, 'delivered after restart');
+    expect(rows.filter((r) => r.event === 'opened').map((r) => r.state)).toEqual(['sent']);
+    expect(attemptsOf(rows)).toBe(hook.received.length);
     const ok = hook.received.slice(failedAttempts);
     expect(ok).toHaveLength(1);
     expect(ok[0]?.headers['idempotency-key']).toBe(hook.received[0]?.headers['idempotency-key']);

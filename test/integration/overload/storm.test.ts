@@ -269,7 +269,9 @@ describe('storms (issue #6)', () => {
     expect(health.length).toBeGreaterThan(0);
     expect(health.every((h) => h.status === 200)).toBe(true);
     const healthMaxMs = Math.max(...health.map((h) => h.ms));
-    expect(healthMaxMs).toBeLessThan(2000);
+    // Issue #13 item 4: the bound is the requirement, not a guess at this machine: docker-compose.yml's
+    // health check gives /healthz 3 s (a slower answer counts as unhealthy and, 24 in a row, restarts it).
+    expect(healthMaxMs).toBeLessThan(3000);
     // Still serving: every device connected, and a fresh QoS 1 publish is acknowledged.
     expect(app.app.broker.clientCount()).toBe(clients.length);
     await clients[0]!.publishAsync(T(ids[0]!, 'heartbeat'), '{}', { qos: 1 });

@@ -49,7 +49,10 @@ describe('availability report', () => {
         'offline',
       'offline',
     );
-    await new Promise((r) => setTimeout(r, 300)); // a measurable outage
+    // A measurable outage: 300 ms on the service's clock, which dates the state changes the report
+    // reads (issue #13 item 4: the service's own timestamps, not a sleep of the test).
+    const offlineSince = t.app.liveness.getStatus('cam-flaky').stateSince;
+    await waitFor(() => Date.now() - offlineSince >= 300, '300 ms offline on the service clock');
     const c2 = await t.connectDevice('cam-flaky', secret);
     await publish(c2, 'wardwatch/v1/devices/cam-flaky/heartbeat', JSON.stringify({ uptimeS: 1 }));
     const user = await t.api('POST', '/api/v1/users', {

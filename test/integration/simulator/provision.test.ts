@@ -100,7 +100,7 @@ afterEach(async () => {
 
 describe('provisionFleet', () => {
   it('imports new devices and rotates secrets of existing ones', async () => {
-    await waitForService(apiUrl, 2000);
+    await waitForService(apiUrl, 30_000); // a guard against a hang, not a speed limit (issue #13 item 4)
     const r = await provisionFleet({
       apiUrl,
       username: 'admin',

@@ -16,7 +16,7 @@ import { ADMIN_PASSWORD, startTestApp, type TestApp, waitFor } from '../../helpe
 
 const log = pino({ level: 'silent' });
 
-describe('simulator: stock firmware in the fleet, against the real service', { timeout: 60_000 }, () => {
+describe('simulator: stock firmware in the fleet, against the real service', { timeout: 120_000 }, () => {
   let t: TestApp;
   let fleet: Fleet;
   let control: ReturnType<typeof createControlServer>;

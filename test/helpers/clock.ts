@@ -1,0 +1,66 @@
+import type { Clock, TimerHandle } from '../../services/core/clock.ts';
+
+/**
+ * The system clock plus an offset the test can move forward (issue #13 item 4). For a whole
+ * running wardwatch (real sockets, real timers) where a test must get past a delay (notifyDelayS,
+ * a deadline) without sleeping for it: `jump(ms)` moves `now()` forward at once and runs every
+ * timer that is due by the new time, as if the process had been asleep that long. Timers not yet
+ * due keep their due time (on the jumped clock) and fire in real time after that.
+ *
+ * Why not a fully manual clock: the whole app runs on it (InfluxDB flushes, persistence, the
+ * notifier's poll), and those must keep moving while the test waits for events over sockets.
+ */
+export class JumpClock implements Clock {
+  private offsetMs = 0;
+  private readonly timers = new Set<Timer>();
+
+  now = (): number => Date.now() + this.offsetMs;
+
+  setTimeout = (fn: () => void, delayMs: number): TimerHandle => {
+    const timer: Timer = { dueAt: this.now() + Math.max(0, delayMs), fn, real: null };
+    this.timers.add(timer);
+    this.arm(timer);
+    return timer as unknown as TimerHandle;
+  };
+
+  clearTimeout = (handle: TimerHandle): void => {
+    const timer = handle as unknown as Timer;
+    if (timer.real) clearTimeout(timer.real);
+    this.timers.delete(timer);
+  };
+
+  /** Timers armed and not yet run (what could still happen on this clock). */
+  pending(): number {
+    return this.timers.size;
+  }
+
+  /** Moves the clock forward by `ms`; timers due by then run (in due order) on the next turn. */
+  jump(ms: number): void {
+    if (ms < 0) throw new Error('a clock only jumps forward');
+    this.offsetMs += ms;
+    // Re-armed in due order: those now due all get delay 0, and run in the order they were armed.
+    for (const timer of [...this.timers].sort((a, b) => a.dueAt - b.dueAt)) {
+      if (timer.real) clearTimeout(timer.real);
+      this.arm(timer);
+    }
+  }
+
+  private arm(timer: Timer): void {
+    const real = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        timer.fn();
+      },
+      Math.max(0, timer.dueAt - this.now()),
+    );
+    // As systemClock: timers never keep the process alive on their own.
+    real.unref();
+    timer.real = real;
+  }
+}
+
+interface Timer {
+  dueAt: number;
+  fn: () => void;
+  real: ReturnType<typeof setTimeout> | null;
+}

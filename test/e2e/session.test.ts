@@ -113,6 +113,28 @@ describe('session end and API errors in the browser (issue #12)', { timeout: TIM
     }
   });
 
+  it('logging out ends the token on the server, not only in this browser', async () => {
+    await createUser('kt-dangxuat', 'mat-khau-kt-4');
+    const { page, token } = await loggedIn('kt-dangxuat', 'mat-khau-kt-4');
+    try {
+      const me = () =>
+        fetch(`${t.httpUrl}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } }).then(
+          (r) => r.status,
+        );
+      expect(await me()).toBe(200);
+      await page.getByRole('button', { name: 'Đăng xuất' }).click();
+      await page.getByRole('button', { name: 'Đăng nhập' }).waitFor();
+      expect(await page.evaluate(() => localStorage.getItem('ww.token'))).toBeNull();
+      // A copy of the token (a shared phone, a proxy log) no longer works.
+      expect(await me()).toBe(401);
+      // Signing out by choice is not announced as a session that ended.
+      expect(await page.locator('[data-testid=login-notice]').count()).toBe(0);
+      expect(await streams(page)).toEqual([{ state: 2, token }]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('a password reset by an admin signs the person out with that reason (English page)', async () => {
     await createUser('kt-doimk', 'mat-khau-kt-2');
     const { page, token } = await loggedIn('kt-doimk', 'mat-khau-kt-2', 'en');

@@ -81,6 +81,22 @@ export async function login(username: string, password: string): Promise<User> {
   return r.user;
 }
 
+/**
+ * Ends the session on the server, then here (issue #12): forgetting the token in this browser alone
+ * would leave it valid for anyone who copied it (a shared phone, a proxy log). Best effort: offline,
+ * or with the token already dead, the local sign-out still happens.
+ */
+export async function logout(): Promise<void> {
+  const token = session.token();
+  if (token) {
+    await fetch('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    }).catch(() => undefined);
+  }
+  session.clear();
+}
+
 /** Every page of a cursor-paginated list. */
 export async function fetchAll<T>(path: string): Promise<T[]> {
   const out: T[] = [];

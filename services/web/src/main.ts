@@ -1,7 +1,7 @@
 import './style.css';
 import { renderAccount } from './account-view.ts';
 import { renderAlerts } from './alerts-view.ts';
-import { ApiError, login, session, setUnauthorizedHandler } from './api.ts';
+import { ApiError, login, logout, session, setUnauthorizedHandler } from './api.ts';
 import { renderAudit } from './audit-view.ts';
 import { renderChannels } from './channels-view.ts';
 import { renderDevices } from './devices-view.ts';
@@ -127,9 +127,12 @@ function route(): void {
           class: 'ww-btn',
           type: 'button',
           onclick: () => {
-            session.clear();
-            location.hash = '';
-            renderLogin();
+            // The stream first: its `session.ended` (logout) must not announce a sign-out notice.
+            store.disconnect();
+            void logout().then(() => {
+              location.hash = '';
+              renderLogin();
+            });
           },
         },
         t('logout'),

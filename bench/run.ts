@@ -204,6 +204,35 @@ const kb = (bytes: number) => round(bytes / 1024, 1);
  * then a window of DURATION_S measuring CPU, RSS and heartbeat → InfluxDB latency; then (wardwatch)
  * the API latencies under that load; then the reconnect storm.
  */
+/**
+ * One measuring window of DURATION_S over a connected fleet (the fleet and ward scenarios): CPU of
+ * every process, messages the generators sent, and the service's RSS (sampled every second, so a
+ * peak between the ends counts).
+ */
+async function measureWindow(sys: System, gens: Generator[], mainPid: number) {
+  const pids: Record<string, number | undefined> = { ...sys.pids(), influxd: INFLUXD_PID };
+  gens.forEach((g, i) => {
+    pids[`generator${i + 1}`] = g.pid;
+  });
+  const sentNow = () => gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
+  const cpuEnd = cpuWindow(pids);
+  const sent0 = sentNow();
+  let rssPeak = 0;
+  const rssTimer = setInterval(() => {
+    rssPeak = Math.max(rssPeak, rssBytes(mainPid) ?? 0);
+  }, 1000);
+  await sleep(DURATION_S * 1000);
+  clearInterval(rssTimer);
+  const cpu = cpuEnd();
+  const sent1 = sentNow();
+  const rssNow = rssBytes(mainPid) ?? 0;
+  // The pipeline: everything but the load generators.
+  const pipelinePct = Object.entries(cpu.pctOfOneCore)
+    .filter(([k]) => !k.startsWith('generator'))
+    .reduce((a, [, v]) => a + v, 0);
+  return { cpu, sent0, sent1, rssPeak, rssNow, pipelinePct };
+}
+
 async function fleetWorld(kind: 'wardwatch' | 'mosquitto', want: Set<Scenario>) {
   const out: Record<string, unknown> = { devices: DEVICES };
   const sys = await startSystem(kind, 'fleet');
@@ -232,25 +261,8 @@ async function fleetWorld(kind: 'wardwatch' | 'mosquitto', want: Set<Scenario>) 
     // ---- fleet window
     const probeRegex = DEVICES >= 5000 ? '00$' : '0$';
     const probe = startLatencyProbe(INFLUX, sys.db, probeRegex, 200);
-    const pids: Record<string, number | undefined> = { ...sys.pids(), influxd: INFLUXD_PID };
-    gens.forEach((g, i) => {
-      pids[`generator${i + 1}`] = g.pid;
-    });
-    const cpuEnd = cpuWindow(pids);
-    const sent0 = gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
-    let rssPeak = 0;
-    const rssTimer = setInterval(() => {
-      rssPeak = Math.max(rssPeak, rssBytes(mainPid) ?? 0);
-    }, 1000);
-    await sleep(DURATION_S * 1000);
-    clearInterval(rssTimer);
-    const cpu = cpuEnd();
-    const sent1 = gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
+    const { cpu, sent0, sent1, rssPeak, rssNow, pipelinePct } = await measureWindow(sys, gens, mainPid);
     const lat = await probe.stop();
-    const rssNow = rssBytes(mainPid) ?? 0;
-    const pipelinePct = Object.entries(cpu.pctOfOneCore)
-      .filter(([k]) => !k.startsWith('generator'))
-      .reduce((a, [, v]) => a + v, 0);
     const fleet = {
       connected: conn.connected,
       window: cpu,
@@ -359,30 +371,13 @@ async function wardWorld(kind: 'wardwatch' | 'mosquitto') {
     log(`${kind}: ward ${conn.connected}/${devices.length} connected in ${round(conn.ms / 1000, 1)} s`);
     const warmS = QUICK ? 10 : 30;
     await sleep(warmS * 1000);
-    const pids: Record<string, number | undefined> = { ...sys.pids(), influxd: INFLUXD_PID };
-    gens.forEach((g, i) => {
-      pids[`generator${i + 1}`] = g.pid;
-    });
-    const cpuEnd = cpuWindow(pids);
-    const sent0 = gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
-    let rssPeak = 0;
-    const rssTimer = setInterval(() => {
-      rssPeak = Math.max(rssPeak, rssBytes(mainPid) ?? 0);
-    }, 1000);
-    await sleep(DURATION_S * 1000);
-    clearInterval(rssTimer);
-    const cpu = cpuEnd();
-    const sent1 = gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
-    const rssNow = rssBytes(mainPid) ?? 0;
+    const { cpu, sent0, sent1, rssPeak, rssNow, pipelinePct } = await measureWindow(sys, gens, mainPid);
     const rss = Math.max(rssNow, rssPeak);
     // Every process of the pipeline (the baseline's forwarder is a second, Node, process).
     const rssAll = Object.values(sys.pids()).reduce<number>(
       (a, pid) => a + (pid ? (rssBytes(pid) ?? 0) : 0),
       0,
     );
-    const pipelinePct = Object.entries(cpu.pctOfOneCore)
-      .filter(([k]) => !k.startsWith('generator'))
-      .reduce((a, [, v]) => a + v, 0);
     out.ward = {
       connected: conn.connected,
       mix: Object.fromEntries(

@@ -1,6 +1,6 @@
 import { api } from './api.ts';
 import { deliveryLog } from './channels-log.ts';
-import { h, select, showError } from './dom.ts';
+import { formActions, h, select, showError } from './dom.ts';
 import { errorText, label, type MessageKey, t } from './i18n.ts';
 import { KINDS } from './logic.ts';
 import { store } from './store.ts';
@@ -155,16 +155,7 @@ export function renderChannels(root: HTMLElement, param?: string): () => void {
       h('label', {}, t('chName'), name),
       h('label', {}, t('chType'), typeSel),
       fields,
-      h(
-        'div',
-        { class: 'ww-actions' },
-        h('button', { class: 'ww-btn ww-btn-primary', type: 'submit' }, t('save')),
-        h(
-          'button',
-          { class: 'ww-btn', type: 'button', onclick: () => formBox.replaceChildren() },
-          t('cancel'),
-        ),
-      ),
+      formActions(t('save'), () => formBox.replaceChildren()),
       error,
     );
     form.addEventListener('submit', (e) => {

@@ -1,5 +1,5 @@
 import { api } from './api.ts';
-import { h, select } from './dom.ts';
+import { formActions, h, select } from './dom.ts';
 import { errorText, formatTime, formLabel, label, t } from './i18n.ts';
 import { KINDS } from './logic.ts';
 import { store } from './store.ts';
@@ -124,16 +124,7 @@ export function renderDevices(root: HTMLElement): () => void {
           .filter((x) => x.kind !== 'light' && x.id !== d?.id)
           .map((x) => h('option', { value: x.id }, x.name)),
       ),
-      h(
-        'div',
-        { class: 'ww-actions' },
-        h('button', { class: 'ww-btn ww-btn-primary', type: 'submit' }, t('save')),
-        h(
-          'button',
-          { class: 'ww-btn', type: 'button', onclick: () => formBox.replaceChildren() },
-          t('cancel'),
-        ),
-      ),
+      formActions(t('save'), () => formBox.replaceChildren()),
       h('p', { class: 'ww-error' }),
     );
     form.addEventListener('submit', (e) => {

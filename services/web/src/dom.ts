@@ -1,4 +1,4 @@
-import { errorText } from './i18n.ts';
+import { errorText, t } from './i18n.ts';
 
 /** A tiny DOM builder: text always goes in as text nodes, never as HTML (device names come from users). */
 type Child = Node | string | number | null | undefined | false;
@@ -33,6 +33,16 @@ export function select(
     'select',
     attrs,
     options.map(([v, text]) => h('option', { value: v, selected: v === selected }, text)),
+  );
+}
+
+/** A form's submit button and its Cancel (`onCancel`: usually, close the form). */
+export function formActions(submit: string, onCancel: () => void): HTMLDivElement {
+  return h(
+    'div',
+    { class: 'ww-actions' },
+    h('button', { class: 'ww-btn ww-btn-primary', type: 'submit' }, submit),
+    h('button', { class: 'ww-btn', type: 'button', onclick: onCancel }, t('cancel')),
   );
 }
 

@@ -1,6 +1,6 @@
 import { checkedWards, field, ROLES, roleLabel, wardCheckboxes, wardsText } from './admin-common.ts';
 import { api, session } from './api.ts';
-import { h, select, showError } from './dom.ts';
+import { formActions, h, select, showError } from './dom.ts';
 import { t } from './i18n.ts';
 import { store } from './store.ts';
 import type { Role, UserRecord } from './types.ts';
@@ -25,13 +25,7 @@ export function renderUsers(root: HTMLElement): () => void {
   const fail = (form: HTMLElement) => (err: Error) => {
     showError(form.querySelector<HTMLElement>('.ww-error')!, err);
   };
-  const buttons = (submit: string) =>
-    h(
-      'div',
-      { class: 'ww-actions' },
-      h('button', { class: 'ww-btn ww-btn-primary', type: 'submit' }, submit),
-      h('button', { class: 'ww-btn', type: 'button', onclick: () => formBox.replaceChildren() }, t('cancel')),
-    );
+  const buttons = (submit: string) => formActions(submit, () => formBox.replaceChildren());
   const roleSelect = (value: Role) =>
     select(
       { name: 'role' },

@@ -1,6 +1,6 @@
 import { field } from './admin-common.ts';
 import { api, session } from './api.ts';
-import { h, showError, UserError } from './dom.ts';
+import { formActions, h, showError, UserError } from './dom.ts';
 import { type Outline, outlineFromGeoJson } from './geojson.ts';
 import { formatTime, t } from './i18n.ts';
 import { store } from './store.ts';
@@ -56,16 +56,7 @@ export function renderWards(root: HTMLElement): () => void {
       field(t('admWardName'), name),
       field(t('admOutlineFile'), file),
       w?.outline ? h('label', { class: 'ww-check' }, remove, t('admOutlineRemove')) : null,
-      h(
-        'div',
-        { class: 'ww-actions' },
-        h('button', { class: 'ww-btn ww-btn-primary', type: 'submit' }, t('save')),
-        h(
-          'button',
-          { class: 'ww-btn', type: 'button', onclick: () => formBox.replaceChildren() },
-          t('cancel'),
-        ),
-      ),
+      formActions(t('save'), () => formBox.replaceChildren()),
       error,
     );
     form.addEventListener('submit', (e) => {

@@ -5,6 +5,7 @@ import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { watchdogScript } from './watchdog.ts';
 
 /**
  * A real InfluxDB 1.x (`influxd`) for integration tests: own temp dir, own free ports, quiet
@@ -35,20 +36,10 @@ const STOP_GRACE_MS = 5_000;
 const STDERR_KEEP_CHARS = 8_000;
 
 /**
- * influxd runs under a small sh wrapper that keeps a pipe to this process. When the pipe closes
- * (stop(), or this process ending in any way, SIGKILL included) the wrapper sends influxd
- * SIGTERM. Without it a vitest worker killed on a timeout would leave influxd running forever.
- * The wrapper prints influxd's pid first and exits with influxd's status.
+ * influxd runs under the watchdog wrapper (test/helpers/watchdog.ts): when our pipe closes, however
+ * this process ends, it sends influxd SIGTERM.
  */
-const WRAPPER = [
-  'exec 3<&0',
-  '"$1" run -config "$2" </dev/null 3<&- &',
-  'pid=$!',
-  'echo "$pid"',
-  '( read -r _ <&3; kill -TERM "$pid" 2>/dev/null ) >/dev/null 2>&1 &',
-  'exec 3<&-',
-  'wait "$pid"',
-].join('\n');
+const WRAPPER = watchdogScript('TERM');
 
 /** influxd pids this process started: a normal exit kills them at once, without the wrapper's delay. */
 const running = new Set<number>();
@@ -168,7 +159,7 @@ export async function startInfluxd(opts: StartInfluxdOptions = {}): Promise<Infl
     await writeFile(configFile, configToml(dir, httpPort, await freePort()));
     let stderr = '';
     let influxdPid: number | null = null;
-    const proc = spawn('/bin/sh', ['-c', WRAPPER, 'influxd-wrapper', binary, configFile], {
+    const proc = spawn('/bin/sh', ['-c', WRAPPER, 'influxd-wrapper', binary, 'run', '-config', configFile], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     child = proc;

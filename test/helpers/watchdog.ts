@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 
 /**
- * Runs a server under a small sh wrapper that holds a pipe to this process. When the pipe closes
- * (stop(), or this process ending in any way, SIGKILL included) the wrapper sends the server
+ * A small sh wrapper that runs `"$@"` (the server) and holds a pipe to this process. When the pipe
+ * closes (stop(), or this process ending in any way, SIGKILL included) the wrapper sends the server
  * `signal`. Without it a vitest worker killed on a timeout would leave the server running. The
- * wrapper prints the server's pid first and exits with its status. (test/helpers/influxd.ts has the
- * same wrapper inline.)
+ * wrapper prints the server's pid first and exits with its status. Used by spawnWatched and by
+ * test/helpers/influxd.ts (which also tracks the pid and restarts).
  */
-const wrapper = (signal: string) =>
+export const watchdogScript = (signal: 'TERM' | 'INT') =>
   [
     'exec 3<&0',
     '"$@" </dev/null 3<&- &',
@@ -33,7 +33,7 @@ export interface WatchedServer {
 export function spawnWatched(command: string[], signal: 'TERM' | 'INT' = 'TERM'): WatchedServer {
   let output = '';
   let exitInfo: string | null = null;
-  const proc: ChildProcess = spawn('/bin/sh', ['-c', wrapper(signal), 'watchdog', ...command], {
+  const proc: ChildProcess = spawn('/bin/sh', ['-c', watchdogScript(signal), 'watchdog', ...command], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const keep = (chunk: string) => {

@@ -4,6 +4,7 @@ import {
   createFeedReader,
   createFeedWriter,
   FEED_START,
+  type FeedCheckpoint,
   type FeedRedis,
   type FeedSink,
 } from '../../../services/cluster/feed.ts';
@@ -54,6 +55,27 @@ describe('partitioned feed on Redis Streams (issue #14)', () => {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await redis.destroy();
   });
+
+  /** A reader (on its own connection) of `partition` from `from`, run until its sink saw `n` calls, then stopped. */
+  const readUntil = async (partition: number, from: FeedCheckpoint, n: number) => {
+    const rec = recordingSink();
+    const reader = createFeedReader({
+      redis: await client(),
+      partition,
+      from,
+      sink: rec.sink,
+      log,
+      blockMs: 50,
+    });
+    const run = reader.run();
+    await rec.until(n);
+    reader.stop();
+    await run;
+    return { calls: rec.calls, reader };
+  };
+  /** A reader that reads nothing: for `gap()` at a given position. */
+  const idleReader = (redis: FeedRedis, partition: number, from: FeedCheckpoint) =>
+    createFeedReader({ redis, partition, from, sink: recordingSink().sink, log });
 
   // Devices a*, b* in partition 0, x*, y* in partition 1.
   const partitionOf = (id: string) => (id < 'm' ? 0 : 1);
@@ -142,20 +164,8 @@ describe('partitioned feed on Redis Streams (issue #14)', () => {
     await raw.xAdd(feedStreamKey(partition), '*', { d: 'cam', a: 'yesterday', e: 'evil', k: 'l' });
     const writer = createFeedWriter({ redis: raw, partitionOf: () => partition, maxLenPerPartition: 1000 });
     await writer.append({ deviceId: 'cam', at: T0, edge: 'edge-a', input: { type: 'life' } });
-    const rec = recordingSink();
-    const reader = createFeedReader({
-      redis: await client(),
-      partition,
-      from: FEED_START,
-      sink: rec.sink,
-      log,
-      blockMs: 50,
-    });
-    const run = reader.run();
-    await rec.until(1);
-    reader.stop();
-    await run;
-    expect(rec.calls).toEqual([`cam life ${T0}`]);
+    const { calls, reader } = await readUntil(partition, FEED_START, 1);
+    expect(calls).toEqual([`cam life ${T0}`]);
     expect(reader.stats()).toEqual({ applied: 1, rejected: 1 });
   });
 
@@ -168,43 +178,23 @@ describe('partitioned feed on Redis Streams (issue #14)', () => {
       await writer.append({ deviceId: 'cam', at: T0 + i, edge: 'e', input: { type: 'life' } });
     expect(await c.xLen(feedStreamKey(partition))).toBeLessThan(1_000);
 
-    const rec = recordingSink();
-    const reader = createFeedReader({
-      redis: await client(),
-      partition,
-      from: FEED_START,
-      sink: rec.sink,
-      log,
-      blockMs: 50,
-    });
     // Behind the retention before reading anything.
-    expect(await reader.gap()).toBe(true);
+    expect(await idleReader(c, partition, FEED_START).gap()).toBe(true);
     const length = await c.xLen(feedStreamKey(partition));
-    const run = reader.run();
-    await rec.until(Number(length));
-    reader.stop();
-    await run;
+    const { calls, reader } = await readUntil(partition, FEED_START, Number(length));
     // It read what was left; the trimmed entries are still missing from its state.
-    expect(rec.calls.at(-1)).toBe(`cam life ${T0 + 999}`);
+    expect(calls.at(-1)).toBe(`cam life ${T0 + 999}`);
     expect(await reader.gap()).toBe(true);
 
     // A reader that has read everything stays gap-free while trimming removes what it read.
     const roomy = createFeedWriter({ redis: c, partitionOf: () => partition, maxLenPerPartition: 100_000 });
     for (let i = 0; i < 300; i++)
       await roomy.append({ deviceId: 'cam', at: T0 + 2_000 + i, edge: 'e', input: { type: 'life' } });
-    const next = recordingSink();
-    const follower = createFeedReader({
-      redis: await client(),
+    const { reader: follower } = await readUntil(
       partition,
-      from: { id: reader.checkpoint().id, entriesRead: 1_000 },
-      sink: next.sink,
-      log,
-      blockMs: 50,
-    });
-    const followRun = follower.run();
-    await next.until(300);
-    follower.stop();
-    await followRun;
+      { id: reader.checkpoint().id, entriesRead: 1_000 },
+      300,
+    );
     expect(follower.checkpoint().entriesRead).toBe(1_300);
     expect(await follower.gap()).toBe(false);
     const before = await c.xLen(feedStreamKey(partition));
@@ -214,13 +204,7 @@ describe('partitioned feed on Redis Streams (issue #14)', () => {
     expect(Number(await c.xLen(feedStreamKey(partition)))).toBeLessThan(Number(before));
     expect(await follower.gap()).toBe(false);
 
-    const fresh = createFeedReader({
-      redis: c,
-      partition: 99,
-      from: FEED_START,
-      sink: recordingSink().sink,
-      log,
-    });
+    const fresh = idleReader(c, 99, FEED_START);
     expect(await fresh.gap()).toBe(false);
   });
 });

@@ -74,10 +74,3 @@ export function decodeFeedEntry(fields: Readonly<Record<string, string>>): FeedE
 
 /** The Redis Stream of one partition. */
 export const feedStreamKey = (partition: number): string => `ww:feed:${partition}`;
-
-/** Redis stream ids (`ms-seq`) in order; '0-0' before every entry. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am !== bm ? am - bm : as - bs;
-}

@@ -67,13 +67,3 @@ export async function openBackend(name: BackendName): Promise<Opened> {
     },
   };
 }
-
-/** Runs `fn` on a fresh database of this kind and closes it afterwards. */
-export async function withBackend<T>(name: BackendName, fn: (opened: Opened) => Promise<T>): Promise<T> {
-  const opened = await openBackend(name);
-  try {
-    return await fn(opened);
-  } finally {
-    await opened.close();
-  }
-}

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  compareStreamIds,
-  decodeFeedEntry,
-  encodeFeedEntry,
-  type FeedEntry,
-} from '../../../services/cluster/feed-codec.ts';
+import { decodeFeedEntry, encodeFeedEntry, type FeedEntry } from '../../../services/cluster/feed-codec.ts';
 
 const T = Date.UTC(2026, 11, 3, 1, 2, 3, 456);
 
@@ -60,12 +55,5 @@ describe('feed codec (issue #14): what an edge hands the core', () => {
   ])('rejects %j with a reason', (fields, reason) => {
     const decoded = decodeFeedEntry(fields as Record<string, string>);
     expect('error' in decoded && decoded.error).toMatch(reason);
-  });
-
-  it('orders Redis stream ids by time, then sequence', () => {
-    expect(compareStreamIds('1700000000000-5', '1700000000000-12')).toBeLessThan(0);
-    expect(compareStreamIds('1700000000001-0', '1700000000000-99')).toBeGreaterThan(0);
-    expect(compareStreamIds('0-0', '0-0')).toBe(0);
-    expect(compareStreamIds('0-0', '1-0')).toBeLessThan(0);
   });
 });

@@ -64,3 +64,35 @@ interface Timer {
   fn: () => void;
   real: ReturnType<typeof setTimeout> | null;
 }
+
+/**
+ * A fully manual clock for unit tests of one feature (no sockets): `now()` moves only through
+ * `advance(ms)`, which runs every timer due by then in due order, each at its own time.
+ */
+export class ManualClock implements Clock {
+  t: number;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  private id = 0;
+  constructor(startMs: number) {
+    this.t = startMs;
+  }
+  now = () => this.t;
+  setTimeout = (fn: () => void, ms: number) => {
+    this.timers.set(++this.id, { at: this.t + ms, fn });
+    return this.id as unknown as TimerHandle;
+  };
+  clearTimeout = (h: TimerHandle) => void this.timers.delete(h as unknown as number);
+  advance(ms: number) {
+    const until = this.t + ms;
+    for (;;) {
+      const due = [...this.timers.entries()]
+        .filter(([, x]) => x.at <= until)
+        .sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = until;
+  }
+}

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../services/core/bus.ts';
-import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
 import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
@@ -20,35 +19,11 @@ import { createLivenessService, type LivenessService } from '../../../services/h
 import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-repository.ts';
 import { SqliteStatusRepository } from '../../../services/health/sqlite-status-repository.ts';
 import type { Device } from '../../../services/registry/types.ts';
+import { ManualClock } from '../../helpers/clock.ts';
 
 const T0 = Date.parse('2026-12-03T00:00:00Z');
 /** Camera default: 30 s × 3 missed heartbeats. */
 const TIMEOUT_MS = 90_000;
-
-class FakeClock implements Clock {
-  t = T0;
-  timers = new Map<number, { at: number; fn: () => void }>();
-  id = 0;
-  now = () => this.t;
-  setTimeout = (fn: () => void, ms: number) => {
-    this.timers.set(++this.id, { at: this.t + ms, fn });
-    return this.id as unknown as TimerHandle;
-  };
-  clearTimeout = (h: TimerHandle) => void this.timers.delete(h as unknown as number);
-  advance(ms: number) {
-    const until = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()]
-        .filter(([, x]) => x.at <= until)
-        .sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = until;
-  }
-}
 
 const camera = (id: string, createdAt: number): Device => ({
   id,
@@ -71,7 +46,7 @@ const camera = (id: string, createdAt: number): Device => ({
 describe('never-reported devices (fake clock, real scheduler and SQLite alerts)', () => {
   let dir: string;
   let db: Database;
-  let clock: FakeClock;
+  let clock: ManualClock;
   let bus: EventBus<WardwatchEvents>;
   let alerts: AlertEngine;
   let liveness: LivenessService;
@@ -98,7 +73,7 @@ describe('never-reported devices (fake clock, real scheduler and SQLite alerts)'
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'ww-never-'));
     db = openDatabase(join(dir, 'db.sqlite'));
-    clock = new FakeClock();
+    clock = new ManualClock(T0);
     const log = createLogger('silent');
     bus = new EventBus<WardwatchEvents>(log);
     alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log });

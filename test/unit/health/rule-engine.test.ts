@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../services/core/bus.ts';
-import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
 import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
@@ -13,34 +12,10 @@ import { createRuleEngine, type RuleEngine } from '../../../services/health/rule
 import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-repository.ts';
 import type { Device } from '../../../services/registry/types.ts';
 import type { Point } from '../../../services/storage/types.ts';
+import { ManualClock } from '../../helpers/clock.ts';
 
 // Noon in Móng Cái (UTC+7): lights should be off by the sun.
 const NOON = Date.parse('2026-11-27T12:00:00+07:00');
-
-class FakeClock implements Clock {
-  t = NOON;
-  timers = new Map<number, { at: number; fn: () => void }>();
-  id = 0;
-  now = () => this.t;
-  setTimeout = (fn: () => void, ms: number) => {
-    this.timers.set(++this.id, { at: this.t + ms, fn });
-    return this.id as unknown as TimerHandle;
-  };
-  clearTimeout = (h: TimerHandle) => void this.timers.delete(h as unknown as number);
-  advance(ms: number) {
-    const until = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()]
-        .filter(([, x]) => x.at <= until)
-        .sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = until;
-  }
-}
 
 const device = (id: string, kind: 'camera' | 'light', tags: Record<string, string> = {}): Device => ({
   id,
@@ -63,7 +38,7 @@ const device = (id: string, kind: 'camera' | 'light', tags: Record<string, strin
 describe('rule engine (fake clock, real SQLite alerts)', () => {
   let dir: string;
   let db: Database;
-  let clock: FakeClock;
+  let clock: ManualClock;
   let alerts: AlertEngine;
   let engine: RuleEngine;
   let points: Point[];
@@ -95,7 +70,7 @@ describe('rule engine (fake clock, real SQLite alerts)', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'ww-rules-'));
     db = openDatabase(join(dir, 'db.sqlite'));
-    clock = new FakeClock();
+    clock = new ManualClock(NOON);
     points = [];
     events.length = 0;
     devices.clear();

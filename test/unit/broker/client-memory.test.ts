@@ -7,9 +7,8 @@ import { createServer, type Socket } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMqttBroker, type MqttBroker } from '../../../services/broker/mqtt-broker.ts';
-import { loadConfig } from '../../../services/core/config.ts';
-import { createLogger } from '../../../services/core/logger.ts';
+import type { MqttBroker } from '../../../services/broker/mqtt-broker.ts';
+import { startOneCameraBroker } from '../../helpers/one-camera-broker.ts';
 
 const require = createRequire(import.meta.url);
 const mqttPacket = require('mqtt-packet') as { parser(): { _list: unknown } };
@@ -18,35 +17,13 @@ const numbers = require('mqtt-packet/numbers.js') as { cache: Record<number, Buf
 let broker: MqttBroker;
 let client: MqttClient;
 
+let stop: (() => Promise<void>) | undefined;
+
 beforeAll(async () => {
-  const config = loadConfig({
-    env: {},
-    overrides: { host: '127.0.0.1', mqttPort: 0, broker: { tlsPort: 0, plainTcp: true } },
-  });
-  broker = await createMqttBroker({
-    config,
-    log: createLogger('silent'),
-    clock: { now: () => Date.now() },
-    verifyDevice: async (id, secret) => (id === 'cam-1' && secret === 's' ? 1 : null),
-    credentialValid: () => true,
-    lookupDevice: () => ({ kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null }),
-    onMessage: (_id, _topic, _payload, _at, done) => done?.(null),
-  });
-  await broker.start();
-  client = mqtt.connect(`mqtt://127.0.0.1:${broker.port()}`, {
-    clientId: 'cam-1',
-    username: 'cam-1',
-    password: 's',
-    reconnectPeriod: 0,
-  });
-  await new Promise((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-  });
+  ({ broker, client, stop } = await startOneCameraBroker((_id, _topic, _payload, _at, done) => done?.(null)));
 });
 afterAll(async () => {
-  client?.end(true);
-  await broker?.stop();
+  await stop?.();
 });
 
 describe('per-client memory (issue #15)', () => {

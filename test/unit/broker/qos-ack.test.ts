@@ -3,51 +3,28 @@
  * message has nothing to acknowledge, so the handler gets no `done` and the device's next message
  * never waits for the disk. The broker alone on port 0, a real MQTT.js client.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createMqttBroker, type MqttBroker } from '../../../services/broker/mqtt-broker.ts';
-import { loadConfig } from '../../../services/core/config.ts';
-import { createLogger } from '../../../services/core/logger.ts';
+import type { MqttBroker } from '../../../services/broker/mqtt-broker.ts';
+import { startOneCameraBroker } from '../../helpers/one-camera-broker.ts';
 
 const received: Array<{ topic: string; done?: (err: Error | null) => void }> = [];
 let broker: MqttBroker;
 let client: MqttClient;
 let closes = 0;
 
+let stop: (() => Promise<void>) | undefined;
+
 beforeAll(async () => {
-  const config = loadConfig({
-    env: {},
-    overrides: { host: '127.0.0.1', mqttPort: 0, broker: { tlsPort: 0, plainTcp: true } },
-  });
-  broker = await createMqttBroker({
-    config,
-    log: createLogger('silent'),
-    clock: { now: () => Date.now() },
-    verifyDevice: async (id, secret) => (id === 'cam-1' && secret === 's' ? 1 : null),
-    credentialValid: () => true,
-    lookupDevice: () => ({ kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null }),
-    onMessage: (_id, topic, _payload, _at, done) => {
-      received.push({ topic, done });
-    },
-  });
-  await broker.start();
-  client = mqtt.connect(`mqtt://127.0.0.1:${broker.port()}`, {
-    clientId: 'cam-1',
-    username: 'cam-1',
-    password: 's',
-    reconnectPeriod: 0,
-  });
-  await new Promise((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-  });
+  ({ broker, client, stop } = await startOneCameraBroker((_id, topic, _payload, _at, done) => {
+    received.push({ topic, done });
+  }));
   client.on('close', () => closes++);
   // Its own command topic: what the broker sends it marks a point in the connection's byte order.
   await client.subscribeAsync('wardwatch/v1/devices/cam-1/cmd/#', { qos: 1 });
 });
 afterAll(async () => {
-  client?.end(true);
-  await broker?.stop();
+  await stop?.();
 });
 
 const T = (ch: string) => `wardwatch/v1/devices/cam-1/${ch}`;

@@ -198,11 +198,24 @@ describe('ward names, never ward ids, on every screen (issue #12)', { timeout: T
 
   it('the CSV of the ward: its file and its rows name the ward, never its id', async () => {
     const page = await browser.newPage({ ...SIZES.desktop, acceptDownloads: true });
+    // The page opened straight after login, before the app's first read of the devices and wards
+    // has come back (what CI's busy machine once did by chance): the ward list must fill in when
+    // it does. Those answers are held until the report's table is on screen.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route(/\/api\/v1\/(devices|wards)$/, async (route) => {
+      await held;
+      await route.continue();
+    });
     try {
       await loginThroughForm(page, t.httpUrl, 'admin', ADMIN_PASSWORD);
       await page.locator('.ww-header').waitFor();
       await page.goto(`${t.httpUrl}/#/reports`);
       await page.locator('[data-testid=report] table').first().waitFor();
+      expect(await page.locator(`option[value="${BN.id}"]`).count()).toBe(0);
+      release();
       const wardSelect = page.locator('select').filter({ has: page.locator(`option[value="${BN.id}"]`) });
       await wardSelect.first().selectOption(BN.id);
       const [download] = await Promise.all([

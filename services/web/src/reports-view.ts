@@ -11,11 +11,22 @@ export function renderReports(root: HTMLElement): () => void {
   const weekAgo = new Date(Date.parse(`${today}T00:00:00Z`) - 6 * 86400_000).toISOString().slice(0, 10);
   const from = h('input', { type: 'date', value: weekAgo, 'aria-label': t('from') });
   const to = h('input', { type: 'date', value: today, 'aria-label': t('to') });
-  const ward = select(
-    { 'aria-label': t('ward') },
-    [['', t('allWards')], ...store.wardOptions([...store.devices.values()].map((d) => d.ward))],
-    '',
-  );
+  const ward = select({ 'aria-label': t('ward') }, [['', t('allWards')]], '');
+  // The wards come with the store's first load, which may finish after this page opens (straight
+  // after login, or on a reload of #/reports): fill the list now and again on each reload.
+  const fillWards = () => {
+    const current = ward.value;
+    const ids = [...store.wards.keys(), ...[...store.devices.values()].map((d) => d.ward)];
+    ward.replaceChildren(
+      ...[['', t('allWards')], ...store.wardOptions(ids)].map(([id, name]) =>
+        h('option', { value: id, selected: id === current }, name),
+      ),
+    );
+  };
+  fillWards();
+  const unsubscribe = store.subscribe((c) => {
+    if (c.kind === 'reset') fillWards();
+  });
   const out = h('div', { 'data-testid': 'report' });
   const query = (format: 'json' | 'csv') => {
     const p = new URLSearchParams({
@@ -87,7 +98,7 @@ export function renderReports(root: HTMLElement): () => void {
     ),
   );
   void show();
-  return () => {};
+  return unsubscribe;
 }
 
 function table(head: string[], rows: Array<[string, Group]>): HTMLElement {

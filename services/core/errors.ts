@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   WW_ERR_STORAGE_QUERY: 502,
   /** A notification channel refused or did not answer (never an API answer; logged and retried). */
   WW_ERR_NOTIFY_DELIVERY: 502,
+  /** Issue #14: a core node wrote for a partition its lock session does not hold (fenced off). */
+  WW_ERR_CLUSTER_NOT_OWNER: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -207,6 +207,29 @@ export const PG_MIGRATIONS: readonly string[] = [
     updated_at BIGINT NOT NULL
   );
   `,
+  // 2 (issue #14, ownership): cluster mode only, no SQLite twin (PG_ONLY_TABLES). Which nodes are
+  // alive (heartbeat, and the backend pid of the session holding their partition locks), and each
+  // partition's checkpoint: where its feed reader was and the partition's state, saved only by the
+  // partition's owner (services/cluster/checkpoint-repository.ts).
+  `
+  CREATE TABLE cluster_nodes (
+    node_id TEXT PRIMARY KEY,
+    roles JSONB NOT NULL DEFAULT '[]',
+    seen_at BIGINT NOT NULL,
+    lock_pid INTEGER
+  );
+  CREATE TABLE partition_checkpoints (
+    partition INTEGER PRIMARY KEY CHECK (partition >= 0),
+    stream_id TEXT NOT NULL,
+    entries_read BIGINT NOT NULL CHECK (entries_read >= 0),
+    state JSONB,
+    saved_at BIGINT NOT NULL,
+    node_id TEXT NOT NULL
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
+
+/** Tables of cluster mode alone (issue #14): a single process has nothing to put there. */
+export const PG_ONLY_TABLES: readonly string[] = ['cluster_nodes', 'partition_checkpoints'];

@@ -34,7 +34,6 @@ interface TestNode {
   lost: number[][];
   /** owned().size as onLost saw it, per call: fencing empties it before telling anyone. */
   ownedAtLost: number[];
-  lostOnce: Promise<number[]>;
   /** Every partition handed to onAcquired / onReleasing, in order. */
   acquired: number[];
   released: number[];
@@ -61,8 +60,6 @@ describe('partition ownership on PostgreSQL advisory locks (issue #14)', () => {
   /** A core node whose partitions save a checkpoint when taken and when handed over. */
   const node = (id: string): TestNode => {
     const clock = new ManualClock(0);
-    let resolveLost: (p: number[]) => void = () => undefined;
-    const lostOnce = new Promise<number[]>((r) => (resolveLost = r));
     const waiters: { n: number; resolve: () => void }[] = [];
     const own = createPartitionOwnership({
       pgUrl: url,
@@ -91,7 +88,6 @@ describe('partition ownership on PostgreSQL advisory locks (issue #14)', () => {
       onLost: (ps) => {
         n.ownedAtLost.push(n.own.owned().size);
         n.lost.push(ps);
-        resolveLost(ps);
       },
     });
     const n: TestNode = {
@@ -99,7 +95,6 @@ describe('partition ownership on PostgreSQL advisory locks (issue #14)', () => {
       clock,
       lost: [],
       ownedAtLost: [],
-      lostOnce,
       acquired: [],
       released: [],
       acquiredCount: (count) =>
@@ -189,7 +184,9 @@ describe('partition ownership on PostgreSQL advisory locks (issue #14)', () => {
     const before = [...b.own.owned()].sort((x, y) => x - y);
     expect(before).toHaveLength(21);
     await terminate(await lockPid('core-b'));
-    expect(await b.lostOnce).toEqual(before);
+    // Waits for the event, bounded (expect.poll), so a node that never hears fails instead of hanging.
+    await expect.poll(() => b.lost.length).toBe(1);
+    expect(b.lost[0]).toEqual(before);
     // Fencing comes first: by the time anyone hears of the loss, nothing is owned any more.
     expect(b.ownedAtLost).toEqual([0]);
     expect(b.own.owned().size).toBe(0);
@@ -242,7 +239,8 @@ describe('partition ownership on PostgreSQL advisory locks (issue #14)', () => {
       'core-c',
     ]);
     await get('core-a').own.tick();
-    expect(await c.lostOnce).toEqual(before);
+    await expect.poll(() => c.lost.length).toBe(1);
+    expect(c.lost[0]).toEqual(before);
     await expect
       .poll(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount)
       .toBe(0);

@@ -38,7 +38,7 @@ export interface LockSessionOptions {
 }
 
 /** `application_name` of a node's lock session: how peers tell it from a reused pid. */
-export const lockSessionName = (nodeId: string): string => `ww-lock:${nodeId}`.slice(0, 63);
+export const lockSessionName = (nodeId: string): string => `ww-lock:${nodeId}`;
 
 export async function openLockSession(opts: LockSessionOptions): Promise<LockSession> {
   const heartbeatMs = opts.heartbeatS * 1_000;

@@ -69,6 +69,8 @@ export interface PartitionOwnership extends OwnerSession {
   owns(partition: number): boolean;
 }
 
+const NODE_ID = /^[A-Za-z0-9._-]{1,48}$/;
+
 const DB_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
 
 const HEARTBEAT_SQL = `
@@ -83,7 +85,8 @@ const CLUSTER_SQL = `
   SELECT ${DB_NOW_MS} AS now_ms, n.node_id, n.seen_at, a.pid AS connected_pid
   FROM (SELECT 1) one
   LEFT JOIN cluster_nodes n ON n.roles @> '["core"]'
-  LEFT JOIN pg_stat_activity a ON a.pid = n.lock_pid AND a.application_name = 'ww-lock:' || n.node_id`;
+  LEFT JOIN pg_stat_activity a
+    ON a.pid = n.lock_pid AND a.application_name = 'ww-lock:' || n.node_id`;
 
 const LOCKS_SQL = `
   SELECT objid::bigint AS partition, pid FROM pg_locks
@@ -91,6 +94,8 @@ const LOCKS_SQL = `
     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
 
 export function createPartitionOwnership(opts: PartitionOwnershipOptions): PartitionOwnership {
+  // The id goes into the session's application_name (at most 63 bytes, ASCII kept as is).
+  if (!NODE_ID.test(opts.nodeId)) throw new RangeError(`nodeId must match ${NODE_ID}, got ${opts.nodeId}`);
   if (!Number.isInteger(opts.partitions) || opts.partitions < 1)
     throw new RangeError(`partitions must be ≥ 1, got ${opts.partitions}`);
   if (!(opts.heartbeatS > 0) || !(opts.leaseS >= 2 * opts.heartbeatS))
@@ -183,6 +188,7 @@ export function createPartitionOwnership(opts: PartitionOwnershipOptions): Parti
   };
 
   const rebalance = async (s: LockSession) => {
+    if (stopped) return;
     const cluster = await s.query<{
       now_ms: string;
       node_id: string | null;

@@ -283,3 +283,72 @@ describe('partition ownership on PostgreSQL advisory locks (issue #14)', () => {
     expect(c.lost).toHaveLength(1);
   }
 });
+
+describe('partition ownership when things go wrong (issue #14)', () => {
+  let url: string;
+  let admin: PgPool;
+  const started: PartitionOwnership[] = [];
+
+  beforeAll(async () => {
+    url = await createTestDatabase(inject('postgresUrl'), 'own');
+    admin = createPostgresPool({ url, max: 2 });
+    await migratePostgres(admin);
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((o) => o.stop()));
+    await admin.end();
+    await dropTestDatabase(url);
+  });
+
+  const options = (nodeId: string, pgUrl = url) => ({
+    pgUrl,
+    nodeId,
+    partitions: 4,
+    leaseS: LEASE_S,
+    heartbeatS: HEARTBEAT_S,
+    clock: new ManualClock(0),
+    log,
+    onAcquired: async () => undefined,
+    onReleasing: async () => undefined,
+    onLost: () => undefined,
+  });
+  const heldLocks = async () =>
+    (
+      await admin.query<{ partition: number }>(
+        `SELECT objid::int AS partition FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND classid = $1::int::oid AND objsubid = 2
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         ORDER BY 1`,
+        [PARTITION_LOCK_NAMESPACE],
+      )
+    ).rows.map((r) => r.partition);
+
+  it('hands a partition back when onAcquired throws (another node may manage it)', async () => {
+    const own = createPartitionOwnership({
+      ...options('core-x'),
+      onAcquired: async (p) => {
+        if (p === 2) throw new Error('checkpoint unreadable');
+      },
+    });
+    started.push(own);
+    await own.start();
+    expect([...own.owned()].sort()).toEqual([0, 1, 3]);
+    expect(await heldLocks()).toEqual([0, 1, 3]);
+  });
+
+  it('starts without PostgreSQL (logged, retried every beat) and owns nothing meanwhile', async () => {
+    const unreachable = new URL(url);
+    unreachable.port = '1'; // nothing listens there: connecting fails at once
+    const own = createPartitionOwnership(options('core-y', unreachable.toString()));
+    started.push(own);
+    await own.start();
+    expect(own.owned().size).toBe(0);
+    await expect(own.query('SELECT 1')).rejects.toMatchObject({ code: 'WW_ERR_CLUSTER_NOT_OWNER' });
+  });
+
+  it('refuses a bad configuration before any I/O', () => {
+    expect(() => createPartitionOwnership({ ...options('core-z'), leaseS: HEARTBEAT_S })).toThrow(/twice/);
+    expect(() => createPartitionOwnership({ ...options('core z') })).toThrow(/nodeId/);
+    expect(() => createPartitionOwnership({ ...options('core-z'), partitions: 0 })).toThrow(/partitions/);
+  });
+});

@@ -29,7 +29,9 @@ export interface PartitionOwnershipOptions {
   /**
    * A node whose heartbeat is older than this is dead to the others: they end its lock session
    * (`pg_terminate_backend`) and take its partitions. Also the server's keepalive budget for a
-   * vanished client. At least twice `heartbeatS`: a node must get a late beat in before it expires.
+   * vanished client. At least three times `heartbeatS`: a node that cannot reach PostgreSQL finds
+   * out within two beats (the beat after its last good one times out after one beat) and fences
+   * itself, before its peers may take its partitions.
    */
   leaseS: number;
   /** Heartbeat and rebalance period; also how long a query on the lock session may take. */
@@ -98,8 +100,10 @@ export function createPartitionOwnership(opts: PartitionOwnershipOptions): Parti
   if (!NODE_ID.test(opts.nodeId)) throw new RangeError(`nodeId must match ${NODE_ID}, got ${opts.nodeId}`);
   if (!Number.isInteger(opts.partitions) || opts.partitions < 1)
     throw new RangeError(`partitions must be ≥ 1, got ${opts.partitions}`);
-  if (!(opts.heartbeatS > 0) || !(opts.leaseS >= 2 * opts.heartbeatS))
-    throw new RangeError(`leaseS (${opts.leaseS}) must be at least twice heartbeatS (${opts.heartbeatS})`);
+  if (!(opts.heartbeatS > 0) || !(opts.leaseS >= 3 * opts.heartbeatS))
+    throw new RangeError(
+      `leaseS (${opts.leaseS}) must be at least three times heartbeatS (${opts.heartbeatS})`,
+    );
   const clock = opts.clock ?? systemClock;
   const log = opts.log.child({ nodeId: opts.nodeId });
   const leaseMs = opts.leaseS * 1_000;

@@ -1,3 +1,4 @@
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createCheckpointRepository } from '../../../services/cluster/checkpoint-repository.ts';
 import { FEED_START } from '../../../services/cluster/feed.ts';
@@ -334,6 +335,8 @@ describe('partition ownership when things go wrong (issue #14)', () => {
     await own.start();
     expect([...own.owned()].sort()).toEqual([0, 1, 3]);
     expect(await heldLocks()).toEqual([0, 1, 3]);
+    await own.stop();
+    expect(await heldLocks()).toEqual([]);
   });
 
   it('starts without PostgreSQL (logged, retried every beat) and owns nothing meanwhile', async () => {
@@ -346,6 +349,32 @@ describe('partition ownership when things go wrong (issue #14)', () => {
     await expect(own.query('SELECT 1')).rejects.toMatchObject({ code: 'WW_ERR_CLUSTER_NOT_OWNER' });
   });
 
+  it('fences itself when PostgreSQL stops answering on a socket that stays open (half-dead network)', async () => {
+    const proxy = await blackHoleProxy(new URL(url));
+    try {
+      const lost: number[][] = [];
+      const own = createPartitionOwnership({
+        ...options('core-h', proxy.url),
+        partitions: 2,
+        heartbeatS: 1,
+        leaseS: 3,
+        onLost: (ps) => void lost.push(ps),
+      });
+      started.push(own);
+      await own.start();
+      expect([...own.owned()].sort()).toEqual([0, 1]);
+      proxy.blackHole();
+      // The beat gets no answer: after one beat (query_timeout) the node gives up every partition.
+      const round = own.tick();
+      await expect.poll(() => lost.length).toBe(1);
+      await round;
+      expect(lost).toEqual([[0, 1]]);
+      expect(own.owned().size).toBe(0);
+    } finally {
+      proxy.close();
+    }
+  });
+
   it('refuses a bad configuration before any I/O', () => {
     expect(() => createPartitionOwnership({ ...options('core-z'), leaseS: 2 * HEARTBEAT_S })).toThrow(
       /three times/,
@@ -354,3 +383,34 @@ describe('partition ownership when things go wrong (issue #14)', () => {
     expect(() => createPartitionOwnership({ ...options('core-z'), partitions: 0 })).toThrow(/partitions/);
   });
 });
+
+/**
+ * A TCP proxy to PostgreSQL that can stop forwarding while keeping both sockets open: what a node
+ * sees when the network between it and the server goes half-dead (no reset, no answer).
+ */
+async function blackHoleProxy(target: URL) {
+  const sockets = new Set<Socket>();
+  let dropping = false;
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    }
+    client.on('data', (d) => void (dropping || upstream.write(d)));
+    upstream.on('data', (d) => void (dropping || client.write(d)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxied = new URL(target);
+  proxied.port = String((server.address() as AddressInfo).port);
+  return {
+    url: proxied.toString(),
+    blackHole: () => {
+      dropping = true;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}

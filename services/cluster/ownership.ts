@@ -209,8 +209,9 @@ export function createPartitionOwnership(opts: PartitionOwnershipOptions): Parti
       }));
     const view = readCluster(rows, opts.nodeId, nowMs, leaseMs);
     if (view.expiredPids.length > 0) {
-      // The lease ran out on a node whose session still holds locks: end that session (same
-      // database user only; a node without the right is told so in the log, not fenced).
+      // The lease ran out on a node whose session still holds locks: end that session. Only a
+      // session of this database user (what PostgreSQL allows without pg_signal_backend): cluster
+      // nodes share one user; anything else is left alone rather than failing the statement.
       log.warn({ pids: view.expiredPids }, 'ending the lock sessions of nodes whose lease expired');
       await s.query(
         'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND usename = current_user',

@@ -18,7 +18,7 @@ const PARTITIONS = 64;
 // a test runs on a busy machine (the lease is measured on PostgreSQL's clock, which keeps moving).
 const HEARTBEAT_S = 60;
 const LEASE_S = 3_600;
-const log = createLogger((process.env.OWN_LOG as 'silent') ?? 'silent');
+const log = createLogger('silent');
 
 /**
  * Partition ownership on a real PostgreSQL (issue #14): one story, test after test, of core nodes

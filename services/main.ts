@@ -49,6 +49,7 @@ import { createNotificationChannels } from './notify/channels.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createSqliteChannelRepository } from './notify/sqlite-channel-repository.ts';
+import { createSqliteOutboxRepository } from './notify/sqlite-outbox-repository.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
@@ -254,7 +255,7 @@ export async function createWardwatch(
     log: log.child({ feature: 'notify' }),
     clock,
     bus,
-    db,
+    outbox: createSqliteOutboxRepository(db),
     alerts,
     devices,
     wardName: (id) => wards.nameOf(id),

@@ -39,6 +39,7 @@ import { createRuleEngine, type RuleEngine } from './health/rules/rule-engine.ts
 import { createServiceAlerts } from './health/service-alerts.ts';
 import type { LivenessView } from './health/service-types.ts';
 import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
+import { createSqliteAssignmentRepository } from './health/sqlite-assignment-repository.ts';
 import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts';
 import { createSqliteMaintenanceRepository } from './health/sqlite-maintenance-repository.ts';
 import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
@@ -127,7 +128,7 @@ export async function createWardwatch(
     bus,
     clock,
     log: log.child({ feature: 'alerts' }),
-    pickAssignee: createAssigner({ db, config, users }),
+    pickAssignee: createAssigner({ rotation: createSqliteAssignmentRepository(db), config, users }),
   });
   const serviceAlerts = createServiceAlerts({ alerts, clock, log: log.child({ feature: 'alerts' }) });
   const storage = createInfluxStorage({

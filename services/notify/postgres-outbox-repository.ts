@@ -19,17 +19,24 @@ export function createPostgresOutboxRepository(pool: PgPool): OutboxRepository {
   return {
     async enqueue(rows, now) {
       if (rows.length === 0) return 0;
-      // In key order: two nodes queueing overlapping rows take the unique index's entries in the
-      // same order, so neither can wait on the other in a cycle (a deadlock).
-      const keyed = rows.map((r) => ({ ...r, key: dedupeKey(r) })).sort((a, b) => (a.key < b.key ? -1 : 1));
+      const keyed = rows.map((r) => ({ ...r, key: dedupeKey(r) }));
       const column = <T>(f: (r: (typeof keyed)[number]) => T) => keyed.map(f);
       // One statement whatever the count: each column is one array parameter, zipped by unnest.
+      // Ids follow the rows' order (as in SQLite: the delivery log lists a plan's rows the same way
+      // on both), but rows go in in key order: two nodes queueing overlapping rows then take the
+      // unique index's entries in the same order and can never wait on each other in a cycle.
       const result = await pool.query(
-        `INSERT INTO notification_outbox (dedupe_key, subject_type, subject_id, event, seq, ward, channel,
+        `WITH ids AS (
+           SELECT nextval(pg_get_serial_sequence('notification_outbox', 'id')) AS id
+           FROM generate_series(1, $12::int)),
+         ranked AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM ids)
+         INSERT INTO notification_outbox (id, dedupe_key, subject_type, subject_id, event, seq, ward, channel,
            recipient, payload, state, attempts, due_at, next_attempt_at, created_at, updated_at)
-         SELECT k, st, si, ev, sq, w, ch, rc, pl, 'pending', 0, du, du, $11, $11
+         SELECT r.id, k, st, si, ev, sq, w, ch, rc, pl, 'pending', 0, du, du, $11, $11
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
-           $8::text[], $9::text[], $10::bigint[]) AS t (k, st, si, ev, sq, w, ch, rc, pl, du)
+           $8::text[], $9::text[], $10::bigint[]) WITH ORDINALITY AS t (k, st, si, ev, sq, w, ch, rc, pl, du, ord)
+         JOIN ranked r ON r.ord = t.ord
+         ORDER BY k COLLATE "C"
          ON CONFLICT (dedupe_key) DO NOTHING`,
         [
           column((r) => r.key),
@@ -43,6 +50,7 @@ export function createPostgresOutboxRepository(pool: PgPool): OutboxRepository {
           column((r) => r.payload),
           column((r) => r.dueAt),
           now,
+          keyed.length,
         ],
       );
       return result.rowCount ?? 0;

@@ -257,6 +257,8 @@ describe('notifier timing (fake clock)', () => {
     start(onlyTg({ notifyDelayS: 0 }));
     emit('alert.opened', alert());
     expect(tg.sent).toEqual([]);
+    // Issue #14: the SQLite outbox reads at call time, so this also proves the rows were written
+    // before the listener returned (inside the caller's transaction: one commit per tick).
     expect((await notifier.list({ limit: 10, state: 'pending' })).items.map((d) => d.event)).toEqual([
       'escalated',
       'opened',

@@ -39,6 +39,7 @@ import { createRuleEngine, type RuleEngine } from './health/rules/rule-engine.ts
 import { createServiceAlerts } from './health/service-alerts.ts';
 import type { LivenessView } from './health/service-types.ts';
 import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
+import { createSqliteAssignmentRepository } from './health/sqlite-assignment-repository.ts';
 import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts';
 import { createSqliteMaintenanceRepository } from './health/sqlite-maintenance-repository.ts';
 import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
@@ -49,6 +50,7 @@ import { createNotificationChannels } from './notify/channels.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createSqliteChannelRepository } from './notify/sqlite-channel-repository.ts';
+import { createSqliteOutboxRepository } from './notify/sqlite-outbox-repository.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
@@ -126,7 +128,7 @@ export async function createWardwatch(
     bus,
     clock,
     log: log.child({ feature: 'alerts' }),
-    pickAssignee: createAssigner({ db, config, users }),
+    pickAssignee: createAssigner({ rotation: createSqliteAssignmentRepository(db), config, users }),
   });
   const serviceAlerts = createServiceAlerts({ alerts, clock, log: log.child({ feature: 'alerts' }) });
   const storage = createInfluxStorage({
@@ -254,7 +256,7 @@ export async function createWardwatch(
     log: log.child({ feature: 'notify' }),
     clock,
     bus,
-    db,
+    outbox: createSqliteOutboxRepository(db),
     alerts,
     devices,
     wardName: (id) => wards.nameOf(id),

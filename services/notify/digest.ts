@@ -126,8 +126,8 @@ export interface DigestDeps {
   devices: Pick<DeviceRegistry, 'list' | 'get'>;
   liveness: LivenessView;
   alerts: Pick<AlertService, 'list'>;
-  /** Queues rows in the notification outbox (Notifier.enqueue). */
-  enqueue(rows: readonly NewDelivery[]): number;
+  /** Queues rows in the notification outbox (Notifier.enqueue); resolves to how many were new. */
+  enqueue(rows: readonly NewDelivery[]): Promise<number>;
   /** Ward id → its name in the title (issue #12); absent = "Phường <id>". */
   wardName?: (wardId: string) => string;
 }
@@ -157,7 +157,11 @@ function collect(
  * digest targets. Queued in the outbox under `digest:<ward>:<date>`, so a restart in the digest
  * hour catches up a missed one and never sends a second.
  */
-export function createDigest(deps: DigestDeps): { start(): void; stop(): void; runNow(): number } {
+export function createDigest(deps: DigestDeps): {
+  start(): void;
+  stop(): void;
+  runNow(): Promise<number>;
+} {
   const { notify: cfg, log, clock, devices, liveness, alerts } = deps;
   let timer: TimerHandle | null = null;
   let running = false;
@@ -198,7 +202,7 @@ export function createDigest(deps: DigestDeps): { start(): void; stop(): void; r
   }
 
   /** Queues today's digest for every ward with targets; returns the rows newly queued. */
-  function runNow(): number {
+  async function runNow(): Promise<number> {
     const now = clock.now();
     let added = 0;
     for (const ward of Object.keys(cfg.wards).sort()) {
@@ -216,7 +220,7 @@ export function createDigest(deps: DigestDeps): { start(): void; stop(): void; r
           longOpen: data.longOpen.map((a) => a.id),
         },
       });
-      added += deps.enqueue(
+      added += await deps.enqueue(
         targets.map((t) => ({
           subjectType: 'digest' as const,
           subjectId: `${ward}:${data.date}`,
@@ -239,11 +243,7 @@ export function createDigest(deps: DigestDeps): { start(): void; stop(): void; r
     const now = clock.now();
     const at = nextDigestAt(now, cfg.digest.hour, cfg.timeZone);
     timer = clock.setTimeout(() => {
-      try {
-        runNow();
-      } catch (err) {
-        log.error({ err }, 'daily digest failed');
-      }
+      runNow().catch((err: unknown) => log.error({ err }, 'daily digest failed'));
       arm();
     }, at - now);
   }
@@ -254,11 +254,7 @@ export function createDigest(deps: DigestDeps): { start(): void; stop(): void; r
       running = true;
       // Started during the digest hour (a restart at 07:05): catch up; the dedupe key stops a repeat.
       if (zoned(clock.now(), cfg.timeZone).h === cfg.digest.hour) {
-        try {
-          runNow();
-        } catch (err) {
-          log.error({ err }, 'daily digest catch-up failed');
-        }
+        runNow().catch((err: unknown) => log.error({ err }, 'daily digest catch-up failed'));
       }
       arm();
     },

@@ -3,12 +3,11 @@ import type { EventBus } from '../core/bus.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import type { Database } from '../core/sqlite.ts';
 import type { AlertService } from '../health/service-types.ts';
 import type { Alert, Incident } from '../health/types.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
 import type { NotificationChannels } from './channels.ts';
-import { type DeliveryFilter, SqliteOutbox } from './outbox.ts';
+import type { DeliveryFilter, DeliveryPage, OutboxRepository } from './outbox-repository.ts';
 import {
   decideRetry,
   decideSend,
@@ -29,7 +28,7 @@ import type { Delivery, IncidentSnapshot, NewDelivery, NotifyConfig, OutgoingMes
 
 /** What the API may read (GET /api/v1/notifications). */
 export interface NotificationReader {
-  list(filter: DeliveryFilter): { items: Delivery[]; nextCursor: string | null };
+  list(filter: DeliveryFilter): Promise<DeliveryPage>;
 }
 
 export interface Notifier extends NotificationReader {
@@ -37,8 +36,8 @@ export interface Notifier extends NotificationReader {
   start(): void;
   /** Stops the worker and waits (at most one request timeout) for deliveries in flight. */
   stop(): Promise<void>;
-  /** The outbox, for features that queue their own rows (the daily digest). */
-  enqueue(rows: readonly NewDelivery[]): number;
+  /** The outbox, for features that queue their own rows (the daily digest); resolves to how many were new. */
+  enqueue(rows: readonly NewDelivery[]): Promise<number>;
 }
 
 export interface NotifierDeps {
@@ -46,7 +45,8 @@ export interface NotifierDeps {
   log: Logger;
   clock: Clock;
   bus: EventBus<WardwatchEvents>;
-  db: Database;
+  /** Issue #14: SQLite in one process, PostgreSQL (shared by the nodes) in cluster mode. */
+  outbox: OutboxRepository;
   alerts: Pick<AlertService, 'get'>;
   devices: Pick<DeviceRegistry, 'get'>;
   /** Ward id → its name in messages (issue #12); absent = the id. */
@@ -73,15 +73,30 @@ const snapshot = (i: Incident): IncidentSnapshot => ({
 });
 
 /**
- * Notifications (issue #3). Bus listeners only decide and write outbox rows (one short SQLite
- * transaction) and return: the ingest path and the bus never wait on a channel. A worker loop on
- * the injected clock sends due rows, at most `delivery.concurrency` at a time, and retries with
- * backoff. Rows survive restarts; a row sent but not yet marked sent when the process died is
- * sent again after the restart with the same idempotency key (receivers drop the duplicate).
+ * How long a claimed row is held for this node (issue #14): far longer than a send may take (each
+ * provider gives up after requestTimeoutMs), so a row is never sent twice while its request is
+ * still running; when a node dies mid-send, another node (or this one, restarted) sends it again
+ * once the lease ends. Well under an hour, which test/integration/notify/quiet-outbox.ts relies on.
+ */
+export const deliveryLeaseMs = (cfg: NotifyConfig) => Math.max(60_000, 10 * cfg.delivery.requestTimeoutMs);
+
+/**
+ * Notifications (issue #3). Bus listeners only decide and write outbox rows and return: the
+ * ingest path and the bus never wait on a channel. A worker loop on the injected clock claims due
+ * rows (issue #14: a lease, so nodes sharing an outbox never send a row twice), sends at most
+ * `delivery.concurrency` at a time, and retries with backoff. Rows survive restarts; a row sent
+ * but not yet marked sent when the process died is sent again once its lease ends, with the same
+ * idempotency key (receivers drop the duplicate).
+ *
+ * Issue #14: the outbox is asynchronous (PostgreSQL). A listener that only queues (an alert or
+ * incident opened) calls the outbox at once, so on SQLite its rows join the caller's transaction
+ * (one commit per tick, issue #6). A listener that plans from the subject's rows (acknowledged,
+ * resolved, updated) runs after every write issued before it, one plan at a time in bus order, so
+ * it always sees the rows that earlier events queued.
  */
 export function createNotifier(deps: NotifierDeps): Notifier {
-  const { notify: cfg, log, clock, bus, alerts, devices } = deps;
-  const outbox = new SqliteOutbox(deps.db);
+  const { notify: cfg, log, clock, bus, alerts, devices, outbox } = deps;
+  const leaseMs = deliveryLeaseMs(cfg);
   const fixed = deps.providers ?? (deps.channels ? null : createProviders(cfg));
   const providerOf = (name: string) => (fixed ? fixed.get(name) : deps.channels?.provider(name)) ?? null;
   /** The notify config with the app's channels and routes (issue #12). */
@@ -91,28 +106,58 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   let timer: TimerHandle | null = null;
   let timerAt = Number.POSITIVE_INFINITY;
   let running = false;
+  /** The claim under way (one at a time, so `concurrency` holds), and whether a tick came meanwhile. */
+  let claiming: Promise<void> | null = null;
+  let tickAgain = false;
+  /** Settles once every outbox write issued so far has settled: what a plan must see. */
+  let written: Promise<void> = Promise.resolve();
+  /** The last plan in line: plans run one at a time, in the order of their events. */
+  let planning: Promise<void> = Promise.resolve();
 
-  const inFlightIds = () => [...inFlight.keys()];
   const inFlightSet = () => new Set(inFlight.keys());
+  const settled = (...ps: Promise<unknown>[]) => Promise.allSettled(ps).then(() => undefined);
 
-  function enqueue(rows: readonly NewDelivery[]): number {
-    const added = outbox.enqueue(rows, clock.now());
-    if (added > 0) schedule();
-    return added;
+  function enqueue(rows: readonly NewDelivery[]): Promise<number> {
+    if (rows.length === 0) return Promise.resolve(0);
+    const p = outbox.enqueue(rows, clock.now()).then((added) => {
+      if (added > 0) schedule();
+      return added;
+    });
+    written = settled(written, p);
+    return p;
   }
 
-  function apply(plan: Plan, context: Record<string, unknown>): void {
-    const now = clock.now();
-    const cancelled = outbox.cancel(plan.cancel, plan.cancelReason, now);
-    const added = enqueue(plan.enqueue);
-    if (cancelled > 0 || added > 0) log.debug({ ...context, cancelled, added }, 'notifications planned');
+  /** A listener that only queues: the outbox is called now (inside the caller's SQLite transaction). */
+  function queue(rows: readonly NewDelivery[], context: Record<string, unknown>): void {
+    enqueue(rows).catch((err: unknown) => log.error({ err, ...context }, 'queueing notifications failed'));
+  }
+
+  /** A listener that plans from the subject's rows: after the writes before it, one plan at a time. */
+  function plan(context: Record<string, unknown>, make: () => Promise<Plan>): void {
+    const task = settled(planning, written)
+      .then(make)
+      .then(async (p) => {
+        const cancelled = await outbox.cancel(p.cancel, p.cancelReason, clock.now());
+        const added = await enqueue(p.enqueue);
+        if (cancelled > 0 || added > 0) log.debug({ ...context, cancelled, added }, 'notifications planned');
+      })
+      .catch((err: unknown) => log.error({ err, ...context }, 'planning notifications failed'));
+    planning = task;
+    written = settled(written, task);
   }
 
   /** (Re)arms the single worker timer for the earliest due row, at most pollIntervalMs away. */
   function schedule(): void {
     if (!running) return;
+    outbox.nextDueAt().then(arm, (err: unknown) => {
+      log.error({ err }, 'reading the outbox failed');
+      arm(null); // polls again after pollIntervalMs
+    });
+  }
+
+  function arm(next: number | null): void {
+    if (!running) return;
     const now = clock.now();
-    const next = outbox.nextDueAt(inFlightIds());
     const at = Math.min(next ?? Number.POSITIVE_INFINITY, now + cfg.delivery.pollIntervalMs);
     if (timer !== null && timerAt <= at) return;
     if (timer !== null) clock.clearTimeout(timer);
@@ -124,19 +169,37 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     timer = null;
     timerAt = Number.POSITIVE_INFINITY;
     if (!running) return;
-    const slots = cfg.delivery.concurrency - inFlight.size;
-    if (slots > 0) {
-      for (const row of outbox.due(clock.now(), slots, inFlightIds())) {
-        const p = deliver(row)
-          .catch((err: unknown) => log.error({ err, deliveryId: row.id }, 'delivery crashed'))
-          .finally(() => {
-            inFlight.delete(row.id);
-            schedule();
-          });
-        inFlight.set(row.id, p);
-      }
+    if (claiming !== null) {
+      tickAgain = true;
+      return;
     }
-    schedule();
+    claiming = claim()
+      .catch((err: unknown) => log.error({ err }, 'claiming due notifications failed'))
+      .finally(() => {
+        claiming = null;
+        if (tickAgain) {
+          tickAgain = false;
+          tick();
+        } else schedule();
+      });
+  }
+
+  async function claim(): Promise<void> {
+    const slots = cfg.delivery.concurrency - inFlight.size;
+    if (slots <= 0) return;
+    for (const row of await outbox.claimDue(clock.now(), slots, leaseMs)) {
+      // Still running here after its lease ran out (a provider past its timeout): the claim
+      // renewed the lease; one request at a time.
+      if (inFlight.has(row.id)) continue;
+      // Claimed rows are delivered even while stopping: stop() waits for them, as for any in flight.
+      const p = deliver(row)
+        .catch((err: unknown) => log.error({ err, deliveryId: row.id }, 'delivery crashed'))
+        .finally(() => {
+          inFlight.delete(row.id);
+          schedule();
+        });
+      inFlight.set(row.id, p);
+    }
   }
 
   function render(row: Delivery, alert: Alert | null): OutgoingMessage | null {
@@ -197,7 +260,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     if (row.subjectType === 'alert') {
       const decision = decideSend(row, alert);
       if (decision.action === 'cancel') {
-        outbox.cancel([row.id], decision.reason, clock.now());
+        await outbox.cancel([row.id], decision.reason, clock.now());
         log.debug({ ...ctx, reason: decision.reason }, 'notification cancelled');
         return;
       }
@@ -207,7 +270,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     const message = render(row, alert);
     if (!provider || !message) {
       const why = provider ? 'nothing to render' : `channel '${row.channel}' is not configured`;
-      outbox.markFailed(row.id, attempts, why, clock.now());
+      await outbox.markFailed(row.id, attempts, why, clock.now());
       log.error(ctx, `notification failed: ${why}`);
       return;
     }
@@ -221,10 +284,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       const now = clock.now();
       const next = decideRetry(cfg, row, attempts, e, now);
       if (next.state === 'failed') {
-        outbox.markFailed(row.id, attempts, e.message, now);
+        await outbox.markFailed(row.id, attempts, e.message, now);
         log.error({ ...ctx, attempts, error: e.message, permanent: e.permanent }, 'notification failed');
       } else {
-        outbox.markRetry(row.id, attempts, next.nextAttemptAt, e.message, now);
+        await outbox.markRetry(row.id, attempts, next.nextAttemptAt, e.message, now);
         log.warn(
           { ...ctx, attempts, error: e.message, retryInMs: next.nextAttemptAt - now },
           'notification will be retried',
@@ -233,14 +296,14 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       return;
     }
     const now = clock.now();
-    outbox.markSent(row.id, attempts, now);
+    await outbox.markSent(row.id, attempts, now);
     log.info(
       { ...ctx, event: row.event, subject: `${row.subjectType}:${row.subjectId}`, attempts },
       'notification sent',
     );
     // Re-read: the alert may have been resolved while this request was in flight.
     const after = row.subjectType === 'alert' ? alerts.get(Number(row.subjectId)) : null;
-    enqueue(planAfterSent(current(), { ...row, state: 'sent', attempts }, after, now));
+    await enqueue(planAfterSent(current(), { ...row, state: 'sent', attempts }, after, now));
   }
 
   const rowsOf = (type: 'alert' | 'incident', id: number) => outbox.forSubject(type, String(id));
@@ -261,31 +324,44 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       }
       running = true;
       unsubscribe.push(
-        bus.on('alert.opened', (a) => {
-          enqueue(planAlertOpened(current(), a));
-        }),
+        bus.on('alert.opened', (a) => queue(planAlertOpened(current(), a), { alertId: a.id })),
         bus.on('alert.acknowledged', (a) =>
-          apply(planAlertAcknowledged(rowsOf('alert', a.id), inFlightSet()), { alertId: a.id }),
+          plan({ alertId: a.id }, async () =>
+            planAlertAcknowledged(await rowsOf('alert', a.id), inFlightSet()),
+          ),
         ),
-        bus.on('alert.resolved', (a) =>
-          apply(planAlertResolved(a, rowsOf('alert', a.id), inFlightSet(), clock.now()), { alertId: a.id }),
-        ),
+        bus.on('alert.resolved', (a) => {
+          const now = clock.now();
+          plan({ alertId: a.id }, async () =>
+            planAlertResolved(a, await rowsOf('alert', a.id), inFlightSet(), now),
+          );
+        }),
         bus.on('alert.updated', (a) => {
-          enqueue(planAlertUpdated(current(), a, rowsOf('alert', a.id), clock.now()));
+          const now = clock.now();
+          plan({ alertId: a.id }, async () => ({
+            cancel: [],
+            cancelReason: '',
+            enqueue: planAlertUpdated(current(), a, await rowsOf('alert', a.id), now),
+          }));
         }),
         bus.on('incident.opened', (i) => {
           // A dead parent's own offline alert pages already (issue #12): its incident only groups.
           if (i.type === 'dead_parent') return;
-          enqueue(planIncidentOpened(current(), snapshot(i), kindsOf(i.deviceIds), clock.now()));
+          queue(planIncidentOpened(current(), snapshot(i), kindsOf(i.deviceIds), clock.now()), {
+            incidentId: i.id,
+          });
         }),
-        bus.on('incident.updated', (i) => {
-          enqueue(planIncidentAssigned(cfg, { ...snapshot(i), assignee: i.assignee }, clock.now()));
-        }),
-        bus.on('incident.resolved', (i) =>
-          apply(planIncidentResolved(snapshot(i), rowsOf('incident', i.id), inFlightSet(), clock.now()), {
+        bus.on('incident.updated', (i) =>
+          queue(planIncidentAssigned(cfg, { ...snapshot(i), assignee: i.assignee }, clock.now()), {
             incidentId: i.id,
           }),
         ),
+        bus.on('incident.resolved', (i) => {
+          const now = clock.now();
+          plan({ incidentId: i.id }, async () =>
+            planIncidentResolved(snapshot(i), await rowsOf('incident', i.id), inFlightSet(), now),
+          );
+        }),
       );
       const now = current();
       log.info({ channels: Object.keys(now.channels), routes: now.routes.length }, 'notifier started');
@@ -296,7 +372,11 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       for (const off of unsubscribe.splice(0)) off();
       if (timer !== null) clock.clearTimeout(timer);
       timer = null;
+      // A claim under way starts its deliveries; plans and queued rows still write: all of them
+      // finish before the caller closes the database.
+      await claiming;
       await Promise.allSettled([...inFlight.values()]);
+      await settled(planning, written);
       for (const p of fixed?.values() ?? []) p.close?.();
     },
     enqueue,

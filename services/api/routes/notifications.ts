@@ -96,7 +96,7 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = 
       const scope = wardScope(user, ward);
       // Without the notifier (tests that build the API alone) there is nothing to list.
       if (!deps.notifications) return { items: [], nextCursor: null };
-      const page = deps.notifications.list({
+      const page = await deps.notifications.list({
         ...scope,
         state,
         channel,

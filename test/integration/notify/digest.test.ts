@@ -46,7 +46,7 @@ describe('daily digest (real webhook receiver, real SQLite across a restart)', (
     expect(body.text).toContain('Sự cố mới trong 24 giờ: 0');
     await t1.stop(false);
 
-    // The restart catches up in start() (synchronously), where the dedupe key must stop a second
+    // The restart catches up in start() (queued before start() returns), where the dedupe key must stop a second
     // digest: had it queued one, the outbox would not be quiet until it was sent (issue #13 item 4:
     // no sleep).
     const t2 = await startTestApp({ influxBaseUrl: influx, dataDir: t1.dataDir, overrides, clock });

@@ -5,7 +5,7 @@ import { createIncidentService } from '../../../services/health/incident-actions
 import { createMaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
-import { SqliteOutbox } from '../../../services/notify/outbox.ts';
+import { createSqliteOutboxRepository } from '../../../services/notify/sqlite-outbox-repository.ts';
 import { createSqliteWardRepository } from '../../../services/wards/sqlite-ward-repository.ts';
 import { createWardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness } from '../api/harness.ts';
@@ -96,7 +96,7 @@ beforeAll(async () => {
         const repo = new SqliteIncidentRepository(db);
         return createIncidentService({ view: repo, repo, alerts, bus, clock, log });
       })(),
-      notifications: new SqliteOutbox(db),
+      notifications: createSqliteOutboxRepository(db),
       stateHistory: { stateHistory: async () => new Map(), heartbeatCounts: async () => [] },
       // Issue #12: the ward routes reach their handlers and the directory, not a 404.
       wards: createWardDirectory({ repo: createSqliteWardRepository(db), clock, log }),

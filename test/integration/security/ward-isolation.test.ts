@@ -4,8 +4,8 @@ import { createMaintenanceService, type MaintenanceService } from '../../../serv
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
 import { createNotificationChannels, type NotificationChannels } from '../../../services/notify/channels.ts';
-import { SqliteOutbox } from '../../../services/notify/outbox.ts';
 import { createSqliteChannelRepository } from '../../../services/notify/sqlite-channel-repository.ts';
+import { createSqliteOutboxRepository } from '../../../services/notify/sqlite-outbox-repository.ts';
 import { createSqliteWardRepository } from '../../../services/wards/sqlite-ward-repository.ts';
 import { createWardDirectory, type WardDirectory } from '../../../services/wards/wards.ts';
 import { createHarness, type Harness, type Reply } from '../api/harness.ts';
@@ -476,7 +476,7 @@ beforeAll(async () => {
       return {
         maintenance,
         incidents: createIncidentService({ view: incidents, repo: incidents, alerts, bus, clock, log }),
-        notifications: new SqliteOutbox(db),
+        notifications: createSqliteOutboxRepository(db),
         wards,
         channels,
         // Reports read history of every device, B's too: the route must filter.
@@ -526,8 +526,8 @@ beforeAll(async () => {
       openedAt: h.clock.now(),
       message: `${ward} outage`,
     }).id;
-  const outbox = new SqliteOutbox(h.db);
-  outbox.enqueue(
+  const outbox = createSqliteOutboxRepository(h.db);
+  await outbox.enqueue(
     [A, B].map((ward) => ({
       subjectType: 'alert' as const,
       subjectId: ward === A ? String(alertA) : String(alertB),

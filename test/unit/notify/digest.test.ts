@@ -86,7 +86,7 @@ describe('daily digest (fake clock)', () => {
           nextCursor: null,
         }),
       },
-      enqueue: (r) => {
+      enqueue: async (r) => {
         rows.push(...r);
         return r.length;
       },

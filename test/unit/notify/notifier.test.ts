@@ -7,6 +7,7 @@ import { type Database, openDatabase } from '../../../services/core/sqlite.ts';
 import type { Alert, Incident } from '../../../services/health/types.ts';
 import { createNotifier, type Notifier } from '../../../services/notify/notifier.ts';
 import { DeliveryError, type NotificationProvider } from '../../../services/notify/providers/provider.ts';
+import { createSqliteOutboxRepository } from '../../../services/notify/sqlite-outbox-repository.ts';
 import type { NotifyConfig, OutgoingMessage } from '../../../services/notify/types.ts';
 import { alert, notifyConfig, T0 } from './helpers.ts';
 
@@ -42,7 +43,7 @@ function start(cfg: NotifyConfig): void {
     log,
     clock: systemClock,
     bus,
-    db,
+    outbox: createSqliteOutboxRepository(db),
     alerts: { get: (id) => alerts.get(id) ?? null },
     devices: { get: () => null },
     providers: new Map([['tg', tg]]),
@@ -95,7 +96,7 @@ describe('notifier timing (fake clock)', () => {
     await vi.advanceTimersByTimeAsync(10 * MIN);
     expect(tg.sent).toEqual([]);
     // The opening and the (critical alert's) escalation were both cancelled.
-    expect(notifier.list({ limit: 10 }).items.map((d) => [d.event, d.state, d.lastError])).toEqual([
+    expect((await notifier.list({ limit: 10 })).items.map((d) => [d.event, d.state, d.lastError])).toEqual([
       ['escalated', 'cancelled', 'alert resolved'],
       ['opened', 'cancelled', 'alert resolved'],
     ]);
@@ -163,7 +164,7 @@ describe('notifier timing (fake clock)', () => {
     expect(tg.sent).toEqual([]);
     await vi.advanceTimersByTimeAsync(1 * S); // attempt 3, 20 s later
     expect(sentEvents()).toEqual(['opened@90s']);
-    const [row] = notifier.list({ limit: 10, state: 'sent' }).items;
+    const [row] = (await notifier.list({ limit: 10, state: 'sent' })).items;
     expect(row).toMatchObject({ attempts: 3, lastError: null });
   });
 
@@ -172,7 +173,7 @@ describe('notifier timing (fake clock)', () => {
     tg.failures.push(new DeliveryError('telegram answered 400: chat not found', { permanent: true }));
     emit('alert.opened', alert());
     await vi.advanceTimersByTimeAsync(2 * MIN);
-    const failed = notifier.list({ limit: 10, state: 'failed' }).items;
+    const failed = (await notifier.list({ limit: 10, state: 'failed' })).items;
     expect(failed).toMatchObject([{ attempts: 1, lastError: 'telegram answered 400: chat not found' }]);
   });
 
@@ -252,11 +253,13 @@ describe('notifier timing (fake clock)', () => {
     expect(tg.sent).toHaveLength(2);
   });
 
-  it('listeners only queue: the bus returns before any send happens', () => {
+  it('listeners only queue: the bus returns before any send happens', async () => {
     start(onlyTg({ notifyDelayS: 0 }));
     emit('alert.opened', alert());
     expect(tg.sent).toEqual([]);
-    expect(notifier.list({ limit: 10, state: 'pending' }).items.map((d) => d.event)).toEqual([
+    // Issue #14: the SQLite outbox reads at call time, so this also proves the rows were written
+    // before the listener returned (inside the caller's transaction: one commit per tick).
+    expect((await notifier.list({ limit: 10, state: 'pending' })).items.map((d) => d.event)).toEqual([
       'escalated',
       'opened',
     ]);

@@ -204,7 +204,9 @@ export function createEventBridge(opts: EventBridgeOptions): EventBridge {
     },
     async stop() {
       for (const s of stopping.splice(0)) s();
-      if (receive) await subscriber.unsubscribe(EVENTS_CHANNEL, onMessage).catch(() => undefined);
+      // Not while reconnecting: the command would wait for Redis (closing the connection ends it anyway).
+      if (receive && subscriber.isReady)
+        await subscriber.unsubscribe(EVENTS_CHANNEL, onMessage).catch(() => undefined);
     },
     subscribe(sink) {
       sinks.add(sink);

@@ -142,7 +142,8 @@ export function createNodeChannel(opts: NodeChannelOptions): NodeChannel {
   return {
     start: () => subscriber.subscribe(channel, listener),
     async stop() {
-      await subscriber.unsubscribe(channel, listener).catch(() => undefined);
+      // Not while reconnecting: the command would wait for Redis (closing the connection ends it anyway).
+      if (subscriber.isReady) await subscriber.unsubscribe(channel, listener).catch(() => undefined);
     },
     send: async (to, cmd) => Number(await redis.publish(nodeChannelName(to), encodeNodeCommand(cmd))),
     stats: () => ({ ...stats }),

@@ -1,17 +1,36 @@
+import { get } from 'node:http';
 import type { MqttClient } from 'mqtt';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createNodeBridge, type NodeBridge } from '../../../services/cluster/node-bridge.ts';
+import type { NodeBridge } from '../../../services/cluster/node-bridge.ts';
+import { sessionKey } from '../../../services/cluster/sessions.ts';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
 /**
- * Two whole wardwatch nodes (brokers on port 0, their own SQLite, bus, liveness and alerts) joined
- * by a real redis-server (issue #14, docs/cluster.md "Across edges"), devices as MQTT.js clients
- * with a last will, as firmware connects.
+ * Two whole wardwatch nodes (brokers on port 0, their own SQLite, bus, liveness, alerts and HTTP)
+ * in cluster mode, joined by a real redis-server as main.ts wires them (issue #14, docs/cluster.md
+ * "Across edges"); devices are MQTT.js clients with a last will, as firmware connects.
  */
 const T = (id: string, channel: string) => `wardwatch/v1/devices/${id}/${channel}`;
 
-describe('MQTT sessions across edges (issue #14)', () => {
+/** A real HTTP connection to GET /api/v1/events, read as it arrives. */
+function openSse(url: string): Promise<{ text(): string; ended: Promise<void>; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+      });
+      const ended = new Promise<void>((r) => res.on('close', () => r()));
+      resolve({ text: () => buf, ended, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('two nodes in cluster mode (issue #14)', () => {
   let redis: RedisInstance;
   let a: TestApp;
   let b: TestApp;
@@ -20,35 +39,27 @@ describe('MQTT sessions across edges (issue #14)', () => {
   /** Each device's secret on each node (each node has its own registry here). */
   const secrets = new Map<string, string>();
 
-  const bridge = (nodeId: string, t: TestApp) =>
-    createNodeBridge({
-      nodeId,
-      redisUrl: redis.url,
-      bus: t.app.bus,
-      broker: t.app.broker,
-      counter: {
-        kindOf: (id) => t.app.devices.get(id)?.kind ?? null,
-        stateOf: (id) => t.app.liveness.stateOf(id),
-      },
-      log: t.app.log.child({ node: nodeId }),
+  const node = (nodeId: string) =>
+    startTestApp({
+      influxBaseUrl: inject('influxUrl'),
+      // The `cluster` section comes with the edge lane's config change; until then it is added here.
+      mapConfig: (config) =>
+        ({ ...config, cluster: { enabled: true, nodeId, redisUrl: redis.url } }) as typeof config,
     });
 
   beforeAll(async () => {
     redis = await startRedis();
-    const influxBaseUrl = inject('influxUrl');
-    [a, b] = await Promise.all([startTestApp({ influxBaseUrl }), startTestApp({ influxBaseUrl })]);
-    bridgeA = bridge('a', a);
-    bridgeB = bridge('b', b);
-    await Promise.all([bridgeA.start(), bridgeB.start()]);
+    [a, b] = await Promise.all([node('a'), node('b')]);
+    bridgeA = a.app.nodeBridge as NodeBridge;
+    bridgeB = b.app.nodeBridge as NodeBridge;
     // A long interval: this test proves the takeover raises nothing, not how a deadline behaves.
-    for (const id of ['cam-1', 'cam-2', 'cam-3']) {
+    for (const id of ['cam-1', 'cam-2', 'cam-3', 'cam-4']) {
       secrets.set(`a/${id}`, await a.addDevice({ id, heartbeatIntervalS: 3600 }));
       secrets.set(`b/${id}`, await b.addDevice({ id, heartbeatIntervalS: 3600 }));
     }
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
-    await Promise.all([bridgeA?.stop(), bridgeB?.stop()]);
     await redis?.destroy();
   });
 
@@ -82,9 +93,12 @@ describe('MQTT sessions across edges (issue #14)', () => {
     expect(bridgeA.stats().sessions).toMatchObject({ takenOver: 1 });
     expect(bridgeB.stats().sessions).toMatchObject({ takeoversSent: 1 });
     expect(await bridgeA.sessions.holderOf('cam-1')).toBe('b');
-    // A's old session's end did not delete B's claim.
+    // A's old session's end did not delete B's claim (its release ran before A's broker let go).
     await waitFor(() => a.app.broker.clientCount() === 1, 'only cam-2 left on A');
-    expect(await bridgeB.sessions.holderOf('cam-1')).toBe('b');
+    const raw = createClient({ url: redis.url });
+    await raw.connect();
+    expect(await raw.get(sessionKey('cam-1'))).toMatch(/^\d+:b$/);
+    await raw.close();
   });
 
   it('a command sent from B’s side reaches the device through A, which holds its session', async () => {
@@ -98,5 +112,37 @@ describe('MQTT sessions across edges (issue #14)', () => {
     await bridgeB.sessions.sendCommand('cam-3', 'reboot', '{"delayS":0}');
     expect(await received).toEqual({ topic: T('cam-3', 'cmd/reboot'), payload: '{"delayS":0}' });
     expect(bridgeA.stats().commands).toEqual({ received: before + 1, malformed: 0 });
+  });
+
+  it('a device state and alert made on A reach an SSE client of B, and never B’s bus', async () => {
+    const sse = await openSse(`${b.httpUrl}/api/v1/events?token=${b.adminToken}`);
+    await waitFor(() => sse.text().startsWith('retry:'), 'the stream open on B');
+    const seenOnB: string[] = [];
+    for (const name of ['device.state', 'alert.opened'] as const)
+      b.app.bus.on(name, (e) => {
+        if (e.deviceId === 'cam-4') seenOnB.push(name);
+      });
+    const device = await a.connectDevice('cam-4', secrets.get('a/cam-4') as string);
+    await publish(device, T('cam-4', 'heartbeat'), '{}');
+    await publish(device, T('cam-4', 'status'), 'offline');
+    await waitFor(
+      () => /event: alert\.opened\ndata: \{[^\n]*"deviceId":"cam-4"/.test(sse.text()),
+      'cam-4’s alert on B’s stream',
+    );
+    expect(sse.text()).toMatch(/event: device\.state\ndata: \{"deviceId":"cam-4"[^\n]*"state":"offline"/);
+    // B's bus would have emitted before its hub wrote the frame: it never did.
+    expect(seenOnB).toEqual([]);
+    expect(b.app.liveness.stateOf('cam-4')).toBe('unknown');
+    expect(bridgeB.stats().events.received).toBeGreaterThanOrEqual(2);
+    sse.close();
+  });
+
+  it('when Redis comes back, B ends its SSE streams (EventSource reconnects and the app reloads)', async () => {
+    const sse = await openSse(`${b.httpUrl}/api/v1/events?token=${b.adminToken}`);
+    await waitFor(() => sse.text().startsWith('retry:'), 'the stream open on B');
+    await redis.stop();
+    await redis.start();
+    await sse.ended;
+    expect(bridgeB.stats().events.resyncs).toBeGreaterThanOrEqual(1);
   });
 });

@@ -18,7 +18,8 @@ import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts'
 import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
-import { createNodeBridge, type NodeBridge, nodeBridgeSettings } from './cluster/node-bridge.ts';
+import type { NodeBridge } from './cluster/node-bridge.ts';
+import { nodeBridgeSettings } from './cluster/node-bridge-settings.ts';
 import { EventBus } from './core/bus.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { type Config, loadConfig } from './core/config.ts';
@@ -246,8 +247,8 @@ export async function createWardwatch(
   // Issue #14 (cluster mode only): SSE events, commands, revocations and MQTT sessions across
   // nodes on Redis pub/sub (services/cluster/node-bridge.ts); a device moving edges is not offline.
   const cluster = nodeBridgeSettings(config);
-  const nodeBridge = cluster
-    ? createNodeBridge({
+  const nodeBridge: NodeBridge | null = cluster
+    ? (await import('./cluster/node-bridge.ts')).createNodeBridge({
         nodeId: cluster.nodeId,
         redisUrl: cluster.redisUrl,
         bus,

@@ -2,7 +2,6 @@ import { createClient } from 'redis';
 import type { RemoteSseSource } from '../api/sse-hub.ts';
 import type { MemberCounter } from '../api/views.ts';
 import type { EventBus } from '../core/bus.ts';
-import type { Config } from '../core/config.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import { createEventBridge, type EventBridgeStats } from './event-bridge.ts';
@@ -44,29 +43,6 @@ export interface NodeBridgeOptions {
   log: Logger;
   /** Subscribe to other nodes' SSE events (API role). Default true. */
   receiveEvents?: boolean;
-}
-
-/** What the node bridge reads of the `cluster` config section (issue #14). */
-export interface ClusterPubSubSettings {
-  enabled: boolean;
-  nodeId: string;
-  redisUrl: string;
-  /** Absent: every role. */
-  roles?: readonly string[];
-}
-
-/**
- * The node bridge's options from the config, or null when cluster mode is off. The `cluster`
- * section is being added by another change of issue #14 (edge lane); until it lands this reads it
- * through a widened type, so main.ts compiles before and after. Replace with `config.cluster` then.
- */
-export function nodeBridgeSettings(
-  config: Config,
-): { nodeId: string; redisUrl: string; edge: boolean; api: boolean } | null {
-  const cluster = (config as Config & { cluster?: Partial<ClusterPubSubSettings> }).cluster;
-  if (!cluster?.enabled || !cluster.nodeId || !cluster.redisUrl) return null;
-  const has = (role: string) => !cluster.roles || cluster.roles.includes(role);
-  return { nodeId: cluster.nodeId, redisUrl: cluster.redisUrl, edge: has('edge'), api: has('api') };
 }
 
 /** Logs a connection's failures once per outage (node-redis retries every few hundred ms). */

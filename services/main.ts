@@ -18,6 +18,8 @@ import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts'
 import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
+import type { NodeBridge } from './cluster/node-bridge.ts';
+import { nodeBridgeSettings } from './cluster/node-bridge-settings.ts';
 import { EventBus } from './core/bus.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { type Config, loadConfig } from './core/config.ts';
@@ -77,6 +79,8 @@ export interface Wardwatch {
   readonly rootCause: RootCauseService;
   readonly maintenance: MaintenanceService;
   readonly notifier: Notifier;
+  /** Issue #14: Redis pub/sub across nodes; null unless cluster mode is on. */
+  readonly nodeBridge: NodeBridge | null;
   /** Bound ports (after start; useful when configured as 0). */
   httpPort(): number;
   mqttPort(): number;
@@ -242,6 +246,29 @@ export async function createWardwatch(
     reason === 'deleted' ? broker.disconnectDevice(deviceId, device) : broker.dropRevokedSessions(deviceId),
   );
 
+  // Issue #14 (cluster mode only): SSE events, commands, revocations and MQTT sessions across
+  // nodes on Redis pub/sub (services/cluster/node-bridge.ts); a device moving edges is not offline.
+  const cluster = nodeBridgeSettings(config);
+  const nodeBridge: NodeBridge | null = cluster
+    ? (await import('./cluster/node-bridge.ts')).createNodeBridge({
+        nodeId: cluster.nodeId,
+        redisUrl: cluster.redisUrl,
+        bus,
+        broker: cluster.edge ? broker : undefined,
+        counter: { kindOf: (id) => devices.get(id)?.kind ?? null, stateOf: (id) => liveness.stateOf(id) },
+        receiveEvents: cluster.api,
+        log: log.child({ feature: 'cluster' }),
+      })
+    : null;
+  if (nodeBridge)
+    devices.onCredentialsRevoked(({ deviceId, reason, device }) => {
+      nodeBridge.sessions
+        .forwardRevocation(deviceId, reason, device)
+        .catch((err: unknown) =>
+          log.warn({ err, deviceId, reason }, 'revocation not sent to the session holder'),
+        );
+    });
+
   // Notifications (issue #3): listens to alert.* and incident.* and only writes outbox rows; a
   // worker on the clock delivers them. Subscribed in start(), before anything can open an alert.
   // Issue #12: channels and routes made in the app, merged with the config's, read at run time.
@@ -302,6 +329,7 @@ export async function createWardwatch(
       overload: metrics.overload(),
     }),
     metrics,
+    remoteEvents: nodeBridge?.events, // issue #14: other nodes' SSE events (cluster mode)
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
   await http.register(websocket);
@@ -329,6 +357,7 @@ export async function createWardwatch(
     broker,
     db,
     notifier,
+    nodeBridge,
     alerts,
     rules,
     rootCause,
@@ -353,6 +382,7 @@ export async function createWardwatch(
       const admin = await users.ensureAdmin(config.adminPassword);
       generatedPassword = admin.generatedPassword;
       accepting = true;
+      await nodeBridge?.start(); // issue #14: sessions are claimed from the first CONNECT
       await broker.start();
       await http.listen({ host: config.host, port: config.httpPort });
       const addr = http.server.address();
@@ -367,6 +397,7 @@ export async function createWardwatch(
       await http.close();
       metrics.stop();
       await broker.stop();
+      await nodeBridge?.stop(); // after the broker: its closing sessions release their keys
       liveness.stop();
       rules.stop(); // flushes daily light usage to storage
       rootCause.stop();

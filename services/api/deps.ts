@@ -15,6 +15,7 @@ import type { DeviceRegistry } from '../registry/registry.ts';
 import type { StateHistoryReader } from '../reports/influx-state-reader.ts';
 import type { StorageHealth, TelemetryReader } from '../storage/types.ts';
 import type { WardDirectory } from '../wards/wards.ts';
+import type { RemoteSseSource } from './sse-hub.ts';
 
 /** Everything the HTTP API needs, passed in by services/main.ts. Routes stay thin over these. */
 export interface ApiDeps {
@@ -45,6 +46,8 @@ export interface ApiDeps {
   health(): ServiceHealth;
   /** GET /metrics in Prometheus text format (issue #6); absent = the route answers 404. */
   metrics?: MetricsExporter;
+  /** Issue #14 (cluster): other nodes' SSE events (services/cluster/event-bridge.ts); absent in one process. */
+  remoteEvents?: RemoteSseSource;
 }
 
 export interface ServiceHealth {

@@ -1,6 +1,6 @@
 import type { User } from '../auth/users.ts';
 import type { EventBus } from '../core/bus.ts';
-import type { WardwatchEvents } from '../core/events.ts';
+import type { MaintenanceChange, WardwatchEvents } from '../core/events.ts';
 import { canSeeWard } from './access.ts';
 import {
   alertJson,
@@ -24,6 +24,11 @@ export interface SseStream {
   user: User;
   /** Queues one SSE frame (`event: …\ndata: …\n\n`) on this stream. */
   write(frame: string): void;
+  /**
+   * Ends the stream (issue #14: events from other nodes were lost while Redis was away; the
+   * EventSource reconnects and the web app reloads its lists on `open`). Absent: kept open.
+   */
+  close?(): void;
 }
 
 export interface SseHub {
@@ -35,9 +40,46 @@ export interface SseHub {
 }
 
 const ALERT_EVENTS = ['alert.opened', 'alert.acknowledged', 'alert.resolved', 'alert.updated'] as const;
-const MAINTENANCE_EVENTS = ['maintenance.started', 'maintenance.ended'] as const;
+export const MAINTENANCE_EVENTS = ['maintenance.started', 'maintenance.ended'] as const;
 /** Issue #12: the board keeps its incident cards current from these. */
 const INCIDENT_EVENTS = ['incident.opened', 'incident.updated', 'incident.resolved'] as const;
+/** The events forwarded with one ward each (issue #14: the event bridge ships their view). */
+export const WARD_EVENTS = ['device.state', ...ALERT_EVENTS, ...INCIDENT_EVENTS] as const;
+export type WardEvent = (typeof WARD_EVENTS)[number];
+export type MaintenanceEvent = (typeof MAINTENANCE_EVENTS)[number];
+
+/**
+ * Listens to every ward-scoped event the hub forwards and hands over its ward and (lazily) its
+ * JSON view: the hub and the cluster's event bridge (issue #14) forward the same events, as the
+ * same views.
+ */
+export function onWardEvents(
+  bus: EventBus<WardwatchEvents>,
+  counter: MemberCounter,
+  forward: (event: WardEvent, ward: string, view: () => unknown) => void,
+): Array<() => void> {
+  return [
+    bus.on('device.state', (e) => forward('device.state', e.ward, () => deviceStateEventJson(e))),
+    ...ALERT_EVENTS.map((name) => bus.on(name, (alert) => forward(name, alert.ward, () => alertJson(alert)))),
+    ...INCIDENT_EVENTS.map((name) =>
+      bus.on(name, (incident) => forward(name, incident.ward, () => incidentJson(incident, counter))),
+    ),
+  ];
+}
+
+/**
+ * An event of another node (issue #14, services/cluster/event-bridge.ts): a ward-scoped one as the
+ * view its node made, a maintenance change as it is (each stream gets its own cut of it).
+ */
+export type RemoteSseEvent =
+  | { event: WardEvent; ward: string; view: unknown }
+  | { event: MaintenanceEvent; change: MaintenanceChange };
+
+/** Where the hub gets other nodes' events from (cluster mode); absent in one process. */
+export interface RemoteSseSource {
+  /** Delivers until the returned function is called. */
+  subscribe(sink: { event(e: RemoteSseEvent): void; resync(): void }): () => void;
+}
 
 export const sseFrame = (event: string, data: unknown): string =>
   `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -46,7 +88,11 @@ export const sseFrame = (event: string, data: unknown): string =>
 const wardSetKey = (user: User): string =>
   user.wards.length === 0 ? '*' : [...user.wards].sort().join('\n');
 
-export function createSseHub(deps: { bus: EventBus<WardwatchEvents>; counter: MemberCounter }): SseHub {
+export function createSseHub(deps: {
+  bus: EventBus<WardwatchEvents>;
+  counter: MemberCounter;
+  remote?: RemoteSseSource;
+}): SseHub {
   const streams = new Set<SseStream>();
 
   /** Sends one event of `ward` to every stream that may see it, serialising at most once. */
@@ -59,33 +105,35 @@ export function createSseHub(deps: { bus: EventBus<WardwatchEvents>; counter: Me
     }
   };
 
+  // Issue #12: a window starting or ending; each user gets only the devices of their wards.
+  const toWardSets = (name: MaintenanceEvent, e: MaintenanceChange) => {
+    const byWardSet = new Map<string, string | null>();
+    for (const s of streams) {
+      const key = wardSetKey(s.user);
+      let frame = byWardSet.get(key);
+      if (frame === undefined) {
+        const visible = maintenanceEventJson(e, (ward) => canSeeWard(s.user, ward));
+        frame = visible ? sseFrame(name, visible) : null;
+        byWardSet.set(key, frame);
+      }
+      if (frame !== null) s.write(frame);
+    }
+  };
+
   const unsubscribe = [
-    deps.bus.on('device.state', (e) => toWard('device.state', e.ward, () => deviceStateEventJson(e))),
-    ...ALERT_EVENTS.map((name) =>
-      deps.bus.on(name, (alert) => toWard(name, alert.ward, () => alertJson(alert))),
-    ),
-    ...INCIDENT_EVENTS.map((name) =>
-      deps.bus.on(name, (incident) =>
-        toWard(name, incident.ward, () => incidentJson(incident, deps.counter)),
-      ),
-    ),
-    // Issue #12: a window starting or ending; each user gets only the devices of their wards.
-    ...MAINTENANCE_EVENTS.map((name) =>
-      deps.bus.on(name, (e) => {
-        const byWardSet = new Map<string, string | null>();
-        for (const s of streams) {
-          const key = wardSetKey(s.user);
-          let frame = byWardSet.get(key);
-          if (frame === undefined) {
-            const visible = maintenanceEventJson(e, (ward) => canSeeWard(s.user, ward));
-            frame = visible ? sseFrame(name, visible) : null;
-            byWardSet.set(key, frame);
-          }
-          if (frame !== null) s.write(frame);
-        }
-      }),
-    ),
+    ...onWardEvents(deps.bus, deps.counter, toWard),
+    ...MAINTENANCE_EVENTS.map((name) => deps.bus.on(name, (e) => toWardSets(name, e))),
   ];
+  // Issue #14: other nodes' events reach the streams only, never this node's bus (its decisions).
+  if (deps.remote)
+    unsubscribe.push(
+      deps.remote.subscribe({
+        event: (e) => ('change' in e ? toWardSets(e.event, e.change) : toWard(e.event, e.ward, () => e.view)),
+        resync: () => {
+          for (const s of [...streams]) s.close?.();
+        },
+      }),
+    );
 
   return {
     add(stream) {

@@ -15,6 +15,9 @@ import { createRetainedIndexPersistence } from './retained-index-persistence.ts'
 
 export type { MessageHandler } from './acknowledgement.ts';
 
+/** A command name (`…/{id}/cmd/{command}`); also checked before a command goes to another node (issue #14). */
+export const isCommandName = (command: string): boolean => /^[a-z][a-z0-9_]{0,63}$/.test(command);
+
 export interface BrokerStats {
   authFailures: number;
   /** CONNECTs refused without a secret check because the address or device id is locked out. */
@@ -80,6 +83,23 @@ export interface MqttBroker {
   stats(): BrokerStats;
   /** Issue #13: MQTT sockets open and pending (no CONNECT yet), and the cap on all of them. */
   connections(): ConnectionCounts & { max: number };
+  /**
+   * Issue #14 (cluster): told when a device's session starts (CONNACK sent) and when the device's
+   * current session ends (a session replaced by the same device's new connection on this broker is
+   * not an end). Nothing listens in one process. The returned function stops listening.
+   */
+  onSession(listener: SessionListener): () => void;
+  /**
+   * Issue #14: closes the device's session without its last will, because the device is already
+   * connected to another node (takeover across edges): no `…/status` offline, so no offline state
+   * or alert. False when the device has no session here.
+   */
+  closeSessionQuietly(deviceId: string): boolean;
+}
+
+export interface SessionListener {
+  started(deviceId: string): void;
+  ended(deviceId: string): void;
 }
 
 export type { BrokerDevice } from './permission.ts';
@@ -258,9 +278,21 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     },
   });
 
+  const sessionListeners = new Set<SessionListener>();
+  const tellSession = (what: keyof SessionListener, deviceId: string) => {
+    for (const l of sessionListeners) {
+      try {
+        l[what](deviceId);
+      } catch (err) {
+        log.error({ err, deviceId }, `session ${what} listener failed`);
+      }
+    }
+  };
+
   aedes.on('clientReady', (client) => {
     byClientId.set(client.id, client);
     byDeviceId.set(deviceOf(client), client);
+    if (sessionListeners.size > 0) tellSession('started', deviceOf(client));
     // Revoked (deleted, rotated) while its CONNECT was being verified: the revocation missed it.
     const gen = (client as DeviceClient).wwCredential;
     if (gen !== undefined && !login.sessionValid(deviceOf(client), gen)) {
@@ -272,7 +304,10 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   aedes.on('clientDisconnect', (client) => {
     // A session taken over by the same device's new connection is no longer ours to remove.
     if (byClientId.get(client.id) === client) byClientId.delete(client.id);
-    if (byDeviceId.get(deviceOf(client)) === client) byDeviceId.delete(deviceOf(client));
+    if (byDeviceId.get(deviceOf(client)) === client) {
+      byDeviceId.delete(deviceOf(client));
+      if (sessionListeners.size > 0) tellSession('ended', deviceOf(client));
+    }
   });
   aedes.on('clientError', (client, err) => {
     stats.protocolErrors++;
@@ -344,8 +379,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     },
     dropRevokedSessions: (deviceId) => dropRevokedSessions(deviceId),
     sendCommand(deviceId, command, payload) {
-      if (!/^[a-z][a-z0-9_]{0,63}$/.test(command))
-        return Promise.reject(new Error(`invalid command name '${command}'`));
+      if (!isCommandName(command)) return Promise.reject(new Error(`invalid command name '${command}'`));
       return new Promise((resolve, reject) => {
         aedes.publish(
           {
@@ -375,5 +409,29 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     tlsPort: () => listeners.tlsPort(),
     stats: () => stats,
     connections: () => gate.counts(),
+    onSession(listener) {
+      sessionListeners.add(listener);
+      return () => sessionListeners.delete(listener);
+    },
+    closeSessionQuietly(deviceId) {
+      const client = byDeviceId.get(deviceId);
+      if (!client) return false;
+      // aedes publishes `client.will` on any close not ended by a DISCONNECT packet (lib/client.js
+      // close → finish); without it the close is a clean end. The persisted copy goes too, as a
+      // clean DISCONNECT would remove it, so a later will sweep cannot publish it.
+      const quiet = client as Client & { will: unknown; _will: unknown };
+      quiet.will = null;
+      quiet._will = null;
+      (
+        aedes as unknown as {
+          persistence: { delWill(c: { id: string; brokerId: string }): Promise<unknown> };
+        }
+      ).persistence
+        .delWill({ id: client.id, brokerId: aedes.id })
+        .catch(() => undefined);
+      log.info({ deviceId, clientId: client.id }, 'mqtt session closed: device connected to another node');
+      client.close();
+      return true;
+    },
   };
 }

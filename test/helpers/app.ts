@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../../services/core/clock.ts';
-import { loadConfig } from '../../services/core/config.ts';
+import { type Config, loadConfig } from '../../services/core/config.ts';
 import { createLogger } from '../../services/core/logger.ts';
 import { createWardwatch, type Wardwatch } from '../../services/main.ts';
 
@@ -49,11 +49,13 @@ export async function startTestApp(opts: {
   overrides?: Record<string, unknown>;
   /** The service's clock (default: the system's); e.g. a JumpClock (helpers/clock.ts, issue #13). */
   clock?: Clock;
+  /** Changes the loaded config (issue #14: settings the config schema does not have yet). */
+  mapConfig?: (config: Config) => Config;
 }): Promise<TestApp> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ww-app-'));
   const database = opts.database ?? `t_${randomBytes(4).toString('hex')}`;
   const influxUrl = `${opts.influxBaseUrl}/${database}`;
-  const config = loadConfig({
+  const loaded = loadConfig({
     env: {},
     overrides: {
       host: '127.0.0.1',
@@ -67,6 +69,7 @@ export async function startTestApp(opts: {
       ...opts.overrides,
     },
   });
+  const config = opts.mapConfig ? opts.mapConfig(loaded) : loaded;
   const app = await createWardwatch(config, { log: createLogger(config.logLevel), clock: opts.clock });
   await app.start();
   const httpUrl = `http://127.0.0.1:${app.httpPort()}`;

@@ -21,7 +21,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
     kindOf: (id) => deps.devices.get(id)?.kind ?? null,
     stateOf: (id) => deps.liveness.stateOf(id),
   };
-  const hub = createSseHub({ bus: deps.bus, counter });
+  const hub = createSseHub({ bus: deps.bus, counter, remote: deps.remoteEvents });
   const streams = new Set<() => void>();
   // An open stream would keep close() waiting for the client forever.
   app.addHook('preClose', async () => {
@@ -88,7 +88,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         res.write(chunk);
       };
       // Events reach this stream through the hub (one serialisation per event for all streams).
-      unsubscribe.push(hub.add({ user, write }));
+      // `close`: issue #14, the hub ends streams that missed other nodes' events (Redis was away).
+      unsubscribe.push(hub.add({ user, write, close: () => end() }));
       const schedulePing = () => {
         ping = deps.clock.setTimeout(() => {
           write(': ping\n\n');

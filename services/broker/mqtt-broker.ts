@@ -238,6 +238,13 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
           (client as DeviceClient).wwDeviceId = result.session.deviceId;
           (client as DeviceClient).wwCredential = result.session.credential;
           (client as DeviceClient).wwPublishLimit = result.session.publishLimit;
+          // A device connecting again while its old connection still looks open (a NAT or Wi-Fi
+          // drop the broker has not noticed): aedes closes the old session [MQTT-3.1.4-2] and
+          // would publish its will, "offline", although the device has just proved it is alive.
+          // Without this, every such reconnect opened and at once resolved a device_offline
+          // alert (and a notification).
+          const old = byClientId.get(client.id);
+          if (old !== undefined && old !== client) forgetWill(old);
           done(null, true);
         },
         (err: unknown) => {
@@ -277,6 +284,24 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       done(null, sub);
     },
   });
+
+  /**
+   * Makes a session's coming close a clean end: aedes publishes `client.will` on any close not
+   * ended by a DISCONNECT packet (lib/client.js close → finish). The persisted copy goes too, as a
+   * clean DISCONNECT would remove it, so a later will sweep cannot publish it.
+   */
+  const forgetWill = (client: Client) => {
+    const quiet = client as Client & { will: unknown; _will: unknown };
+    quiet.will = null;
+    quiet._will = null;
+    (
+      aedes as unknown as {
+        persistence: { delWill(c: { id: string; brokerId: string }): Promise<unknown> };
+      }
+    ).persistence
+      .delWill({ id: client.id, brokerId: aedes.id })
+      .catch(() => undefined);
+  };
 
   const sessionListeners = new Set<SessionListener>();
   const tellSession = (what: keyof SessionListener, deviceId: string) => {
@@ -416,19 +441,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     closeSessionQuietly(deviceId) {
       const client = byDeviceId.get(deviceId);
       if (!client) return false;
-      // aedes publishes `client.will` on any close not ended by a DISCONNECT packet (lib/client.js
-      // close → finish); without it the close is a clean end. The persisted copy goes too, as a
-      // clean DISCONNECT would remove it, so a later will sweep cannot publish it.
-      const quiet = client as Client & { will: unknown; _will: unknown };
-      quiet.will = null;
-      quiet._will = null;
-      (
-        aedes as unknown as {
-          persistence: { delWill(c: { id: string; brokerId: string }): Promise<unknown> };
-        }
-      ).persistence
-        .delWill({ id: client.id, brokerId: aedes.id })
-        .catch(() => undefined);
+      forgetWill(client);
       log.info({ deviceId, clientId: client.id }, 'mqtt session closed: device connected to another node');
       client.close();
       return true;

@@ -98,6 +98,36 @@ describe('liveness and outage alerts', () => {
     expect(await openAlerts(t, 'light-1')).toHaveLength(1);
   });
 
+  it('a device connecting again while its old connection looks open is not offline, and no alert opens', async () => {
+    t = await startTestApp({ influxBaseUrl: influx });
+    const secret = await t.addDevice({ id: 'light-2', kind: 'light' });
+    const first = await t.connectDevice('light-2', secret);
+    await publish(first, T('light-2', 'status'), 'online', { retain: true });
+    await waitFor(() => t!.app.liveness.getStatus('light-2').state === 'online', 'online');
+    const seen: string[] = [];
+    const offs = [
+      t.app.bus.on('device.state', (e) => void seen.push(`${e.deviceId} ${e.state} ${e.reason}`)),
+      t.app.bus.on('alert.opened', (a) => void seen.push(`alert ${a.deviceId} ${a.type}`)),
+    ];
+    try {
+      // The same client id again (a NAT or Wi-Fi drop the broker has not noticed): the broker
+      // closes the first session, whose will says "offline".
+      const firstClosed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+      const second = await t.connectDevice('light-2', secret);
+      await firstClosed;
+      // A deterministic point after the takeover: the broker handles the old session's close
+      // (and its will, were there one) before it registers the new one, so by this message's
+      // PUBACK on the new session a will would have reached liveness.
+      await publish(second, T('light-2', 'heartbeat'), '{"seq":2}');
+      expect(seen).toEqual([]);
+      expect(t.app.liveness.getStatus('light-2').state).toBe('online');
+      expect(await openAlerts(t, 'light-2')).toHaveLength(0);
+      await second.endAsync();
+    } finally {
+      for (const off of offs) off();
+    }
+  });
+
   it('a clean disconnect does not fire the will: the device goes offline only by timeout', async () => {
     t = await startTestApp({
       influxBaseUrl: influx,

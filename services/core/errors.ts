@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   WW_ERR_STORAGE_QUERY: 502,
   /** A notification channel refused or did not answer (never an API answer; logged and retried). */
   WW_ERR_NOTIFY_DELIVERY: 502,
+  /** Issue #14 (corestate): a core node used up its reserved alert/incident ids before a refill came back. */
+  WW_ERR_CLUSTER_IDS_EXHAUSTED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

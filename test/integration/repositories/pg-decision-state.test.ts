@@ -224,7 +224,7 @@ describe('decision state written behind to PostgreSQL', () => {
     const seen = new Promise<void>((r) => (outageSeen = r));
     const s = await open({
       onFailure: () => {
-        if (++failures === 3) outageSeen();
+        if (++failures === 4) outageSeen();
       },
     });
     try {
@@ -252,7 +252,7 @@ describe('decision state written behind to PostgreSQL', () => {
       await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`);
       await flushed;
       expect(s.stats()).toMatchObject({ queued: 0, rejected: 0 });
-      expect(failures).toBeGreaterThanOrEqual(3);
+      expect(failures).toBeGreaterThanOrEqual(4);
       expect(
         await q('SELECT id, state, resolved_at, acknowledged_by FROM alerts ORDER BY opened_at'),
       ).toEqual([

@@ -397,7 +397,7 @@ export class PgAlertStore implements AlertRepository, TickSource {
     );
     if (fresh.length === 0) return;
     const { rows: lines } = await this.opts.pool.query<HistoryRow>(
-      'SELECT alert_id, at, action, by_user, note FROM alert_history WHERE alert_id = ANY($1::bigint[]) ORDER BY id',
+      'SELECT alert_id, at, action, by_user, note FROM alert_history WHERE alert_id = ANY($1::bigint[]) ORDER BY at, id',
       [fresh.map((r) => r.id)],
     );
     const byAlert = new Map<number, AlertHistoryEntry[]>();

@@ -65,7 +65,7 @@ export function createPgAlertReader(db: PgQueryable): AlertReader {
     },
     async history(alertId) {
       const { rows } = await db.query<HistoryRow>(
-        'SELECT alert_id, at, action, by_user, note FROM alert_history WHERE alert_id = $1 ORDER BY id',
+        'SELECT alert_id, at, action, by_user, note FROM alert_history WHERE alert_id = $1 ORDER BY at, id',
         [alertId],
       );
       return rows.map(toHistory);

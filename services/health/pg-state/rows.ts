@@ -65,6 +65,10 @@ export interface HistoryRow {
   note: string | null;
 }
 
+/**
+ * History is read back in time order (`ORDER BY at, id`), not by id alone: lines of one alert may be
+ * numbered by two nodes' id blocks (before and after a failover), and an older block has lower ids.
+ */
 export const toHistory = (r: HistoryRow): AlertHistoryEntry => ({
   at: r.at,
   action: r.action,

@@ -68,6 +68,7 @@ describe.each(BACKENDS)('IncidentRepository on $name', ({ name }) => {
       alertIds: [11, 12, 13],
       message: 'Mất điện khu vực: 3 thiết bị',
     });
+    expect((await b.reloaded(['cam-3'])).incidents.get(i.id)).toEqual(grown);
     repo.setMessage(i.id, 'Mất điện: 3');
     expect(repo.get(i.id)?.message).toBe('Mất điện: 3');
     expect(repo.setMembers(i.id + 999, [], [], 'x')).toBeNull();

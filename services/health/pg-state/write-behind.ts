@@ -123,6 +123,13 @@ export function createWriteBehind(opts: WriteBehindOptions): WriteBehind {
   const writeOnce = async (batch: Batch) => {
     const client = await pool.connect();
     let broken: Error | undefined;
+    // A checked-out client has no error listener of the pool's: a connection the server terminates
+    // mid-batch would emit 'error' with nobody listening, which crashes the process. The query in
+    // flight rejects as well, so the batch is retried; the client is then destroyed, not reused.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       for (const part of batch.parts) await part.write(client);
@@ -132,6 +139,7 @@ export function createWriteBehind(opts: WriteBehindOptions): WriteBehind {
       await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   };

@@ -103,6 +103,22 @@ describe('decision state written behind to PostgreSQL', () => {
       .toEqual([alert.id]);
   });
 
+  it('giving devices up writes what is pending, then forgets them; another node takes them over from there', async () => {
+    const s = await open();
+    await s.load(['cam-1', 'cam-2']);
+    const kept = s.alerts.open(offline('cam-2')).alert;
+    const given = s.alerts.open(offline('cam-1')).alert;
+    s.alerts.addHistory(given.id, { at: T0, action: 'open', by: 'system', note: null });
+    await s.unload(['cam-1']);
+    expect(s.alerts.get(given.id)).toBeNull();
+    expect(s.alerts.get(kept.id)).toEqual(kept);
+    const next = await open();
+    await next.load(['cam-1']);
+    expect(next.alerts.findUnresolved('cam-1', 'device_offline')).toEqual(given);
+    expect(next.alerts.history(given.id)).toHaveLength(1);
+    expect(next.alerts.get(kept.id)).toBeNull();
+  });
+
   it('ids from blocks are unique across two nodes on one database, and apart from ids PostgreSQL numbers', async () => {
     const a = await open();
     const b = await open();

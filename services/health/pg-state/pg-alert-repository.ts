@@ -283,8 +283,9 @@ export class PgAlertStore implements AlertRepository, TickSource {
   addHistory(alertId: number, e: AlertHistoryEntry): void {
     checkAction(e.action);
     const entry = { at: e.at, action: e.action, by: e.by, note: e.note };
+    const id = this.opts.historyIds.next(); // first: when it throws, nothing has changed
     this.histories.get(alertId)?.push(entry);
-    this.newHistory.push({ id: this.opts.historyIds.next(), alertId, ...entry });
+    this.newHistory.push({ id, alertId, ...entry });
     this.opts.changed();
   }
 

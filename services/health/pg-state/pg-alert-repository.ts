@@ -104,13 +104,6 @@ const columnsOf = (alerts: readonly Alert[]): unknown[][] => [
   alerts.map((a) => a.incidentId),
 ];
 
-/** `Key (device_id, type)=(cam-1, device_offline) already exists.` → `cam-1, device_offline`. */
-const conflictKey = (err: unknown): string | null => {
-  const e = err as { code?: string; constraint?: string; detail?: string };
-  if (e.code !== '23505' || e.constraint !== 'alerts_one_unresolved') return null;
-  return /^Key \(device_id, type\)=\((.*)\) already exists\.?$/.exec(e.detail ?? '')?.[1] ?? null;
-};
-
 export class PgAlertStore implements AlertRepository, TickSource {
   private readonly byId = new Map<number, Alert>();
   /** (device, type) → id of its unresolved alert. */
@@ -357,20 +350,35 @@ export class PgAlertStore implements AlertRepository, TickSource {
     }
   }
 
-  private settle(err: unknown, alerts: readonly Alert[]): boolean {
-    const key = conflictKey(err);
-    if (key === null) return false;
-    const loser = alerts.find(
-      (a) => a.state !== 'resolved' && !this.dropped.has(a.id) && `${a.deviceId}, ${a.type}` === key,
+  /**
+   * A unique violation of `alerts_one_unresolved`: another owner's unresolved alert holds one or
+   * more of this batch's (device, type). One query finds every such key (a double owner through a
+   * power cut collides on thousands at once; one retry per key would be thousands of transactions),
+   * not the error's detail text, which the server's lc_messages may translate. No key found: the
+   * other alert was resolved meanwhile, so writing the batch again will pass.
+   */
+  private async settle(err: unknown, alerts: readonly Alert[]): Promise<boolean> {
+    const e = err as { code?: string; constraint?: string };
+    if (e.code !== '23505' || e.constraint !== 'alerts_one_unresolved') return false;
+    const ours = alerts.filter((a) => a.state !== 'resolved' && !this.dropped.has(a.id));
+    if (ours.length === 0) return false;
+    const { rows } = await this.opts.pool.query<{ device_id: string; type: string }>(
+      `SELECT a.device_id, a.type
+       FROM unnest($1::text[], $2::text[], $3::bigint[]) AS c(device_id, type, id)
+       JOIN alerts a ON a.device_id = c.device_id AND a.type = c.type AND a.id <> c.id
+       WHERE a.state <> 'resolved'`,
+      [ours.map((a) => a.deviceId), ours.map((a) => a.type), ours.map((a) => a.id)],
     );
-    if (!loser) return false;
-    this.dropped.add(loser.id);
-    this.opts.log.warn(
-      { alertId: loser.id, deviceId: loser.deviceId, type: loser.type },
-      'another owner opened this alert first; ours dropped, theirs loaded (issue #14)',
-    );
-    const reload = this.loadWinner(loser).finally(() => this.reloads.delete(reload));
-    this.reloads.add(reload);
+    const taken = new Set(rows.map((r) => keyOf(r.device_id, r.type)));
+    for (const loser of ours.filter((a) => taken.has(keyOf(a.deviceId, a.type)))) {
+      this.dropped.add(loser.id);
+      this.opts.log.warn(
+        { alertId: loser.id, deviceId: loser.deviceId, type: loser.type },
+        'another owner opened this alert first; ours dropped, theirs loaded (issue #14)',
+      );
+      const reload = this.loadWinner(loser).finally(() => this.reloads.delete(reload));
+      this.reloads.add(reload);
+    }
     return true;
   }
 

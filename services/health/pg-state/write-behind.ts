@@ -22,9 +22,10 @@ export interface BatchPart {
   write(client: PgClient): Promise<void>;
   /**
    * A PostgreSQL error this part can settle by changing itself (a unique conflict with another
-   * owner's row: the part drops its loser); true = settled, write the batch again now.
+   * owner's rows: the part drops its losers); true = settled, write the batch again now. May ask
+   * PostgreSQL; a rejection counts as a failed attempt (retried later), never as a settlement.
    */
-  settle?(err: unknown): boolean;
+  settle?(err: unknown): Promise<boolean>;
 }
 
 /** A repository whose changes are written behind: gives (and forgets) the tick's changes. */
@@ -153,6 +154,21 @@ export function createWriteBehind(opts: WriteBehindOptions): WriteBehind {
       retryTimer = { timer: setTimeout(wake, ms), wake };
     });
 
+  /** At most this many settlements in a row for one batch: a conflict that keeps coming back is not one. */
+  const MAX_SETTLEMENTS = 10;
+  const settlements = new WeakMap<Batch, number>();
+  const settle = async (batch: Batch, err: unknown): Promise<boolean> => {
+    const n = settlements.get(batch) ?? 0;
+    if (n >= MAX_SETTLEMENTS) return false;
+    for (const part of batch.parts) {
+      if (part.settle && (await part.settle(err))) {
+        settlements.set(batch, n + 1);
+        return true;
+      }
+    }
+    return false;
+  };
+
   async function drain(): Promise<void> {
     let failuresInRow = 0;
     while (!stopped) {
@@ -164,12 +180,18 @@ export function createWriteBehind(opts: WriteBehindOptions): WriteBehind {
         stats.committed++;
         failuresInRow = 0;
         done(batch);
-      } catch (err) {
-        if (batch.parts.some((p) => p.settle?.(err))) {
-          stats.conflicts++;
-          continue;
+      } catch (caught) {
+        let err = caught;
+        try {
+          if (await settle(batch, err)) {
+            stats.conflicts++;
+            continue;
+          }
+        } catch (settleErr) {
+          // Could not look at the conflict (PostgreSQL gone again): a failed attempt like any other.
+          err = settleErr;
         }
-        if (isDataError(err)) {
+        if (err === caught && isDataError(err)) {
           stats.rejected++;
           log.error(
             { err, seq: batch.seq, parts: batch.parts.map((p) => `${p.name}:${p.size}`) },

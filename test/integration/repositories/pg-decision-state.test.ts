@@ -195,12 +195,15 @@ describe('decision state written behind to PostgreSQL', () => {
     await Promise.all([first.load(['cam-1']), second.load(['cam-1'])]);
     const winner = first.alerts.open(offline('cam-1')).alert;
     first.alerts.addHistory(winner.id, { at: T0, action: 'open', by: 'system', note: null });
+    const winners = ['cam-3', 'cam-4'].map((d) => first.alerts.open(offline(d)).alert);
     await first.flush();
 
     // The second owner still believes cam-1 has none: it opens its own, in a tick with other work.
     const loser = second.alerts.open(offline('cam-1', T0 + 1)).alert;
     second.alerts.addHistory(loser.id, { at: T0 + 1, action: 'open', by: 'system', note: null });
     const other = second.alerts.open(offline('cam-2')).alert;
+    // A power cut seen by both: several collisions in one tick are settled together.
+    for (const d of ['cam-3', 'cam-4']) second.alerts.open(offline(d, T0 + 1));
     await nextTick();
     second.alerts.acknowledge(loser.id, 'tech', null, T0 + 2); // a later tick, about the loser too
     await second.flush();
@@ -209,8 +212,14 @@ describe('decision state written behind to PostgreSQL', () => {
       "SELECT id, state FROM alerts WHERE device_id = 'cam-1' AND type = 'device_offline'",
     );
     expect(rows).toEqual([{ id: winner.id, state: 'open' }]);
-    expect(second.stats().conflicts).toBeGreaterThanOrEqual(1);
-    expect(second.stats().conflictsReloaded).toBe(1);
+    expect(second.stats().conflicts).toBe(1);
+    expect(second.stats().conflictsReloaded).toBe(3);
+    for (const w of winners) expect(second.alerts.findUnresolved(w.deviceId, 'device_offline')).toEqual(w);
+    expect(
+      (await q<{ id: number }>("SELECT id FROM alerts WHERE state <> 'resolved' ORDER BY id")).map(
+        (r) => r.id,
+      ),
+    ).toEqual([winner.id, ...winners.map((w) => w.id), other.id].sort((x, y) => x - y));
     expect(second.alerts.findUnresolved('cam-1', 'device_offline')).toEqual(winner);
     expect(second.alerts.history(winner.id)).toEqual([{ at: T0, action: 'open', by: 'system', note: null }]);
     expect(second.alerts.get(loser.id)).toBeNull();

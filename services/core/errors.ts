@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   WW_ERR_NOTIFY_DELIVERY: 502,
   /** Issue #14: a core node wrote for a partition its lock session does not hold (fenced off). */
   WW_ERR_CLUSTER_NOT_OWNER: 409,
+  /** Issue #14 (corestate): a core node used up its reserved alert/incident ids before a refill came back. */
+  WW_ERR_CLUSTER_IDS_EXHAUSTED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

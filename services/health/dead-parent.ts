@@ -5,8 +5,7 @@ import type { Device } from '../registry/types.ts';
 import type { AlertEngine } from './alert-service.ts';
 import { inheritIncidentWork } from './incident-join.ts';
 import { deadParentMessage } from './root-cause.ts';
-import type { SqliteIncidentRepository } from './sqlite-incident-repository.ts';
-import type { Alert, Incident } from './types.ts';
+import type { Alert, Incident, IncidentRepository } from './types.ts';
 
 /**
  * Dead parent incidents (issue #12): a gateway or NVR offline with devices behind it offline too
@@ -33,7 +32,7 @@ export interface DeadParentIncidents {
 }
 
 export function createDeadParentIncidents(deps: {
-  incidents: SqliteIncidentRepository;
+  incidents: IncidentRepository;
   alerts: AlertEngine;
   bus: EventBus<WardwatchEvents>;
   log: Logger;

@@ -3,8 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { AlertService, IncidentView } from './service-types.ts';
-import type { SqliteIncidentRepository } from './sqlite-incident-repository.ts';
-import type { Incident } from './types.ts';
+import type { Incident, IncidentRepository } from './types.ts';
 
 /** What people do to an incident (issue #12): one action on the incident and all its members. */
 export interface IncidentService extends IncidentView {
@@ -26,7 +25,7 @@ export interface IncidentService extends IncidentView {
  */
 export function createIncidentService(deps: {
   view: IncidentView;
-  repo: SqliteIncidentRepository;
+  repo: IncidentRepository;
   alerts: AlertService;
   bus: EventBus<WardwatchEvents>;
   clock: Clock;

@@ -21,8 +21,7 @@ import {
   sameArea,
 } from './root-cause.ts';
 import type { IncidentView, LivenessView } from './service-types.ts';
-import type { SqliteIncidentRepository } from './sqlite-incident-repository.ts';
-import type { Alert, DeviceState, Incident, Suppression } from './types.ts';
+import type { Alert, DeviceState, Incident, IncidentRepository, Suppression } from './types.ts';
 
 export const FLAPPING_ALERT = 'device_flapping';
 
@@ -67,7 +66,7 @@ export function createRootCauseService(deps: {
   alerts: AlertEngine;
   devices: { get(id: string): Device | null; list(): Device[] };
   liveness: LivenessView;
-  incidents: SqliteIncidentRepository;
+  incidents: IncidentRepository;
   /** Maintenance (or other) suppression of a new alert, checked first. */
   suppressionFor?: (device: Device, at: number) => Suppression | null;
 }): RootCauseService {

@@ -1,5 +1,7 @@
 import type { Database } from '../core/sqlite.ts';
-import type { Incident, IncidentType } from './types.ts';
+import type { Incident, IncidentRepository, IncidentType, NewIncident } from './types.ts';
+
+export type { NewIncident };
 
 interface IncidentRow {
   id: number;
@@ -37,13 +39,8 @@ const toIncident = (r: IncidentRow): Incident => ({
   assignee: r.assignee,
 });
 
-export type NewIncident = Omit<
-  Incident,
-  'id' | 'state' | 'resolvedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedBy' | 'assignee' | 'parentId'
-> & { parentId?: string | null };
-
 /** Incidents over better-sqlite3 (area outages, issue #3). */
-export class SqliteIncidentRepository {
+export class SqliteIncidentRepository implements IncidentRepository {
   private readonly stmts;
   constructor(db: Database) {
     this.stmts = {

@@ -177,3 +177,41 @@ export interface Incident {
   /** The technician the incident (and its members' alerts) is assigned to. */
   assignee: string | null;
 }
+
+/** What a new incident needs; the rest starts empty (open, unacknowledged, unassigned). */
+export type NewIncident = Omit<
+  Incident,
+  'id' | 'state' | 'resolvedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedBy' | 'assignee' | 'parentId'
+> & { parentId?: string | null };
+
+/**
+ * Where incidents live (issue #14: SQLite, or a core node's memory written behind to PostgreSQL).
+ * Synchronous: root cause calls it inside the tick that opened the members' alerts.
+ */
+export interface IncidentRepository {
+  create(i: NewIncident): Incident;
+  get(id: number): Incident | null;
+  /** Every open incident, oldest first. */
+  listOpen(): Incident[];
+  /** Newest first. */
+  list(f: {
+    ward?: string;
+    wards?: readonly string[];
+    state?: 'open' | 'resolved';
+    assignee?: string;
+    limit: number;
+  }): Incident[];
+  /** Members and the message that counts them, in one write (issue #12: they must agree). */
+  setMembers(
+    id: number,
+    deviceIds: readonly string[],
+    alertIds: readonly number[],
+    message: string,
+  ): Incident | null;
+  setMessage(id: number, message: string): void;
+  /** Resolves an open incident; the incident as it is now (null: unknown). */
+  resolve(id: number, at: number, by?: string): Incident | null;
+  /** Acknowledges an open, unacknowledged incident (the first acknowledgement stands). */
+  acknowledge(id: number, by: string, at: number): Incident | null;
+  setAssignee(id: number, assignee: string | null): Incident | null;
+}

@@ -7,7 +7,6 @@ import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
 import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
-import { type Database, openDatabase } from '../../../services/core/sqlite.ts';
 import { type AlertEngine, createAlertService } from '../../../services/health/alert-service.ts';
 import { createIncidentService, type IncidentService } from '../../../services/health/incident-actions.ts';
 import { OFFLINE_ALERT } from '../../../services/health/liveness-service.ts';
@@ -15,15 +14,20 @@ import {
   createRootCauseService,
   type RootCauseService,
 } from '../../../services/health/root-cause-service.ts';
-import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-repository.ts';
-import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
-import type { DeviceState, Incident } from '../../../services/health/types.ts';
+import type { DeviceState, Incident, IncidentRepository } from '../../../services/health/types.ts';
 import type { Device } from '../../../services/registry/types.ts';
+import { BACKENDS } from '../../integration/repositories/backends.ts';
+import {
+  type OpenedDecision,
+  openDecisionBackend,
+} from '../../integration/repositories/decision-backends.ts';
 
 /**
  * Issue #12: an area outage's message and members stay current as members join and come back;
  * acknowledge, assign and resolve act on the incident and every member alert, with history on
- * each. Real SQLite, a fake clock (no timers fire: nothing here waits), a map as liveness.
+ * each. A fake clock (no timers fire: nothing here waits), a map as liveness. Issue #14: on both
+ * backends, real SQLite and a core node's state written behind to PostgreSQL; on PostgreSQL, after
+ * each test a node loading the devices afresh must see the same open incidents and alerts.
  */
 const T0 = Date.parse('2026-12-01T12:00:00Z');
 
@@ -54,22 +58,22 @@ const light = (id: string): Device => ({
   updatedAt: T0,
 });
 
-describe('incidents: message, members and actions', () => {
+describe.each(BACKENDS)('incidents: message, members and actions on $name', ({ name }) => {
   let dir: string;
-  let db: Database;
+  let b: OpenedDecision;
   let bus: EventBus<WardwatchEvents>;
   let alerts: AlertEngine;
   let rootCause: RootCauseService;
   let makeRootCause: () => RootCauseService;
-  let repo: SqliteIncidentRepository;
+  let repo: IncidentRepository;
   let service: IncidentService;
   const devices = new Map<string, Device>();
   const states = new Map<string, DeviceState>();
   const updates: Incident[] = [];
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ww-incidents-'));
-    db = openDatabase(join(dir, 'db.sqlite'));
+    b = await openDecisionBackend(name);
     const log = createLogger('silent');
     const config = loadConfig({
       env: {},
@@ -79,8 +83,8 @@ describe('incidents: message, members and actions', () => {
       },
     });
     bus = new EventBus<WardwatchEvents>(log);
-    alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log });
-    repo = new SqliteIncidentRepository(db);
+    alerts = createAlertService({ repo: b.alerts, bus, clock, log });
+    repo = b.incidents;
     devices.clear();
     states.clear();
     updates.length = 0;
@@ -108,10 +112,20 @@ describe('incidents: message, members and actions', () => {
     rootCause.start();
     service = createIncidentService({ view: rootCause, repo, alerts, bus, clock, log });
   });
-  afterEach(() => {
+  afterEach(async () => {
     rootCause.stop();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      if (b.state) {
+        const ids = [...devices.keys()];
+        const next = await b.reloaded(ids);
+        expect(next.incidents.listOpen()).toEqual(repo.listOpen());
+        for (const id of ids)
+          expect(next.alerts.unresolvedForDevice(id)).toEqual(b.alerts.unresolvedForDevice(id));
+      }
+    } finally {
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const goOffline = (id: string, parentId: string | null = null) => {

@@ -1,0 +1,106 @@
+import type { PgClient, PgPool } from '../../core/postgres/pool.ts';
+import type { DeviceState, DeviceStatus, StatusRepository } from '../types.ts';
+import { checkDeviceState } from './rows.ts';
+import type { BatchPart, TickSource } from './write-behind.ts';
+
+/**
+ * A core node's device statuses (issue #14): its devices' last-seen and state in memory, saved in
+ * batches by the liveness service, written behind to PostgreSQL (write-behind.ts). A status whose
+ * device is not in PostgreSQL's registry (deleted meanwhile) is skipped, as SQLite skips it.
+ */
+export interface PgStatusStoreOptions {
+  pool: PgPool;
+  changed: () => void;
+}
+
+interface StatusRow {
+  device_id: string;
+  state: DeviceState;
+  last_seen_at: number | null;
+  state_since: number;
+}
+
+const UPSERT = `INSERT INTO device_status (device_id, state, last_seen_at, state_since)
+  SELECT u.* FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(device_id, state, last_seen_at, state_since)
+  WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = u.device_id)
+  ON CONFLICT (device_id) DO UPDATE SET
+    state = excluded.state, last_seen_at = excluded.last_seen_at, state_since = excluded.state_since`;
+
+const copy = (s: DeviceStatus): DeviceStatus => ({
+  deviceId: s.deviceId,
+  state: s.state,
+  lastSeenAt: s.lastSeenAt,
+  stateSince: s.stateSince,
+});
+
+export class PgStatusStore implements StatusRepository, TickSource {
+  private readonly statuses = new Map<string, DeviceStatus>();
+  /** deviceId → its latest save, or null for a delete, since the last batch. */
+  private pending = new Map<string, DeviceStatus | null>();
+
+  constructor(private readonly opts: PgStatusStoreOptions) {}
+
+  loadAll(): DeviceStatus[] {
+    return [...this.statuses.values()].map(copy);
+  }
+
+  saveBatch(statuses: readonly DeviceStatus[]): void {
+    // Checked first: like SQLite's one transaction, a bad row leaves nothing half-applied.
+    for (const s of statuses) checkDeviceState(s.state);
+    for (const s of statuses) {
+      this.statuses.set(s.deviceId, copy(s));
+      this.pending.set(s.deviceId, copy(s));
+    }
+    if (statuses.length > 0) this.opts.changed();
+  }
+
+  delete(deviceId: string): void {
+    this.statuses.delete(deviceId);
+    this.pending.set(deviceId, null);
+    this.opts.changed();
+  }
+
+  async load(deviceIds: readonly string[]): Promise<void> {
+    const { rows } = await this.opts.pool.query<StatusRow>(
+      'SELECT device_id, state, last_seen_at, state_since FROM device_status WHERE device_id = ANY($1::text[])',
+      [deviceIds],
+    );
+    for (const r of rows) {
+      // What this node saved meanwhile is newer than what PostgreSQL answered.
+      if (this.statuses.has(r.device_id) || this.pending.has(r.device_id)) continue;
+      this.statuses.set(r.device_id, {
+        deviceId: r.device_id,
+        state: r.state,
+        lastSeenAt: r.last_seen_at,
+        stateSince: r.state_since,
+      });
+    }
+  }
+
+  unload(deviceIds: readonly string[]): void {
+    for (const id of deviceIds) this.statuses.delete(id);
+  }
+
+  take(): BatchPart | null {
+    if (this.pending.size === 0) return null;
+    const batch = this.pending;
+    this.pending = new Map();
+    return { name: 'device_status', size: batch.size, write: (client) => this.write(client, batch) };
+  }
+
+  private async write(client: PgClient, batch: ReadonlyMap<string, DeviceStatus | null>): Promise<void> {
+    const deleted = [...batch].filter(([, s]) => s === null).map(([id]) => id);
+    const saved = [...batch.values()].filter((s): s is DeviceStatus => s !== null);
+    if (deleted.length > 0) {
+      await client.query('DELETE FROM device_status WHERE device_id = ANY($1::text[])', [deleted]);
+    }
+    if (saved.length > 0) {
+      await client.query(UPSERT, [
+        saved.map((s) => s.deviceId),
+        saved.map((s) => s.state),
+        saved.map((s) => s.lastSeenAt),
+        saved.map((s) => s.stateSince),
+      ]);
+    }
+  }
+}

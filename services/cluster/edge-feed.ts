@@ -66,9 +66,6 @@ interface Join {
   held: boolean;
   finished: boolean;
   err: Error | null;
-  /** A heartbeat's seq, for the other entries of the same device in this message. */
-  seqDeviceId: string | null;
-  seq: number | undefined;
 }
 
 export function createEdgeFeed({ writer, nodeId, log }: EdgeFeedDeps): EdgeFeed {
@@ -78,6 +75,9 @@ export function createEdgeFeed({ writer, nodeId, log }: EdgeFeedDeps): EdgeFeed 
    * (liveness and rules see a message at once), so the appends it makes belong to this one.
    */
   let current: Join | null = null;
+  /** The heartbeat seq of the message being handled, for its other entries of the same device. */
+  let seqDeviceId: string | null = null;
+  let seq: number | undefined;
 
   const finishIfComplete = (join: Join) => {
     if (join.finished || !join.handled || !join.stored || join.appends > 0) return;
@@ -86,15 +86,13 @@ export function createEdgeFeed({ writer, nodeId, log }: EdgeFeedDeps): EdgeFeed 
     join.done(join.err);
   };
 
-  const append = (deviceId: string, at: number, input: FeedInput, seq?: number) => {
+  const append = (deviceId: string, at: number, input: FeedInput, messageSeq?: number) => {
     const join = current;
-    let entrySeq = seq;
-    if (join) {
-      if (seq !== undefined) {
-        join.seqDeviceId = deviceId;
-        join.seq = seq;
-      } else if (join.seqDeviceId === deviceId) entrySeq = join.seq;
+    if (messageSeq !== undefined) {
+      seqDeviceId = deviceId;
+      seq = messageSeq;
     }
+    const entrySeq = seqDeviceId === deviceId ? seq : undefined;
     const entry: FeedEntry = { deviceId, at, edge: nodeId, input };
     if (entrySeq !== undefined) entry.seq = entrySeq;
     const appended = writer.append(entry).then(
@@ -132,6 +130,8 @@ export function createEdgeFeed({ writer, nodeId, log }: EdgeFeedDeps): EdgeFeed 
     sink,
     wrap(handle) {
       return (deviceId, topic, payload, receivedAt, done) => {
+        seqDeviceId = null;
+        seq = undefined;
         if (!done) return handle(deviceId, topic, payload, receivedAt);
         const join: Join = {
           done,
@@ -141,8 +141,6 @@ export function createEdgeFeed({ writer, nodeId, log }: EdgeFeedDeps): EdgeFeed 
           held: false,
           finished: false,
           err: null,
-          seqDeviceId: null,
-          seq: undefined,
         };
         current = join;
         try {

@@ -188,6 +188,10 @@ describe('edge feed (issue #14)', () => {
     await settle();
     expect(outcomes).toEqual([]);
     expect(feed.stats()).toEqual({ appended: 1, appendFailures: 1, awaitingFeed: 0 });
+    expect(pending.map((p) => p.entry.seq)).toEqual([3, 3]);
+    // A seq belongs to its message only.
+    send('telemetry', JSON.stringify({ recording: true }), false);
+    expect(pending.slice(2).map((p) => p.entry.seq)).toEqual([undefined, undefined]);
   });
 
   it('a rule tick (the core clock) is never an entry', () => {

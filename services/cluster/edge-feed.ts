@@ -78,6 +78,8 @@ export function createEdgeFeed({ writer, nodeId, log }: EdgeFeedDeps): EdgeFeed 
   /** The heartbeat seq of the message being handled, for its other entries of the same device. */
   let seqDeviceId: string | null = null;
   let seq: number | undefined;
+  /** Failed appends since the last one that succeeded (the outage being logged). */
+  let failuresInOutage = 0;
 
   const finishIfComplete = (join: Join) => {
     if (join.finished || !join.handled || !join.stored || join.appends > 0) return;
@@ -98,13 +100,20 @@ export function createEdgeFeed({ writer, nodeId, log }: EdgeFeedDeps): EdgeFeed 
     const appended = writer.append(entry).then(
       () => {
         stats.appended++;
+        if (failuresInOutage > 0) {
+          log.info({ failed: failuresInOutage }, 'feed appends succeed again');
+          failuresInOutage = 0;
+        }
         return null;
       },
       (err: unknown) => {
         stats.appendFailures++;
         const error = err instanceof Error ? err : new Error(String(err));
-        // Once per message: the device sends it again, and nothing acknowledged is missing.
-        log.warn({ err: error, deviceId, input: input.type }, 'feed append failed: message not acknowledged');
+        // One warn line per outage, not one per message of every device (debug for the rest).
+        const context = { err: error, deviceId, input: input.type };
+        if (failuresInOutage++ === 0)
+          log.warn(context, 'feed appends failing: messages not acknowledged (devices send them again)');
+        else log.debug(context, 'feed append failed');
         return error;
       },
     );

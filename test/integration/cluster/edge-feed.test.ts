@@ -175,3 +175,37 @@ describe('cluster edge: feed appends and PUBACK (issue #14)', () => {
     expect(cam.connected).toBe(true);
   });
 });
+
+describe('no edge feed unless clustered with the edge role (issue #14)', () => {
+  let redis: RedisInstance;
+  let admin: FeedRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+    admin = createClient({ url: redis.url }) as FeedRedis;
+    admin.on('error', () => undefined);
+    await admin.connect();
+  });
+  afterAll(async () => {
+    admin?.destroy();
+    await redis?.destroy();
+  });
+
+  it.each([
+    ['cluster off (the default: npm start)', { enabled: false }],
+    ['clustered without the edge role', { enabled: true, roles: ['core', 'api'] }],
+  ])('%s: ingest feeds this process, nothing goes to Redis', async (_name, cluster) => {
+    const t = await startTestApp({
+      influxBaseUrl: inject('influxUrl'),
+      overrides: { cluster: { redisUrl: redis.url, postgresUrl: inject('postgresUrl'), ...cluster } },
+    });
+    try {
+      expect(t.app.clusterEdge).toBeNull();
+      const cam = await t.connectDevice('cam-n1', await t.addDevice({ id: 'cam-n1' }));
+      await cam.publishAsync(T('cam-n1', 'heartbeat'), JSON.stringify({ seq: 1 }), { qos: 1 });
+      expect(t.app.liveness.stateOf('cam-n1')).toBe('online');
+      expect(await admin.keys('ww:feed:*')).toEqual([]);
+    } finally {
+      await t.stop(true);
+    }
+  });
+});

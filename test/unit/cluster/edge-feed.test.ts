@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createEdgeFeed, registryPartitionOf } from '../../../services/cluster/edge-feed.ts';
 import type { FeedWriter } from '../../../services/cluster/feed.ts';
@@ -192,6 +193,30 @@ describe('edge feed (issue #14)', () => {
     // A seq belongs to its message only.
     send('telemetry', JSON.stringify({ recording: true }), false);
     expect(pending.slice(2).map((p) => p.entry.seq)).toEqual([undefined, undefined]);
+  });
+
+  it('an outage logs one warn line, not one per message, and one line when appends succeed again', async () => {
+    const lines: Array<{ level: number; msg: string; failed?: number }> = [];
+    const out = new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+        cb();
+      },
+    });
+    const { writer, pending } = manualWriter();
+    const feed = createEdgeFeed({ writer, nodeId: 'edge-1', log: createLogger('info', out) });
+    for (let i = 0; i < 5; i++) feed.sink.signOfLife(`cam-${i}`, NOW);
+    for (const p of pending.splice(0)) p.reject(new Error('ECONNREFUSED'));
+    await settle();
+    feed.sink.signOfLife('cam-9', NOW);
+    pending[0]?.resolve('9-0');
+    await settle();
+    await new Promise<void>((resolve) => out.write('', () => resolve()));
+    expect(lines.map((l) => [l.level, l.msg, l.failed])).toEqual([
+      [40, 'feed appends failing: messages not acknowledged (devices send them again)', undefined],
+      [30, 'feed appends succeed again', 5],
+    ]);
+    expect(feed.stats()).toMatchObject({ appended: 1, appendFailures: 5 });
   });
 
   it('a rule tick (the core clock) is never an entry', () => {

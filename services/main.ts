@@ -284,7 +284,14 @@ export async function createWardwatch(
 
   // GET /metrics (issue #6): read at scrape time from the features above, nothing per message.
   const metrics = createMetrics(
-    { broker, ingest, storage, liveness, counts: createSqliteCountsRepository(db) },
+    {
+      broker,
+      ingest,
+      storage,
+      liveness,
+      counts: createSqliteCountsRepository(db),
+      feed: clusterEdge && { stats: clusterEdge.feed.stats, connected: clusterEdge.feedConnected },
+    },
     { overload: config.metrics.overload, clock },
   );
 

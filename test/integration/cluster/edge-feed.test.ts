@@ -161,6 +161,13 @@ describe('cluster edge: feed appends and PUBACK (issue #14)', () => {
     await send(3);
     expect(acked).toEqual([1, 2, 3]);
     expect(await seqsOf('cam-e3')).toEqual([1, 2, 3]);
+    // Counted where operators look (GET /metrics).
+    const metrics = (await t.api<string>('GET', '/metrics')).body;
+    const failures = Number(/^wardwatch_feed_append_failures_total (\d+)$/m.exec(metrics)?.[1]);
+    expect(failures).toBe(edge.feed.stats().appendFailures);
+    expect(failures).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^wardwatch_feed_connected 1$/m);
+    expect(metrics).toMatch(/^wardwatch_feed_awaiting_acks 0$/m);
   });
 
   it('an invalid payload appends nothing and harms nothing', async () => {
@@ -204,6 +211,7 @@ describe('no edge feed unless clustered with the edge role (issue #14)', () => {
       await cam.publishAsync(T('cam-n1', 'heartbeat'), JSON.stringify({ seq: 1 }), { qos: 1 });
       expect(t.app.liveness.stateOf('cam-n1')).toBe('online');
       expect(await admin.keys('ww:feed:*')).toEqual([]);
+      expect((await t.api<string>('GET', '/metrics')).body).not.toContain('wardwatch_feed_');
     } finally {
       await t.stop(true);
     }

@@ -20,6 +20,7 @@ import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
 import type { NodeBridge } from './cluster/node-bridge.ts';
 import { nodeBridgeSettings } from './cluster/node-bridge-settings.ts';
+import { type ClusterEdge, createClusterEdge } from './cluster/edge-node.ts';
 import { EventBus } from './core/bus.ts';
 import { type Clock, systemClock } from './core/clock.ts';
 import { type Config, loadConfig } from './core/config.ts';
@@ -81,6 +82,8 @@ export interface Wardwatch {
   readonly notifier: Notifier;
   /** Issue #14: Redis pub/sub across nodes; null unless cluster mode is on. */
   readonly nodeBridge: NodeBridge | null;
+  /** Issue #14: the edge's feed to the partition streams; null unless clustered with the edge role. */
+  readonly clusterEdge: ClusterEdge | null;
   /** Bound ports (after start; useful when configured as 0). */
   httpPort(): number;
   mqttPort(): number;
@@ -215,14 +218,22 @@ export async function createWardwatch(
     },
     stateOf: (deviceId) => liveness.stateOf(deviceId),
   };
+  // Issue #14: on a cluster edge, ingest feeds the partition streams instead of this node's liveness
+  // and rules (the core owning the partition applies them), and a PUBACK waits for both the fsync
+  // and the append. Off (null) in one process: ingest is called directly, as before.
+  const clusterEdge =
+    config.cluster.enabled && config.cluster.roles.includes('edge')
+      ? createClusterEdge({ config, devices, log: log.child({ feature: 'edge-feed' }) })
+      : null;
   const ingest = createIngest({
     config,
     log: log.child({ feature: 'ingest' }),
     devices,
-    liveness,
+    liveness: clusterEdge?.feed.sink ?? liveness,
     points: storage,
-    rules,
+    rules: clusterEdge?.feed.sink ?? rules,
   });
+  const handleMessage = clusterEdge ? clusterEdge.feed.wrap(ingest.handle) : ingest.handle;
 
   // While shutting down, the broker closes every connection; those closes must not be read as
   // devices going offline, so ingest is switched off first.
@@ -238,7 +249,7 @@ export async function createWardwatch(
       // Shutting down: not stored, so not acknowledged; the device sends it again to the next run
       // (a QoS 0 message is dropped: "at most once").
       if (!accepting) return done?.(new Error('shutting down'));
-      ingest.handle(deviceId, topic, payload, receivedAt, done);
+      handleMessage(deviceId, topic, payload, receivedAt, done);
     },
   });
   // Issue #7: a deleted device, or a secret rotated out, loses its live MQTT session at once.
@@ -302,7 +313,14 @@ export async function createWardwatch(
 
   // GET /metrics (issue #6): read at scrape time from the features above, nothing per message.
   const metrics = createMetrics(
-    { broker, ingest, storage, liveness, counts: createSqliteCountsRepository(db) },
+    {
+      broker,
+      ingest,
+      storage,
+      liveness,
+      counts: createSqliteCountsRepository(db),
+      feed: clusterEdge && { stats: clusterEdge.feed.stats, connected: clusterEdge.feedConnected },
+    },
     { overload: config.metrics.overload, clock },
   );
 
@@ -362,6 +380,7 @@ export async function createWardwatch(
     rules,
     rootCause,
     maintenance,
+    clusterEdge,
     async start() {
       // Issue #14: users in memory before anything can open an alert (the assigner reads them).
       await users.start();
@@ -383,6 +402,7 @@ export async function createWardwatch(
       generatedPassword = admin.generatedPassword;
       accepting = true;
       await nodeBridge?.start(); // issue #14: sessions are claimed from the first CONNECT
+      clusterEdge?.start(); // never waits for Redis
       await broker.start();
       await http.listen({ host: config.host, port: config.httpPort });
       const addr = http.server.address();
@@ -398,6 +418,7 @@ export async function createWardwatch(
       metrics.stop();
       await broker.stop();
       await nodeBridge?.stop(); // after the broker: its closing sessions release their keys
+      await clusterEdge?.stop();
       liveness.stop();
       rules.stop(); // flushes daily light usage to storage
       rootCause.stop();

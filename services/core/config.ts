@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -265,6 +266,57 @@ const BrokerLimitsSchema = Obj({
 });
 
 /**
+ * `cluster:` (issue #14, docs/cluster.md): off by default, and then nothing below is read; `npm
+ * start` stays one process on SQLite. Cross-checks (URLs required when enabled) are in
+ * `clusterProblems`.
+ */
+export const CLUSTER_ROLES = ['edge', 'core', 'api'] as const;
+export type ClusterRole = (typeof CLUSTER_ROLES)[number];
+const ClusterSchema = Obj({
+  enabled: Type.Boolean(),
+  roles: Type.Array(Type.Union([Type.Literal('edge'), Type.Literal('core'), Type.Literal('api')]), {
+    minItems: 1,
+    uniqueItems: true,
+  }),
+  redisUrl: Type.Union([Type.String({ pattern: '^rediss?://[^/?#]+' }), Type.Null()]),
+  postgresUrl: Type.Union([Type.String({ pattern: '^postgres(ql)?://[^/?#]+' }), Type.Null()]),
+  // Fixed for the cluster's life: a partition number names streams, checkpoints and locks.
+  partitions: Type.Integer({ minimum: 1, maximum: 4096 }),
+  // null: `<hostname>-<pid>` (defaultNodeId), resolved by loadConfig.
+  nodeId: Type.Union([Type.String({ pattern: '^[a-z0-9._-]{1,64}$' }), Type.Null()]),
+  feedMaxLenPerPartition: Type.Integer({ minimum: 1000, maximum: 100_000_000 }),
+});
+export type ClusterConfig = Static<typeof ClusterSchema>;
+
+/** What the schema cannot say about `cluster`: both servers are required once it is enabled. */
+function clusterProblems(cluster: ClusterConfig): string[] {
+  const problems: string[] = [];
+  for (const key of ['redisUrl', 'postgresUrl'] as const) {
+    const url = cluster[key];
+    if (url === null) {
+      if (cluster.enabled) problems.push(`/cluster/${key}: required when cluster.enabled is true`);
+      continue;
+    }
+    try {
+      new URL(url);
+    } catch {
+      problems.push(`/cluster/${key}: not a valid URL`);
+    }
+  }
+  return problems;
+}
+
+/** A node id from the host name and process id, reduced to what `cluster.nodeId` allows. */
+export function defaultNodeId(host = hostname(), pid = process.pid): string {
+  const suffix = `-${pid}`;
+  const base = host
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .slice(0, 64 - suffix.length);
+  return `${base || 'node'}${suffix}`;
+}
+
+/**
  * The one configuration schema. Defaults live in config/default.yaml (which documents every
  * setting); this schema only validates. `additionalProperties: false` everywhere so a typo in a
  * key is an error, not a silently ignored setting.
@@ -427,6 +479,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    cluster: ClusterSchema,
   },
   { additionalProperties: false },
 );
@@ -436,7 +489,7 @@ export type Config = Static<typeof ConfigSchema>;
 export const DEFAULT_CONFIG_FILE = resolve(REPO_ROOT, 'config/default.yaml');
 
 /** Environment variables and the setting each overrides. */
-const ENV_OVERRIDES: Array<[string, string[], 'string' | 'int']> = [
+const ENV_OVERRIDES: Array<[string, string[], 'string' | 'int' | 'bool' | 'list']> = [
   ['WARDWATCH_HOST', ['host'], 'string'],
   ['WARDWATCH_HTTP_PORT', ['httpPort'], 'int'],
   ['WARDWATCH_MQTT_PORT', ['mqttPort'], 'int'],
@@ -445,6 +498,13 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'int']> = [
   ['WARDWATCH_ADMIN_PASSWORD', ['adminPassword'], 'string'],
   ['WARDWATCH_LOG_LEVEL', ['logLevel'], 'string'],
   ['WARDWATCH_METRICS_TOKEN', ['metrics', 'token'], 'string'],
+  // Issue #14: cluster mode (docs/cluster.md).
+  ['WARDWATCH_CLUSTER_ENABLED', ['cluster', 'enabled'], 'bool'],
+  ['WARDWATCH_CLUSTER_ROLES', ['cluster', 'roles'], 'list'],
+  ['WARDWATCH_CLUSTER_REDIS_URL', ['cluster', 'redisUrl'], 'string'],
+  ['WARDWATCH_CLUSTER_POSTGRES_URL', ['cluster', 'postgresUrl'], 'string'],
+  ['WARDWATCH_CLUSTER_PARTITIONS', ['cluster', 'partitions'], 'int'],
+  ['WARDWATCH_CLUSTER_NODE_ID', ['cluster', 'nodeId'], 'string'],
 ];
 
 type Json = Record<string, unknown>;
@@ -506,6 +566,15 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         continue;
       }
     }
+    if (type === 'bool') {
+      if (raw !== 'true' && raw !== 'false') {
+        problems.push(`${name}: expected true or false, got '${raw}'`);
+        continue;
+      }
+      value = raw === 'true';
+    }
+    // A comma list (`edge,core`); each item is then checked by the schema like the file's.
+    if (type === 'list') value = raw.split(',').map((item) => item.trim());
     const patch: Json = {};
     let cursor = patch;
     path.forEach((key, i) => {
@@ -522,9 +591,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
   if (problems.length === 0) problems.push(...notifyProblems((merged as Config).notify));
   if (problems.length === 0) problems.push(...rulesProblems((merged as Config).rules));
+  if (problems.length === 0) problems.push(...clusterProblems((merged as Config).cluster));
   if (problems.length > 0) throw new ConfigError(problems);
   const config = merged as Config;
-  return { ...config, dataDir: resolve(config.dataDir) };
+  return {
+    ...config,
+    dataDir: resolve(config.dataDir),
+    cluster: { ...config.cluster, nodeId: config.cluster.nodeId ?? defaultNodeId() },
+  };
 }
 
 /** Database name and base URL from `influx.url` (the path is the database). */

@@ -26,7 +26,8 @@ export const OFFLINE_ALERT = 'device_offline';
 
 /** What ingest tells liveness. Both are O(1) and never touch disk. */
 export interface LivenessSink {
-  signOfLife(deviceId: string, at: number): void;
+  /** `seq`: the heartbeat's own seq when it sent one (issue #14: the cluster feed carries it). */
+  signOfLife(deviceId: string, at: number, seq?: number): void;
   statusOffline(deviceId: string, at: number): void;
 }
 

@@ -181,7 +181,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       receivedAt - msg.tsMs > offlineTimeoutMs(device);
     if (stale) stats.replayedStale++;
     else if (msg.channel === 'status' && !msg.online) liveness.statusOffline(deviceId, receivedAt);
-    else liveness.signOfLife(deviceId, receivedAt);
+    else liveness.signOfLife(deviceId, receivedAt, msg.channel === 'heartbeat' ? msg.data.seq : undefined);
     const point = toPoint(device, msg, receivedAt, viaGateway);
     if (rules && !stale && msg.channel !== 'status') {
       // tsMs is passed as sent (not clamped like the point time): the clock-skew rule needs it.

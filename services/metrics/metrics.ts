@@ -29,6 +29,11 @@ export interface MetricsSources {
   liveness: { deadlines(): number; countByState(): Record<DeviceState, number> };
   /** Unresolved alerts by type and severity, outbox rows by state (read at scrape time). */
   counts: CountsRepository;
+  /** Issue #14: a cluster edge's feed to the partition streams; absent in one process (no series). */
+  feed?: {
+    stats(): { appended: number; appendFailures: number; awaitingFeed: number };
+    connected(): boolean;
+  } | null;
 }
 
 export interface MetricsOptions {
@@ -131,6 +136,29 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
         this.set(finite(read()));
       },
     });
+
+  // Issue #14: a cluster edge's appends to the partition streams (cluster/edge-feed.ts).
+  const feed = sources.feed;
+  if (feed) {
+    mirror(
+      'wardwatch_feed_appended_total',
+      'Entries this edge appended to the partition streams (Redis) since start.',
+      () => feed.stats().appended,
+    );
+    mirror(
+      'wardwatch_feed_append_failures_total',
+      'Feed appends that failed (Redis down); their messages were not acknowledged.',
+      () => feed.stats().appendFailures,
+    );
+    gauge(
+      'wardwatch_feed_awaiting_acks',
+      'Messages fsynced here whose PUBACK waits for their feed append.',
+      () => feed.stats().awaitingFeed,
+    );
+    gauge('wardwatch_feed_connected', '1 while the connection to Redis is up, else 0.', () =>
+      feed.connected() ? 1 : 0,
+    );
+  }
 
   // --- MQTT broker
   gauge('wardwatch_mqtt_connected_devices', 'Devices connected to the MQTT broker now.', () =>

@@ -51,6 +51,8 @@ export async function startTestApp(opts: {
   clock?: Clock;
   /** Changes the loaded config (issue #14: settings the config schema does not have yet). */
   mapConfig?: (config: Config) => Config;
+  /** Issue #14: see createWardwatch's `edgeFeed`. */
+  edgeFeed?: boolean;
 }): Promise<TestApp> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ww-app-'));
   const database = opts.database ?? `t_${randomBytes(4).toString('hex')}`;
@@ -70,7 +72,11 @@ export async function startTestApp(opts: {
     },
   });
   const config = opts.mapConfig ? opts.mapConfig(loaded) : loaded;
-  const app = await createWardwatch(config, { log: createLogger(config.logLevel), clock: opts.clock });
+  const app = await createWardwatch(config, {
+    log: createLogger(config.logLevel),
+    clock: opts.clock,
+    edgeFeed: opts.edgeFeed,
+  });
   await app.start();
   const httpUrl = `http://127.0.0.1:${app.httpPort()}`;
   const mqttUrl = `mqtt://127.0.0.1:${app.mqttPort()}`;

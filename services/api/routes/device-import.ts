@@ -48,7 +48,7 @@ export const deviceImportRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const body = request.body;
       if (typeof body === 'string' && !isCsv) throw badRequest('body: expected a JSON array or text/csv');
       const rows = typeof body === 'string' ? csvRows(body) : jsonRows(body);
-      const result = importDevices(rows, {
+      const result = await importDevices(rows, {
         registry: deps.devices,
         mayCreateIn: (ward) => canSeeWard(user, ward),
         // issue #7: a parent in another ward would tie that ward's outages to ours.

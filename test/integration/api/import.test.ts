@@ -5,7 +5,7 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await createHarness();
-  h.addDevice({ id: 'cam-existing', ward: 'binh-ngoc' });
+  await h.addDevice({ id: 'cam-existing', ward: 'binh-ngoc' });
 });
 afterAll(() => h.close());
 

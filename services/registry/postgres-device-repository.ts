@@ -127,28 +127,32 @@ export function createPostgresDeviceRepository(pool: PgPool): DeviceRepository {
           createdAt: current.createdAt,
           updatedAt: now,
         };
-        await client.query(
-          `UPDATE devices SET kind = $2, name = $3, ward = $4, lat = $5, lon = $6, address = $7,
+        await client
+          .query(
+            `UPDATE devices SET kind = $2, name = $3, ward = $4, lat = $5, lon = $6, address = $7,
              heartbeat_interval_s = $8, parent_id = $9, power_zone = $10, protocol = $11, topic = $12,
              tags = $13::jsonb, updated_at = $14
            WHERE id = $1`,
-          [
-            id,
-            next.kind,
-            next.name,
-            next.ward,
-            next.lat,
-            next.lon,
-            next.address,
-            next.heartbeatIntervalS,
-            next.parentId,
-            next.powerZone,
-            next.protocol,
-            next.topic,
-            JSON.stringify(next.tags),
-            now,
-          ],
-        );
+            [
+              id,
+              next.kind,
+              next.name,
+              next.ward,
+              next.lat,
+              next.lon,
+              next.address,
+              next.heartbeatIntervalS,
+              next.parentId,
+              next.powerZone,
+              next.protocol,
+              next.topic,
+              JSON.stringify(next.tags),
+              now,
+            ],
+          )
+          .catch((err: unknown) => {
+            throw isDuplicateKey(err) ? deviceConflict(next, err) : err;
+          });
         return next;
       });
     },

@@ -141,7 +141,12 @@ export class SqliteDeviceRepository implements DeviceRepository {
         createdAt: current.createdAt,
         updatedAt: now,
       };
-      this.stmts.update.run({ ...next, tags: JSON.stringify(next.tags), now });
+      try {
+        this.stmts.update.run({ ...next, tags: JSON.stringify(next.tags), now });
+      } catch (err) {
+        if (isDuplicateKey(err)) throw deviceConflict(next, err);
+        throw err;
+      }
       return next;
     })();
   }

@@ -445,18 +445,24 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   };
 
   /**
-   * Applies another node's write of one device (reload). A secret whose hash changed together with
-   * updatedAt or the previous secret was rotated (setSecretHash writes all three); a hash that
-   * changed alone is a rehash of the same secret (replaceSecretHash leaves the others), which keeps
-   * the credential and its sessions. A patch and a rehash landing between two reloads look like a
-   * rotation: the device reconnects once, which is the safe side.
+   * Applies another node's write of one device (reload). Its stored hash may differ from ours for
+   * two reasons: a rotation (setSecretHash), or a rehash of the same secret, legacy → scrypt
+   * (replaceSecretHash), which must keep the credential and its sessions. With a grace period
+   * (the same auth.secretRotationGraceS on every node) a rotation always changes the previous
+   * secret and a rehash never does. Without one the data cannot tell them apart; a rehash alone
+   * leaves updatedAt, so only a hash that changed together with updatedAt counts as a rotation,
+   * and an update that lands with a rehash between two reloads costs the device one reconnect
+   * (the safe side).
    */
   const applyStored = (stored: StoredDevice, entry: Entry) => {
     const { device, secrets } = stored;
     const { current, previous } = entry;
-    const prevChanged = (previous?.hash ?? null) !== (secrets.previous?.hash ?? null);
+    const now = clock.now();
+    const live = (p: { hash: string; expiresAt: number } | null) => (p && p.expiresAt > now ? p.hash : null);
+    const prevChanged = live(previous) !== live(secrets.previous);
     const rotated =
-      secrets.hash !== current.hash && (device.updatedAt !== entry.device.updatedAt || prevChanged);
+      secrets.hash !== current.hash &&
+      (graceMs > 0 ? prevChanged : device.updatedAt !== entry.device.updatedAt);
     if (!rotated) {
       if (secrets.hash !== current.hash) current.hash = secrets.hash; // rehashed elsewhere
       const next: Entry = { ...entry, device };
@@ -471,7 +477,6 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     }
     // Rotated elsewhere: the old current secret stays valid (same generation, so its sessions
     // live on) only if the rotation kept it for a grace period.
-    const now = clock.now();
     let nextPrevious: Entry['previous'] = null;
     if (secrets.previous && secrets.previous.expiresAt > now) {
       nextPrevious =

@@ -156,6 +156,22 @@ describe('createDeviceRegistry', () => {
       'WW_ERR_API_BAD_REQUEST',
       /^tags\.a: /,
     );
+    // PostgreSQL's text cannot hold U+0000 (issue #14): refused on every database, never a 500.
+    await expectWwError(
+      () => reg.create(cam('cam-2', { name: 'a\u0000b' })),
+      'WW_ERR_API_BAD_REQUEST',
+      /^name: .*NUL/,
+    );
+    await expectWwError(
+      () => reg.create(cam('cam-2', { address: 'a\u0000' })),
+      'WW_ERR_API_BAD_REQUEST',
+      /^address: .*NUL/,
+    );
+    await expectWwError(
+      () => reg.create(cam('cam-2', { tags: { pole: 'P\u00001' } })),
+      'WW_ERR_API_BAD_REQUEST',
+      /^tags: .*NUL/,
+    );
     expect(reg.size()).toBe(0);
     expect(events).toEqual([]);
   });

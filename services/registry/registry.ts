@@ -13,6 +13,7 @@ import { badRequest, conflict, WwError } from '../core/errors.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import { checkFields, WARD_ID_RE } from './device-checks.ts';
+import { createJobQueue } from './job-queue.ts';
 import {
   cacheMac,
   generateSecret,
@@ -254,30 +255,14 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   };
 
   /**
-   * A new secret is stored at once with the fast legacy hash (create/rotate stay synchronous, and
-   * the device import registers hundreds at a time), then rehashed with scrypt on the thread pool
-   * a few tens of milliseconds later. Only the credential still current is overwritten.
+   * A new secret is stored at once with the fast legacy hash (create and rotate never wait for
+   * scrypt, and a bulk import registers thousands at a time), then rehashed with scrypt on the
+   * thread pool, REHASH_CONCURRENCY at a time. Only the credential still current is overwritten.
    */
-  const rehashQueue: Array<() => Promise<void>> = [];
-  let rehashHead = 0;
-  let rehashing = 0;
-  const runRehashes = () => {
-    while (rehashing < REHASH_CONCURRENCY && rehashHead < rehashQueue.length) {
-      const job = rehashQueue[rehashHead++] as () => Promise<void>;
-      if (rehashHead === rehashQueue.length) {
-        rehashQueue.length = 0;
-        rehashHead = 0;
-      }
-      rehashing++;
-      void job().finally(() => {
-        rehashing--;
-        runRehashes();
-      });
-    }
-  };
+  const rehashes = createJobQueue(REHASH_CONCURRENCY);
   const upgradeHash = (id: string, cred: Credential, secret: string) => {
     const from = cred.hash;
-    rehashQueue.push(() => {
+    rehashes.push(() => {
       // Replaced or deleted while it waited: nothing to do.
       if (entries.get(id)?.current !== cred || cred.hash !== from) return Promise.resolve();
       return hashSecret(secret, { logN, r: SCRYPT_R, p: SCRYPT_P }).then(
@@ -297,7 +282,6 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         (err: unknown) => log.error({ err, deviceId: id }, 'device secret rehash failed'),
       );
     });
-    runRehashes();
   };
   const stillValid = (id: string, cred: Credential): boolean => {
     const e = entries.get(id);

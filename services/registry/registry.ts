@@ -14,6 +14,7 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import { checkFields, WARD_ID_RE } from './device-checks.ts';
 import { createJobQueue } from './job-queue.ts';
+import { remoteSecretChange } from './remote-change.ts';
 import {
   cacheMac,
   generateSecret,
@@ -428,35 +429,24 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     bus.emit('device.deleted', { deviceId: id, ward: entry.device.ward });
   };
 
-  /**
-   * Applies another node's write of one device (reload). Its stored hash may differ from ours for
-   * two reasons: a rotation (setSecretHash), or a rehash of the same secret, legacy → scrypt
-   * (replaceSecretHash), which must keep the credential and its sessions. With a grace period
-   * (the same auth.secretRotationGraceS on every node) a rotation always changes the previous
-   * secret and a rehash never does. Without one the data cannot tell them apart; a rehash alone
-   * leaves updatedAt, so only a hash that changed together with updatedAt counts as a rotation,
-   * and an update that lands with a rehash between two reloads costs the device one reconnect
-   * (the safe side).
-   */
+  /** Applies another node's write of one device (reload); remote-change.ts tells a rotation from a rehash. */
   const applyStored = (stored: StoredDevice, entry: Entry) => {
     const { device, secrets } = stored;
-    const { current, previous } = entry;
+    const { current } = entry;
     const now = clock.now();
-    const live = (p: { hash: string; expiresAt: number } | null) => (p && p.expiresAt > now ? p.hash : null);
-    const prevChanged = live(previous) !== live(secrets.previous);
-    const rotated =
-      secrets.hash !== current.hash &&
-      (graceMs > 0 ? prevChanged : device.updatedAt !== entry.device.updatedAt);
-    if (!rotated) {
-      if (secrets.hash !== current.hash) current.hash = secrets.hash; // rehashed elsewhere
-      const next: Entry = { ...entry, device };
-      if (previous && secrets.previous === null) {
-        // Cleared by the node whose grace timer fired first: ours would do the same.
-        next.previous = null;
+    const change = remoteSecretChange(
+      { hash: current.hash, previous: entry.previous, updatedAt: entry.device.updatedAt },
+      { secrets, updatedAt: device.updatedAt },
+      now,
+      graceMs,
+    );
+    if (!change.rotated) {
+      if (change.rehashed) current.hash = secrets.hash;
+      entries.set(device.id, { ...entry, device, previous: change.graceEnded ? null : entry.previous });
+      if (change.graceEnded) {
         cancelGraceEnd(device.id);
-        entries.set(device.id, next);
         revoked({ deviceId: device.id, reason: 'grace-ended', device });
-      } else entries.set(device.id, next);
+      }
       return;
     }
     // Rotated elsewhere: the old current secret stays valid (same generation, so its sessions

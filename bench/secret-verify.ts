@@ -29,14 +29,17 @@ const LOG_N = arg('logN', 10);
 const log = createLogger('silent');
 const dir = mkdtempSync(join(tmpdir(), 'ww-bench-secrets-'));
 const db = openDatabase(join(dir, 'wardwatch.db'));
-const registry = () =>
-  createDeviceRegistry({
+const registry = async () => {
+  const r = createDeviceRegistry({
     repo: new SqliteDeviceRepository(db),
     bus: new EventBus<WardwatchEvents>(log),
     clock: systemClock,
     log,
     scryptLogN: LOG_N,
   });
+  await r.start();
+  return r;
+};
 
 async function main() {
   // 1. One verify, alone (median of 20).
@@ -52,17 +55,17 @@ async function main() {
   const singleMs = singles[10] as number;
 
   // 2. A fleet with scrypt hashes in SQLite.
-  const r0 = registry();
+  const r0 = await registry();
   const secrets: Array<[string, string]> = [];
   for (let i = 0; i < DEVICES; i++) {
     const id = `cam-${i}`;
-    const { secret: s } = r0.create({ id, kind: 'camera', name: id, ward: 'w', lat: 21, lon: 107 });
+    const { secret: s } = await r0.create({ id, kind: 'camera', name: id, ward: 'w', lat: 21, lon: 107 });
     secrets.push([id, s]);
   }
   while (r0.secretStats().rehashed < DEVICES) await new Promise((r) => setTimeout(r, 50));
 
   // 3. Restart, then every device connects at once.
-  const r = registry();
+  const r = await registry();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let t0 = performance.now();

@@ -391,6 +391,8 @@ export async function createWardwatch(
     maintenance,
     clusterEdge,
     async start() {
+      // Issue #14: the fleet in memory (one query) before anything reads devices.
+      await devices.start();
       // Issue #14: users in memory before anything can open an alert (the assigner reads them).
       await users.start();
       // Idempotent: adds only the configured wards not yet in the table (issue #12); first, so

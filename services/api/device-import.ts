@@ -110,10 +110,11 @@ export function jsonRows(items: readonly unknown[]): Row[] {
 }
 
 /**
- * Creates each row through the registry. `mayCreateIn(ward)` is the caller's ward scope: a row
- * for a ward the caller cannot see fails with WW_ERR_API_FORBIDDEN.
+ * Creates the valid rows through the registry in one batch (one database transaction, issue #14).
+ * `mayCreateIn(ward)` is the caller's ward scope: a row for a ward the caller cannot see fails with
+ * WW_ERR_API_FORBIDDEN. Rows keep their own outcome: a refused row never stops the others.
  */
-export function importDevices(
+export async function importDevices(
   rows: readonly Row[],
   deps: {
     registry: DeviceRegistry;
@@ -122,17 +123,19 @@ export function importDevices(
     mayUseParent?: (parentId: string) => boolean;
     log: FastifyBaseLogger;
   },
-): ImportResult {
+): Promise<ImportResult> {
   const { registry, mayCreateIn, log } = deps;
   if (rows.length > MAX_IMPORT_ROWS) throw badRequest(`body: at most ${MAX_IMPORT_ROWS} rows per import`);
   const results: ImportRowResult[] = [];
+  const fail = (row: number, id: string | null, error: ErrorCode, message: string) => {
+    results[row - 1] = { row, id, status: 'error', error: { error, message } };
+  };
+  /** Rows that passed the checks here, for the registry's batch. */
+  const accepted: Array<{ row: number; id: string | null; device: Static<typeof NewDeviceBody> }> = [];
   for (const [i, r] of rows.entries()) {
     const row = i + 1;
-    const fail = (id: string | null, error: ErrorCode, message: string) => {
-      results.push({ row, id, status: 'error', error: { error, message } });
-    };
     if (!r.ok) {
-      fail(r.id, 'WW_ERR_API_BAD_REQUEST', r.message);
+      fail(row, r.id, 'WW_ERR_API_BAD_REQUEST', r.message);
       continue;
     }
     const value = r.value;
@@ -140,30 +143,34 @@ export function importDevices(
     const id = typeof rawId === 'string' ? rawId : null;
     const problem = checkDevice(value);
     if (problem) {
-      fail(id, 'WW_ERR_API_BAD_REQUEST', problem.replace(/^body: /, 'row: '));
+      fail(row, id, 'WW_ERR_API_BAD_REQUEST', problem.replace(/^body: /, 'row: '));
       continue;
     }
     const device = value as Static<typeof NewDeviceBody>;
     if (!mayCreateIn(device.ward)) {
-      fail(id, 'WW_ERR_API_FORBIDDEN', `no access to ward '${device.ward}'`);
+      fail(row, id, 'WW_ERR_API_FORBIDDEN', `no access to ward '${device.ward}'`);
       continue;
     }
     if (typeof device.parentId === 'string' && deps.mayUseParent && !deps.mayUseParent(device.parentId)) {
-      fail(id, 'WW_ERR_API_FORBIDDEN', `parentId: no access to the ward of '${device.parentId}'`);
+      fail(row, id, 'WW_ERR_API_FORBIDDEN', `parentId: no access to the ward of '${device.parentId}'`);
       continue;
     }
-    try {
-      const { secret } = registry.create(device);
-      results.push({ row, id, status: 'created', secret });
-    } catch (err) {
-      if (err instanceof WwError && err.statusCode < 500) {
-        fail(id, err.code, err.message);
-      } else {
-        // Not thrown: rows created before this one already have secrets the caller must receive.
-        log.error({ err, row, deviceId: id }, 'device import row failed');
-        fail(id, 'WW_ERR_API_INTERNAL', 'internal error');
-      }
+    accepted.push({ row, id, device });
+  }
+  try {
+    const outcomes = await registry.createMany(accepted.map((a) => a.device));
+    for (const [i, { row, id }] of accepted.entries()) {
+      const outcome = outcomes[i];
+      if (outcome === undefined || outcome instanceof WwError) {
+        const err = outcome ?? new WwError('WW_ERR_API_INTERNAL', 'internal error');
+        if (err.statusCode < 500) fail(row, id, err.code, err.message);
+        else fail(row, id, 'WW_ERR_API_INTERNAL', 'internal error');
+      } else results[row - 1] = { row, id, status: 'created', secret: outcome.secret };
     }
+  } catch (err) {
+    // The database refused the batch: nothing of it was stored, every accepted row says so.
+    log.error({ err, rows: accepted.length }, 'device import batch failed');
+    for (const { row, id } of accepted) fail(row, id, 'WW_ERR_API_INTERNAL', 'internal error');
   }
   const created = results.filter((r) => r.status === 'created').length;
   return { created, failed: results.length - created, results };

@@ -1,20 +1,20 @@
 import {
-  DEVICE_KINDS,
-  DEVICE_PROTOCOLS,
   type DeviceKind,
   type DeviceProtocol,
   FIRMWARE,
   firmwareOf,
   isDeviceId,
-  isDeviceProtocol,
   nativeTagsProblem,
   nativeTopicProblem,
 } from '../../devices/protocol/index.ts';
 import type { EventBus } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
-import { badRequest, conflict } from '../core/errors.ts';
+import { badRequest, conflict, WwError } from '../core/errors.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+import { checkFields, WARD_ID_RE } from './device-checks.ts';
+import { createJobQueue } from './job-queue.ts';
+import { remoteSecretChange } from './remote-change.ts';
 import {
   cacheMac,
   generateSecret,
@@ -27,7 +27,16 @@ import {
   SCRYPT_R,
   verifySecret,
 } from './secrets.ts';
-import type { Device, DeviceFilter, DevicePatch, DeviceRepository, NewDevice } from './types.ts';
+import type {
+  Device,
+  DeviceFilter,
+  DevicePatch,
+  DeviceRepository,
+  NewDevice,
+  StoredDevice,
+} from './types.ts';
+
+export { WARD_ID_PATTERN } from './device-checks.ts';
 
 /** What `create` takes: the optional fields of a device may be left out. */
 export type DeviceInput = Omit<
@@ -55,10 +64,18 @@ export const DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL: Partial<Record<DeviceProt
 
 /**
  * The device registry. Reads are served from memory (the ingest and broker hot paths call `get`
- * and `verifySecret` once per message/CONNECT, so neither may touch SQLite); writes go to the
- * repository first, then memory, then the bus. Returned devices are shared: treat them as read-only.
+ * and `verifySecret` once per message/CONNECT, so neither may touch the database); writes go to
+ * the repository first, then memory, then the bus. Writes are asynchronous (the repository may be
+ * PostgreSQL, issue #14) and run one at a time, so a check against memory and the write it allows
+ * are never interleaved with another write of this node. Returned devices are shared: treat them
+ * as read-only.
  */
 export interface DeviceRegistry {
+  /**
+   * Loads every device and its secrets into memory, in one query (issue #14). Before it the
+   * registry is empty: call it before anything reads devices (main.ts start()).
+   */
+  start(): Promise<void>;
   /** O(1), no I/O. */
   get(id: string): Device | null;
   /** Sorted by id. */
@@ -69,18 +86,32 @@ export interface DeviceRegistry {
    * Throws WwError WW_ERR_API_BAD_REQUEST (invalid field, named) or WW_ERR_API_CONFLICT (id exists).
    * Emits `device.created`.
    */
-  create(input: DeviceInput): { device: Device; secret: string };
+  create(input: DeviceInput): Promise<{ device: Device; secret: string }>;
+  /**
+   * Registers many devices in one repository transaction (the bulk import, up to 10,000 rows):
+   * each row is checked on its own (a row may name an earlier row as its parent) and its slot in
+   * the answer is its device and secret, or the WwError that refused it. Rejects only when the
+   * database fails the whole batch (nothing was created then). Emits `device.created` per device.
+   */
+  createMany(inputs: readonly DeviceInput[]): Promise<Array<{ device: Device; secret: string } | WwError>>;
   /** null when the device does not exist. Throws WW_ERR_API_BAD_REQUEST on an invalid field. Emits `device.updated`. */
-  update(id: string, patch: DevicePatch): Device | null;
+  update(id: string, patch: DevicePatch): Promise<Device | null>;
   /** false when the device does not exist. Emits `device.deleted` (the broker drops the device's session). */
-  delete(id: string): boolean;
+  delete(id: string): Promise<boolean>;
   /**
    * A new secret; null when the device does not exist. The old one keeps working for
    * `secretRotationGraceS` (then sessions authenticated with it are revoked); with a grace of 0 it
    * stops at once and its sessions are revoked at once. A second rotation within the grace revokes
    * the secret before the old one at once (at most two secrets are ever valid).
    */
-  rotateSecret(id: string): string | null;
+  rotateSecret(id: string): Promise<string | null>;
+  /**
+   * Another node changed this device (cluster mode, issue #14: called on a Redis pub/sub event):
+   * re-reads it from the repository and applies the difference to memory as a local write would:
+   * `device.created`/`updated`/`deleted` on the bus, and credentials revoked (a rotated secret, a
+   * deleted device) so the broker drops the sessions that used them.
+   */
+  reload(id: string): Promise<void>;
   /** When the previous secret stops working (epoch ms); null when there is none. */
   previousSecretExpiresAt(id: string): number | null;
   /** True if `secret` is a valid secret of the device. Never rejects; false for unknown ids. */
@@ -137,79 +168,15 @@ interface Entry {
 }
 
 /**
- * Ward ids are identifiers, not display names: they are InfluxDB tags (low cardinality, never free
- * text) and appear in URLs (`?ward=`). Same shape as device ids, e.g. `binh-ngoc`.
- */
-export const WARD_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
-const WARD_ID_RE = new RegExp(WARD_ID_PATTERN);
-
-const MAX_TEXT = 200;
-/**
  * Issue #13 item 4: scrypt rehashes in flight on libuv's thread pool (4 threads by default) at
  * most. An import of 10,000 devices queued 10,000 at once, and every other pool job of the process
  * (file writes of the write-ahead log and spool, static files, a test's browser launch) waited
  * behind them: minutes on a loaded machine (test/e2e/map-scale.test.ts could not start Chromium).
  */
 const REHASH_CONCURRENCY = 2;
-const MAX_TAGS = 32;
-
-/** Invariants every stored device keeps, whoever calls. Messages name the field (they reach API clients). */
-function checkFields(d: Partial<NewDevice>, creating: boolean): void {
-  if (creating) {
-    for (const field of ['kind', 'name', 'ward', 'lat', 'lon'] as const) {
-      if (d[field] === undefined || d[field] === null) throw badRequest(`${field}: required`);
-    }
-  }
-  const text = (field: string, v: unknown, required: boolean) => {
-    if (v === undefined && !required) return;
-    if (typeof v !== 'string' || v.trim().length === 0)
-      throw badRequest(`${field}: must be a non-empty string`);
-    if (v.length > MAX_TEXT) throw badRequest(`${field}: at most ${MAX_TEXT} characters`);
-  };
-  const num = (field: string, v: unknown, min: number, max: number) => {
-    if (v === undefined) return;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      throw badRequest(`${field}: must be a number from ${min} to ${max}`);
-    }
-  };
-  if (d.kind !== undefined && !(DEVICE_KINDS as readonly string[]).includes(d.kind)) {
-    throw badRequest(`kind: must be one of ${DEVICE_KINDS.join(', ')}`);
-  }
-  if (d.protocol !== undefined && !isDeviceProtocol(d.protocol)) {
-    throw badRequest(`protocol: must be one of ${DEVICE_PROTOCOLS.join(', ')}`);
-  }
-  text('name', d.name, false);
-  if (d.ward !== undefined && (typeof d.ward !== 'string' || !WARD_ID_RE.test(d.ward))) {
-    throw badRequest(`ward: must match ${WARD_ID_PATTERN} (a ward id such as binh-ngoc)`);
-  }
-  if (d.powerZone !== undefined && d.powerZone !== null && !WARD_ID_RE.test(d.powerZone)) {
-    throw badRequest(`powerZone: must match ${WARD_ID_PATTERN}`);
-  }
-  num('lat', d.lat, -90, 90);
-  num('lon', d.lon, -180, 180);
-  if (d.address !== undefined && d.address !== null) text('address', d.address, true);
-  const hb = d.heartbeatIntervalS;
-  if (hb !== undefined && hb !== null && (!Number.isInteger(hb) || hb < 1 || hb > 86400)) {
-    throw badRequest('heartbeatIntervalS: must be an integer from 1 to 86400, or null');
-  }
-  if (d.tags !== undefined) {
-    if (d.tags === null || typeof d.tags !== 'object' || Array.isArray(d.tags)) {
-      throw badRequest('tags: must be an object of strings');
-    }
-    const entries = Object.entries(d.tags);
-    if (entries.length > MAX_TAGS) throw badRequest(`tags: at most ${MAX_TAGS} tags`);
-    for (const [k, v] of entries) {
-      if (k.length === 0 || k.length > 64) throw badRequest('tags: keys must have 1 to 64 characters');
-      if (typeof v !== 'string' || v.length > MAX_TEXT) {
-        throw badRequest(`tags.${k}: must be a string of at most ${MAX_TEXT} characters`);
-      }
-    }
-  }
-}
-
 /**
- * Loads every device (and its secret hash) into memory at construction: a few thousand devices
- * are a few MB, and it lets the hot paths answer without SQLite.
+ * Keeps every device (and its secret hashes) in memory, loaded once by `start()`: 20,000 devices
+ * are a few tens of MB, and it lets the hot paths answer without the database.
  */
 export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   const { repo, bus, clock, log, validateTags } = deps;
@@ -239,23 +206,38 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       }
     }
   };
+
+  /**
+   * Writes one at a time (issue #14: the repository is asynchronous now). A write checks memory
+   * (parent exists, topic free), awaits the database, then updates memory; a second write started
+   * meanwhile would check memory that is about to change.
+   */
+  let writes: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = writes.then(fn, fn);
+    writes = run.catch(() => undefined);
+    return run;
+  };
+
   const graceTimers = new Map<string, ReturnType<Clock['setTimeout']>>();
+  const cancelGraceEnd = (id: string) => {
+    const timer = graceTimers.get(id);
+    if (timer !== undefined) clock.clearTimeout(timer);
+    graceTimers.delete(id);
+  };
   /** When the grace ends: forget the previous secret and revoke the sessions that used it. */
   const scheduleGraceEnd = (id: string, prev: Credential & { expiresAt: number }) => {
-    const old = graceTimers.get(id);
-    if (old !== undefined) clock.clearTimeout(old);
+    cancelGraceEnd(id);
     const timer = clock.setTimeout(
       () => {
         graceTimers.delete(id);
         const e = entries.get(id);
         if (!e || e.previous !== prev) return;
         e.previous = null;
-        try {
-          repo.clearPreviousSecret(id, prev.hash);
-        } catch (err) {
-          // Harmless: an expired previous secret is ignored when loaded.
-          log.warn({ err, deviceId: id }, 'expired device secret not cleared');
-        }
+        // Harmless if it fails: an expired previous secret is ignored when loaded.
+        repo
+          .clearPreviousSecret(id, prev.hash)
+          .catch((err: unknown) => log.warn({ err, deviceId: id }, 'expired device secret not cleared'));
         log.info({ deviceId: id }, 'previous device secret expired');
         revoked({ deviceId: id, reason: 'grace-ended', device: e.device });
       },
@@ -263,49 +245,33 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     );
     graceTimers.set(id, timer);
   };
-  for (const device of repo.list()) {
-    const stored = repo.getSecrets(device.id);
-    const entry: Entry = { device, current: credential(stored?.hash ?? ''), previous: null };
-    if (stored?.previous && stored.previous.expiresAt > clock.now()) {
-      entry.previous = { ...credential(stored.previous.hash), expiresAt: stored.previous.expiresAt };
+  /** The memory entry of a device as stored (start, reload of a device this node did not have). */
+  const entryOf = ({ device, secrets }: StoredDevice): Entry => {
+    const entry: Entry = { device, current: credential(secrets.hash), previous: null };
+    if (secrets.previous && secrets.previous.expiresAt > clock.now()) {
+      entry.previous = { ...credential(secrets.previous.hash), expiresAt: secrets.previous.expiresAt };
       scheduleGraceEnd(device.id, entry.previous);
     }
-    entries.set(device.id, entry);
-  }
+    return entry;
+  };
 
   /**
-   * A new secret is stored at once with the fast legacy hash (create/rotate stay synchronous, and
-   * the device import registers hundreds at a time), then rehashed with scrypt on the thread pool
-   * a few tens of milliseconds later. Only the credential still current is overwritten.
+   * A new secret is stored at once with the fast legacy hash (create and rotate never wait for
+   * scrypt, and a bulk import registers thousands at a time), then rehashed with scrypt on the
+   * thread pool, REHASH_CONCURRENCY at a time. Only the credential still current is overwritten.
    */
-  const rehashQueue: Array<() => Promise<void>> = [];
-  let rehashHead = 0;
-  let rehashing = 0;
-  const runRehashes = () => {
-    while (rehashing < REHASH_CONCURRENCY && rehashHead < rehashQueue.length) {
-      const job = rehashQueue[rehashHead++] as () => Promise<void>;
-      if (rehashHead === rehashQueue.length) {
-        rehashQueue.length = 0;
-        rehashHead = 0;
-      }
-      rehashing++;
-      void job().finally(() => {
-        rehashing--;
-        runRehashes();
-      });
-    }
-  };
+  const rehashes = createJobQueue(REHASH_CONCURRENCY);
   const upgradeHash = (id: string, cred: Credential, secret: string) => {
     const from = cred.hash;
-    rehashQueue.push(() => {
+    rehashes.push(() => {
       // Replaced or deleted while it waited: nothing to do.
       if (entries.get(id)?.current !== cred || cred.hash !== from) return Promise.resolve();
       return hashSecret(secret, { logN, r: SCRYPT_R, p: SCRYPT_P }).then(
-        (hash) => {
-          const e = entries.get(id);
-          if (e?.current !== cred || cred.hash !== from) return;
+        async (hash) => {
+          if (entries.get(id)?.current !== cred || cred.hash !== from) return;
           try {
-            if (repo.replaceSecretHash(id, from, hash)) {
+            // Compare-and-set in the database: a rotation meanwhile (here or on another node) wins.
+            if (await repo.replaceSecretHash(id, from, hash)) {
               cred.hash = hash;
               counters.rehashed++;
             }
@@ -317,7 +283,6 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         (err: unknown) => log.error({ err, deviceId: id }, 'device secret rehash failed'),
       );
     });
-    runRehashes();
   };
   const stillValid = (id: string, cred: Credential): boolean => {
     const e = entries.get(id);
@@ -350,13 +315,18 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     return null;
   };
 
+  /** Devices of a bulk import not stored yet (a row may name an earlier row as its parent). */
+  type Pending = ReadonlyMap<string, Device>;
+  const known = (id: string, pending?: Pending): Device | null =>
+    entries.get(id)?.device ?? pending?.get(id) ?? null;
+
   /** parentId must name another registered device, without making a loop. */
-  const checkParent = (id: string, parentId: string | null | undefined) => {
+  const checkParent = (id: string, parentId: string | null | undefined, pending?: Pending) => {
     if (parentId === undefined || parentId === null) return;
     if (parentId === id) throw badRequest('parentId: a device cannot be its own parent');
-    if (!entries.has(parentId)) throw badRequest(`parentId: unknown device '${parentId}'`);
+    if (!known(parentId, pending)) throw badRequest(`parentId: unknown device '${parentId}'`);
     const seen = new Set([id]);
-    for (let p: string | null = parentId; p !== null; p = entries.get(p)?.device.parentId ?? null) {
+    for (let p: string | null = parentId; p !== null; p = known(p, pending)?.parentId ?? null) {
       if (seen.has(p)) throw badRequest(`parentId: '${parentId}' would make a parent loop`);
       seen.add(p);
     }
@@ -367,16 +337,24 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
    * ACL and the adapters key on it). O(n), on writes only. A gateway speaks wardwatch, or is a
    * Frigate NVR (issue #12: an NVR reports for the cameras behind it, so it is a gateway).
    */
-  const checkNative = (id: string, kind: DeviceKind, protocol: DeviceProtocol, topic: string | null) => {
+  const checkNative = (
+    id: string,
+    kind: DeviceKind,
+    protocol: DeviceProtocol,
+    topic: string | null,
+    pending?: Pending,
+  ) => {
     const problem = nativeTopicProblem(protocol, topic);
     if (problem) throw badRequest(problem);
     if (kind === 'gateway' && protocol !== 'wardwatch' && !firmwareOf(protocol)?.mayBeGateway)
       throw badRequest('protocol: a gateway speaks wardwatch, or frigate for a Frigate NVR');
     if (topic === null) return;
-    for (const { device } of entries.values()) {
-      if (device.id !== id && device.protocol === protocol && device.topic === topic)
-        throw conflict(`topic: ${device.id} already uses ${protocol} topic '${topic}'`);
-    }
+    const taken = (device: Device) =>
+      device.id !== id && device.protocol === protocol && device.topic === topic;
+    for (const { device } of entries.values())
+      if (taken(device)) throw conflict(`topic: ${device.id} already uses ${protocol} topic '${topic}'`);
+    for (const device of pending?.values() ?? [])
+      if (taken(device)) throw conflict(`topic: ${device.id} already uses ${protocol} topic '${topic}'`);
   };
 
   /** Tags a stock firmware reads (issue #13: Tasmota `fullTopic`, `tasmotaRelay`). */
@@ -391,12 +369,116 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     return z !== undefined && WARD_ID_RE.test(z) ? z : null;
   };
 
+  /**
+   * The device a create would store, after every check (memory only, no I/O). Throws WwError
+   * WW_ERR_API_BAD_REQUEST or WW_ERR_API_CONFLICT.
+   */
+  const prepareNew = (input: DeviceInput, pending?: Pending): NewDevice => {
+    if (!isDeviceId(input.id)) {
+      throw badRequest('id: must match ^[a-z0-9][a-z0-9_-]{0,63}$ (lowercase letters, digits, _ and -)');
+    }
+    checkFields(input, true);
+    checkParent(input.id, input.parentId, pending);
+    checkTags(input.tags);
+    const protocol = input.protocol ?? 'wardwatch';
+    const topic = input.topic ?? null;
+    checkNative(input.id, input.kind, protocol, topic, pending);
+    checkNativeTags(protocol, input.tags ?? {});
+    return {
+      id: input.id,
+      kind: input.kind as DeviceKind,
+      name: input.name.trim(),
+      ward: input.ward,
+      lat: input.lat,
+      lon: input.lon,
+      address: input.address ?? null,
+      heartbeatIntervalS:
+        input.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL[protocol] ?? null,
+      parentId: input.parentId ?? null,
+      powerZone: input.powerZone ?? zoneFromTags(input.tags),
+      protocol,
+      topic,
+      tags: { ...(input.tags ?? {}) },
+    };
+  };
+
+  /**
+   * A new secret is stored at once with the fast legacy hash (the device import registers
+   * thousands at a time), then rehashed with scrypt on the thread pool (upgradeHash).
+   */
+  const newSecret = () => {
+    const secret = generateSecret();
+    return { secret, secretHash: hashSecretSha256Legacy(secret) };
+  };
+
+  /** Memory and bus after the repository stored a new device. */
+  const added = (device: Device, secret: string, secretHash: string) => {
+    const current = credential(secretHash, cacheMac(secret));
+    entries.set(device.id, { device, current, previous: null });
+    sortedIds = null;
+    upgradeHash(device.id, current, secret);
+    bus.emit('device.created', device);
+  };
+
+  /** Memory and bus after a device left the database (deleted here or by another node). */
+  const removed = (id: string, entry: Entry) => {
+    entries.delete(id);
+    sortedIds = null;
+    cancelGraceEnd(id);
+    revoked({ deviceId: id, reason: 'deleted', device: entry.device });
+    bus.emit('device.deleted', { deviceId: id, ward: entry.device.ward });
+  };
+
+  /** Applies another node's write of one device (reload); remote-change.ts tells a rotation from a rehash. */
+  const applyStored = (stored: StoredDevice, entry: Entry) => {
+    const { device, secrets } = stored;
+    const { current } = entry;
+    const now = clock.now();
+    const change = remoteSecretChange(
+      { hash: current.hash, previous: entry.previous, updatedAt: entry.device.updatedAt },
+      { secrets, updatedAt: device.updatedAt },
+      now,
+      graceMs,
+    );
+    if (!change.rotated) {
+      if (change.rehashed) current.hash = secrets.hash;
+      entries.set(device.id, { ...entry, device, previous: change.graceEnded ? null : entry.previous });
+      if (change.graceEnded) {
+        cancelGraceEnd(device.id);
+        revoked({ deviceId: device.id, reason: 'grace-ended', device });
+      }
+      return;
+    }
+    // Rotated elsewhere: the old current secret stays valid (same generation, so its sessions
+    // live on) only if the rotation kept it for a grace period.
+    let nextPrevious: Entry['previous'] = null;
+    if (secrets.previous && secrets.previous.expiresAt > now) {
+      nextPrevious =
+        secrets.previous.hash === current.hash
+          ? { ...current, expiresAt: secrets.previous.expiresAt }
+          : { ...credential(secrets.previous.hash), expiresAt: secrets.previous.expiresAt };
+    }
+    entries.set(device.id, { device, current: credential(secrets.hash), previous: nextPrevious });
+    if (nextPrevious) scheduleGraceEnd(device.id, nextPrevious);
+    else cancelGraceEnd(device.id);
+    log.info({ deviceId: device.id }, 'device secret rotated by another node');
+    revoked({ deviceId: device.id, reason: 'rotated', device });
+  };
+
   const matches = (d: Device, f: DeviceFilter) =>
     (f.ward === undefined || d.ward === f.ward) &&
     (f.kind === undefined || d.kind === f.kind) &&
     (f.wards === undefined || f.wards.length === 0 || f.wards.includes(d.ward));
 
   return {
+    async start() {
+      // One query for the whole fleet (issue #14): 20,000 devices used to cost 20,001 statements.
+      const stored = await repo.loadAll();
+      for (const s of stored) entries.set(s.device.id, entryOf(s));
+      sortedIds = null;
+      log.info({ devices: entries.size }, 'device registry loaded');
+    },
+
     get: (id) => entries.get(id)?.device ?? null,
 
     list(filter = {}) {
@@ -412,140 +494,170 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
 
     size: () => entries.size,
 
-    create(input) {
-      if (!isDeviceId(input.id)) {
-        throw badRequest('id: must match ^[a-z0-9][a-z0-9_-]{0,63}$ (lowercase letters, digits, _ and -)');
-      }
-      checkFields(input, true);
-      checkParent(input.id, input.parentId);
-      checkTags(input.tags);
-      const protocol = input.protocol ?? 'wardwatch';
-      const topic = input.topic ?? null;
-      checkNative(input.id, input.kind, protocol, topic);
-      checkNativeTags(protocol, input.tags ?? {});
-      const fresh: NewDevice = {
-        id: input.id,
-        kind: input.kind as DeviceKind,
-        name: input.name.trim(),
-        ward: input.ward,
-        lat: input.lat,
-        lon: input.lon,
-        address: input.address ?? null,
-        heartbeatIntervalS:
-          input.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL[protocol] ?? null,
-        parentId: input.parentId ?? null,
-        powerZone: input.powerZone ?? zoneFromTags(input.tags),
-        protocol,
-        topic,
-        tags: { ...(input.tags ?? {}) },
-      };
-      const secret = generateSecret();
-      const secretHash = hashSecretSha256Legacy(secret);
-      // The repository is the arbiter of uniqueness (it throws WW_ERR_API_CONFLICT).
-      const device = repo.create(fresh, secretHash, clock.now());
-      const current = credential(secretHash, cacheMac(secret));
-      entries.set(device.id, { device, current, previous: null });
-      sortedIds = null;
-      upgradeHash(device.id, current, secret);
-      log.info({ deviceId: device.id, kind: device.kind, ward: device.ward }, 'device registered');
-      bus.emit('device.created', device);
-      return { device, secret };
-    },
+    create: (input) =>
+      exclusive(async () => {
+        const fresh = prepareNew(input);
+        const { secret, secretHash } = newSecret();
+        // The repository is the arbiter of uniqueness (it throws WW_ERR_API_CONFLICT).
+        const device = await repo.create(fresh, secretHash, clock.now());
+        added(device, secret, secretHash);
+        log.info({ deviceId: device.id, kind: device.kind, ward: device.ward }, 'device registered');
+        return { device, secret };
+      }),
 
-    update(id, patch) {
-      const entry = entries.get(id);
-      if (!entry) return null;
-      // kind decides the telemetry schema and the InfluxDB series: it is immutable like the id.
-      if (patch.kind !== undefined && patch.kind !== entry.device.kind)
-        throw badRequest('kind: cannot be changed');
-      checkFields(patch, false);
-      checkParent(id, patch.parentId);
-      checkTags(patch.tags);
-      if (patch.protocol !== undefined || patch.topic !== undefined) {
-        checkNative(
-          id,
-          entry.device.kind,
-          patch.protocol ?? entry.device.protocol,
-          patch.topic === undefined ? entry.device.topic : patch.topic,
+    createMany: (inputs) =>
+      exclusive(async () => {
+        const results: Array<{ device: Device; secret: string } | WwError> = [];
+        const pending = new Map<string, Device>();
+        const rows: Array<{ slot: number; device: NewDevice; secret: string; secretHash: string }> = [];
+        const now = clock.now();
+        for (const input of inputs) {
+          try {
+            const fresh = prepareNew(input, pending);
+            if (entries.has(fresh.id) || pending.has(fresh.id))
+              throw conflict(`device '${fresh.id}' already exists`);
+            const { secret, secretHash } = newSecret();
+            // Placeholder until the batch is stored; a later row checks its parent and topic here.
+            pending.set(fresh.id, { ...(fresh as Device), createdAt: now, updatedAt: now });
+            rows.push({ slot: results.length, device: fresh, secret, secretHash });
+            results.push(conflict('not stored')); // replaced below
+          } catch (err) {
+            if (!(err instanceof WwError)) throw err;
+            results.push(err);
+          }
+        }
+        const stored = await repo.createMany(rows, now);
+        for (const [i, row] of rows.entries()) {
+          const device = stored[i] ?? null;
+          if (device === null) {
+            // Taken meanwhile by another node (this node's memory had neither id nor topic).
+            results[row.slot] = conflict(`device '${row.device.id}' or its topic already exists`);
+            continue;
+          }
+          added(device, row.secret, row.secretHash);
+          results[row.slot] = { device, secret: row.secret };
+        }
+        log.info(
+          { created: stored.filter(Boolean).length, rows: inputs.length },
+          'devices registered in bulk',
         );
-      }
-      if (patch.protocol !== undefined || patch.tags !== undefined)
-        checkNativeTags(patch.protocol ?? entry.device.protocol, patch.tags ?? entry.device.tags);
-      const clean: DevicePatch = { ...patch };
-      if (clean.powerZone === undefined && patch.tags !== undefined) {
-        const z = zoneFromTags(patch.tags);
-        if (z !== null) clean.powerZone = z;
-      }
-      if (clean.name !== undefined) clean.name = clean.name.trim();
-      const device = repo.update(id, clean, clock.now());
-      if (!device) {
-        // Deleted behind our back (another process?): memory follows the database.
-        entries.delete(id);
-        sortedIds = null;
-        return null;
-      }
-      entries.set(id, { ...entry, device });
-      log.info({ deviceId: id, fields: Object.keys(patch) }, 'device updated');
-      bus.emit('device.updated', device);
-      return device;
-    },
+        return results;
+      }),
 
-    delete(id) {
-      const entry = entries.get(id);
-      const removed = repo.delete(id);
-      entries.delete(id);
-      sortedIds = null;
-      if (!removed || !entry) return false;
-      // Children of a deleted parent have no parent any more (parentId always names a device).
-      for (const child of [...entries.values()]) {
-        if (child.device.parentId !== id) continue;
-        const updated = repo.update(child.device.id, { parentId: null }, clock.now());
-        if (updated) entries.set(updated.id, { ...child, device: updated });
-      }
-      const timer = graceTimers.get(id);
-      if (timer !== undefined) clock.clearTimeout(timer);
-      graceTimers.delete(id);
-      log.info({ deviceId: id, ward: entry.device.ward }, 'device deleted');
-      revoked({ deviceId: id, reason: 'deleted', device: entry.device });
-      bus.emit('device.deleted', { deviceId: id, ward: entry.device.ward });
-      return true;
-    },
+    update: (id, patch) =>
+      exclusive(async () => {
+        const entry = entries.get(id);
+        if (!entry) return null;
+        // kind decides the telemetry schema and the InfluxDB series: it is immutable like the id.
+        if (patch.kind !== undefined && patch.kind !== entry.device.kind)
+          throw badRequest('kind: cannot be changed');
+        checkFields(patch, false);
+        checkParent(id, patch.parentId);
+        checkTags(patch.tags);
+        if (patch.protocol !== undefined || patch.topic !== undefined) {
+          checkNative(
+            id,
+            entry.device.kind,
+            patch.protocol ?? entry.device.protocol,
+            patch.topic === undefined ? entry.device.topic : patch.topic,
+          );
+        }
+        if (patch.protocol !== undefined || patch.tags !== undefined)
+          checkNativeTags(patch.protocol ?? entry.device.protocol, patch.tags ?? entry.device.tags);
+        const clean: DevicePatch = { ...patch };
+        if (clean.powerZone === undefined && patch.tags !== undefined) {
+          const z = zoneFromTags(patch.tags);
+          if (z !== null) clean.powerZone = z;
+        }
+        if (clean.name !== undefined) clean.name = clean.name.trim();
+        const device = await repo.update(id, clean, clock.now());
+        const latest = entries.get(id);
+        if (!device) {
+          // Deleted behind our back (another node): memory follows the database.
+          if (latest) removed(id, latest);
+          return null;
+        }
+        entries.set(id, { ...(latest ?? entry), device });
+        log.info({ deviceId: id, fields: Object.keys(patch) }, 'device updated');
+        bus.emit('device.updated', device);
+        return device;
+      }),
 
-    rotateSecret(id) {
-      const entry = entries.get(id);
-      if (!entry) return null;
-      const secret = generateSecret();
-      const secretHash = hashSecretSha256Legacy(secret);
-      const now = clock.now();
-      const previous = graceMs > 0 ? { ...entry.current, expiresAt: now + graceMs } : null;
-      if (
-        !repo.setSecretHash(
+    delete: (id) =>
+      exclusive(async () => {
+        const result = await repo.delete(id, clock.now());
+        const entry = entries.get(id);
+        if (!result || !entry) {
+          if (entry) removed(id, entry); // gone from the database already (another node)
+          return false;
+        }
+        // Children of a deleted parent have no parent any more (cleared in the same transaction).
+        for (const orphan of result.orphans) {
+          const child = entries.get(orphan.id);
+          if (child) entries.set(orphan.id, { ...child, device: orphan });
+        }
+        log.info({ deviceId: id, ward: entry.device.ward }, 'device deleted');
+        removed(id, entry);
+        return true;
+      }),
+
+    rotateSecret: (id) =>
+      exclusive(async () => {
+        const entry = entries.get(id);
+        if (!entry) return null;
+        const { secret, secretHash } = newSecret();
+        const now = clock.now();
+        const previous = graceMs > 0 ? { ...entry.current, expiresAt: now + graceMs } : null;
+        const stored = await repo.setSecretHash(
           id,
           secretHash,
           now,
           previous && { hash: previous.hash, expiresAt: previous.expiresAt },
-        )
-      ) {
-        entries.delete(id);
-        sortedIds = null;
-        return null;
-      }
-      const current = credential(secretHash, cacheMac(secret));
-      const device = { ...entry.device, updatedAt: now };
-      entries.set(id, { device, current, previous });
-      upgradeHash(id, current, secret);
-      if (previous) scheduleGraceEnd(id, previous);
-      else {
-        const timer = graceTimers.get(id);
-        if (timer !== undefined) clock.clearTimeout(timer);
-        graceTimers.delete(id);
-      }
-      log.info({ deviceId: id, previousValidUntil: previous?.expiresAt ?? null }, 'device secret rotated');
-      // Without a grace the old secret's sessions go now; with one, only a secret older than the
-      // previous one (a second rotation within the grace) is revoked now.
-      revoked({ deviceId: id, reason: 'rotated', device });
-      return secret;
-    },
+        );
+        const latest = entries.get(id);
+        if (!stored) {
+          if (latest) removed(id, latest); // deleted by another node
+          return null;
+        }
+        const current = credential(secretHash, cacheMac(secret));
+        const device = { ...(latest ?? entry).device, updatedAt: now };
+        entries.set(id, { device, current, previous });
+        upgradeHash(id, current, secret);
+        if (previous) scheduleGraceEnd(id, previous);
+        else cancelGraceEnd(id);
+        log.info({ deviceId: id, previousValidUntil: previous?.expiresAt ?? null }, 'device secret rotated');
+        // Without a grace the old secret's sessions go now; with one, only a secret older than the
+        // previous one (a second rotation within the grace) is revoked now.
+        revoked({ deviceId: id, reason: 'rotated', device });
+        return secret;
+      }),
+
+    reload: (id) =>
+      exclusive(async () => {
+        const stored = await repo.load(id);
+        const entry = entries.get(id);
+        if (stored === null) {
+          if (!entry) return;
+          // The deleting node cleared the children's parentId in its transaction: follow it.
+          for (const child of [...entries.values()]) {
+            if (child.device.parentId !== id) continue;
+            const fresh = await repo.load(child.device.id);
+            if (fresh) entries.set(child.device.id, { ...child, device: fresh.device });
+          }
+          log.info({ deviceId: id }, 'device deleted by another node');
+          removed(id, entry);
+          return;
+        }
+        if (!entry) {
+          entries.set(id, entryOf(stored));
+          sortedIds = null;
+          log.info({ deviceId: id }, 'device registered by another node');
+          bus.emit('device.created', stored.device);
+          return;
+        }
+        applyStored(stored, entry);
+        if (stored.device.updatedAt !== entry.device.updatedAt) bus.emit('device.updated', stored.device);
+      }),
 
     previousSecretExpiresAt(id) {
       const p = entries.get(id)?.previous;

@@ -1,56 +1,32 @@
-import type { DeviceKind, DeviceProtocol } from '../../devices/protocol/index.ts';
 import { isDuplicateKey } from '../core/duplicate-key.ts';
-import { conflict } from '../core/errors.ts';
 import type { Database } from '../core/sqlite.ts';
+import {
+  COLUMNS,
+  createdDevice,
+  type DeviceRow,
+  definedOnly,
+  deviceConflict,
+  insertParams,
+  SECRET_COLUMNS,
+  type SecretColumns,
+  toDevice,
+  toSecrets,
+} from './device-rows.ts';
 import type {
   Device,
   DeviceFilter,
   DevicePatch,
   DeviceRepository,
   NewDevice,
+  NewDeviceRow,
+  StoredDevice,
   StoredSecrets,
 } from './types.ts';
 
-interface DeviceRow {
-  id: string;
-  kind: DeviceKind;
-  name: string;
-  ward: string;
-  lat: number;
-  lon: number;
-  address: string | null;
-  heartbeat_interval_s: number | null;
-  parent_id: string | null;
-  power_zone: string | null;
-  protocol: DeviceProtocol;
-  topic: string | null;
-  tags: string;
-  created_at: number;
-  updated_at: number;
-}
-
-const COLUMNS =
-  'id, kind, name, ward, lat, lon, address, heartbeat_interval_s, parent_id, power_zone, protocol, topic, tags, created_at, updated_at';
-
-const toDevice = (r: DeviceRow): Device => ({
-  id: r.id,
-  kind: r.kind,
-  name: r.name,
-  ward: r.ward,
-  lat: r.lat,
-  lon: r.lon,
-  address: r.address,
-  heartbeatIntervalS: r.heartbeat_interval_s,
-  parentId: r.parent_id,
-  powerZone: r.power_zone,
-  protocol: r.protocol,
-  topic: r.topic,
-  tags: JSON.parse(r.tags) as Record<string, string>,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-/** DeviceRepository over better-sqlite3. Statements are prepared once, here. */
+/**
+ * DeviceRepository over better-sqlite3 (the embedded default). Statements are prepared once, here,
+ * and run synchronously; the interface is async for PostgreSQL's sake.
+ */
 export class SqliteDeviceRepository implements DeviceRepository {
   private readonly stmts;
 
@@ -61,6 +37,13 @@ export class SqliteDeviceRepository implements DeviceRepository {
          VALUES (@id, @kind, @name, @ward, @lat, @lon, @address, @heartbeatIntervalS, @parentId, @powerZone, @protocol, @topic, @tags, @now, @now,
            @secretHash)`,
       ),
+      // A bulk import skips a taken id or topic instead of failing the whole transaction.
+      insertOrSkip: db.prepare<[Record<string, unknown>]>(
+        `INSERT INTO devices (${COLUMNS}, secret_hash)
+         VALUES (@id, @kind, @name, @ward, @lat, @lon, @address, @heartbeatIntervalS, @parentId, @powerZone, @protocol, @topic, @tags, @now, @now,
+           @secretHash)
+         ON CONFLICT DO NOTHING`,
+      ),
       get: db.prepare<[string], DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = ?`),
       // One statement for every filter combination: a NULL parameter means "no filter".
       list: db.prepare<[Record<string, unknown>], DeviceRow>(
@@ -70,19 +53,25 @@ export class SqliteDeviceRepository implements DeviceRepository {
            AND (@wards IS NULL OR ward IN (SELECT value FROM json_each(@wards)))
          ORDER BY id`,
       ),
+      loadAll: db.prepare<[], DeviceRow & SecretColumns>(
+        `SELECT ${COLUMNS}, ${SECRET_COLUMNS} FROM devices ORDER BY id`,
+      ),
+      load: db.prepare<[string], DeviceRow & SecretColumns>(
+        `SELECT ${COLUMNS}, ${SECRET_COLUMNS} FROM devices WHERE id = ?`,
+      ),
       update: db.prepare<[Record<string, unknown>]>(
         `UPDATE devices SET kind = @kind, name = @name, ward = @ward, lat = @lat, lon = @lon, address = @address,
            heartbeat_interval_s = @heartbeatIntervalS, parent_id = @parentId, power_zone = @powerZone, protocol = @protocol, topic = @topic, tags = @tags, updated_at = @now
          WHERE id = @id`,
       ),
       delete: db.prepare<[string]>('DELETE FROM devices WHERE id = ?'),
+      orphan: db.prepare<[number, string], DeviceRow>(
+        `UPDATE devices SET parent_id = NULL, updated_at = ? WHERE parent_id = ? RETURNING ${COLUMNS}`,
+      ),
       getSecretHash: db.prepare<[string], { secret_hash: string }>(
         'SELECT secret_hash FROM devices WHERE id = ?',
       ),
-      getSecrets: db.prepare<
-        [string],
-        { secret_hash: string; prev_secret_hash: string | null; prev_secret_expires_at: number | null }
-      >('SELECT secret_hash, prev_secret_hash, prev_secret_expires_at FROM devices WHERE id = ?'),
+      getSecrets: db.prepare<[string], SecretColumns>(`SELECT ${SECRET_COLUMNS} FROM devices WHERE id = ?`),
       setSecretHash: db.prepare<[string, string | null, number | null, number, string]>(
         'UPDATE devices SET secret_hash = ?, prev_secret_hash = ?, prev_secret_expires_at = ?, updated_at = ? WHERE id = ?',
       ),
@@ -96,44 +85,32 @@ export class SqliteDeviceRepository implements DeviceRepository {
     };
   }
 
-  create(device: NewDevice, secretHash: string, now: number): Device {
+  async create(device: NewDevice, secretHash: string, now: number): Promise<Device> {
     try {
-      this.stmts.insert.run({
-        ...device,
-        address: device.address ?? null,
-        heartbeatIntervalS: device.heartbeatIntervalS ?? null,
-        parentId: device.parentId ?? null,
-        powerZone: device.powerZone ?? null,
-        protocol: device.protocol ?? 'wardwatch',
-        topic: device.topic ?? null,
-        tags: JSON.stringify(device.tags),
-        now,
-        secretHash,
-      });
+      this.stmts.insert.run(insertParams(device, secretHash, now));
     } catch (err) {
-      if (isDuplicateKey(err) && String((err as Error).message).includes('topic'))
-        throw conflict(`topic: another ${device.protocol} device already uses '${device.topic}'`);
-      if (isDuplicateKey(err)) throw conflict(`device '${device.id}' already exists`);
+      if (isDuplicateKey(err)) throw deviceConflict(device, err);
       throw err;
     }
-    return {
-      ...device,
-      parentId: device.parentId ?? null,
-      powerZone: device.powerZone ?? null,
-      protocol: device.protocol ?? 'wardwatch',
-      topic: device.topic ?? null,
-      tags: { ...device.tags },
-      createdAt: now,
-      updatedAt: now,
-    };
+    return createdDevice(device, now);
   }
 
-  get(id: string): Device | null {
+  async createMany(rows: readonly NewDeviceRow[], now: number): Promise<Array<Device | null>> {
+    return this.db.transaction(() =>
+      rows.map(({ device, secretHash }) =>
+        this.stmts.insertOrSkip.run(insertParams(device, secretHash, now)).changes > 0
+          ? createdDevice(device, now)
+          : null,
+      ),
+    )();
+  }
+
+  async get(id: string): Promise<Device | null> {
     const row = this.stmts.get.get(id);
     return row ? toDevice(row) : null;
   }
 
-  list(filter: DeviceFilter = {}): Device[] {
+  async list(filter: DeviceFilter = {}): Promise<Device[]> {
     return this.stmts.list
       .all({
         ward: filter.ward ?? null,
@@ -143,10 +120,20 @@ export class SqliteDeviceRepository implements DeviceRepository {
       .map(toDevice);
   }
 
-  update(id: string, patch: DevicePatch, now: number): Device | null {
+  async loadAll(): Promise<StoredDevice[]> {
+    return this.stmts.loadAll.all().map((r) => ({ device: toDevice(r), secrets: toSecrets(r) }));
+  }
+
+  async load(id: string): Promise<StoredDevice | null> {
+    const row = this.stmts.load.get(id);
+    return row ? { device: toDevice(row), secrets: toSecrets(row) } : null;
+  }
+
+  async update(id: string, patch: DevicePatch, now: number): Promise<Device | null> {
     return this.db.transaction(() => {
-      const current = this.get(id);
-      if (!current) return null;
+      const row = this.stmts.get.get(id);
+      if (!row) return null;
+      const current = toDevice(row);
       const next: Device = {
         ...current,
         ...definedOnly(patch),
@@ -154,53 +141,51 @@ export class SqliteDeviceRepository implements DeviceRepository {
         createdAt: current.createdAt,
         updatedAt: now,
       };
-      this.stmts.update.run({ ...next, tags: JSON.stringify(next.tags), now });
+      try {
+        this.stmts.update.run({ ...next, tags: JSON.stringify(next.tags), now });
+      } catch (err) {
+        if (isDuplicateKey(err)) throw deviceConflict(next, err);
+        throw err;
+      }
       return next;
     })();
   }
 
-  delete(id: string): boolean {
-    return this.stmts.delete.run(id).changes > 0;
+  async delete(id: string, now: number): Promise<{ orphans: Device[] } | null> {
+    return this.db.transaction(() => {
+      if (this.stmts.delete.run(id).changes === 0) return null;
+      // RETURNING's order is unspecified: by id, as PostgreSQL's implementation does.
+      const orphans = this.stmts.orphan.all(now, id).map(toDevice);
+      return { orphans: orphans.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+    })();
   }
 
-  getSecretHash(id: string): string | null {
+  async getSecretHash(id: string): Promise<string | null> {
     return this.stmts.getSecretHash.get(id)?.secret_hash ?? null;
   }
 
-  getSecrets(id: string): StoredSecrets | null {
+  async getSecrets(id: string): Promise<StoredSecrets | null> {
     const row = this.stmts.getSecrets.get(id);
-    if (!row) return null;
-    const previous =
-      row.prev_secret_hash !== null && row.prev_secret_expires_at !== null
-        ? { hash: row.prev_secret_hash, expiresAt: row.prev_secret_expires_at }
-        : null;
-    return { hash: row.secret_hash, previous };
+    return row ? toSecrets(row) : null;
   }
 
-  setSecretHash(
+  async setSecretHash(
     id: string,
     secretHash: string,
     now: number,
     previous: { hash: string; expiresAt: number } | null = null,
-  ): boolean {
+  ): Promise<boolean> {
     return (
       this.stmts.setSecretHash.run(secretHash, previous?.hash ?? null, previous?.expiresAt ?? null, now, id)
         .changes > 0
     );
   }
 
-  replaceSecretHash(id: string, oldHash: string, newHash: string): boolean {
+  async replaceSecretHash(id: string, oldHash: string, newHash: string): Promise<boolean> {
     return this.stmts.replaceSecretHash.run(newHash, id, oldHash).changes > 0;
   }
 
-  clearPreviousSecret(id: string, hash: string): boolean {
+  async clearPreviousSecret(id: string, hash: string): Promise<boolean> {
     return this.stmts.clearPreviousSecret.run(id, hash).changes > 0;
   }
-}
-
-/** `{a: undefined}` in a patch means "not given", never "erase": only null erases a nullable field. */
-function definedOnly<T extends object>(patch: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(patch)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
 }

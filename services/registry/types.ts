@@ -48,32 +48,65 @@ export interface DeviceFilter {
   wards?: readonly string[];
 }
 
+/** A device with its secrets, as the registry loads it into memory (start, reload). */
+export interface StoredDevice {
+  device: Device;
+  secrets: StoredSecrets;
+}
+
+/** One row of a bulk import: the device and the hash of its new secret. */
+export interface NewDeviceRow {
+  device: NewDevice;
+  secretHash: string;
+}
+
 /**
- * Where the registry lives (SQLite now; PostgreSQL could implement the same seam later).
- * Synchronous on purpose: better-sqlite3 is synchronous and the registry is small; callers on the
- * ingest hot path read through the in-memory DeviceDirectory instead.
+ * Where the registry lives (issue #14): one interface, one implementation per database
+ * (sqlite-device-repository.ts, postgres-device-repository.ts), one shared test suite
+ * (test/integration/repositories/devices.test.ts). Asynchronous for PostgreSQL's sake; the hot
+ * paths (ingest, broker) never call it: they read the registry's in-memory copy, loaded once by
+ * `loadAll` and kept current after each write. Times are epoch milliseconds.
  */
 export interface DeviceRepository {
-  /** Throws WwError WW_ERR_API_CONFLICT when the id exists. */
-  create(device: NewDevice, secretHash: string, now: number): Device;
-  get(id: string): Device | null;
-  list(filter?: DeviceFilter): Device[];
-  update(id: string, patch: DevicePatch, now: number): Device | null;
-  delete(id: string): boolean;
-  getSecretHash(id: string): string | null;
+  /** Throws WwError WW_ERR_API_CONFLICT when the id, or the (protocol, topic) pair, exists. */
+  create(device: NewDevice, secretHash: string, now: number): Promise<Device>;
+  /**
+   * A bulk import in one transaction (one commit for thousands of rows). A row whose id or native
+   * topic is already taken is skipped, not an error: its slot in the answer is null, the others
+   * are created. Any other failure rolls the whole batch back.
+   */
+  createMany(rows: readonly NewDeviceRow[], now: number): Promise<Array<Device | null>>;
+  get(id: string): Promise<Device | null>;
+  /** Sorted by id (byte order on both databases). */
+  list(filter?: DeviceFilter): Promise<Device[]>;
+  /** Every device with its secrets, in one query (registry start: 20,000 devices, one round trip). */
+  loadAll(): Promise<StoredDevice[]>;
+  /** One device with its secrets (registry reload after another node's write); null when gone. */
+  load(id: string): Promise<StoredDevice | null>;
+  update(id: string, patch: DevicePatch, now: number): Promise<Device | null>;
+  /**
+   * Deletes the device (its status row goes with it) and, in the same transaction, clears the
+   * parentId of its children (parentId always names a device). null when the id is unknown;
+   * otherwise the children as they are now.
+   */
+  delete(id: string, now: number): Promise<{ orphans: Device[] } | null>;
+  getSecretHash(id: string): Promise<string | null>;
   /** Replaces the secret; `previous` (the old hash and when it stops working) keeps it valid for a grace period. */
   setSecretHash(
     id: string,
     secretHash: string,
     now: number,
     previous?: { hash: string; expiresAt: number } | null,
-  ): boolean;
+  ): Promise<boolean>;
   /** Current and previous (grace period) secret hashes; null for an unknown id. */
-  getSecrets(id: string): StoredSecrets | null;
-  /** Rehash of the same secret (legacy → scrypt): only if the stored hash is still `oldHash`. */
-  replaceSecretHash(id: string, oldHash: string, newHash: string): boolean;
+  getSecrets(id: string): Promise<StoredSecrets | null>;
+  /**
+   * Rehash of the same secret (legacy → scrypt): only if the stored hash is still `oldHash`.
+   * Leaves updatedAt alone, which is how another node's registry tells a rehash from a rotation.
+   */
+  replaceSecretHash(id: string, oldHash: string, newHash: string): Promise<boolean>;
   /** Forgets the previous secret (grace ended) if it is still `hash`. */
-  clearPreviousSecret(id: string, hash: string): boolean;
+  clearPreviousSecret(id: string, hash: string): Promise<boolean>;
 }
 
 export interface StoredSecrets {

@@ -18,7 +18,8 @@ export const deviceImportRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
         summary: 'Register many devices at once (JSON array or text/csv)',
         description:
           'CSV: a header row with columns id,kind,name,ward,lat,lon[,address][,heartbeatIntervalS][,tags] ' +
-          '(tags as k=v;k=v). Each row succeeds or fails on its own; rows are numbered from 1 ' +
+          '(tags as k=v;k=v). Each row succeeds or fails on its own; the valid rows are stored in one ' +
+          'transaction (if the database fails it, none is and each row says WW_ERR_API_INTERNAL); rows are numbered from 1 ' +
           '(CSV: the first line after the header). An existing id is an error row (WW_ERR_API_CONFLICT).',
         body: Type.Union([
           Type.Array(Type.Unknown(), { maxItems: MAX_IMPORT_ROWS, description: 'POST /devices bodies' }),
@@ -48,7 +49,7 @@ export const deviceImportRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const body = request.body;
       if (typeof body === 'string' && !isCsv) throw badRequest('body: expected a JSON array or text/csv');
       const rows = typeof body === 'string' ? csvRows(body) : jsonRows(body);
-      const result = importDevices(rows, {
+      const result = await importDevices(rows, {
         registry: deps.devices,
         mayCreateIn: (ward) => canSeeWard(user, ward),
         // issue #7: a parent in another ward would tie that ward's outages to ours.

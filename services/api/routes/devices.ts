@@ -82,7 +82,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
       auditContext(request, { target: request.body.id, wards: [request.body.ward] });
       assertWard(userOf(request), request.body.ward);
       checkParentWard(request, request.body.parentId);
-      const { device, secret } = deps.devices.create(request.body);
+      const { device, secret } = await deps.devices.create(request.body);
       return reply.code(201).send({ device: deviceJson(device), secret });
     },
   );
@@ -123,7 +123,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
         throw forbidden(`no access to ward '${request.body.ward}'`);
       }
       checkParentWard(request, request.body.parentId);
-      const device = deps.devices.update(request.params.id, request.body);
+      const device = await deps.devices.update(request.params.id, request.body);
       if (!device) throw notFound(`device '${request.params.id}' not found`);
       return deviceJson(device);
     },
@@ -143,7 +143,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     },
     async (request, reply) => {
       auditContext(request, { wards: [visibleDevice(request, request.params.id).ward] });
-      if (!deps.devices.delete(request.params.id)) throw notFound(`device '${request.params.id}' not found`);
+      if (!(await deps.devices.delete(request.params.id)))
+        throw notFound(`device '${request.params.id}' not found`);
       return reply.code(204).send(null);
     },
   );
@@ -173,7 +174,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
     },
     async (request) => {
       auditContext(request, { wards: [visibleDevice(request, request.params.id).ward] });
-      const secret = deps.devices.rotateSecret(request.params.id);
+      const secret = await deps.devices.rotateSecret(request.params.id);
       if (secret === null) throw notFound(`device '${request.params.id}' not found`);
       const until = deps.devices.previousSecretExpiresAt(request.params.id);
       return { deviceId: request.params.id, secret, previousSecretValidUntil: isoOrNull(until) };

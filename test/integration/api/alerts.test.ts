@@ -22,9 +22,9 @@ beforeAll(async () => {
   viewerBn = await h.tokenFor('viewer.bn', 'viewer', ['binh-ngoc']);
   techBn = await h.tokenFor('tech.bn', 'technician', ['binh-ngoc']);
   tech = await h.tokenFor('tech', 'technician');
-  h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc' });
-  h.addDevice({ id: 'cam-bn-2', ward: 'binh-ngoc' });
-  h.addDevice({ id: 'light-hc-1', ward: 'hoa-chung', kind: 'light' });
+  await h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc' });
+  await h.addDevice({ id: 'cam-bn-2', ward: 'binh-ngoc' });
+  await h.addDevice({ id: 'light-hc-1', ward: 'hoa-chung', kind: 'light' });
 });
 afterAll(() => h.close());
 
@@ -198,7 +198,7 @@ describe('POST /api/v1/alerts/:id/ack and /resolve', () => {
   });
 
   it('issue #12: a device_offline alert of a still offline device needs a note, and its history says so', async () => {
-    h.addDevice({ id: 'cam-bn-off', ward: 'binh-ngoc' });
+    await h.addDevice({ id: 'cam-bn-off', ward: 'binh-ngoc' });
     h.liveness.set('cam-bn-off', 'offline');
     const id = h.openAlert('cam-bn-off', 'device_offline');
     for (const body of [{}, { note: '  ' }, { note: null }]) {

@@ -89,7 +89,7 @@ describe('errors', () => {
 
   it('an unexpected failure is a 500 without details, logged with them', async () => {
     const original = h.liveness.getStatus.bind(h.liveness);
-    h.addDevice({ id: 'cam-boom' });
+    await h.addDevice({ id: 'cam-boom' });
     h.liveness.getStatus = () => {
       throw new Error('secret internals at /var/lib/wardwatch');
     };

@@ -23,9 +23,9 @@ beforeAll(async () => {
   h = await createHarness();
   viewerBn = await h.tokenFor('viewer.bn', 'viewer', ['binh-ngoc']);
   technician = await h.tokenFor('tech', 'technician');
-  h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc', kind: 'camera' });
-  h.addDevice({ id: 'light-bn-1', ward: 'binh-ngoc', kind: 'light' });
-  h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung', kind: 'camera' });
+  await h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc', kind: 'camera' });
+  await h.addDevice({ id: 'light-bn-1', ward: 'binh-ngoc', kind: 'light' });
+  await h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung', kind: 'camera' });
   h.liveness.set('cam-bn-1', 'online', T0 - 5_000, T0 - 60_000);
   h.liveness.set('light-bn-1', 'offline', T0 - 600_000, T0 - 300_000);
 });
@@ -69,7 +69,7 @@ describe('POST /api/v1/devices', () => {
   });
 
   it('409 when the id exists (and the existing secret keeps working)', async () => {
-    const { secret } = h.addDevice({ id: 'cam-dup' });
+    const { secret } = await h.addDevice({ id: 'cam-dup' });
     const res = await h.call('POST', '/api/v1/devices', {
       token: h.adminToken,
       body: body({ id: 'cam-dup' }),
@@ -198,7 +198,7 @@ describe('GET /api/v1/devices/:id', () => {
 
 describe('PATCH /api/v1/devices/:id', () => {
   it('changes the given fields only and emits device.updated', async () => {
-    h.addDevice({ id: 'cam-patch', ward: 'binh-ngoc', address: 'old', tags: { a: 'b' } });
+    await h.addDevice({ id: 'cam-patch', ward: 'binh-ngoc', address: 'old', tags: { a: 'b' } });
     const updates: string[] = [];
     const off = h.bus.on('device.updated', (d) => void updates.push(`${d.id}:${d.name}:${d.ward}`));
     h.clock.advance(1000);
@@ -223,7 +223,7 @@ describe('PATCH /api/v1/devices/:id', () => {
   });
 
   it('400 for kind or id (immutable) and for invalid values, naming the field', async () => {
-    h.addDevice({ id: 'cam-immutable' });
+    await h.addDevice({ id: 'cam-immutable' });
     for (const [b, field] of [
       [{ kind: 'light' }, 'kind'],
       [{ id: 'other' }, 'id'],
@@ -239,7 +239,7 @@ describe('PATCH /api/v1/devices/:id', () => {
 
   it('a ward-scoped admin cannot move a device to, or edit one in, another ward', async () => {
     const wardAdmin = await h.tokenFor('admin.patch', 'admin', ['binh-ngoc']);
-    h.addDevice({ id: 'cam-move', ward: 'binh-ngoc' });
+    await h.addDevice({ id: 'cam-move', ward: 'binh-ngoc' });
     const move = await h.call('PATCH', '/api/v1/devices/cam-move', {
       token: wardAdmin,
       body: { ward: 'hoa-chung' },
@@ -273,7 +273,7 @@ describe('PATCH /api/v1/devices/:id', () => {
 
 describe('DELETE /api/v1/devices/:id', () => {
   it('204, emits device.deleted, then 404', async () => {
-    h.addDevice({ id: 'cam-delete', ward: 'hoa-chung' });
+    await h.addDevice({ id: 'cam-delete', ward: 'hoa-chung' });
     const deleted: WardwatchEvents['device.deleted'][] = [];
     const off = h.bus.on('device.deleted', (e) => void deleted.push(e));
     const res = await h.call('DELETE', '/api/v1/devices/cam-delete', { token: h.adminToken });
@@ -294,7 +294,7 @@ describe('DELETE /api/v1/devices/:id', () => {
 
 describe('POST /api/v1/devices/:id/secret', () => {
   it('returns a new secret; the old one stops working', async () => {
-    const { secret: old } = h.addDevice({ id: 'cam-rotate' });
+    const { secret: old } = await h.addDevice({ id: 'cam-rotate' });
     const res = await h.call('POST', '/api/v1/devices/cam-rotate/secret', { token: h.adminToken });
     expect(res.status).toBe(200);
     expect(res.body.deviceId).toBe('cam-rotate');

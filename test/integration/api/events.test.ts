@@ -80,8 +80,8 @@ const stateEvent = (deviceId: string, ward: string) => ({
 beforeAll(async () => {
   h = await createHarness();
   viewerBn = await h.tokenFor('viewer.bn', 'viewer', ['binh-ngoc']);
-  h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc' });
-  h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung' });
+  await h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc' });
+  await h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung' });
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
 });

@@ -133,7 +133,7 @@ export interface Harness {
     url: string,
     opts?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
   ): Promise<Reply<T>>;
-  addDevice(input: Partial<DeviceInput> & { id: string }): { secret: string };
+  addDevice(input: Partial<DeviceInput> & { id: string }): Promise<{ secret: string }>;
   openAlert(deviceId: string, type?: string, at?: number): number;
   close(): Promise<void>;
 }
@@ -170,6 +170,7 @@ export async function createHarness(
   const db = openDatabase(join(dir, 'wardwatch.db'));
   const bus = new EventBus<WardwatchEvents>(log);
   const devices = createDeviceRegistry({ repo: new SqliteDeviceRepository(db), bus, clock, log });
+  await devices.start();
   const users = createUserService({ repo: createSqliteUserRepository(db), clock, log, config });
   const audit = createAuditLog({ repo: createSqliteAuditRepository(db), clock, log });
   const alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log });
@@ -249,8 +250,8 @@ export async function createHarness(
       return login(username, `password-${username}`);
     },
     call,
-    addDevice(input) {
-      const { secret } = devices.create({
+    async addDevice(input) {
+      const { secret } = await devices.create({
         kind: 'camera',
         name: `Device ${input.id}`,
         ward: 'binh-ngoc',

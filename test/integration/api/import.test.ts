@@ -5,7 +5,7 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await createHarness();
-  h.addDevice({ id: 'cam-existing', ward: 'binh-ngoc' });
+  await h.addDevice({ id: 'cam-existing', ward: 'binh-ngoc' });
 });
 afterAll(() => h.close());
 
@@ -150,6 +150,41 @@ describe('POST /api/v1/devices/import (JSON)', () => {
     expect(r[3].error.error).toBe('WW_ERR_API_CONFLICT');
     expect(r[4].error.message).toMatch(/^extra: /);
     expect(await h.devices.verifySecret('light-json-2', r[5].secret)).toBe(true);
+  });
+
+  it('is one transaction (issue #14): when the database fails the batch, no row is stored and every row says so', async () => {
+    // A database failure on one row (not a conflict): SQLite aborts the statement, and the batch.
+    h.db.exec(
+      "CREATE TRIGGER import_boom BEFORE INSERT ON devices WHEN NEW.id = 'cam-tx-boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+    );
+    try {
+      const item = (id: string) => ({
+        id,
+        kind: 'camera',
+        name: id,
+        ward: 'binh-ngoc',
+        lat: 21.5,
+        lon: 107.9,
+      });
+      const res = await h.call('POST', '/api/v1/devices/import', {
+        token: h.adminToken,
+        body: [item('cam-tx-1'), item('cam-tx-boom'), item('cam-tx-2'), { id: 'cam-tx-bad' }],
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.created).toBe(0);
+      expect(res.body.results.map((r: { error: { error: string } }) => r.error.error)).toEqual([
+        'WW_ERR_API_INTERNAL',
+        'WW_ERR_API_INTERNAL',
+        'WW_ERR_API_INTERNAL',
+        'WW_ERR_API_BAD_REQUEST',
+      ]);
+      expect(h.devices.get('cam-tx-1')).toBeNull();
+      expect(h.db.prepare("SELECT count(*) AS n FROM devices WHERE id LIKE 'cam-tx-%'").get()).toEqual({
+        n: 0,
+      });
+    } finally {
+      h.db.exec('DROP TRIGGER import_boom');
+    }
   });
 
   it('400 when the body is neither an array nor CSV', async () => {

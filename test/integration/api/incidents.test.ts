@@ -45,12 +45,12 @@ describe('incident routes', () => {
   afterAll(() => h?.close());
 
   /** An incident of n devices (lights, one camera), each with its open device_offline alert. */
-  const incident = (tag: string, n: number) => {
+  const incident = async (tag: string, n: number) => {
     const deviceIds: string[] = [];
     const alertIds: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = `${i === 0 ? 'cam' : 'light'}-${tag}-${i}`;
-      h.addDevice({ id, kind: i === 0 ? 'camera' : 'light', ward: W, powerZone: `z-${tag}` });
+      await h.addDevice({ id, kind: i === 0 ? 'camera' : 'light', ward: W, powerZone: `z-${tag}` });
       h.liveness.set(id, 'offline');
       deviceIds.push(id);
       alertIds.push(h.openAlert(id));
@@ -72,7 +72,7 @@ describe('incident routes', () => {
     );
 
   it('GET counts members by kind and those back online; ?assignee=me filters', async () => {
-    const { inc, deviceIds } = incident('count', 4);
+    const { inc, deviceIds } = await incident('count', 4);
     h.liveness.set(deviceIds[1] as string, 'online');
     const res = await h.call<IncidentJson>('GET', `/api/v1/incidents/${inc.id}`, { token: tech });
     expect(res.status).toBe(200);
@@ -92,7 +92,7 @@ describe('incident routes', () => {
   });
 
   it('ack acknowledges all 10 member alerts in one request, with history on each, and is audited', async () => {
-    const { inc, alertIds } = incident('ack', 10);
+    const { inc, alertIds } = await incident('ack', 10);
     const res = await h.call<IncidentJson>('POST', `/api/v1/incidents/${inc.id}/ack`, {
       token: tech,
       body: { note: 'đang kiểm tra trạm' },
@@ -121,7 +121,7 @@ describe('incident routes', () => {
   });
 
   it('assign: to a technician of the ward only (400 naming the field otherwise); members follow', async () => {
-    const { inc, alertIds } = incident('assign', 5);
+    const { inc, alertIds } = await incident('assign', 5);
     for (const username of ['tech.other', 'viewer.ba', 'nobody']) {
       const bad = await h.call('POST', `/api/v1/incidents/${inc.id}/assign`, {
         token: tech,
@@ -151,7 +151,7 @@ describe('incident routes', () => {
   });
 
   it('resolve: the incident and every member; a viewer may not; unknown id is 404', async () => {
-    const { inc, alertIds } = incident('resolve', 5);
+    const { inc, alertIds } = await incident('resolve', 5);
     expect((await h.call('POST', `/api/v1/incidents/${inc.id}/resolve`, { token: viewer })).status).toBe(403);
     const res = await h.call<IncidentJson>('POST', `/api/v1/incidents/${inc.id}/resolve`, { token: tech });
     expect(res.body).toMatchObject({ state: 'resolved', resolvedBy: 'tech.an' });
@@ -177,7 +177,7 @@ describe('incident routes', () => {
     );
     try {
       await new Promise<void>((r) => (text.includes('retry:') ? r() : seen.push(r)));
-      const { inc } = incident('sse', 3);
+      const { inc } = await incident('sse', 3);
       const other = { ...inc, id: inc.id + 1000, ward: 'hoa-chung', message: 'OTHER-WARD' };
       h.bus.emit('incident.updated', other);
       h.bus.emit('incident.updated', { ...inc, assignee: 'tech.an' });

@@ -50,10 +50,10 @@ beforeAll(async () => {
   viewerBn = await h.tokenFor('viewer.bn', 'viewer', ['binh-ngoc']);
   viewerHc = await h.tokenFor('viewer.hc', 'viewer', ['hoa-chung']);
   // binh-ngoc: 2 cameras online, 1 light offline; hoa-chung: 1 camera online.
-  h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc', powerZone: 'pz-1' });
-  h.addDevice({ id: 'cam-bn-2', ward: 'binh-ngoc' });
-  h.addDevice({ id: 'light-bn-1', ward: 'binh-ngoc', kind: 'light', powerZone: 'pz-1' });
-  h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung', powerZone: 'pz-1' });
+  await h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc', powerZone: 'pz-1' });
+  await h.addDevice({ id: 'cam-bn-2', ward: 'binh-ngoc' });
+  await h.addDevice({ id: 'light-bn-1', ward: 'binh-ngoc', kind: 'light', powerZone: 'pz-1' });
+  await h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung', powerZone: 'pz-1' });
   for (const id of ['cam-bn-1', 'cam-bn-2', 'cam-hc-1']) h.liveness.set(id, 'online', T0);
   h.liveness.set('light-bn-1', 'offline', T0 - MIN);
   await h.app.listen({ host: '127.0.0.1', port: 0 });

@@ -10,12 +10,12 @@ beforeAll(async () => {
   h = await createHarness();
   viewerBn = await h.tokenFor('viewer.bn', 'viewer', ['binh-ngoc']);
   // binh-ngoc: 2 cameras (online, offline) + 1 light (unknown); hoa-chung: 1 camera online, 2 lights offline.
-  h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc', kind: 'camera', lat: 21.531, lon: 107.961 });
-  h.addDevice({ id: 'cam-bn-2', ward: 'binh-ngoc', kind: 'camera' });
-  h.addDevice({ id: 'light-bn-1', ward: 'binh-ngoc', kind: 'light' });
-  h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung', kind: 'camera' });
-  h.addDevice({ id: 'light-hc-1', ward: 'hoa-chung', kind: 'light' });
-  h.addDevice({ id: 'light-hc-2', ward: 'hoa-chung', kind: 'light' });
+  await h.addDevice({ id: 'cam-bn-1', ward: 'binh-ngoc', kind: 'camera', lat: 21.531, lon: 107.961 });
+  await h.addDevice({ id: 'cam-bn-2', ward: 'binh-ngoc', kind: 'camera' });
+  await h.addDevice({ id: 'light-bn-1', ward: 'binh-ngoc', kind: 'light' });
+  await h.addDevice({ id: 'cam-hc-1', ward: 'hoa-chung', kind: 'camera' });
+  await h.addDevice({ id: 'light-hc-1', ward: 'hoa-chung', kind: 'light' });
+  await h.addDevice({ id: 'light-hc-2', ward: 'hoa-chung', kind: 'light' });
   h.liveness.set('cam-bn-1', 'online', T0 - 1000);
   h.liveness.set('cam-bn-2', 'offline', T0 - 900_000);
   h.liveness.set('cam-hc-1', 'online', T0 - 2000);

@@ -102,9 +102,9 @@ beforeAll(async () => {
       wards: createWardDirectory({ repo: createSqliteWardRepository(db), clock, log }),
     }),
   });
-  h.addDevice({ id: 'cam-a1' });
+  await h.addDevice({ id: 'cam-a1' });
   // Never named by a mutation: must answer the same after every batch.
-  h.addDevice({ id: 'canary-1' });
+  await h.addDevice({ id: 'canary-1' });
   h.openAlert('cam-a1');
   viewer = await h.tokenFor('viewer-f', 'viewer');
 });

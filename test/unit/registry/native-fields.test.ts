@@ -17,13 +17,16 @@ let dir: string;
 let file: string;
 let db: Database;
 const log = createLogger('silent');
-const registry = () =>
-  createDeviceRegistry({
+const registry = async () => {
+  const r = createDeviceRegistry({
     repo: new SqliteDeviceRepository(db),
     bus: new EventBus<WardwatchEvents>(log),
     clock: { now: () => T0 } as never,
     log,
   });
+  await r.start();
+  return r;
+};
 const base = { kind: 'light' as const, name: 'Relay', ward: 'binh-ngoc', lat: 21.5, lon: 107.9 };
 
 beforeEach(() => {
@@ -37,55 +40,65 @@ afterEach(() => {
 });
 
 describe('native protocol fields', () => {
-  it('a tasmota device gets topic, protocol and the TelePeriod default of 300 s; fields survive a reload', () => {
-    const r = registry();
-    const { device } = r.create({ ...base, id: 'light-t1', protocol: 'tasmota', topic: 'tasmota_5C2B3A' });
+  it('a tasmota device gets topic, protocol and the TelePeriod default of 300 s; fields survive a reload', async () => {
+    const r = await registry();
+    const { device } = await r.create({
+      ...base,
+      id: 'light-t1',
+      protocol: 'tasmota',
+      topic: 'tasmota_5C2B3A',
+    });
     expect(device).toMatchObject({ protocol: 'tasmota', topic: 'tasmota_5C2B3A', heartbeatIntervalS: 300 });
-    expect(r.create({ ...base, id: 'light-w1' }).device).toMatchObject({
+    expect((await r.create({ ...base, id: 'light-w1' })).device).toMatchObject({
       protocol: 'wardwatch',
       topic: null,
       heartbeatIntervalS: null,
     });
-    expect(registry().get('light-t1')).toMatchObject({ protocol: 'tasmota', topic: 'tasmota_5C2B3A' });
+    expect((await registry()).get('light-t1')).toMatchObject({
+      protocol: 'tasmota',
+      topic: 'tasmota_5C2B3A',
+    });
   });
 
-  it('rejects a missing or malformed topic, a topic on wardwatch, a duplicate topic and a non-wardwatch gateway', () => {
-    const r = registry();
-    expect(() => r.create({ ...base, id: 'a', protocol: 'tasmota' })).toThrow(/topic: required/);
-    expect(() => r.create({ ...base, id: 'b', protocol: 'shelly-gen2', topic: 'x/#' })).toThrow(
+  it('rejects a missing or malformed topic, a topic on wardwatch, a duplicate topic and a non-wardwatch gateway', async () => {
+    const r = await registry();
+    await expect(r.create({ ...base, id: 'a', protocol: 'tasmota' })).rejects.toThrow(/topic: required/);
+    await expect(r.create({ ...base, id: 'b', protocol: 'shelly-gen2', topic: 'x/#' })).rejects.toThrow(
       /topic: must match/,
     );
-    expect(() => r.create({ ...base, id: 'c', protocol: 'shelly-gen2', topic: 'wardwatch' })).toThrow(
+    await expect(r.create({ ...base, id: 'c', protocol: 'shelly-gen2', topic: 'wardwatch' })).rejects.toThrow(
       /reserved/,
     );
-    expect(() => r.create({ ...base, id: 'd', topic: 'abc' })).toThrow(/only for protocol/);
-    expect(() => r.create({ ...base, id: 'e', protocol: 'mqtt' as never, topic: 'abc' })).toThrow(
+    await expect(r.create({ ...base, id: 'd', topic: 'abc' })).rejects.toThrow(/only for protocol/);
+    await expect(r.create({ ...base, id: 'e', protocol: 'mqtt' as never, topic: 'abc' })).rejects.toThrow(
       /protocol: must be/,
     );
-    r.create({ ...base, id: 'f', protocol: 'shelly-gen2', topic: 'shelly-1' });
-    expect(() => r.create({ ...base, id: 'g', protocol: 'shelly-gen2', topic: 'shelly-1' })).toThrow(
+    await r.create({ ...base, id: 'f', protocol: 'shelly-gen2', topic: 'shelly-1' });
+    await expect(r.create({ ...base, id: 'g', protocol: 'shelly-gen2', topic: 'shelly-1' })).rejects.toThrow(
       /already uses/,
     );
     // the same topic under another protocol is another namespace
-    expect(r.create({ ...base, id: 'h', protocol: 'esphome', topic: 'shelly-1' }).device.topic).toBe(
+    expect((await r.create({ ...base, id: 'h', protocol: 'esphome', topic: 'shelly-1' })).device.topic).toBe(
       'shelly-1',
     );
-    expect(() => r.update('h', { topic: 'shelly-1', protocol: 'shelly-gen2' })).toThrow(/already uses/);
-    expect(() => r.create({ ...base, id: 'gw', kind: 'gateway', protocol: 'tasmota', topic: 'gw' })).toThrow(
-      /gateway speaks wardwatch/,
+    await expect(r.update('h', { topic: 'shelly-1', protocol: 'shelly-gen2' })).rejects.toThrow(
+      /already uses/,
     );
-    expect(r.create({ ...base, id: 'gw2', kind: 'gateway' }).device.kind).toBe('gateway');
+    await expect(
+      r.create({ ...base, id: 'gw', kind: 'gateway', protocol: 'tasmota', topic: 'gw' }),
+    ).rejects.toThrow(/gateway speaks wardwatch/);
+    expect((await r.create({ ...base, id: 'gw2', kind: 'gateway' })).device.kind).toBe('gateway');
     // Issue #12: a Frigate NVR is a gateway.
     expect(
-      r.create({ ...base, id: 'nvr', kind: 'gateway', protocol: 'frigate', topic: 'frigate' }).device,
+      (await r.create({ ...base, id: 'nvr', kind: 'gateway', protocol: 'frigate', topic: 'frigate' })).device,
     ).toMatchObject({ kind: 'gateway', protocol: 'frigate' });
   });
 });
 
 describe('migration 5', () => {
-  it('rebuilds devices without losing device_status (which cascades from devices)', () => {
-    const r = registry();
-    r.create({ ...base, id: 'cam-1', kind: 'camera', tags: { pole: 'P1' } });
+  it('rebuilds devices without losing device_status (which cascades from devices)', async () => {
+    const r = await registry();
+    await r.create({ ...base, id: 'cam-1', kind: 'camera', tags: { pole: 'P1' } });
     db.prepare(
       "INSERT OR REPLACE INTO device_status (device_id, state, last_seen_at, state_since) VALUES ('cam-1', 'online', ?, ?)",
     ).run(T0, T0);
@@ -97,7 +110,7 @@ describe('migration 5', () => {
     expect(db.prepare('SELECT state FROM device_status WHERE device_id = ?').get('cam-1')).toEqual({
       state: 'online',
     });
-    expect(registry().get('cam-1')).toMatchObject({
+    expect((await registry()).get('cam-1')).toMatchObject({
       kind: 'camera',
       tags: { pole: 'P1' },
       protocol: 'wardwatch',

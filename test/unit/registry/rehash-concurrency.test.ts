@@ -33,8 +33,9 @@ it('an import of many devices keeps at most 2 scrypt rehashes on the thread pool
     clock,
     log: createLogger('silent'),
   });
+  await reg.start();
   for (let i = 0; i < 20; i++)
-    reg.create({
+    await reg.create({
       id: `cam-${i}`,
       kind: 'camera',
       name: `Camera ${i}`,

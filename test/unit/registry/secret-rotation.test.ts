@@ -58,7 +58,7 @@ const cam = (id: string) => ({
   lat: 21.5,
   lon: 107.9,
 });
-const registry = (graceS = GRACE_S) => {
+const registry = async (graceS = GRACE_S) => {
   const r = createDeviceRegistry({
     repo: new SqliteDeviceRepository(db),
     bus: new EventBus<WardwatchEvents>(log),
@@ -67,6 +67,7 @@ const registry = (graceS = GRACE_S) => {
     secretRotationGraceS: graceS,
   });
   r.onCredentialsRevoked((e) => revocations.push(e));
+  await r.start();
   return r;
 };
 const storedHash = (id: string) =>
@@ -85,10 +86,10 @@ afterEach(() => {
 
 describe('verified cache', () => {
   it('a reconnect after the first verify costs no scrypt; a wrong secret against a cached credential neither', async () => {
-    const first = registry();
-    const { secret } = first.create(cam('cam-1'));
+    const first = await registry();
+    const { secret } = await first.create(cam('cam-1'));
     await vi.waitFor(() => expect(storedHash('cam-1')).toMatch(/^scrypt\$/));
-    const r = registry(); // a restart: nothing verified yet
+    const r = await registry(); // a restart: nothing verified yet
     expect(await r.authenticate('cam-1', secret)).not.toBeNull();
     expect(r.secretStats()).toMatchObject({ slowVerifies: 1, cacheHits: 0 });
     for (let i = 0; i < 100; i++) expect(await r.authenticate('cam-1', secret)).not.toBeNull();
@@ -97,9 +98,9 @@ describe('verified cache', () => {
   });
 
   it('a wrong secret against a never-verified credential pays scrypt and is refused', async () => {
-    registry().create(cam('cam-1'));
+    await (await registry()).create(cam('cam-1'));
     await vi.waitFor(() => expect(storedHash('cam-1')).toMatch(/^scrypt\$/));
-    const r = registry();
+    const r = await registry();
     expect(await r.authenticate('cam-1', 'x'.repeat(43))).toBeNull();
     expect(r.secretStats().slowVerifies).toBe(1);
   });
@@ -107,8 +108,8 @@ describe('verified cache', () => {
 
 describe('legacy sha256 secrets', () => {
   it('verify once, then are rehashed to scrypt on the first successful connect', async () => {
-    const r0 = registry();
-    r0.create(cam('cam-1'));
+    const r0 = await registry();
+    await r0.create(cam('cam-1'));
     await vi.waitFor(() => expect(storedHash('cam-1')).toMatch(/^scrypt\$/));
     // A database from before issue #7: the secret is stored as sha256.
     const secret = 'legacy-secret-'.padEnd(43, 'x');
@@ -116,21 +117,21 @@ describe('legacy sha256 secrets', () => {
       hashSecretSha256Legacy(secret),
       'cam-1',
     );
-    const r = registry();
+    const r = await registry();
     expect(await r.authenticate('cam-1', 'wrong'.padEnd(43, 'y'))).toBeNull();
     expect(storedHash('cam-1')).toMatch(/^sha256\$/); // a failure never rehashes
     expect(await r.authenticate('cam-1', secret)).not.toBeNull();
     await vi.waitFor(() => expect(storedHash('cam-1')).toMatch(/^scrypt\$10\$8\$1\$/));
-    expect(await registry().verifySecret('cam-1', secret)).toBe(true);
+    expect(await (await registry()).verifySecret('cam-1', secret)).toBe(true);
   });
 });
 
 describe('rotation with a grace period', () => {
   it('both secrets work during the grace; at its end the old one stops and its sessions are revoked', async () => {
-    const r = registry();
-    const { secret: old } = r.create(cam('cam-1'));
+    const r = await registry();
+    const { secret: old } = await r.create(cam('cam-1'));
     const oldGen = (await r.authenticate('cam-1', old)) as number;
-    const fresh = r.rotateSecret('cam-1') as string;
+    const fresh = (await r.rotateSecret('cam-1')) as string;
     expect(r.previousSecretExpiresAt('cam-1')).toBe(T0 + GRACE_S * 1000);
     const newGen = (await r.authenticate('cam-1', fresh)) as number;
     expect(await r.authenticate('cam-1', old)).toBe(oldGen);
@@ -138,7 +139,7 @@ describe('rotation with a grace period', () => {
     expect(revocations.map((e) => e.reason)).toEqual(['rotated']);
 
     // Survives a restart within the grace.
-    expect(await registry().verifySecret('cam-1', old)).toBe(true);
+    expect(await (await registry()).verifySecret('cam-1', old)).toBe(true);
 
     fc.advance(GRACE_S * 1000 - 1);
     expect(r.credentialValid('cam-1', oldGen)).toBe(true);
@@ -151,17 +152,17 @@ describe('rotation with a grace period', () => {
     expect(await r.authenticate('cam-1', fresh)).toBe(newGen);
     expect(r.previousSecretExpiresAt('cam-1')).toBeNull();
     // And after a restart.
-    expect(await registry().verifySecret('cam-1', old)).toBe(false);
+    expect(await (await registry()).verifySecret('cam-1', old)).toBe(false);
     expect(db.prepare('SELECT prev_secret_hash FROM devices').get()).toEqual({ prev_secret_hash: null });
   });
 
   it('a second rotation within the grace ends the oldest secret at once', async () => {
-    const r = registry();
-    const { secret: s1 } = r.create(cam('cam-1'));
+    const r = await registry();
+    const { secret: s1 } = await r.create(cam('cam-1'));
     const g1 = (await r.authenticate('cam-1', s1)) as number;
-    const s2 = r.rotateSecret('cam-1') as string;
+    const s2 = (await r.rotateSecret('cam-1')) as string;
     const g2 = (await r.authenticate('cam-1', s2)) as number;
-    const s3 = r.rotateSecret('cam-1') as string;
+    const s3 = (await r.rotateSecret('cam-1')) as string;
     expect(r.credentialValid('cam-1', g1)).toBe(false);
     expect(r.credentialValid('cam-1', g2)).toBe(true);
     expect(await r.verifySecret('cam-1', s1)).toBe(false);
@@ -170,10 +171,10 @@ describe('rotation with a grace period', () => {
   });
 
   it('with a grace of 0 the old secret and its sessions end at the rotation', async () => {
-    const r = registry(0);
-    const { secret } = r.create(cam('cam-1'));
+    const r = await registry(0);
+    const { secret } = await r.create(cam('cam-1'));
     const gen = (await r.authenticate('cam-1', secret)) as number;
-    r.rotateSecret('cam-1');
+    await r.rotateSecret('cam-1');
     expect(r.credentialValid('cam-1', gen)).toBe(false);
     expect(await r.verifySecret('cam-1', secret)).toBe(false);
     expect(r.previousSecretExpiresAt('cam-1')).toBeNull();
@@ -182,11 +183,11 @@ describe('rotation with a grace period', () => {
   });
 
   it('deleting a device revokes every credential and cancels its grace timer', async () => {
-    const r = registry();
-    const { secret } = r.create(cam('cam-1'));
+    const r = await registry();
+    const { secret } = await r.create(cam('cam-1'));
     const gen = (await r.authenticate('cam-1', secret)) as number;
-    r.rotateSecret('cam-1');
-    r.delete('cam-1');
+    await r.rotateSecret('cam-1');
+    await r.delete('cam-1');
     expect(r.credentialValid('cam-1', gen)).toBe(false);
     expect(revocations.at(-1)).toMatchObject({
       deviceId: 'cam-1',
@@ -197,11 +198,11 @@ describe('rotation with a grace period', () => {
   });
 
   it('a secret rotated while its scrypt check was running is refused', async () => {
-    const { secret: s2 } = registry(0).create(cam('cam-2'));
+    const { secret: s2 } = await (await registry(0)).create(cam('cam-2'));
     await vi.waitFor(() => expect(storedHash('cam-2')).toMatch(/^scrypt\$/));
-    const r2 = registry(0);
+    const r2 = await registry(0);
     const pending = r2.authenticate('cam-2', s2); // uncached: scrypt on the thread pool
-    r2.rotateSecret('cam-2');
+    await r2.rotateSecret('cam-2');
     expect(await pending).toBeNull();
   });
 });

@@ -1,13 +1,12 @@
 /**
- * The SQLite layer: schema/migrations (services/core/sqlite.ts) and the device registry, against
- * real database files.
+ * The SQLite layer: schema/migrations (services/core/sqlite.ts) and the three repositories
+ * (registry, alerts, device status), against real database files.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WwError } from '../../../services/core/errors.ts';
 import { type Database, openDatabase, SCHEMA_VERSION } from '../../../services/core/sqlite.ts';
 import { SqliteDeviceRepository } from '../../../services/registry/sqlite-device-repository.ts';
 import type { NewDevice } from '../../../services/registry/types.ts';
@@ -54,11 +53,11 @@ describe('openDatabase', () => {
     );
   });
 
-  it('reopening keeps the data and does not re-run migrations', () => {
-    new SqliteDeviceRepository(db).create(device('cam-1'), 'h', T0);
+  it('reopening keeps the data and does not re-run migrations', async () => {
+    await new SqliteDeviceRepository(db).create(device('cam-1'), 'h', T0);
     db.close();
     db = openDatabase(file);
-    expect(new SqliteDeviceRepository(db).get('cam-1')?.id).toBe('cam-1');
+    expect((await new SqliteDeviceRepository(db).get('cam-1'))?.id).toBe('cam-1');
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
   });
 
@@ -77,85 +76,7 @@ describe('openDatabase', () => {
   });
 });
 
-describe('SqliteDeviceRepository', () => {
-  it('round-trips every field, including tags JSON and nulls', () => {
-    const repo = new SqliteDeviceRepository(db);
-    const d = device('cam-1', {
-      address: '1 Hùng Vương',
-      heartbeatIntervalS: 15,
-      tags: { pole: 'P1', 'vendor name': 'Hik' },
-    });
-    const stored = {
-      ...d,
-      parentId: null,
-      powerZone: null,
-      protocol: 'wardwatch',
-      topic: null,
-      createdAt: T0,
-      updatedAt: T0,
-    };
-    expect(repo.create(d, 'sha256$x$y', T0)).toEqual(stored);
-    expect(repo.get('cam-1')).toEqual(stored);
-    expect(repo.getSecretHash('cam-1')).toBe('sha256$x$y');
-    expect(repo.get('nope')).toBeNull();
-    expect(repo.getSecretHash('nope')).toBeNull();
-  });
-
-  it('throws WW_ERR_API_CONFLICT for an existing id', () => {
-    const repo = new SqliteDeviceRepository(db);
-    repo.create(device('cam-1'), 'h', T0);
-    expect(() => repo.create(device('cam-1'), 'h2', T0)).toThrow(WwError);
-    try {
-      repo.create(device('cam-1'), 'h2', T0);
-    } catch (err) {
-      expect((err as WwError).code).toBe('WW_ERR_API_CONFLICT');
-    }
-    expect(repo.getSecretHash('cam-1')).toBe('h');
-  });
-
-  it('lists with ward, kind and wards filters', () => {
-    const repo = new SqliteDeviceRepository(db);
-    repo.create(device('cam-a', { ward: 'a' }), 'h', T0);
-    repo.create(device('light-a', { ward: 'a', kind: 'light' }), 'h', T0);
-    repo.create(device('cam-b', { ward: 'b' }), 'h', T0);
-    const ids = (f?: Parameters<typeof repo.list>[0]) => repo.list(f).map((d) => d.id);
-    expect(ids()).toEqual(['cam-a', 'cam-b', 'light-a']);
-    expect(ids({ ward: 'a' })).toEqual(['cam-a', 'light-a']);
-    expect(ids({ kind: 'light' })).toEqual(['light-a']);
-    expect(ids({ wards: ['b'] })).toEqual(['cam-b']);
-    expect(ids({ wards: [] })).toHaveLength(3);
-  });
-
-  it('update patches given fields (undefined = keep, null = clear) and bumps updatedAt', () => {
-    const repo = new SqliteDeviceRepository(db);
-    repo.create(device('cam-1', { address: 'a', heartbeatIntervalS: 10 }), 'h', T0);
-    const u = repo.update('cam-1', { name: 'N', address: null, heartbeatIntervalS: undefined }, T0 + 9);
-    expect(u).toMatchObject({
-      name: 'N',
-      address: null,
-      heartbeatIntervalS: 10,
-      createdAt: T0,
-      updatedAt: T0 + 9,
-    });
-    expect(repo.get('cam-1')).toEqual(u);
-    expect(repo.update('nope', { name: 'x' }, T0)).toBeNull();
-  });
-
-  it('delete and setSecretHash report whether the device existed', () => {
-    const repo = new SqliteDeviceRepository(db);
-    repo.create(device('cam-1'), 'h', T0);
-    expect(repo.setSecretHash('cam-1', 'h2', T0 + 1)).toBe(true);
-    expect(repo.getSecretHash('cam-1')).toBe('h2');
-    expect(repo.setSecretHash('nope', 'h2', T0)).toBe(false);
-    expect(repo.delete('cam-1')).toBe(true);
-    expect(repo.delete('cam-1')).toBe(false);
-  });
-
-  it('the database itself rejects out-of-range coordinates', () => {
-    const repo = new SqliteDeviceRepository(db);
-    expect(() => repo.create(device('cam-1', { lat: 95 }), 'h', T0)).toThrow(/CHECK/);
-  });
-});
+// SqliteDeviceRepository: test/integration/repositories/devices.test.ts (the same suite on PostgreSQL, issue #14).
 
 // Alerts and device statuses: the shared suites test/integration/repositories/alerts.test.ts and
 // status.test.ts run the same behaviours on SQLite and PostgreSQL (issue #14).

@@ -41,6 +41,28 @@ export function createPostgresPool(opts: PostgresPoolOptions): PgPool {
   return pool;
 }
 
+/**
+ * Checks a client out for `fn` and gives it back. pg's pool listens for errors only on idle
+ * clients: a checked-out client whose connection the server ends (a restart, a failover,
+ * `pg_terminate_backend`) emits `error` with no listener, which crashes the process. While it is
+ * out, the error is caught here (the query under way rejects with it anyway), and a client that
+ * failed is destroyed on release, not handed to the next caller.
+ */
+async function withClient<T>(pool: PgPool, fn: (client: PgClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let failed: Error | undefined;
+  const onError = (err: Error) => {
+    failed = err;
+  };
+  client.on('error', onError);
+  try {
+    return await fn(client);
+  } finally {
+    client.off('error', onError);
+    client.release(failed);
+  }
+}
+
 /** Any number: the advisory lock that serialises migrations of nodes starting at the same time. */
 const MIGRATION_LOCK_KEY = 0x77_77_00_01;
 
@@ -50,31 +72,30 @@ const MIGRATION_LOCK_KEY = 0x77_77_00_01;
  * its version bump commit together (PostgreSQL DDL is transactional).
  */
 export async function migratePostgres(pool: PgPool): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    await client.query('CREATE TABLE IF NOT EXISTS wardwatch_schema (version INTEGER NOT NULL)');
-    const { rows } = await client.query<{ version: number }>('SELECT version FROM wardwatch_schema');
-    let current = rows[0]?.version ?? 0;
-    if (rows.length === 0) await client.query('INSERT INTO wardwatch_schema (version) VALUES (0)');
-    if (current > PG_SCHEMA_VERSION) {
-      throw new Error(
-        `database schema version ${current} is newer than this wardwatch (${PG_SCHEMA_VERSION}); refusing to run`,
-      );
+  return withClient(pool, async (client) => {
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await client.query('CREATE TABLE IF NOT EXISTS wardwatch_schema (version INTEGER NOT NULL)');
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM wardwatch_schema');
+      let current = rows[0]?.version ?? 0;
+      if (rows.length === 0) await client.query('INSERT INTO wardwatch_schema (version) VALUES (0)');
+      if (current > PG_SCHEMA_VERSION) {
+        throw new Error(
+          `database schema version ${current} is newer than this wardwatch (${PG_SCHEMA_VERSION}); refusing to run`,
+        );
+      }
+      for (; current < PG_SCHEMA_VERSION; current++) {
+        await client.query(PG_MIGRATIONS[current] as string);
+        await client.query('UPDATE wardwatch_schema SET version = $1', [current + 1]);
+      }
+      await client.query('COMMIT');
+      return current;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
-    for (; current < PG_SCHEMA_VERSION; current++) {
-      await client.query(PG_MIGRATIONS[current] as string);
-      await client.query('UPDATE wardwatch_schema SET version = $1', [current + 1]);
-    }
-    await client.query('COMMIT');
-    return current;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
@@ -83,16 +104,15 @@ export async function migratePostgres(pool: PgPool): Promise<number> {
  * revocation) take a `PgQueryable` so they work inside or outside one.
  */
 export async function withTransaction<T>(pool: PgPool, fn: (client: PgClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  return withClient(pool, async (client) => {
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }

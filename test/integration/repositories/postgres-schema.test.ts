@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createPostgresPool, migratePostgres, type PgPool } from '../../../services/core/postgres/pool.ts';
+import {
+  createPostgresPool,
+  migratePostgres,
+  type PgPool,
+  withTransaction,
+} from '../../../services/core/postgres/pool.ts';
 import { PG_ONLY_TABLES, PG_SCHEMA_VERSION } from '../../../services/core/postgres/schema.ts';
 import { SCHEMA_VERSION } from '../../../services/core/sqlite.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
@@ -76,5 +81,23 @@ describe('PostgreSQL schema (issue #14)', () => {
     await p.query('UPDATE wardwatch_schema SET version = $1', [PG_SCHEMA_VERSION + 1]);
     await expect(migratePostgres(p)).rejects.toThrow(/newer than this wardwatch/);
     await p.query('UPDATE wardwatch_schema SET version = $1', [PG_SCHEMA_VERSION]);
+  });
+
+  it('a transaction whose connection the server ends rejects; the process and the pool carry on', async () => {
+    // pg's pool listens for errors only on idle clients: without withTransaction's own listener
+    // the checked-out client's 'error' is unhandled and the test process dies.
+    const p = pool();
+    const killer = pool();
+    const ended = withTransaction(p, async (client) => {
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await killer.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+      // The client is dead: the next statement fails, and the server's notice arrives as 'error'.
+      await client.query('SELECT 1');
+    });
+    await expect(ended).rejects.toThrow();
+    // The dead client was destroyed, not handed out again.
+    const { rows } = await withTransaction(p, (client) => client.query<{ one: number }>('SELECT 1 AS one'));
+    expect(rows).toEqual([{ one: 1 }]);
+    expect(p.totalCount).toBeLessThanOrEqual(1);
   });
 });

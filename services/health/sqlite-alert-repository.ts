@@ -1,66 +1,14 @@
-import type { DeviceKind } from '../../devices/protocol/index.ts';
 import { badRequest } from '../core/errors.ts';
 import type { Database } from '../core/sqlite.ts';
+import { type AlertRow, type HistoryRow, toAlert, toHistory } from './rows.ts';
 import type {
   Alert,
-  AlertAction,
   AlertFilter,
   AlertHistoryEntry,
   AlertRepository,
-  AlertState,
   NewAlert,
-  Severity,
   Suppression,
-  SuppressionReason,
 } from './types.ts';
-
-interface AlertRow {
-  id: number;
-  device_id: string;
-  ward: string;
-  kind: DeviceKind;
-  type: string;
-  severity: Severity;
-  state: AlertState;
-  message: string;
-  opened_at: number;
-  acknowledged_at: number | null;
-  acknowledged_by: string | null;
-  resolved_at: number | null;
-  resolved_by: string | null;
-  note: string | null;
-  suppressed_reason: SuppressionReason | null;
-  suppressed_ref: string | null;
-  assignee: string | null;
-  incident_id: number | null;
-}
-
-interface HistoryRow {
-  at: number;
-  action: AlertAction;
-  by_user: string;
-  note: string | null;
-}
-
-const toAlert = (r: AlertRow): Alert => ({
-  id: r.id,
-  deviceId: r.device_id,
-  ward: r.ward,
-  kind: r.kind,
-  type: r.type,
-  severity: r.severity,
-  state: r.state,
-  message: r.message,
-  openedAt: r.opened_at,
-  acknowledgedAt: r.acknowledged_at,
-  acknowledgedBy: r.acknowledged_by,
-  resolvedAt: r.resolved_at,
-  resolvedBy: r.resolved_by,
-  note: r.note,
-  suppressedBy: r.suppressed_reason ? { reason: r.suppressed_reason, ref: r.suppressed_ref } : null,
-  assignee: r.assignee,
-  incidentId: r.incident_id,
-});
 
 /** The cursor is the id of the last alert of a page; opaque to clients so paging can change later. */
 export const encodeCursor = (id: number): string => Buffer.from(String(id), 'utf8').toString('base64url');
@@ -263,9 +211,7 @@ export class SqliteAlertRepository implements AlertRepository {
   }
 
   history(alertId: number): AlertHistoryEntry[] {
-    return this.stmts.history
-      .all(alertId)
-      .map((r) => ({ at: r.at, action: r.action, by: r.by_user, note: r.note }));
+    return this.stmts.history.all(alertId).map(toHistory);
   }
 
   countUnresolvedByDevice(): Map<string, number> {

@@ -1,43 +1,14 @@
 import type { Database } from '../core/sqlite.ts';
-import type { Incident, IncidentRepository, IncidentType, NewIncident } from './types.ts';
+import { type IncidentRowOf, toIncident as incidentOf } from './rows.ts';
+import type { Incident, IncidentRepository, NewIncident } from './types.ts';
 
 export type { NewIncident };
 
-interface IncidentRow {
-  id: number;
-  type: IncidentType;
-  ward: string;
-  power_zone: string | null;
-  parent_id: string | null;
-  device_ids: string;
-  alert_ids: string;
-  state: 'open' | 'resolved';
-  opened_at: number;
-  resolved_at: number | null;
-  message: string;
-  acknowledged_at: number | null;
-  acknowledged_by: string | null;
-  resolved_by: string | null;
-  assignee: string | null;
-}
+/** The id lists are JSON text in SQLite. */
+type IncidentRow = IncidentRowOf<string, string>;
 
-const toIncident = (r: IncidentRow): Incident => ({
-  id: r.id,
-  type: r.type,
-  ward: r.ward,
-  powerZone: r.power_zone,
-  parentId: r.parent_id,
-  deviceIds: JSON.parse(r.device_ids) as string[],
-  alertIds: JSON.parse(r.alert_ids) as number[],
-  state: r.state,
-  openedAt: r.opened_at,
-  resolvedAt: r.resolved_at,
-  message: r.message,
-  acknowledgedAt: r.acknowledged_at,
-  acknowledgedBy: r.acknowledged_by,
-  resolvedBy: r.resolved_by,
-  assignee: r.assignee,
-});
+const toIncident = (r: IncidentRow): Incident =>
+  incidentOf(r, JSON.parse(r.device_ids) as string[], JSON.parse(r.alert_ids) as number[]);
 
 /** Incidents over better-sqlite3 (area outages, issue #3). */
 export class SqliteIncidentRepository implements IncidentRepository {

@@ -7,13 +7,12 @@ import { createPostgresDeviceRepository } from '../../../services/registry/postg
 import {
   type CredentialsRevoked,
   createDeviceRegistry,
-  type DeviceInput,
   type DeviceRegistry,
 } from '../../../services/registry/registry.ts';
 import { hashSecret } from '../../../services/registry/secrets.ts';
 import { SqliteDeviceRepository } from '../../../services/registry/sqlite-device-repository.ts';
-import type { DeviceRepository } from '../../../services/registry/types.ts';
 import { ManualClock } from '../../helpers/clock.ts';
+import { cam, countingRepository as counting } from '../../helpers/registry.ts';
 import { BACKENDS, type Opened, openBackend } from './backends.ts';
 
 /**
@@ -25,33 +24,6 @@ import { BACKENDS, type Opened, openBackend } from './backends.ts';
 const T0 = Date.parse('2026-12-03T08:00:00Z');
 const GRACE_S = 600;
 const log = createLogger('silent');
-
-const cam = (id: string, over: Partial<DeviceInput> = {}): DeviceInput => ({
-  id,
-  kind: 'camera',
-  name: `Camera ${id}`,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.96,
-  ...over,
-});
-
-/** A repository that records every call (to prove start is one query, an import one batch). */
-function counting(repo: DeviceRepository) {
-  const calls: string[] = [];
-  const proxy = new Proxy(repo, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function'
-        ? (...args: unknown[]) => {
-            calls.push(String(prop));
-            return v.apply(target, args);
-          }
-        : v;
-    },
-  });
-  return { repo: proxy, calls };
-}
 
 interface Node {
   registry: DeviceRegistry;

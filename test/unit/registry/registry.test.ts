@@ -8,13 +8,10 @@ import { WwError } from '../../../services/core/errors.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 import { type Database, openDatabase } from '../../../services/core/sqlite.ts';
-import {
-  createDeviceRegistry,
-  type DeviceInput,
-  type DeviceRegistry,
-} from '../../../services/registry/registry.ts';
+import { createDeviceRegistry, type DeviceRegistry } from '../../../services/registry/registry.ts';
 import { SqliteDeviceRepository } from '../../../services/registry/sqlite-device-repository.ts';
 import type { DeviceRepository } from '../../../services/registry/types.ts';
+import { cam, countingRepository as counting } from '../../helpers/registry.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 const log = createLogger('silent');
@@ -25,33 +22,6 @@ let now: number;
 const clock: Clock = { now: () => now, setTimeout: () => 0 as never, clearTimeout: () => {} };
 let bus: EventBus<WardwatchEvents>;
 let events: Array<[string, unknown]>;
-
-const cam = (id: string, over: Partial<DeviceInput> = {}): DeviceInput => ({
-  id,
-  kind: 'camera',
-  name: `Camera ${id}`,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.96,
-  ...over,
-});
-
-/** A repository that counts every call, to prove the hot paths never reach SQLite. */
-function counting(repo: DeviceRepository) {
-  const calls: string[] = [];
-  const proxy = new Proxy(repo, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function'
-        ? (...args: unknown[]) => {
-            calls.push(String(prop));
-            return v.apply(target, args);
-          }
-        : v;
-    },
-  });
-  return { repo: proxy, calls };
-}
 
 async function newRegistry(repo: DeviceRepository = new SqliteDeviceRepository(db)): Promise<DeviceRegistry> {
   const reg = createDeviceRegistry({ repo, bus, clock, log });

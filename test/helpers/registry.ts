@@ -1,0 +1,33 @@
+import type { DeviceInput } from '../../services/registry/registry.ts';
+import type { DeviceRepository } from '../../services/registry/types.ts';
+
+/** A camera of Bình Ngọc as the API would register it; `over` changes any field. */
+export const cam = (id: string, over: Partial<DeviceInput> = {}): DeviceInput => ({
+  id,
+  kind: 'camera',
+  name: `Camera ${id}`,
+  ward: 'binh-ngoc',
+  lat: 21.53,
+  lon: 107.96,
+  ...over,
+});
+
+/**
+ * A repository that records the name of every call, to prove what reaches the database (the hot
+ * paths never; start() one query; an import one batch).
+ */
+export function countingRepository(repo: DeviceRepository): { repo: DeviceRepository; calls: string[] } {
+  const calls: string[] = [];
+  const proxy = new Proxy(repo, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function'
+        ? (...args: unknown[]) => {
+            calls.push(String(prop));
+            return v.apply(target, args);
+          }
+        : v;
+    },
+  });
+  return { repo: proxy, calls };
+}

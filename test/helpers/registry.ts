@@ -1,5 +1,5 @@
 import type { DeviceInput } from '../../services/registry/registry.ts';
-import type { DeviceRepository } from '../../services/registry/types.ts';
+import type { Device, DeviceRepository } from '../../services/registry/types.ts';
 
 /** A camera of Bình Ngọc as the API would register it; `over` changes any field. */
 export const cam = (id: string, over: Partial<DeviceInput> = {}): DeviceInput => ({
@@ -31,3 +31,23 @@ export function countingRepository(repo: DeviceRepository): { repo: DeviceReposi
   });
   return { repo: proxy, calls };
 }
+
+/** A stored device record (what the registry hands out), created and updated `at`. */
+export const deviceRecord = (id: string, over: Partial<Device> = {}, at = 0): Device => ({
+  id,
+  kind: 'camera',
+  name: id,
+  ward: 'binh-ngoc',
+  lat: 21.5,
+  lon: 107.97,
+  address: null,
+  heartbeatIntervalS: null,
+  parentId: null,
+  powerZone: null,
+  protocol: 'wardwatch',
+  topic: null,
+  tags: {},
+  createdAt: at,
+  updatedAt: at,
+  ...over,
+});

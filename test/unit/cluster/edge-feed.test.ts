@@ -9,6 +9,7 @@ import { createLogger } from '../../../services/core/logger.ts';
 import { createIngest, type IngestDone } from '../../../services/ingest/ingest.ts';
 import type { Device } from '../../../services/registry/types.ts';
 import type { Point } from '../../../services/storage/types.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
 
 /**
  * Issue #14: the edge's sink and the join of ingest's `done` (fsync) with the feed appends. The
@@ -17,24 +18,7 @@ import type { Point } from '../../../services/storage/types.ts';
  */
 
 const NOW = Date.parse('2026-12-03T09:00:00Z');
-const device = (id: string, extra: Partial<Device> = {}): Device => ({
-  id,
-  kind: 'camera',
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.5,
-  lon: 107.97,
-  address: null,
-  heartbeatIntervalS: null,
-  parentId: null,
-  powerZone: null,
-  protocol: 'wardwatch',
-  topic: null,
-  tags: {},
-  createdAt: NOW,
-  updatedAt: NOW,
-  ...extra,
-});
+const device = (id: string, over: Partial<Device> = {}): Device => deviceRecord(id, over, NOW);
 
 /** A FeedWriter whose appends the test answers one by one. */
 function manualWriter() {

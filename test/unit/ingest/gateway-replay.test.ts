@@ -11,26 +11,10 @@ import { createIngest } from '../../../services/ingest/ingest.ts';
 import type { Device } from '../../../services/registry/types.ts';
 import type { Point } from '../../../services/storage/types.ts';
 import { tasmota as T } from '../../fixtures/firmware.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
 
 const NOW = Date.parse('2026-11-27T12:00:00Z');
-const dev = (id: string, over: Partial<Device> = {}): Device => ({
-  id,
-  kind: 'camera',
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.5,
-  lon: 107.97,
-  address: null,
-  heartbeatIntervalS: null,
-  parentId: null,
-  powerZone: null,
-  protocol: 'wardwatch',
-  topic: null,
-  tags: {},
-  createdAt: NOW,
-  updatedAt: NOW,
-  ...over,
-});
+const dev = (id: string, over: Partial<Device> = {}): Device => deviceRecord(id, over, NOW);
 const all = new Map(
   [
     dev('gw-1', { kind: 'gateway' }),

@@ -7,7 +7,8 @@
 #                            16: the idle service's RSS drops by ~20–27 MiB, for more frequent
 #                            (each smaller) scavenges
 #   MALLOC_ARENA_MAX=2       glibc malloc keeps 2 arenas instead of one per thread that mallocs
-#                            (libuv's pool, V8's platform workers): ~10 MiB less at idle
+#                            (libuv's pool, V8's platform workers): 3–10 MiB less at idle
+#                            (median ~4 over five starts each)
 #
 # A caller's own MALLOC_ARENA_MAX wins.
 #

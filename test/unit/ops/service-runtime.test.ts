@@ -2,7 +2,8 @@
  * Issue #15: the service's node runs with the same memory settings wherever it runs in production
  * (`npm start`, `npm run demo`, the Docker image; the benchmark reads them from the same file):
  * scripts/lib/service.sh's node flags (V8's young generation capped at 1 MiB a semi-space) and
- * MALLOC_ARENA_MAX. Together they took ~30 MiB off the idle service's RSS (bench/results).
+ * MALLOC_ARENA_MAX. Together they took ~25–30 MiB off the idle service's
+ * RSS (bench/results/2026-12-03-service-memory.md).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -33,9 +33,12 @@ RUN npm run build
 
 FROM node:20-bookworm-slim
 WORKDIR /app
+# MALLOC_ARENA_MAX and the CMD's node flag: scripts/lib/service.sh (issue #15, the same settings as
+# `npm start`; test/unit/ops/service-runtime.test.ts keeps them equal).
 ENV NODE_ENV=production \
     WARDWATCH_HOST=0.0.0.0 \
-    WARDWATCH_DATA_DIR=/data
+    WARDWATCH_DATA_DIR=/data \
+    MALLOC_ARENA_MAX=2
 COPY --from=deps /app/node_modules ./node_modules
 # The checkout (.dockerignore keeps out the rest): the compiled service reads package.json ("type":
 # "module"; it also marks the root config/default.yaml, the ward outlines and dist/web are found
@@ -49,4 +52,4 @@ VOLUME /data
 EXPOSE 8080 1883
 # node itself is PID 1's child under `init: true` (docker-compose.yml) and gets SIGTERM from
 # `docker stop`, so it shuts down gracefully.
-CMD ["node", "dist/services/main.js"]
+CMD ["node", "--max-semi-space-size=1", "dist/services/main.js"]

@@ -11,6 +11,7 @@
  *          --duration S (fleet measuring window)   --detect-devices N   --rates 2000,5000,…
  *          --step S (seconds per throughput step)   --quick
  *          --runtime compiled|tsx (issue #15; default compiled)   --ward-devices N   --startup-runs N
+ *          --service-flags production|none (issue #15; default production: scripts/lib/service.sh)
  *
  * Fleet, storm and api share one fleet per system (provision, connect, steady load, then the API
  * requests, then the storm); throughput and detection start their own. Every system is started
@@ -33,6 +34,7 @@ import {
   ROOT_DIR,
   type Runtime,
   type System,
+  serviceRuntime,
   startMosquittoPipeline,
   startWardwatch,
   type WardwatchSystem,
@@ -90,6 +92,14 @@ for (const s of SYSTEMS)
 const RUNTIME = (opt('runtime') ?? 'compiled') as Runtime;
 if (RUNTIME !== 'compiled' && RUNTIME !== 'tsx')
   throw new Error(`unknown runtime '${RUNTIME}' (compiled, tsx)`);
+/**
+ * `--service-flags production|none` (issue #15): the compiled service runs with production's node
+ * flags and MALLOC_ARENA_MAX (scripts/lib/service.sh) unless `none` (to measure what they do).
+ */
+const SERVICE_FLAGS = opt('service-flags') ?? process.env.BENCH_SERVICE_FLAGS ?? 'production';
+if (SERVICE_FLAGS !== 'production' && SERVICE_FLAGS !== 'none')
+  throw new Error(`unknown --service-flags '${SERVICE_FLAGS}' (production, none)`);
+process.env.BENCH_SERVICE_FLAGS = SERVICE_FLAGS;
 /** The ward scenario's fleet (issue #15: a Raspberry Pi 4-class ward box). */
 const WARD_DEVICES = Number(opt('ward-devices') ?? 1000);
 /** Starts per (runtime, data set) in the startup scenario. */
@@ -168,6 +178,7 @@ function machine() {
     packages,
     date: new Date().toISOString(),
     fdLimit: FD_LIMIT,
+    serviceRuntime: RUNTIME === 'compiled' ? serviceRuntime() : null,
   };
 }
 

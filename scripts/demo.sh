@@ -18,6 +18,8 @@ WW_SCRIPT_NAME=demo
 . scripts/lib/influxd.sh
 # shellcheck source=scripts/lib/build.sh
 . scripts/lib/build.sh
+# shellcheck source=scripts/lib/service.sh
+. scripts/lib/service.sh
 
 [ "${1:-}" = -- ] && shift
 ww_install_traps
@@ -127,7 +129,8 @@ done
 
 # --- the service -------------------------------------------------------------------------------
 ww_info "starting wardwatch (log: $service_log)"
-ww_start_detached "$service_log" node dist/services/main.js
+# Issue #15: node's flags and malloc setting of production (scripts/lib/service.sh).
+ww_start_detached "$service_log" "${WW_SERVICE_CMD[@]}"
 service_pid=$WW_PID
 ww_track_pid "$pids_file" "$service_pid" dist/services/main.js
 ww_on_exit "ww_stop_pid $service_pid wardwatch 20"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm start`: install npm dependencies if needed, compile the service into dist/ when it is
 # missing or older than the sources (issue #15), make sure an InfluxDB runs (a project-local
-# influxd unless WARDWATCH_INFLUX_URL is set), then run `node dist/services/main.js` in the foreground.
+# influxd unless WARDWATCH_INFLUX_URL is set), then run `node dist/services/main.js` in the foreground
+# (with scripts/lib/service.sh's node flags and malloc setting).
 # Configuration: WARDWATCH_* environment variables (config/README.md). Ctrl-C stops the service,
 # then the influxd this script started.
 set -euo pipefail
@@ -15,6 +16,8 @@ WW_SCRIPT_NAME=start
 . scripts/lib/influxd.sh
 # shellcheck source=scripts/lib/build.sh
 . scripts/lib/build.sh
+# shellcheck source=scripts/lib/service.sh
+. scripts/lib/service.sh
 
 ww_install_traps
 # Issue #13: the broker's connection cap follows the open-file limit (docs/operations.md).
@@ -36,9 +39,9 @@ ensure_influx
 # Not `exec`: this shell must outlive the service to stop influxd afterwards. The service gets
 # its own process group, so a Ctrl-C reaches it once, forwarded here, not twice.
 if command -v setsid >/dev/null 2>&1; then
-  setsid node dist/services/main.js "$@" &
+  setsid "${WW_SERVICE_CMD[@]}" "$@" &
 else
-  node dist/services/main.js "$@" &
+  "${WW_SERVICE_CMD[@]}" "$@" &
 fi
 service=$!
 ww_track_pid "$pids_file" "$service" dist/services/main.js

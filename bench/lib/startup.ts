@@ -16,7 +16,7 @@ import { stringify as toYaml } from 'yaml';
 import { provisionFleet } from '../../devices/simulator/provision.ts';
 import { loadWard } from '../../devices/simulator/ward.ts';
 import { cpuSeconds, freePort, pct, round, rssBytes, sleep, stopChild, track, trackDir } from './proc.ts';
-import { ROOT_DIR, type Runtime, serviceArgs } from './systems.ts';
+import { ROOT_DIR, type Runtime, serviceArgs, serviceEnv } from './systems.ts';
 
 const ADMIN_PASSWORD = 'bench-admin-password';
 /** How long after serving the idle RSS is read (timers, lazy caches and the first GC settle). */
@@ -94,6 +94,7 @@ export async function timeStart(
       cwd: ROOT_DIR,
       env: {
         ...process.env,
+        ...serviceEnv(runtime),
         WARDWATCH_CONFIG: configFile,
         WARDWATCH_INFLUX_URL: '',
         WARDWATCH_LOG_LEVEL: '',
@@ -149,6 +150,7 @@ export async function demoWardDataDir(parent: string, influxUrl: string): Promis
       cwd: ROOT_DIR,
       env: {
         ...process.env,
+        ...serviceEnv('compiled'),
         WARDWATCH_CONFIG: configFile,
         WARDWATCH_INFLUX_URL: '',
         WARDWATCH_LOG_LEVEL: '',

@@ -7,7 +7,7 @@
  * - the Mosquitto pipeline: stock `mosquitto` (anonymous on 127.0.0.1, no persistence, no queue
  *   limits) + bench/baseline/forwarder.ts.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,8 +35,43 @@ export interface DeviceSpec {
  * sources through tsx's loader, as the tests run it.
  */
 export type Runtime = 'compiled' | 'tsx';
+
+/**
+ * Production's node flags and malloc setting (issue #15), read from scripts/lib/service.sh, where
+ * `npm start` and the demo take them (the Dockerfile repeats them): the compiled service under
+ * test runs as production runs it. `BENCH_SERVICE_FLAGS=none` (`--service-flags none`) leaves
+ * them out, to measure what they cost or save.
+ */
+export interface ServiceRuntime {
+  nodeFlags: string[];
+  env: Record<string, string>;
+}
+let productionRuntime: ServiceRuntime | null = null;
+export function serviceRuntime(): ServiceRuntime {
+  if (process.env.BENCH_SERVICE_FLAGS === 'none') return { nodeFlags: [], env: {} };
+  if (!productionRuntime) {
+    const out = execFileSync(
+      'bash',
+      [
+        '-c',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: bash, not a template
+        '. scripts/lib/service.sh && printf "%s\\n" "$WW_SERVICE_MALLOC_ARENA_MAX" "${WW_SERVICE_NODE_FLAGS[@]}"',
+      ],
+      { cwd: ROOT_DIR, encoding: 'utf8', env: { ...process.env, MALLOC_ARENA_MAX: '' } },
+    );
+    const [arenas, ...nodeFlags] = out.trim().split('\n');
+    productionRuntime = { nodeFlags, env: arenas ? { MALLOC_ARENA_MAX: arenas } : {} };
+  }
+  return productionRuntime;
+}
+
 export const serviceArgs = (runtime: Runtime): string[] =>
-  runtime === 'compiled' ? ['dist/services/main.js'] : ['--import', 'tsx', 'services/main.ts'];
+  runtime === 'compiled'
+    ? [...serviceRuntime().nodeFlags, 'dist/services/main.js']
+    : ['--import', 'tsx', 'services/main.ts'];
+/** The environment of the service under test: the caller's, with production's malloc setting. */
+export const serviceEnv = (runtime: Runtime): Record<string, string> =>
+  runtime === 'compiled' ? serviceRuntime().env : {};
 
 export interface System {
   name: 'wardwatch' | 'mosquitto';
@@ -123,6 +158,7 @@ export async function startWardwatch(
         cwd: ROOT_DIR,
         env: {
           ...process.env,
+          ...serviceEnv(runtime),
           WARDWATCH_CONFIG: configFile,
           WARDWATCH_INFLUX_URL: '',
           WARDWATCH_LOG_LEVEL: '',

@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { OutgoingMessage } from '../types.ts';
 import { DeliveryError, type NotificationProvider } from './provider.ts';
 
@@ -6,10 +6,12 @@ import { DeliveryError, type NotificationProvider } from './provider.ts';
  * E-mail over SMTP with nodemailer; recipients are addresses. The Message-ID derives from the
  * idempotency key, so a message re-sent after a crash threads as the same one in mail clients.
  * SMTP 5xx (mailbox unknown, relay denied) fails at once; 4xx and network errors are retried.
+ * nodemailer is imported on the first message (issue #15): ~3 MiB of heap a service without an
+ * e-mail channel, or whose channels have sent nothing yet, does not hold.
  */
 export class EmailProvider implements NotificationProvider {
   readonly type = 'email' as const;
-  private readonly transport: Transporter;
+  private transport: Promise<Transporter> | null = null;
   constructor(
     private readonly opts: {
       host: string;
@@ -20,21 +22,28 @@ export class EmailProvider implements NotificationProvider {
       from: string;
       timeoutMs: number;
     },
-  ) {
-    this.transport = nodemailer.createTransport({
-      host: opts.host,
-      port: opts.port,
-      secure: opts.secure,
-      auth: opts.username ? { user: opts.username, pass: opts.password ?? '' } : undefined,
-      connectionTimeout: opts.timeoutMs,
-      greetingTimeout: opts.timeoutMs,
-      socketTimeout: opts.timeoutMs,
-    });
+  ) {}
+
+  private connect(): Promise<Transporter> {
+    const { opts } = this;
+    this.transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({
+        host: opts.host,
+        port: opts.port,
+        secure: opts.secure,
+        auth: opts.username ? { user: opts.username, pass: opts.password ?? '' } : undefined,
+        connectionTimeout: opts.timeoutMs,
+        greetingTimeout: opts.timeoutMs,
+        socketTimeout: opts.timeoutMs,
+      }),
+    );
+    return this.transport;
   }
 
   async send(recipient: string, message: OutgoingMessage) {
     try {
-      const info = await this.transport.sendMail({
+      const transport = await this.connect();
+      const info = await transport.sendMail({
         from: this.opts.from,
         to: recipient,
         subject: message.subject,
@@ -54,6 +63,10 @@ export class EmailProvider implements NotificationProvider {
   }
 
   close() {
-    this.transport.close();
+    // A transport still being created is closed once it is there; none was made: nothing to do.
+    void this.transport?.then(
+      (t) => t.close(),
+      () => undefined, // the import failed: send() reported it
+    );
   }
 }

@@ -22,6 +22,9 @@ export function createAssigner(deps: {
       .list()
       .filter((u) => u.role === 'technician' && (u.wards.length === 0 || u.wards.includes(ward)))
       .map((u) => u.username);
+    // Issue #15: nobody to pick means no rotation to read or move (the same null), so a storm in a
+    // ward without technicians does not pay a savepoint and a look-up per alert.
+    if (techs.length === 0) return null;
     return rotation.advanceNow(ward, (last) => nextInTurn(techs, last));
   };
 }

@@ -18,7 +18,7 @@ import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts'
 import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
-import { type ClusterEdge, createClusterEdge } from './cluster/edge-node.ts';
+import type { ClusterEdge } from './cluster/edge-node.ts';
 import type { NodeBridge } from './cluster/node-bridge.ts';
 import { nodeBridgeSettings } from './cluster/node-bridge-settings.ts';
 import { EventBus } from './core/bus.ts';
@@ -232,7 +232,12 @@ export async function createWardwatch(
   // and the append. Off (null) in one process: ingest is called directly, as before.
   const clusterEdge =
     config.cluster.enabled && config.cluster.roles.includes('edge') && opts.edgeFeed !== false
-      ? createClusterEdge({ config, devices, log: log.child({ feature: 'edge-feed' }) })
+      ? // Issue #15: imported only on an edge, so one process never loads the Redis client (~4 MiB of heap).
+        (await import('./cluster/edge-node.ts')).createClusterEdge({
+          config,
+          devices,
+          log: log.child({ feature: 'edge-feed' }),
+        })
       : null;
   const ingest = createIngest({
     config,

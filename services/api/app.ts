@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyError,
@@ -16,6 +15,7 @@ import { authenticate } from './access.ts';
 import { auditHook, auditRoutes } from './audit.ts';
 import type { ApiDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { lazySwaggerUi } from './lazy-docs.ts';
 import { lazySchemaController } from './lazy-serializer.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { loginRoute, sessionRoutes } from './routes/auth.ts';
@@ -260,7 +260,8 @@ export async function buildHttpServer(deps: ApiDeps): Promise<FastifyInstance> {
       ],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Issue #15: the UI is built on the first GET /docs (services/api/lazy-docs.ts).
+  await app.register(lazySwaggerUi('/docs'));
 
   await app.register(healthRoutes, { deps });
   await app.register(metricsRoute, { deps });

@@ -1,5 +1,4 @@
 import type { Static } from '@sinclair/typebox';
-import { parse as parseCsv } from 'csv-parse/sync';
 import type { FastifyBaseLogger } from 'fastify';
 import { badRequest, type ErrorCode, WwError } from '../core/errors.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
@@ -75,8 +74,16 @@ function csvRecordToDevice(record: Record<string, string | undefined>): Row {
   return { ok: true, value: out };
 }
 
+/** csv-parse, imported on the first CSV import (issue #15: a ward rarely imports; ~0.4 MiB of heap). */
+let csvParser: Promise<typeof import('csv-parse/sync').parse> | null = null;
+const loadCsvParser = () => {
+  csvParser ??= import('csv-parse/sync').then((m) => m.parse);
+  return csvParser;
+};
+
 /** Parses a CSV body into rows. Header problems and broken CSV fail the whole request (400). */
-export function csvRows(text: string): Row[] {
+export async function csvRows(text: string): Promise<Row[]> {
+  const parseCsv = await loadCsvParser();
   let records: Array<Record<string, string | undefined>>;
   try {
     records = parseCsv(text, {

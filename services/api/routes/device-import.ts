@@ -48,7 +48,7 @@ export const deviceImportRoute: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
       const isCsv = (request.headers['content-type'] ?? '').toLowerCase().startsWith('text/csv');
       const body = request.body;
       if (typeof body === 'string' && !isCsv) throw badRequest('body: expected a JSON array or text/csv');
-      const rows = typeof body === 'string' ? csvRows(body) : jsonRows(body);
+      const rows = typeof body === 'string' ? await csvRows(body) : jsonRows(body);
       const result = await importDevices(rows, {
         registry: deps.devices,
         mayCreateIn: (ward) => canSeeWard(user, ward),

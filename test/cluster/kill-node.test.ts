@@ -36,6 +36,14 @@ describe(`cluster of ${NODES} node processes, ${DEVICES} devices: kill -9 one no
   let failed = false;
 
   beforeAll(async () => {
+    try {
+      await setUp();
+    } catch (err) {
+      failed = true; // keep the node logs
+      throw err;
+    }
+  });
+  const setUp = async () => {
     cluster = await startCluster({
       influxBaseUrl: inject('influxUrl'),
       postgresServerUrl: inject('postgresUrl'),
@@ -77,7 +85,7 @@ describe(`cluster of ${NODES} node processes, ${DEVICES} devices: kill -9 one no
     fleet = createFleet({ devices, urls: cluster.nodes.map((n) => n.mqttUrl), periodMs: PERIOD_MS });
     await fleet.connect(PHASE_TIMEOUT_MS);
     fleet.publish();
-  });
+  };
 
   afterAll(async () => {
     fleet?.close();

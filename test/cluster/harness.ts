@@ -36,6 +36,8 @@ export interface ClusterNode {
   healthz(): Promise<NodeHealth>;
   /** An admin API call (a token per node process, taken at its first call). */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** A sample of GET /metrics (Prometheus text; a metric without labels), NaN when absent. */
+  metric(name: string): Promise<number>;
   /** The last `chars` of the log file. */
   logTail(chars?: number): string;
 }
@@ -180,6 +182,15 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         });
         const text = await res.text();
         return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+      },
+      async metric(name: string) {
+        const res = await fetch(`${httpUrl}/metrics`, {
+          headers: { authorization: `Bearer ${await token()}` },
+        });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`${spec.nodeId}: GET /metrics ${res.status} ${text}`);
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
       },
       logTail(chars = 4_000) {
         try {

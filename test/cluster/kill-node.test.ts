@@ -1,8 +1,9 @@
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../helpers/app.ts';
 import { feedProblems, influxProblems } from './checks.ts';
 import { createFleet, type DeviceState, type Fleet, type FleetDevice } from './fleet.ts';
-import { type Cluster, startCluster } from './harness.ts';
+import { type Cluster, type ClusterNode, startCluster } from './harness.ts';
 
 /**
  * Issue #14, the loopback cluster: three wardwatch node processes in cluster mode (edge, core and
@@ -111,13 +112,40 @@ describe(`cluster of ${NODES} node processes, ${DEVICES} devices: kill -9 one no
       try {
         await until((d) => d.acked.length >= 2, 'every device acknowledged twice');
 
-        const ackedAtKill = new Map(fleet.devices.map((d) => [d.id, d.acked.length]));
         const victims = fleet.devices.filter((d) => d.node === VICTIM).map((d) => d.id);
+        const victimSet = new Set(victims);
         expect(victims.length).toBeGreaterThanOrEqual(Math.floor(DEVICES / NODES));
-        expect(await cluster.kill9(VICTIM)).toBe('signal 9');
+        // The kill must find heartbeats stored on the victim (its write-ahead log fsynced) whose
+        // PUBACK is still held for the feed append, not leave that to chance: Redis holds writes,
+        // so every device's next heartbeat is stored and waits there (edge-feed.ts `awaitingFeed`).
+        // Those are replayed from the victim's log at its restart AND sent again by their devices
+        // to other nodes: twice in InfluxDB unless the point is idempotent; and an edge that
+        // acknowledged before the append would leave acknowledged seqs off the feed.
+        const redis = createClient({ url: cluster.redisUrl });
+        redis.on('error', () => undefined);
+        await redis.connect();
+        let heldAtKill: Array<{ id: string; seq: number }>;
+        let ackedAtKill: Map<string, number>;
+        await redis.sendCommand(['CLIENT', 'PAUSE', String(PHASE_TIMEOUT_MS), 'WRITE']);
+        try {
+          const victimNode = cluster.nodes[VICTIM] as ClusterNode;
+          await waitFor(
+            async () => (await victimNode.metric('wardwatch_feed_awaiting_acks')) >= victims.length / 2,
+            "half the victim's devices with a heartbeat stored and held for the feed",
+            PHASE_TIMEOUT_MS,
+          );
+          expect(await cluster.kill9(VICTIM)).toBe('signal 9');
+          ackedAtKill = new Map(fleet.devices.map((d) => [d.id, d.acked.length]));
+          heldAtKill = fleet.devices
+            .filter((d) => victimSet.has(d.id) && d.inFlight)
+            .map((d) => ({ id: d.id, seq: d.inFlight?.seq as number }));
+        } finally {
+          await redis.sendCommand(['CLIENT', 'UNPAUSE']);
+          redis.destroy();
+        }
+        expect(heldAtKill.length).toBeGreaterThanOrEqual(victims.length / 2);
 
         // Its devices moved to the other nodes and are acknowledged there; the others kept going.
-        const victimSet = new Set(victims);
         await until(
           (d) =>
             d.acked.length >= (ackedAtKill.get(d.id) ?? 0) + 2 &&
@@ -127,6 +155,9 @@ describe(`cluster of ${NODES} node processes, ${DEVICES} devices: kill -9 one no
         for (const id of victims) {
           expect(fleet.devices.find((d) => d.id === id)?.moves).toBeGreaterThan(0);
         }
+        // What the killed node held was sent again and acknowledged elsewhere.
+        const byId = new Map(fleet.devices.map((d) => [d.id, d]));
+        expect(heldAtKill.filter((h) => !byId.get(h.id)?.acked.includes(h.seq))).toEqual([]);
 
         // Started again on its data dir: its write-ahead log goes to InfluxDB.
         await cluster.restart(VICTIM);

@@ -2,8 +2,9 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from '../helpers/app.ts';
 import { feedProblems, influxProblems } from './checks.ts';
-import { createFleet, type DeviceState, type Fleet, type FleetDevice } from './fleet.ts';
+import { createFleet, type DeviceState, type Fleet } from './fleet.ts';
 import { type Cluster, type ClusterNode, startCluster } from './harness.ts';
+import { type DeviceRow, registerDevices } from './provision.ts';
 
 /**
  * Issue #14, the loopback cluster: three wardwatch node processes in cluster mode (edge, core and
@@ -54,9 +55,8 @@ describe(`cluster of ${NODES} node processes, ${DEVICES} devices: kill -9 one no
         cluster: { feedMaxLenPerPartition: 1_000_000 },
       },
     });
-    // Until devices live in PostgreSQL, each node has its own registry: every device is registered
-    // on every node (one bulk import each) and has a secret per node.
-    const rows = Array.from({ length: DEVICES }, (_, i) => ({
+    // Until devices live in PostgreSQL every node has its own registry and secrets (provision.ts).
+    const rows: DeviceRow[] = Array.from({ length: DEVICES }, (_, i) => ({
       id: `cl-${i}`,
       kind: 'camera',
       ward: 'binh-ngoc',
@@ -66,23 +66,7 @@ describe(`cluster of ${NODES} node processes, ${DEVICES} devices: kill -9 one no
       // Spread over many partitions (a device's partition follows its power zone).
       powerZone: `zone-${i % 40}`,
     }));
-    const secretsByNode = await Promise.all(
-      cluster.nodes.map(async (node) => {
-        const res = await node.api<{ created: number; results: Array<{ id: string; secret?: string }> }>(
-          'POST',
-          '/api/v1/devices/import',
-          rows,
-        );
-        if (res.status !== 200 || res.body.created !== DEVICES) {
-          throw new Error(`${node.nodeId}: import ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
-        }
-        return new Map(res.body.results.map((r) => [r.id, r.secret as string]));
-      }),
-    );
-    const devices: FleetDevice[] = rows.map((r) => ({
-      id: r.id,
-      secrets: secretsByNode.map((m) => m.get(r.id) as string),
-    }));
+    const devices = await registerDevices(cluster, rows);
     fleet = createFleet({ devices, urls: cluster.nodes.map((n) => n.mqttUrl), periodMs: PERIOD_MS });
     await fleet.connect(PHASE_TIMEOUT_MS);
     fleet.publish();

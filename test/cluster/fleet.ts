@@ -28,7 +28,7 @@ export interface DeviceState {
   readonly acked: number[];
   /** The heartbeat sent and not yet acknowledged. */
   inFlight: { seq: number; payload: string } | null;
-  /** Connections after the first (each one to another node). */
+  /** Connection attempts after the first (each to the next node), since the load started. */
   moves: number;
   /** acked.length when the current connection was made: later PUBACKs came through it. */
   ackedBeforeConnection: number;

@@ -1,0 +1,262 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ADMIN_PASSWORD } from '../helpers/app.ts';
+import { freePort, uniqueDatabaseName } from '../helpers/influxd.ts';
+import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.ts';
+import { type RedisInstance, startRedis } from '../helpers/redis.ts';
+import {
+  type NodeSpec,
+  type RunningNode,
+  STARTUP_TIMEOUT_MS,
+  spawnNode,
+  writeNodeConfig,
+} from './node-process.ts';
+
+/**
+ * The loopback cluster of issue #14 (docs/cluster.md, `npm run test:cluster`): a private
+ * redis-server, a database of its own on the run's PostgreSQL and InfluxDB (test/global-setup.ts),
+ * and N wardwatch node processes on 127.0.0.1 in cluster mode, each with its own data dir, ports and
+ * log file. A node can be killed with SIGKILL and started again on the same data dir and ports.
+ *
+ * What a later check needs is here, whatever it checks: `redisUrl` (the feed, sessions),
+ * `postgresUrl` (ownership, the stores), `influxDatabase`, each node's `api` and `healthz`, and
+ * `logTail` for failure messages. A test adds its own assertions on top; the harness asserts nothing.
+ */
+export interface ClusterNode {
+  readonly index: number;
+  readonly nodeId: string;
+  readonly httpUrl: string;
+  readonly mqttUrl: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  /** The running process, or null after kill9()/stop() until restart(). */
+  process(): RunningNode | null;
+  /** GET /healthz's body (the node must be up). */
+  healthz(): Promise<NodeHealth>;
+  /** An admin API call (a token per node process, taken at its first call). */
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** A sample of GET /metrics (Prometheus text; a metric without labels), NaN when absent. */
+  metric(name: string): Promise<number>;
+  /** The last `chars` of the log file. */
+  logTail(chars?: number): string;
+}
+
+export interface NodeHealth {
+  status: 'ok' | 'degraded';
+  mqtt: { clients: number };
+  influx: 'up' | 'down';
+  spooledPoints: number;
+}
+
+export interface ClusterOptions {
+  /** Base URL of the run's influxd (inject('influxUrl')). */
+  influxBaseUrl: string;
+  /** Superuser URL of the run's PostgreSQL (inject('postgresUrl')). */
+  postgresServerUrl: string;
+  nodes: number;
+  roles?: readonly ('edge' | 'core' | 'api')[];
+  partitions?: number;
+  /** Merged into every node's config file. */
+  config?: Record<string, unknown>;
+  /** Where the node logs go (kept after a failure); default test-output/cluster/<run>. */
+  logDir?: string;
+}
+
+export interface Cluster {
+  readonly nodes: readonly ClusterNode[];
+  readonly redis: RedisInstance;
+  readonly redisUrl: string;
+  readonly postgresUrl: string;
+  readonly influxBaseUrl: string;
+  readonly influxDatabase: string;
+  readonly logDir: string;
+  /** `kill -9` node i; resolves once the process is gone. */
+  kill9(i: number): Promise<string>;
+  /** Starts node i again on its data dir and ports; resolves once its /healthz answers. */
+  restart(i: number): Promise<void>;
+  /** Node i's data dir, logs and where every node's log file is, for failure messages. */
+  describe(): string;
+  /** Stops every node (SIGTERM), Redis, drops the databases. Logs stay when `keepLogs`. */
+  stop(opts?: { keepLogs?: boolean }): Promise<void>;
+}
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+/** InfluxQL that changes something (CREATE/DROP DATABASE): InfluxDB 1.x wants a POST. */
+async function influxAdmin(baseUrl: string, q: string): Promise<void> {
+  const res = await fetch(`${baseUrl}/query?${new URLSearchParams({ q })}`, { method: 'POST' });
+  const text = await res.text();
+  if (res.status !== 200 || text.includes('"error"')) throw new Error(`${q}: ${res.status} ${text}`);
+}
+
+async function waitHealthy(node: ClusterNode, proc: RunningNode): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    const exit = proc.exitInfo();
+    if (exit) throw new Error(`${node.nodeId} exited during start-up (${exit}):\n${node.logTail()}`);
+    try {
+      const res = await fetch(`${node.httpUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${node.nodeId}: no /healthz within ${STARTUP_TIMEOUT_MS} ms:\n${node.logTail()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+  const logDir = opts.logDir ?? join(repoRoot, 'test-output', 'cluster', runId);
+  mkdirSync(logDir, { recursive: true });
+  const baseDir = mkdtempSync(join(tmpdir(), 'ww-cluster-'));
+  const influxDatabase = uniqueDatabaseName('cluster');
+  const redis = await startRedis();
+  const postgresUrl = await createTestDatabase(opts.postgresServerUrl, 'cluster');
+  // The nodes make the InfluxDB database themselves; this lets the checks query before any write.
+  await influxAdmin(opts.influxBaseUrl, `CREATE DATABASE ${influxDatabase}`);
+
+  const specs: NodeSpec[] = [];
+  for (let i = 0; i < opts.nodes; i++) {
+    const nodeId = `node-${i + 1}`;
+    const dataDir = join(baseDir, nodeId);
+    mkdirSync(dataDir, { recursive: true });
+    specs.push({
+      nodeId,
+      dataDir,
+      logFile: join(logDir, `${nodeId}.log`),
+      httpPort: await freePort(),
+      mqttPort: await freePort(),
+      influxUrl: `${opts.influxBaseUrl}/${influxDatabase}`,
+      redisUrl: redis.url,
+      postgresUrl,
+      roles: opts.roles ?? ['edge', 'core', 'api'],
+      partitions: opts.partitions ?? 64,
+      config: opts.config,
+    });
+  }
+  const configFiles = specs.map(writeNodeConfig);
+  const procs: Array<RunningNode | null> = specs.map(() => null);
+  const tokens: Array<string | null> = specs.map(() => null);
+
+  const nodes: ClusterNode[] = specs.map((spec, index) => {
+    const httpUrl = `http://127.0.0.1:${spec.httpPort}`;
+    const token = async () => {
+      const cached = tokens[index];
+      if (cached) return cached;
+      const res = await fetch(`${httpUrl}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+      });
+      if (res.status !== 200)
+        throw new Error(`${spec.nodeId}: admin login ${res.status} ${await res.text()}`);
+      const fresh = ((await res.json()) as { token: string }).token;
+      tokens[index] = fresh;
+      return fresh;
+    };
+    return {
+      index,
+      nodeId: spec.nodeId,
+      httpUrl,
+      mqttUrl: `mqtt://127.0.0.1:${spec.mqttPort}`,
+      dataDir: spec.dataDir,
+      logFile: spec.logFile,
+      process: () => procs[index] ?? null,
+      async healthz() {
+        const res = await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(5_000) });
+        return (await res.json()) as NodeHealth;
+      },
+      async api<T>(method: string, path: string, body?: unknown) {
+        const res = await fetch(`${httpUrl}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${await token()}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await res.text();
+        return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+      },
+      async metric(name: string) {
+        const res = await fetch(`${httpUrl}/metrics`, {
+          headers: { authorization: `Bearer ${await token()}` },
+        });
+        const text = await res.text();
+        if (res.status !== 200) throw new Error(`${spec.nodeId}: GET /metrics ${res.status} ${text}`);
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
+      },
+      logTail(chars = 4_000) {
+        try {
+          return readFileSync(spec.logFile, 'utf8').slice(-chars);
+        } catch {
+          return '(no log)';
+        }
+      },
+    };
+  });
+
+  const startNode = async (i: number) => {
+    const spec = specs[i] as NodeSpec;
+    const proc = await spawnNode(spec, configFiles[i] as string);
+    procs[i] = proc;
+    tokens[i] = null; // tokens live in the node's SQLite, which survives; a new login is cheap anyway
+    await waitHealthy(nodes[i] as ClusterNode, proc);
+  };
+
+  const stopAll = async () => {
+    await Promise.all(
+      procs.map(async (p, i) => {
+        await p?.stop();
+        procs[i] = null;
+      }),
+    );
+  };
+
+  const cluster: Cluster = {
+    nodes,
+    redis,
+    redisUrl: redis.url,
+    postgresUrl,
+    influxBaseUrl: opts.influxBaseUrl,
+    influxDatabase,
+    logDir,
+    async kill9(i) {
+      const p = procs[i];
+      if (!p) throw new Error(`node ${i} is not running`);
+      const info = await p.kill9();
+      procs[i] = null;
+      return info;
+    },
+    async restart(i) {
+      if (procs[i]) throw new Error(`node ${i} is still running`);
+      await startNode(i);
+    },
+    describe() {
+      return `cluster logs: ${logDir} (${nodes.map((n) => n.nodeId).join(', ')}); redis ${redis.url}; influx database ${influxDatabase}`;
+    },
+    async stop({ keepLogs = false } = {}) {
+      await stopAll();
+      await redis.destroy();
+      await dropTestDatabase(postgresUrl).catch(() => undefined);
+      await influxAdmin(opts.influxBaseUrl, `DROP DATABASE ${influxDatabase}`).catch(() => undefined);
+      rmSync(baseDir, { recursive: true, force: true });
+      if (!keepLogs) rmSync(logDir, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    // Together: start-up is mostly tsx compiling, which the OS spreads over the cores.
+    await Promise.all(specs.map((_, i) => startNode(i)));
+  } catch (err) {
+    await cluster.stop({ keepLogs: true }).catch(() => undefined);
+    throw new Error(`${String(err)}\n(${cluster.describe()})`);
+  }
+  return cluster;
+}

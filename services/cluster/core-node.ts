@@ -437,7 +437,11 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
   return {
     ownership,
     owns: (deviceId) => active.has(partitionOfDevice(deviceId)),
-    paused: (deviceId) => active.get(partitionOfDevice(deviceId))?.health !== 'healthy',
+    // Only owned partitions pause; another node's devices are liveness's `owns` filter's to refuse.
+    paused: (deviceId) => {
+      const o = active.get(partitionOfDevice(deviceId));
+      return o !== undefined && o.health !== 'healthy';
+    },
     bind(t) {
       targets = t;
     },

@@ -155,7 +155,12 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
     expect(killed.rowCount).toBe(1);
     await waitFor(() => core(b).ownership.owned().size === 0, 'B fenced');
     expect(core(b).owns('cam-b2')).toBe(false);
+    // The checkpoint's deadline (t0 + timeout) passes while nobody owns the partition: B forgot it.
+    await jumpTo(t0 + TIMEOUT_MS + 1_000);
+    expect(opened.b).not.toContain('cam-b2');
 
+    // A takes it with that deadline already due: paused until the replay has caught up, which
+    // moves it to t1 + timeout (an entry's receivedAt, not the replay's time).
     await core(a).ownership.tick();
     expect(core(a).ownership.owned().size).toBe(PARTITIONS);
     await waitFor(() => healthy(a), 'A caught up with the taken partitions');
@@ -163,8 +168,7 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
     // From the checkpoint: cam-b1 was already offline (its alert is B's), so nothing new for it.
     expect(a.app.liveness.stateOf('cam-b1')).toBe('offline');
 
-    // The checkpoint's deadline (t0 + timeout) has passed; the replayed one (t1 + timeout) has not.
-    await jumpTo(t0 + TIMEOUT_MS + 1_000);
+    await settled();
     expect(opened.a).not.toContain('cam-b2');
     expect(a.app.liveness.stateOf('cam-b2')).toBe('online');
 

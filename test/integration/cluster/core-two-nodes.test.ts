@@ -78,7 +78,7 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
     a.connectDevice(id, secret, { will: undefined }); // silence is what is judged, not a will
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await startRedis({ appendOnly: true }); // the outage test restarts it: streams stay
     pgUrl = await createTestDatabase(inject('postgresUrl'), 'core');
     admin = new pg.Client({ connectionString: pgUrl });
     await admin.connect();
@@ -119,7 +119,7 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
     cam.end(true);
 
     const deadline = lastSeenAt + TIMEOUT_MS;
-    await jumpTo(deadline - 1_000);
+    await jumpTo(deadline - 5_000); // margins of seconds: a busy machine's stalls move real time too
     expect(b.app.liveness.stateOf('cam-b1')).toBe('online');
     expect(opened.b).not.toContain('cam-b1');
 
@@ -179,5 +179,49 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
     expect(opened.a.filter((id) => id === 'cam-b2')).toEqual(['cam-b2']);
     expect(opened.a).not.toContain('cam-b1');
     expect(opened.b).not.toContain('cam-b2');
+  });
+
+  it('Redis down: the partition’s deadlines pause (no false offline); back, each device gets a full timeout', async () => {
+    // A owns every partition now (the test before).
+    const p = core(a).partitionOf('cam-b1');
+    const secret = await register('cam-o1', wardIn(p, 2));
+    const cam = await connect('cam-o1', secret);
+    await publish(cam, T('cam-o1', 'heartbeat'), JSON.stringify({ seq: 1 }));
+    await waitFor(() => a.app.liveness.stateOf('cam-o1') === 'online', 'cam-o1 online on A');
+    const t0 = a.app.liveness.getStatus('cam-o1').lastSeenAt as number;
+
+    await redis.stop();
+    try {
+      await waitFor(() => core(a).partition(p)?.health === 'outage', 'A sees its feed down');
+      // Its deadline passes during the outage (its heartbeats could not reach the core): held.
+      await jumpTo(t0 + TIMEOUT_MS + 1_000);
+      expect(a.app.liveness.stateOf('cam-o1')).toBe('online');
+      expect(opened.a).not.toContain('cam-o1');
+    } finally {
+      await redis.start();
+    }
+    let back = 0; // at most when the grace began (taken before the check that resumed)
+    await waitFor(async () => {
+      back = clock.now();
+      await core(a).checkHealth();
+      return core(a).partition(p)?.health === 'healthy';
+    }, 'A’s feed healthy again');
+    await settled();
+    expect(opened.a).not.toContain('cam-o1');
+    // The device is heard from again within a timeout of the feed's return: never offline.
+    await waitFor(() => a.app.clusterEdge?.feedConnected(), 'A’s edge reconnected');
+    await jumpTo(back + TIMEOUT_MS - 5_000);
+    expect(opened.a).not.toContain('cam-o1');
+    await publish(cam, T('cam-o1', 'heartbeat'), JSON.stringify({ seq: 2 }));
+    await waitFor(() => (a.app.liveness.getStatus('cam-o1').lastSeenAt as number) > t0, 'A saw seq 2');
+    const t1 = a.app.liveness.getStatus('cam-o1').lastSeenAt as number;
+    cam.end(true);
+    await jumpTo(back + TIMEOUT_MS + 1_000);
+    expect(opened.a).not.toContain('cam-o1');
+    // Silent from then on: one alert at its own deadline.
+    await jumpTo(t1 + TIMEOUT_MS + 1_000);
+    await waitFor(() => a.app.alerts.findUnresolved('cam-o1', 'device_offline'), 'A’s alert');
+    expect(a.app.alerts.findUnresolved('cam-o1', 'device_offline')?.openedAt).toBe(t1 + TIMEOUT_MS);
+    expect(opened.a.filter((id) => id === 'cam-o1')).toEqual(['cam-o1']);
   });
 });

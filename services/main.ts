@@ -101,8 +101,8 @@ export async function createWardwatch(
     clock?: Clock;
     /**
      * Issue #14, for tests of the pub/sub parts only: false keeps a clustered edge's messages on
-     * this node's own liveness and rules instead of the feed (nothing reads the feed back into a
-     * core yet; docs/cluster.md "Not built yet"). Default true.
+     * this node's own liveness and rules instead of the feed (for nodes without the core role,
+     * which would otherwise judge nothing). Default true.
      */
     edgeFeed?: boolean;
   } = {},

@@ -49,7 +49,7 @@ describe('two nodes in cluster mode (issue #14)', () => {
         cluster: { ...config.cluster, enabled: true, roles: ['edge', 'api'], nodeId, redisUrl: redis.url },
       }),
       // The takeover must leave A's own liveness quiet: A judges its devices itself here (no core
-      // reads the feed back yet).
+      // role on these nodes to read the feed back).
       edgeFeed: false,
     });
 

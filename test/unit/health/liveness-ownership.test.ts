@@ -61,7 +61,9 @@ describe('liveness with partition ownership (issue #14)', () => {
     const log = createLogger('silent');
     const bus = new EventBus<WardwatchEvents>(log);
     alerts = createAlertService({ repo: new SqliteAlertRepository(db), bus, clock, log });
-    bus.on('alert.opened', (a) => opened.push({ deviceId: a.deviceId, openedAt: a.openedAt }));
+    bus.on('alert.opened', (a) => {
+      opened.push({ deviceId: a.deviceId, openedAt: a.openedAt });
+    });
     devices.clear();
     owned.clear();
     pausedIds.clear();

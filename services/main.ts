@@ -18,6 +18,7 @@ import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts'
 import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
+import type { ClusterCore } from './cluster/core-node.ts';
 import type { ClusterEdge } from './cluster/edge-node.ts';
 import type { NodeBridge } from './cluster/node-bridge.ts';
 import { nodeBridgeSettings } from './cluster/node-bridge-settings.ts';
@@ -84,6 +85,8 @@ export interface Wardwatch {
   readonly nodeBridge: NodeBridge | null;
   /** Issue #14: the edge's feed to the partition streams; null unless clustered with the edge role. */
   readonly clusterEdge: ClusterEdge | null;
+  /** Issue #14: partition ownership and feed readers; null unless clustered with the core role. */
+  readonly clusterCore: ClusterCore | null;
   /** Bound ports (after start; useful when configured as 0). */
   httpPort(): number;
   mqttPort(): number;
@@ -98,8 +101,8 @@ export async function createWardwatch(
     clock?: Clock;
     /**
      * Issue #14, for tests of the pub/sub parts only: false keeps a clustered edge's messages on
-     * this node's own liveness and rules instead of the feed (nothing reads the feed back into a
-     * core yet; docs/cluster.md "Not built yet"). Default true.
+     * this node's own liveness and rules instead of the feed (for nodes without the core role,
+     * which would otherwise judge nothing). Default true.
      */
     edgeFeed?: boolean;
   } = {},
@@ -157,6 +160,18 @@ export async function createWardwatch(
         maxBytes: config.influx.spool.maxBytes,
       }),
   });
+  // Issue #14: a cluster core judges only the devices of the partitions it owns, fed by their
+  // streams (cluster/core-node.ts). Loaded only then, so one process never loads Redis or pg for it.
+  const clusterCore: ClusterCore | null =
+    config.cluster.enabled && config.cluster.roles.includes('core')
+      ? (await import('./cluster/core-node.ts')).createClusterCore({
+          config,
+          devices,
+          bus,
+          clock,
+          log: log.child({ feature: 'cluster-core' }),
+        })
+      : null;
   const liveness = createLivenessService({
     config,
     log: log.child({ feature: 'liveness' }),
@@ -171,6 +186,8 @@ export async function createWardwatch(
     // state changes arriving over sockets (last wills of a whole fleet) share one per I/O round.
     batch: (run) => db.transaction(run)(),
     beginWrite: () => tickTx.join(),
+    owns: clusterCore?.owns,
+    paused: clusterCore?.paused,
   });
   // Issue #3: maintenance windows, fault rules, root cause (parent, area outage, flapping).
   const maintenance = createMaintenanceService({
@@ -197,6 +214,7 @@ export async function createWardwatch(
     points: storage,
     suppressionFor: (d, at) => maintenance.suppressionFor(d, at),
   });
+  clusterCore?.bind({ liveness, rules });
   const incidentRepo = new SqliteIncidentRepository(db);
   const rootCause = createRootCauseService({
     config,
@@ -395,6 +413,7 @@ export async function createWardwatch(
     rootCause,
     maintenance,
     clusterEdge,
+    clusterCore,
     async start() {
       // Issue #14: the fleet in memory (one query) before anything reads devices.
       await devices.start();
@@ -418,6 +437,7 @@ export async function createWardwatch(
       generatedPassword = admin.generatedPassword;
       accepting = true;
       await nodeBridge?.start(); // issue #14: sessions are claimed from the first CONNECT
+      await clusterCore?.start(); // issue #14: takes its partitions (their readers never wait for Redis)
       clusterEdge?.start(); // never waits for Redis
       await broker.start();
       await http.listen({ host: config.host, port: config.httpPort });
@@ -435,6 +455,7 @@ export async function createWardwatch(
       await broker.stop();
       await nodeBridge?.stop(); // after the broker: its closing sessions release their keys
       await clusterEdge?.stop();
+      await clusterCore?.stop(); // hands its partitions over, checkpoints saved
       liveness.stop();
       rules.stop(); // flushes daily light usage to storage
       rootCause.stop();

@@ -285,6 +285,9 @@ const ClusterSchema = Obj({
   // null: `<hostname>-<pid>` (defaultNodeId), resolved by loadConfig.
   nodeId: Type.Union([Type.String({ pattern: '^[a-z0-9._-]{1,64}$' }), Type.Null()]),
   feedMaxLenPerPartition: Type.Integer({ minimum: 1000, maximum: 100_000_000 }),
+  // Issue #14 (corewire): partition ownership's lease and beat (cluster/ownership.ts).
+  leaseS: Type.Integer({ minimum: 1, maximum: 3_600 }),
+  heartbeatS: Type.Integer({ minimum: 1, maximum: 1_200 }),
 });
 export type ClusterConfig = Static<typeof ClusterSchema>;
 
@@ -303,6 +306,11 @@ function clusterProblems(cluster: ClusterConfig): string[] {
       problems.push(`/cluster/${key}: not a valid URL`);
     }
   }
+  // A node cut off from PostgreSQL fences itself within two beats, before its peers may take over.
+  if (cluster.leaseS < 3 * cluster.heartbeatS)
+    problems.push(
+      `/cluster/leaseS: must be at least three times cluster.heartbeatS (${cluster.heartbeatS}), got ${cluster.leaseS}`,
+    );
   return problems;
 }
 
@@ -505,6 +513,8 @@ const ENV_OVERRIDES: Array<[string, string[], 'string' | 'int' | 'bool' | 'list'
   ['WARDWATCH_CLUSTER_POSTGRES_URL', ['cluster', 'postgresUrl'], 'string'],
   ['WARDWATCH_CLUSTER_PARTITIONS', ['cluster', 'partitions'], 'int'],
   ['WARDWATCH_CLUSTER_NODE_ID', ['cluster', 'nodeId'], 'string'],
+  ['WARDWATCH_CLUSTER_LEASE_S', ['cluster', 'leaseS'], 'int'],
+  ['WARDWATCH_CLUSTER_HEARTBEAT_S', ['cluster', 'heartbeatS'], 'int'],
 ];
 
 type Json = Record<string, unknown>;

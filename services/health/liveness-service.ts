@@ -39,6 +39,22 @@ export interface LivenessService extends LivenessSink, LivenessView {
   deadlines(): number;
   /** Devices per state, fleet-wide (metrics, issue #6). O(devices), for scrapes only. */
   countByState(): Record<DeviceState, number>;
+  /**
+   * Issue #14 (cluster core, core-node.ts): takes these devices over from a partition's checkpoint
+   * (`fromCheckpoint`, exact deadlines) or, for a device it lacks, from what this node last knew
+   * (as after a restart), and arms their deadlines. Call once `owns` says true for them.
+   */
+  adopt(deviceIds: readonly string[], fromCheckpoint: ReadonlyMap<string, LiveRecord>): void;
+  /** Issue #14: forgets these devices' deadlines at once (their partition is gone): no alert. */
+  forget(deviceIds: readonly string[]): void;
+  /** Issue #14: these devices' records, for a partition's checkpoint. */
+  snapshot(deviceIds: readonly string[]): LiveRecord[];
+  /**
+   * Issue #14: the feed of these devices is healthy again; their deadlines run from their records,
+   * so one that passed while paused fires now, at its own time. `graceFrom`: after an outage (not a
+   * replay), no deadline ends before a full timeout from then (their messages could not arrive).
+   */
+  resume(deviceIds: readonly string[], graceFrom: number | null): void;
 }
 
 export interface LivenessDeps {
@@ -58,6 +74,16 @@ export interface LivenessDeps {
    * round of I/O), so a storm of state changes is not one commit per alert write.
    */
   beginWrite?: () => void;
+  /**
+   * Issue #14 (cluster core): whether this node judges the device (owns its partition). Only
+   * those get deadlines and never-reported or timeout transitions. Absent (one process): all.
+   */
+  owns?: (deviceId: string) => boolean;
+  /**
+   * Issue #14: whether the device's feed is unhealthy (Redis down, a gap, a replay not caught up):
+   * a deadline reached meanwhile does not fire; `resume` arms it again once the feed is healthy.
+   */
+  paused?: (deviceId: string) => boolean;
 }
 
 const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light', gateway: 'Gateway' };
@@ -79,7 +105,7 @@ export function offlineMessage(device: Device, t: Transition, lastSeenAt: number
  * device's changes can never be processed out of order. Last-seen times reach SQLite in batches.
  */
 export function createLivenessService(deps: LivenessDeps): LivenessService {
-  const { config, log, clock, bus, devices, statusRepo, alerts, points, scheduler } = deps;
+  const { config, log, clock, bus, devices, statusRepo, alerts, points, scheduler, owns } = deps;
   const records = new Map<string, LiveRecord>();
   const dirty = new Set<string>();
   const unsubscribe: Array<() => void> = [];
@@ -95,7 +121,7 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
     const { record, transition } = livenessStep(rec, input);
     records.set(device.id, record);
     dirty.add(device.id);
-    if (record.expiresAt !== rec.expiresAt) {
+    if (record.expiresAt !== rec.expiresAt && (owns === undefined || owns(device.id))) {
       if (record.expiresAt === null) scheduler.cancel(device.id);
       else scheduler.set(device.id, record.expiresAt);
     }
@@ -142,6 +168,7 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
   /** Sets a record and schedules its deadline (start-up and registration). */
   const track = (rec: LiveRecord) => {
     records.set(rec.deviceId, rec);
+    if (owns !== undefined && !owns(rec.deviceId)) return; // issue #14: another node's deadline
     if (rec.expiresAt !== null) scheduler.set(rec.deviceId, rec.expiresAt);
     else scheduler.cancel(rec.deviceId);
   };
@@ -206,6 +233,9 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
         (deviceId, at) => {
           const device = devices.get(deviceId);
           if (!device) return;
+          // Issue #14: never another node's device; a paused feed's deadline waits for resume().
+          if (owns !== undefined && !owns(deviceId)) return;
+          if (deps.paused?.(deviceId)) return;
           try {
             apply(device, { type: 'deadline', at });
           } catch (err) {
@@ -250,6 +280,49 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
       const counts: Record<DeviceState, number> = { online: 0, offline: 0, unknown: 0 };
       for (const r of records.values()) counts[r.state]++;
       return counts;
+    },
+
+    adopt(deviceIds, fromCheckpoint) {
+      const now = clock.now();
+      for (const id of deviceIds) {
+        const d = devices.get(id);
+        if (!d) continue;
+        const saved = fromCheckpoint.get(id);
+        const known = records.get(id);
+        const rec =
+          saved !== undefined
+            ? { ...saved, deviceId: id }
+            : restoreRecord(known, id, now, timeoutMs(d), d.createdAt);
+        track(rec);
+        dirty.add(id);
+      }
+    },
+
+    forget(deviceIds) {
+      for (const id of deviceIds) scheduler.cancel(id);
+    },
+
+    snapshot(deviceIds) {
+      const out: LiveRecord[] = [];
+      for (const id of deviceIds) {
+        const r = records.get(id);
+        if (r) out.push(r);
+      }
+      return out;
+    },
+
+    resume(deviceIds, graceFrom) {
+      for (const id of deviceIds) {
+        const r = records.get(id);
+        const d = devices.get(id);
+        if (!r || !d || r.expiresAt === null) continue;
+        const expiresAt = graceFrom === null ? r.expiresAt : Math.max(r.expiresAt, graceFrom + timeoutMs(d));
+        if (expiresAt !== r.expiresAt) {
+          records.set(id, { ...r, expiresAt });
+          dirty.add(id);
+        }
+        if (owns === undefined || owns(id)) scheduler.set(id, expiresAt);
+      }
     },
   };
 }

@@ -199,7 +199,8 @@ describe('no edge feed unless clustered with the edge role (issue #14)', () => {
 
   it.each([
     ['cluster off (the default: npm start)', { enabled: false }],
-    ['clustered without the edge role', { enabled: true, roles: ['core', 'api'] }],
+    // (Not core: a core node takes partitions on PostgreSQL; core-two-nodes.test.ts.)
+    ['clustered without the edge role', { enabled: true, roles: ['api'] }],
   ])('%s: ingest feeds this process, nothing goes to Redis', async (_name, cluster) => {
     const t = await startTestApp({
       influxBaseUrl: inject('influxUrl'),

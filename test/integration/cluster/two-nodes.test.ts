@@ -42,14 +42,14 @@ describe('two nodes in cluster mode (issue #14)', () => {
   const node = (nodeId: string) =>
     startTestApp({
       influxBaseUrl: inject('influxUrl'),
-      // Every role; PostgreSQL is not needed by what this tests, so the section is set after the
-      // config's checks (which ask for its URL in cluster mode).
+      // Edge and API (the core role is core-two-nodes.test.ts's); PostgreSQL is not needed by what
+      // this tests, so the section is set after the config's checks (which ask for its URL).
       mapConfig: (config) => ({
         ...config,
-        cluster: { ...config.cluster, enabled: true, nodeId, redisUrl: redis.url },
+        cluster: { ...config.cluster, enabled: true, roles: ['edge', 'api'], nodeId, redisUrl: redis.url },
       }),
       // The takeover must leave A's own liveness quiet: A judges its devices itself here (no core
-      // reads the feed back yet).
+      // role on these nodes to read the feed back).
       edgeFeed: false,
     });
 

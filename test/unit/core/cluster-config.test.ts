@@ -32,6 +32,8 @@ describe('cluster config (issue #14)', () => {
       partitions: 64,
       nodeId: defaultNodeId(),
       feedMaxLenPerPartition: 100_000,
+      leaseS: 15,
+      heartbeatS: 5,
     });
     expect(c.cluster.nodeId).toMatch(new RegExp(`^[a-z0-9._-]{1,64}-${process.pid}$`));
   });
@@ -66,6 +68,8 @@ describe('cluster config (issue #14)', () => {
         WARDWATCH_CLUSTER_POSTGRES_URL: PG,
         WARDWATCH_CLUSTER_PARTITIONS: '16',
         WARDWATCH_CLUSTER_NODE_ID: 'edge-7',
+        WARDWATCH_CLUSTER_LEASE_S: '30',
+        WARDWATCH_CLUSTER_HEARTBEAT_S: '10',
       },
     });
     expect(c.cluster).toMatchObject({
@@ -75,6 +79,8 @@ describe('cluster config (issue #14)', () => {
       postgresUrl: PG,
       partitions: 16,
       nodeId: 'edge-7',
+      leaseS: 30,
+      heartbeatS: 10,
     });
     expect(loadConfig({ env: { WARDWATCH_CLUSTER_ENABLED: 'false' } }).cluster.enabled).toBe(false);
   });
@@ -119,6 +125,13 @@ describe('cluster config (issue #14)', () => {
     ['nodeId', { nodeId: 'edge 1' }, /^\/cluster\/nodeId: /],
     ['feedMaxLenPerPartition', { feedMaxLenPerPartition: 10 }, /^\/cluster\/feedMaxLenPerPartition: /],
     ['enabled', { enabled: 'yes' }, /^\/cluster\/enabled: /],
+    ['leaseS', { leaseS: 0 }, /^\/cluster\/leaseS: /],
+    ['heartbeatS', { heartbeatS: 1.5 }, /^\/cluster\/heartbeatS: /],
+    [
+      'leaseS (under three beats)',
+      { leaseS: 14, heartbeatS: 5 },
+      /^\/cluster\/leaseS: must be at least three times cluster\.heartbeatS \(5\), got 14$/,
+    ],
     ['redisUrl (a typo)', { redisURL: REDIS }, /^\/cluster\/redisURL: /],
   ])('an invalid %s is refused, naming the key (%j)', (_key, patch, expected) => {
     const problems = problemsOf({ env: {}, overrides: enabled(patch) });

@@ -1,0 +1,489 @@
+import { createClient } from 'redis';
+import type { EventBus } from '../core/bus.ts';
+import { type Clock, systemClock, type TimerHandle } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import type { WardwatchEvents } from '../core/events.ts';
+import type { Logger } from '../core/logger.ts';
+import { createPostgresPool, migratePostgres } from '../core/postgres/pool.ts';
+import type { LivenessService } from '../health/liveness-service.ts';
+import type { RuleSink } from '../health/rules/rule-engine.ts';
+import { type CheckpointRepository, createCheckpointRepository } from './checkpoint-repository.ts';
+import { decodeCoreState, encodeCoreState } from './core-state.ts';
+import { registryPartitionOf } from './edge-feed.ts';
+import {
+  createFeedReader,
+  FEED_START,
+  type FeedCheckpoint,
+  type FeedReader,
+  type FeedRedis,
+  type FeedSink,
+} from './feed.ts';
+import { feedStreamKey } from './feed-codec.ts';
+import { createPartitionOwnership, type PartitionOwnership } from './ownership.ts';
+import type { PartitionedDevice } from './partition.ts';
+
+/**
+ * The core role of a cluster node (issue #14, docs/cluster.md): it owns partitions through
+ * ownership.ts and, for each, judges that partition's devices with this node's liveness and rules:
+ *
+ * - taking a partition (`onAcquired`): its checkpoint's liveness records (else what this node last
+ *   knew, as after a restart) become the devices' records, their deadlines are armed, and a feed
+ *   reader replays the partition's stream from the checkpoint's position into liveness and rules.
+ *   An entry's receivedAt is what liveness sees, so the replay leaves every deadline exactly where
+ *   the old owner had it. Until the reader has caught up with the stream as it was when the
+ *   partition was taken, the partition is **paused**: a deadline reached meanwhile does not fire
+ *   (a later entry of the replay may still move it); once caught up, every deadline is re-armed
+ *   from its record, so one that really passed fires then, at its own time (`openedAt`).
+ * - feed unhealthy (the reader's Redis connection down, or a gap: entries trimmed unread): paused
+ *   too. When it is healthy again, deadlines run from their records but none ends before a full
+ *   timeout from that moment: the devices' messages could not reach us during the outage (QoS 1
+ *   ones are resent by the devices), so silence then is not evidence. A gap is healed by moving
+ *   the reader's count past the lost entries (their messages are gone; the state is as good as
+ *   what is left).
+ * - checkpoints (`{feed position, the partition's liveness records}`, taken together, synchronously)
+ *   are saved every heartbeatS and when a partition is handed over (`onReleasing`).
+ * - `onLost` (the lock session is gone): readers stopped and those devices' deadlines forgotten at
+ *   once, synchronously: no alert, no write; another node may own them already.
+ *
+ * The decision state (alerts, incidents, statuses) stays in this node's SQLite for now; moving it to
+ * PostgreSQL (health/pg-state, `load()` per partition) is the pgstores lane's.
+ */
+export type CoreLiveness = Pick<
+  LivenessService,
+  'signOfLife' | 'statusOffline' | 'adopt' | 'forget' | 'snapshot' | 'resume'
+>;
+
+export type PartitionHealth = 'replaying' | 'healthy' | 'outage' | 'released';
+
+export interface CorePartitionView {
+  health: PartitionHealth;
+  feed: FeedCheckpoint;
+  devices: number;
+}
+
+export interface ClusterCoreStats {
+  partitions: number;
+  applied: number;
+  rejected: number;
+  gaps: number;
+  outages: number;
+  checkpointsSaved: number;
+  checkpointFailures: number;
+}
+
+export interface ClusterCore {
+  /** Whether this node judges the device now (its partition is owned here). Liveness's filter. */
+  owns(deviceId: string): boolean;
+  /** Whether the device's partition is paused (replaying, or its feed unhealthy). */
+  paused(deviceId: string): boolean;
+  /** What the readers feed (after liveness and rules exist; main.ts). */
+  bind(targets: { liveness: CoreLiveness; rules: RuleSink }): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly ownership: PartitionOwnership;
+  /** Saves every owned partition's checkpoint now (also every heartbeatS). */
+  checkpointNow(): Promise<void>;
+  /** Checks every owned partition's feed now (also every heartbeatS): outage over, gap, caught up. */
+  checkHealth(): Promise<void>;
+  partition(p: number): CorePartitionView | null;
+  partitionOf(deviceId: string): number;
+  stats(): ClusterCoreStats;
+}
+
+export interface ClusterCoreDeps {
+  config: Config;
+  devices: {
+    get(id: string): PartitionedDevice | null;
+    list(): readonly PartitionedDevice[];
+  };
+  bus: EventBus<WardwatchEvents>;
+  clock?: Clock;
+  log: Logger;
+  /** How long one XREAD waits for entries (tests: short, so a stop is quick). */
+  readBlockMs?: number;
+}
+
+interface OwnedPartition {
+  partition: number;
+  redis: FeedRedis;
+  reader: FeedReader;
+  /** The reader's run, while it runs. */
+  running: Promise<void> | null;
+  health: PartitionHealth;
+  /** The stream's last id when the partition was taken (null: not yet known). */
+  catchUpTo: string | null;
+  caughtUp: boolean;
+  /** Set when an outage ended before the replay caught up: the grace to give on catching up. */
+  graceFrom: number | null;
+  /** False once released or lost: the reader's sink drops whatever still arrives. */
+  live: boolean;
+  sink: FeedSink;
+}
+
+/** Stream ids `ms-seq` in order. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
+
+export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
+  const { config, devices, bus, log } = deps;
+  const clock = deps.clock ?? systemClock;
+  const { redisUrl, postgresUrl, partitions, heartbeatS, leaseS } = config.cluster;
+  const nodeId = config.cluster.nodeId as string; // loadConfig fills it
+  if (redisUrl === null || postgresUrl === null)
+    throw new Error('cluster.redisUrl and cluster.postgresUrl are required on a core node'); // config checks it
+  const stats: ClusterCoreStats = {
+    partitions: 0,
+    applied: 0,
+    rejected: 0,
+    gaps: 0,
+    outages: 0,
+    checkpointsSaved: 0,
+    checkpointFailures: 0,
+  };
+  const active = new Map<number, OwnedPartition>();
+  let targets: { liveness: CoreLiveness; rules: RuleSink } | null = null;
+  let timer: TimerHandle | null = null;
+  let stopped = false;
+
+  // Partition of a device, cached (a deadline and every sign of life ask); any device change
+  // (ward, power zone, parent) may move it, so the cache and the index are dropped on each.
+  const lookup = registryPartitionOf(devices, partitions);
+  const cache = new Map<string, number>();
+  let index: Map<number, string[]> | null = null;
+  const partitionOfDevice = (id: string): number => {
+    let p = cache.get(id);
+    if (p === undefined) {
+      p = lookup(id);
+      cache.set(id, p);
+    }
+    return p;
+  };
+  const dropCache = () => {
+    cache.clear();
+    index = null;
+  };
+  const unsubscribe = [
+    bus.on('device.created', dropCache),
+    bus.on('device.updated', dropCache),
+    bus.on('device.deleted', dropCache),
+  ];
+  /** The partition's device ids: one pass over the fleet per device change, not per question. */
+  const devicesOf = (p: number): string[] => {
+    if (!index) {
+      index = new Map();
+      for (const d of devices.list()) {
+        const q = partitionOfDevice(d.id);
+        const ids = index.get(q);
+        if (ids) ids.push(d.id);
+        else index.set(q, [d.id]);
+      }
+    }
+    return index.get(p) ?? [];
+  };
+
+  const ownership = createPartitionOwnership({
+    pgUrl: postgresUrl,
+    nodeId,
+    partitions,
+    leaseS,
+    heartbeatS,
+    roles: config.cluster.roles,
+    clock,
+    log: log.child({ part: 'ownership' }),
+    onAcquired: (p) => acquire(p),
+    onReleasing: (p) => release(p),
+    onLost: (ps) => {
+      for (const p of ps) drop(p);
+    },
+  });
+  const checkpoints: CheckpointRepository = createCheckpointRepository(ownership, nodeId);
+
+  const bound = () => {
+    if (!targets) throw new Error('cluster core: bind() liveness and rules before start()');
+    return targets;
+  };
+
+  /** Outage: the reader's Redis is gone or the stream lost entries; deadlines pause. */
+  const markOutage = (o: OwnedPartition, why: string, err?: unknown) => {
+    if (!o.live || o.health === 'outage') return;
+    o.health = 'outage';
+    stats.outages++;
+    log.warn({ err, partition: o.partition, why }, 'partition feed unhealthy: its deadlines pause');
+  };
+
+  const caughtUpNow = (o: OwnedPartition): boolean =>
+    o.catchUpTo !== null && compareStreamIds(o.reader.checkpoint().id, o.catchUpTo) >= 0;
+
+  /** Deadlines run again: from the records (replay), with a grace after an outage. */
+  const resume = (o: OwnedPartition, graceFrom: number | null) => {
+    o.health = 'healthy';
+    bound().liveness.resume(devicesOf(o.partition), graceFrom);
+    log.info({ partition: o.partition, grace: graceFrom !== null }, 'partition feed healthy: deadlines run');
+  };
+
+  const onEntry = (o: OwnedPartition) => {
+    // Only while replaying: a string compare per entry until caught up, nothing after.
+    if (o.health === 'replaying' && !o.caughtUp && caughtUpNow(o)) {
+      o.caughtUp = true;
+      resume(o, o.graceFrom);
+    }
+  };
+
+  const partitionSink = (o: OwnedPartition): FeedSink => ({
+    signOfLife(deviceId, at) {
+      if (!o.live) return;
+      bound().liveness.signOfLife(deviceId, at);
+      onEntry(o);
+    },
+    statusOffline(deviceId, at) {
+      if (!o.live) return;
+      bound().liveness.statusOffline(deviceId, at);
+      onEntry(o);
+    },
+    observe(deviceId, input) {
+      if (!o.live) return;
+      bound().rules.observe(deviceId, input);
+      onEntry(o);
+    },
+  });
+
+  const startReader = (o: OwnedPartition, from: FeedCheckpoint) => {
+    const before = o.reader.stats();
+    stats.applied += before.applied;
+    stats.rejected += before.rejected;
+    o.reader = createFeedReader({
+      redis: o.redis,
+      partition: o.partition,
+      from,
+      sink: o.sink,
+      log,
+      blockMs: deps.readBlockMs,
+    });
+    const run = o.reader.run();
+    o.running = run;
+    run.then(
+      () => {
+        if (o.running === run) o.running = null;
+      },
+      (err: unknown) => {
+        if (o.running === run) o.running = null;
+        markOutage(o, 'feed read failed', err);
+      },
+    );
+  };
+
+  /** Learns where the stream ends now (the replay's goal), then reads. Never blocks onAcquired. */
+  const begin = async (o: OwnedPartition, from: FeedCheckpoint) => {
+    try {
+      const last = await o.redis.xRevRange(feedStreamKey(o.partition), '+', '-', { COUNT: 1 });
+      if (!o.live) return;
+      o.catchUpTo = last[0] ? String(last[0].id) : '0-0';
+    } catch (err) {
+      if (!o.live) return;
+      markOutage(o, 'cannot read the stream end', err);
+      o.catchUpTo = '0-0'; // read on; the outage's grace covers the uncertainty
+    }
+    startReader(o, from);
+    onEntry(o); // already there (nothing to replay)
+  };
+
+  const acquire = async (p: number) => {
+    const { liveness } = bound();
+    const cp = await checkpoints.load(p);
+    if (stopped || !ownership.owns(p)) return;
+    const from = cp?.feed ?? FEED_START;
+    const restored = decodeCoreState(cp?.state, (reason) =>
+      log.warn({ partition: p, reason }, 'checkpoint state unreadable in part; those devices restart'),
+    );
+    const redis = createClient({ url: redisUrl }) as FeedRedis;
+    const o: OwnedPartition = {
+      partition: p,
+      redis,
+      reader: createFeedReader({
+        redis,
+        partition: p,
+        from,
+        sink: { signOfLife() {}, statusOffline() {}, observe() {} },
+        log,
+      }),
+      running: null,
+      health: 'replaying',
+      catchUpTo: null,
+      caughtUp: false,
+      graceFrom: null,
+      live: true,
+      sink: { signOfLife() {}, statusOffline() {}, observe() {} },
+    };
+    o.sink = partitionSink(o);
+    redis.on('error', (err: Error) => markOutage(o, 'feed redis unavailable', err));
+    active.set(p, o);
+    stats.partitions = active.size;
+    // Paused (replaying) from here: adopt arms deadlines, none fires before the replay caught up.
+    liveness.adopt(devicesOf(p), restored);
+    // Not awaited: Redis may be down (the reader waits for it, paused), and the rebalance goes on.
+    redis.connect().catch((err: unknown) => markOutage(o, 'feed redis connect gave up', err));
+    void begin(o, from);
+    log.info({ partition: p, from, restored: restored.size, savedBy: cp?.nodeId }, 'partition taken');
+  };
+
+  /** Stops the reader and waits until nothing more can be applied (its connection is closed). */
+  const halt = async (o: OwnedPartition) => {
+    o.reader.stop();
+    o.redis.destroy();
+    await o.running?.catch(() => undefined);
+  };
+
+  const save = async (o: OwnedPartition) => {
+    // Position and records together, synchronously: the replay from here rebuilds exactly this.
+    const checkpoint = {
+      feed: o.reader.checkpoint(),
+      state: encodeCoreState(bound().liveness.snapshot(devicesOf(o.partition))),
+      savedAt: clock.now(),
+    };
+    try {
+      await checkpoints.save(o.partition, checkpoint);
+      stats.checkpointsSaved++;
+    } catch (err) {
+      stats.checkpointFailures++;
+      log.warn({ err, partition: o.partition }, 'checkpoint not saved');
+    }
+  };
+
+  const release = async (p: number) => {
+    const o = active.get(p);
+    if (!o) return;
+    o.health = 'released'; // paused: nothing fires while the checkpoint is written
+    await halt(o);
+    o.live = false;
+    await save(o);
+    bound().liveness.forget(devicesOf(p));
+    if (active.get(p) === o) active.delete(p);
+    stats.partitions = active.size;
+  };
+
+  /** Lost (fenced): synchronous, before anything else runs; no alert, no write. */
+  const drop = (p: number) => {
+    const o = active.get(p);
+    if (!o) return;
+    o.live = false;
+    o.health = 'released';
+    active.delete(p);
+    stats.partitions = active.size;
+    o.reader.stop();
+    o.redis.destroy();
+    targets?.liveness.forget(devicesOf(p));
+  };
+
+  const checkOne = async (o: OwnedPartition) => {
+    if (!o.live) return;
+    if (!o.redis.isReady) return markOutage(o, 'feed redis unavailable');
+    if (o.running === null) {
+      // The last read failed (Redis went away): read on from where it stopped.
+      startReader(o, o.reader.checkpoint());
+      return;
+    }
+    if (await o.reader.gap()) {
+      if (!o.live) return;
+      stats.gaps++;
+      markOutage(o, 'gap: the stream trimmed entries this partition never read');
+      // Heal: count the lost entries as read (they are gone), read on from the same id.
+      const running = o.running;
+      o.reader.stop();
+      await running?.catch(() => undefined);
+      if (!o.live) return;
+      const key = feedStreamKey(o.partition);
+      const last = o.reader.checkpoint();
+      const info = (await o.redis.sendCommand(['XINFO', 'STREAM', key])) as unknown[];
+      const added = Number(info[info.indexOf('entries-added') + 1]);
+      const unread = (await o.redis.xRange(key, `(${last.id}`, '+')).length;
+      if (!o.live) return;
+      startReader(o, { id: last.id, entriesRead: added - unread });
+      return;
+    }
+    if (o.health === 'outage') {
+      const now = clock.now();
+      log.info({ partition: o.partition }, 'partition feed back');
+      if (o.caughtUp) resume(o, now);
+      else {
+        o.health = 'replaying';
+        o.graceFrom = now;
+        onEntry(o);
+      }
+    } else if (o.health === 'replaying') onEntry(o);
+  };
+
+  const checkHealth = async () => {
+    await Promise.all(
+      [...active.values()].map((o) =>
+        checkOne(o).catch((err: unknown) => markOutage(o, 'feed health check failed', err)),
+      ),
+    );
+  };
+  const checkpointNow = async () => {
+    for (const o of [...active.values()]) if (o.live && o.health !== 'released') await save(o);
+  };
+
+  const loop = () => {
+    if (stopped) return;
+    timer = clock.setTimeout(loop, heartbeatS * 1_000);
+    checkHealth()
+      .then(checkpointNow)
+      .catch((err: unknown) => log.error({ err }, 'core round failed'));
+  };
+
+  return {
+    ownership,
+    owns: (deviceId) => active.has(partitionOfDevice(deviceId)),
+    // Only owned partitions pause; another node's devices are liveness's `owns` filter's to refuse.
+    paused: (deviceId) => {
+      const o = active.get(partitionOfDevice(deviceId));
+      return o !== undefined && o.health !== 'healthy';
+    },
+    bind(t) {
+      targets = t;
+    },
+    async start() {
+      bound();
+      // Schema first: ownership's tables (migration 2). A pool of one, closed again: the lock
+      // session is the core's one connection here (the decision state's pool is pgstores').
+      const pool = createPostgresPool({
+        url: postgresUrl,
+        max: 1,
+        onError: (err) => log.warn({ err }, 'migration connection failed'),
+      });
+      try {
+        await migratePostgres(pool);
+      } finally {
+        await pool.end();
+      }
+      await ownership.start();
+      if (!stopped) timer = clock.setTimeout(loop, heartbeatS * 1_000);
+    },
+    async stop() {
+      stopped = true;
+      if (timer !== null) clock.clearTimeout(timer);
+      await ownership.stop(); // hands every partition over: onReleasing saves each checkpoint
+      for (const p of [...active.keys()]) drop(p);
+      for (const u of unsubscribe) u();
+    },
+    checkpointNow,
+    checkHealth,
+    partition(p) {
+      const o = active.get(p);
+      return o ? { health: o.health, feed: o.reader.checkpoint(), devices: devicesOf(p).length } : null;
+    },
+    partitionOf: partitionOfDevice,
+    stats: () => {
+      let applied = stats.applied;
+      let rejected = stats.rejected;
+      for (const o of active.values()) {
+        applied += o.reader.stats().applied;
+        rejected += o.reader.stats().rejected;
+      }
+      return { ...stats, applied, rejected };
+    },
+  };
+}

@@ -17,7 +17,7 @@ import { createAuditLog } from './audit/audit-log.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
 import { changeReloader, resyncAll } from './cluster/change-bridge.ts';
-import { type ClusterEdge, createClusterEdge } from './cluster/edge-node.ts';
+import type { ClusterEdge } from './cluster/edge-node.ts';
 import type { NodeBridge } from './cluster/node-bridge.ts';
 import { nodeBridgeSettings } from './cluster/node-bridge-settings.ts';
 import { EventBus } from './core/bus.ts';
@@ -235,7 +235,12 @@ export async function createWardwatch(
   // and the append. Off (null) in one process: ingest is called directly, as before.
   const clusterEdge =
     config.cluster.enabled && config.cluster.roles.includes('edge') && opts.edgeFeed !== false
-      ? createClusterEdge({ config, devices, log: log.child({ feature: 'edge-feed' }) })
+      ? // Imported only here: edge-node.ts loads the Redis client, which one process never does.
+        (await import('./cluster/edge-node.ts')).createClusterEdge({
+          config,
+          devices,
+          log: log.child({ feature: 'edge-feed' }),
+        })
       : null;
   const ingest = createIngest({
     config,

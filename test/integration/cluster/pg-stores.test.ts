@@ -163,6 +163,10 @@ describe('two nodes on one PostgreSQL: in-memory copies follow the other node’
   });
 
   it('a ward renamed on A shows renamed in B’s API', async () => {
+    // A device of the ward, so that the report has a row for it.
+    const device = applied(bridgeB, 'device', 'cam-ward');
+    await a.addDevice({ id: 'cam-ward', heartbeatIntervalS: 3600 });
+    await device;
     const onB = applied(bridgeB, 'ward', 'binh-ngoc');
     const patch = await a.api('PATCH', '/api/v1/wards/binh-ngoc', { body: { name: 'Phường Bình Ngọc mới' } });
     expect(patch.status).toBe(200);

@@ -2,7 +2,7 @@ import { get } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Change } from '../../../services/cluster/change-bridge.ts';
 import type { NodeBridge } from '../../../services/cluster/node-bridge.ts';
-import { startTestApp, type TestApp, tryConnect, waitFor } from '../../helpers/app.ts';
+import { ADMIN_PASSWORD, startTestApp, type TestApp, tryConnect, waitFor } from '../../helpers/app.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
@@ -204,6 +204,47 @@ describe('two nodes on one PostgreSQL: in-memory copies follow the other node’
       reason: 'maintenance',
       ref: String(res.body.id),
     });
+  });
+
+  it('a channel and a route made on A are the ones B’s notifier plans with', async () => {
+    const channel = applied(bridgeB, 'channels', 'hook-a');
+    const made = await a.api('POST', '/api/v1/notification-channels', {
+      body: {
+        name: 'hook-a',
+        type: 'webhook',
+        url: 'http://127.0.0.1:9/hook',
+        secret: 'khoa-bi-mat-0123456789',
+      },
+    });
+    expect(made.status).toBe(201);
+    await channel;
+    const route = await a.api<{ id: string }>('POST', '/api/v1/notification-routes', {
+      body: { channel: 'hook-a', recipients: ['đội kỹ thuật'] },
+    });
+    expect(route.status).toBe(201);
+    await applied(bridgeB, 'channels', `route:${route.body.id}`);
+    const listed = await b.api<{ items: Array<{ id: string; channel: string }> }>(
+      'GET',
+      '/api/v1/notification-routes',
+    );
+    expect(listed.body.items.find((r) => r.id === route.body.id)?.channel).toBe('hook-a');
+    const names = await b.api<{ items: Array<{ name: string }> }>('GET', '/api/v1/notification-channels');
+    expect(names.body.items.map((c) => c.name)).toContain('hook-a');
+  });
+
+  it('a logout on A ends the same token’s SSE stream on B', async () => {
+    const login = await a.api<{ token: string }>('POST', '/api/v1/auth/login', {
+      body: { username: 'admin', password: ADMIN_PASSWORD },
+      token: null,
+    });
+    const token = login.body.token;
+    const sse = await openSse(`${b.httpUrl}/api/v1/events?token=${token}`);
+    await waitFor(() => sse.text().startsWith('retry:'), 'the stream open on B');
+    const onB = applied(bridgeB, 'user', 'admin');
+    expect((await a.api('POST', '/api/v1/auth/logout', { token })).status).toBeLessThan(300);
+    await onB;
+    await within(sse.ended, 'the stream on B ended');
+    expect(sse.text()).toContain('event: session.ended\ndata: {"reason":"logout"}');
   });
 
   it('a malformed change message is counted and logged, and the next change still applies', async () => {

@@ -29,7 +29,6 @@ import { createLocalWrites } from './core/local-writes.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { ensurePrivateDir } from './core/private-files.ts';
 import { createTickTransaction, type Database, openDatabase } from './core/sqlite.ts';
-import { createStores } from './core/stores.ts';
 import { type AlertEngine, createAlertService } from './health/alert-service.ts';
 import { createAssigner } from './health/assignment.ts';
 import { createMemoryDeadlineScheduler } from './health/deadline-scheduler.ts';
@@ -52,6 +51,7 @@ import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
+import { createStores } from './stores.ts';
 import { createWardDirectory } from './wards/wards.ts';
 import { REPO_ROOT, webPlugin } from './web/plugin.ts';
 
@@ -107,7 +107,7 @@ export async function createWardwatch(
   const bus = new EventBus<WardwatchEvents>(log.child({ feature: 'bus' }));
   const tickTx = createTickTransaction(db, (err) => log.error({ err }, 'sqlite commit failed'));
   // Issue #14: what people change, the outbox and the rotation: SQLite in one process, one
-  // PostgreSQL pool in cluster mode (core/stores.ts; `pg` is loaded only then).
+  // PostgreSQL pool in cluster mode (stores.ts; `pg` is loaded only then).
   const stores = await createStores(config, db, log.child({ feature: 'stores' }));
   // Issue #14: each service's own writes, told to the other nodes once the node bridge exists.
   const localWrites = createLocalWrites();

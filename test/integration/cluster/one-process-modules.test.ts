@@ -12,7 +12,7 @@ const execFileP = promisify(execFile);
 
 /**
  * Issue #14: `npm start` stays one process on SQLite with no other server, and does not even load
- * the PostgreSQL or Redis clients (core/stores.ts and main.ts import them only in cluster mode).
+ * the PostgreSQL or Redis clients (stores.ts and main.ts import them only in cluster mode).
  * Each case is a fresh process (test/helpers/loaded-modules.ts), so nothing a test runner loaded
  * counts; the clustered case proves the check sees the clients when they are loaded.
  */

@@ -1,22 +1,22 @@
-import { createPostgresAuditRepository } from '../audit/postgres-audit-repository.ts';
-import { createPostgresUserRepository } from '../auth/postgres-user-repository.ts';
-import type { Logger } from '../core/logger.ts';
-import { createPostgresPool, migratePostgres } from '../core/postgres/pool.ts';
-import type { Database } from '../core/sqlite.ts';
-import type { Stores } from '../core/stores.ts';
-import { createPostgresAssignmentRepository } from '../health/postgres-assignment-repository.ts';
-import { createPostgresMaintenanceRepository } from '../health/postgres-maintenance-repository.ts';
-import { createSqliteAssignmentRepository } from '../health/sqlite-assignment-repository.ts';
-import { createPostgresCountsRepository } from '../metrics/postgres-counts-repository.ts';
-import { createPostgresChannelRepository } from '../notify/postgres-channel-repository.ts';
-import { createPostgresOutboxRepository } from '../notify/postgres-outbox-repository.ts';
-import { createPostgresDeviceRepository } from '../registry/postgres-device-repository.ts';
-import { createPostgresWardRepository } from '../wards/postgres-ward-repository.ts';
+import { createPostgresAuditRepository } from './audit/postgres-audit-repository.ts';
+import { createPostgresUserRepository } from './auth/postgres-user-repository.ts';
+import type { Logger } from './core/logger.ts';
+import { createPostgresPool, migratePostgres } from './core/postgres/pool.ts';
+import type { Database } from './core/sqlite.ts';
+import { createPostgresAssignmentRepository } from './health/postgres-assignment-repository.ts';
+import { createPostgresMaintenanceRepository } from './health/postgres-maintenance-repository.ts';
+import { createSqliteAssignmentRepository } from './health/sqlite-assignment-repository.ts';
+import { createPostgresCountsRepository } from './metrics/postgres-counts-repository.ts';
+import { createPostgresChannelRepository } from './notify/postgres-channel-repository.ts';
+import { createPostgresOutboxRepository } from './notify/postgres-outbox-repository.ts';
+import { createPostgresDeviceRepository } from './registry/postgres-device-repository.ts';
+import type { Stores } from './stores.ts';
+import { createPostgresWardRepository } from './wards/postgres-ward-repository.ts';
 
 /**
- * The cluster's stores (issue #14): every repository of core/stores.ts on one PostgreSQL pool,
+ * The cluster's stores (issue #14): every repository of stores.ts on one PostgreSQL pool,
  * migrated before anything reads (nodes starting together migrate once: migratePostgres holds an
- * advisory lock). Imported by core/stores.ts only in cluster mode: this module loads `pg`.
+ * advisory lock). Imported by stores.ts only in cluster mode: this module loads `pg`.
  */
 export async function createPostgresStores(opts: {
   url: string;

@@ -1,30 +1,30 @@
-import type { AuditRepository } from '../audit/audit-repository.ts';
-import { createSqliteAuditRepository } from '../audit/sqlite-audit-repository.ts';
-import { createSqliteUserRepository } from '../auth/sqlite-user-repository.ts';
-import type { UserRepository } from '../auth/user-repository.ts';
-import type { AssignmentRepository, SyncAssignmentRotation } from '../health/assignment-repository.ts';
-import type { MaintenanceRepository } from '../health/maintenance-repository.ts';
-import { createSqliteAssignmentRepository } from '../health/sqlite-assignment-repository.ts';
-import { createSqliteMaintenanceRepository } from '../health/sqlite-maintenance-repository.ts';
-import type { CountsRepository } from '../metrics/counts-repository.ts';
-import { createSqliteCountsRepository } from '../metrics/sqlite-counts-repository.ts';
-import type { ChannelRepository } from '../notify/channel-repository.ts';
-import type { OutboxRepository } from '../notify/outbox-repository.ts';
-import { createSqliteChannelRepository } from '../notify/sqlite-channel-repository.ts';
-import { createSqliteOutboxRepository } from '../notify/sqlite-outbox-repository.ts';
-import { SqliteDeviceRepository } from '../registry/sqlite-device-repository.ts';
-import type { DeviceRepository } from '../registry/types.ts';
-import { createSqliteWardRepository } from '../wards/sqlite-ward-repository.ts';
-import type { WardRepository } from '../wards/ward-repository.ts';
-import type { Config } from './config.ts';
-import type { Logger } from './logger.ts';
-import type { Database } from './sqlite.ts';
+import type { AuditRepository } from './audit/audit-repository.ts';
+import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts';
+import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
+import type { UserRepository } from './auth/user-repository.ts';
+import type { Config } from './core/config.ts';
+import type { Logger } from './core/logger.ts';
+import type { Database } from './core/sqlite.ts';
+import type { AssignmentRepository, SyncAssignmentRotation } from './health/assignment-repository.ts';
+import type { MaintenanceRepository } from './health/maintenance-repository.ts';
+import { createSqliteAssignmentRepository } from './health/sqlite-assignment-repository.ts';
+import { createSqliteMaintenanceRepository } from './health/sqlite-maintenance-repository.ts';
+import type { CountsRepository } from './metrics/counts-repository.ts';
+import { createSqliteCountsRepository } from './metrics/sqlite-counts-repository.ts';
+import type { ChannelRepository } from './notify/channel-repository.ts';
+import type { OutboxRepository } from './notify/outbox-repository.ts';
+import { createSqliteChannelRepository } from './notify/sqlite-channel-repository.ts';
+import { createSqliteOutboxRepository } from './notify/sqlite-outbox-repository.ts';
+import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
+import type { DeviceRepository } from './registry/types.ts';
+import { createSqliteWardRepository } from './wards/sqlite-ward-repository.ts';
+import type { WardRepository } from './wards/ward-repository.ts';
 
 /**
  * The repositories of what people change through the API, and of the outbox and the rotation
  * (docs/cluster.md "Persistence", kind 1; issue #14), chosen by mode: SQLite in one process (the
  * very objects main.ts built before), one PostgreSQL pool in cluster mode
- * (services/cluster/postgres-stores.ts, imported only then, so one process never loads `pg`).
+ * (postgres-stores.ts beside this file, imported only then, so one process never loads `pg`).
  * The decision path's alerts, incidents and statuses are not here: they stay SQLite until the
  * core role wires the PostgreSQL decision state (services/health/pg-state/).
  */
@@ -81,6 +81,6 @@ export async function createStores(config: Config, db: Database, log: Logger): P
     log.warn('cluster mode without cluster.postgresUrl: state stays in this node’s SQLite');
     return createSqliteStores(db);
   }
-  const { createPostgresStores } = await import('../cluster/postgres-stores.ts');
+  const { createPostgresStores } = await import('./postgres-stores.ts');
   return createPostgresStores({ url: postgresUrl, db, log });
 }

@@ -5,12 +5,11 @@ import { createPostgresPool, migratePostgres } from './core/postgres/pool.ts';
 import type { Database } from './core/sqlite.ts';
 import { createPostgresAssignmentRepository } from './health/postgres-assignment-repository.ts';
 import { createPostgresMaintenanceRepository } from './health/postgres-maintenance-repository.ts';
-import { createSqliteAssignmentRepository } from './health/sqlite-assignment-repository.ts';
 import { createPostgresCountsRepository } from './metrics/postgres-counts-repository.ts';
 import { createPostgresChannelRepository } from './notify/postgres-channel-repository.ts';
 import { createPostgresOutboxRepository } from './notify/postgres-outbox-repository.ts';
 import { createPostgresDeviceRepository } from './registry/postgres-device-repository.ts';
-import type { Stores } from './stores.ts';
+import { type Stores, sqliteDecisionStores } from './stores.ts';
 import { createPostgresWardRepository } from './wards/postgres-ward-repository.ts';
 
 /**
@@ -44,12 +43,14 @@ export async function createPostgresStores(opts: {
     wards: createPostgresWardRepository(pool),
     maintenance: createPostgresMaintenanceRepository(pool),
     channels: createPostgresChannelRepository(pool),
-    counts: createPostgresCountsRepository(pool),
-    outbox: createPostgresOutboxRepository(pool),
     devices: createPostgresDeviceRepository(pool),
-    assignment: createPostgresAssignmentRepository(pool),
-    // Synchronous, so SQLite: see Stores.rotation.
-    rotation: createSqliteAssignmentRepository(opts.db),
+    // With the alerts, which stay on this node's SQLite for now: see Stores.outbox.
+    ...sqliteDecisionStores(opts.db),
+    postgres: {
+      outbox: createPostgresOutboxRepository(pool),
+      counts: createPostgresCountsRepository(pool),
+      assignment: createPostgresAssignmentRepository(pool),
+    },
     close: () => pool.end(),
   };
 }

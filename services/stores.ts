@@ -21,39 +21,59 @@ import { createSqliteWardRepository } from './wards/sqlite-ward-repository.ts';
 import type { WardRepository } from './wards/ward-repository.ts';
 
 /**
- * The repositories of what people change through the API, and of the outbox and the rotation
- * (docs/cluster.md "Persistence", kind 1; issue #14), chosen by mode: SQLite in one process (the
+ * The repositories of what people change through the API (docs/cluster.md "Persistence", kind 1;
+ * issue #14), chosen by mode: SQLite in one process (the
  * very objects main.ts built before), one PostgreSQL pool in cluster mode
  * (postgres-stores.ts beside this file, imported only then, so one process never loads `pg`).
  * The decision path's alerts, incidents and statuses are not here: they stay SQLite until the
  * core role wires the PostgreSQL decision state (services/health/pg-state/).
  */
 export interface Stores {
-  /** Where they live: 'sqlite' (one process) or 'postgres' (cluster mode). */
+  /** Where what people change lives: 'sqlite' (one process) or 'postgres' (cluster mode). */
   readonly backend: 'sqlite' | 'postgres';
   readonly users: UserRepository;
   readonly audit: AuditRepository;
   readonly wards: WardRepository;
   readonly maintenance: MaintenanceRepository;
   readonly channels: ChannelRepository;
-  readonly counts: CountsRepository;
-  readonly outbox: OutboxRepository;
   readonly devices: DeviceRepository;
-  /** The rotation's asynchronous form (on PostgreSQL in cluster mode, for a core node's `advance`). */
-  readonly assignment: AssignmentRepository;
   /**
-   * The synchronous rotation the one-process alert path assigns with (`advanceNow`). SQLite in
-   * every mode for now: the alert path that would use `assignment.advance` instead belongs to the
-   * core role (docs/cluster.md "Not built yet"), so a clustered node still rotates per node.
+   * The outbox, the `/metrics` counts and the assignment rotation go with the decision path's
+   * alerts, so these three stay on this node's SQLite in every mode for now: outbox rows and their
+   * dedupe keys name alerts by id, and each node's SQLite numbers its alerts from 1, so a shared
+   * outbox beside per-node alerts would merge two nodes' "alert 5" into one delivery and let a node
+   * send (or cancel) a row for an alert it does not have; the counts read the alerts table; the
+   * assigner needs the synchronous `advanceNow`. The core role moves them together with the
+   * alerts (`postgres` below; docs/cluster.md "Not built yet").
    */
+  readonly outbox: OutboxRepository;
+  readonly counts: CountsRepository;
   readonly rotation: SyncAssignmentRotation;
+  /**
+   * The same three on the cluster's PostgreSQL (null in one process), built and migrated, for the
+   * core role to take when it wires `health/pg-state/` (then `assignment.advance` assigns just after
+   * opening an alert).
+   */
+  readonly postgres: {
+    outbox: OutboxRepository;
+    counts: CountsRepository;
+    assignment: AssignmentRepository;
+  } | null;
   /** Ends the PostgreSQL pool (nothing in one process: main.ts closes the SQLite file). */
   close(): Promise<void>;
 }
 
+/** The stores that go with the decision path's alerts (see Stores.outbox), on this node's SQLite. */
+export function sqliteDecisionStores(db: Database): Pick<Stores, 'outbox' | 'counts' | 'rotation'> {
+  return {
+    outbox: createSqliteOutboxRepository(db),
+    counts: createSqliteCountsRepository(db),
+    rotation: createSqliteAssignmentRepository(db),
+  };
+}
+
 /** Today's SQLite repositories on one file. */
 export function createSqliteStores(db: Database): Stores {
-  const rotation = createSqliteAssignmentRepository(db);
   return {
     backend: 'sqlite',
     users: createSqliteUserRepository(db),
@@ -61,11 +81,9 @@ export function createSqliteStores(db: Database): Stores {
     wards: createSqliteWardRepository(db),
     maintenance: createSqliteMaintenanceRepository(db),
     channels: createSqliteChannelRepository(db),
-    counts: createSqliteCountsRepository(db),
-    outbox: createSqliteOutboxRepository(db),
     devices: new SqliteDeviceRepository(db),
-    assignment: rotation,
-    rotation,
+    ...sqliteDecisionStores(db),
+    postgres: null,
     close: async () => undefined,
   };
 }

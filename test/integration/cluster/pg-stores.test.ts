@@ -1,4 +1,5 @@
 import { get } from 'node:http';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Change } from '../../../services/cluster/change-bridge.ts';
 import type { NodeBridge } from '../../../services/cluster/node-bridge.ts';
@@ -102,6 +103,18 @@ describe('two nodes on one PostgreSQL: in-memory copies follow the other node’
     );
     expect(audit.status).toBe(200);
     expect(audit.body.items.map((r) => r.target)).toContain('cam-shared');
+    // In PostgreSQL, not in A's own SQLite file.
+    const client = new pg.Client({ connectionString: pgUrl });
+    await client.connect();
+    const { rows } = await client.query<{ id: string }>('SELECT id FROM devices WHERE id = $1', [
+      'cam-shared',
+    ]);
+    const users = await client.query<{ username: string }>('SELECT username FROM users');
+    await client.end();
+    expect(rows).toEqual([{ id: 'cam-shared' }]);
+    expect(users.rows.map((u) => u.username)).toEqual(['admin']);
+    expect(a.app.db.prepare('SELECT COUNT(*) AS n FROM devices').get()).toEqual({ n: 0 });
+    expect(a.app.db.prepare('SELECT COUNT(*) AS n FROM users').get()).toEqual({ n: 0 });
   });
 
   it('a device created through A’s API authenticates over MQTT on B', async () => {

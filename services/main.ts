@@ -106,8 +106,9 @@ export async function createWardwatch(
   const db = openDatabase(join(config.dataDir, 'wardwatch.db'));
   const bus = new EventBus<WardwatchEvents>(log.child({ feature: 'bus' }));
   const tickTx = createTickTransaction(db, (err) => log.error({ err }, 'sqlite commit failed'));
-  // Issue #14: what people change, the outbox and the rotation: SQLite in one process, one
-  // PostgreSQL pool in cluster mode (stores.ts; `pg` is loaded only then).
+  // Issue #14: what people change (users, audit, wards, windows, channels, devices): SQLite in one
+  // process, one PostgreSQL pool in cluster mode (stores.ts; `pg` is loaded only then). The
+  // outbox, counts and rotation stay with the alerts on this SQLite for now (Stores.outbox).
   const stores = await createStores(config, db, log.child({ feature: 'stores' }));
   // Issue #14: each service's own writes, told to the other nodes once the node bridge exists.
   const localWrites = createLocalWrites();

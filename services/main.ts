@@ -14,10 +14,9 @@ import type { FastifyInstance } from 'fastify';
 import { createWebSocketStream } from 'ws';
 import { buildHttpServer } from './api/app.ts';
 import { createAuditLog } from './audit/audit-log.ts';
-import { createSqliteAuditRepository } from './audit/sqlite-audit-repository.ts';
-import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
+import { changeReloader, resyncAll } from './cluster/change-bridge.ts';
 import type { ClusterCore } from './cluster/core-node.ts';
 import type { ClusterEdge } from './cluster/edge-node.ts';
 import type { NodeBridge } from './cluster/node-bridge.ts';
@@ -27,6 +26,7 @@ import { type Clock, systemClock } from './core/clock.ts';
 import { type Config, loadConfig } from './core/config.ts';
 import { ConfigError } from './core/errors.ts';
 import type { WardwatchEvents } from './core/events.ts';
+import { createLocalWrites } from './core/local-writes.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { ensurePrivateDir } from './core/private-files.ts';
 import { createTickTransaction, type Database, openDatabase } from './core/sqlite.ts';
@@ -43,22 +43,16 @@ import { createRuleEngine, type RuleEngine } from './health/rules/rule-engine.ts
 import { createServiceAlerts } from './health/service-alerts.ts';
 import type { LivenessView } from './health/service-types.ts';
 import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
-import { createSqliteAssignmentRepository } from './health/sqlite-assignment-repository.ts';
 import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts';
-import { createSqliteMaintenanceRepository } from './health/sqlite-maintenance-repository.ts';
 import { SqliteStatusRepository } from './health/sqlite-status-repository.ts';
 import { createIngest, type Ingest } from './ingest/ingest.ts';
 import { createMetrics } from './metrics/metrics.ts';
-import { createSqliteCountsRepository } from './metrics/sqlite-counts-repository.ts';
 import { createNotificationChannels } from './notify/channels.ts';
 import { createDigest } from './notify/digest.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
-import { createSqliteChannelRepository } from './notify/sqlite-channel-repository.ts';
-import { createSqliteOutboxRepository } from './notify/sqlite-outbox-repository.ts';
 import { createDeviceRegistry, type DeviceRegistry } from './registry/registry.ts';
-import { SqliteDeviceRepository } from './registry/sqlite-device-repository.ts';
 import { createInfluxStorage, type InfluxStorage } from './storage/influx-storage.ts';
-import { createSqliteWardRepository } from './wards/sqlite-ward-repository.ts';
+import { createStores } from './stores.ts';
 import { createWardDirectory } from './wards/wards.ts';
 import { REPO_ROOT, webPlugin } from './web/plugin.ts';
 
@@ -115,39 +109,48 @@ export async function createWardwatch(
   const db = openDatabase(join(config.dataDir, 'wardwatch.db'));
   const bus = new EventBus<WardwatchEvents>(log.child({ feature: 'bus' }));
   const tickTx = createTickTransaction(db, (err) => log.error({ err }, 'sqlite commit failed'));
+  // Issue #14: what people change (users, audit, wards, windows, channels, devices): SQLite in one
+  // process, one PostgreSQL pool in cluster mode (stores.ts; `pg` is loaded only then). The
+  // outbox, counts and rotation stay with the alerts on this SQLite for now (Stores.outbox).
+  const stores = await createStores(config, db, log.child({ feature: 'stores' }));
+  // Issue #14: each service's own writes, told to the other nodes once the node bridge exists.
+  const localWrites = createLocalWrites();
 
   const devices = createDeviceRegistry({
-    repo: new SqliteDeviceRepository(db),
+    repo: stores.devices,
     secretRotationGraceS: config.auth.secretRotationGraceS,
     scryptLogN: config.auth.deviceSecretScryptLogN,
     bus,
     clock,
     log: log.child({ feature: 'registry' }),
     validateTags: (tags) => checkDeviceTags(config.rules, tags),
+    onWrite: (id) => localWrites.wrote('device', id),
   });
   const users = createUserService({
-    repo: createSqliteUserRepository(db),
+    repo: stores.users,
     clock,
     log: log.child({ feature: 'auth' }),
     config,
+    onWrite: (username) => localWrites.wrote('user', username),
   });
   const audit = createAuditLog({
-    repo: createSqliteAuditRepository(db),
+    repo: stores.audit,
     clock,
     log: log.child({ feature: 'audit' }),
   });
   // Wards as records (issue #12): names for every screen, message and CSV; seeded in start().
   const wards = createWardDirectory({
-    repo: createSqliteWardRepository(db),
+    repo: stores.wards,
     clock,
     log: log.child({ feature: 'wards' }),
+    onWrite: (id) => localWrites.wrote('ward', id),
   });
   const alerts = createAlertService({
     repo: new SqliteAlertRepository(db),
     bus,
     clock,
     log: log.child({ feature: 'alerts' }),
-    pickAssignee: createAssigner({ rotation: createSqliteAssignmentRepository(db), config, users }),
+    pickAssignee: createAssigner({ rotation: stores.rotation, config, users }),
   });
   const serviceAlerts = createServiceAlerts({ alerts, clock, log: log.child({ feature: 'alerts' }) });
   const storage = createInfluxStorage({
@@ -191,10 +194,11 @@ export async function createWardwatch(
   });
   // Issue #3: maintenance windows, fault rules, root cause (parent, area outage, flapping).
   const maintenance = createMaintenanceService({
-    repo: createSqliteMaintenanceRepository(db),
+    repo: stores.maintenance,
     clock,
     defaultTimezone: config.rules.lightSchedule.timezone,
     devices,
+    onWrite: (id) => localWrites.wrote('maintenance', String(id)),
   });
   // Issue #12: a window starting or ending (by time or by a user) is a bus event, so SSE clients see it.
   const maintenanceEvents = createMaintenanceEvents({
@@ -301,6 +305,9 @@ export async function createWardwatch(
         counter: { kindOf: (id) => devices.get(id)?.kind ?? null, stateOf: (id) => liveness.stateOf(id) },
         receiveEvents: cluster.api,
         log: log.child({ feature: 'cluster' }),
+        // Issue #14: another node's write of a device, user, ward, window or channel, reloaded here.
+        reload: (change) => changeReloader({ devices, users, wards, maintenance, channels })(change),
+        resync: () => resyncAll({ devices, users, wards, maintenance, channels })(),
       })
     : null;
   if (nodeBridge)
@@ -316,17 +323,18 @@ export async function createWardwatch(
   // worker on the clock delivers them. Subscribed in start(), before anything can open an alert.
   // Issue #12: channels and routes made in the app, merged with the config's, read at run time.
   const channels = createNotificationChannels({
-    repo: createSqliteChannelRepository(db),
+    repo: stores.channels,
     notify: config.notify,
     clock,
     log: log.child({ feature: 'notify-channels' }),
+    onWrite: (id) => localWrites.wrote('channels', id),
   });
   const notifier = createNotifier({
     notify: config.notify,
     log: log.child({ feature: 'notify' }),
     clock,
     bus,
-    outbox: createSqliteOutboxRepository(db),
+    outbox: stores.outbox,
     alerts,
     devices,
     wardName: (id) => wards.nameOf(id),
@@ -350,7 +358,7 @@ export async function createWardwatch(
       ingest,
       storage,
       liveness,
-      counts: createSqliteCountsRepository(db),
+      counts: stores.counts,
       feed: clusterEdge && { stats: clusterEdge.feed.stats, connected: clusterEdge.feedConnected },
     },
     { overload: config.metrics.overload, clock },
@@ -438,6 +446,8 @@ export async function createWardwatch(
       accepting = true;
       await nodeBridge?.start(); // issue #14: sessions are claimed from the first CONNECT
       await clusterCore?.start(); // issue #14: takes its partitions (their readers never wait for Redis)
+      // Issue #14: from here this node's writes reach the others (the seeding above runs on each).
+      if (nodeBridge) localWrites.attach((entity, id) => nodeBridge.changes.publish(entity, id));
       clusterEdge?.start(); // never waits for Redis
       await broker.start();
       await http.listen({ host: config.host, port: config.httpPort });
@@ -466,6 +476,7 @@ export async function createWardwatch(
       await storage.stop();
       tickTx.flush();
       db.close();
+      await stores.close(); // issue #14: the PostgreSQL pool in cluster mode
       log.info('wardwatch stopped');
     },
     httpPort: () => httpPort,

@@ -66,6 +66,11 @@ export class SessionWatchers {
     for (const w of [...(this.byUser.get(username) ?? [])]) this.end(w, reason);
   }
 
+  /** The token hashes of a user's open sessions (issue #14: re-checked when another node changed the user). */
+  tokensOf(username: string): string[] {
+    return [...new Set([...(this.byUser.get(username) ?? [])].map((w) => w.tokenHash))];
+  }
+
   /** Open sessions being watched. */
   get size(): number {
     let n = 0;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { badRequest, conflict } from '../core/errors.ts';
+import { badRequest, conflict, WwError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { type SessionEndReason, SessionWatchers } from './session-watchers.ts';
 import type { StoredUser, UserRepository } from './user-repository.ts';
@@ -95,6 +95,13 @@ export interface UserService {
    * valid (any more).
    */
   watchSession(token: string, onEnd: (reason: SessionEndReason) => void): Promise<(() => void) | null>;
+  /**
+   * Another node changed this user or their tokens (cluster mode, issue #14: called on a Redis
+   * pub/sub event): re-reads the user into memory and ends this node's open streams as a local
+   * change would: disabled, role or wards changed, or a token of an open stream gone (a password
+   * change or a logout there).
+   */
+  reload(username: string): Promise<void>;
 }
 
 export interface UserServiceDeps {
@@ -103,6 +110,8 @@ export interface UserServiceDeps {
   clock: Clock;
   log: Logger;
   config: { auth: Pick<Config['auth'], 'tokenTtlS'> };
+  /** Issue #14: after each change this service made to a user or their tokens (not after reload). */
+  onWrite?: (username: string) => void;
 }
 
 export const USERNAME_RE = /^[a-z0-9][a-z0-9_.-]{1,31}$/;
@@ -198,21 +207,25 @@ function checkNewUser(input: NewUser): User {
 
 export function createUserService(deps: UserServiceDeps): UserService {
   const { repo, clock, log, config } = deps;
+  const wrote = (username: string) => deps.onWrite?.(username);
 
   /**
    * Every user (no password hashes), kept in memory for the synchronous readers (issue #14): the
    * assigner asks list() for every new alert on the synchronous alert path (a storm opens
    * thousands a second), and routes check a named user with get(). Loaded at start() and updated
    * after each write made through this service, so on one node it is always current. In cluster
-   * mode another node's write reaches this copy only through an event that refreshes it (not built
-   * yet); token checks and logins never use it, they read the repository each time.
+   * mode another node's write reaches this copy through a Redis event (`reload`,
+   * cluster/change-bridge.ts); token checks and logins never use it, they read the repository each time.
    */
   let known: Map<string, UserRecord> | null = null;
+  /** When each user last changed (reload tells a password change from a logout by it). */
+  const changedAt = new Map<string, number>();
   /** list()'s sorted copy; null after a change. */
   let sorted: UserRecord[] | null = null;
   const remember = (u: StoredUser) => {
     if (!known) return;
     known.set(u.username, toRecord(u));
+    changedAt.set(u.username, u.updatedAt);
     sorted = null;
   };
   const snapshot = (): Map<string, UserRecord> => {
@@ -234,6 +247,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
     // WW_ERR_API_CONFLICT from the repository.
     const stored = await repo.create({ ...user, passwordHash, createdAt: clock.now() });
     remember(stored);
+    wrote(stored.username);
     log.info({ username: user.username, role: user.role, wards: user.wards }, 'user created');
     return user;
   };
@@ -251,18 +265,27 @@ export function createUserService(deps: UserServiceDeps): UserService {
     async start() {
       const users = await repo.list();
       known = new Map(users.map((u) => [u.username, toRecord(u)]));
+      for (const u of users) changedAt.set(u.username, u.updatedAt);
       sorted = null;
     },
 
     async ensureAdmin(passwordFromConfig) {
       if (await repo.get('admin')) return { created: false, generatedPassword: null };
       const generatedPassword = passwordFromConfig === null ? randomBytes(18).toString('base64url') : null;
-      await createUser({
-        username: 'admin',
-        password: passwordFromConfig ?? (generatedPassword as string),
-        role: 'admin',
-        wards: [],
-      });
+      try {
+        await createUser({
+          username: 'admin',
+          password: passwordFromConfig ?? (generatedPassword as string),
+          role: 'admin',
+          wards: [],
+        });
+      } catch (err) {
+        // Issue #14: cluster nodes starting together on one database; another one created it.
+        if (!(err instanceof WwError) || err.code !== 'WW_ERR_API_CONFLICT') throw err;
+        const row = await repo.get('admin');
+        if (row) remember(row);
+        return { created: false, generatedPassword: null };
+      }
       return { created: true, generatedPassword };
     },
 
@@ -307,6 +330,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       );
       if (!result) return null;
       remember(result.user);
+      wrote(username);
       const { revokedTokens } = result;
       log.info(
         {
@@ -351,6 +375,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
       );
       if (!result) return null;
       remember(result.user);
+      wrote(username);
       // Issue #13 item 8: the old tokens' open event streams end with them (the new token has none yet).
       sessions.endUser(username, 'password_changed');
       log.info({ username, revokedTokens: result.revokedTokens }, 'own password changed');
@@ -392,9 +417,41 @@ export function createUserService(deps: UserServiceDeps): UserService {
     async logout(token) {
       if (typeof token !== 'string') return false;
       const hash = tokenHash(token);
+      // Issue #14: whose token, so that other nodes end its streams too (their reload finds it gone).
+      const session = deps.onWrite ? await repo.findSession(hash, clock.now()) : null;
       const revoked = await repo.deleteToken(hash);
       sessions.endToken(hash, 'logout');
+      if (revoked && session) wrote(session.user.username);
       return revoked;
+    },
+
+    async reload(username) {
+      const row = await repo.get(username);
+      const before = known?.get(username) ?? null;
+      const beforeAt = changedAt.get(username) ?? null;
+      if (!row) {
+        if (!before) return;
+        known?.delete(username);
+        changedAt.delete(username);
+        sorted = null;
+        sessions.endUser(username, 'revoked');
+        log.info({ username }, 'user removed by another node');
+        return;
+      }
+      remember(row);
+      if (!before) {
+        log.info({ username, role: row.role }, 'user created by another node');
+        return;
+      }
+      if (!before.disabled && row.disabledAt !== null) sessions.endUser(username, 'disabled');
+      else if (before.role !== row.role || JSON.stringify(before.wards) !== JSON.stringify(row.wards))
+        sessions.endUser(username, 'user_changed');
+      // A token revoked elsewhere: by a change of the user (a new password), else by a logout.
+      const reason = beforeAt !== row.updatedAt ? 'password_changed' : 'logout';
+      for (const hash of sessions.tokensOf(username)) {
+        if (!(await repo.findSession(hash, clock.now()))) sessions.endToken(hash, reason);
+      }
+      if (beforeAt !== row.updatedAt) log.info({ username }, 'user changed by another node');
     },
 
     async watchSession(token, onEnd) {

@@ -4,6 +4,12 @@ import type { MemberCounter } from '../api/views.ts';
 import type { EventBus } from '../core/bus.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+import {
+  type Change,
+  type ChangeBridge,
+  type ChangeBridgeStats,
+  createChangeBridge,
+} from './change-bridge.ts';
 import { createEventBridge, type EventBridgeStats } from './event-bridge.ts';
 import type { FeedRedis } from './feed.ts';
 import { createNodeChannel } from './node-channel.ts';
@@ -24,12 +30,15 @@ export interface NodeBridge {
   readonly events: RemoteSseSource;
   /** Commands, revocations and session holders across nodes. */
   readonly sessions: SessionRegistry;
+  /** Issue #14: this node's writes told to the others, theirs reloaded here (`ww:changes`). */
+  readonly changes: ChangeBridge;
   start(): Promise<void>;
   stop(): Promise<void>;
   stats(): {
     events: EventBridgeStats;
     sessions: SessionStats;
     commands: { received: number; malformed: number };
+    changes: ChangeBridgeStats;
   };
 }
 
@@ -43,6 +52,10 @@ export interface NodeBridgeOptions {
   log: Logger;
   /** Subscribe to other nodes' SSE events (API role). Default true. */
   receiveEvents?: boolean;
+  /** Reloads one entity another node wrote (its service's `reload`). Default: nothing to reload. */
+  reload?: (change: Change) => Promise<void>;
+  /** After a Redis outage (changes may be lost): reloads what can be reloaded whole. */
+  resync?: () => Promise<void>;
 }
 
 /** Logs a connection's failures once per outage (node-redis retries every few hundred ms). */
@@ -91,25 +104,41 @@ export function createNodeBridge(opts: NodeBridgeOptions): NodeBridge {
     log,
   });
   channel = createNodeChannel({ nodeId, redis, subscriber, log, handle: (cmd) => sessions.handle(cmd) });
+  const changes = createChangeBridge({
+    nodeId,
+    redis,
+    subscriber,
+    log,
+    reload: opts.reload ?? (async () => undefined),
+    resync: opts.resync,
+  });
 
   return {
     events,
     sessions,
+    changes,
     async start() {
       await Promise.all([redis.connect(), subscriber.connect()]);
       if (opts.broker) await channel.start();
       await events.start();
+      await changes.start();
       sessions.start();
       log.info({ nodeId }, 'cluster pub/sub started');
     },
     async stop() {
       sessions.stop();
       await events.stop();
+      await changes.stop();
       await channel.stop();
       // A connection waiting to reconnect would wait for Redis to close gracefully: drop it instead.
       const close = (c: FeedRedis) => (c.isReady ? c.close().catch(() => c.destroy()) : c.destroy());
       await Promise.all([close(redis), close(subscriber)]);
     },
-    stats: () => ({ events: events.stats(), sessions: sessions.stats(), commands: channel.stats() }),
+    stats: () => ({
+      events: events.stats(),
+      sessions: sessions.stats(),
+      commands: channel.stats(),
+      changes: changes.stats(),
+    }),
   };
 }

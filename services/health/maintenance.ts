@@ -14,8 +14,8 @@ import type { Suppression } from './types.ts';
  * Issue #14: stored through a `MaintenanceRepository` (SQLite or PostgreSQL, asynchronous), but
  * liveness, rules and root cause ask `suppressionFor` synchronously on every decision, so the
  * service keeps every window in memory: loaded by `start()`, refreshed by each write made through
- * it. In cluster mode a window written by another node reaches this copy later, through an event
- * (not built yet).
+ * it. In cluster mode a window written by another node reaches this copy through a Redis event
+ * (`reload`, cluster/change-bridge.ts).
  */
 export type { MaintenanceWindow } from './maintenance-repository.ts';
 
@@ -66,6 +66,11 @@ export interface MaintenanceService {
   isActive(id: number, at: number): boolean;
   /** The ward a window is about (for ward scoping): its ward, or the ward of its devices. */
   wardsOf(w: MaintenanceWindow): string[];
+  /**
+   * Another node created, ended or deleted this window (cluster mode, issue #14): re-reads it and
+   * applies it as a local write would (onChange listeners: the start/end events).
+   */
+  reload(id: number): Promise<void>;
 }
 
 const compileCron = (pattern: string, timezone: string): Cron =>
@@ -140,6 +145,8 @@ export function createMaintenanceService(deps: {
   clock: Clock;
   defaultTimezone: string;
   devices: { get(id: string): Device | null };
+  /** Issue #14: after each window this service created, ended or deleted (not after reload). */
+  onWrite?: (id: number) => void;
 }): MaintenanceService {
   const { repo, clock, defaultTimezone, devices } = deps;
   const listeners = new Set<() => void>();
@@ -234,12 +241,14 @@ export function createMaintenanceService(deps: {
       const w = await repo.insert(fields);
       windows.set(w.id, { w, cron });
       changed();
+      deps.onWrite?.(w.id);
       return w;
     },
     async delete(id) {
       const removed = await repo.delete(id);
       windows.delete(id);
       if (removed) changed();
+      if (removed) deps.onWrite?.(id);
       return removed;
     },
     async end(id, at) {
@@ -256,6 +265,7 @@ export function createMaintenanceService(deps: {
       const w = stored;
       windows.set(id, { w, cron: x.cron });
       changed();
+      deps.onWrite?.(id);
       return w;
     },
     activeFor,
@@ -275,6 +285,18 @@ export function createMaintenanceService(deps: {
         out.push(...windowIntervals(w, cron, fromMs, toMs));
       }
       return out;
+    },
+    async reload(id) {
+      const w = await repo.get(id);
+      const had = windows.get(id)?.w ?? null;
+      if (!w) {
+        if (!had) return;
+        windows.delete(id);
+      } else {
+        if (had && JSON.stringify(had) === JSON.stringify(w)) return;
+        remember(w);
+      }
+      changed();
     },
     onChange(listener) {
       listeners.add(listener);

@@ -28,7 +28,7 @@ import type { NotifyChannelConfig, NotifyConfig } from './types.ts';
  * (SQLite or PostgreSQL). The notifier plans and sends synchronously, so this service keeps them
  * in memory: loaded by `start()`, reloaded after each write made through it; every read below
  * answers from that copy, so the API shows what the notifier uses. In cluster mode a change made
- * on another node reaches this copy later, through an event (not built yet).
+ * on another node reaches this copy through a Redis event (`reload`, cluster/change-bridge.ts).
  */
 
 export type Source = 'config' | 'app';
@@ -100,6 +100,11 @@ export interface NotificationChannels {
   provider(name: string): NotificationProvider | null;
   /** Sends a test message now (not through the outbox) and answers with the provider's result. */
   test(name: string, recipient: string): Promise<ChannelTestResult>;
+  /**
+   * Another node changed a channel or route (cluster mode, issue #14): re-reads the app's channels
+   * and routes (few) as after a local write; providers of channels gone are closed.
+   */
+  reload(): Promise<void>;
   close(): void;
 }
 
@@ -149,6 +154,8 @@ export function createNotificationChannels(deps: {
   notify: NotifyConfig;
   clock: Clock;
   log: Logger;
+  /** Issue #14: after each write of a channel (its name) or route (`route:<id>`), not after reload. */
+  onWrite?: (id: string) => void;
 }): NotificationChannels {
   const { repo, notify: cfg, clock, log } = deps;
   const providers = new Map<string, { key: string; provider: NotificationProvider }>();
@@ -306,6 +313,7 @@ export function createNotificationChannels(deps: {
         createdAt: clock.now(),
       });
       await changed();
+      deps.onWrite?.(name);
       log.info({ channel: name, type: input.type, by }, 'notification channel created');
       return appView(name) as ChannelView;
     },
@@ -318,6 +326,7 @@ export function createNotificationChannels(deps: {
       validateChannel(joinSecret({ type: c.type, settings, secret }));
       await repo.updateChannel(name, settings, secret, clock.now());
       await changed();
+      deps.onWrite?.(name);
       log.info(
         { channel: name, fields: Object.keys(patch.settings), secretChanged: patch.secret !== undefined },
         'notification channel changed',
@@ -332,6 +341,7 @@ export function createNotificationChannels(deps: {
       if (n > 0) throw conflict(`${n} route(s) still send to this channel: delete or change them first`);
       await changed();
       if (!deleted) throw notFound(`no notification channel '${name}'`);
+      deps.onWrite?.(name);
       providers.get(name)?.provider.close?.();
       providers.delete(name);
       log.info({ channel: name }, 'notification channel deleted');
@@ -347,6 +357,7 @@ export function createNotificationChannels(deps: {
           throw err;
         });
       await changed();
+      deps.onWrite?.(`route:${r.id}`);
       return routeView(r);
     },
     async updateRoute(id, route) {
@@ -360,12 +371,14 @@ export function createNotificationChannels(deps: {
         });
       await changed();
       if (!updated) throw notFound(`no notification route '${id}'`); // deleted meanwhile
+      deps.onWrite?.(`route:${updated.id}`);
       return routeView(updated);
     },
     async deleteRoute(id) {
       const r = appRoute(id);
       await repo.deleteRoute(r.id);
       await changed();
+      deps.onWrite?.(`route:${r.id}`);
     },
     splitFields,
     effective,
@@ -395,6 +408,15 @@ export function createNotificationChannels(deps: {
           err instanceof DeliveryError ? err : new DeliveryError((err as Error)?.message ?? String(err));
         log.warn({ channel: name, error: e.message }, 'test notification failed');
         return { ok: false, providerMessageId: null, error: e.message, permanent: e.permanent };
+      }
+    },
+    async reload() {
+      await changed();
+      const now = effective().channels;
+      for (const [name, p] of providers) {
+        if (Object.hasOwn(now, name)) continue;
+        p.provider.close?.();
+        providers.delete(name);
       }
     },
     close() {

@@ -151,6 +151,11 @@ export interface DeviceRegistryDeps {
   secretRotationGraceS?: number;
   /** auth.deviceSecretScryptLogN: scrypt cost (N = 2^logN) of new and rehashed device secrets. */
   scryptLogN?: number;
+  /**
+   * Issue #14: called after each write this registry made (create, update, delete, rotation,
+   * rehash), never after `reload`: cluster mode tells the other nodes to reload the device.
+   */
+  onWrite?: (deviceId: string) => void;
 }
 
 /** One valid secret: its stored hash, a generation number, and the verified cache. */
@@ -274,6 +279,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
             if (await repo.replaceSecretHash(id, from, hash)) {
               cred.hash = hash;
               counters.rehashed++;
+              deps.onWrite?.(id);
             }
           } catch (err) {
             // The database closed meanwhile (shutdown): the next good connect rehashes again.
@@ -418,6 +424,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     sortedIds = null;
     upgradeHash(device.id, current, secret);
     bus.emit('device.created', device);
+    deps.onWrite?.(device.id);
   };
 
   /** Memory and bus after a device left the database (deleted here or by another node). */
@@ -580,6 +587,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         entries.set(id, { ...(latest ?? entry), device });
         log.info({ deviceId: id, fields: Object.keys(patch) }, 'device updated');
         bus.emit('device.updated', device);
+        deps.onWrite?.(id);
         return device;
       }),
 
@@ -598,6 +606,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         }
         log.info({ deviceId: id, ward: entry.device.ward }, 'device deleted');
         removed(id, entry);
+        deps.onWrite?.(id);
         return true;
       }),
 
@@ -629,6 +638,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         // Without a grace the old secret's sessions go now; with one, only a secret older than the
         // previous one (a second rotation within the grace) is revoked now.
         revoked({ deviceId: id, reason: 'rotated', device });
+        deps.onWrite?.(id);
         return secret;
       }),
 

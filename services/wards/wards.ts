@@ -16,7 +16,7 @@ import type { Ward, WardPatch, WardRepository } from './ward-repository.ts';
  * Issue #14: the table sits behind an asynchronous `WardRepository` (SQLite or PostgreSQL); the
  * names are loaded by `start()` and refreshed by each write made through this directory, because
  * `nameOf` must answer synchronously (templates, CSV rows). In cluster mode a ward renamed on
- * another node reaches these names later, through an event (not built yet); records (`list`,
+ * another node reaches these names through a Redis event (`reload`, cluster/change-bridge.ts); records (`list`,
  * `get`, `outlines`) are always read from the repository.
  */
 export interface WardDirectory {
@@ -39,6 +39,8 @@ export interface WardDirectory {
   seedFromOutlineFiles(files: readonly string[], baseDir: string): Promise<string[]>;
   /** Outlines as one FeatureCollection (`properties: {ward, name}`), for the map. */
   outlines(ids?: readonly string[]): Promise<OutlineCollection>;
+  /** Another node created or changed this ward (cluster mode, issue #14): re-reads its name. */
+  reload(id: string): Promise<void>;
 }
 
 export interface OutlineCollection {
@@ -71,8 +73,11 @@ export function createWardDirectory(deps: {
   repo: WardRepository;
   clock: Clock;
   log: Logger;
+  /** Issue #14: after each ward this directory created or changed (not after reload). */
+  onWrite?: (id: string) => void;
 }): WardDirectory {
   const { repo, clock, log } = deps;
+  const wrote = (id: string) => deps.onWrite?.(id);
   let names = new Map<string, string>();
 
   return {
@@ -88,6 +93,7 @@ export function createWardDirectory(deps: {
       const ward = { id: input.id, name: checkName(input.name), outline: checkOutline(input.outline) };
       const created = await repo.insert(ward, clock.now());
       names.set(created.id, created.name);
+      wrote(created.id);
       log.info({ wardId: ward.id, name: ward.name, outline: ward.outline !== null }, 'ward created');
       return created;
     },
@@ -98,11 +104,21 @@ export function createWardDirectory(deps: {
       if (patch.outline !== undefined) checked.outline = checkOutline(patch.outline);
       const ward = await repo.update(id, checked, clock.now());
       if (ward) names.set(ward.id, ward.name);
+      if (ward) wrote(ward.id);
       if (ward) log.info({ wardId: id, fields: Object.keys(checked).sort() }, 'ward changed');
       return ward;
     },
 
     nameOf: (id) => names.get(id) ?? id,
+
+    async reload(id) {
+      const ward = await repo.get(id);
+      if (!ward) names.delete(id);
+      else if (names.get(id) !== ward.name) {
+        names.set(id, ward.name);
+        log.info({ wardId: id }, 'ward changed by another node');
+      }
+    },
 
     async seedFromOutlineFiles(files, baseDir) {
       const added: string[] = [];
@@ -129,6 +145,7 @@ export function createWardDirectory(deps: {
           if (await repo.insertIfMissing(ward, now)) {
             added.push(id);
             names.set(id, ward.name);
+            wrote(id);
           }
         }
       }

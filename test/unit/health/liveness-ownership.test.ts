@@ -21,27 +21,12 @@ import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-rep
 import { SqliteStatusRepository } from '../../../services/health/sqlite-status-repository.ts';
 import type { Device } from '../../../services/registry/types.ts';
 import { ManualClock } from '../../helpers/clock.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
 
 const T0 = Date.parse('2026-12-03T00:00:00Z');
 const TIMEOUT_MS = 90_000; // camera default: 30 s × 3
 
-const camera = (id: string): Device => ({
-  id,
-  kind: 'camera',
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.97,
-  address: null,
-  heartbeatIntervalS: null,
-  parentId: null,
-  powerZone: null,
-  protocol: 'wardwatch',
-  topic: null,
-  tags: {},
-  createdAt: T0 - 86_400_000,
-  updatedAt: T0 - 86_400_000,
-});
+const camera = (id: string): Device => deviceRecord(id, { lat: 21.53 }, T0 - 86_400_000);
 
 describe('liveness with partition ownership (issue #14)', () => {
   let dir: string;

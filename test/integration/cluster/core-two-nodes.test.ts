@@ -68,10 +68,13 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
     }
     return found[n] as string;
   };
-  /** Registers the device on both nodes; returns its secret on A (devices connect to A). */
+  /**
+   * Registers the device through A (devices live in the nodes' one PostgreSQL database) and waits
+   * until B's copy has it (the `ww:changes` message); returns its secret (devices connect to A).
+   */
   const register = async (id: string, ward: string) => {
     const secret = await a.addDevice({ id, ward, heartbeatIntervalS: INTERVAL_S });
-    await b.addDevice({ id, ward, heartbeatIntervalS: INTERVAL_S });
+    await waitFor(() => b.app.devices.get(id), `${id} known to B`);
     return secret;
   };
   const connect = (id: string, secret: string): Promise<MqttClient> =>

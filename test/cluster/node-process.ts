@@ -3,7 +3,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ADMIN_PASSWORD } from '../helpers/app.ts';
-import { watchdogScript } from '../helpers/watchdog.ts';
+import { killOnExit, killQuietly, watchdogScript } from '../helpers/watchdog.ts';
 
 /**
  * One wardwatch node as its own process (issue #14, `npm run test:cluster`): `node --import tsx
@@ -45,27 +45,6 @@ export interface RunningNode {
 }
 
 const STARTUP_TIMEOUT_MS = 90_000;
-const running = new Set<number>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // The wrapper would send SIGTERM when our pipe closes; a node that is slow to stop must still not
-  // outlive the run, so a normal exit kills them outright.
-  process.on('exit', () => {
-    for (const pid of running) killQuietly(pid, 'SIGKILL');
-  });
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 const repoRoot = join(import.meta.dirname, '..', '..');
 
 /** Writes the node's config file (fixed for its life: a restart reads the same). */
@@ -96,7 +75,6 @@ export function writeNodeConfig(spec: NodeSpec): string {
 
 /** Starts the node process (not waiting for it to answer: see waitHealthy in harness.ts). */
 export async function spawnNode(spec: NodeSpec, configFile: string): Promise<RunningNode> {
-  installExitHook();
   appendFileSync(spec.logFile, `\n==== ${new Date().toISOString()} start ${spec.nodeId}\n`);
   // The inner sh appends the node's output to its log file and execs node, so the pid the wrapper
   // prints first is the node's own.
@@ -127,6 +105,7 @@ export async function spawnNode(spec: NodeSpec, configFile: string): Promise<Run
   });
   let exitInfo: string | null = null;
   let pid = 0;
+  let untrack = () => {};
   const exited = new Promise<string>((resolve) => {
     wrapper.once('exit', (code, signal) => {
       // The wrapper exits with the node's status (128 + 9 for SIGKILL).
@@ -135,7 +114,7 @@ export async function spawnNode(spec: NodeSpec, configFile: string): Promise<Run
         : code !== null && code > 128
           ? `signal ${code - 128}`
           : `code ${code}`;
-      if (pid) running.delete(pid);
+      untrack();
       wrapper.stdin?.destroy();
       resolve(exitInfo);
     });
@@ -155,7 +134,7 @@ export async function spawnNode(spec: NodeSpec, configFile: string): Promise<Run
     });
     void exited.then((info) => reject(new Error(`${spec.nodeId} exited before starting (${info})`)));
   });
-  running.add(pid);
+  untrack = killOnExit(pid);
   const stop = async (graceMs = 10_000): Promise<string> => {
     if (exitInfo !== null) return exitInfo;
     killQuietly(pid, 'SIGTERM');

@@ -5,7 +5,7 @@ import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { watchdogScript } from './watchdog.ts';
+import { killOnExit, killQuietly, watchdogScript } from './watchdog.ts';
 
 /**
  * A real InfluxDB 1.x (`influxd`) for integration tests: own temp dir, own free ports, quiet
@@ -40,25 +40,6 @@ const STDERR_KEEP_CHARS = 8_000;
  * this process ends, it sends influxd SIGTERM.
  */
 const WRAPPER = watchdogScript('TERM');
-
-/** influxd pids this process started: a normal exit kills them at once, without the wrapper's delay. */
-const running = new Set<number>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pid of running) killQuietly(pid, 'SIGKILL');
-  });
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
 
 async function findOnPath(name: string): Promise<string | null> {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -141,7 +122,6 @@ export async function startInfluxd(opts: StartInfluxdOptions = {}): Promise<Infl
   if (!binary) {
     throw new Error('influxd not found: install the Debian package `influxdb` (apt-get install -y influxdb)');
   }
-  installExitHook();
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'ww-influxd-')));
   await mkdir(dir, { recursive: true });
@@ -159,6 +139,7 @@ export async function startInfluxd(opts: StartInfluxdOptions = {}): Promise<Infl
     await writeFile(configFile, configToml(dir, httpPort, await freePort()));
     let stderr = '';
     let influxdPid: number | null = null;
+    let untrack = () => {};
     const proc = spawn('/bin/sh', ['-c', WRAPPER, 'influxd-wrapper', binary, 'run', '-config', configFile], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -169,7 +150,7 @@ export async function startInfluxd(opts: StartInfluxdOptions = {}): Promise<Infl
       const pid = Number.parseInt(chunk, 10);
       if (Number.isInteger(pid) && pid > 0) {
         influxdPid = pid;
-        running.add(pid);
+        untrack = killOnExit(pid);
       }
     });
     proc.stderr?.setEncoding('utf8');
@@ -179,7 +160,7 @@ export async function startInfluxd(opts: StartInfluxdOptions = {}): Promise<Infl
     let exitInfo: string | null = null;
     const onGone = (info: string, resolve: () => void) => {
       exitInfo = info;
-      if (influxdPid !== null) running.delete(influxdPid);
+      untrack();
       // Releases the watchdog if influxd ended on its own.
       proc.stdin?.destroy();
       if (child === proc) child = null;

@@ -18,6 +18,35 @@ export const watchdogScript = (signal: 'TERM' | 'INT') =>
     'wait "$pid"',
   ].join('\n');
 
+/** Sends `signal` to `pid`; a process already gone is not an error. */
+export function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Server pids this process started and tracks itself (influxd, cluster nodes): see killOnExit. */
+const killedOnExit = new Set<number>();
+let exitHookInstalled = false;
+
+/**
+ * Kills `pid` outright when this process exits normally (the watchdog wrapper would only signal it
+ * when our pipe closes, and a server slow to stop must not outlive the run); the returned function
+ * stops tracking it (it exited, or was stopped).
+ */
+export function killOnExit(pid: number): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const p of killedOnExit) killQuietly(p, 'SIGKILL');
+    });
+  }
+  killedOnExit.add(pid);
+  return () => killedOnExit.delete(pid);
+}
+
 const STDERR_KEEP_CHARS = 8_000;
 const STOP_GRACE_MS = 5_000;
 

@@ -1,4 +1,3 @@
-import { get } from 'node:http';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Change } from '../../../services/cluster/change-bridge.ts';
@@ -6,6 +5,7 @@ import type { NodeBridge } from '../../../services/cluster/node-bridge.ts';
 import { ADMIN_PASSWORD, startTestApp, type TestApp, tryConnect, waitFor } from '../../helpers/app.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
+import { openSse } from '../../helpers/sse.ts';
 
 /**
  * Two whole nodes in cluster mode on ONE PostgreSQL database and a real redis-server (issue #14,
@@ -13,22 +13,6 @@ import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
  * channels); a write on A reaches B's copy through a `ww:changes` message and B's reload. Each
  * test waits for B to have applied that very change (ChangeBridge.onApplied), never for time.
  */
-
-/** A real HTTP connection to GET /api/v1/events, read as it arrives. */
-function openSse(url: string): Promise<{ text(): string; ended: Promise<void>; close(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, (res) => {
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-      });
-      const ended = new Promise<void>((r) => res.on('close', () => r()));
-      resolve({ text: () => buf, ended, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-  });
-}
 
 /** Resolves once `bridge` reloaded this change of another node; rejects if it never comes. */
 function applied(bridge: NodeBridge, entity: Change['entity'], id: string, timeoutMs = 30_000) {

@@ -1,4 +1,3 @@
-import { get } from 'node:http';
 import type { MqttClient } from 'mqtt';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -6,6 +5,7 @@ import type { NodeBridge } from '../../../services/cluster/node-bridge.ts';
 import { sessionKey } from '../../../services/cluster/sessions.ts';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
+import { openSse } from '../../helpers/sse.ts';
 
 /**
  * Two whole wardwatch nodes (brokers on port 0, their own SQLite, bus, liveness, alerts and HTTP)
@@ -13,22 +13,6 @@ import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
  * "Across edges"); devices are MQTT.js clients with a last will, as firmware connects.
  */
 const T = (id: string, channel: string) => `wardwatch/v1/devices/${id}/${channel}`;
-
-/** A real HTTP connection to GET /api/v1/events, read as it arrives. */
-function openSse(url: string): Promise<{ text(): string; ended: Promise<void>; close(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, (res) => {
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-      });
-      const ended = new Promise<void>((r) => res.on('close', () => r()));
-      resolve({ text: () => buf, ended, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-  });
-}
 
 describe('two nodes in cluster mode (issue #14)', () => {
   let redis: RedisInstance;

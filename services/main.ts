@@ -115,6 +115,18 @@ export async function createWardwatch(
   const stores = await createStores(config, db, log.child({ feature: 'stores' }));
   // Issue #14: each service's own writes, told to the other nodes once the node bridge exists.
   const localWrites = createLocalWrites();
+  // Issue #14 (corepg): in cluster mode alerts, incidents and statuses live in the PostgreSQL
+  // decision state (memory, written behind; ids from the sequences), with the outbox, counts and
+  // rotation beside them (cluster/cluster-decision.ts, loaded only then). null in one process.
+  const clusterDecision = stores.postgres
+    ? (await import('./cluster/cluster-decision.ts')).createClusterDecision({
+        pool: stores.postgres.pool,
+        outbox: stores.postgres.outbox,
+        assignment: stores.postgres.assignment,
+        config,
+        log: log.child({ feature: 'decision-state' }),
+      })
+    : null;
 
   const devices = createDeviceRegistry({
     repo: stores.devices,
@@ -146,11 +158,12 @@ export async function createWardwatch(
     onWrite: (id) => localWrites.wrote('ward', id),
   });
   const alerts = createAlertService({
-    repo: new SqliteAlertRepository(db),
+    repo: clusterDecision?.decision.alerts ?? new SqliteAlertRepository(db),
     bus,
     clock,
     log: log.child({ feature: 'alerts' }),
-    pickAssignee: createAssigner({ rotation: stores.rotation, config, users }),
+    // Issue #14: in cluster mode the rotation is PostgreSQL's, just after opening (assignLate).
+    pickAssignee: clusterDecision?.pickFixed ?? createAssigner({ rotation: stores.rotation, config, users }),
   });
   const serviceAlerts = createServiceAlerts({ alerts, clock, log: log.child({ feature: 'alerts' }) });
   const storage = createInfluxStorage({
@@ -173,23 +186,29 @@ export async function createWardwatch(
           bus,
           clock,
           log: log.child({ feature: 'cluster-core' }),
+          state: clusterDecision?.partitionState, // issue #14 (corepg): loaded per partition taken
         })
       : null;
+  // Issue #14 (corepg): a clustered node without the core role judges no device (its deadlines
+  // would open alerts for devices a core owns), unless a test feeds it directly (edgeFeed: false).
+  const owns = clusterCore?.owns ?? (clusterDecision && opts.edgeFeed !== false ? () => false : undefined);
+  const tick = clusterDecision?.decision.tick ?? tickTx;
   const liveness = createLivenessService({
     config,
     log: log.child({ feature: 'liveness' }),
     clock,
     bus,
     devices,
-    statusRepo: new SqliteStatusRepository(db),
+    statusRepo: clusterDecision?.statusRepo(owns ?? (() => true)) ?? new SqliteStatusRepository(db),
     alerts,
     points: storage,
     scheduler: createMemoryDeadlineScheduler(clock),
     // A slice of expired deadlines (thousands at a power cut) opens its alerts in one transaction;
     // state changes arriving over sockets (last wills of a whole fleet) share one per I/O round.
-    batch: (run) => db.transaction(run)(),
-    beginWrite: () => tickTx.join(),
-    owns: clusterCore?.owns,
+    // Issue #14: on PostgreSQL a tick's changes are one write-behind transaction already.
+    batch: clusterDecision ? (run) => run() : (run) => db.transaction(run)(),
+    beginWrite: () => tick.join(),
+    owns,
     paused: clusterCore?.paused,
   });
   // Issue #3: maintenance windows, fault rules, root cause (parent, area outage, flapping).
@@ -219,7 +238,7 @@ export async function createWardwatch(
     suppressionFor: (d, at) => maintenance.suppressionFor(d, at),
   });
   clusterCore?.bind({ liveness, rules });
-  const incidentRepo = new SqliteIncidentRepository(db);
+  const incidentRepo = clusterDecision?.decision.incidents ?? new SqliteIncidentRepository(db);
   const rootCause = createRootCauseService({
     config,
     log: log.child({ feature: 'root-cause' }),
@@ -334,8 +353,9 @@ export async function createWardwatch(
     log: log.child({ feature: 'notify' }),
     clock,
     bus,
-    outbox: stores.outbox,
-    alerts,
+    outbox: clusterDecision?.outbox ?? stores.outbox,
+    // Issue #14: a row claimed here may name another owner's alert: PostgreSQL answers then.
+    alerts: clusterDecision ? { get: clusterDecision.alertAt } : alerts,
     devices,
     wardName: (id) => wards.nameOf(id),
     channels,
@@ -358,7 +378,7 @@ export async function createWardwatch(
       ingest,
       storage,
       liveness,
-      counts: stores.counts,
+      counts: stores.postgres?.counts ?? stores.counts, // issue #14: the cluster's alerts
       feed: clusterEdge && { stats: clusterEdge.feed.stats, connected: clusterEdge.feedConnected },
     },
     { overload: config.metrics.overload, clock },
@@ -401,6 +421,7 @@ export async function createWardwatch(
   );
 
   let generatedPassword: string | null = null;
+  let stopAssigning = () => {};
   let httpPort = config.httpPort;
 
   return {
@@ -434,6 +455,14 @@ export async function createWardwatch(
       // Issue #14: the windows every decision below reads synchronously, loaded before any runs.
       await maintenance.start();
       await channels.start(); // issue #14: the app's channels and routes, before the notifier plans
+      // Issue #14 (corepg): ids reserved before anything can open an alert.
+      await clusterDecision?.decision.start();
+      if (clusterDecision)
+        stopAssigning = clusterDecision.assignLate({
+          bus,
+          users,
+          assign: (id, username, by) => alerts.assign(id, username, by),
+        });
       await storage.start(); // never waits on InfluxDB: it may be down, we still alert
       notifier.start(); // never waits on a channel; resumes the outbox left by the last run
       digest.start();
@@ -472,6 +501,8 @@ export async function createWardwatch(
       maintenanceEvents.stop();
       digest.stop();
       await notifier.stop(); // before db.close(): deliveries in flight still record their outcome
+      stopAssigning();
+      await clusterDecision?.decision.stop(); // issue #14: what the tick left, written
       channels.close();
       await storage.stop();
       tickTx.flush();

@@ -50,6 +50,7 @@ export async function createPostgresStores(opts: {
       outbox: createPostgresOutboxRepository(pool),
       counts: createPostgresCountsRepository(pool),
       assignment: createPostgresAssignmentRepository(pool),
+      pool,
     },
     close: () => pool.end(),
   };

@@ -4,6 +4,7 @@ import { createSqliteUserRepository } from './auth/sqlite-user-repository.ts';
 import type { UserRepository } from './auth/user-repository.ts';
 import type { Config } from './core/config.ts';
 import type { Logger } from './core/logger.ts';
+import type { PgPool } from './core/postgres/pool.ts';
 import type { Database } from './core/sqlite.ts';
 import type { AssignmentRepository, SyncAssignmentRotation } from './health/assignment-repository.ts';
 import type { MaintenanceRepository } from './health/maintenance-repository.ts';
@@ -58,6 +59,8 @@ export interface Stores {
     outbox: OutboxRepository;
     counts: CountsRepository;
     assignment: AssignmentRepository;
+    /** The pool itself: the core's decision state (health/pg-state) and the API's read side use it. */
+    pool: PgPool;
   } | null;
   /** Ends the PostgreSQL pool (nothing in one process: main.ts closes the SQLite file). */
   close(): Promise<void>;

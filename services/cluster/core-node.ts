@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.ts';
 import { createPostgresPool, migratePostgres } from '../core/postgres/pool.ts';
 import type { LivenessService } from '../health/liveness-service.ts';
 import type { RuleSink } from '../health/rules/rule-engine.ts';
+import type { DeviceStatus } from '../health/types.ts';
 import { type CheckpointRepository, createCheckpointRepository } from './checkpoint-repository.ts';
 import { decodeCoreState, encodeCoreState } from './core-state.ts';
 import { registryPartitionOf } from './edge-feed.ts';
@@ -45,8 +46,11 @@ import type { PartitionedDevice } from './partition.ts';
  * - `onLost` (the lock session is gone): readers stopped and those devices' deadlines forgotten at
  *   once, synchronously: no alert, no write; another node may own them already.
  *
- * The decision state (alerts, incidents, statuses) stays in this node's SQLite for now; moving it to
- * PostgreSQL (health/pg-state, `load()` per partition) is the pgstores lane's.
+ * The decision state (alerts, incidents, statuses; health/pg-state through cluster-decision.ts) is
+ * `deps.state` (issue #14, corepg): a partition's devices' open alerts, open incidents and statuses
+ * are loaded from PostgreSQL before their records are adopted (so an alert the old owner opened is
+ * found, not opened again, and resolved by this node when the device comes back), written out and
+ * forgotten on a handover, and forgotten unwritten when the partition is lost (fenced).
  */
 export type CoreLiveness = Pick<
   LivenessService,
@@ -90,6 +94,16 @@ export interface ClusterCore {
   stats(): ClusterCoreStats;
 }
 
+/** Issue #14 (corepg): the decision state of owned devices, moved with their partition. */
+export interface CorePartitionState {
+  /** Loads the devices' open alerts, open incidents and statuses; answers the statuses. */
+  load(deviceIds: readonly string[]): Promise<ReadonlyMap<string, DeviceStatus>>;
+  /** Writes what is pending, then forgets the devices (a partition handed over). */
+  unload(deviceIds: readonly string[]): Promise<void>;
+  /** Forgets the devices at once, unwritten changes included (the partition was lost: fenced). */
+  fence(deviceIds: readonly string[]): void;
+}
+
 export interface ClusterCoreDeps {
   config: Config;
   devices: {
@@ -101,6 +115,8 @@ export interface ClusterCoreDeps {
   log: Logger;
   /** How long one XREAD waits for entries (tests: short, so a stop is quick). */
   readBlockMs?: number;
+  /** Issue #14 (corepg): the decision state on PostgreSQL; absent, it stays where it is (SQLite). */
+  state?: CorePartitionState;
 }
 
 interface OwnedPartition {
@@ -292,8 +308,13 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
 
   const acquire = async (p: number) => {
     const { liveness } = bound();
-    const cp = await checkpoints.load(p);
-    if (stopped || !ownership.owns(p)) return;
+    const ids = devicesOf(p);
+    // Issue #14 (corepg): the old owner's alerts and statuses, in memory before any deadline here.
+    const [cp, lastKnown] = await Promise.all([checkpoints.load(p), deps.state?.load(ids)]);
+    if (stopped || !ownership.owns(p)) {
+      deps.state?.fence(ids);
+      return;
+    }
     const from = cp?.feed ?? FEED_START;
     const restored = decodeCoreState(cp?.state, (reason) =>
       log.warn({ partition: p, reason }, 'checkpoint state unreadable in part; those devices restart'),
@@ -322,7 +343,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     active.set(p, o);
     stats.partitions = active.size;
     // Paused (replaying) from here: adopt arms deadlines, none fires before the replay caught up.
-    liveness.adopt(devicesOf(p), restored);
+    liveness.adopt(ids, restored, lastKnown);
     // Not awaited: Redis may be down (the reader waits for it, paused), and the rebalance goes on.
     redis.connect().catch((err: unknown) => markOutage(o, 'feed redis connect gave up', err));
     void begin(o, from);
@@ -360,6 +381,11 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     o.live = false;
     await save(o);
     bound().liveness.forget(devicesOf(p));
+    // Before the lock goes: the next owner loads what this node wrote.
+    await deps.state?.unload(devicesOf(p)).catch((err: unknown) => {
+      log.warn({ err, partition: p }, 'decision state not written before the handover');
+      deps.state?.fence(devicesOf(p));
+    });
     if (active.get(p) === o) active.delete(p);
     stats.partitions = active.size;
   };
@@ -375,6 +401,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     o.reader.stop();
     o.redis.destroy();
     targets?.liveness.forget(devicesOf(p));
+    deps.state?.fence(devicesOf(p)); // issue #14: another node may own them already
   };
 
   const checkOne = async (o: OwnedPartition) => {

@@ -43,8 +43,14 @@ export interface LivenessService extends LivenessSink, LivenessView {
    * Issue #14 (cluster core, core-node.ts): takes these devices over from a partition's checkpoint
    * (`fromCheckpoint`, exact deadlines) or, for a device it lacks, from what this node last knew
    * (as after a restart), and arms their deadlines. Call once `owns` says true for them.
+   * `lastKnown`: the statuses the shared database holds (cluster mode: what the last owner
+   * flushed), preferred over this node's own memory for devices the checkpoint lacks.
    */
-  adopt(deviceIds: readonly string[], fromCheckpoint: ReadonlyMap<string, LiveRecord>): void;
+  adopt(
+    deviceIds: readonly string[],
+    fromCheckpoint: ReadonlyMap<string, LiveRecord>,
+    lastKnown?: ReadonlyMap<string, DeviceStatus>,
+  ): void;
   /** Issue #14: forgets these devices' deadlines at once (their partition is gone): no alert. */
   forget(deviceIds: readonly string[]): void;
   /** Issue #14: these devices' records, for a partition's checkpoint. */
@@ -282,13 +288,13 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
       return counts;
     },
 
-    adopt(deviceIds, fromCheckpoint) {
+    adopt(deviceIds, fromCheckpoint, lastKnown) {
       const now = clock.now();
       for (const id of deviceIds) {
         const d = devices.get(id);
         if (!d) continue;
         const saved = fromCheckpoint.get(id);
-        const known = records.get(id);
+        const known = lastKnown?.get(id) ?? records.get(id);
         const rec =
           saved !== undefined
             ? { ...saved, deviceId: id }

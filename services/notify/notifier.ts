@@ -3,7 +3,6 @@ import type { EventBus } from '../core/bus.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import type { AlertService } from '../health/service-types.ts';
 import type { Alert, Incident } from '../health/types.ts';
 import type { DeviceRegistry } from '../registry/registry.ts';
 import type { NotificationChannels } from './channels.ts';
@@ -47,7 +46,11 @@ export interface NotifierDeps {
   bus: EventBus<WardwatchEvents>;
   /** Issue #14: SQLite in one process, PostgreSQL (shared by the nodes) in cluster mode. */
   outbox: OutboxRepository;
-  alerts: Pick<AlertService, 'get'>;
+  /**
+   * Re-read at send time. Issue #14: in cluster mode a row may be claimed by a node that does not
+   * own its alert, so the answer may come from PostgreSQL (a promise); one process answers at once.
+   */
+  alerts: { get(id: number): Alert | null | Promise<Alert | null> };
   devices: Pick<DeviceRegistry, 'get'>;
   /** Ward id → its name in messages (issue #12); absent = the id. */
   wardName?: (wardId: string) => string;
@@ -256,7 +259,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   async function deliver(row: Delivery): Promise<void> {
     const ctx = { deliveryId: row.id, key: row.dedupeKey, channel: row.channel };
     // Re-read at send time: suppression, acknowledgement or resolution may have come since queueing.
-    const alert = row.subjectType === 'alert' ? alerts.get(Number(row.subjectId)) : null;
+    const alert = row.subjectType === 'alert' ? await alerts.get(Number(row.subjectId)) : null;
     if (row.subjectType === 'alert') {
       const decision = decideSend(row, alert);
       if (decision.action === 'cancel') {
@@ -302,7 +305,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       'notification sent',
     );
     // Re-read: the alert may have been resolved while this request was in flight.
-    const after = row.subjectType === 'alert' ? alerts.get(Number(row.subjectId)) : null;
+    const after = row.subjectType === 'alert' ? await alerts.get(Number(row.subjectId)) : null;
     await enqueue(planAfterSent(current(), { ...row, state: 'sent', attempts }, after, now));
   }
 

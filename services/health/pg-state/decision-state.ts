@@ -25,6 +25,12 @@ export interface DecisionState {
   load(deviceIds: readonly string[]): Promise<void>;
   /** Writes what is pending, then forgets the devices (a partition given up). */
   unload(deviceIds: readonly string[]): Promise<void>;
+  /**
+   * Forgets the devices at once, their unwritten changes included (issue #14: a partition lost
+   * with its lock session; the new owner may already have loaded and changed them). A batch
+   * already taken still goes; its opens are settled by the unique index (`alerts_one_unresolved`).
+   */
+  fence(deviceIds: readonly string[]): void;
   /** Resolves once every change so far is committed (and conflicts settled). */
   flush(): Promise<void>;
   stats(): WriteBehindStats & { conflictsReloaded: number };
@@ -95,6 +101,12 @@ export function createDecisionState(opts: DecisionStateOptions): DecisionState {
     },
     async unload(deviceIds) {
       await flush();
+      owned = Math.max(0, owned - deviceIds.length);
+      alerts.unload(deviceIds);
+      incidents.unload(deviceIds);
+      statuses.unload(deviceIds);
+    },
+    fence(deviceIds) {
       owned = Math.max(0, owned - deviceIds.length);
       alerts.unload(deviceIds);
       incidents.unload(deviceIds);

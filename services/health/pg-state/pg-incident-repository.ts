@@ -153,6 +153,7 @@ export class PgIncidentStore implements IncidentRepository, TickSource {
       if (i.deviceIds.every((d) => gone.has(d)) && (i.parentId === null || gone.has(i.parentId))) {
         this.byId.delete(i.id);
         this.resolvedOrder.delete(i.id);
+        this.dirty.delete(i.id); // fenced (decision-state.ts fence): never written by this node
       }
     }
   }

@@ -78,7 +78,20 @@ export class PgStatusStore implements StatusRepository, TickSource {
   }
 
   unload(deviceIds: readonly string[]): void {
-    for (const id of deviceIds) this.statuses.delete(id);
+    for (const id of deviceIds) {
+      this.statuses.delete(id);
+      this.pending.delete(id); // fenced (decision-state.ts fence): never written by this node
+    }
+  }
+
+  /** The statuses in memory of these devices (what a new owner adopts). */
+  statusesOf(deviceIds: readonly string[]): Map<string, DeviceStatus> {
+    const out = new Map<string, DeviceStatus>();
+    for (const id of deviceIds) {
+      const s = this.statuses.get(id);
+      if (s) out.set(id, copy(s));
+    }
+    return out;
   }
 
   take(): BatchPart | null {

@@ -1,0 +1,117 @@
+import type { User } from '../auth/users.ts';
+import type { EventBus } from '../core/bus.ts';
+import type { Config } from '../core/config.ts';
+import type { WardwatchEvents } from '../core/events.ts';
+import type { Logger } from '../core/logger.ts';
+import type { PgPool } from '../core/postgres/pool.ts';
+import { nextInTurn } from '../health/assignment.ts';
+import type { AssignmentRepository } from '../health/assignment-repository.ts';
+import { createDecisionState, type DecisionState } from '../health/pg-state/decision-state.ts';
+import {
+  type AlertReader,
+  createPgAlertReader,
+  createPgIncidentReader,
+  type IncidentReader,
+} from '../health/pg-state/pg-read-side.ts';
+import type { Alert, DeviceStatus, StatusRepository } from '../health/types.ts';
+import type { OutboxRepository } from '../notify/outbox-repository.ts';
+import type { CorePartitionState } from './core-node.ts';
+
+/**
+ * The decision path's state in cluster mode (issue #14, corepg; docs/cluster.md): every clustered
+ * node keeps alerts, incidents and statuses in health/pg-state's decision state (memory, written
+ * behind to PostgreSQL, ids from the tables' sequences), so an alert id names one alert in the
+ * whole cluster and the outbox, counts and rotation can be PostgreSQL's too. Imported by main.ts
+ * only in cluster mode (with `stores.postgres`).
+ *
+ * - **Outbox**: a row is queued only once the decision state has committed what came before it, so
+ *   any node's notifier that claims it (SKIP LOCKED) finds its alert in PostgreSQL; a row for an
+ *   alert that lost to another owner's (unique index) finds none and is cancelled.
+ * - **Re-read at send time** (`alertAt`): this node's memory (the owner's latest), else PostgreSQL.
+ * - **Statuses**: only owned devices' are written (liveness tracks every device of the registry;
+ *   an unowned one's record here is stale and must not overwrite its owner's).
+ * - **Assignment**: the rotation is PostgreSQL's `advance` (atomic across nodes), so a new alert is
+ *   assigned just after it opens (`alert.updated` tells the late assignee); a ward's fixed default
+ *   is still set synchronously.
+ */
+export interface ClusterDecision {
+  decision: DecisionState;
+  alertReader: AlertReader;
+  incidentReader: IncidentReader;
+  outbox: OutboxRepository;
+  alertAt(id: number): Alert | null | Promise<Alert | null>;
+  /** The status repository liveness writes through, keeping only what `owns` says is this node's. */
+  statusRepo(owns: (deviceId: string) => boolean): StatusRepository;
+  /** What the core role loads and forgets with each partition. */
+  partitionState: CorePartitionState;
+  /** The ward's fixed default assignee only; the rotation runs in `assignLate`. */
+  pickFixed(ward: string): string | null;
+  /** Assigns each new alert without an assignee through the shared rotation; returns unsubscribe. */
+  assignLate(deps: {
+    bus: EventBus<WardwatchEvents>;
+    users: { list(): User[] };
+    assign(id: number, username: string, by: string): Alert | null;
+  }): () => void;
+}
+
+export function createClusterDecision(deps: {
+  pool: PgPool;
+  outbox: OutboxRepository;
+  assignment: AssignmentRepository;
+  config: Pick<Config, 'alerts'>;
+  log: Logger;
+}): ClusterDecision {
+  const { pool, log, config } = deps;
+  const decision = createDecisionState({ pool, log });
+  const alertReader = createPgAlertReader(pool);
+  const incidentReader = createPgIncidentReader(pool);
+
+  const outbox: OutboxRepository = {
+    ...deps.outbox, // postgres-outbox-repository.ts: closures, no `this`
+    enqueue: async (rows, now) => {
+      if (rows.length === 0) return 0;
+      await decision.flush();
+      return deps.outbox.enqueue(rows, now);
+    },
+  };
+
+  return {
+    decision,
+    alertReader,
+    incidentReader,
+    outbox,
+    alertAt: (id) => decision.alerts.get(id) ?? alertReader.get(id),
+    statusRepo: (owns) => ({
+      loadAll: () => decision.statuses.loadAll(),
+      saveBatch: (batch) => decision.statuses.saveBatch(batch.filter((s) => owns(s.deviceId))),
+      delete: (deviceId) => {
+        if (owns(deviceId)) decision.statuses.delete(deviceId);
+      },
+    }),
+    partitionState: {
+      async load(deviceIds) {
+        await decision.load(deviceIds);
+        return decision.statuses.statusesOf(deviceIds) as ReadonlyMap<string, DeviceStatus>;
+      },
+      unload: (deviceIds) => decision.unload(deviceIds),
+      fence: (deviceIds) => decision.fence(deviceIds),
+    },
+    pickFixed: (ward) => config.alerts.defaultAssignee[ward] ?? null,
+    assignLate({ bus, users, assign }) {
+      return bus.on('alert.opened', (alert) => {
+        if (alert.assignee !== null) return;
+        const techs = users
+          .list()
+          .filter((u) => u.role === 'technician' && (u.wards.length === 0 || u.wards.includes(alert.ward)))
+          .map((u) => u.username);
+        if (techs.length === 0) return;
+        deps.assignment
+          .advance(alert.ward, (last) => nextInTurn(techs, last))
+          .then((username) => {
+            if (username) assign(alert.id, username, 'system');
+          })
+          .catch((err: unknown) => log.warn({ err, alertId: alert.id }, 'alert not assigned (rotation)'));
+      });
+    },
+  };
+}

@@ -17,6 +17,7 @@ import { createAuditLog } from './audit/audit-log.ts';
 import { createUserService } from './auth/users.ts';
 import { createMqttBroker, type MqttBroker } from './broker/mqtt-broker.ts';
 import { changeReloader, resyncAll } from './cluster/change-bridge.ts';
+import type { ClusterDecision } from './cluster/cluster-decision.ts';
 import type { ClusterCore } from './cluster/core-node.ts';
 import type { ClusterEdge } from './cluster/edge-node.ts';
 import type { NodeBridge } from './cluster/node-bridge.ts';
@@ -81,6 +82,8 @@ export interface Wardwatch {
   readonly clusterEdge: ClusterEdge | null;
   /** Issue #14: partition ownership and feed readers; null unless clustered with the core role. */
   readonly clusterCore: ClusterCore | null;
+  /** Issue #14 (corepg): the decision state on PostgreSQL and its read side; null in one process. */
+  readonly clusterDecision: ClusterDecision | null;
   /** Bound ports (after start; useful when configured as 0). */
   httpPort(): number;
   mqttPort(): number;
@@ -408,6 +411,10 @@ export async function createWardwatch(
     }),
     metrics,
     remoteEvents: nodeBridge?.events, // issue #14: other nodes' SSE events (cluster mode)
+    // Issue #14 (corepg): every node's alerts and incidents, read from PostgreSQL.
+    shared: clusterDecision
+      ? { alerts: clusterDecision.alertReader, incidents: clusterDecision.incidentReader }
+      : undefined,
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
   await http.register(websocket);
@@ -443,6 +450,7 @@ export async function createWardwatch(
     maintenance,
     clusterEdge,
     clusterCore,
+    clusterDecision,
     async start() {
       // Issue #14: the fleet in memory (one query) before anything reads devices.
       await devices.start();

@@ -7,6 +7,7 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { IncidentService } from '../health/incident-actions.ts';
 import type { MaintenanceService } from '../health/maintenance.ts';
+import type { AlertReader, IncidentReader } from '../health/pg-state/pg-read-side.ts';
 import type { AlertService, LivenessView } from '../health/service-types.ts';
 import type { OverloadState } from '../metrics/overload.ts';
 import type { NotificationChannels } from '../notify/channels.ts';
@@ -48,6 +49,12 @@ export interface ApiDeps {
   metrics?: MetricsExporter;
   /** Issue #14 (cluster): other nodes' SSE events (services/cluster/event-bridge.ts); absent in one process. */
   remoteEvents?: RemoteSseSource;
+  /**
+   * Issue #14 (cluster, corepg): alerts and incidents of every node, read from PostgreSQL
+   * (health/pg-state/pg-read-side.ts) instead of this node's memory (its own partitions only);
+   * actions still go through `alerts`/`incidents`, which reach the owner. Absent in one process.
+   */
+  shared?: { alerts: AlertReader; incidents: IncidentReader };
 }
 
 export interface ServiceHealth {

@@ -23,16 +23,19 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
   const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
   /** The alert, if it exists and the user may see its ward (404 before 403). */
-  const visibleAlert = (request: Parameters<typeof userOf>[0], id: number): Alert => {
-    const alert = deps.alerts.get(id);
+  const visibleAlert = async (request: Parameters<typeof userOf>[0], id: number): Promise<Alert> => {
+    // Issue #14: in cluster mode every node's alerts, from PostgreSQL.
+    const alert = deps.shared ? await deps.shared.alerts.get(id) : deps.alerts.get(id);
     if (!alert) throw notFound(`alert ${id} not found`);
     assertWard(userOf(request), alert.ward);
     auditContext(request, { wards: [alert.ward] });
     return alert;
   };
-  const detail = (a: Alert) => ({
+  const detail = async (a: Alert) => ({
     ...alertJson(a),
-    history: deps.alerts.history(a.id).map(alertHistoryJson),
+    history: (deps.shared ? await deps.shared.alerts.history(a.id) : deps.alerts.history(a.id)).map(
+      alertHistoryJson,
+    ),
   });
 
   app.get(
@@ -45,7 +48,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         response: { 200: AlertDetailJson, ...errors(400, 401, 403, 404) },
       },
     },
-    async (request) => detail(visibleAlert(request, request.params.id)),
+    async (request) => detail(await visibleAlert(request, request.params.id)),
   );
 
   app.post(
@@ -65,7 +68,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       },
     },
     async (request) => {
-      const alert = visibleAlert(request, request.params.id);
+      const alert = await visibleAlert(request, request.params.id);
       const { username } = request.body;
       const target = deps.users.get(username);
       // One answer for unknown, viewer and other-ward users: a technician of one ward must not
@@ -105,7 +108,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       },
     },
     async (request) => {
-      const alert = visibleAlert(request, request.params.id);
+      const alert = await visibleAlert(request, request.params.id);
       const updated = deps.alerts.addNote(alert.id, request.body.note, userOf(request).username);
       if (!updated) throw notFound(`alert ${alert.id} not found`);
       return detail(updated);
@@ -144,14 +147,15 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       // Asking for a device of another ward is asking for that ward.
       const device = deviceId === undefined ? null : deps.devices.get(deviceId);
       if (device) assertWard(user, device.ward);
-      const page = deps.alerts.list({
+      const filter = {
         ...wardScope(user, ward),
         state,
         deviceId,
         type,
         cursor,
         limit: limit ?? DEFAULT_ALERT_PAGE,
-      });
+      };
+      const page = deps.shared ? await deps.shared.alerts.list(filter) : deps.alerts.list(filter);
       return { items: page.items.map(alertJson), nextCursor: page.nextCursor };
     },
   );
@@ -178,7 +182,7 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       async (request) => {
         const user = userOf(request);
         const { id } = request.params;
-        const existing = deps.alerts.get(id);
+        const existing = deps.shared ? await deps.shared.alerts.get(id) : deps.alerts.get(id);
         if (!existing) throw notFound(`alert ${id} not found`);
         assertWard(user, existing.ward);
         auditContext(request, { wards: [existing.ward] });

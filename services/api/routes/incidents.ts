@@ -33,8 +33,9 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     return deps.incidents;
   };
   /** The incident, if it exists and the user may see its ward (404 before 403). */
-  const visible = (request: Parameters<typeof userOf>[0], id: number): Incident => {
-    const incident = deps.incidents?.get(id) ?? null;
+  const visible = async (request: Parameters<typeof userOf>[0], id: number): Promise<Incident> => {
+    // Issue #14: in cluster mode every node's incidents, from PostgreSQL.
+    const incident = deps.shared ? await deps.shared.incidents.get(id) : (deps.incidents?.get(id) ?? null);
     if (!incident) throw notFound(`incident ${id} not found`);
     assertWard(userOf(request), incident.ward);
     auditContext(request, { wards: [incident.ward] });
@@ -61,8 +62,10 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       const user = userOf(request);
       const { state, ward, limit } = request.query;
       const assignee = request.query.assignee === 'me' ? user.username : request.query.assignee;
-      const items =
-        deps.incidents?.list({ ...wardScope(user, ward), state, assignee, limit: limit ?? 100 }) ?? [];
+      const filter = { ...wardScope(user, ward), state, assignee, limit: limit ?? 100 };
+      const items = deps.shared
+        ? await deps.shared.incidents.list(filter)
+        : (deps.incidents?.list(filter) ?? []);
       return { items: items.map(json) };
     },
   );
@@ -77,7 +80,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
         response: { 200: IncidentJson, ...errors(400, 401, 403, 404) },
       },
     },
-    async (request) => json(visible(request, request.params.id)),
+    async (request) => json(await visible(request, request.params.id)),
   );
 
   const action = (verb: 'ack' | 'resolve', summary: string) =>
@@ -101,7 +104,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       },
       async (request) => {
         const { id } = request.params;
-        visible(request, id);
+        await visible(request, id);
         const by = userOf(request).username;
         const note = request.body.note ?? null;
         const s = service(id);
@@ -135,7 +138,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     },
     async (request) => {
       const { id } = request.params;
-      const incident = visible(request, id);
+      const incident = await visible(request, id);
       const { username } = request.body;
       // One answer for unknown, viewer and other-ward users (issue #7), as for alerts.
       if (!mayBeAssigned(deps.users.get(username), incident.ward)) {

@@ -26,9 +26,11 @@ export interface DecisionState {
   /** Writes what is pending, then forgets the devices (a partition given up). */
   unload(deviceIds: readonly string[]): Promise<void>;
   /**
-   * Forgets the devices at once, their unwritten changes included (issue #14: a partition lost
-   * with its lock session; the new owner may already have loaded and changed them). A batch
-   * already taken still goes; its opens are settled by the unique index (`alerts_one_unresolved`).
+   * Forgets the devices at once and writes no alert or status of theirs again, changes already
+   * taken into a queued batch included (issue #14: a partition lost with its lock session; the new
+   * owner may already have loaded and changed them) until they are loaded again. A transaction
+   * already running may still commit: its opens are settled by the unique index
+   * (`alerts_one_unresolved`). Incidents are forgotten, not fenced (they span devices).
    */
   fence(deviceIds: readonly string[]): void;
   /** Resolves once every change so far is committed (and conflicts settled). */
@@ -108,9 +110,9 @@ export function createDecisionState(opts: DecisionStateOptions): DecisionState {
     },
     fence(deviceIds) {
       owned = Math.max(0, owned - deviceIds.length);
-      alerts.unload(deviceIds);
+      alerts.fence(deviceIds);
       incidents.unload(deviceIds);
-      statuses.unload(deviceIds);
+      statuses.fence(deviceIds);
     },
     flush,
     stats: () => ({ ...writeBehind.stats(), conflictsReloaded }),

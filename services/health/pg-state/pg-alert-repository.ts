@@ -55,6 +55,8 @@ const copy = (a: Alert): Alert => ({ ...a, suppressedBy: a.suppressedBy ? { ...a
 interface NewHistory extends AlertHistoryEntry {
   id: number;
   alertId: number;
+  /** Its alert's device (null: unknown here), so a fenced device's lines are not written. */
+  deviceId: string | null;
 }
 
 const ALERT_COLUMNS =
@@ -117,6 +119,11 @@ export class PgAlertStore implements AlertRepository, TickSource {
   private newHistory: NewHistory[] = [];
   /** Alerts that lost to another owner's: never written again. */
   private readonly dropped = new Set<number>();
+  /**
+   * Issue #14 (corepg): devices whose partition this node lost; nothing of theirs is written from
+   * here on (batches already taken included), until this node loads them again.
+   */
+  private readonly fenced = new Set<string>();
   private readonly reloads = new Set<Promise<void>>();
   private readonly resolvedKept: number;
 
@@ -278,7 +285,7 @@ export class PgAlertStore implements AlertRepository, TickSource {
     const entry = { at: e.at, action: e.action, by: e.by, note: e.note };
     const id = this.opts.historyIds.next(); // first: when it throws, nothing has changed
     this.histories.get(alertId)?.push(entry);
-    this.newHistory.push({ id, alertId, ...entry });
+    this.newHistory.push({ id, alertId, deviceId: this.byId.get(alertId)?.deviceId ?? null, ...entry });
     this.opts.changed();
   }
 
@@ -290,6 +297,7 @@ export class PgAlertStore implements AlertRepository, TickSource {
 
   /** Loads the unresolved alerts (and their history) of devices this node now owns. */
   async load(deviceIds: readonly string[]): Promise<void> {
+    for (const id of deviceIds) this.fenced.delete(id);
     const { rows } = await this.opts.pool.query<AlertRow>(
       `SELECT * FROM alerts WHERE device_id = ANY($1::text[]) AND state <> 'resolved'`,
       [deviceIds],
@@ -301,6 +309,17 @@ export class PgAlertStore implements AlertRepository, TickSource {
   unload(deviceIds: readonly string[]): void {
     const gone = new Set(deviceIds);
     for (const a of [...this.byId.values()]) if (gone.has(a.deviceId)) this.forget(a.id);
+  }
+
+  /**
+   * Forgets the devices and never writes anything of theirs again, not even changes already taken
+   * into a batch (issue #14: the partition was lost; its new owner's rows must not be overwritten
+   * by this node's stale whole rows). A batch whose transaction is already running may still
+   * commit: its opens are settled by the unique index.
+   */
+  fence(deviceIds: readonly string[]): void {
+    for (const id of deviceIds) this.fenced.add(id);
+    this.unload(deviceIds);
   }
 
   /** Resolves once the winners of the conflicts seen so far are loaded. */
@@ -329,7 +348,7 @@ export class PgAlertStore implements AlertRepository, TickSource {
   }
 
   private async write(client: PgClient, alerts: readonly Alert[], history: readonly NewHistory[]) {
-    const live = alerts.filter((a) => !this.dropped.has(a.id));
+    const live = alerts.filter((a) => !this.dropped.has(a.id) && !this.fenced.has(a.deviceId));
     // Resolutions first: an alert resolved and its successor opened in one tick must not collide
     // in the unique index (which PostgreSQL checks row by row).
     const resolved = live.filter((a) => a.state === 'resolved');
@@ -337,7 +356,9 @@ export class PgAlertStore implements AlertRepository, TickSource {
     for (const rows of [resolved, unresolved]) {
       if (rows.length > 0) await client.query(UPSERT_ALERTS, columnsOf(rows));
     }
-    const lines = history.filter((h) => !this.dropped.has(h.alertId));
+    const lines = history.filter(
+      (h) => !this.dropped.has(h.alertId) && (h.deviceId === null || !this.fenced.has(h.deviceId)),
+    );
     if (lines.length > 0) {
       await client.query(INSERT_HISTORY, [
         lines.map((h) => h.id),

@@ -37,6 +37,8 @@ export class PgStatusStore implements StatusRepository, TickSource {
   private readonly statuses = new Map<string, DeviceStatus>();
   /** deviceId → its latest save, or null for a delete, since the last batch. */
   private pending = new Map<string, DeviceStatus | null>();
+  /** Issue #14 (corepg): devices of a lost partition: never written from here on (see fence). */
+  private readonly fenced = new Set<string>();
 
   constructor(private readonly opts: PgStatusStoreOptions) {}
 
@@ -61,6 +63,7 @@ export class PgStatusStore implements StatusRepository, TickSource {
   }
 
   async load(deviceIds: readonly string[]): Promise<void> {
+    for (const id of deviceIds) this.fenced.delete(id);
     const { rows } = await this.opts.pool.query<StatusRow>(
       'SELECT device_id, state, last_seen_at, state_since FROM device_status WHERE device_id = ANY($1::text[])',
       [deviceIds],
@@ -84,6 +87,12 @@ export class PgStatusStore implements StatusRepository, TickSource {
     }
   }
 
+  /** Forgets the devices and writes nothing of theirs again, batches already taken included. */
+  fence(deviceIds: readonly string[]): void {
+    for (const id of deviceIds) this.fenced.add(id);
+    this.unload(deviceIds);
+  }
+
   /** The statuses in memory of these devices (what a new owner adopts). */
   statusesOf(deviceIds: readonly string[]): Map<string, DeviceStatus> {
     const out = new Map<string, DeviceStatus>();
@@ -102,8 +111,10 @@ export class PgStatusStore implements StatusRepository, TickSource {
   }
 
   private async write(client: PgClient, batch: ReadonlyMap<string, DeviceStatus | null>): Promise<void> {
-    const deleted = [...batch].filter(([, s]) => s === null).map(([id]) => id);
-    const saved = [...batch.values()].filter((s): s is DeviceStatus => s !== null);
+    const deleted = [...batch].filter(([id, s]) => s === null && !this.fenced.has(id)).map(([id]) => id);
+    const saved = [...batch.values()].filter(
+      (s): s is DeviceStatus => s !== null && !this.fenced.has(s.deviceId),
+    );
     if (deleted.length > 0) {
       await client.query('DELETE FROM device_status WHERE device_id = ANY($1::text[])', [deleted]);
     }

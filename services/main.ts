@@ -31,6 +31,7 @@ import { createLocalWrites } from './core/local-writes.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { ensurePrivateDir } from './core/private-files.ts';
 import { createTickTransaction, type Database, openDatabase } from './core/sqlite.ts';
+import { runAlertAct, runIncidentAct } from './health/acts.ts';
 import { type AlertEngine, createAlertService } from './health/alert-service.ts';
 import { createAssigner } from './health/assignment.ts';
 import { createMemoryDeadlineScheduler } from './health/deadline-scheduler.ts';
@@ -262,6 +263,28 @@ export async function createWardwatch(
     clock,
     log: log.child({ feature: 'incidents' }),
   });
+  // Issue #14 (corepg): people's alert and incident actions run on the subject's owner (this node,
+  // or another over Redis pub/sub: cluster/owner-actions.ts). Cluster mode only.
+  const ownerActions =
+    clusterDecision && config.cluster.redisUrl
+      ? (await import('./cluster/owner-actions.ts')).createOwnerActions({
+          nodeId: config.cluster.nodeId as string,
+          redisUrl: config.cluster.redisUrl,
+          pool: clusterDecision.pool,
+          log: log.child({ feature: 'owner-actions' }),
+          partitionOf:
+            clusterCore?.partitionOf ??
+            (await import('./cluster/edge-feed.ts')).registryPartitionOf(devices, config.cluster.partitions),
+          local: {
+            hasAlert: (id) => clusterDecision.decision.alerts.get(id) !== null,
+            hasIncident: (id) => clusterDecision.decision.incidents.get(id) !== null,
+            alert: (act) => runAlertAct(alerts, (id) => liveness.stateOf(id), act),
+            incident: (act) => runIncidentAct(incidentService, act),
+            flush: () => clusterDecision.decision.flush(),
+          },
+          read: { alert: clusterDecision.alertReader.get, incident: clusterDecision.incidentReader.get },
+        })
+      : null;
   /** The API's view of a device's status also says whether it is in a maintenance window. */
   const statusView: LivenessView = {
     getStatus(deviceId) {
@@ -413,7 +436,11 @@ export async function createWardwatch(
     remoteEvents: nodeBridge?.events, // issue #14: other nodes' SSE events (cluster mode)
     // Issue #14 (corepg): every node's alerts and incidents, read from PostgreSQL.
     shared: clusterDecision
-      ? { alerts: clusterDecision.alertReader, incidents: clusterDecision.incidentReader }
+      ? {
+          alerts: clusterDecision.alertReader,
+          incidents: clusterDecision.incidentReader,
+          act: ownerActions ?? undefined,
+        }
       : undefined,
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
@@ -482,6 +509,7 @@ export async function createWardwatch(
       generatedPassword = admin.generatedPassword;
       accepting = true;
       await nodeBridge?.start(); // issue #14: sessions are claimed from the first CONNECT
+      await ownerActions?.start(); // issue #14 (corepg): acts sent here by other nodes
       await clusterCore?.start(); // issue #14: takes its partitions (their readers never wait for Redis)
       // Issue #14: from here this node's writes reach the others (the seeding above runs on each).
       if (nodeBridge) localWrites.attach((entity, id) => nodeBridge.changes.publish(entity, id));
@@ -501,6 +529,7 @@ export async function createWardwatch(
       metrics.stop();
       await broker.stop();
       await nodeBridge?.stop(); // after the broker: its closing sessions release their keys
+      await ownerActions?.stop();
       await clusterEdge?.stop();
       await clusterCore?.stop(); // hands its partitions over, checkpoints saved
       liveness.stop();

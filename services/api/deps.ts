@@ -5,10 +5,12 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+import type { AlertAct, IncidentAct } from '../health/acts.ts';
 import type { IncidentService } from '../health/incident-actions.ts';
 import type { MaintenanceService } from '../health/maintenance.ts';
 import type { AlertReader, IncidentReader } from '../health/pg-state/pg-read-side.ts';
 import type { AlertService, LivenessView } from '../health/service-types.ts';
+import type { Alert, Incident } from '../health/types.ts';
 import type { OverloadState } from '../metrics/overload.ts';
 import type { NotificationChannels } from '../notify/channels.ts';
 import type { NotificationReader } from '../notify/notifier.ts';
@@ -54,7 +56,15 @@ export interface ApiDeps {
    * (health/pg-state/pg-read-side.ts) instead of this node's memory (its own partitions only);
    * actions still go through `alerts`/`incidents`, which reach the owner. Absent in one process.
    */
-  shared?: { alerts: AlertReader; incidents: IncidentReader };
+  shared?: {
+    alerts: AlertReader;
+    incidents: IncidentReader;
+    /** Runs a person's act on the node owning the alert or incident (cluster/owner-actions.ts). */
+    act?: {
+      alert(act: AlertAct): Promise<Alert | null>;
+      incident(act: IncidentAct): Promise<Incident | null>;
+    };
+  };
 }
 
 export interface ServiceHealth {

@@ -36,6 +36,8 @@ import type { CorePartitionState } from './core-node.ts';
  */
 export interface ClusterDecision {
   decision: DecisionState;
+  /** The stores' pool (the read side and owner look-ups use it). */
+  pool: PgPool;
   alertReader: AlertReader;
   incidentReader: IncidentReader;
   outbox: OutboxRepository;
@@ -77,6 +79,7 @@ export function createClusterDecision(deps: {
 
   return {
     decision,
+    pool,
     alertReader,
     incidentReader,
     outbox,

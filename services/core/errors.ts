@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   WW_ERR_CLUSTER_NOT_OWNER: 409,
   /** Issue #14 (corestate): a core node used up its reserved alert/incident ids before a refill came back. */
   WW_ERR_CLUSTER_IDS_EXHAUSTED: 503,
+  /** Issue #14 (corepg): an alert or incident action found no live owner of its partition to run it. */
+  WW_ERR_CLUSTER_OWNER_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

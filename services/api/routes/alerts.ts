@@ -84,7 +84,11 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
       }
       // Named only once valid: a refused name may be a probe into another ward's users.
       auditContext(request, { detail: { assignee: username } });
-      const updated = deps.alerts.assign(alert.id, username, userOf(request).username);
+      const by = userOf(request).username;
+      // Issue #14: in cluster mode the act runs on the alert's owner (cluster/owner-actions.ts).
+      const updated = deps.shared?.act
+        ? await deps.shared.act.alert({ verb: 'assign', id: alert.id, by, username })
+        : deps.alerts.assign(alert.id, username, by);
       if (!updated) throw notFound(`alert ${alert.id} not found`);
       return detail(updated);
     },
@@ -109,7 +113,11 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
     },
     async (request) => {
       const alert = await visibleAlert(request, request.params.id);
-      const updated = deps.alerts.addNote(alert.id, request.body.note, userOf(request).username);
+      const { note } = request.body;
+      const by = userOf(request).username;
+      const updated = deps.shared?.act
+        ? await deps.shared.act.alert({ verb: 'note', id: alert.id, by, note })
+        : deps.alerts.addNote(alert.id, note, by);
       if (!updated) throw notFound(`alert ${alert.id} not found`);
       return detail(updated);
     },
@@ -187,8 +195,10 @@ export const alertRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (
         assertWard(user, existing.ward);
         auditContext(request, { wards: [existing.ward] });
         const note = request.body.note ?? null;
-        const alert: Alert | null =
-          verb === 'ack'
+        const alert: Alert | null = deps.shared?.act
+          ? // Issue #14: on the owner, which also knows whether the device is still offline.
+            await deps.shared.act.alert({ verb, id, by: user.username, note })
+          : verb === 'ack'
             ? deps.alerts.acknowledge(id, user.username, note)
             : deps.alerts.resolve(id, user.username, note, {
                 // Issue #12: a note is required while the device is still offline.

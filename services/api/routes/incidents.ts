@@ -108,7 +108,12 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
         const by = userOf(request).username;
         const note = request.body.note ?? null;
         const s = service(id);
-        const updated = verb === 'ack' ? s.acknowledge(id, by, note) : s.resolve(id, by, note);
+        // Issue #14: in cluster mode the act runs on the incident's owner (cluster/owner-actions.ts).
+        const updated = deps.shared?.act
+          ? await deps.shared.act.incident({ verb, id, by, note })
+          : verb === 'ack'
+            ? s.acknowledge(id, by, note)
+            : s.resolve(id, by, note);
         if (!updated) throw notFound(`incident ${id} not found`);
         return json(updated);
       },
@@ -147,7 +152,10 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
         );
       }
       auditContext(request, { detail: { assignee: username } });
-      const updated = service(id).assign(id, username, userOf(request).username);
+      const by = userOf(request).username;
+      const updated = deps.shared?.act
+        ? await deps.shared.act.incident({ verb: 'assign', id, by, username })
+        : service(id).assign(id, username, by);
       if (!updated) throw notFound(`incident ${id} not found`);
       return json(updated);
     },

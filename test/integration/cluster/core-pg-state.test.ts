@@ -92,6 +92,8 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
   let b: TestApp;
   let c: TestApp;
   const core = (t: TestApp) => t.app.clusterCore as ClusterCore;
+  /** The alert of the first test (B's), acted on by the second. */
+  let listedAlertId = 0;
   /** device_offline alerts opened on each node (alert.opened), per device. */
   const opened: Record<'a' | 'b', string[]> = { a: [], b: [] };
 
@@ -192,6 +194,7 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
     cam.end(true);
     await jumpTo(lastSeenAt + TIMEOUT_MS + 1_000);
     const alert = await waitFor(() => b.app.alerts.findUnresolved('cam-l1', 'device_offline'), 'B’s alert');
+    listedAlertId = alert.id;
     // A core node's memory holds only its partitions' alerts: A does not have it, C judges nothing.
     expect(a.app.alerts.get(alert.id)).toBeNull();
     expect(opened.a).not.toContain('cam-l1');
@@ -214,6 +217,43 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
     // The counts on /metrics read the cluster's alerts too.
     const metrics = await c.api<string>('GET', '/metrics');
     expect(metrics.body).toMatch(/wardwatch_alerts_open\S*\s+[1-9]/);
+  });
+
+  it('acknowledging on the API-only node and resolving on the other core node run on the owner (B)', async () => {
+    const id = listedAlertId;
+    expect(b.app.alerts.get(id)?.state).toBe('open');
+    const acked = await c.api<{ state: string; acknowledgedBy: string }>('POST', `/api/v1/alerts/${id}/ack`, {
+      body: { note: 'on my way' },
+    });
+    expect(acked.status).toBe(200);
+    expect(acked.body).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'admin' });
+    // B's memory (what its decisions and notifications build on) has it, and so does PostgreSQL.
+    expect(b.app.alerts.get(id)?.state).toBe('acknowledged');
+    expect((await pgAlerts('cam-l1'))[0]?.state).toBe('acknowledged');
+
+    // The device is still offline on B: a resolve without a note is refused there, and says why.
+    const refused = await a.api<{ error: string; message: string }>('POST', `/api/v1/alerts/${id}/resolve`, {
+      body: {},
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ error: 'WW_ERR_API_BAD_REQUEST' });
+    expect(refused.body.message).toMatch(/still offline/);
+    const resolved = await a.api<{ state: string }>('POST', `/api/v1/alerts/${id}/resolve`, {
+      body: { note: 'cable replaced' },
+    });
+    expect(resolved.status).toBe(200);
+    expect(resolved.body.state).toBe('resolved');
+    expect(b.app.alerts.findUnresolved('cam-l1', 'device_offline')).toBeNull();
+    const detail = await c.api<{ history: Array<{ action: string; by: string }> }>(
+      'GET',
+      `/api/v1/alerts/${id}`,
+    );
+    expect(detail.body.history.map((h) => `${h.action}:${h.by}`)).toEqual(
+      expect.arrayContaining(['ack:admin', 'resolve:admin']),
+    );
+    // Acknowledging it again anywhere changes nothing.
+    const again = await c.api<{ state: string }>('POST', `/api/v1/alerts/${id}/ack`, { body: {} });
+    expect(again.body.state).toBe('resolved');
   });
 
   it('two core nodes share one outbox: each alert is delivered exactly once, whichever node claims it', async () => {

@@ -286,13 +286,17 @@ export async function createWardwatch(
         })
       : null;
   /** The API's view of a device's status also says whether it is in a maintenance window. */
+  // Issue #14 (corepg): a device another node judges: its status as PostgreSQL last had it.
+  const judged = (deviceId: string) => owns === undefined || owns(deviceId);
+  const sharedStatus = (deviceId: string) =>
+    clusterDecision && !judged(deviceId) ? clusterDecision.sharedStatus(deviceId) : undefined;
   const statusView: LivenessView = {
     getStatus(deviceId) {
-      const status = liveness.getStatus(deviceId);
+      const status = sharedStatus(deviceId) ?? liveness.getStatus(deviceId);
       const d = devices.get(deviceId);
       return { ...status, maintenance: d !== null && maintenance.activeFor(d, clock.now()) !== null };
     },
-    stateOf: (deviceId) => liveness.stateOf(deviceId),
+    stateOf: (deviceId) => sharedStatus(deviceId)?.state ?? liveness.stateOf(deviceId),
   };
   // Issue #14: on a cluster edge, ingest feeds the partition streams instead of this node's liveness
   // and rules (the core owning the partition applies them), and a PUBACK waits for both the fsync
@@ -456,6 +460,17 @@ export async function createWardwatch(
 
   let generatedPassword: string | null = null;
   let stopAssigning = () => {};
+  let statusRefresh: ReturnType<Clock['setTimeout']> | null = null;
+  const refreshStatuses = () => {
+    statusRefresh = clock.setTimeout(() => {
+      clusterDecision
+        ?.refreshStatuses()
+        .catch((err: unknown) => log.warn({ err }, 'device statuses not read from postgresql'))
+        .finally(() => {
+          if (statusRefresh !== null) refreshStatuses();
+        });
+    }, config.liveness.persistIntervalS * 1000);
+  };
   let httpPort = config.httpPort;
 
   return {
@@ -492,6 +507,10 @@ export async function createWardwatch(
       await channels.start(); // issue #14: the app's channels and routes, before the notifier plans
       // Issue #14 (corepg): ids reserved before anything can open an alert.
       await clusterDecision?.decision.start();
+      if (clusterDecision) {
+        await clusterDecision.refreshStatuses(); // other nodes' devices, for the API
+        refreshStatuses();
+      }
       if (clusterDecision)
         stopAssigning = clusterDecision.assignLate({
           bus,
@@ -539,6 +558,8 @@ export async function createWardwatch(
       digest.stop();
       await notifier.stop(); // before db.close(): deliveries in flight still record their outcome
       stopAssigning();
+      if (statusRefresh !== null) clock.clearTimeout(statusRefresh);
+      statusRefresh = null;
       await clusterDecision?.decision.stop(); // issue #14: what the tick left, written
       channels.close();
       await storage.stop();

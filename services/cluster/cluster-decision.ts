@@ -44,6 +44,12 @@ export interface ClusterDecision {
   alertAt(id: number): Alert | null | Promise<Alert | null>;
   /** The status repository liveness writes through, keeping only what `owns` says is this node's. */
   statusRepo(owns: (deviceId: string) => boolean): StatusRepository;
+  /**
+   * Statuses of devices this node does not judge, as PostgreSQL last had them (refreshed by
+   * `refreshStatuses`, main.ts every persistIntervalS): what the API answers for them.
+   */
+  sharedStatus(deviceId: string): DeviceStatus | undefined;
+  refreshStatuses(): Promise<void>;
   /** What the core role loads and forgets with each partition. */
   partitionState: CorePartitionState;
   /** The ward's fixed default assignee only; the rotation runs in `assignLate`. */
@@ -66,6 +72,7 @@ export function createClusterDecision(deps: {
   const { pool, log, config } = deps;
   const decision = createDecisionState({ pool, log });
   const alertReader = createPgAlertReader(pool);
+  let shared = new Map<string, DeviceStatus>();
   const incidentReader = createPgIncidentReader(pool);
 
   const outbox: OutboxRepository = {
@@ -91,6 +98,24 @@ export function createClusterDecision(deps: {
         if (owns(deviceId)) decision.statuses.delete(deviceId);
       },
     }),
+    sharedStatus: (deviceId) => shared.get(deviceId),
+    async refreshStatuses() {
+      const { rows } = await pool.query<{
+        device_id: string;
+        state: DeviceStatus['state'];
+        last_seen_at: number | null;
+        state_since: number;
+      }>('SELECT device_id, state, last_seen_at, state_since FROM device_status');
+      const next = new Map<string, DeviceStatus>();
+      for (const r of rows)
+        next.set(r.device_id, {
+          deviceId: r.device_id,
+          state: r.state,
+          lastSeenAt: r.last_seen_at,
+          stateSince: r.state_since,
+        });
+      shared = next;
+    },
     partitionState: {
       async load(deviceIds) {
         await decision.load(deviceIds);

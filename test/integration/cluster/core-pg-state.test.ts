@@ -163,9 +163,10 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
     admin = new pg.Client({ connectionString: pgUrl });
     await admin.connect();
     hook = await startWebhook(150);
-    a = await node('a', ['edge', 'core', 'api']);
-    b = await node('b', ['edge', 'core', 'api']);
-    c = await node('c', ['api']);
+    // Node ids of this file's own: lock sessions are found by name on a server other files share.
+    a = await node('pg-a', ['edge', 'core', 'api']);
+    b = await node('pg-b', ['edge', 'core', 'api']);
+    c = await node('pg-c', ['api']);
     for (const [name, t] of [
       ['a', a],
       ['b', b],
@@ -213,6 +214,11 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
       );
       expect(one.status).toBe(200);
       expect(one.body.history.map((h) => h.action)).toContain('open');
+      // Its status too: as its owner last wrote it to PostgreSQL (this node judges it not).
+      await waitFor(async () => {
+        const d = await t.api<{ status: { state: string } }>('GET', '/api/v1/devices/cam-l1');
+        return d.body.status.state === 'offline';
+      }, 'the owner’s status, from PostgreSQL');
     }
     // The counts on /metrics read the cluster's alerts too.
     const metrics = await c.api<string>('GET', '/metrics');
@@ -290,7 +296,7 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
     // Rows were claimed across nodes (the other core node, or the API-only node, which reads the
     // alert from PostgreSQL): an alert sent by a node that does not own it.
     const ownerHost = (alertId: number) =>
-      devices[ids.indexOf(alertId)]?.owner === a ? 'node-a.example.vn' : 'node-b.example.vn';
+      devices[ids.indexOf(alertId)]?.owner === a ? 'node-pg-a.example.vn' : 'node-pg-b.example.vn';
     expect(ours.some((d) => d.node !== ownerHost(d.alertId))).toBe(true);
     const { rows } = await admin.query<{ state: string; n: number }>(
       'SELECT state, count(*)::int AS n FROM notification_outbox WHERE subject_id = ANY($1::text[]) GROUP BY state',
@@ -325,7 +331,7 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
         async () =>
           (
             await admin.query(
-              "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO alerts%'",
+              "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO alerts%' AND datname = current_database()",
             )
           ).rowCount === 1,
         'B’s batch waiting on the lock',
@@ -337,7 +343,7 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
 
       // B's lock session ends: fenced at once, the partition's devices forgotten unwritten.
       const killed = await admin.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ww-lock:b'",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ww-lock:pg-b' AND datname = current_database()",
       );
       expect(killed.rowCount).toBe(1);
       await waitFor(() => core(b).ownership.owned().size === 0, 'B fenced');

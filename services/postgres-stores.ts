@@ -44,7 +44,7 @@ export async function createPostgresStores(opts: {
     maintenance: createPostgresMaintenanceRepository(pool),
     channels: createPostgresChannelRepository(pool),
     devices: createPostgresDeviceRepository(pool),
-    // With the alerts, which stay on this node's SQLite for now: see Stores.outbox.
+    // Unused in cluster mode (main.ts takes `postgres` below): see Stores.outbox.
     ...sqliteDecisionStores(opts.db),
     postgres: {
       outbox: createPostgresOutboxRepository(pool),

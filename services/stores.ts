@@ -26,8 +26,9 @@ import type { WardRepository } from './wards/ward-repository.ts';
  * issue #14), chosen by mode: SQLite in one process (the
  * very objects main.ts built before), one PostgreSQL pool in cluster mode
  * (postgres-stores.ts beside this file, imported only then, so one process never loads `pg`).
- * The decision path's alerts, incidents and statuses are not here: they stay SQLite until the
- * core role wires the PostgreSQL decision state (services/health/pg-state/).
+ * The decision path's alerts, incidents and statuses are not here: in one process they are
+ * SQLite's repositories (main.ts); in cluster mode main.ts builds the PostgreSQL decision state
+ * (services/health/pg-state/) on `postgres.pool` through cluster/cluster-decision.ts.
  */
 export interface Stores {
   /** Where what people change lives: 'sqlite' (one process) or 'postgres' (cluster mode). */
@@ -40,20 +41,21 @@ export interface Stores {
   readonly devices: DeviceRepository;
   /**
    * The outbox, the `/metrics` counts and the assignment rotation go with the decision path's
-   * alerts, so these three stay on this node's SQLite in every mode for now: outbox rows and their
-   * dedupe keys name alerts by id, and each node's SQLite numbers its alerts from 1, so a shared
-   * outbox beside per-node alerts would merge two nodes' "alert 5" into one delivery and let a node
-   * send (or cancel) a row for an alert it does not have; the counts read the alerts table; the
-   * assigner needs the synchronous `advanceNow`. The core role moves them together with the
-   * alerts (`postgres` below; docs/cluster.md "Not built yet").
+   * alerts: outbox rows and their dedupe keys name alerts by id, the counts read the alerts table,
+   * the assigner rotates as alerts open. So they move together (issue #14): one process uses these
+   * three, on its SQLite, with SQLite's alerts; in cluster mode main.ts uses `postgres` below
+   * instead, with the PostgreSQL decision state, whose alert ids come from the shared sequences
+   * (unique across nodes, so a shared outbox never merges two nodes' "alert 5"). In cluster mode
+   * these three are still built (cheap) but unused.
    */
   readonly outbox: OutboxRepository;
   readonly counts: CountsRepository;
   readonly rotation: SyncAssignmentRotation;
   /**
-   * The same three on the cluster's PostgreSQL (null in one process), built and migrated, for the
-   * core role to take when it wires `health/pg-state/` (then `assignment.advance` assigns just after
-   * opening an alert).
+   * The same three on the cluster's PostgreSQL (null in one process), used by every clustered node
+   * (main.ts, cluster/cluster-decision.ts): the outbox claimed with SKIP LOCKED by any node's
+   * notifier, counts of the cluster's alerts, and `assignment.advance` assigning just after an alert
+   * opens.
    */
   readonly postgres: {
     outbox: OutboxRepository;

@@ -181,7 +181,9 @@ export function createOwnerActions(opts: OwnerActionsOptions): OwnerActions {
       stats.unavailable++;
       throw unavailable(what);
     }
-    return (await forward(owner, request, what)) as T | null;
+    const value = (await forward(owner, request, what)) as T | null;
+    // The owner no longer keeps it (resolved long ago): acknowledging or resolving changes nothing.
+    return value === null && found.resolved && idempotent ? found.value : value;
   };
 
   const serve = async (req: Request) => {

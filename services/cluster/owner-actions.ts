@@ -98,7 +98,11 @@ export function decodeOwnerMessage(message: string): Request | Reply | null {
     act === null ||
     !VERBS.has(act.verb as string) ||
     !Number.isSafeInteger(act.id) ||
-    typeof act.by !== 'string'
+    typeof act.by !== 'string' ||
+    (act.verb === 'assign' && typeof act.username !== 'string') ||
+    (act.verb === 'note' && typeof act.note !== 'string') ||
+    ((act.verb === 'ack' || act.verb === 'resolve') && act.note !== null && typeof act.note !== 'string') ||
+    (m.subject === 'incident' && act.verb === 'note')
   )
     return null;
   return m as unknown as Request;

@@ -262,6 +262,40 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
     expect(again.body.state).toBe('resolved');
   });
 
+  it('an area outage incident B forms is listed by the API-only node, and acknowledging it there runs on B', async () => {
+    const p = [...core(b).ownership.owned()][0] as number;
+    const ward = wardIn(p, 6);
+    const ids = ['cam-i1', 'cam-i2', 'cam-i3', 'cam-i4', 'cam-i5']; // areaOutage.minDevices: 5
+    const cams: MqttClient[] = [];
+    let last = 0;
+    for (const id of ids) {
+      cams.push(await heard(b, id, ward));
+      last = Math.max(last, b.app.liveness.getStatus(id).lastSeenAt as number);
+    }
+    for (const cam of cams) cam.end(true);
+    await jumpTo(last + TIMEOUT_MS + 1_000);
+    const listed = await waitFor(async () => {
+      const r = await c.api<{ items: Array<{ id: number; state: string; type: string }> }>(
+        'GET',
+        `/api/v1/incidents?ward=${ward}`,
+      );
+      return r.body.items.length > 0 ? r.body.items : null;
+    }, 'the incident listed from PostgreSQL');
+    expect(listed).toEqual([expect.objectContaining({ type: 'area_outage', state: 'open' })]);
+    const id = (listed[0] as { id: number }).id;
+    expect(b.app.clusterDecision?.decision.incidents.get(id)?.state).toBe('open');
+
+    const acked = await c.api<{ acknowledgedBy: string | null }>('POST', `/api/v1/incidents/${id}/ack`, {
+      body: {},
+    });
+    expect(acked.status).toBe(200);
+    expect(acked.body.acknowledgedBy).toBe('admin');
+    // On B: the incident and its member alerts (what B's notifications and decisions read).
+    expect(b.app.clusterDecision?.decision.incidents.get(id)?.acknowledgedBy).toBe('admin');
+    for (const deviceId of ids)
+      expect(b.app.alerts.findUnresolved(deviceId, 'device_offline')?.state).toBe('acknowledged');
+  });
+
   it('two core nodes share one outbox: each alert is delivered exactly once, whichever node claims it', async () => {
     const devices: Array<{ id: string; owner: TestApp; ward: string }> = [];
     for (const owner of [a, b])

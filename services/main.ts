@@ -395,8 +395,9 @@ export async function createWardwatch(
     log: log.child({ feature: 'notify-digest' }),
     clock,
     devices,
-    liveness,
-    alerts,
+    // Issue #14: in cluster mode every node's alerts and statuses, not only this node's partitions'.
+    liveness: clusterDecision ? statusView : liveness,
+    alerts: clusterDecision?.alertReader ?? alerts,
     enqueue: (rows) => notifier.enqueue(rows),
     wardName: (id) => wards.nameOf(id),
   });

@@ -3,6 +3,9 @@ import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { AlertService, LivenessView } from '../health/service-types.ts';
 import type { Alert } from '../health/types.ts';
+
+type AlertPage = ReturnType<AlertService['list']>;
+
 import type { DeviceRegistry } from '../registry/registry.ts';
 import { digestTargets } from './planner.ts';
 import { formatTime, type Language, whatIsWrong } from './templates.ts';
@@ -125,7 +128,13 @@ export interface DigestDeps {
   clock: Clock;
   devices: Pick<DeviceRegistry, 'list' | 'get'>;
   liveness: LivenessView;
-  alerts: Pick<AlertService, 'list'>;
+  /**
+   * Issue #14: in cluster mode every node's alerts, from PostgreSQL (a promise); one process
+   * answers at once.
+   */
+  alerts: {
+    list(filter: Parameters<AlertService['list']>[0]): AlertPage | Promise<AlertPage>;
+  };
   /** Queues rows in the notification outbox (Notifier.enqueue); resolves to how many were new. */
   enqueue(rows: readonly NewDelivery[]): Promise<number>;
   /** Ward id → its name in the title (issue #12); absent = "Phường <id>". */
@@ -138,18 +147,21 @@ function collect(
   filter: { ward: string; state?: 'open' },
   keep: (a: Alert) => boolean,
   stop: (a: Alert) => boolean,
-): Alert[] {
+): Alert[] | Promise<Alert[]> {
   const out: Alert[] = [];
-  let cursor: string | undefined;
-  for (;;) {
-    const page = alerts.list({ ...filter, limit: 500, cursor });
+  // Synchronous while the pages are (one process, as before); a promise once one is (issue #14).
+  const take = (page: AlertPage): Alert[] | Promise<Alert[]> => {
     for (const a of page.items) {
       if (stop(a)) return out;
       if (keep(a)) out.push(a);
     }
-    if (!page.nextCursor) return out;
-    cursor = page.nextCursor;
-  }
+    return page.nextCursor ? next(page.nextCursor) : out;
+  };
+  const next = (cursor: string | undefined): Alert[] | Promise<Alert[]> => {
+    const page = alerts.list({ ...filter, limit: 500, cursor });
+    return page instanceof Promise ? page.then(take) : take(page);
+  };
+  return next(undefined);
 }
 
 /**
@@ -166,7 +178,7 @@ export function createDigest(deps: DigestDeps): {
   let timer: TimerHandle | null = null;
   let running = false;
 
-  function gather(ward: string, now: number): DigestData {
+  function gather(ward: string, now: number): DigestData | Promise<DigestData> {
     const counts: DigestData['devices'] = {};
     for (const d of devices.list({ ward })) {
       const c = counts[d.kind] ?? { up: 0, total: 0, unknown: 0 };
@@ -191,14 +203,17 @@ export function createDigest(deps: DigestDeps): {
       () => false,
     );
     const wardName = deps.wardName?.(ward);
-    return {
+    const data = (n: Alert[], l: Alert[]): DigestData => ({
       ward,
       ...(wardName !== undefined && wardName !== ward && { wardName }),
       date: localDate(now, cfg.timeZone),
       devices: counts,
-      newFaults,
-      longOpen,
-    };
+      newFaults: n,
+      longOpen: l,
+    });
+    if (newFaults instanceof Promise || longOpen instanceof Promise)
+      return Promise.all([newFaults, longOpen]).then(([n, l]) => data(n, l));
+    return data(newFaults, longOpen);
   }
 
   /** Queues today's digest for every ward with targets; returns the rows newly queued. */
@@ -208,7 +223,8 @@ export function createDigest(deps: DigestDeps): {
     for (const ward of Object.keys(cfg.wards).sort()) {
       const targets = digestTargets(cfg, ward);
       if (targets.length === 0) continue;
-      const data = gather(ward, now);
+      const gathered = gather(ward, now);
+      const data = gathered instanceof Promise ? await gathered : gathered;
       const msg = renderDigest(data, cfg, (id) => devices.get(id)?.name ?? id);
       const payload = JSON.stringify({
         ...msg,

@@ -60,7 +60,8 @@ describe('daily digest (fake clock)', () => {
     vi.useRealTimers();
   });
 
-  function start(alerts: Alert[]) {
+  /** `paged`: issue #14, alerts read from PostgreSQL: one alert per page, each a promise. */
+  function start(alerts: Alert[], paged = false) {
     const d = createDigest({
       notify: notifyConfig({ wards: { 'binh-ngoc': { digest: [{ channel: 'tg', recipients: ['100'] }] } } }),
       log: createLogger('silent'),
@@ -79,12 +80,16 @@ describe('daily digest (fake clock)', () => {
         }),
       },
       alerts: {
-        list: (f) => ({
-          items: alerts
+        list: (f) => {
+          const items = alerts
             .filter((a) => (f.state === 'open' ? a.state !== 'resolved' : true))
-            .sort((a, b) => b.id - a.id),
-          nextCursor: null,
-        }),
+            .sort((a, b) => b.id - a.id);
+          if (!paged) return { items, nextCursor: null };
+          const rest = f.cursor ? items.filter((a) => a.id < Number(f.cursor)) : items;
+          const first = rest.slice(0, 1);
+          const more = rest.length > 1 && first[0] ? String(first[0].id) : null;
+          return Promise.resolve({ items: first, nextCursor: more });
+        },
       },
       enqueue: async (r) => {
         rows.push(...r);
@@ -133,6 +138,21 @@ describe('daily digest (fake clock)', () => {
     // and again the next day
     await vi.advanceTimersByTimeAsync(24 * H);
     expect(rows.map((r) => r.subjectId)).toEqual(['binh-ngoc:2026-11-27', 'binh-ngoc:2026-11-28']);
+  });
+
+  it('reads alerts that arrive as promises, page by page (cluster mode: PostgreSQL)', async () => {
+    const now = Date.now();
+    start(
+      [
+        alert({ id: 1, deviceId: 'c2', openedAt: now - 30 * H }),
+        alert({ id: 2, deviceId: 'l1', kind: 'light', type: 'lamp_failure', openedAt: now - 2 * H }),
+        alert({ id: 3, deviceId: 'c1', openedAt: now - 5 * H, state: 'resolved', resolvedAt: now - 4 * H }),
+      ],
+      true,
+    );
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0]?.payload ?? '{}').data).toMatchObject({ newFaults: [3, 2], longOpen: [1] });
   });
 
   it('started during the digest hour: catches up at once (the outbox key stops a second one)', () => {

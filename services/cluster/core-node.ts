@@ -9,7 +9,6 @@ import type { LivenessService } from '../health/liveness-service.ts';
 import type { RuleSink } from '../health/rules/rule-engine.ts';
 import { type CheckpointRepository, createCheckpointRepository } from './checkpoint-repository.ts';
 import { decodeCoreState, encodeCoreState } from './core-state.ts';
-import { registryPartitionOf } from './edge-feed.ts';
 import {
   createFeedReader,
   FEED_START,
@@ -21,6 +20,7 @@ import {
 import { feedStreamKey } from './feed-codec.ts';
 import { createPartitionOwnership, type PartitionOwnership } from './ownership.ts';
 import type { PartitionedDevice } from './partition.ts';
+import { createPartitionIndex } from './partition-index.ts';
 
 /**
  * The core role of a cluster node (issue #14, docs/cluster.md): it owns partitions through
@@ -148,41 +148,10 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
   let timer: TimerHandle | null = null;
   let stopped = false;
 
-  // Partition of a device, cached (a deadline and every sign of life ask); any device change
-  // (ward, power zone, parent) may move it, so the cache and the index are dropped on each.
-  const lookup = registryPartitionOf(devices, partitions);
-  const cache = new Map<string, number>();
-  let index: Map<number, string[]> | null = null;
-  const partitionOfDevice = (id: string): number => {
-    let p = cache.get(id);
-    if (p === undefined) {
-      p = lookup(id);
-      cache.set(id, p);
-    }
-    return p;
-  };
-  const dropCache = () => {
-    cache.clear();
-    index = null;
-  };
-  const unsubscribe = [
-    bus.on('device.created', dropCache),
-    bus.on('device.updated', dropCache),
-    bus.on('device.deleted', dropCache),
-  ];
-  /** The partition's device ids: one pass over the fleet per device change, not per question. */
-  const devicesOf = (p: number): string[] => {
-    if (!index) {
-      index = new Map();
-      for (const d of devices.list()) {
-        const q = partitionOfDevice(d.id);
-        const ids = index.get(q);
-        if (ids) ids.push(d.id);
-        else index.set(q, [d.id]);
-      }
-    }
-    return index.get(p) ?? [];
-  };
+  // Partition of a device and a partition's devices (partition-index.ts).
+  const partitionIndex = createPartitionIndex({ devices, bus, partitions });
+  const partitionOfDevice = partitionIndex.partitionOf;
+  const devicesOf = partitionIndex.devicesOf;
 
   const ownership = createPartitionOwnership({
     pgUrl: postgresUrl,
@@ -467,7 +436,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
       if (timer !== null) clock.clearTimeout(timer);
       await ownership.stop(); // hands every partition over: onReleasing saves each checkpoint
       for (const p of [...active.keys()]) drop(p);
-      for (const u of unsubscribe) u();
+      partitionIndex.stop();
     },
     checkpointNow,
     checkHealth,

@@ -45,6 +45,16 @@ export interface RootCauseService extends IncidentView {
   stop(): void;
   /** Ends flapping of devices stable long enough (also every rules.evaluateIntervalS). */
   tick(): void;
+  /**
+   * Issue #14 (cluster core): takes these devices over (their partition was taken, after
+   * liveness's adopt): their flap states from the checkpoint, the open incidents they are in and
+   * their recent outages from the decision state (unresolved offline alerts, open incidents).
+   */
+  adopt(deviceIds: readonly string[], flapsFromCheckpoint: ReadonlyMap<string, FlapState>): void;
+  /** Issue #14: forgets these devices (their partition is gone): flaps, outages, incidents. */
+  forget(deviceIds: readonly string[]): void;
+  /** Issue #14: these devices' flap states, for a partition's checkpoint. */
+  snapshot(deviceIds: readonly string[]): Array<[string, FlapState]>;
 }
 
 /**
@@ -173,6 +183,22 @@ export function createRootCauseService(deps: {
     set.add(entry);
     openByArea.set(entry.key, set);
     return entry;
+  };
+
+  /** An open area incident from the database (restart, or a partition taken: issue #14). */
+  const trackOpen = (incident: Incident) => {
+    const first = incident.deviceIds.map((id) => devices.get(id)).find((d) => d !== null);
+    if (!first) return;
+    const anchor: Outage = {
+      deviceId: first.id,
+      alertId: 0,
+      at: incident.openedAt,
+      ward: first.ward,
+      powerZone: incident.powerZone,
+      lat: first.lat,
+      lon: first.lon,
+    };
+    track(incident, anchor);
   };
 
   const untrack = (entry: OpenIncident) => {
@@ -420,21 +446,7 @@ export function createRootCauseService(deps: {
     start() {
       const stillOpen = incidents.listOpen();
       deadParents.restore(stillOpen);
-      for (const incident of stillOpen) {
-        if (incident.type !== 'area_outage') continue;
-        const first = incident.deviceIds.map((id) => devices.get(id)).find((d) => d !== null);
-        if (!first) continue;
-        const anchor: Outage = {
-          deviceId: first.id,
-          alertId: 0,
-          at: incident.openedAt,
-          ward: first.ward,
-          powerZone: incident.powerZone,
-          lat: first.lat,
-          lon: first.lon,
-        };
-        track(incident, anchor);
-      }
+      for (const incident of stillOpen) if (incident.type === 'area_outage') trackOpen(incident);
       const dropChildren = () => {
         children = null;
       };
@@ -473,6 +485,56 @@ export function createRootCauseService(deps: {
       timer = null;
     },
     tick,
+    adopt(deviceIds, flapsFromCheckpoint) {
+      const ids = new Set(deviceIds);
+      for (const id of ids) {
+        const f = flapsFromCheckpoint.get(id);
+        if (f) flaps.set(id, { ...f, offlineAt: [...f.offlineAt] });
+        else flaps.delete(id);
+      }
+      // Open incidents of these devices (another node may have opened them), tracked as at start.
+      const theirs = incidents
+        .listOpen()
+        .filter((i) => i.deviceIds.some((id) => ids.has(id)) || (i.parentId !== null && ids.has(i.parentId)));
+      deadParents.restore(theirs);
+      for (const i of theirs) if (i.type === 'area_outage' && !open.has(i.id)) trackOpen(i);
+      // Their outages of the last windowS not in an incident: a third outage after the move still
+      // makes an area outage with the two before it.
+      const now = clock.now();
+      const found: Outage[] = [];
+      for (const id of ids) {
+        const d = devices.get(id);
+        const a = d && liveness.stateOf(id) === 'offline' ? alerts.findUnresolved(id, OFFLINE_ALERT) : null;
+        if (d && a && a.incidentId === null && now - a.openedAt <= rc.areaOutage.windowS * 1000)
+          found.push(outageOf(d, a));
+      }
+      for (const o of found.sort((x, y) => x.at - y.at)) {
+        const cell = recentCells(o, rc.areaOutage.radiusM)[0] as string;
+        const list = recent.get(cell) ?? [];
+        if (!list.some((r) => r.deviceId === o.deviceId)) recent.set(cell, [...list, o]);
+      }
+    },
+    forget(deviceIds) {
+      const ids = new Set(deviceIds);
+      for (const id of ids) flaps.delete(id);
+      for (const [cell, list] of recent) {
+        const left = list.filter((o) => !ids.has(o.deviceId));
+        if (left.length === 0) recent.delete(cell);
+        else if (left.length !== list.length) recent.set(cell, left);
+      }
+      if (dirty.size > 0 || dirtyBack.size > 0) flushMembers();
+      for (const entry of [...open.values()])
+        if ([...entry.members].some((id) => ids.has(id))) untrack(entry);
+      deadParents.forgetParents(ids);
+    },
+    snapshot(deviceIds) {
+      const out: Array<[string, FlapState]> = [];
+      for (const id of deviceIds) {
+        const f = flaps.get(id);
+        if (f) out.push([id, f]);
+      }
+      return out;
+    },
     list: (f) => incidents.list(f),
     get: (id) => incidents.get(id),
   };

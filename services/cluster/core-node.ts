@@ -6,9 +6,8 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import { createPostgresPool, migratePostgres } from '../core/postgres/pool.ts';
 import type { LivenessService } from '../health/liveness-service.ts';
-import type { RuleSink } from '../health/rules/rule-engine.ts';
 import { type CheckpointRepository, createCheckpointRepository } from './checkpoint-repository.ts';
-import { decodeCoreState, encodeCoreState } from './core-state.ts';
+import { coreStateParts, decodeCoreState, encodeCoreState } from './core-state.ts';
 import {
   createFeedReader,
   FEED_START,
@@ -21,6 +20,12 @@ import { feedStreamKey } from './feed-codec.ts';
 import { createPartitionOwnership, type PartitionOwnership } from './ownership.ts';
 import type { PartitionedDevice } from './partition.ts';
 import { createPartitionIndex } from './partition-index.ts';
+import {
+  type CoreRootCause,
+  type CoreRules,
+  createPartitionParts,
+  type PartitionParts,
+} from './partition-parts.ts';
 
 /**
  * The core role of a cluster node (issue #14, docs/cluster.md): it owns partitions through
@@ -76,8 +81,11 @@ export interface ClusterCore {
   owns(deviceId: string): boolean;
   /** Whether the device's partition is paused (replaying, or its feed unhealthy). */
   paused(deviceId: string): boolean;
-  /** What the readers feed (after liveness and rules exist; main.ts). */
-  bind(targets: { liveness: CoreLiveness; rules: RuleSink }): void;
+  /**
+   * What the readers feed (after liveness and rules exist; main.ts), and whose state the
+   * checkpoints carry: liveness's, the rules' and root cause's (partition-parts.ts).
+   */
+  bind(targets: CoreTargets): void;
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly ownership: PartitionOwnership;
@@ -88,6 +96,13 @@ export interface ClusterCore {
   partition(p: number): CorePartitionView | null;
   partitionOf(deviceId: string): number;
   stats(): ClusterCoreStats;
+}
+
+export interface CoreTargets {
+  liveness: CoreLiveness;
+  rules: CoreRules;
+  /** Issue #14 (rulespart): absent, only liveness's and the rules' state move. */
+  rootCause?: CoreRootCause;
 }
 
 export interface ClusterCoreDeps {
@@ -144,7 +159,9 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     checkpointFailures: 0,
   };
   const active = new Map<number, OwnedPartition>();
-  let targets: { liveness: CoreLiveness; rules: RuleSink } | null = null;
+  let targets: CoreTargets | null = null;
+  /** The rules' and root cause's partition state (issue #14, partition-parts.ts). */
+  let parts: PartitionParts | null = null;
   let timer: TimerHandle | null = null;
   let stopped = false;
 
@@ -190,6 +207,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
   const resume = (o: OwnedPartition, graceFrom: number | null) => {
     o.health = 'healthy';
     bound().liveness.resume(devicesOf(o.partition), graceFrom);
+    parts?.resume(devicesOf(o.partition), graceFrom);
     log.info({ partition: o.partition, grace: graceFrom !== null }, 'partition feed healthy: deadlines run');
   };
 
@@ -292,10 +310,22 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     stats.partitions = active.size;
     // Paused (replaying) from here: adopt arms deadlines, none fires before the replay caught up.
     liveness.adopt(devicesOf(p), restored);
+    adoptParts(p, cp?.state);
     // Not awaited: Redis may be down (the reader waits for it, paused), and the rebalance goes on.
     redis.connect().catch((err: unknown) => markOutage(o, 'feed redis connect gave up', err));
     void begin(o, from);
     log.info({ partition: p, from, restored: restored.size, savedBy: cp?.nodeId }, 'partition taken');
+  };
+
+  /** Issue #14: the rules' and root cause's state of a partition taken (after liveness's). */
+  const adoptParts = (p: number, state: unknown) => {
+    parts?.adopt(devicesOf(p), coreStateParts(state), (reason) =>
+      log.warn({ partition: p, reason }, 'checkpoint rule or root-cause state unreadable in part'),
+    );
+  };
+  /** Issue #14: the rules' and root cause's state of a partition given up: dropped, timers too. */
+  const forgetParts = (p: number) => {
+    parts?.forget(devicesOf(p));
   };
 
   /** Stops the reader and waits until nothing more can be applied (its connection is closed). */
@@ -309,7 +339,10 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     // Position and records together, synchronously: the replay from here rebuilds exactly this.
     const checkpoint = {
       feed: o.reader.checkpoint(),
-      state: encodeCoreState(bound().liveness.snapshot(devicesOf(o.partition))),
+      state: encodeCoreState(
+        bound().liveness.snapshot(devicesOf(o.partition)),
+        parts?.snapshot(devicesOf(o.partition)),
+      ),
       savedAt: clock.now(),
     };
     try {
@@ -329,6 +362,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     o.live = false;
     await save(o);
     bound().liveness.forget(devicesOf(p));
+    forgetParts(p);
     if (active.get(p) === o) active.delete(p);
     stats.partitions = active.size;
   };
@@ -344,6 +378,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     o.reader.stop();
     o.redis.destroy();
     targets?.liveness.forget(devicesOf(p));
+    forgetParts(p);
   };
 
   const checkOne = async (o: OwnedPartition) => {
@@ -413,6 +448,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     },
     bind(t) {
       targets = t;
+      parts = createPartitionParts(t.rules, t.rootCause ?? null);
     },
     async start() {
       bound();

@@ -8,6 +8,7 @@ import type { AlertEngine } from './alert-service.ts';
 import { createDeadParentIncidents } from './dead-parent.ts';
 import { inheritIncidentWork } from './incident-join.ts';
 import { OFFLINE_ALERT } from './liveness-service.ts';
+import { createRecentOutages } from './recent-outages.ts';
 import {
   areaOutageMembers,
   areaOutageMessage,
@@ -88,12 +89,8 @@ export function createRootCauseService(deps: {
     stableMs: rc.flapping.stableS * 1000,
   };
   const flaps = new Map<string, FlapState>();
-  /**
-   * Recent outages not (yet) in an incident, by area key (power zone, else ward): an outage is
-   * only ever compared with its own zone's or ward's, so a city-wide power cut of thousands of
-   * devices costs each alert a look at its own area, not at every outage (issue #6 detection).
-   */
-  const recent = new Map<string, Outage[]>();
+  /** Recent outages not (yet) in an incident, by area (recent-outages.ts). */
+  const recent = createRecentOutages(rc.areaOutage.radiusM);
   /** Open incidents with the first member as the anchor of their area, and their members as a set. */
   const open = new Map<number, OpenIncident>();
   /** The same, by area key. */
@@ -128,24 +125,6 @@ export function createRootCauseService(deps: {
 
   const areaKey = (o: { powerZone: string | null; ward: string }) =>
     o.powerZone !== null ? `z:${o.powerZone}` : `w:${o.ward}`;
-
-  /**
-   * The `recent` buckets an outage must be compared with, its own first: its power zone; or, in
-   * a ward, its grid cell (radiusM square) and the eight around it — every device within radiusM
-   * is in one of them.
-   */
-  const recentCells = (o: Outage, radiusM: number): string[] => {
-    if (o.powerZone !== null) return [`z:${o.powerZone}`];
-    const mPerDegLat = 111_320;
-    const mPerDegLon = Math.max(1, mPerDegLat * Math.cos((o.lat * Math.PI) / 180));
-    const cx = Math.floor((o.lon * mPerDegLon) / radiusM);
-    const cy = Math.floor((o.lat * mPerDegLat) / radiusM);
-    const cells = [`w:${o.ward}:${cx}:${cy}`];
-    for (let dx = -1; dx <= 1; dx++)
-      for (let dy = -1; dy <= 1; dy++)
-        if (dx !== 0 || dy !== 0) cells.push(`w:${o.ward}:${cx + dx}:${cy + dy}`);
-    return cells;
-  };
 
   const childrenOf = (id: string): readonly string[] => {
     if (!children) {
@@ -321,27 +300,13 @@ export function createRootCauseService(deps: {
     const windowMs = p.windowS * 1000;
     // Within a ward, only the cells of radiusM around this one can hold members: a city-wide cut
     // of devices too far apart to be one area keeps each look-up to its neighbourhood.
-    const cells = recentCells(o, p.radiusM);
-    const nearby: Outage[] = [];
-    for (const cell of cells) {
-      const kept = (recent.get(cell) ?? []).filter(
-        (r) => o.at - r.at <= windowMs && liveness.stateOf(r.deviceId) === 'offline' && r.deviceId !== d.id,
-      );
-      if (kept.length > 0) recent.set(cell, kept);
-      else recent.delete(cell);
-      nearby.push(...kept);
-    }
-    const own = cells[0] as string;
-    recent.set(own, [...(recent.get(own) ?? []), o]);
-    nearby.push(o);
+    const nearby = recent.record(
+      o,
+      (r) => o.at - r.at <= windowMs && liveness.stateOf(r.deviceId) === 'offline' && r.deviceId !== d.id,
+    );
     const members = areaOutageMembers(nearby, o, { minDevices: p.minDevices, windowMs, radiusM: p.radiusM });
     if (!members) return;
-    const ids = new Set(members.map((m) => m.deviceId));
-    for (const cell of cells) {
-      const left = (recent.get(cell) ?? []).filter((r) => !ids.has(r.deviceId));
-      if (left.length > 0) recent.set(cell, left);
-      else recent.delete(cell);
-    }
+    recent.remove(o, new Set(members.map((m) => m.deviceId)));
     const incident = incidents.create({
       type: 'area_outage',
       ward: o.ward,
@@ -508,20 +473,12 @@ export function createRootCauseService(deps: {
         if (d && a && a.incidentId === null && now - a.openedAt <= rc.areaOutage.windowS * 1000)
           found.push(outageOf(d, a));
       }
-      for (const o of found.sort((x, y) => x.at - y.at)) {
-        const cell = recentCells(o, rc.areaOutage.radiusM)[0] as string;
-        const list = recent.get(cell) ?? [];
-        if (!list.some((r) => r.deviceId === o.deviceId)) recent.set(cell, [...list, o]);
-      }
+      for (const o of found.sort((x, y) => x.at - y.at)) recent.restore(o);
     },
     forget(deviceIds) {
       const ids = new Set(deviceIds);
       for (const id of ids) flaps.delete(id);
-      for (const [cell, list] of recent) {
-        const left = list.filter((o) => !ids.has(o.deviceId));
-        if (left.length === 0) recent.delete(cell);
-        else if (left.length !== list.length) recent.set(cell, left);
-      }
+      recent.forget(ids);
       if (dirty.size > 0 || dirtyBack.size > 0) flushMembers();
       for (const entry of [...open.values()])
         if ([...entry.members].some((id) => ids.has(id))) untrack(entry);

@@ -201,4 +201,32 @@ describe('two [edge, core] nodes: rules and root cause move with their partition
     // Nothing of theirs on the old owner.
     for (const id of ['gw-r', 'cam-r2', 'cam-r3']) expect(of(opened.b, id, 'device_offline')).toEqual([]);
   });
+
+  it('a device flapping across a move: three drops seen by A, the fourth by B, and B opens the flapping alert', async () => {
+    // B rejoins; A holds everything until its session ends.
+    await core(b).ownership.tick();
+    const p = core(a).partitionOf('cam-r1');
+    const secret = await register('cam-f1', wardIn(p, 2));
+    const cam = await connect('cam-f1', secret);
+    const drop = async (t: TestApp, n: number) => {
+      await publish(cam, T('cam-f1', 'status'), 'offline');
+      await waitFor(() => t.app.liveness.stateOf('cam-f1') === 'offline', `drop ${n}`);
+      await publish(cam, T('cam-f1', 'heartbeat'), '{}');
+      await waitFor(() => t.app.liveness.stateOf('cam-f1') === 'online', `back ${n}`);
+    };
+    for (let n = 1; n <= 3; n++) await drop(a, n);
+    expect(of(opened.a, 'cam-f1', 'device_flapping')).toEqual([]);
+    await core(a).checkpointNow();
+
+    await killLockSession('a');
+    await waitFor(() => core(a).ownership.owned().size === 0, 'A fenced');
+    await core(b).ownership.tick();
+    expect(core(b).ownership.owned().size).toBe(PARTITIONS);
+    await waitFor(() => healthy(b), 'B caught up');
+    await drop(b, 4);
+    await waitFor(() => of(opened.b, 'cam-f1', 'device_flapping').length > 0, 'B’s flapping alert');
+    expect(of(opened.b, 'cam-f1', 'device_flapping')).toHaveLength(1);
+    expect(of(opened.a, 'cam-f1', 'device_flapping')).toEqual([]);
+    cam.end(true);
+  });
 });

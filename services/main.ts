@@ -240,8 +240,9 @@ export async function createWardwatch(
     liveness,
     points: storage,
     suppressionFor: (d, at) => maintenance.suppressionFor(d, at),
+    // Issue #14: a core node's rules judge owned, unpaused devices only, ticking on the time grid.
+    partitioned: clusterCore ? { owns: clusterCore.owns, paused: clusterCore.paused } : undefined,
   });
-  clusterCore?.bind({ liveness, rules });
   const incidentRepo = clusterDecision?.decision.incidents ?? new SqliteIncidentRepository(db);
   const rootCause = createRootCauseService({
     config,
@@ -254,6 +255,7 @@ export async function createWardwatch(
     incidents: incidentRepo,
     suppressionFor: (d, at) => maintenance.suppressionFor(d, at),
   });
+  clusterCore?.bind({ liveness, rules, rootCause }); // issue #14: their state moves with partitions
   // Issue #12: people acknowledge, assign and resolve an incident with all its members at once.
   const incidentService = createIncidentService({
     view: rootCause,

@@ -6,11 +6,9 @@ import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import { createPostgresPool, migratePostgres } from '../core/postgres/pool.ts';
 import type { LivenessService } from '../health/liveness-service.ts';
-import type { RuleSink } from '../health/rules/rule-engine.ts';
 import type { DeviceStatus } from '../health/types.ts';
 import { type CheckpointRepository, createCheckpointRepository } from './checkpoint-repository.ts';
-import { decodeCoreState, encodeCoreState } from './core-state.ts';
-import { registryPartitionOf } from './edge-feed.ts';
+import { coreStateParts, decodeCoreState, encodeCoreState } from './core-state.ts';
 import {
   createFeedReader,
   FEED_START,
@@ -22,6 +20,13 @@ import {
 import { feedStreamKey } from './feed-codec.ts';
 import { createPartitionOwnership, type PartitionOwnership } from './ownership.ts';
 import type { PartitionedDevice } from './partition.ts';
+import { createPartitionIndex } from './partition-index.ts';
+import {
+  type CoreRootCause,
+  type CoreRules,
+  createPartitionParts,
+  type PartitionParts,
+} from './partition-parts.ts';
 
 /**
  * The core role of a cluster node (issue #14, docs/cluster.md): it owns partitions through
@@ -80,8 +85,11 @@ export interface ClusterCore {
   owns(deviceId: string): boolean;
   /** Whether the device's partition is paused (replaying, or its feed unhealthy). */
   paused(deviceId: string): boolean;
-  /** What the readers feed (after liveness and rules exist; main.ts). */
-  bind(targets: { liveness: CoreLiveness; rules: RuleSink }): void;
+  /**
+   * What the readers feed (after liveness and rules exist; main.ts), and whose state the
+   * checkpoints carry: liveness's, the rules' and root cause's (partition-parts.ts).
+   */
+  bind(targets: CoreTargets): void;
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly ownership: PartitionOwnership;
@@ -102,6 +110,13 @@ export interface CorePartitionState {
   unload(deviceIds: readonly string[]): Promise<void>;
   /** Forgets the devices at once, unwritten changes included (the partition was lost: fenced). */
   fence(deviceIds: readonly string[]): void;
+}
+
+export interface CoreTargets {
+  liveness: CoreLiveness;
+  rules: CoreRules;
+  /** Issue #14 (rulespart): absent, only liveness's and the rules' state move. */
+  rootCause?: CoreRootCause;
 }
 
 export interface ClusterCoreDeps {
@@ -160,45 +175,16 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     checkpointFailures: 0,
   };
   const active = new Map<number, OwnedPartition>();
-  let targets: { liveness: CoreLiveness; rules: RuleSink } | null = null;
+  let targets: CoreTargets | null = null;
+  /** The rules' and root cause's partition state (issue #14, partition-parts.ts). */
+  let parts: PartitionParts | null = null;
   let timer: TimerHandle | null = null;
   let stopped = false;
 
-  // Partition of a device, cached (a deadline and every sign of life ask); any device change
-  // (ward, power zone, parent) may move it, so the cache and the index are dropped on each.
-  const lookup = registryPartitionOf(devices, partitions);
-  const cache = new Map<string, number>();
-  let index: Map<number, string[]> | null = null;
-  const partitionOfDevice = (id: string): number => {
-    let p = cache.get(id);
-    if (p === undefined) {
-      p = lookup(id);
-      cache.set(id, p);
-    }
-    return p;
-  };
-  const dropCache = () => {
-    cache.clear();
-    index = null;
-  };
-  const unsubscribe = [
-    bus.on('device.created', dropCache),
-    bus.on('device.updated', dropCache),
-    bus.on('device.deleted', dropCache),
-  ];
-  /** The partition's device ids: one pass over the fleet per device change, not per question. */
-  const devicesOf = (p: number): string[] => {
-    if (!index) {
-      index = new Map();
-      for (const d of devices.list()) {
-        const q = partitionOfDevice(d.id);
-        const ids = index.get(q);
-        if (ids) ids.push(d.id);
-        else index.set(q, [d.id]);
-      }
-    }
-    return index.get(p) ?? [];
-  };
+  // Partition of a device and a partition's devices (partition-index.ts).
+  const partitionIndex = createPartitionIndex({ devices, bus, partitions });
+  const partitionOfDevice = partitionIndex.partitionOf;
+  const devicesOf = partitionIndex.devicesOf;
 
   const ownership = createPartitionOwnership({
     pgUrl: postgresUrl,
@@ -237,6 +223,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
   const resume = (o: OwnedPartition, graceFrom: number | null) => {
     o.health = 'healthy';
     bound().liveness.resume(devicesOf(o.partition), graceFrom);
+    parts?.resume(devicesOf(o.partition), graceFrom);
     log.info({ partition: o.partition, grace: graceFrom !== null }, 'partition feed healthy: deadlines run');
   };
 
@@ -344,10 +331,22 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     stats.partitions = active.size;
     // Paused (replaying) from here: adopt arms deadlines, none fires before the replay caught up.
     liveness.adopt(ids, restored, lastKnown);
+    adoptParts(p, cp?.state);
     // Not awaited: Redis may be down (the reader waits for it, paused), and the rebalance goes on.
     redis.connect().catch((err: unknown) => markOutage(o, 'feed redis connect gave up', err));
     void begin(o, from);
     log.info({ partition: p, from, restored: restored.size, savedBy: cp?.nodeId }, 'partition taken');
+  };
+
+  /** Issue #14: the rules' and root cause's state of a partition taken (after liveness's). */
+  const adoptParts = (p: number, state: unknown) => {
+    parts?.adopt(devicesOf(p), coreStateParts(state), (reason) =>
+      log.warn({ partition: p, reason }, 'checkpoint rule or root-cause state unreadable in part'),
+    );
+  };
+  /** Issue #14: the rules' and root cause's state of a partition given up: dropped, timers too. */
+  const forgetParts = (p: number) => {
+    parts?.forget(devicesOf(p));
   };
 
   /** Stops the reader and waits until nothing more can be applied (its connection is closed). */
@@ -361,7 +360,10 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     // Position and records together, synchronously: the replay from here rebuilds exactly this.
     const checkpoint = {
       feed: o.reader.checkpoint(),
-      state: encodeCoreState(bound().liveness.snapshot(devicesOf(o.partition))),
+      state: encodeCoreState(
+        bound().liveness.snapshot(devicesOf(o.partition)),
+        parts?.snapshot(devicesOf(o.partition)),
+      ),
       savedAt: clock.now(),
     };
     try {
@@ -381,6 +383,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     o.live = false;
     await save(o);
     bound().liveness.forget(devicesOf(p));
+    forgetParts(p);
     // Before the lock goes: the next owner loads what this node wrote.
     await deps.state?.unload(devicesOf(p)).catch((err: unknown) => {
       log.warn({ err, partition: p }, 'decision state not written before the handover');
@@ -402,6 +405,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     o.redis.destroy();
     targets?.liveness.forget(devicesOf(p));
     deps.state?.fence(devicesOf(p)); // issue #14: another node may own them already
+    forgetParts(p);
   };
 
   const checkOne = async (o: OwnedPartition) => {
@@ -471,6 +475,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     },
     bind(t) {
       targets = t;
+      parts = createPartitionParts(t.rules, t.rootCause ?? null);
     },
     async start() {
       bound();
@@ -494,7 +499,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
       if (timer !== null) clock.clearTimeout(timer);
       await ownership.stop(); // hands every partition over: onReleasing saves each checkpoint
       for (const p of [...active.keys()]) drop(p);
-      for (const u of unsubscribe) u();
+      partitionIndex.stop();
     },
     checkpointNow,
     checkHealth,

@@ -9,13 +9,28 @@ import type { DeviceState } from '../health/types.ts';
 export interface CoreState {
   v: 1;
   devices: Array<[string, DeviceState, number | null, number, number | null]>;
+  /** Issue #14 (rulespart): the rules' state (rule-snapshot.ts); absent in older checkpoints. */
+  rules?: unknown;
+  /** Issue #14 (rulespart): root cause's state (root-cause-snapshot.ts); absent in older checkpoints. */
+  rootCause?: unknown;
 }
 
-export function encodeCoreState(records: readonly LiveRecord[]): CoreState {
+export function encodeCoreState(
+  records: readonly LiveRecord[],
+  parts?: { rules: unknown; rootCause: unknown },
+): CoreState {
   return {
     v: 1,
     devices: records.map((r) => [r.deviceId, r.state, r.lastSeenAt, r.stateSince, r.expiresAt]),
+    ...parts,
   };
+}
+
+/** The rules' and root cause's parts of a checkpoint's state, each decoded by its own module. */
+export function coreStateParts(state: unknown): { rules?: unknown; rootCause?: unknown } {
+  if (typeof state !== 'object' || state === null) return {};
+  const s = state as Partial<CoreState>;
+  return { rules: s.rules, rootCause: s.rootCause };
 }
 
 const STATES = new Set<string>(['online', 'offline', 'unknown']);

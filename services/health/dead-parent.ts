@@ -29,6 +29,8 @@ export interface DeadParentIncidents {
   parentBack(parentId: string, at: number): void;
   /** An incident resolved by a person: forget it. */
   forget(incidentId: number): void;
+  /** Issue #14: these parents' partition is gone: forget their incidents (another node judges them). */
+  forgetParents(parentIds: ReadonlySet<string>): void;
 }
 
 export function createDeadParentIncidents(deps: {
@@ -113,6 +115,9 @@ export function createDeadParentIncidents(deps: {
         log.info({ incidentId: incident.id, parentId }, 'dead parent back');
         bus.emit('incident.resolved', resolved);
       }
+    },
+    forgetParents(parentIds) {
+      for (const id of parentIds) open.delete(id);
     },
     forget(incidentId) {
       for (const [parentId, i] of open) if (i.id === incidentId) open.delete(parentId);

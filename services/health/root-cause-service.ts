@@ -8,6 +8,7 @@ import type { AlertEngine } from './alert-service.ts';
 import { createDeadParentIncidents } from './dead-parent.ts';
 import { inheritIncidentWork } from './incident-join.ts';
 import { OFFLINE_ALERT } from './liveness-service.ts';
+import { createRecentOutages } from './recent-outages.ts';
 import {
   areaOutageMembers,
   areaOutageMessage,
@@ -45,6 +46,16 @@ export interface RootCauseService extends IncidentView {
   stop(): void;
   /** Ends flapping of devices stable long enough (also every rules.evaluateIntervalS). */
   tick(): void;
+  /**
+   * Issue #14 (cluster core): takes these devices over (their partition was taken, after
+   * liveness's adopt): their flap states from the checkpoint, the open incidents they are in and
+   * their recent outages from the decision state (unresolved offline alerts, open incidents).
+   */
+  adopt(deviceIds: readonly string[], flapsFromCheckpoint: ReadonlyMap<string, FlapState>): void;
+  /** Issue #14: forgets these devices (their partition is gone): flaps, outages, incidents. */
+  forget(deviceIds: readonly string[]): void;
+  /** Issue #14: these devices' flap states, for a partition's checkpoint. */
+  snapshot(deviceIds: readonly string[]): Array<[string, FlapState]>;
 }
 
 /**
@@ -78,12 +89,8 @@ export function createRootCauseService(deps: {
     stableMs: rc.flapping.stableS * 1000,
   };
   const flaps = new Map<string, FlapState>();
-  /**
-   * Recent outages not (yet) in an incident, by area key (power zone, else ward): an outage is
-   * only ever compared with its own zone's or ward's, so a city-wide power cut of thousands of
-   * devices costs each alert a look at its own area, not at every outage (issue #6 detection).
-   */
-  const recent = new Map<string, Outage[]>();
+  /** Recent outages not (yet) in an incident, by area (recent-outages.ts). */
+  const recent = createRecentOutages(rc.areaOutage.radiusM);
   /** Open incidents with the first member as the anchor of their area, and their members as a set. */
   const open = new Map<number, OpenIncident>();
   /** The same, by area key. */
@@ -118,24 +125,6 @@ export function createRootCauseService(deps: {
 
   const areaKey = (o: { powerZone: string | null; ward: string }) =>
     o.powerZone !== null ? `z:${o.powerZone}` : `w:${o.ward}`;
-
-  /**
-   * The `recent` buckets an outage must be compared with, its own first: its power zone; or, in
-   * a ward, its grid cell (radiusM square) and the eight around it — every device within radiusM
-   * is in one of them.
-   */
-  const recentCells = (o: Outage, radiusM: number): string[] => {
-    if (o.powerZone !== null) return [`z:${o.powerZone}`];
-    const mPerDegLat = 111_320;
-    const mPerDegLon = Math.max(1, mPerDegLat * Math.cos((o.lat * Math.PI) / 180));
-    const cx = Math.floor((o.lon * mPerDegLon) / radiusM);
-    const cy = Math.floor((o.lat * mPerDegLat) / radiusM);
-    const cells = [`w:${o.ward}:${cx}:${cy}`];
-    for (let dx = -1; dx <= 1; dx++)
-      for (let dy = -1; dy <= 1; dy++)
-        if (dx !== 0 || dy !== 0) cells.push(`w:${o.ward}:${cx + dx}:${cy + dy}`);
-    return cells;
-  };
 
   const childrenOf = (id: string): readonly string[] => {
     if (!children) {
@@ -173,6 +162,22 @@ export function createRootCauseService(deps: {
     set.add(entry);
     openByArea.set(entry.key, set);
     return entry;
+  };
+
+  /** An open area incident from the database (restart, or a partition taken: issue #14). */
+  const trackOpen = (incident: Incident) => {
+    const first = incident.deviceIds.map((id) => devices.get(id)).find((d) => d !== null);
+    if (!first) return;
+    const anchor: Outage = {
+      deviceId: first.id,
+      alertId: 0,
+      at: incident.openedAt,
+      ward: first.ward,
+      powerZone: incident.powerZone,
+      lat: first.lat,
+      lon: first.lon,
+    };
+    track(incident, anchor);
   };
 
   const untrack = (entry: OpenIncident) => {
@@ -295,27 +300,13 @@ export function createRootCauseService(deps: {
     const windowMs = p.windowS * 1000;
     // Within a ward, only the cells of radiusM around this one can hold members: a city-wide cut
     // of devices too far apart to be one area keeps each look-up to its neighbourhood.
-    const cells = recentCells(o, p.radiusM);
-    const nearby: Outage[] = [];
-    for (const cell of cells) {
-      const kept = (recent.get(cell) ?? []).filter(
-        (r) => o.at - r.at <= windowMs && liveness.stateOf(r.deviceId) === 'offline' && r.deviceId !== d.id,
-      );
-      if (kept.length > 0) recent.set(cell, kept);
-      else recent.delete(cell);
-      nearby.push(...kept);
-    }
-    const own = cells[0] as string;
-    recent.set(own, [...(recent.get(own) ?? []), o]);
-    nearby.push(o);
+    const nearby = recent.record(
+      o,
+      (r) => o.at - r.at <= windowMs && liveness.stateOf(r.deviceId) === 'offline' && r.deviceId !== d.id,
+    );
     const members = areaOutageMembers(nearby, o, { minDevices: p.minDevices, windowMs, radiusM: p.radiusM });
     if (!members) return;
-    const ids = new Set(members.map((m) => m.deviceId));
-    for (const cell of cells) {
-      const left = (recent.get(cell) ?? []).filter((r) => !ids.has(r.deviceId));
-      if (left.length > 0) recent.set(cell, left);
-      else recent.delete(cell);
-    }
+    recent.remove(o, new Set(members.map((m) => m.deviceId)));
     const incident = incidents.create({
       type: 'area_outage',
       ward: o.ward,
@@ -420,21 +411,7 @@ export function createRootCauseService(deps: {
     start() {
       const stillOpen = incidents.listOpen();
       deadParents.restore(stillOpen);
-      for (const incident of stillOpen) {
-        if (incident.type !== 'area_outage') continue;
-        const first = incident.deviceIds.map((id) => devices.get(id)).find((d) => d !== null);
-        if (!first) continue;
-        const anchor: Outage = {
-          deviceId: first.id,
-          alertId: 0,
-          at: incident.openedAt,
-          ward: first.ward,
-          powerZone: incident.powerZone,
-          lat: first.lat,
-          lon: first.lon,
-        };
-        track(incident, anchor);
-      }
+      for (const incident of stillOpen) if (incident.type === 'area_outage') trackOpen(incident);
       const dropChildren = () => {
         children = null;
       };
@@ -473,6 +450,48 @@ export function createRootCauseService(deps: {
       timer = null;
     },
     tick,
+    adopt(deviceIds, flapsFromCheckpoint) {
+      const ids = new Set(deviceIds);
+      for (const id of ids) {
+        const f = flapsFromCheckpoint.get(id);
+        if (f) flaps.set(id, { ...f, offlineAt: [...f.offlineAt] });
+        else flaps.delete(id);
+      }
+      // Open incidents of these devices (another node may have opened them), tracked as at start.
+      const theirs = incidents
+        .listOpen()
+        .filter((i) => i.deviceIds.some((id) => ids.has(id)) || (i.parentId !== null && ids.has(i.parentId)));
+      deadParents.restore(theirs);
+      for (const i of theirs) if (i.type === 'area_outage' && !open.has(i.id)) trackOpen(i);
+      // Their outages of the last windowS not in an incident: a third outage after the move still
+      // makes an area outage with the two before it.
+      const now = clock.now();
+      const found: Outage[] = [];
+      for (const id of ids) {
+        const d = devices.get(id);
+        const a = d && liveness.stateOf(id) === 'offline' ? alerts.findUnresolved(id, OFFLINE_ALERT) : null;
+        if (d && a && a.incidentId === null && now - a.openedAt <= rc.areaOutage.windowS * 1000)
+          found.push(outageOf(d, a));
+      }
+      for (const o of found.sort((x, y) => x.at - y.at)) recent.restore(o);
+    },
+    forget(deviceIds) {
+      const ids = new Set(deviceIds);
+      for (const id of ids) flaps.delete(id);
+      recent.forget(ids);
+      if (dirty.size > 0 || dirtyBack.size > 0) flushMembers();
+      for (const entry of [...open.values()])
+        if ([...entry.members].some((id) => ids.has(id))) untrack(entry);
+      deadParents.forgetParents(ids);
+    },
+    snapshot(deviceIds) {
+      const out: Array<[string, FlapState]> = [];
+      for (const id of deviceIds) {
+        const f = flaps.get(id);
+        if (f) out.push([id, f]);
+      }
+      return out;
+    },
     list: (f) => incidents.list(f),
     get: (id) => incidents.get(id),
   };

@@ -32,6 +32,7 @@ export interface TestApp {
     ward?: string;
     heartbeatIntervalS?: number;
     name?: string;
+    tags?: Record<string, string>;
   }): Promise<string>;
   connectDevice(id: string, secret: string, opts?: IClientOptions): Promise<MqttClient>;
   /** Stops the service; the data dir stays (restart tests) unless `cleanup`. */

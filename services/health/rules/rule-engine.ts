@@ -10,6 +10,7 @@ import type { Suppression } from '../types.ts';
 import { RULES } from './index.ts';
 import { checkTimezone, expectedLampOn, type LightSettings, parseSchedule } from './light-schedule.ts';
 import { type RuleType, resolveParams } from './params.ts';
+import type { DeviceRuleSnapshot, RuleUsage } from './rule-snapshot.ts';
 import { initialRuleState, type RuleInput, type RuleParams, type RuleState } from './types.ts';
 
 /** What ingest feeds the rules. O(1) per message, no disk I/O unless an alert changes; never throws. */
@@ -22,6 +23,21 @@ export interface RuleEngine extends RuleSink {
   stop(): void;
   /** Evaluates time-based conditions and flushes daily light usage now (also every evaluateIntervalS). */
   tick(): void;
+  /**
+   * Issue #14 (cluster core, core-node.ts): takes these devices' rule state from a partition's
+   * checkpoint; a device it lacks starts as after a restart (seeded from its unresolved alerts).
+   */
+  adopt(deviceIds: readonly string[], fromCheckpoint: ReadonlyMap<string, DeviceRuleSnapshot>): void;
+  /** Issue #14: drops these devices' rule state at once (their partition is gone): no tick, no write. */
+  forget(deviceIds: readonly string[]): void;
+  /** Issue #14: these devices' rule state, for a partition's checkpoint. */
+  snapshot(deviceIds: readonly string[]): DeviceRuleSnapshot[];
+  /**
+   * Issue #14: the feed of these devices is healthy again. After a replay (`graceFrom` null) the
+   * ticks missed while paused run now, each at its own time; after an outage they are skipped
+   * (their messages could not arrive, so silence then is no evidence).
+   */
+  resume(deviceIds: readonly string[], graceFrom: number | null): void;
 }
 
 export interface RuleEngineDeps {
@@ -34,27 +50,29 @@ export interface RuleEngineDeps {
   points: PointSink;
   /** Why a new alert of this device should not be notified (maintenance), or null. */
   suppressionFor?: (device: Device, at: number) => Suppression | null;
-}
-
-/** Daily light usage, accumulated in memory and written to InfluxDB as increments. */
-interface Usage {
-  lastAt: number | null;
-  lastOn: boolean;
-  lastEnergyKwh: number | null;
-  burningS: number;
-  energyKwh: number;
+  /**
+   * Issue #14 (cluster core): this node judges only owned devices, and not while their feed is
+   * paused. Present, ticks run on the time grid (multiples of evaluateIntervalS since the epoch,
+   * the same instants on every node) and per device, in order with its messages, so a replay and
+   * another node reproduce them exactly. Absent (one process): the engine's own interval, as before.
+   */
+  partitioned?: { owns(deviceId: string): boolean; paused(deviceId: string): boolean };
 }
 
 interface DeviceRules {
   states: Map<RuleType, RuleState>;
-  usage: Usage | null;
+  usage: RuleUsage | null;
   /** expectedLampOn memo for one minute (three sun calculations per light message otherwise). */
   expected: { minute: number; settings: LightSettings; on: boolean } | null;
+  /** Issue #14 (partitioned only): the last grid instant this device's ticks ran at. */
+  tickedTo: number;
 }
 
 const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light', gateway: 'Gateway' };
 /** A gap longer than this between two light reports is not counted as burning (the light was silent). */
 const MAX_USAGE_GAP_MS = 15 * 60_000;
+/** Issue #14: grid ticks one device catches up at once at most (then the last one). */
+const MAX_CATCH_UP_TICKS = 64;
 
 /**
  * Runs the pure fault rules for each device, in message order, and turns a change of a rule's
@@ -63,7 +81,7 @@ const MAX_USAGE_GAP_MS = 15 * 60_000;
  * alerts the first time the device is heard from, so an alert opened before a restart still clears.
  */
 export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
-  const { config, log, clock, alerts, devices, liveness, points, suppressionFor } = deps;
+  const { config, log, clock, alerts, devices, liveness, points, suppressionFor, partitioned } = deps;
   const rules = config.rules;
   checkTimezone(rules.lightSchedule.timezone);
   const perDevice = new Map<string, DeviceRules>();
@@ -111,10 +129,14 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     return s;
   };
 
-  const stateOf = (d: Device): DeviceRules => {
+  const gridMs = rules.evaluateIntervalS * 1000;
+  const gridFloor = (at: number) => Math.floor(at / gridMs) * gridMs;
+
+  const stateOf = (d: Device, at: number): DeviceRules => {
     let r = perDevice.get(d.id);
     if (r) return r;
-    r = { states: new Map(), usage: null, expected: null };
+    // Partitioned: the grid's ticks count from the device's first input (none before it matters).
+    r = { states: new Map(), usage: null, expected: null, tickedTo: partitioned ? gridFloor(at) : 0 };
     // Seed from unresolved alerts (once per device per process): they must still clear.
     for (const a of alerts.unresolvedForDevice(d.id)) {
       if (RULES[d.kind].some(([t]) => t === a.type)) {
@@ -126,7 +148,9 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
   };
 
   const apply = (d: Device, input: RuleInput) => {
-    const r = stateOf(d);
+    const r = stateOf(d, input.at);
+    // Issue #14: the grid ticks due before this message run first, at their own times.
+    if (partitioned !== undefined && input.type !== 'tick') catchUp(d, r, gridFloor(input.at));
     const label = `${KIND_LABEL[d.kind]} ${d.id} (${d.name})`;
     let expectedOn = false;
     if (d.kind === 'light') {
@@ -195,6 +219,35 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     u.lastAt = at;
   };
 
+  const flushUsage = (d: Device, r: DeviceRules, now: number) => {
+    const u = r.usage;
+    if (u && (u.burningS > 0 || u.energyKwh > 0)) {
+      points.write({
+        measurement: 'daily',
+        tags: { deviceId: d.id, kind: d.kind, ward: d.ward },
+        fields: { burningH: u.burningS / 3600, energyKwh: u.energyKwh },
+        timeMs: now,
+      });
+      u.burningS = 0;
+      u.energyKwh = 0;
+    }
+  };
+
+  /**
+   * Issue #14 (partitioned): the grid ticks in (tickedTo, upTo] of one device, in order, each at
+   * its own time, as the owner at that time ran them (a replay, a takeover, a late timer).
+   */
+  const catchUp = (d: Device, r: DeviceRules, upTo: number) => {
+    if (upTo <= r.tickedTo) return;
+    let at = gridFloor(r.tickedTo) + gridMs;
+    for (let n = 1; at <= upTo; n++, at += gridMs) {
+      if (n === MAX_CATCH_UP_TICKS) at = upTo; // a long silence: the earliest ones, then the last
+      r.tickedTo = at;
+      if (liveness.stateOf(d.id) === 'online') apply(d, { type: 'tick', at });
+    }
+    r.tickedTo = upTo;
+  };
+
   /** Time-based conditions (unless `flushOnly`) and the daily usage increments of every device. */
   const tick = (flushOnly = false) => {
     const now = clock.now();
@@ -205,18 +258,12 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         continue;
       }
       try {
-        if (!flushOnly && liveness.stateOf(id) === 'online') apply(d, { type: 'tick', at: now });
-        const u = r.usage;
-        if (u && (u.burningS > 0 || u.energyKwh > 0)) {
-          points.write({
-            measurement: 'daily',
-            tags: { deviceId: d.id, kind: d.kind, ward: d.ward },
-            fields: { burningH: u.burningS / 3600, energyKwh: u.energyKwh },
-            timeMs: now,
-          });
-          u.burningS = 0;
-          u.energyKwh = 0;
-        }
+        if (partitioned !== undefined) {
+          // Issue #14: never another node's device; a paused feed's ticks wait for resume().
+          if (!partitioned.owns(id) || partitioned.paused(id)) continue;
+          if (!flushOnly) catchUp(d, r, gridFloor(now));
+        } else if (!flushOnly && liveness.stateOf(id) === 'online') apply(d, { type: 'tick', at: now });
+        flushUsage(d, r, now);
       } catch (err) {
         log.error({ err, deviceId: id }, 'rule tick failed');
       }
@@ -224,13 +271,56 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
   };
 
   const schedule = () => {
+    // Partitioned: at the next grid instant, the same on every node (issue #14).
+    const now = clock.now();
+    const delayMs = partitioned ? gridFloor(now) + gridMs - now : gridMs;
     timer = clock.setTimeout(() => {
       tick();
       schedule();
-    }, rules.evaluateIntervalS * 1000);
+    }, delayMs);
   };
 
   return {
+    adopt(deviceIds, fromCheckpoint) {
+      for (const id of deviceIds) {
+        const saved = fromCheckpoint.get(id);
+        if (!saved) perDevice.delete(id);
+        else
+          perDevice.set(id, {
+            states: new Map(saved.states.map(([type, state]) => [type, { ...state }])),
+            usage: saved.usage && { ...saved.usage },
+            expected: null,
+            tickedTo: saved.tickedTo,
+          });
+      }
+    },
+    forget(deviceIds) {
+      for (const id of deviceIds) perDevice.delete(id);
+    },
+    snapshot(deviceIds) {
+      const out: DeviceRuleSnapshot[] = [];
+      for (const id of deviceIds) {
+        const r = perDevice.get(id);
+        if (r) out.push({ deviceId: id, states: [...r.states], usage: r.usage, tickedTo: r.tickedTo });
+      }
+      return out;
+    },
+    resume(deviceIds, graceFrom) {
+      const upTo = gridFloor(clock.now());
+      for (const id of deviceIds) {
+        const r = perDevice.get(id);
+        const d = devices.get(id);
+        if (!r || !d) continue;
+        if (graceFrom !== null) r.tickedTo = Math.max(r.tickedTo, upTo);
+        else {
+          try {
+            catchUp(d, r, upTo);
+          } catch (err) {
+            log.error({ err, deviceId: id }, 'rule catch-up failed');
+          }
+        }
+      }
+    },
     observe(deviceId, input) {
       try {
         const d = devices.get(deviceId);

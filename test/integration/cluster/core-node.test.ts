@@ -14,6 +14,7 @@ import {
 } from '../../../services/cluster/core-node.ts';
 import type { FeedRedis } from '../../../services/cluster/feed.ts';
 import { encodeFeedEntry, feedStreamKey } from '../../../services/cluster/feed-codec.ts';
+import type { CoreRules } from '../../../services/cluster/partition-parts.ts';
 import { EventBus } from '../../../services/core/bus.ts';
 import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
@@ -76,7 +77,14 @@ describe('core node: a gap in a partition’s stream (issue #14)', () => {
       snapshot: () => [],
       resume: (_ids, graceFrom) => void resumes.push(graceFrom),
     };
-    core.bind({ liveness, rules: { observe: () => undefined } });
+    const rules: CoreRules = {
+      observe: () => undefined,
+      adopt: () => undefined,
+      forget: () => undefined,
+      snapshot: () => [],
+      resume: () => undefined,
+    };
+    core.bind({ liveness, rules });
     await core.start();
   });
   afterAll(async () => {

@@ -388,6 +388,8 @@ export async function createWardwatch(
     }),
     metrics,
     remoteEvents: nodeBridge?.events, // issue #14: other nodes' SSE events (cluster mode)
+    // Issue #14: a command reaches the node holding the device's session (cluster) or this broker.
+    commands: nodeBridge?.sessions ?? broker,
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
   await http.register(websocket);

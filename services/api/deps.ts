@@ -48,6 +48,11 @@ export interface ApiDeps {
   metrics?: MetricsExporter;
   /** Issue #14 (cluster): other nodes' SSE events (services/cluster/event-bridge.ts); absent in one process. */
   remoteEvents?: RemoteSseSource;
+  /**
+   * Issue #14: `…/cmd/{command}` to a device (POST /devices/:id/commands/:command), on whichever node
+   * holds its session (cluster/sessions.ts) or this broker; absent = the route answers 404.
+   */
+  commands?: { sendCommand(deviceId: string, command: string, payload: string): Promise<void> };
 }
 
 export interface ServiceHealth {

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   WW_ERR_CLUSTER_NOT_OWNER: 409,
   /** Issue #14 (corestate): a core node used up its reserved alert/incident ids before a refill came back. */
   WW_ERR_CLUSTER_IDS_EXHAUSTED: 503,
+  /** Issue #14 (corechecks): a device command the node holding its session did not take. */
+  WW_ERR_DEVICE_COMMAND_UNDELIVERED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

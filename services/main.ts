@@ -449,6 +449,8 @@ export async function createWardwatch(
           act: ownerActions ?? undefined,
         }
       : undefined,
+    // Issue #14: a command reaches the node holding the device's session (cluster) or this broker.
+    commands: nodeBridge?.sessions ?? broker,
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
   await http.register(websocket);

@@ -19,6 +19,7 @@ import { lazySwaggerUi } from './lazy-docs.ts';
 import { lazySchemaController } from './lazy-serializer.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { loginRoute, sessionRoutes } from './routes/auth.ts';
+import { deviceCommandRoute } from './routes/device-commands.ts';
 import { deviceImportRoute } from './routes/device-import.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -97,6 +98,7 @@ const authenticatedRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async 
   await app.register(userRoutes, { deps });
   await app.register(deviceImportRoute, { deps });
   await app.register(deviceRoutes, { deps });
+  await app.register(deviceCommandRoute, { deps }); // issue #14
   await app.register(telemetryRoute, { deps });
   await app.register(overviewRoutes, { deps });
   await app.register(alertRoutes, { deps });

@@ -65,6 +65,11 @@ export interface ApiDeps {
       incident(act: IncidentAct): Promise<Incident | null>;
     };
   };
+  /**
+   * Issue #14: `…/cmd/{command}` to a device (POST /devices/:id/commands/:command), on whichever node
+   * holds its session (cluster/sessions.ts) or this broker; absent = the route answers 404.
+   */
+  commands?: { sendCommand(deviceId: string, command: string, payload: string): Promise<void> };
 }
 
 export interface ServiceHealth {

@@ -148,6 +148,8 @@ interface OwnedPartition {
   graceFrom: number | null;
   /** False once released or lost: the reader's sink drops whatever still arrives. */
   live: boolean;
+  /** Its Redis connection has been ready at least once (before: still opening, not an outage). */
+  everReady: boolean;
   sink: FeedSink;
 }
 
@@ -323,10 +325,14 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
       caughtUp: false,
       graceFrom: null,
       live: true,
+      everReady: false,
       sink: { signOfLife() {}, statusOffline() {}, observe() {} },
     };
     o.sink = partitionSink(o);
     redis.on('error', (err: Error) => markOutage(o, 'feed redis unavailable', err));
+    redis.on('ready', () => {
+      o.everReady = true;
+    });
     active.set(p, o);
     stats.partitions = active.size;
     // Paused (replaying) from here: adopt arms deadlines, none fires before the replay caught up.
@@ -410,7 +416,14 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
 
   const checkOne = async (o: OwnedPartition) => {
     if (!o.live) return;
-    if (!o.redis.isReady) return markOutage(o, 'feed redis unavailable');
+    if (!o.redis.isReady) {
+      // Still opening its first connection (a node taking many partitions at once, on a busy
+      // machine): the replay's pause already holds the deadlines, and the edges' appends were never
+      // affected, so this is no outage and earns no grace (which would delay every alert of the
+      // partition by a full timeout). Redis really down says so through 'error'. (issue #14)
+      if (!o.everReady) return;
+      return markOutage(o, 'feed redis unavailable');
+    }
     if (o.running === null) {
       // The last read failed (Redis went away): read on from where it stopped.
       startReader(o, o.reader.checkpoint());

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   WW_ERR_CLUSTER_IDS_EXHAUSTED: 503,
   /** Issue #14 (corepg): an alert or incident action found no live owner of its partition to run it. */
   WW_ERR_CLUSTER_OWNER_UNAVAILABLE: 503,
+  /** Issue #14 (corechecks): a device command the node holding its session did not take. */
+  WW_ERR_DEVICE_COMMAND_UNDELIVERED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

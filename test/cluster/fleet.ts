@@ -12,6 +12,12 @@ import mqtt, { type MqttClient } from 'mqtt';
  *
  * Bounded: at most `connectConcurrency` CONNECTs waiting at once, a heartbeat per device per period,
  * no retry faster than `RETRY_MS`; `close()` ends everything.
+ *
+ * For the core checks (issue #14): `silence` stops chosen devices reporting (connection kept open,
+ * as a hung camera's), `moveTo` connects a device to another node with its old connection left
+ * open, and `ackTimeoutMs` makes a device whose heartbeat waits longer than that for its PUBACK
+ * close its connection and send it again through the next node, as firmware does (an edge that
+ * cannot append to the feed keeps the connection and never acknowledges: issue #13's rule).
  */
 export interface FleetDevice {
   id: string;
@@ -27,11 +33,17 @@ export interface DeviceState {
   /** PUBACKed seqs, in order. */
   readonly acked: number[];
   /** The heartbeat sent and not yet acknowledged. */
-  inFlight: { seq: number; payload: string } | null;
+  /** `sentAt`: its first send; `lastSendAt`: its latest (sent again after a reconnect). */
+  inFlight: { seq: number; payload: string; sentAt: number; lastSendAt: number } | null;
   /** Connection attempts after the first (each to the next node), since the load started. */
   moves: number;
   /** acked.length when the current connection was made: later PUBACKs came through it. */
   ackedBeforeConnection: number;
+  /** When the last acknowledged heartbeat was sent and when its PUBACK came (Date.now()). */
+  lastSentAt: number | null;
+  lastAckedAt: number | null;
+  /** No new heartbeat and no reconnect from here on (silence()). */
+  silenced: boolean;
 }
 
 export interface Fleet {
@@ -44,6 +56,15 @@ export interface Fleet {
   quiesce(timeoutMs: number): Promise<{ unacknowledged: number }>;
   close(): void;
   totals(): { acked: number; moves: number; connected: number };
+  /** These devices send nothing new; resolves once their last heartbeat is acknowledged. */
+  silence(ids: readonly string[], timeoutMs: number): Promise<void>;
+  /**
+   * Connects the device to node `node` with its old connection left open (a session moving
+   * edges); resolves with the old connection's close (the old node ends it) and the new CONNACK.
+   */
+  moveTo(id: string, node: number): { oldClosed: Promise<void>; connected: Promise<void> };
+  /** The device's current MQTT.js client (e.g. to subscribe to its commands). */
+  client(id: string): MqttClient | null;
 }
 
 const ROOT = 'wardwatch/v1/devices';
@@ -56,6 +77,8 @@ export function createFleet(opts: {
   urls: readonly string[];
   periodMs: number;
   connectConcurrency?: number;
+  /** Close and reconnect (next node) when a PUBACK has not come within this; default never. */
+  ackTimeoutMs?: number;
 }): Fleet {
   const { urls, periodMs } = opts;
   const concurrency = opts.connectConcurrency ?? 100;
@@ -68,7 +91,11 @@ export function createFleet(opts: {
     inFlight: null,
     moves: 0,
     ackedBeforeConnection: 0,
+    lastSentAt: null,
+    lastAckedAt: null,
+    silenced: false,
   }));
+  const byId = new Map(devices.map((d) => [d.id, d]));
   const clients = new Map<string, MqttClient>();
   let closed = false;
   let publishing = false;
@@ -81,10 +108,13 @@ export function createFleet(opts: {
   const send = (d: DeviceState, client: MqttClient) => {
     const msg = d.inFlight;
     if (!msg) return;
+    msg.lastSendAt = Date.now();
     client.publish(`${ROOT}/${d.id}/heartbeat`, msg.payload, { qos: 1 }, (err) => {
       // A callback of a connection the device has left (closed) says nothing about this one.
       if (err || clients.get(d.id) !== client || d.inFlight !== msg) return;
       d.acked.push(msg.seq);
+      d.lastSentAt = msg.sentAt;
+      d.lastAckedAt = Date.now();
       d.inFlight = null;
     });
   };
@@ -93,7 +123,7 @@ export function createFleet(opts: {
     while (!closed && connecting < concurrency && waiting.length > 0) open(waiting.shift() as DeviceState);
   };
 
-  const open = (d: DeviceState) => {
+  const open = (d: DeviceState, onConnect?: () => void) => {
     connecting++;
     const client = mqtt.connect(urls[d.node] as string, {
       clientId: d.id,
@@ -118,15 +148,18 @@ export function createFleet(opts: {
       settle();
       d.connected = true;
       d.ackedBeforeConnection = d.acked.length;
+      onConnect?.();
+      if (d.silenced) return;
       client.publish(`${ROOT}/${d.id}/status`, 'online', { qos: 1, retain: true });
       send(d, client); // the heartbeat the last node did not acknowledge, unchanged
     });
     client.on('error', () => undefined); // 'close' follows
     client.once('close', () => {
       settle();
-      d.connected = false;
       client.end(true);
-      if (closed || clients.get(d.id) !== client) return;
+      if (clients.get(d.id) === client) d.connected = false; // not a connection it has left (moveTo)
+      // A silenced device stays away (its close is the last thing it did).
+      if (closed || clients.get(d.id) !== client || d.silenced) return;
       // Its node is gone (or refused): the next node, in turn, after a short pause.
       d.node = (d.node + 1) % urls.length;
       d.moves++;
@@ -144,9 +177,20 @@ export function createFleet(opts: {
     for (let i = n % buckets; i < devices.length; i += buckets) {
       const d = devices[i] as DeviceState;
       const client = clients.get(d.id);
-      if (!publishing || quiescing || d.inFlight || !d.connected || !client) continue;
+      if (!client || !d.connected) continue;
+      const now = Date.now();
+      if (d.inFlight && opts.ackTimeoutMs !== undefined && now - d.inFlight.lastSendAt > opts.ackTimeoutMs) {
+        // Gives up on this connection cleanly (DISCONNECT: no last will, so not offline), without
+        // waiting for the PUBACK that is not coming; 'close' takes it to the next node, where the
+        // heartbeat is sent again.
+        const pending = (client as unknown as { outgoing: Record<number, unknown> }).outgoing;
+        for (const key of Object.keys(pending)) delete pending[Number(key)];
+        client.end(false);
+        continue;
+      }
+      if (!publishing || quiescing || d.silenced || d.inFlight) continue;
       const seq = (d.acked.at(-1) ?? 0) + 1;
-      d.inFlight = { seq, payload: `{"ts":${Date.now()},"seq":${seq}}` };
+      d.inFlight = { seq, payload: `{"ts":${now},"seq":${seq}}`, sentAt: now, lastSendAt: now };
       send(d, client);
     }
   };
@@ -191,6 +235,31 @@ export function createFleet(opts: {
       for (const c of clients.values()) c.end(true);
       clients.clear();
     },
+    async silence(ids, timeoutMs) {
+      const chosen = ids.map((id) => {
+        const d = byId.get(id);
+        if (!d) throw new Error(`no device ${id}`);
+        d.silenced = true;
+        return d;
+      });
+      const deadline = Date.now() + timeoutMs;
+      while (chosen.some((d) => d.inFlight)) {
+        if (Date.now() > deadline)
+          throw new Error(`silenced devices still waiting for a PUBACK after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    moveTo(id, node) {
+      const d = byId.get(id);
+      const old = clients.get(id);
+      if (!d || !old) throw new Error(`device ${id} is not connected`);
+      const oldClosed = new Promise<void>((resolve) => old.once('close', () => resolve()));
+      d.node = node;
+      d.connected = false;
+      const connected = new Promise<void>((resolve) => open(d, resolve));
+      return { oldClosed, connected };
+    },
+    client: (id) => clients.get(id) ?? null,
     totals() {
       let acked = 0;
       let moves = 0;

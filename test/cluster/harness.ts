@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD } from '../helpers/app.ts';
 import { freePort, uniqueDatabaseName } from '../helpers/influxd.ts';
-import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.ts';
+import {
+  createTestDatabase,
+  dropTestDatabase,
+  type PostgresInstance,
+  startPostgres,
+} from '../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../helpers/redis.ts';
 import {
   type NodeSpec,
@@ -61,6 +66,16 @@ export interface ClusterOptions {
   config?: Record<string, unknown>;
   /** Where the node logs go (kept after a failure); default test-output/cluster/<run>. */
   logDir?: string;
+  /**
+   * Redis keeps its data across `redis.stop()`/`start()` (append-only file), as a deployment's
+   * does: the core checks restart it under load and the streams must survive.
+   */
+  redisAppendOnly?: boolean;
+  /**
+   * A PostgreSQL server of the cluster's own instead of a database on the run's shared one, so a
+   * test may restart it (`restartPostgres`) without touching other test files' databases.
+   */
+  privatePostgres?: boolean;
 }
 
 export interface Cluster {
@@ -77,6 +92,8 @@ export interface Cluster {
   restart(i: number): Promise<void>;
   /** Node i's data dir, logs and where every node's log file is, for failure messages. */
   describe(): string;
+  /** Restarts the cluster's private PostgreSQL (fast shutdown, start again); needs `privatePostgres`. */
+  restartPostgres(): Promise<void>;
   /** Stops every node (SIGTERM), Redis, drops the databases. Logs stay when `keepLogs`. */
   stop(opts?: { keepLogs?: boolean }): Promise<void>;
 }
@@ -115,8 +132,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   mkdirSync(logDir, { recursive: true });
   const baseDir = mkdtempSync(join(tmpdir(), 'ww-cluster-'));
   const influxDatabase = uniqueDatabaseName('cluster');
-  const redis = await startRedis();
-  const postgresUrl = await createTestDatabase(opts.postgresServerUrl, 'cluster');
+  const redis = await startRedis({ appendOnly: opts.redisAppendOnly });
+  const privatePostgres: PostgresInstance | null = opts.privatePostgres ? await startPostgres() : null;
+  const postgresUrl = await createTestDatabase(privatePostgres?.url ?? opts.postgresServerUrl, 'cluster');
   // The nodes make the InfluxDB database themselves; this lets the checks query before any write.
   await influxAdmin(opts.influxBaseUrl, `CREATE DATABASE ${influxDatabase}`);
 
@@ -238,13 +256,18 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       if (procs[i]) throw new Error(`node ${i} is still running`);
       await startNode(i);
     },
+    async restartPostgres() {
+      if (!privatePostgres) throw new Error('restartPostgres needs startCluster({privatePostgres: true})');
+      await privatePostgres.restart();
+    },
     describe() {
       return `cluster logs: ${logDir} (${nodes.map((n) => n.nodeId).join(', ')}); redis ${redis.url}; influx database ${influxDatabase}`;
     },
     async stop({ keepLogs = false } = {}) {
       await stopAll();
       await redis.destroy();
-      await dropTestDatabase(postgresUrl).catch(() => undefined);
+      if (privatePostgres) await privatePostgres.destroy();
+      else await dropTestDatabase(postgresUrl).catch(() => undefined);
       await influxAdmin(opts.influxBaseUrl, `DROP DATABASE ${influxDatabase}`).catch(() => undefined);
       rmSync(baseDir, { recursive: true, force: true });
       if (!keepLogs) rmSync(logDir, { recursive: true, force: true });

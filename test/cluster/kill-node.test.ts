@@ -16,10 +16,9 @@ import { type DeviceRow, registerDevices } from './provision.ts';
  * `npm run test:cluster` runs it at full size (vitest.cluster.config.ts sets
  * WARDWATCH_CLUSTER_TEST_SCALE=full: 1,500 devices); inside `npm test` it runs short (300).
  *
- * What it does not check yet, because the core role is not wired into main.ts (docs/cluster.md "Not
- * built yet"): partitions taken over within the lease, one alert per silenced device, one
- * notification per alert. They go into this file as further `it`s on the same cluster and fleet
- * (the harness gives `postgresUrl` for ownership and each node's `api`).
+ * The core's checks (takeover within the lease, one alert per silenced device on time, one
+ * notification per alert, sessions and commands across nodes, Redis and PostgreSQL restarts) are
+ * core-checks.test.ts, on the same harness and fleet (`npm run test:cluster` only).
  */
 const FULL = process.env.WARDWATCH_CLUSTER_TEST_SCALE === 'full';
 const NODES = 3;

@@ -11,6 +11,7 @@ export interface DeviceRow {
   lat: number;
   lon: number;
   powerZone?: string;
+  heartbeatIntervalS?: number;
 }
 
 interface ImportAnswer {

@@ -22,6 +22,11 @@ export interface PostgresInstance {
   url: string;
   port: number;
   dir: string;
+  /**
+   * Fast shutdown, then the same server again on its data dir and port (issue #14: the loopback
+   * cluster restarts its private PostgreSQL under load); resolves once it answers.
+   */
+  restart(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -115,12 +120,17 @@ export async function startPostgres(): Promise<PostgresInstance> {
     server = spawnWatched(command, 'INT');
     const url = `postgres://${superuser}@127.0.0.1:${port}/postgres`;
     await waitUntilReady('postgres', server, () => canConnect(url), START_TIMEOUT_MS);
-    const running = server;
+    let running = server;
     const destroy = async (): Promise<void> => {
       await running.stop();
       await rm(dir, { recursive: true, force: true });
     };
-    return { url, port, dir, destroy };
+    const restart = async (): Promise<void> => {
+      await running.stop();
+      running = spawnWatched(command, 'INT');
+      await waitUntilReady('postgres', running, () => canConnect(url), START_TIMEOUT_MS);
+    };
+    return { url, port, dir, restart, destroy };
   } catch (err) {
     await server?.stop();
     await rm(dir, { recursive: true, force: true });

@@ -173,6 +173,10 @@ const CASES: Record<string, Case> = {
     b: () => [{ method: 'POST', url: '/api/v1/devices/cam-bbb/secret', deny: true }],
     own: () => ({ method: 'POST', url: '/api/v1/devices/cam-a-spare2/secret' }),
   },
+  'POST /api/v1/devices/:id/commands/:command': {
+    b: () => [{ method: 'POST', url: '/api/v1/devices/cam-bbb/commands/reboot', body: {}, deny: true }],
+    own: () => ({ method: 'POST', url: '/api/v1/devices/cam-a1/commands/reboot', body: {} }),
+  },
   'GET /api/v1/devices/:id/telemetry': {
     b: () => [{ url: '/api/v1/devices/cam-bbb/telemetry?field=fps', deny: true }],
     own: () => ({ url: '/api/v1/devices/cam-a1/telemetry?field=fps' }),
@@ -455,6 +459,8 @@ let ids: Ids;
 let tokens: Record<'viewer' | 'technician' | 'admin', string>;
 let tokenB: string;
 const secrets: Record<string, string> = {};
+/** Devices a command was sent to (issue #14, POST /devices/:id/commands/:command). */
+const commandsSent: string[] = [];
 
 beforeAll(async () => {
   h = await createHarness({
@@ -479,6 +485,7 @@ beforeAll(async () => {
         notifications: createSqliteOutboxRepository(db),
         wards,
         channels,
+        commands: { sendCommand: async (deviceId) => void commandsSent.push(deviceId) },
         // Reports read history of every device, B's too: the route must filter.
         stateHistory: {
           stateHistory: async () =>
@@ -600,6 +607,7 @@ async function snapshotB(): Promise<string> {
   return JSON.stringify({
     devices,
     secrets: ['cam-bbb', 'lamp-bbb'].map((id) => h.devices.verifySecret(id, secrets[id] as string)),
+    commands: commandsSent.filter((id) => id.includes('bbb')),
     alert: h.alerts.get(ids.alertB),
     history: h.alerts.history(ids.alertB),
     // Windows touching B (or no ward at all); ward A may add its own.

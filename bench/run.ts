@@ -12,6 +12,7 @@
  *          --step S (seconds per throughput step)   --quick
  *          --runtime compiled|tsx (issue #15; default compiled)   --ward-devices N   --startup-runs N
  *          --service-flags production|none (issue #15; default production: scripts/lib/service.sh)
+ *          --cluster [1,2] (issue #14: fleet and storm in cluster mode with 1 and 2 edges; bench/lib/cluster.ts)
  *
  * Fleet, storm and api share one fleet per system (provision, connect, steady load, then the API
  * requests, then the storm); throughput and detection start their own. Every system is started

@@ -7,6 +7,8 @@ import {
   clusterTable,
 } from '../../../bench/lib/cluster-report.ts';
 import { descendants, type ProcStat, parseProcStat, treeTicks } from '../../../bench/lib/proc.ts';
+import { loadConfig } from '../../../services/core/config.ts';
+import { clusterNodeEnv } from '../../helpers/cluster-env.ts';
 
 // Issue #14: `npm run bench -- --cluster` (bench/lib/cluster.ts, cluster-report.ts, proc.ts).
 
@@ -35,6 +37,25 @@ describe('the bench cluster', () => {
     for (let i = 0; i < 1001; i++) counts[edgeOf(i, 2)] = (counts[edgeOf(i, 2)] ?? 0) + 1;
     expect(counts).toEqual([501, 500]);
     expect(edgeOf(7, 1)).toBe(0);
+  });
+
+  it('puts a node in cluster mode through the config loader (the env the bench and test:cluster use)', () => {
+    const env = clusterNodeEnv({
+      nodeId: 'node-2',
+      roles: nodeRoles(1),
+      redisUrl: 'redis://127.0.0.1:6390',
+      postgresUrl: 'postgres://postgres@127.0.0.1:5439/bench_x',
+      partitions: 16,
+    });
+    const c = loadConfig({ env }).cluster;
+    expect(c).toMatchObject({
+      enabled: true,
+      roles: ['edge'],
+      nodeId: 'node-2',
+      redisUrl: 'redis://127.0.0.1:6390',
+      postgresUrl: 'postgres://postgres@127.0.0.1:5439/bench_x',
+      partitions: 16,
+    });
   });
 
   it('has one core: node 1 is edge, core and api, the others edges only', () => {

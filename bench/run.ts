@@ -12,6 +12,7 @@
  *          --step S (seconds per throughput step)   --quick
  *          --runtime compiled|tsx (issue #15; default compiled)   --ward-devices N   --startup-runs N
  *          --service-flags production|none (issue #15; default production: scripts/lib/service.sh)
+ *          --cluster [1,2] (issue #14: fleet and storm in cluster mode with 1 and 2 edges; bench/lib/cluster.ts)
  *
  * Fleet, storm and api share one fleet per system (provision, connect, steady load, then the API
  * requests, then the storm); throughput and detection start their own. Every system is started
@@ -25,9 +26,16 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_HEARTBEAT_INTERVAL_S } from '../devices/simulator/fleet.ts';
 import { loadWard } from '../devices/simulator/ward.ts';
+import {
+  type ClusterServers,
+  parseClusterEdges,
+  startClusterServers,
+  startWardwatchCluster,
+} from './lib/cluster.ts';
+import { type ClusterWorld, clusterRows, clusterTable, systemLabel } from './lib/cluster-report.ts';
 import { connectAll, type Generator, startGenerators, stopGenerators } from './lib/generators.ts';
 import { countHeartbeats, influxCommand, startLatencyProbe } from './lib/influx.ts';
-import { cpuWindow, pct, round, rssBytes, sleep, waitFor, withTimeout } from './lib/proc.ts';
+import { cpuWindow, pct, round, rssBytes, sleep, treePssBytes, waitFor, withTimeout } from './lib/proc.ts';
 import { startupScenario } from './lib/startup.ts';
 import {
   type DeviceSpec,
@@ -54,7 +62,14 @@ function opt(name: string): string | undefined {
 const QUICK = flag('quick');
 const ALL = ['fleet', 'throughput', 'detection', 'storm', 'api', 'startup', 'ward'] as const;
 type Scenario = (typeof ALL)[number];
-const scenarios = (opt('scenario')?.split(',') ?? [...ALL]) as Scenario[];
+/**
+ * `--cluster [1,2]` (issue #14): the fleet and storm with wardwatch in cluster mode with 1 and 2
+ * edges (bench/lib/cluster.ts), next to the Mosquitto pipeline and the one-process service;
+ * results in `<date>-cluster.{md,json}`, not pipeline*.
+ */
+const CLUSTER_EDGES = parseClusterEdges(argv);
+const scenarios = (opt('scenario')?.split(',') ??
+  (CLUSTER_EDGES ? ['fleet', 'storm'] : [...ALL])) as Scenario[];
 for (const s of scenarios)
   if (!ALL.includes(s)) throw new Error(`unknown scenario '${s}' (${ALL.join(', ')})`);
 
@@ -184,9 +199,26 @@ function machine() {
 
 // ------------------------------------------------------------------------------------ helpers
 
-async function startSystem(kind: 'wardwatch' | 'mosquitto', scenario: string): Promise<System> {
-  const db = dbName(kind === 'wardwatch' ? 'ww' : 'mq', scenario);
+type SystemKind = 'wardwatch' | 'mosquitto' | `cluster-${number}`;
+/** The run's PostgreSQL server with `--cluster` (one per run; each cluster world its own database). */
+let clusterServers: ClusterServers | null = null;
+
+async function startSystem(kind: SystemKind, scenario: string): Promise<System> {
+  const db = dbName(
+    kind === 'wardwatch' ? 'ww' : kind === 'mosquitto' ? 'mq' : kind.replace('-', ''),
+    scenario,
+  );
   if (kind === 'mosquitto') return startMosquittoPipeline(INFLUX, db);
+  if (kind !== 'wardwatch') {
+    if (!clusterServers) throw new Error(`${kind}: the cluster's PostgreSQL is not started`);
+    return startWardwatchCluster({
+      influxBase: INFLUX,
+      db,
+      runtime: RUNTIME,
+      edges: Number(kind.slice('cluster-'.length)),
+      servers: clusterServers,
+    });
+  }
   // The lead's storage rewrite may be mid-edit: one retry after a pause.
   try {
     return await startWardwatch(INFLUX, db, RUNTIME);
@@ -226,7 +258,7 @@ async function measureWindow(sys: System, gens: Generator[], mainPid: number) {
     pids[`generator${i + 1}`] = g.pid;
   });
   const sentNow = () => gens.reduce((a, g) => a + (g.last.fleetStats?.sent ?? 0), 0);
-  const cpuEnd = cpuWindow(pids);
+  const cpuEnd = cpuWindow(pids, sys.trees);
   const sent0 = sentNow();
   let rssPeak = 0;
   const rssTimer = setInterval(() => {
@@ -244,7 +276,21 @@ async function measureWindow(sys: System, gens: Generator[], mainPid: number) {
   return { cpu, sent0, sent1, rssPeak, rssNow, pipelinePct };
 }
 
-async function fleetWorld(kind: 'wardwatch' | 'mosquitto', want: Set<Scenario>) {
+/**
+ * Memory of every pipeline process, MiB (issue #14): RSS, or for a process tree (PostgreSQL and its
+ * backends) the sum of their PSS (shared buffers counted once).
+ */
+function processMemoryMiB(sys: System): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, pid] of Object.entries(sys.pids())) {
+    if (!pid) continue;
+    const b = sys.trees?.includes(k) ? treePssBytes(pid) : rssBytes(pid);
+    if (b !== null) out[k] = round(b / 2 ** 20, 1);
+  }
+  return out;
+}
+
+async function fleetWorld(kind: SystemKind, want: Set<Scenario>) {
   const out: Record<string, unknown> = { devices: DEVICES };
   const sys = await startSystem(kind, 'fleet');
   let gens: Generator[] = [];
@@ -257,6 +303,7 @@ async function fleetWorld(kind: 'wardwatch' | 'mosquitto', want: Set<Scenario>) 
     const mainPid = Object.values(sys.pids())[0] as number;
     await sleep(3000); // let the secret rehash (wardwatch) settle before the baseline RSS
     const rssBefore = rssBytes(mainPid) ?? 0;
+    const memoryBefore = processMemoryMiB(sys);
     gens = await startGenerators(sys.mqttUrl, devices, { connectConcurrency: 500 });
     // The schedule first: each device heartbeats from its CONNACK on, as a real one would.
     for (const g of gens) g.send({ cmd: 'fleet', hbMs: HB_MS, telMs: TEL_MS, qos: 0 });
@@ -274,6 +321,7 @@ async function fleetWorld(kind: 'wardwatch' | 'mosquitto', want: Set<Scenario>) 
     const probe = startLatencyProbe(INFLUX, sys.db, probeRegex, 200);
     const { cpu, sent0, sent1, rssPeak, rssNow, pipelinePct } = await measureWindow(sys, gens, mainPid);
     const lat = await probe.stop();
+    const memoryAfter = processMemoryMiB(sys);
     const fleet = {
       connected: conn.connected,
       window: cpu,
@@ -284,6 +332,7 @@ async function fleetWorld(kind: 'wardwatch' | 'mosquitto', want: Set<Scenario>) 
       rssPeakMiB: round(rssPeak / 2 ** 20, 1),
       bytesPerDevice: conn.connected ? round((Math.max(rssNow, rssPeak) - rssBefore) / conn.connected) : null,
       rssTotalPerDevice: conn.connected ? round(Math.max(rssNow, rssPeak) / conn.connected) : null,
+      memoryMiB: { before: memoryBefore, after: memoryAfter },
       latency: {
         method: `poll every 200 ms for the heartbeats of device ids matching /${probeRegex}/; latency = query answered − payload ts`,
         samples: lat.latencies.length,
@@ -495,7 +544,7 @@ async function apiLatencies(ww: WardwatchSystem) {
 }
 
 async function storm(sys: System, gens: Generator[], expected: number) {
-  const ww = sys.name === 'wardwatch' ? (sys as WardwatchSystem) : null;
+  const ww = sys.name !== 'mosquitto' ? (sys as WardwatchSystem) : null;
   let sawDrop = false;
   let allOnlineAt: number | null = null;
   let minOnline = expected;
@@ -516,7 +565,7 @@ async function storm(sys: System, gens: Generator[], expected: number) {
     }
   })();
   const genPids = Object.fromEntries(gens.map((g, i) => [`generator${i + 1}`, g.pid]));
-  const cpuEnd = cpuWindow({ ...sys.pids(), influxd: INFLUXD_PID, ...genPids });
+  const cpuEnd = cpuWindow({ ...sys.pids(), influxd: INFLUXD_PID, ...genPids }, sys.trees);
   const stormStart = Date.now();
   for (const g of gens) g.last.connected = 0;
   let replies: Array<Extract<FromGenerator, { type: 'storm' }>>;
@@ -820,6 +869,11 @@ async function main() {
       log(`${name} failed: ${(err as Error).stack}`);
     }
   };
+
+  if (CLUSTER_EDGES) {
+    await clusterMain(info, CLUSTER_EDGES, want, guard, failures);
+    return;
+  }
 
   if (want.has('fleet') || want.has('storm') || want.has('api')) {
     const worlds: Record<string, Record<string, unknown>> = {};
@@ -1242,6 +1296,92 @@ async function main() {
   }
   const md = renderMarkdown(info);
   writeFileSync(join(OUT_DIR, `${TAG}.md`), md);
+  process.stdout.write(md);
+}
+
+// ------------------------------------------------------------------------------------ --cluster
+
+const loadAvg = () => {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').trim().split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
+};
+
+/**
+ * `--cluster` (issue #14): the fleet (and storm) world of every system in one run: the Mosquitto
+ * pipeline, the one-process service (unless `--systems` leaves it out), then wardwatch in cluster
+ * mode with each edge count; one PostgreSQL server for the run. Writes `<date>-cluster.{json,md}`.
+ */
+async function clusterMain(
+  info: ReturnType<typeof machine>,
+  edges: number[],
+  want: Set<Scenario>,
+  guard: (name: string, ms: number, fn: () => Promise<void>) => Promise<void>,
+  failures: Record<string, string>,
+) {
+  for (const s of want)
+    if (s !== 'fleet' && s !== 'storm')
+      throw new Error(`--cluster runs the fleet and storm scenarios, not '${s}'`);
+  const systems: SystemKind[] = [];
+  if (SYSTEMS.has('mosquitto')) systems.push('mosquitto');
+  if (SYSTEMS.has('wardwatch')) systems.push('wardwatch');
+  for (const e of edges) systems.push(`cluster-${e}`);
+  const loadStart = loadAvg();
+  log(`--cluster: ${systems.join(', ')}; load average ${loadStart}`);
+  clusterServers = await startClusterServers();
+  const worlds: Record<string, Record<string, unknown>> = {};
+  const budget = HARD(900 + DURATION_S * 2 + DEVICES / 20);
+  try {
+    for (const kind of systems)
+      await guard(`fleet (${kind})`, budget, async () => {
+        worlds[kind] = await fleetWorld(kind, want);
+      });
+  } finally {
+    await clusterServers.stop();
+    clusterServers = null;
+  }
+  const loadEnd = loadAvg();
+  const rows = clusterRows(systems, worlds as unknown as Record<string, ClusterWorld | undefined>);
+  const command = `npm run bench -- ${argv.join(' ')}`;
+  const date = info.date.slice(0, 10);
+  mkdirSync(OUT_DIR, { recursive: true });
+  const options = {
+    devices: DEVICES,
+    requestedDevices: requested,
+    durationS: DURATION_S,
+    runtime: RUNTIME,
+    edges,
+  };
+  writeFileSync(
+    join(OUT_DIR, `${date}-cluster.json`),
+    `${JSON.stringify({ command, machine: info, loadAverage: { start: loadStart, end: loadEnd }, options, systems, rows, worlds, failures }, null, 2)}\n`,
+  );
+  const notes = systems.flatMap((s) =>
+    ((worlds[s]?.notes as string[] | undefined) ?? []).map((n) => `- ${systemLabel(s)}: ${n}`),
+  );
+  const md = [
+    `# Cluster mode against one process and a Mosquitto pipeline (issue #14), ${date}`,
+    '',
+    `\`${command}\`, ${info.date.slice(11, 16)} UTC. Method: [bench/README.md](../README.md) (\`--cluster\`); every number: \`${date}-cluster.json\`.`,
+    '',
+    `Machine: ${info.cpu}, ${info.cores} cores, ${info.ramGiB} GiB RAM, ${info.os}, Node ${info.node}, ` +
+      `mosquitto ${info.mosquitto}, influxd ${info.influxd}, \`ulimit -n\` ${info.fdLimit}. Load average (1, 5, 15 min) ` +
+      `${loadStart} at the start, ${loadEnd} at the end: everything here (nodes, Redis, PostgreSQL, influxd, the ` +
+      'load generators) and other work on the machine share these cores, so compare the ratios within this run.',
+    '',
+    `Setup: ${DEVICES} devices${DEVICES < requested ? ` (capped from ${requested} by \`ulimit -n\`)` : ''}, ` +
+      `a ${DURATION_S} s fleet window, then the storm; systems one after the other, each started fresh; service ${RUNTIME}.`,
+    '',
+    clusterTable(systems, rows),
+    '',
+    ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
+    ...(Object.keys(failures).length
+      ? ['Steps that did not complete:', '', ...Object.entries(failures).map(([k, v]) => `- ${k}: ${v}`), '']
+      : []),
+  ].join('\n');
+  writeFileSync(join(OUT_DIR, `${date}-cluster.md`), md);
   process.stdout.write(md);
 }
 

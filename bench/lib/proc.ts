@@ -3,7 +3,7 @@
  * included), CPU and memory read from /proc, free ports, percentiles.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const children = new Set<ChildProcess>();
@@ -79,6 +79,101 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/** The fields of /proc/<pid>/stat a process tree's CPU needs (ticks). */
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  /** utime + stime. */
+  selfTicks: number;
+  /** cutime + cstime: children that exited and were waited for. */
+  childTicks: number;
+}
+
+/** Parses one /proc/<pid>/stat line (the command name may hold spaces and parentheses). */
+export function parseProcStat(line: string): ProcStat | null {
+  const close = line.lastIndexOf(')');
+  const pid = Number.parseInt(line, 10);
+  if (close < 0 || !Number.isInteger(pid)) return null;
+  // After ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+  const f = line.slice(close + 2).split(' ');
+  const n = (i: number) => Number(f[i]);
+  if (f.length < 15 || [1, 11, 12, 13, 14].some((i) => Number.isNaN(n(i)))) return null;
+  return { pid, ppid: n(1), selfTicks: n(11) + n(12), childTicks: n(13) + n(14) };
+}
+
+/** Every live descendant of `root` (not root itself), from a snapshot of every process. */
+export function descendants(stats: readonly ProcStat[], root: number): ProcStat[] {
+  const byParent = new Map<number, ProcStat[]>();
+  for (const s of stats) byParent.set(s.ppid, [...(byParent.get(s.ppid) ?? []), s]);
+  const out: ProcStat[] = [];
+  const queue = [root];
+  const seen = new Set<number>([root]);
+  while (queue.length) {
+    for (const child of byParent.get(queue.shift() as number) ?? []) {
+      if (seen.has(child.pid)) continue;
+      seen.add(child.pid);
+      out.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU ticks of a process tree (issue #14, `--cluster`): the root's own and its reaped children's,
+ * plus every live descendant's own. PostgreSQL runs one backend process per connection, so the
+ * postmaster's own CPU is nearly nothing; a backend that exits during a window moves from the
+ * live sum into the postmaster's cutime, so the total stays continuous.
+ */
+export function treeTicks(stats: readonly ProcStat[], root: number): number | null {
+  const r = stats.find((s) => s.pid === root);
+  if (!r) return null;
+  return r.selfTicks + r.childTicks + descendants(stats, root).reduce((a, s) => a + s.selfTicks, 0);
+}
+
+function allProcStats(): ProcStat[] {
+  const out: ProcStat[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const s = parseProcStat(readFileSync(`/proc/${name}/stat`, 'utf8'));
+      if (s) out.push(s);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of a process and all its descendants (see treeTicks), or null if it is gone. */
+export function treeCpuSeconds(pid: number): number | null {
+  const t = treeTicks(allProcStats(), pid);
+  return t === null ? null : t / clkTck;
+}
+
+/**
+ * Proportional set size of a process and its live descendants, in bytes: PostgreSQL's backends
+ * share its buffers, so a sum of RSS would count them once per backend; PSS splits shared pages
+ * between the processes mapping them.
+ */
+export function treePssBytes(pid: number): number | null {
+  const pids = [pid, ...descendants(allProcStats(), pid).map((s) => s.pid)];
+  let total = 0;
+  let any = false;
+  for (const p of pids) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      if (m) {
+        total += Number(m[1]) * 1024;
+        any = true;
+      }
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return any ? total : null;
+}
+
 /** Resident set size in bytes, or null if the process is gone. */
 export function rssBytes(pid: number): number | null {
   try {
@@ -89,17 +184,21 @@ export function rssBytes(pid: number): number | null {
   }
 }
 
-/** CPU use of several processes over a window: call start(), then end() → % of one core each. */
-export function cpuWindow(pids: Record<string, number | undefined>) {
+/**
+ * CPU use of several processes over a window: call start(), then end() → % of one core each.
+ * `trees` names the keys whose descendants count too (issue #14: PostgreSQL's backends).
+ */
+export function cpuWindow(pids: Record<string, number | undefined>, trees: readonly string[] = []) {
   const t0 = Date.now();
   const c0: Record<string, number> = {};
-  for (const [k, pid] of Object.entries(pids)) if (pid) c0[k] = cpuSeconds(pid) ?? 0;
+  const read = (k: string, pid: number) => (trees.includes(k) ? treeCpuSeconds(pid) : cpuSeconds(pid));
+  for (const [k, pid] of Object.entries(pids)) if (pid) c0[k] = read(k, pid) ?? 0;
   return () => {
     const wallS = (Date.now() - t0) / 1000;
     const out: Record<string, number> = {};
     for (const [k, pid] of Object.entries(pids)) {
       if (!pid) continue;
-      const c1 = cpuSeconds(pid);
+      const c1 = read(k, pid);
       if (c1 !== null) out[k] = round(((c1 - (c0[k] ?? 0)) / wallS) * 100, 1);
     }
     return { wallS: round(wallS, 1), pctOfOneCore: out };

@@ -74,18 +74,24 @@ export const serviceEnv = (runtime: Runtime): Record<string, string> =>
   runtime === 'compiled' ? serviceRuntime().env : {};
 
 export interface System {
-  name: 'wardwatch' | 'mosquitto';
+  /** `cluster-N`: wardwatch in cluster mode with N edges (issue #14, bench/lib/cluster.ts). */
+  name: 'wardwatch' | 'mosquitto' | `cluster-${number}`;
   mqttUrl: string;
   db: string;
   /** Processes of the pipeline (not influxd, not the generators). */
   pids(): Record<string, number | undefined>;
+  /**
+   * Keys of pids() whose descendants count too (issue #14, `--cluster`: PostgreSQL's backends):
+   * CPU of the whole tree, memory as the tree's PSS.
+   */
+  trees?: readonly string[];
   provision(devices: DeviceSpec[]): Promise<GenDevice[]>;
   stop(): Promise<void>;
   notes: string[];
 }
 
 export interface WardwatchSystem extends System {
-  name: 'wardwatch';
+  name: 'wardwatch' | `cluster-${number}`;
   httpUrl: string;
   token: string;
   api<T>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
@@ -103,7 +109,7 @@ function logStream(dir: string, name: string) {
  * ~100 msg/s per connection, so every `ratePerS`/`burst` is set to the schema's maximum.
  * Everything else keeps its default.
  */
-function openedBrokerLimits(): Record<string, unknown> | null {
+export function openedBrokerLimits(): Record<string, unknown> | null {
   const defaults = parseYaml(readFileSync(join(ROOT_DIR, 'config', 'default.yaml'), 'utf8')) as {
     broker?: { limits?: unknown };
   };
@@ -121,96 +127,97 @@ function openedBrokerLimits(): Record<string, unknown> | null {
   return open(limits, 'limits') as Record<string, unknown>;
 }
 
-export async function startWardwatch(
-  influxBase: string,
-  db: string,
-  runtime: Runtime = 'compiled',
-): Promise<WardwatchSystem> {
-  const dir = trackDir(mkdtempSync(join(tmpdir(), 'ww-bench-')));
-  const httpPort = await freePort();
-  const mqttPort = await freePort();
-  const notes: string[] = [];
-  const limits = openedBrokerLimits();
-  const config = (withLimits: boolean) => ({
+/** The service's config file for the benchmark (issue #6), shared by one process and cluster nodes. */
+export function serviceConfig(opts: {
+  httpPort: number;
+  mqttPort: number;
+  dataDir: string;
+  influxUrl: string;
+  limits: Record<string, unknown> | null;
+}): Record<string, unknown> {
+  return {
     host: '127.0.0.1',
-    httpPort,
-    mqttPort,
-    dataDir: join(dir, 'data'),
+    httpPort: opts.httpPort,
+    mqttPort: opts.mqttPort,
+    dataDir: opts.dataDir,
     logLevel: 'warn',
     adminPassword: ADMIN_PASSWORD,
-    influx: { url: `${influxBase}/${db}` },
+    influx: { url: opts.influxUrl },
     broker: {
       // The whole fleet connects from 127.0.0.1; nothing here should fail, but a burst of
       // timeouts must not lock the benchmark out.
       connectLimits: { maxFailuresPerDevice: 100000, maxFailuresPerAddress: 100000 },
-      ...(withLimits && limits ? { limits } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
     },
-  });
-  const configFile = join(dir, 'config.yaml');
-  const out = logStream(dir, 'wardwatch.log');
-
-  const nodeArgs = (process.env.BENCH_WARDWATCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const launch = async (withLimits: boolean): Promise<ChildProcess | number> => {
-    writeFileSync(configFile, toYaml(config(withLimits)));
-    const child = track(
-      // BENCH_WARDWATCH_NODE_ARGS: extra node flags for the service, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`.
-      spawn(process.execPath, [...nodeArgs, ...serviceArgs(runtime)], {
-        cwd: ROOT_DIR,
-        env: {
-          ...process.env,
-          ...serviceEnv(runtime),
-          WARDWATCH_CONFIG: configFile,
-          WARDWATCH_INFLUX_URL: '',
-          WARDWATCH_LOG_LEVEL: '',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    );
-    child.stdout?.pipe(out, { end: false });
-    child.stderr?.pipe(out, { end: false });
-    let exitCode: number | null = null;
-    child.once('exit', (code) => {
-      exitCode = code ?? -1;
-    });
-    const up = await waitFor(
-      async () => {
-        if (exitCode !== null) return true;
-        try {
-          const r = await fetch(`http://127.0.0.1:${httpPort}/healthz`, {
-            signal: AbortSignal.timeout(1000),
-          });
-          await r.arrayBuffer();
-          return r.status === 200;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      250,
-    );
-    if (exitCode !== null) return exitCode;
-    if (!up) {
-      await stopChild(child);
-      throw new Error(`wardwatch did not answer /healthz within 60 s (log: ${join(dir, 'wardwatch.log')})`);
-    }
-    return child;
   };
+}
 
-  let started = await launch(true);
-  if (typeof started === 'number' && started === 2 && limits) {
-    const why = readFileSync(join(dir, 'wardwatch.log'), 'utf8').trim().split('\n').slice(-3).join(' ');
-    notes.push(`the opened broker.limits were refused (${why.slice(0, 300)}): ran with the defaults`);
-    started = await launch(false);
+/**
+ * Spawns the service (compiled or tsx) with `config` written to `configFile` and `env` added, its
+ * output appended to `logFile`; resolves with the child once GET /healthz answers 200, or with its
+ * exit code if it exited first. Shared by one process and the cluster's nodes (issue #14).
+ */
+export async function launchService(opts: {
+  config: Record<string, unknown>;
+  configFile: string;
+  logFile: string;
+  httpPort: number;
+  runtime: Runtime;
+  env?: Record<string, string>;
+}): Promise<ChildProcess | number> {
+  writeFileSync(opts.configFile, toYaml(opts.config));
+  const out = createWriteStream(opts.logFile, { flags: 'a' });
+  const nodeArgs = (process.env.BENCH_WARDWATCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = track(
+    // BENCH_WARDWATCH_NODE_ARGS: extra node flags for the service, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`.
+    spawn(process.execPath, [...nodeArgs, ...serviceArgs(opts.runtime)], {
+      cwd: ROOT_DIR,
+      env: {
+        ...process.env,
+        ...serviceEnv(opts.runtime),
+        WARDWATCH_CONFIG: opts.configFile,
+        WARDWATCH_INFLUX_URL: '',
+        WARDWATCH_LOG_LEVEL: '',
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  let exitCode: number | null = null;
+  child.once('exit', (code) => {
+    exitCode = code ?? -1;
+    out.end();
+  });
+  const up = await waitFor(
+    async () => {
+      if (exitCode !== null) return true;
+      try {
+        const r = await fetch(`http://127.0.0.1:${opts.httpPort}/healthz`, {
+          signal: AbortSignal.timeout(1000),
+        });
+        await r.arrayBuffer();
+        return r.status === 200;
+      } catch {
+        return false;
+      }
+    },
+    60_000,
+    250,
+  );
+  if (exitCode !== null) return exitCode;
+  if (!up) {
+    await stopChild(child);
+    throw new Error(`wardwatch did not answer /healthz within 60 s (log: ${opts.logFile})`);
   }
-  if (typeof started === 'number') {
-    const tail = readFileSync(join(dir, 'wardwatch.log'), 'utf8').slice(-2000);
-    throw new Error(`wardwatch exited with code ${started} at start:\n${tail}`);
-  }
-  if (limits && !notes.length)
-    notes.push('broker.limits: 127.0.0.1 exempt from connectRate, publish ratePerS/burst at their maximum');
-  const child = started;
-  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  return child;
+}
 
+export type ApiCall = <T>(path: string, init?: RequestInit) => Promise<{ status: number; body: T }>;
+
+/** Logs in as admin and returns the token and an API caller with it. */
+export async function adminSession(httpUrl: string): Promise<{ token: string; api: ApiCall }> {
   const login = await fetch(`${httpUrl}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -218,8 +225,7 @@ export async function startWardwatch(
   });
   const { token } = (await login.json()) as { token: string };
   if (!token) throw new Error(`admin login failed: ${login.status}`);
-
-  const api = async <T>(path: string, init: RequestInit = {}) => {
+  const api: ApiCall = async <T>(path: string, init: RequestInit = {}) => {
     const res = await fetch(`${httpUrl}${path}`, {
       ...init,
       headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) },
@@ -234,6 +240,80 @@ export async function startWardwatch(
     }
     return { status: res.status, body: body as T };
   };
+  return { token, api };
+}
+
+/** POST /api/v1/devices/import, 5,000 CSV rows a request; the secrets that come back once. */
+export async function importDevices(api: ApiCall, devices: DeviceSpec[]): Promise<GenDevice[]> {
+  const out: GenDevice[] = [];
+  const CHUNK = 5000;
+  for (let i = 0; i < devices.length; i += CHUNK) {
+    const rows = devices.slice(i, i + CHUNK).map((d, k) => {
+      const n = i + k;
+      // 20 wards, positions scattered over ~20 × 20 km around Móng Cái.
+      const ward = d.ward ?? `bench-w${String(n % 20).padStart(2, '0')}`;
+      const lat = (21.45 + ((n * 7919) % 1000) / 5000).toFixed(5);
+      const lon = (107.9 + ((n * 104729) % 1000) / 5000).toFixed(5);
+      return `${d.id},${d.kind ?? 'camera'},Bench ${d.id},${ward},${lat},${lon},${d.heartbeatIntervalS ?? ''}`;
+    });
+    const csv = `id,kind,name,ward,lat,lon,heartbeatIntervalS\n${rows.join('\n')}\n`;
+    const res = await api<{
+      created: number;
+      failed: number;
+      results: Array<{ id: string | null; status: string; secret?: string; error?: { message: string } }>;
+    }>('/api/v1/devices/import', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
+    if (res.status !== 200)
+      throw new Error(`device import failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+    if (res.body.failed > 0) {
+      const first = res.body.results.find((r) => r.status !== 'created');
+      throw new Error(`device import: ${res.body.failed} rows failed, e.g. ${JSON.stringify(first)}`);
+    }
+    for (const r of res.body.results) if (r.id && r.secret) out.push({ id: r.id, secret: r.secret });
+  }
+  return out;
+}
+
+export async function startWardwatch(
+  influxBase: string,
+  db: string,
+  runtime: Runtime = 'compiled',
+): Promise<WardwatchSystem> {
+  const dir = trackDir(mkdtempSync(join(tmpdir(), 'ww-bench-')));
+  const httpPort = await freePort();
+  const mqttPort = await freePort();
+  const notes: string[] = [];
+  const limits = openedBrokerLimits();
+  const logFile = join(dir, 'wardwatch.log');
+  const launch = (withLimits: boolean) =>
+    launchService({
+      config: serviceConfig({
+        httpPort,
+        mqttPort,
+        dataDir: join(dir, 'data'),
+        influxUrl: `${influxBase}/${db}`,
+        limits: withLimits ? limits : null,
+      }),
+      configFile: join(dir, 'config.yaml'),
+      logFile,
+      httpPort,
+      runtime,
+    });
+
+  let started = await launch(true);
+  if (typeof started === 'number' && started === 2 && limits) {
+    const why = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' ');
+    notes.push(`the opened broker.limits were refused (${why.slice(0, 300)}): ran with the defaults`);
+    started = await launch(false);
+  }
+  if (typeof started === 'number') {
+    const tail = readFileSync(logFile, 'utf8').slice(-2000);
+    throw new Error(`wardwatch exited with code ${started} at start:\n${tail}`);
+  }
+  if (limits && !notes.length)
+    notes.push('broker.limits: 127.0.0.1 exempt from connectRate, publish ratePerS/burst at their maximum');
+  const child = started;
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const { token, api } = await adminSession(httpUrl);
 
   return {
     name: 'wardwatch',
@@ -244,37 +324,9 @@ export async function startWardwatch(
     notes,
     api,
     pids: () => ({ wardwatch: child.pid }),
-    async provision(devices) {
-      const out: GenDevice[] = [];
-      const CHUNK = 5000;
-      for (let i = 0; i < devices.length; i += CHUNK) {
-        const rows = devices.slice(i, i + CHUNK).map((d, k) => {
-          const n = i + k;
-          // 20 wards, positions scattered over ~20 × 20 km around Móng Cái.
-          const ward = d.ward ?? `bench-w${String(n % 20).padStart(2, '0')}`;
-          const lat = (21.45 + ((n * 7919) % 1000) / 5000).toFixed(5);
-          const lon = (107.9 + ((n * 104729) % 1000) / 5000).toFixed(5);
-          return `${d.id},${d.kind ?? 'camera'},Bench ${d.id},${ward},${lat},${lon},${d.heartbeatIntervalS ?? ''}`;
-        });
-        const csv = `id,kind,name,ward,lat,lon,heartbeatIntervalS\n${rows.join('\n')}\n`;
-        const res = await api<{
-          created: number;
-          failed: number;
-          results: Array<{ id: string | null; status: string; secret?: string; error?: { message: string } }>;
-        }>('/api/v1/devices/import', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
-        if (res.status !== 200)
-          throw new Error(`device import failed: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
-        if (res.body.failed > 0) {
-          const first = res.body.results.find((r) => r.status !== 'created');
-          throw new Error(`device import: ${res.body.failed} rows failed, e.g. ${JSON.stringify(first)}`);
-        }
-        for (const r of res.body.results) if (r.id && r.secret) out.push({ id: r.id, secret: r.secret });
-      }
-      return out;
-    },
+    provision: (devices) => importDevices(api, devices),
     async stop() {
       await stopChild(child, 15_000);
-      out.end();
       await influxCommand(influxBase, `DROP DATABASE "${db}"`).catch(() => {});
       if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
     },

@@ -19,6 +19,8 @@ interface Dev {
   secret: string;
   kind: 'camera' | 'light' | 'gateway';
   periodMs: number | undefined;
+  /** Issue #14: this device's edge (`--cluster`), else the generator's url. */
+  url: string | undefined;
   client: MqttClient | null;
   seq: number;
   lastTs: number;
@@ -59,7 +61,7 @@ function telemetry(d: Dev): string {
 /** One CONNECT; resolves true on CONNACK 0, false on refusal, error or timeout. */
 function connectOne(d: Dev, errors: string[]): Promise<boolean> {
   return new Promise((resolve) => {
-    const client = mqtt.connect(url, {
+    const client = mqtt.connect(d.url ?? url, {
       clientId: d.id,
       username: d.secret ? d.id : undefined,
       password: d.secret || undefined,
@@ -285,6 +287,7 @@ process.on('message', (msg: ToGenerator) => {
           secret: d.secret,
           kind: d.kind ?? 'camera',
           periodMs: d.periodMs,
+          url: d.url,
           client: null,
           seq: 0,
           lastTs: 0,

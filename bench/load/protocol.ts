@@ -15,6 +15,11 @@ export interface GenDevice {
    */
   kind?: 'camera' | 'light' | 'gateway';
   periodMs?: number;
+  /**
+   * Issue #14 (`--cluster`): the edge this device connects to, as a load balancer in front of the
+   * edges would choose it. Absent: the generator's `init` url.
+   */
+  url?: string;
 }
 
 export type ToGenerator =

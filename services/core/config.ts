@@ -631,3 +631,10 @@ export function parseInfluxUrl(url: string): {
 }
 
 export const dataPath = (config: Config, ...parts: string[]) => join(config.dataDir, ...parts);
+
+/**
+ * Issue #14 (clusterbench): the environment variables loadConfig reads besides WARDWATCH_CONFIG, so
+ * a check of a deployment file (test/unit/ops/compose-cluster.test.ts) can refuse a variable that
+ * no setting reads (loadConfig ignores unknown ones).
+ */
+export const CONFIG_ENV_VARIABLES: readonly string[] = ENV_OVERRIDES.map(([name]) => name);

@@ -3,6 +3,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ADMIN_PASSWORD } from '../helpers/app.ts';
+import { clusterNodeEnv } from '../helpers/cluster-env.ts';
 import { killOnExit, killQuietly, watchdogScript } from '../helpers/watchdog.ts';
 
 /**
@@ -94,12 +95,7 @@ export async function spawnNode(spec: NodeSpec, configFile: string): Promise<Run
     env: {
       ...process.env,
       WARDWATCH_CONFIG: configFile,
-      WARDWATCH_CLUSTER_ENABLED: 'true',
-      WARDWATCH_CLUSTER_ROLES: spec.roles.join(','),
-      WARDWATCH_CLUSTER_REDIS_URL: spec.redisUrl,
-      WARDWATCH_CLUSTER_POSTGRES_URL: spec.postgresUrl,
-      WARDWATCH_CLUSTER_PARTITIONS: String(spec.partitions),
-      WARDWATCH_CLUSTER_NODE_ID: spec.nodeId,
+      ...clusterNodeEnv(spec),
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

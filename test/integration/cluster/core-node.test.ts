@@ -14,12 +14,12 @@ import {
 } from '../../../services/cluster/core-node.ts';
 import type { FeedRedis } from '../../../services/cluster/feed.ts';
 import { encodeFeedEntry, feedStreamKey } from '../../../services/cluster/feed-codec.ts';
-import type { CoreRules } from '../../../services/cluster/partition-parts.ts';
 import { EventBus } from '../../../services/core/bus.ts';
 import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 import { waitFor } from '../../helpers/app.ts';
+import { idleCoreRules } from '../../helpers/core-rules.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
@@ -77,14 +77,7 @@ describe('core node: a gap in a partition’s stream (issue #14)', () => {
       snapshot: () => [],
       resume: (_ids, graceFrom) => void resumes.push(graceFrom),
     };
-    const rules: CoreRules = {
-      observe: () => undefined,
-      adopt: () => undefined,
-      forget: () => undefined,
-      snapshot: () => [],
-      resume: () => undefined,
-    };
-    core.bind({ liveness, rules });
+    core.bind({ liveness, rules: idleCoreRules() });
     await core.start();
   });
   afterAll(async () => {

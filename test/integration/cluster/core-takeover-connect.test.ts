@@ -18,6 +18,7 @@ import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 import { waitFor } from '../../helpers/app.ts';
+import { idleCoreRules } from '../../helpers/core-rules.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
@@ -100,7 +101,7 @@ describe('core node: a partition taken while its feed connection opens (issue #1
       snapshot: () => [],
       resume: (_ids, graceFrom) => void resumes.push(graceFrom),
     };
-    core.bind({ liveness, rules: { observe: () => undefined } });
+    core.bind({ liveness, rules: idleCoreRules() });
     await core.start();
   });
   afterAll(async () => {

@@ -139,9 +139,21 @@ interface Pending {
   dones: Array<(err: Error | null) => void>;
   /** Some line's caller waits for the fsync (commitIntervalMs applies, else lazyCommitIntervalMs). */
   urgent: boolean;
+  /**
+   * Clock time of its first line: a new segment's age counts from it (issue #15), so lines that
+   * waited lazyCommitIntervalMs for their commit do not wait a whole segmentAgeMs more for InfluxDB.
+   */
+  firstAt: number | null;
 }
 
-const emptyPending = (): Pending => ({ text: [], bytes: 0, telemetry: 0, dones: [], urgent: false });
+const emptyPending = (): Pending => ({
+  text: [],
+  bytes: 0,
+  telemetry: 0,
+  dones: [],
+  urgent: false,
+  firstAt: null,
+});
 
 export function createWal(opts: WalOptions): Wal {
   const { dir, maxBytes, clock, log } = opts;
@@ -283,6 +295,7 @@ export function createWal(opts: WalOptions): Wal {
       done?.(null);
       return;
     }
+    if (pending.firstAt === null) pending.firstAt = clock.now();
     pending.text.push(line);
     pending.bytes += Buffer.byteLength(line);
     if (telemetry) pending.telemetry++;
@@ -350,10 +363,10 @@ export function createWal(opts: WalOptions): Wal {
           count: 0,
           telemetry: 0,
           bytes: 0,
-          firstAt: clock.now(),
+          firstAt: batch.firstAt ?? clock.now(),
           chunks: memoryUsed < opts.memoryBytes ? [] : null,
         };
-        armSealTimer();
+        armSealTimer(current.firstAt);
       }
       segmentBytesBefore = current.bytes;
       await current.handle.write(buf, 0, buf.length);
@@ -392,14 +405,18 @@ export function createWal(opts: WalOptions): Wal {
     if (totalBytes() > maxBytes) startCompaction();
   }
 
-  function armSealTimer(): void {
+  /** Seals the open segment segmentAgeMs after `firstAt` (its first line), if no commit round did. */
+  function armSealTimer(firstAt: number): void {
     if (sealTimer !== null) clock.clearTimeout(sealTimer);
-    sealTimer = clock.setTimeout(() => {
-      sealTimer = null;
-      // A quiet segment is sealed by age even if no commit follows (a running commit round seals it).
-      sealDue = true;
-      runCommit();
-    }, opts.segmentAgeMs);
+    sealTimer = clock.setTimeout(
+      () => {
+        sealTimer = null;
+        // A quiet segment is sealed by age even if no commit follows (a running commit round seals it).
+        sealDue = true;
+        runCommit();
+      },
+      Math.max(0, opts.segmentAgeMs - (clock.now() - firstAt)),
+    );
   }
 
   async function seal(): Promise<void> {

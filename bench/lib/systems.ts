@@ -121,6 +121,21 @@ function openedBrokerLimits(): Record<string, unknown> | null {
   return open(limits, 'limits') as Record<string, unknown>;
 }
 
+/**
+ * `BENCH_WARDWATCH_CONFIG_JSON` (issue #15): service settings merged over the generated config to
+ * A/B one of them in otherwise identical runs, e.g. `{"influx":{"spool":{"lazyCommitIntervalMs":1000}}}`.
+ */
+function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(extra)) {
+    const b = out[k];
+    const isObj = (x: unknown): x is Record<string, unknown> =>
+      typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[k] = isObj(b) && isObj(v) ? mergeConfig(b, v) : v;
+  }
+  return out;
+}
+
 export async function startWardwatch(
   influxBase: string,
   db: string,
@@ -131,7 +146,9 @@ export async function startWardwatch(
   const mqttPort = await freePort();
   const notes: string[] = [];
   const limits = openedBrokerLimits();
-  const config = (withLimits: boolean) => ({
+  const config = (withLimits: boolean) =>
+    mergeConfig(baseConfig(withLimits), JSON.parse(process.env.BENCH_WARDWATCH_CONFIG_JSON || '{}'));
+  const baseConfig = (withLimits: boolean) => ({
     host: '127.0.0.1',
     httpPort,
     mqttPort,

@@ -54,7 +54,7 @@ export interface Wal {
    * Queues one line; `done` runs after it is fsynced (or with the error that kept it from disk,
    * or null when the overflow policy dropped it: dropping telemetry is policy, not a failure).
    * `lazy`: nobody waits for this line (a QoS 0 message, a state change): it is committed within
-   * `lazyCommitIntervalMs`, with the next urgent commit if that comes first.
+   * `lazyCommitIntervalMs` (at most `segmentAgeMs`), with the next urgent commit if that comes first.
    */
   append(line: string, done?: (err: Error | null) => void, opts?: { lazy?: boolean }): void;
   /** Commits everything queued and seals the open segment. */
@@ -157,6 +157,9 @@ const emptyPending = (): Pending => ({
 
 export function createWal(opts: WalOptions): Wal {
   const { dir, maxBytes, clock, log } = opts;
+  // Issue #15: a segment is sealed segmentAgeMs after its first line at the earliest, and never
+  // before its lines are committed: a lazy commit later than that only delays InfluxDB.
+  const lazyCommitMs = Math.min(opts.lazyCommitIntervalMs, opts.segmentAgeMs);
   const sealed: WalSegment[] = [];
   const stats: WalStats = { overflowDropped: 0, lost: 0, commits: 0 };
   let nextSeq = 1;
@@ -321,7 +324,7 @@ export function createWal(opts: WalOptions): Wal {
         commitTimer = null;
         runCommit();
       },
-      pending.urgent ? opts.commitIntervalMs : opts.lazyCommitIntervalMs,
+      pending.urgent ? opts.commitIntervalMs : lazyCommitMs,
     );
   }
 

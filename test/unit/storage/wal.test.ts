@@ -172,6 +172,13 @@ describe('write-ahead log', () => {
     expect(whole.wal.sealed[0]).toMatchObject({ count: 5, firstAt: 0 });
     expect(whole.sealedCalls()).toBe(1);
     expect(whole.wal.stats().commits).toBe(1);
+
+    // A lazy interval longer than the segment age is cut to it: the segment could not be sealed
+    // before its lines are committed anyway.
+    timers.length = 0;
+    const capped = await setup({ lazyCommitIntervalMs: 5000, segmentAgeMs: 300, clock });
+    capped.wal.append(beat(1), undefined, { lazy: true });
+    expect(timers.map((t) => t.ms)).toEqual([300]);
   });
 
   it('keeps sealed bytes in memory within memoryBytes, beyond it reads the file; both give the same lines', async () => {

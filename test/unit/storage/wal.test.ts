@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../services/core/clock.ts';
+import { loadConfig } from '../../../services/core/config.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 import { createWal, type WalOptions } from '../../../services/storage/wal.ts';
 
@@ -179,6 +180,19 @@ describe('write-ahead log', () => {
     const capped = await setup({ lazyCommitIntervalMs: 5000, segmentAgeMs: 300, clock });
     capped.wal.append(beat(1), undefined, { lazy: true });
     expect(timers.map((t) => t.ms)).toEqual([300]);
+
+    // The defaults (issue #15): lazy lines are committed once per segment, one fdatasync a second
+    // for a ward of QoS 0 devices instead of ten.
+    const { influx } = loadConfig({ env: {} });
+    timers.length = 0;
+    const defaults = await setup({
+      lazyCommitIntervalMs: influx.spool.lazyCommitIntervalMs,
+      commitIntervalMs: influx.spool.commitIntervalMs,
+      segmentAgeMs: influx.flushIntervalMs,
+      clock,
+    });
+    defaults.wal.append(beat(1), undefined, { lazy: true });
+    expect(timers.map((t) => t.ms)).toEqual([influx.flushIntervalMs]);
   });
 
   it('keeps sealed bytes in memory within memoryBytes, beyond it reads the file; both give the same lines', async () => {

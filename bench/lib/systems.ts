@@ -127,6 +127,21 @@ export function openedBrokerLimits(): Record<string, unknown> | null {
   return open(limits, 'limits') as Record<string, unknown>;
 }
 
+/**
+ * `BENCH_WARDWATCH_CONFIG_JSON` (issue #15): service settings merged over the generated config to
+ * A/B one of them in otherwise identical runs, e.g. `{"influx":{"spool":{"lazyCommitIntervalMs":1000}}}`.
+ */
+function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(extra)) {
+    const b = out[k];
+    const isObj = (x: unknown): x is Record<string, unknown> =>
+      typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[k] = isObj(b) && isObj(v) ? mergeConfig(b, v) : v;
+  }
+  return out;
+}
+
 /** The service's config file for the benchmark (issue #6), shared by one process and cluster nodes. */
 export function serviceConfig(opts: {
   httpPort: number;
@@ -135,6 +150,10 @@ export function serviceConfig(opts: {
   influxUrl: string;
   limits: Record<string, unknown> | null;
 }): Record<string, unknown> {
+  return mergeConfig(baseServiceConfig(opts), JSON.parse(process.env.BENCH_WARDWATCH_CONFIG_JSON || '{}'));
+}
+
+function baseServiceConfig(opts: Parameters<typeof serviceConfig>[0]): Record<string, unknown> {
   return {
     host: '127.0.0.1',
     httpPort: opts.httpPort,

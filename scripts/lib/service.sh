@@ -5,7 +5,9 @@
 #
 #   --max-semi-space-size=1  V8's young generation at 1 MiB a semi-space instead of growing to
 #                            16: the idle service's RSS drops by ~20–27 MiB, for more frequent
-#                            (each smaller) scavenges
+#                            (each smaller) scavenges. 2 and 4 MiB measured against it
+#                            (bench/results/2026-12-03-cost15.md): no CPU gain in the storm or
+#                            at 19,400 devices, 4 MiB +27 MiB there; 1 MiB kept
 #   MALLOC_ARENA_MAX=2       glibc malloc keeps 2 arenas instead of one per thread that mallocs
 #                            (libuv's pool, V8's platform workers): 3–10 MiB less at idle
 #                            (median ~4 over five starts each)

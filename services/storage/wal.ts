@@ -54,7 +54,7 @@ export interface Wal {
    * Queues one line; `done` runs after it is fsynced (or with the error that kept it from disk,
    * or null when the overflow policy dropped it: dropping telemetry is policy, not a failure).
    * `lazy`: nobody waits for this line (a QoS 0 message, a state change): it is committed within
-   * `lazyCommitIntervalMs`, with the next urgent commit if that comes first.
+   * `lazyCommitIntervalMs` (at most `segmentAgeMs`), with the next urgent commit if that comes first.
    */
   append(line: string, done?: (err: Error | null) => void, opts?: { lazy?: boolean }): void;
   /** Commits everything queued and seals the open segment. */
@@ -139,12 +139,27 @@ interface Pending {
   dones: Array<(err: Error | null) => void>;
   /** Some line's caller waits for the fsync (commitIntervalMs applies, else lazyCommitIntervalMs). */
   urgent: boolean;
+  /**
+   * Clock time of its first line: a new segment's age counts from it (issue #15), so lines that
+   * waited lazyCommitIntervalMs for their commit do not wait a whole segmentAgeMs more for InfluxDB.
+   */
+  firstAt: number | null;
 }
 
-const emptyPending = (): Pending => ({ text: [], bytes: 0, telemetry: 0, dones: [], urgent: false });
+const emptyPending = (): Pending => ({
+  text: [],
+  bytes: 0,
+  telemetry: 0,
+  dones: [],
+  urgent: false,
+  firstAt: null,
+});
 
 export function createWal(opts: WalOptions): Wal {
   const { dir, maxBytes, clock, log } = opts;
+  // Issue #15: a segment is sealed segmentAgeMs after its first line at the earliest, and never
+  // before its lines are committed: a lazy commit later than that only delays InfluxDB.
+  const lazyCommitMs = Math.min(opts.lazyCommitIntervalMs, opts.segmentAgeMs);
   const sealed: WalSegment[] = [];
   const stats: WalStats = { overflowDropped: 0, lost: 0, commits: 0 };
   let nextSeq = 1;
@@ -283,6 +298,7 @@ export function createWal(opts: WalOptions): Wal {
       done?.(null);
       return;
     }
+    if (pending.firstAt === null) pending.firstAt = clock.now();
     pending.text.push(line);
     pending.bytes += Buffer.byteLength(line);
     if (telemetry) pending.telemetry++;
@@ -308,7 +324,7 @@ export function createWal(opts: WalOptions): Wal {
         commitTimer = null;
         runCommit();
       },
-      pending.urgent ? opts.commitIntervalMs : opts.lazyCommitIntervalMs,
+      pending.urgent ? opts.commitIntervalMs : lazyCommitMs,
     );
   }
 
@@ -350,10 +366,10 @@ export function createWal(opts: WalOptions): Wal {
           count: 0,
           telemetry: 0,
           bytes: 0,
-          firstAt: clock.now(),
+          firstAt: batch.firstAt ?? clock.now(),
           chunks: memoryUsed < opts.memoryBytes ? [] : null,
         };
-        armSealTimer();
+        armSealTimer(current.firstAt);
       }
       segmentBytesBefore = current.bytes;
       await current.handle.write(buf, 0, buf.length);
@@ -392,14 +408,18 @@ export function createWal(opts: WalOptions): Wal {
     if (totalBytes() > maxBytes) startCompaction();
   }
 
-  function armSealTimer(): void {
+  /** Seals the open segment segmentAgeMs after `firstAt` (its first line), if no commit round did. */
+  function armSealTimer(firstAt: number): void {
     if (sealTimer !== null) clock.clearTimeout(sealTimer);
-    sealTimer = clock.setTimeout(() => {
-      sealTimer = null;
-      // A quiet segment is sealed by age even if no commit follows (a running commit round seals it).
-      sealDue = true;
-      runCommit();
-    }, opts.segmentAgeMs);
+    sealTimer = clock.setTimeout(
+      () => {
+        sealTimer = null;
+        // A quiet segment is sealed by age even if no commit follows (a running commit round seals it).
+        sealDue = true;
+        runCommit();
+      },
+      Math.max(0, opts.segmentAgeMs - (clock.now() - firstAt)),
+    );
   }
 
   async function seal(): Promise<void> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../services/core/clock.ts';
+import { loadConfig } from '../../../services/core/config.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 import { createWal, type WalOptions } from '../../../services/storage/wal.ts';
 
@@ -132,6 +133,66 @@ describe('write-ahead log', () => {
     byAge.wal.append(beat(1));
     await vi.waitFor(() => expect(byAge.wal.sealed).toHaveLength(1), WAIT);
     expect(byAge.wal.sealed[0]).toMatchObject({ count: 1, telemetry: 0 });
+  });
+
+  it('a segment ages from its first line, not from its first commit: lazy lines wait no extra segmentAgeMs (issue #15)', async () => {
+    // A hand-driven clock: the timers the log arms are recorded and fired by the test.
+    let now = 0;
+    const timers: Array<{ ms: number; fn: () => void }> = [];
+    const clock = {
+      ...systemClock,
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => {
+        timers.push({ ms, fn });
+        return systemClock.setTimeout(() => undefined, 0);
+      },
+      clearTimeout: () => undefined,
+    };
+    // Lazy commits every 200 ms, segments of 1 s: the segment a commit at 200 opens is sealed at
+    // 1,000 (its first line's age), not at 1,200.
+    const partly = await setup({ lazyCommitIntervalMs: 200, segmentAgeMs: 1000, clock });
+    partly.wal.append(beat(1), undefined, { lazy: true });
+    expect(timers.map((t) => t.ms)).toEqual([200]);
+    now = 200;
+    timers[0]?.fn();
+    await vi.waitFor(() => expect(partly.wal.stats().commits).toBe(1), WAIT);
+    await vi.waitFor(() => expect(timers).toHaveLength(2), WAIT);
+    expect(timers[1]?.ms).toBe(800);
+
+    // Lazy commits as slow as the segment age (the default): the commit that opens the segment
+    // finds it old enough and seals it in the same round, so InfluxDB gets it ~1 s after its first
+    // line, as with a short lazy interval.
+    timers.length = 0;
+    now = 0;
+    const whole = await setup({ lazyCommitIntervalMs: 1000, segmentAgeMs: 1000, clock });
+    for (let i = 0; i < 5; i++) whole.wal.append(beat(i), undefined, { lazy: true });
+    expect(timers.map((t) => t.ms)).toEqual([1000]);
+    now = 1000;
+    timers[0]?.fn();
+    await vi.waitFor(() => expect(whole.wal.sealed).toHaveLength(1), WAIT);
+    expect(whole.wal.sealed[0]).toMatchObject({ count: 5, firstAt: 0 });
+    expect(whole.sealedCalls()).toBe(1);
+    expect(whole.wal.stats().commits).toBe(1);
+
+    // A lazy interval longer than the segment age is cut to it: the segment could not be sealed
+    // before its lines are committed anyway.
+    timers.length = 0;
+    const capped = await setup({ lazyCommitIntervalMs: 5000, segmentAgeMs: 300, clock });
+    capped.wal.append(beat(1), undefined, { lazy: true });
+    expect(timers.map((t) => t.ms)).toEqual([300]);
+
+    // The defaults (issue #15): lazy lines are committed once per segment, one fdatasync a second
+    // for a ward of QoS 0 devices instead of ten.
+    const { influx } = loadConfig({ env: {} });
+    timers.length = 0;
+    const defaults = await setup({
+      lazyCommitIntervalMs: influx.spool.lazyCommitIntervalMs,
+      commitIntervalMs: influx.spool.commitIntervalMs,
+      segmentAgeMs: influx.flushIntervalMs,
+      clock,
+    });
+    defaults.wal.append(beat(1), undefined, { lazy: true });
+    expect(timers.map((t) => t.ms)).toEqual([influx.flushIntervalMs]);
   });
 
   it('keeps sealed bytes in memory within memoryBytes, beyond it reads the file; both give the same lines', async () => {

@@ -157,7 +157,7 @@ export function createChangeBridge(opts: ChangeBridgeOptions): ChangeBridge {
 
 /** The services whose in-memory copies follow other nodes' writes. */
 export interface ReloadTargets {
-  devices: { reload(id: string): Promise<void> };
+  devices: { reload(id: string): Promise<void>; resync(): Promise<void> };
   users: { reload(username: string): Promise<void>; start(): Promise<void> };
   wards: { reload(id: string): Promise<void>; start(): Promise<void> };
   maintenance: { reload(id: number): Promise<void>; start(): Promise<void> };
@@ -184,12 +184,21 @@ export function changeReloader(t: ReloadTargets): (change: Change) => Promise<vo
 }
 
 /**
- * After a Redis outage: the copies that are cheap to read whole (users, wards, windows, channels).
- * Devices are not: a device changed elsewhere during the outage stays stale here until its next
- * change or this node's restart (docs/cluster.md).
+ * After a Redis outage: every copy the bridge refreshes, read whole (users, wards, windows,
+ * channels, and the fleet: `devices.resync` applies each difference as a reload would, so a device
+ * created, changed or deleted elsewhere during the outage is right here too). Each part on its own:
+ * one failing (logged by the caller) does not keep the others stale.
  */
 export function resyncAll(t: ReloadTargets): () => Promise<void> {
   return async () => {
-    await Promise.all([t.users.start(), t.wards.start(), t.maintenance.start(), t.channels.reload()]);
+    const parts = [
+      t.devices.resync(),
+      t.users.start(),
+      t.wards.start(),
+      t.maintenance.start(),
+      t.channels.reload(),
+    ];
+    const failed = (await Promise.allSettled(parts)).filter((r) => r.status === 'rejected');
+    if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
   };
 }

@@ -351,6 +351,21 @@ export async function createWardwatch(
     wardName: (id) => wards.nameOf(id),
   });
 
+  // Issue #14 (feedhealth): the cluster's health in /healthz (`cluster`) and /metrics; loaded only
+  // in cluster mode (it loads `pg`).
+  const clusterHealth =
+    config.cluster.enabled && config.cluster.postgresUrl
+      ? (await import('./cluster/cluster-health.ts')).createClusterHealth({
+          nodeId: config.cluster.nodeId ?? 'node',
+          postgresUrl: config.cluster.postgresUrl,
+          redisUrl: config.cluster.redisUrl ?? '',
+          log: log.child({ feature: 'cluster-health' }),
+          bridge: nodeBridge,
+          edge: clusterEdge,
+          core: clusterCore,
+        })
+      : null;
+
   // GET /metrics (issue #6): read at scrape time from the features above, nothing per message.
   const metrics = createMetrics(
     {
@@ -360,6 +375,7 @@ export async function createWardwatch(
       liveness,
       counts: stores.counts,
       feed: clusterEdge && { stats: clusterEdge.feed.stats, connected: clusterEdge.feedConnected },
+      cluster: clusterHealth,
     },
     { overload: config.metrics.overload, clock },
   );
@@ -388,6 +404,7 @@ export async function createWardwatch(
     }),
     metrics,
     remoteEvents: nodeBridge?.events, // issue #14: other nodes' SSE events (cluster mode)
+    clusterHealth: clusterHealth?.report, // issue #14 (feedhealth): /healthz's `cluster`
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
   await http.register(websocket);
@@ -477,6 +494,7 @@ export async function createWardwatch(
       tickTx.flush();
       db.close();
       await stores.close(); // issue #14: the PostgreSQL pool in cluster mode
+      await clusterHealth?.stop(); // issue #14 (feedhealth): its probe's connection
       log.info('wardwatch stopped');
     },
     httpPort: () => httpPort,

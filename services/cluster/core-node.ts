@@ -90,6 +90,8 @@ export interface ClusterCore {
   partition(p: number): CorePartitionView | null;
   partitionOf(deviceId: string): number;
   stats(): ClusterCoreStats;
+  /** Issue #14 (feedhealth): the lock session is open (ownership can be proved). */
+  sessionAlive(): boolean;
 }
 
 export interface ClusterCoreDeps {
@@ -547,6 +549,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
       return o ? { health: o.health, feed: o.reader.checkpoint(), devices: devicesOf(p).length } : null;
     },
     partitionOf: partitionOfDevice,
+    sessionAlive: () => ownership.sessionAlive(),
     stats: () => {
       let applied = stats.applied;
       let rejected = stats.rejected;

@@ -34,6 +34,8 @@ export interface NodeBridge {
   readonly changes: ChangeBridge;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Issue #14 (feedhealth): both Redis connections are up (for /healthz and /metrics). */
+  connected(): boolean;
   stats(): {
     events: EventBridgeStats;
     sessions: SessionStats;
@@ -134,6 +136,7 @@ export function createNodeBridge(opts: NodeBridgeOptions): NodeBridge {
       const close = (c: FeedRedis) => (c.isReady ? c.close().catch(() => c.destroy()) : c.destroy());
       await Promise.all([close(redis), close(subscriber)]);
     },
+    connected: () => redis.isReady && subscriber.isReady,
     stats: () => ({
       events: events.stats(),
       sessions: sessions.stats(),

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   WW_ERR_CLUSTER_NOT_OWNER: 409,
   /** Issue #14 (corestate): a core node used up its reserved alert/incident ids before a refill came back. */
   WW_ERR_CLUSTER_IDS_EXHAUSTED: 503,
+  /** Issue #14 (feedhealth): the shared database (PostgreSQL, cluster mode) cannot be reached now. */
+  WW_ERR_STORAGE_DATABASE_DOWN: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

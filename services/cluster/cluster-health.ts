@@ -204,7 +204,8 @@ export function createClusterHealth(deps: ClusterHealthDeps): ClusterHealth {
       };
     },
     async stop() {
-      redis.destroy();
+      // node-redis throws on destroying a client that was never opened (no report was asked for).
+      if (redis.isOpen) redis.destroy();
       await connecting;
       await pool.end().catch(() => undefined);
     },

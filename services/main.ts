@@ -308,6 +308,7 @@ export async function createWardwatch(
         // Issue #14: another node's write of a device, user, ward, window or channel, reloaded here.
         reload: (change) => changeReloader({ devices, users, wards, maintenance, channels })(change),
         resync: () => resyncAll({ devices, users, wards, maintenance, channels })(),
+        aliveTtlS: config.cluster.leaseS, // issue #14 (feedhealth): a killed node's sessions expire with it
       })
     : null;
   if (nodeBridge)

@@ -105,6 +105,8 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
   const { broker, ingest, storage, liveness } = sources;
   const registry = new Registry();
   const registers = [registry];
+  /** Run by text() before each scrape (issue #14: the cluster report is taken once per scrape). */
+  const beforeScrape: Array<() => void> = [];
 
   const overload = (): OverloadState => {
     const h = storage.health();
@@ -167,16 +169,14 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
   const cluster = sources.cluster;
   if (cluster) {
     let scrape: Promise<ClusterHealthReport> | null = null;
+    // The collects of one scrape share one report; the next scrape (text()) asks again.
     const report = () => {
-      // Every collect of one scrape runs in the same tick: they share one report.
-      if (!scrape) {
-        scrape = cluster.report();
-        setImmediate(() => {
-          scrape = null;
-        });
-      }
+      scrape ??= cluster.report();
       return scrape;
     };
+    beforeScrape.push(() => {
+      scrape = null;
+    });
     const clusterGauge = (name: string, help: string, read: (r: ClusterHealthReport) => number) =>
       new Gauge({
         name,
@@ -491,6 +491,7 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
     stop: () => eventLoop.stop(),
     contentType: registry.contentType,
     async text() {
+      for (const reset of beforeScrape) reset();
       if (!withProcess) return registry.metrics();
       return Registry.merge([registry, processMetricsRegistry()]).metrics();
     },

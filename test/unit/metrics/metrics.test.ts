@@ -333,7 +333,15 @@ describe('cluster metrics (issue #14, feedhealth)', () => {
     const f = fakes();
     let reports = 0;
     const metrics = createMetrics(
-      { ...f.sources, cluster: { report: async () => (reports++, report) } },
+      {
+        ...f.sources,
+        cluster: {
+          report: async () => {
+            reports++;
+            return report;
+          },
+        },
+      },
       { overload: THRESHOLDS, eventLoop: f.eventLoop, processMetrics: false },
     );
     const m = parsePrometheus(await metrics.text());

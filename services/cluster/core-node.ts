@@ -396,11 +396,11 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
   /**
    * Issue #14 (feedhealth): whether the partition's stream is no longer the one `pos` was read
    * from: Redis restarted without persistence (or the key was deleted) and a new stream began,
-   * with new ids and a new `entries-added`. On the stream a position was read from, exactly
-   * `entries-added - entriesRead` entries were added after it (fewer remain if trimmed), and none
-   * has a smaller id than the last generated one. A stream gone, an id gone backwards, fewer
-   * entries ever added than read, or more entries after the position than were added since, is
-   * a new stream. Bounded by the last id XINFO saw, so entries appended meanwhile do not count.
+   * with new ids and a new `entries-added`. On the stream a position was read from, at most
+   * `entries-added - entriesRead` entries come after it (fewer if trimmed), so a stream holding
+   * more than that has entries at or before the position. A stream gone, its last id behind the
+   * position, fewer entries ever added than read, or more entries than that all after the
+   * position (its first entry is newer), is a new stream. One XINFO: cheap every heartbeat.
    */
   const streamReset = async (o: OwnedPartition, pos: FeedCheckpoint): Promise<string | null> => {
     if (pos.entriesRead === 0) return null; // nothing read yet: any stream is read from its start
@@ -412,12 +412,15 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     if (info === null) return 'the stream is gone';
     const field = (name: string) => info[info.indexOf(name) + 1];
     const added = Number(field('entries-added'));
+    const length = Number(field('length'));
     const lastId = String(field('last-generated-id'));
     if (compareStreamIds(lastId, pos.id) < 0) return 'the stream’s last id is behind the position read';
     const since = added - pos.entriesRead;
     if (since < 0) return 'fewer entries were ever added than were read';
-    const after = await o.redis.xRange(key, `(${pos.id}`, lastId, { COUNT: since + 1 });
-    return after.length > since ? 'more entries after the position than were added since' : null;
+    const first = field('first-entry') as [string, unknown] | null;
+    if (length > since && first && compareStreamIds(String(first[0]), pos.id) > 0)
+      return 'more entries after the position than were added since';
+    return null;
   };
 
   /** A reset stream: deadlines paused, the new stream read from its start, then a full timeout. */

@@ -99,6 +99,11 @@ describe('Redis restarted empty under a core node (issue #14)', () => {
     await jumpTo(t0 + TIMEOUT_MS + 1_000);
     await redis.start(); // empty: the stream is gone
     expect(offline).toEqual([]);
+    // Before the core's next check, the new stream gets more entries than the core had read (its
+    // reader stopped with the connection): only their ids and count tell the stream is new.
+    await waitFor(() => a.app.clusterEdge?.feedConnected(), 'the edge reconnected');
+    for (let seq = 4; seq <= 23; seq++)
+      await publish(keeps, T('cam-keeps', 'heartbeat'), JSON.stringify({ seq }));
 
     // The core's checks: the reset is found (a gap), the new stream read from its start, then healthy.
     let back = 0;
@@ -113,10 +118,10 @@ describe('Redis restarted empty under a core node (issue #14)', () => {
     expect(offline).toEqual([]);
 
     // The device that keeps reporting: its heartbeats reach the new stream and the core.
-    await waitFor(() => a.app.clusterEdge?.feedConnected(), 'the edge reconnected');
     await jumpTo(back + TIMEOUT_MS - 5_000);
-    await publish(keeps, T('cam-keeps', 'heartbeat'), JSON.stringify({ seq: 4 }));
-    await waitFor(() => lastSeen('cam-keeps') > t0, 'the core saw seq 4 on the new stream');
+    const seen = lastSeen('cam-keeps');
+    await publish(keeps, T('cam-keeps', 'heartbeat'), JSON.stringify({ seq: 24 }));
+    await waitFor(() => lastSeen('cam-keeps') > seen, 'the core saw seq 24 on the new stream');
     // Its position counts the new stream's entries exactly (the old count would hide a later gap).
     const admin = createClient({ url: redis.url }) as FeedRedis;
     await admin.connect();

@@ -359,6 +359,7 @@ export async function createWardwatch(
         // Issue #14: another node's write of a device, user, ward, window or channel, reloaded here.
         reload: (change) => changeReloader({ devices, users, wards, maintenance, channels })(change),
         resync: () => resyncAll({ devices, users, wards, maintenance, channels })(),
+        aliveTtlS: config.cluster.leaseS, // issue #14 (feedhealth): a killed node's sessions expire with it
       })
     : null;
   if (nodeBridge)
@@ -404,6 +405,21 @@ export async function createWardwatch(
     wardName: (id) => wards.nameOf(id),
   });
 
+  // Issue #14 (feedhealth): the cluster's health in /healthz (`cluster`) and /metrics; loaded only
+  // in cluster mode (it loads `pg`).
+  const clusterHealth =
+    config.cluster.enabled && config.cluster.postgresUrl
+      ? (await import('./cluster/cluster-health.ts')).createClusterHealth({
+          nodeId: config.cluster.nodeId ?? 'node',
+          postgresUrl: config.cluster.postgresUrl,
+          redisUrl: config.cluster.redisUrl ?? '',
+          log: log.child({ feature: 'cluster-health' }),
+          bridge: nodeBridge,
+          edge: clusterEdge,
+          core: clusterCore,
+        })
+      : null;
+
   // GET /metrics (issue #6): read at scrape time from the features above, nothing per message.
   const metrics = createMetrics(
     {
@@ -413,6 +429,7 @@ export async function createWardwatch(
       liveness,
       counts: stores.postgres?.counts ?? stores.counts, // issue #14: the cluster's alerts
       feed: clusterEdge && { stats: clusterEdge.feed.stats, connected: clusterEdge.feedConnected },
+      cluster: clusterHealth,
     },
     { overload: config.metrics.overload, clock },
   );
@@ -451,6 +468,7 @@ export async function createWardwatch(
       : undefined,
     // Issue #14: a command reaches the node holding the device's session (cluster) or this broker.
     commands: nodeBridge?.sessions ?? broker,
+    clusterHealth: clusterHealth?.report, // issue #14 (feedhealth): /healthz's `cluster`
   });
   // MQTT over WebSocket on the HTTP port, path /mqtt (browsers and firewalled sites).
   await http.register(websocket);
@@ -571,6 +589,7 @@ export async function createWardwatch(
       tickTx.flush();
       db.close();
       await stores.close(); // issue #14: the PostgreSQL pool in cluster mode
+      await clusterHealth?.stop(); // issue #14 (feedhealth): its probe's connection
       log.info('wardwatch stopped');
     },
     httpPort: () => httpPort,

@@ -28,6 +28,7 @@ export async function createPostgresStores(opts: {
   const pool = createPostgresPool({
     url: opts.url,
     onError: (err) => log.warn({ err }, 'postgres idle connection lost'),
+    connectionTimeoutMs: 5_000, // issue #14 (feedhealth): PostgreSQL unreachable: 503, not a hang
   });
   try {
     const version = await migratePostgres(pool);

@@ -1,5 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { UserService } from '../auth/users.ts';
+import type { ClusterHealthReport } from '../cluster/cluster-health.ts';
 import type { EventBus } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
@@ -49,6 +50,8 @@ export interface ApiDeps {
   health(): ServiceHealth;
   /** GET /metrics in Prometheus text format (issue #6); absent = the route answers 404. */
   metrics?: MetricsExporter;
+  /** Issue #14 (feedhealth): the `cluster` part of /healthz (cluster/cluster-health.ts); absent in one process. */
+  clusterHealth?: () => Promise<ClusterHealthReport>;
   /** Issue #14 (cluster): other nodes' SSE events (services/cluster/event-bridge.ts); absent in one process. */
   remoteEvents?: RemoteSseSource;
   /**

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../core/database-unavailable.ts';
 import { type ErrorCode, WwError } from '../core/errors.ts';
 import { fieldOf } from './validation.ts';
 
@@ -22,6 +23,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
 const PUBLIC_5XX: Partial<Record<ErrorCode, string>> = {
   WW_ERR_STORAGE_INFLUX_DOWN: 'time-series storage is unavailable; try again later',
   WW_ERR_STORAGE_QUERY: 'time-series query failed',
+  WW_ERR_STORAGE_DATABASE_DOWN: 'the database is unavailable; try again later',
 };
 
 const send = (reply: FastifyReply, status: number, error: ErrorCode, message: string) =>
@@ -37,6 +39,12 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
     if (err.statusCode < 500) return send(reply, err.statusCode, err.code, err.message);
     request.log.error({ err, code: err.code }, 'request failed');
     return send(reply, err.statusCode, err.code, PUBLIC_5XX[err.code] ?? 'internal error');
+  }
+  // Issue #14 (feedhealth): PostgreSQL away (restarting): 503, try again, not a 500 for a bug.
+  if (isDatabaseUnavailable(err)) {
+    request.log.warn({ err, code: 'WW_ERR_STORAGE_DATABASE_DOWN' }, 'request failed: database unavailable');
+    const code = 'WW_ERR_STORAGE_DATABASE_DOWN';
+    return send(reply, 503, code, PUBLIC_5XX[code] as string);
   }
   const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
   if (status >= 400 && status < 500) {

@@ -1,6 +1,7 @@
 import { CHANGE_ENTITIES, type ChangeEntity } from '../core/local-writes.ts';
 import type { Logger } from '../core/logger.ts';
 import type { FeedRedis } from './feed.ts';
+import { createPubSubChannel } from './pubsub-channel.ts';
 
 /**
  * In-memory copies across nodes (issue #14, docs/cluster.md "Persistence"): after a write of its
@@ -78,43 +79,19 @@ export interface ChangeBridge {
 }
 
 export function createChangeBridge(opts: ChangeBridgeOptions): ChangeBridge {
-  const { nodeId, redis, subscriber, log } = opts;
-  const stats: ChangeBridgeStats = {
-    published: 0,
-    publishFailures: 0,
-    applied: 0,
-    failed: 0,
-    echoes: 0,
-    malformed: 0,
-    resyncs: 0,
-  };
+  const { nodeId, log } = opts;
+  const counts = { applied: 0, failed: 0 };
   const listeners = new Set<(change: Change, origin: string) => void>();
-  let publishFailing = false;
-  let lost = false;
   let tail: Promise<void> = Promise.resolve();
 
-  const onMessage = (message: string) => {
-    const decoded = decodeChange(message);
-    if ('invalid' in decoded) {
-      stats.malformed++;
-      log.warn(
-        { channel: CHANGES_CHANNEL, reason: decoded.invalid, bytes: message.length },
-        'change message rejected',
-      );
-      return;
-    }
-    const { origin, change } = decoded;
-    if (origin === nodeId) {
-      stats.echoes++;
-      return;
-    }
+  const reload = (change: Change, origin: string) => {
     // One reload at a time, in the order the changes came: two reloads of one window in flight
     // on a pool could finish out of order and leave the older read in memory.
     tail = tail
       .then(() => opts.reload(change))
       .then(
         () => {
-          stats.applied++;
+          counts.applied++;
           for (const l of listeners) {
             try {
               l(change, origin);
@@ -124,62 +101,63 @@ export function createChangeBridge(opts: ChangeBridgeOptions): ChangeBridge {
           }
         },
         (err: unknown) => {
-          stats.failed++;
+          counts.failed++;
           log.warn({ err, ...change, origin }, 'change of another node not reloaded');
         },
       );
   };
 
-  const onLost = () => {
-    lost = true;
-  };
-  const onReady = () => {
-    if (!lost) return;
-    lost = false;
-    stats.resyncs++;
-    log.info('redis subscription back: reloading what other nodes may have changed meanwhile');
-    opts.resync?.().catch((err: unknown) => log.warn({ err }, 'resync after redis outage failed'));
-  };
+  const channel = createPubSubChannel<Change>({
+    channel: CHANGES_CHANNEL,
+    nodeId,
+    redis: opts.redis,
+    subscriber: opts.subscriber,
+    log,
+    decode: (message) => {
+      const d = decodeChange(message);
+      return 'invalid' in d ? d : { origin: d.origin, value: d.change };
+    },
+    onMessage: reload,
+    onResync: () => {
+      log.info('redis subscription back: reloading what other nodes may have changed meanwhile');
+      opts.resync?.().catch((err: unknown) => log.warn({ err }, 'resync after redis outage failed'));
+    },
+    texts: {
+      // Other nodes keep a stale copy until their next reload (or restart): said once per outage.
+      publishFailed: 'change not published to redis',
+      publishBack: 'changes reach redis again',
+      rejected: 'change message rejected',
+    },
+  });
 
   return {
-    async start() {
-      subscriber.on('error', onLost);
-      subscriber.on('reconnecting', onLost);
-      subscriber.on('ready', onReady);
-      await subscriber.subscribe(CHANGES_CHANNEL, onMessage);
-    },
-    async stop() {
-      subscriber.off('error', onLost);
-      subscriber.off('reconnecting', onLost);
-      subscriber.off('ready', onReady);
-      if (subscriber.isReady) await subscriber.unsubscribe(CHANGES_CHANNEL, onMessage).catch(() => undefined);
-    },
+    start: () => channel.start(),
+    stop: () => channel.stop(),
     publish(entity, id) {
-      redis.publish(CHANGES_CHANNEL, encodeChange(nodeId, { entity, id })).then(
-        () => {
-          stats.published++;
-          if (publishFailing) log.info('changes reach redis again');
-          publishFailing = false;
-        },
-        (err: unknown) => {
-          stats.publishFailures++;
-          // Other nodes keep a stale copy until their next reload (or restart): say so, once per outage.
-          if (!publishFailing) log.warn({ err, entity, id }, 'change not published to redis');
-          publishFailing = true;
-        },
-      );
+      channel.publish(encodeChange(nodeId, { entity, id }), { entity, id });
     },
     onApplied(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    stats: () => ({ ...stats }),
+    stats: () => {
+      const c = channel.stats();
+      return {
+        published: c.published,
+        publishFailures: c.publishFailures,
+        applied: counts.applied,
+        failed: counts.failed,
+        echoes: c.echoes,
+        malformed: c.malformed,
+        resyncs: c.resyncs,
+      };
+    },
   };
 }
 
 /** The services whose in-memory copies follow other nodes' writes. */
 export interface ReloadTargets {
-  devices: { reload(id: string): Promise<void> };
+  devices: { reload(id: string): Promise<void>; resync(): Promise<void> };
   users: { reload(username: string): Promise<void>; start(): Promise<void> };
   wards: { reload(id: string): Promise<void>; start(): Promise<void> };
   maintenance: { reload(id: number): Promise<void>; start(): Promise<void> };
@@ -206,12 +184,21 @@ export function changeReloader(t: ReloadTargets): (change: Change) => Promise<vo
 }
 
 /**
- * After a Redis outage: the copies that are cheap to read whole (users, wards, windows, channels).
- * Devices are not: a device changed elsewhere during the outage stays stale here until its next
- * change or this node's restart (docs/cluster.md).
+ * After a Redis outage: every copy the bridge refreshes, read whole (users, wards, windows,
+ * channels, and the fleet: `devices.resync` applies each difference as a reload would, so a device
+ * created, changed or deleted elsewhere during the outage is right here too). Each part on its own:
+ * one failing (logged by the caller) does not keep the others stale.
  */
 export function resyncAll(t: ReloadTargets): () => Promise<void> {
   return async () => {
-    await Promise.all([t.users.start(), t.wards.start(), t.maintenance.start(), t.channels.reload()]);
+    const parts = [
+      t.devices.resync(),
+      t.users.start(),
+      t.wards.start(),
+      t.maintenance.start(),
+      t.channels.reload(),
+    ];
+    const failed = (await Promise.allSettled(parts)).filter((r) => r.status === 'rejected');
+    if (failed.length > 0) throw (failed[0] as PromiseRejectedResult).reason;
   };
 }

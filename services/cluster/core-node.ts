@@ -75,6 +75,8 @@ export interface ClusterCoreStats {
   applied: number;
   rejected: number;
   gaps: number;
+  /** Issue #14 (feedhealth): streams found reset under a reader (Redis restarted empty); each is also a gap. */
+  streamResets: number;
   outages: number;
   checkpointsSaved: number;
   checkpointFailures: number;
@@ -100,6 +102,8 @@ export interface ClusterCore {
   partition(p: number): CorePartitionView | null;
   partitionOf(deviceId: string): number;
   stats(): ClusterCoreStats;
+  /** Issue #14 (feedhealth): the lock session is open (ownership can be proved). */
+  sessionAlive(): boolean;
 }
 
 /** Issue #14 (corepg): the decision state of owned devices, moved with their partition. */
@@ -172,6 +176,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     applied: 0,
     rejected: 0,
     gaps: 0,
+    streamResets: 0,
     outages: 0,
     checkpointsSaved: 0,
     checkpointFailures: 0,
@@ -281,8 +286,19 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
   };
 
   /** Learns where the stream ends now (the replay's goal), then reads. Never blocks onAcquired. */
-  const begin = async (o: OwnedPartition, from: FeedCheckpoint) => {
+  const begin = async (o: OwnedPartition, checkpointed: FeedCheckpoint) => {
+    let from = checkpointed;
     try {
+      // Issue #14 (feedhealth): a checkpoint of a stream Redis has since lost (restarted empty).
+      const reset = await streamReset(o, from);
+      if (!o.live) return;
+      if (reset !== null) {
+        stats.gaps++;
+        stats.streamResets++;
+        log.warn({ partition: o.partition, why: reset, from }, 'checkpoint of a stream that was reset');
+        markOutage(o, 'stream reset');
+        from = FEED_START;
+      }
       const last = await o.redis.xRevRange(feedStreamKey(o.partition), '+', '-', { COUNT: 1 });
       if (!o.live) return;
       o.catchUpTo = last[0] ? String(last[0].id) : '0-0';
@@ -414,6 +430,58 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     forgetParts(p);
   };
 
+  /**
+   * Issue #14 (feedhealth): whether the partition's stream is no longer the one `pos` was read
+   * from: Redis restarted without persistence (or the key was deleted) and a new stream began,
+   * with new ids and a new `entries-added`. On the stream a position was read from, at most
+   * `entries-added - entriesRead` entries come after it (fewer if trimmed), so a stream holding
+   * more than that has entries at or before the position. A stream gone, its last id behind the
+   * position, fewer entries ever added than read, or more entries than that all after the
+   * position (its first entry is newer), is a new stream. One XINFO: cheap every heartbeat.
+   */
+  const streamReset = async (o: OwnedPartition, pos: FeedCheckpoint): Promise<string | null> => {
+    if (pos.entriesRead === 0) return null; // nothing read yet: any stream is read from its start
+    const key = feedStreamKey(o.partition);
+    const info = (await o.redis.sendCommand(['XINFO', 'STREAM', key]).catch((err: unknown) => {
+      if (/no such key/i.test(String(err))) return null;
+      throw err;
+    })) as unknown[] | null;
+    if (info === null) return 'the stream is gone';
+    const field = (name: string) => info[info.indexOf(name) + 1];
+    const added = Number(field('entries-added'));
+    const length = Number(field('length'));
+    const lastId = String(field('last-generated-id'));
+    if (compareStreamIds(lastId, pos.id) < 0) return 'the stream’s last id is behind the position read';
+    const since = added - pos.entriesRead;
+    if (since < 0) return 'fewer entries were ever added than were read';
+    const first = field('first-entry') as [string, unknown] | null;
+    if (length > since && first && compareStreamIds(String(first[0]), pos.id) > 0)
+      return 'more entries after the position than were added since';
+    return null;
+  };
+
+  /** A reset stream: deadlines paused, the new stream read from its start, then a full timeout. */
+  const restartOnReset = async (o: OwnedPartition, why: string) => {
+    stats.gaps++;
+    stats.streamResets++;
+    log.warn(
+      { partition: o.partition, why, from: o.reader.checkpoint() },
+      'partition stream reset (redis restarted without its data?): reading the new stream from its start',
+    );
+    markOutage(o, 'stream reset');
+    const running = o.running;
+    o.reader.stop();
+    await running?.catch(() => undefined);
+    if (!o.live) return;
+    // A replay's goal on the old stream means nothing on the new one: the new stream's end now.
+    if (!o.caughtUp) {
+      const last = await o.redis.xRevRange(feedStreamKey(o.partition), '+', '-', { COUNT: 1 });
+      o.catchUpTo = last[0] ? String(last[0].id) : '0-0';
+    }
+    if (!o.live) return;
+    startReader(o, FEED_START);
+  };
+
   const checkOne = async (o: OwnedPartition) => {
     if (!o.live) return;
     if (!o.redis.isReady) {
@@ -423,6 +491,14 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
       // partition by a full timeout). Redis really down says so through 'error'. (issue #14)
       if (!o.everReady) return;
       return markOutage(o, 'feed redis unavailable');
+    }
+    // Issue #14 (feedhealth): after a read failure or an outage (a Redis restart is both), or
+    // while replaying, the stream may be a new one; caught up and healthy, it cannot have changed
+    // without the connection breaking first.
+    if (o.running === null || o.health !== 'healthy') {
+      const reset = await streamReset(o, o.reader.checkpoint());
+      if (!o.live) return;
+      if (reset !== null) return restartOnReset(o, reset);
     }
     if (o.running === null) {
       // The last read failed (Redis went away): read on from where it stopped.
@@ -521,6 +597,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
       return o ? { health: o.health, feed: o.reader.checkpoint(), devices: devicesOf(p).length } : null;
     },
     partitionOf: partitionOfDevice,
+    sessionAlive: () => ownership.sessionAlive(),
     stats: () => {
       let applied = stats.applied;
       let rejected = stats.rejected;

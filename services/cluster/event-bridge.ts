@@ -12,6 +12,7 @@ import type { EventBus } from '../core/bus.ts';
 import type { MaintenanceChange, WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { FeedRedis } from './feed.ts';
+import { createPubSubChannel } from './pubsub-channel.ts';
 
 /**
  * SSE events across nodes (issue #14, docs/cluster.md): each node publishes the bus events its SSE
@@ -114,72 +115,45 @@ export interface EventBridge extends RemoteSseSource {
 }
 
 export function createEventBridge(opts: EventBridgeOptions): EventBridge {
-  const { nodeId, bus, counter, redis, subscriber, log } = opts;
+  const { nodeId, bus, counter, log } = opts;
   const receive = opts.receive ?? true;
-  const stats: EventBridgeStats = {
-    published: 0,
-    publishFailures: 0,
-    received: 0,
-    echoes: 0,
-    malformed: 0,
-    resyncs: 0,
-  };
+  let received = 0;
   const sinks = new Set<{ event(e: RemoteSseEvent): void; resync(): void }>();
   const stopping: Array<() => void> = [];
-  let publishFailing = false;
-  let lost = false;
 
-  const publish = (wire: Wire) => {
-    redis.publish(EVENTS_CHANNEL, JSON.stringify(wire)).then(
-      () => {
-        stats.published++;
-        if (publishFailing) log.info('sse events reach redis again');
-        publishFailing = false;
-      },
-      (err: unknown) => {
-        stats.publishFailures++;
-        // Once per outage: a power cut is thousands of events.
-        if (!publishFailing) log.warn({ err, event: wire.event }, 'sse event not published to redis');
-        publishFailing = true;
-      },
-    );
-  };
-
-  const onMessage = (message: string) => {
-    const decoded = decodeBridgeMessage(message);
-    if ('invalid' in decoded) {
-      stats.malformed++;
-      log.warn(
-        { channel: EVENTS_CHANNEL, reason: decoded.invalid, bytes: message.length },
-        'sse bridge message rejected',
-      );
-      return;
-    }
-    if (decoded.origin === nodeId) {
-      stats.echoes++;
-      return;
-    }
-    stats.received++;
-    for (const sink of sinks) {
-      try {
-        sink.event(decoded.event);
-      } catch (err) {
-        log.error({ err, event: decoded.event.event, origin: decoded.origin }, 'remote sse event failed');
+  const channel = createPubSubChannel<RemoteSseEvent>({
+    channel: EVENTS_CHANNEL,
+    nodeId,
+    redis: opts.redis,
+    subscriber: opts.subscriber,
+    log,
+    decode: (message) => {
+      const d = decodeBridgeMessage(message);
+      return 'invalid' in d ? d : { origin: d.origin, value: d.event };
+    },
+    onMessage: (event, origin) => {
+      received++;
+      for (const sink of sinks) {
+        try {
+          sink.event(event);
+        } catch (err) {
+          log.error({ err, event: event.event, origin }, 'remote sse event failed');
+        }
       }
-    }
-  };
-
-  // node-redis reconnects and subscribes again by itself; what was published meanwhile is gone.
-  const onLost = () => {
-    lost = true;
-  };
-  const onReady = () => {
-    if (!lost) return;
-    lost = false;
-    stats.resyncs++;
-    log.info({ streamsToReload: sinks.size }, 'redis subscription back: sse clients reload');
-    for (const sink of sinks) sink.resync();
-  };
+    },
+    // What was published while Redis was away is gone: the streams reload (see above).
+    onResync: () => {
+      log.info({ streamsToReload: sinks.size }, 'redis subscription back: sse clients reload');
+      for (const sink of sinks) sink.resync();
+    },
+    texts: {
+      // Once per outage: a power cut is thousands of events.
+      publishFailed: 'sse event not published to redis',
+      publishBack: 'sse events reach redis again',
+      rejected: 'sse bridge message rejected',
+    },
+  });
+  const publish = (wire: Wire) => channel.publish(JSON.stringify(wire), { event: wire.event });
 
   return {
     async start() {
@@ -191,27 +165,26 @@ export function createEventBridge(opts: EventBridgeOptions): EventBridge {
           bus.on(event, (change) => publish({ v: 1, origin: nodeId, event, change })),
         ),
       );
-      if (!receive) return;
-      subscriber.on('error', onLost);
-      subscriber.on('reconnecting', onLost);
-      subscriber.on('ready', onReady);
-      stopping.push(() => {
-        subscriber.off('error', onLost);
-        subscriber.off('reconnecting', onLost);
-        subscriber.off('ready', onReady);
-      });
-      await subscriber.subscribe(EVENTS_CHANNEL, onMessage);
+      if (receive) await channel.start();
     },
     async stop() {
       for (const s of stopping.splice(0)) s();
-      // Not while reconnecting: the command would wait for Redis (closing the connection ends it anyway).
-      if (receive && subscriber.isReady)
-        await subscriber.unsubscribe(EVENTS_CHANNEL, onMessage).catch(() => undefined);
+      await channel.stop();
     },
     subscribe(sink) {
       sinks.add(sink);
       return () => sinks.delete(sink);
     },
-    stats: () => ({ ...stats }),
+    stats: () => {
+      const c = channel.stats();
+      return {
+        published: c.published,
+        publishFailures: c.publishFailures,
+        received,
+        echoes: c.echoes,
+        malformed: c.malformed,
+        resyncs: c.resyncs,
+      };
+    },
   };
 }

@@ -34,6 +34,8 @@ export interface NodeBridge {
   readonly changes: ChangeBridge;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Issue #14 (feedhealth): both Redis connections are up (for /healthz and /metrics). */
+  connected(): boolean;
   stats(): {
     events: EventBridgeStats;
     sessions: SessionStats;
@@ -56,6 +58,8 @@ export interface NodeBridgeOptions {
   reload?: (change: Change) => Promise<void>;
   /** After a Redis outage (changes may be lost): reloads what can be reloaded whole. */
   resync?: () => Promise<void>;
+  /** Issue #14 (feedhealth): this node's alive key TTL (sessions.ts); main.ts: cluster.leaseS. */
+  aliveTtlS?: number;
 }
 
 /** Logs a connection's failures once per outage (node-redis retries every few hundred ms). */
@@ -102,6 +106,7 @@ export function createNodeBridge(opts: NodeBridgeOptions): NodeBridge {
     broker: opts.broker ?? noSessions,
     send: (to, cmd) => (channel ? channel.send(to, cmd) : Promise.reject(new Error('not started'))),
     log,
+    aliveTtlS: opts.aliveTtlS,
   });
   channel = createNodeChannel({ nodeId, redis, subscriber, log, handle: (cmd) => sessions.handle(cmd) });
   const changes = createChangeBridge({
@@ -134,6 +139,7 @@ export function createNodeBridge(opts: NodeBridgeOptions): NodeBridge {
       const close = (c: FeedRedis) => (c.isReady ? c.close().catch(() => c.destroy()) : c.destroy());
       await Promise.all([close(redis), close(subscriber)]);
     },
+    connected: () => redis.isReady && subscriber.isReady,
     stats: () => ({
       events: events.stats(),
       sessions: sessions.stats(),

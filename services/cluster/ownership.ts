@@ -69,6 +69,8 @@ export interface PartitionOwnership extends OwnerSession {
   tick(): Promise<void>;
   owned(): ReadonlySet<number>;
   owns(partition: number): boolean;
+  /** Issue #14 (feedhealth): whether the lock session is open now (false while fenced, until a round reopens it). */
+  sessionAlive(): boolean;
 }
 
 const NODE_ID = /^[A-Za-z0-9._-]{1,48}$/;
@@ -284,6 +286,7 @@ export function createPartitionOwnership(opts: PartitionOwnershipOptions): Parti
     tick: round,
     owned: () => owned,
     owns: (p) => owned.has(p),
+    sessionAlive: () => session !== null,
     query(text, values) {
       if (!session) {
         return Promise.reject(

@@ -18,11 +18,37 @@ import type { NodeCommand } from './node-channel.ts';
  */
 export const sessionKey = (deviceId: string): string => `ww:session:${deviceId}`;
 export const SESSION_GENERATION_KEY = 'ww:session-gen';
+/**
+ * Issue #14 (feedhealth): a node's sessions are only as alive as the node. Each node keeps
+ * `ww:node-alive:<nodeId>` set with a TTL (`aliveTtlS`), refreshed every third of it and by every
+ * claim. A node killed with `kill -9` leaves its session keys behind, but its alive key expires:
+ * a session key naming a node without one is stale, ignored where it is read and deleted there
+ * (compare and delete), so commands, revocations and takeovers are not routed to a dead node.
+ */
+export const NODE_ALIVE_PREFIX = 'ww:node-alive:';
+export const nodeAliveKey = (nodeId: string): string => `${NODE_ALIVE_PREFIX}${nodeId}`;
 
-// KEYS[1] session key, KEYS[2] generation counter; ARGV[1] node id. Returns {generation, previous}.
+// KEYS[1] session key, KEYS[2] generation counter, KEYS[3] this node's alive key; ARGV[1] node id,
+// ARGV[2] alive TTL in ms, ARGV[3] the alive-key prefix. Returns {generation, previous, previous
+// holder alive (1/0)}.
 const CLAIM = `local gen = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
 local prev = redis.call('SET', KEYS[1], gen .. ':' .. ARGV[1], 'GET')
-return {gen, prev}`;
+local alive = 0
+if prev then
+  local node = string.match(prev, '^[0-9]+:(.+)$')
+  if node and redis.call('EXISTS', ARGV[3] .. node) == 1 then alive = 1 end
+end
+return {gen, prev, alive}`;
+// KEYS[1] session key; ARGV[1] the alive-key prefix. The holder's value, or nil; a value whose
+// node has no alive key is stale: deleted here (it is read and deleted in one step) and answered
+// as {value} so the caller can count it.
+const HOLDER = `local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+local node = string.match(v, '^[0-9]+:(.+)$')
+if node and redis.call('EXISTS', ARGV[1] .. node) == 1 then return v end
+redis.call('DEL', KEYS[1])
+return {v}`;
 // KEYS[1] session key; ARGV[1] the value this session wrote. Returns 1 if deleted.
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -53,6 +79,8 @@ export interface SessionRegistryOptions {
   /** Publishes on another node's channel (NodeChannel.send); resolves with the receivers. */
   send(nodeId: string, cmd: NodeCommand): Promise<number>;
   log: Logger;
+  /** Issue #14 (feedhealth): how long this node's alive key outlives its last refresh. Default 15 s. */
+  aliveTtlS?: number;
 }
 
 export interface SessionStats {
@@ -64,6 +92,8 @@ export interface SessionStats {
   takenOver: number;
   /** Takeovers ignored: older than the session held here, or no session here any more. */
   staleTakeovers: number;
+  /** Issue #14 (feedhealth): session keys of dead nodes (no alive key) found, ignored and deleted. */
+  staleSessions: number;
 }
 
 export interface SessionRegistry {
@@ -105,8 +135,18 @@ export function createSessionRegistry(opts: SessionRegistryOptions): SessionRegi
     takeoversSent: 0,
     takenOver: 0,
     staleTakeovers: 0,
+    staleSessions: 0,
   };
   let unlisten: (() => void) | null = null;
+  const aliveTtlMs = Math.round((opts.aliveTtlS ?? 15) * 1_000);
+  let aliveTimer: ReturnType<typeof setInterval> | null = null;
+  const refreshAlive = () => {
+    redis.set(nodeAliveKey(nodeId), '1', { PX: aliveTtlMs }).catch((err: unknown) => {
+      // Redis away: the bridge logs the outage; the next refresh or claim sets it again.
+      log.debug({ err }, 'node alive key not refreshed');
+    });
+  };
+  const onReady = () => refreshAlive(); // a Redis restarted empty forgets it
 
   const release = (deviceId: string, generation: number) => {
     redis
@@ -128,17 +168,23 @@ export function createSessionRegistry(opts: SessionRegistryOptions): SessionRegi
     held.set(deviceId, entry);
     stats.claims++;
     const claim = redis.eval(CLAIM, {
-      keys: [sessionKey(deviceId), SESSION_GENERATION_KEY],
-      arguments: [nodeId],
-    }) as Promise<[number, string | null]>;
+      keys: [sessionKey(deviceId), SESSION_GENERATION_KEY, nodeAliveKey(nodeId)],
+      arguments: [nodeId, String(aliveTtlMs), NODE_ALIVE_PREFIX],
+    }) as Promise<[number, string | null, number]>;
     claim.then(
-      ([generation, prev]) => {
+      ([generation, prev, prevAlive]) => {
         entry.generation = generation;
         if (entry.ended) return release(deviceId, generation);
         if (entry.takeoverWhilePending > generation)
           return closeForTakeover(deviceId, entry.takeoverWhilePending);
         const previous = parseHolder(prev);
         if (!previous || previous.nodeId === nodeId) return; // a same-node takeover is aedes' own
+        if (prevAlive !== 1) {
+          // Issue #14 (feedhealth): the old holder is dead (killed): nobody listens on its channel.
+          stats.staleSessions++;
+          log.info({ deviceId, node: previous.nodeId }, 'session of a dead node replaced; no takeover sent');
+          return;
+        }
         stats.takeoversSent++;
         send(previous.nodeId, { type: 'takeover', deviceId, generation }).catch((err: unknown) => {
           stats.redisFailures++;
@@ -174,16 +220,39 @@ export function createSessionRegistry(opts: SessionRegistryOptions): SessionRegi
     closeForTakeover(deviceId, generation);
   };
 
-  const holderOf = async (deviceId: string) =>
-    parseHolder(await redis.get(sessionKey(deviceId)))?.nodeId ?? null;
+  const holderOf = async (deviceId: string) => {
+    const reply = (await redis.eval(HOLDER, {
+      keys: [sessionKey(deviceId)],
+      arguments: [NODE_ALIVE_PREFIX],
+    })) as string | [string] | null;
+    if (Array.isArray(reply)) {
+      stats.staleSessions++;
+      log.info({ deviceId, holder: reply[0] }, 'session key of a dead node deleted');
+      return null;
+    }
+    return parseHolder(reply)?.nodeId ?? null;
+  };
 
   return {
     start() {
       unlisten ??= broker.onSession({ started, ended });
+      if (aliveTimer === null) {
+        refreshAlive();
+        redis.on('ready', onReady);
+        aliveTimer = setInterval(refreshAlive, Math.max(1, Math.floor(aliveTtlMs / 3)));
+        aliveTimer.unref();
+      }
     },
     stop() {
       unlisten?.();
       unlisten = null;
+      if (aliveTimer !== null) {
+        clearInterval(aliveTimer);
+        aliveTimer = null;
+        redis.off('ready', onReady);
+        // A node stopping on purpose: its keys are released by its closing sessions; the alive key
+        // just expires (deleting it first would make those last releases look stale to others).
+      }
     },
     handle(cmd) {
       switch (cmd.type) {

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   WW_ERR_CLUSTER_OWNER_UNAVAILABLE: 503,
   /** Issue #14 (corechecks): a device command the node holding its session did not take. */
   WW_ERR_DEVICE_COMMAND_UNDELIVERED: 503,
+  /** Issue #14 (feedhealth): the shared database (PostgreSQL, cluster mode) cannot be reached now. */
+  WW_ERR_STORAGE_DATABASE_DOWN: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BrokerStats } from '../broker/mqtt-broker.ts';
+import type { ClusterHealthReport } from '../cluster/cluster-health.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { DeviceState } from '../health/types.ts';
 import type { IngestStats } from '../ingest/ingest.ts';
@@ -34,6 +35,8 @@ export interface MetricsSources {
     stats(): { appended: number; appendFailures: number; awaitingFeed: number };
     connected(): boolean;
   } | null;
+  /** Issue #14 (feedhealth): the cluster's health (cluster/cluster-health.ts); absent in one process (no series). */
+  cluster?: { report(): Promise<ClusterHealthReport> } | null;
 }
 
 export interface MetricsOptions {
@@ -102,6 +105,8 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
   const { broker, ingest, storage, liveness } = sources;
   const registry = new Registry();
   const registers = [registry];
+  /** Run by text() before each scrape (issue #14: the cluster report is taken once per scrape). */
+  const beforeScrape: Array<() => void> = [];
 
   const overload = (): OverloadState => {
     const h = storage.health();
@@ -158,6 +163,101 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
     gauge('wardwatch_feed_connected', '1 while the connection to Redis is up, else 0.', () =>
       feed.connected() ? 1 : 0,
     );
+  }
+
+  // Issue #14 (feedhealth): the cluster's health, the report /healthz shows (one report per scrape).
+  const cluster = sources.cluster;
+  if (cluster) {
+    let scrape: Promise<ClusterHealthReport> | null = null;
+    // The collects of one scrape share one report; the next scrape (text()) asks again.
+    const report = () => {
+      scrape ??= cluster.report();
+      return scrape;
+    };
+    beforeScrape.push(() => {
+      scrape = null;
+    });
+    const clusterGauge = (name: string, help: string, read: (r: ClusterHealthReport) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          this.set(finite(read(await report())));
+        },
+      });
+    const clusterCounter = (name: string, help: string, read: (r: ClusterHealthReport) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        async collect() {
+          const v = finite(read(await report()));
+          this.reset();
+          this.inc(v);
+        },
+      });
+    clusterGauge(
+      'wardwatch_cluster_redis_up',
+      '1 while this node’s Redis connections are up, else 0.',
+      (r) => (r.redis === 'up' ? 1 : 0),
+    );
+    clusterGauge('wardwatch_cluster_postgres_up', '1 while PostgreSQL answers this node, else 0.', (r) =>
+      r.postgres === 'up' ? 1 : 0,
+    );
+    clusterGauge(
+      'wardwatch_cluster_lock_session_up',
+      '1 while the core’s lock session (partition ownership) is open, else 0 (0 without the core role).',
+      (r) => (r.lockSession === 'alive' ? 1 : 0),
+    );
+    clusterGauge(
+      'wardwatch_cluster_partitions_owned',
+      'Partitions this node owns now.',
+      (r) => r.partitionsOwned,
+    );
+    new Gauge({
+      name: 'wardwatch_cluster_partitions',
+      help: 'Owned partitions by feed state (replaying, live, paused_unhealthy).',
+      labelNames: ['feed'] as const,
+      registers,
+      async collect() {
+        const r = await report();
+        for (const feed of ['replaying', 'live', 'paused-unhealthy'] as const)
+          this.set({ feed: feed.replace('-', '_') }, r.partitions.filter((p) => p.feed === feed).length);
+      },
+    });
+    clusterGauge(
+      'wardwatch_cluster_feed_lag_entries',
+      'Largest number of stream entries an owned partition has not applied yet.',
+      (r) => Math.max(0, ...r.partitions.map((p) => p.lagEntries ?? 0)),
+    );
+    clusterGauge(
+      'wardwatch_cluster_feed_lag_seconds',
+      'Largest time between an owned partition’s newest stream entry and the newest it applied.',
+      (r) => Math.max(0, ...r.partitions.map((p) => p.lagMs ?? 0)) / 1000,
+    );
+    clusterCounter(
+      'wardwatch_cluster_stream_gaps_total',
+      'Gaps found in owned partitions’ streams (entries trimmed unread, or a stream reset) since start.',
+      (r) => r.streamGaps,
+    );
+    clusterCounter(
+      'wardwatch_cluster_stream_resets_total',
+      'Owned partitions’ streams found reset (Redis restarted without its data) since start.',
+      (r) => r.streamResets,
+    );
+    new Counter({
+      name: 'wardwatch_cluster_bridge_resyncs_total',
+      help: 'Times a pub/sub subscription came back after Redis was away, by bridge (changes, events).',
+      labelNames: ['bridge'] as const,
+      registers,
+      async collect() {
+        const r = await report();
+        this.reset();
+        this.inc({ bridge: 'changes' }, finite(r.bridgeResyncs.changes));
+        this.inc({ bridge: 'events' }, finite(r.bridgeResyncs.events));
+      },
+    });
   }
 
   // --- MQTT broker
@@ -391,6 +491,7 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
     stop: () => eventLoop.stop(),
     contentType: registry.contentType,
     async text() {
+      for (const reset of beforeScrape) reset();
       if (!withProcess) return registry.metrics();
       return Registry.merge([registry, processMetricsRegistry()]).metrics();
     },

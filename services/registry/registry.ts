@@ -112,6 +112,11 @@ export interface DeviceRegistry {
    * deleted device) so the broker drops the sessions that used them.
    */
   reload(id: string): Promise<void>;
+  /**
+   * Issue #14: every device re-read and applied as `reload` would (created, updated, deleted),
+   * after a Redis outage during which other nodes' changes may have been lost.
+   */
+  resync(): Promise<void>;
   /** When the previous secret stops working (epoch ms); null when there is none. */
   previousSecretExpiresAt(id: string): number | null;
   /** True if `secret` is a valid secret of the device. Never rejects; false for unknown ids. */
@@ -472,6 +477,26 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     revoked({ deviceId: device.id, reason: 'rotated', device });
   };
 
+  /** Another node's write of one device, as read from the database now (null: deleted). */
+  const applyReloaded = (id: string, stored: StoredDevice | null) => {
+    const entry = entries.get(id);
+    if (stored === null) {
+      if (!entry) return;
+      log.info({ deviceId: id }, 'device deleted by another node');
+      removed(id, entry);
+      return;
+    }
+    if (!entry) {
+      entries.set(id, entryOf(stored));
+      sortedIds = null;
+      log.info({ deviceId: id }, 'device registered by another node');
+      bus.emit('device.created', stored.device);
+      return;
+    }
+    applyStored(stored, entry);
+    if (stored.device.updatedAt !== entry.device.updatedAt) bus.emit('device.updated', stored.device);
+  };
+
   const matches = (d: Device, f: DeviceFilter) =>
     (f.ward === undefined || d.ward === f.ward) &&
     (f.kind === undefined || d.kind === f.kind) &&
@@ -654,19 +679,21 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
             const fresh = await repo.load(child.device.id);
             if (fresh) entries.set(child.device.id, { ...child, device: fresh.device });
           }
-          log.info({ deviceId: id }, 'device deleted by another node');
-          removed(id, entry);
-          return;
         }
-        if (!entry) {
-          entries.set(id, entryOf(stored));
-          sortedIds = null;
-          log.info({ deviceId: id }, 'device registered by another node');
-          bus.emit('device.created', stored.device);
-          return;
+        applyReloaded(id, stored);
+      }),
+
+    resync: () =>
+      exclusive(async () => {
+        // Issue #14: changes published while this node's subscription was away are lost (pub/sub
+        // is at most once): the whole fleet read again, each difference applied as one reload.
+        const stored = await repo.loadAll();
+        const seen = new Set<string>();
+        for (const s of stored) {
+          seen.add(s.device.id);
+          applyReloaded(s.device.id, s);
         }
-        applyStored(stored, entry);
-        if (stored.device.updatedAt !== entry.device.updatedAt) bus.emit('device.updated', stored.device);
+        for (const id of [...entries.keys()]) if (!seen.has(id)) applyReloaded(id, null);
       }),
 
     previousSecretExpiresAt(id) {

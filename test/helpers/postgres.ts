@@ -27,6 +27,9 @@ export interface PostgresInstance {
    * cluster restarts its private PostgreSQL under load); resolves once it answers.
    */
   restart(): Promise<void>;
+  /** Issue #14 (feedhealth): a fast shutdown (clients' sessions end); start() again on the same port and data. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -117,22 +120,30 @@ export async function startPostgres(): Promise<PostgresInstance> {
       'max_connections=300',
     ]);
     // SIGINT: the postmaster's "fast shutdown" (SIGTERM would wait for clients to disconnect).
-    server = spawnWatched(command, 'INT');
     const url = `postgres://${superuser}@127.0.0.1:${port}/postgres`;
-    await waitUntilReady('postgres', server, () => canConnect(url), START_TIMEOUT_MS);
-    let running = server;
+    const start = async () => {
+      const started = spawnWatched(command, 'INT');
+      server = started;
+      await waitUntilReady('postgres', started, () => canConnect(url), START_TIMEOUT_MS);
+    };
+    const stop = async () => {
+      await server?.stop();
+      server = null;
+    };
+    await start();
     const destroy = async (): Promise<void> => {
-      await running.stop();
+      await stop();
       await rm(dir, { recursive: true, force: true });
     };
+    /** Stop, then the same server again on its data dir and port (corechecks' name for it). */
     const restart = async (): Promise<void> => {
-      await running.stop();
-      running = spawnWatched(command, 'INT');
-      await waitUntilReady('postgres', running, () => canConnect(url), START_TIMEOUT_MS);
+      await stop();
+      await start();
     };
-    return { url, port, dir, restart, destroy };
+    return { url, port, dir, restart, stop, start, destroy };
   } catch (err) {
-    await server?.stop();
+    // Assigned inside start(): TypeScript cannot see it here.
+    await (server as WatchedServer | null)?.stop();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

@@ -33,10 +33,20 @@ export interface PostgresPoolOptions {
   max?: number;
   /** Receives errors of idle clients (a restarted server), which would otherwise crash the process. */
   onError?: (err: Error) => void;
+  /**
+   * Issue #14 (feedhealth): how long getting a connection may take (default: pg's, no limit). A
+   * server that does not answer (host gone) then fails requests (503) instead of hanging them.
+   */
+  connectionTimeoutMs?: number;
 }
 
 export function createPostgresPool(opts: PostgresPoolOptions): PgPool {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.max ?? 10, types });
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    types,
+    ...(opts.connectionTimeoutMs !== undefined && { connectionTimeoutMillis: opts.connectionTimeoutMs }),
+  });
   pool.on('error', (err) => opts.onError?.(err));
   return pool;
 }

@@ -257,4 +257,27 @@ describe('two nodes on one PostgreSQL: in-memory copies follow the other node’
     await onB; // published after the bad ones: they were read (and refused) first
     expect(bridgeB.stats().changes.malformed).toBe(before + 2);
   });
+
+  it('Redis away: a device created on A and one deleted elsewhere meanwhile are right on B once it is back (resync)', async () => {
+    const kept = applied(bridgeB, 'device', 'cam-gone');
+    await a.addDevice({ id: 'cam-gone', heartbeatIntervalS: 3600 });
+    await kept;
+    const resyncs = bridgeB.stats().changes.resyncs;
+    await redis.stop();
+    try {
+      await a.addDevice({ id: 'cam-outage', heartbeatIntervalS: 3600 });
+      // Deleted by a node whose message is lost for sure (straight in the database: no publish).
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      await client.query('DELETE FROM devices WHERE id = $1', ['cam-gone']);
+      await client.end();
+      expect(b.app.devices.get('cam-outage')).toBeNull();
+      expect(b.app.devices.get('cam-gone')).not.toBeNull();
+    } finally {
+      await redis.start();
+    }
+    await waitFor(() => bridgeB.stats().changes.resyncs > resyncs, 'B’s subscription back');
+    await waitFor(() => b.app.devices.get('cam-outage'), 'cam-outage known to B');
+    await waitFor(() => b.app.devices.get('cam-gone') === null, 'cam-gone dropped on B');
+  });
 });

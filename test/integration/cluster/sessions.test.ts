@@ -5,6 +5,7 @@ import type { FeedRedis } from '../../../services/cluster/feed.ts';
 import { createNodeChannel, type NodeCommand } from '../../../services/cluster/node-channel.ts';
 import {
   createSessionRegistry,
+  nodeAliveKey,
   type SessionBroker,
   type SessionRegistry,
   sessionKey,
@@ -62,7 +63,7 @@ describe('session registry and node channels (issue #14)', () => {
   };
 
   /** A node: registry + channel over its own two connections; `handled` records its channel's commands. */
-  async function node(nodeId: string) {
+  async function node(nodeId: string, aliveTtlS?: number) {
     const commands = await connect();
     const subscriber = await connect();
     const b = recordingBroker();
@@ -78,10 +79,20 @@ describe('session registry and node channels (issue #14)', () => {
         sessions?.handle(cmd);
       },
     });
-    sessions = createSessionRegistry({ nodeId, redis: commands, broker: b.broker, send: channel.send, log });
+    sessions = createSessionRegistry({
+      nodeId,
+      redis: commands,
+      broker: b.broker,
+      send: channel.send,
+      log,
+      aliveTtlS,
+    });
     await channel.start();
     sessions.start();
-    stops.push(() => channel.stop());
+    stops.push(async () => {
+      sessions?.stop();
+      await channel.stop();
+    });
     return { ...b, sessions, channel, handled };
   }
 
@@ -182,5 +193,34 @@ describe('session registry and node channels (issue #14)', () => {
     await waitFor(() => a.calls.length === 1, 'the valid command after the bad ones');
     expect(a.calls).toEqual(['revoke cam-4']);
     expect(a.channel.stats()).toEqual({ received: 1, malformed: 3 });
+  });
+
+  it('a killed node’s session keys are ignored and deleted once its alive key expired (issue #14)', async () => {
+    const x = await node('x', 0.3); // alive for 300 ms after its last refresh
+    const y = await node('y');
+    x.start('cam-k');
+    await waitFor(async () => String(await raw.get(sessionKey('cam-k'))).endsWith(':x'), 'x holds cam-k');
+    expect(await y.sessions.holderOf('cam-k')).toBe('x'); // alive: routed to x
+    // kill -9: x stops refreshing, releases nothing; its key stays, its alive key expires.
+    x.sessions.stop();
+    await waitFor(async () => (await raw.exists(nodeAliveKey('x'))) === 0, 'x’s alive key expired');
+    expect(await raw.get(sessionKey('cam-k'))).toMatch(/:x$/);
+
+    // A command for cam-k is not routed to the dead node: the stale key is deleted, y's broker tried.
+    const before = y.sessions.stats().staleSessions;
+    await y.sessions.sendCommand('cam-k', 'reboot', '{}');
+    expect(y.calls).toContain('cmd cam-k reboot {}');
+    expect(y.sessions.stats().staleSessions).toBe(before + 1);
+    expect(await raw.get(sessionKey('cam-k'))).toBeNull();
+    expect(x.handled).toEqual([]);
+
+    // A stale key replaced by a new session: no takeover sent to the dead node.
+    // A key x left behind (as its claims wrote them), x dead.
+    await raw.set(sessionKey('cam-k2'), '999999:x');
+    const sent = y.sessions.stats().takeoversSent;
+    y.start('cam-k2');
+    await waitFor(() => y.sessions.stats().staleSessions === before + 2, 'the dead holder seen');
+    expect(y.sessions.stats().takeoversSent).toBe(sent);
+    expect(await y.sessions.holderOf('cam-k2')).toBe('y');
   });
 });

@@ -29,6 +29,7 @@ describe('ww:changes messages (issue #14)', () => {
         calls.push(`${name} ${String(id)} ${typeof id}`);
       },
       start: async () => undefined,
+      resync: async () => undefined,
     });
     const reload = changeReloader({
       devices: rec('devices'),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BrokerStats } from '../../../services/broker/mqtt-broker.ts';
+import type { ClusterHealthReport } from '../../../services/cluster/cluster-health.ts';
 import type { IngestStats } from '../../../services/ingest/ingest.ts';
 import type { NotificationCount, OpenAlertCount } from '../../../services/metrics/counts-repository.ts';
 import type { EventLoopDelay, EventLoopMonitor } from '../../../services/metrics/event-loop.ts';
@@ -306,5 +307,63 @@ describe('createMetrics (issue #6)', () => {
         reason: 'pending_per_address',
       }),
     ).toBe(40);
+  });
+});
+
+describe('cluster metrics (issue #14, feedhealth)', () => {
+  const report: ClusterHealthReport = {
+    nodeId: 'n1',
+    redis: 'up',
+    postgres: 'down',
+    lockSession: 'lost',
+    partitionsOwned: 3,
+    partitions: [
+      { partition: 0, feed: 'live', lagEntries: 0, lagMs: 0 },
+      { partition: 1, feed: 'replaying', lagEntries: 120, lagMs: 2_500 },
+      { partition: 2, feed: 'paused-unhealthy', lagEntries: null, lagMs: null },
+    ],
+    edgeFeed: { appendFailures: 4, pending: 1, connected: true },
+    streamGaps: 2,
+    streamResets: 1,
+    bridgeResyncs: { changes: 3, events: 5 },
+    reasons: ['postgres_down', 'lock_session_lost', 'feed_unhealthy'],
+  };
+
+  it('one report per scrape, every cluster family from it; none in one process', async () => {
+    const f = fakes();
+    let reports = 0;
+    const metrics = createMetrics(
+      {
+        ...f.sources,
+        cluster: {
+          report: async () => {
+            reports++;
+            return report;
+          },
+        },
+      },
+      { overload: THRESHOLDS, eventLoop: f.eventLoop, processMetrics: false },
+    );
+    const m = parsePrometheus(await metrics.text());
+    expect(reports).toBe(1);
+    expect(m.value('wardwatch_cluster_redis_up')).toBe(1);
+    expect(m.value('wardwatch_cluster_postgres_up')).toBe(0);
+    expect(m.value('wardwatch_cluster_lock_session_up')).toBe(0);
+    expect(m.value('wardwatch_cluster_partitions_owned')).toBe(3);
+    expect(m.value('wardwatch_cluster_partitions', { feed: 'live' })).toBe(1);
+    expect(m.value('wardwatch_cluster_partitions', { feed: 'replaying' })).toBe(1);
+    expect(m.value('wardwatch_cluster_partitions', { feed: 'paused_unhealthy' })).toBe(1);
+    expect(m.value('wardwatch_cluster_feed_lag_entries')).toBe(120);
+    expect(m.value('wardwatch_cluster_feed_lag_seconds')).toBe(2.5);
+    expect(m.types.get('wardwatch_cluster_stream_gaps_total')).toBe('counter');
+    expect(m.value('wardwatch_cluster_stream_gaps_total')).toBe(2);
+    expect(m.value('wardwatch_cluster_stream_resets_total')).toBe(1);
+    expect(m.value('wardwatch_cluster_bridge_resyncs_total', { bridge: 'changes' })).toBe(3);
+    expect(m.value('wardwatch_cluster_bridge_resyncs_total', { bridge: 'events' })).toBe(5);
+    await metrics.text();
+    expect(reports).toBe(2);
+
+    const one = parsePrometheus(await setup().metrics.text());
+    expect([...one.types.keys()].filter((n) => n.startsWith('wardwatch_cluster_'))).toEqual([]);
   });
 });

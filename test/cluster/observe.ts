@@ -37,17 +37,15 @@ export interface AlertJson {
 }
 
 /**
- * Every device_offline alert the cluster holds, with the node that answered. Today each node's
- * SQLite holds the alerts its core opened, so "all alerts" is every running node's answer put
- * together; once alerts live in PostgreSQL (corepg lane) one node answers for all and this is the
- * one place to change (`nodes` = one node).
+ * Every device_offline alert the cluster holds, with the node that answered. Alerts live in the
+ * cluster's PostgreSQL (issue #14), so any node answers for all: the first running node is asked.
  */
 export async function offlineAlerts(
   nodes: readonly ClusterNode[],
 ): Promise<Array<AlertJson & { node: string }>> {
   const all: Array<AlertJson & { node: string }> = [];
-  for (const node of nodes) {
-    if (!node.process()) continue;
+  const node = nodes.find((n) => n.process());
+  if (node) {
     let cursor: string | null = null;
     do {
       const q = new URLSearchParams({ type: 'device_offline', limit: '500' });

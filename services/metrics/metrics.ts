@@ -432,9 +432,12 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
     labelNames: ['type', 'severity'] as const,
     registers,
     async collect() {
-      const rows = await sources.counts.openAlerts();
       // Reset: a (type, severity) with no alert left disappears instead of staying at its last value.
       this.reset();
+      // The store unreachable (cluster mode: PostgreSQL down): no series rather than a failed
+      // scrape, so every other metric, `wardwatch_cluster_postgres_up 0` included, still answers.
+      const rows = await sources.counts.openAlerts().catch(() => null);
+      if (rows === null) return;
       for (const a of rows) this.set({ type: a.type, severity: a.severity }, finite(a.count));
     },
   });
@@ -445,8 +448,9 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
     labelNames: ['state'] as const,
     registers,
     async collect() {
-      const rows = await sources.counts.notifications();
       this.reset();
+      const rows = await sources.counts.notifications().catch(() => null); // as above
+      if (rows === null) return;
       for (const state of NOTIFICATION_STATES) this.set({ state }, 0);
       for (const n of rows) this.set({ state: n.state }, finite(n.count));
     },

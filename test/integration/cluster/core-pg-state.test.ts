@@ -12,9 +12,14 @@ import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
-import { fnv1a32 } from '../../../services/cluster/partition.ts';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
+import {
+  clockJumps,
+  partitionsHealthy,
+  testClusterConfig,
+  wardInPartition,
+} from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
@@ -23,15 +28,7 @@ const INTERVAL_S = 10;
 const TIMEOUT_MS = INTERVAL_S * 3 * 1000; // missedHeartbeats: 3 (config/default.yaml)
 const T = (id: string, ch: string) => `wardwatch/v1/devices/${id}/${ch}`;
 
-/** A ward (devices without power zone or parent) whose partition is `p`; `n` picks another one. */
-const wardIn = (p: number, n = 0) => {
-  const found: string[] = [];
-  for (let i = 0; found.length <= n; i++) {
-    const ward = `phuong-${i}`;
-    if (fnv1a32(`ward:${ward}`) % PARTITIONS === p) found.push(ward);
-  }
-  return found[n] as string;
-};
+const wardIn = (p: number, n = 0) => wardInPartition(p, PARTITIONS, n);
 /** Only these wards' alerts are notified: the notification test's (index 5 of each partition). */
 const NOTIFIED_WARDS = Array.from({ length: PARTITIONS }, (_, p) => wardIn(p, 5));
 
@@ -102,16 +99,13 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
       influxBaseUrl: inject('influxUrl'),
       clock,
       overrides: {
-        cluster: {
-          enabled: true,
-          roles,
+        cluster: testClusterConfig({
           redisUrl: redis.url,
           postgresUrl: pgUrl,
           partitions: PARTITIONS,
           nodeId,
-          heartbeatS: 1_200,
-          leaseS: 3_600,
-        },
+          roles,
+        }),
         notify: {
           publicUrl: `http://node-${nodeId}.example.vn`,
           notifyDelayS: 0,
@@ -126,13 +120,8 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
       },
     });
 
-  const settled = () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0));
-  const jumpTo = async (at: number) => {
-    clock.jump(Math.max(0, at - clock.now()));
-    await settled();
-  };
-  const healthy = (t: TestApp) =>
-    [...core(t).ownership.owned()].every((p) => core(t).partition(p)?.health === 'healthy');
+  const { settled, jumpTo } = clockJumps(clock);
+  const healthy = (t: TestApp) => partitionsHealthy(core(t));
   /** Registered through A; every node's registry has it once the `ww:changes` message arrived. */
   const register = async (id: string, ward: string) => {
     const secret = await a.addDevice({ id, ward, heartbeatIntervalS: INTERVAL_S });

@@ -15,6 +15,7 @@ import type { FeedRedis } from '../../../services/cluster/feed.ts';
 import { feedStreamKey } from '../../../services/cluster/feed-codec.ts';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
+import { clockJumps, testClusterConfig } from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
@@ -30,11 +31,7 @@ describe('Redis restarted empty under a core node (issue #14)', () => {
   const core = () => a.app.clusterCore as ClusterCore;
   const offline: string[] = [];
 
-  const settled = () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0));
-  const jumpTo = async (at: number) => {
-    clock.jump(Math.max(0, at - clock.now()));
-    await settled();
-  };
+  const { settled, jumpTo } = clockJumps(clock);
   const connect = (id: string, secret: string): Promise<MqttClient> =>
     a.connectDevice(id, secret, { will: undefined });
   const lastSeen = (id: string) => a.app.liveness.getStatus(id).lastSeenAt as number;
@@ -46,16 +43,12 @@ describe('Redis restarted empty under a core node (issue #14)', () => {
       influxBaseUrl: inject('influxUrl'),
       clock,
       overrides: {
-        cluster: {
-          enabled: true,
-          roles: ['edge', 'core'],
+        cluster: testClusterConfig({
           redisUrl: redis.url,
           postgresUrl: pgUrl,
           partitions: 1,
           nodeId: 'reset-a',
-          heartbeatS: 1_200,
-          leaseS: 3_600,
-        },
+        }),
       },
     });
     a.app.bus.on('alert.opened', (alert) => {

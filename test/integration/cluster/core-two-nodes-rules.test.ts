@@ -9,10 +9,15 @@ import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
-import { fnv1a32 } from '../../../services/cluster/partition.ts';
 import type { Alert } from '../../../services/health/types.ts';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
+import {
+  clockJumps,
+  partitionsHealthy,
+  testClusterConfig,
+  wardInPartition,
+} from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
@@ -39,34 +44,18 @@ describe('two [edge, core] nodes: rules and root cause move with their partition
       influxBaseUrl: inject('influxUrl'),
       clock,
       overrides: {
-        cluster: {
-          enabled: true,
-          roles: ['edge', 'core'],
+        cluster: testClusterConfig({
           redisUrl: redis.url,
           postgresUrl: pgUrl,
           partitions: PARTITIONS,
           nodeId,
-          heartbeatS: 1_200, // rounds only on tick()
-          leaseS: 3_600,
-        },
+        }),
       },
     });
 
-  const settled = () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0));
-  const jumpTo = async (at: number) => {
-    clock.jump(Math.max(0, at - clock.now()));
-    await settled();
-  };
-  const healthy = (t: TestApp) =>
-    [...core(t).ownership.owned()].every((p) => core(t).partition(p)?.health === 'healthy');
-  const wardIn = (p: number, n = 0) => {
-    const found: string[] = [];
-    for (let i = 0; found.length <= n; i++) {
-      const ward = `phuong-r${i}`;
-      if (fnv1a32(`ward:${ward}`) % PARTITIONS === p) found.push(ward);
-    }
-    return found[n] as string;
-  };
+  const { jumpTo } = clockJumps(clock);
+  const healthy = (t: TestApp) => partitionsHealthy(core(t));
+  const wardIn = (p: number, n = 0) => wardInPartition(p, PARTITIONS, n, 'phuong-r');
   const register = async (
     id: string,
     ward: string,

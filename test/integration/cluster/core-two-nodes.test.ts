@@ -10,9 +10,14 @@ import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
-import { fnv1a32 } from '../../../services/cluster/partition.ts';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
+import {
+  clockJumps,
+  partitionsHealthy,
+  testClusterConfig,
+  wardInPartition,
+} from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
@@ -37,37 +42,18 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
       influxBaseUrl: inject('influxUrl'),
       clock,
       overrides: {
-        cluster: {
-          enabled: true,
-          roles: ['edge', 'core'],
+        cluster: testClusterConfig({
           redisUrl: redis.url,
           postgresUrl: pgUrl,
           partitions: PARTITIONS,
           nodeId,
-          // Rounds only on tick(): no timer of theirs falls inside this file's jumps.
-          heartbeatS: 1_200,
-          leaseS: 3_600,
-        },
+        }),
       },
     });
 
-  /** Every timer the last jump made due has run (they were re-armed before this one). */
-  const settled = () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0));
-  const jumpTo = async (at: number) => {
-    clock.jump(Math.max(0, at - clock.now()));
-    await settled();
-  };
-  const healthy = (t: TestApp) =>
-    [...core(t).ownership.owned()].every((p) => core(t).partition(p)?.health === 'healthy');
-  /** A ward (devices without power zone or parent) whose partition is `p`. */
-  const wardIn = (p: number, n = 0) => {
-    const found: string[] = [];
-    for (let i = 0; found.length <= n; i++) {
-      const ward = `phuong-${i}`;
-      if (fnv1a32(`ward:${ward}`) % PARTITIONS === p) found.push(ward);
-    }
-    return found[n] as string;
-  };
+  const { settled, jumpTo } = clockJumps(clock);
+  const healthy = (t: TestApp) => partitionsHealthy(core(t));
+  const wardIn = (p: number, n = 0) => wardInPartition(p, PARTITIONS, n);
   /**
    * Registers the device through A (devices live in the nodes' one PostgreSQL database) and waits
    * until B's copy has it (the `ww:changes` message); returns its secret (devices connect to A).

@@ -1,0 +1,56 @@
+import type { ClusterCore } from '../../services/cluster/core-node.ts';
+import { fnv1a32 } from '../../services/cluster/partition.ts';
+import type { JumpClock } from './clock.ts';
+
+/**
+ * Whole cluster nodes in one test process on a JumpClock (issue #14): the `cluster:` override of
+ * such a node. Heartbeat and lease are far beyond any jump a test makes, so ownership rounds run
+ * only when a test calls `tick()`, never inside a jump.
+ */
+export function testClusterConfig(opts: {
+  redisUrl: string;
+  postgresUrl: string;
+  partitions: number;
+  nodeId: string;
+  roles?: string[];
+}): Record<string, unknown> {
+  return {
+    enabled: true,
+    roles: opts.roles ?? ['edge', 'core'],
+    redisUrl: opts.redisUrl,
+    postgresUrl: opts.postgresUrl,
+    partitions: opts.partitions,
+    nodeId: opts.nodeId,
+    heartbeatS: 1_200,
+    leaseS: 3_600,
+  };
+}
+
+/** Moves `clock` to an instant and waits until every timer that made due has run. */
+export function clockJumps(clock: JumpClock) {
+  /** Every timer the last jump made due has run (they were re-armed before this one). */
+  const settled = () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0));
+  const jumpTo = async (at: number) => {
+    clock.jump(Math.max(0, at - clock.now()));
+    await settled();
+  };
+  return { settled, jumpTo };
+}
+
+/** Every partition the node owns has caught up with its feed. */
+export function partitionsHealthy(core: ClusterCore): boolean {
+  return [...core.ownership.owned()].every((p) => core.partition(p)?.health === 'healthy');
+}
+
+/**
+ * The `n`th ward (devices without power zone or parent) whose partition is `p` of `partitions`;
+ * `prefix` keeps one file's wards apart from another's on a shared database.
+ */
+export function wardInPartition(p: number, partitions: number, n = 0, prefix = 'phuong-'): string {
+  const found: string[] = [];
+  for (let i = 0; found.length <= n; i++) {
+    const ward = `${prefix}${i}`;
+    if (fnv1a32(`ward:${ward}`) % partitions === p) found.push(ward);
+  }
+  return found[n] as string;
+}

@@ -18,6 +18,7 @@ import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 import { waitFor } from '../../helpers/app.ts';
+import { testClusterConfig } from '../../helpers/cluster-nodes.ts';
 import { idleCoreRules } from '../../helpers/core-rules.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
@@ -73,16 +74,14 @@ describe('core node: a partition taken while its feed connection opens (issue #1
     const config = loadConfig({
       env: {},
       overrides: {
-        cluster: {
-          enabled: true,
-          roles: ['core'],
+        // Rounds and checks only when the test asks.
+        cluster: testClusterConfig({
           redisUrl: relay.url,
           postgresUrl: pgUrl,
           partitions: 1,
           nodeId: 'connect-node',
-          heartbeatS: 1_200, // rounds and checks only when the test asks
-          leaseS: 3_600,
-        },
+          roles: ['core'],
+        }),
       },
     });
     const device = { id: 'cam-1', ward: 'w', powerZone: null, parentId: null };

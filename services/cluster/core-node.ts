@@ -7,7 +7,11 @@ import type { Logger } from '../core/logger.ts';
 import { createPostgresPool, migratePostgres } from '../core/postgres/pool.ts';
 import type { LivenessService } from '../health/liveness-service.ts';
 import type { DeviceStatus } from '../health/types.ts';
-import { type CheckpointRepository, createCheckpointRepository } from './checkpoint-repository.ts';
+import {
+  type CheckpointRepository,
+  createCheckpointRepository,
+  type PartitionCheckpoint,
+} from './checkpoint-repository.ts';
 import { coreStateParts, decodeCoreState, encodeCoreState } from './core-state.ts';
 import {
   createFeedReader,
@@ -202,7 +206,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     roles: config.cluster.roles,
     clock,
     log: log.child({ part: 'ownership' }),
-    onAcquired: (p) => acquire(p),
+    onAcquired: (ps) => acquire(ps),
     onReleasing: (p) => release(p),
     onLost: (ps) => {
       for (const p of ps) drop(p);
@@ -311,15 +315,33 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     onEntry(o); // already there (nothing to replay)
   };
 
-  const acquire = async (p: number) => {
-    const { liveness } = bound();
-    const ids = devicesOf(p);
-    // Issue #14 (corepg): the old owner's alerts and statuses, in memory before any deadline here.
-    const [cp, lastKnown] = await Promise.all([checkpoints.load(p), deps.state?.load(ids)]);
-    if (stopped || !ownership.owns(p)) {
-      deps.state?.fence(ids);
-      return;
+  /**
+   * Issue #14 (takeover): the partitions won in one round, taken together: their checkpoints in one
+   * query on the lock session and their devices' decision state in one load, then each started.
+   */
+  const acquire = async (ps: readonly number[]) => {
+    bound();
+    const idsOf = new Map(ps.map((p) => [p, devicesOf(p)]));
+    const all = [...idsOf.values()].flat();
+    const [cps, lastKnown] = await Promise.allSettled([checkpoints.loadMany(ps), deps.state?.load(all)]);
+    if (cps.status === 'rejected' || lastKnown.status === 'rejected') {
+      deps.state?.fence(all); // loaded in part, perhaps: forgotten (handed back, or lost)
+      throw cps.status === 'rejected' ? cps.reason : (lastKnown as PromiseRejectedResult).reason;
     }
+    for (const [p, ids] of idsOf) {
+      if (stopped || !ownership.owns(p)) deps.state?.fence(ids);
+      else take(p, ids, cps.value.get(p) ?? null, lastKnown.value);
+    }
+  };
+
+  /** One partition of the batch: its records adopted, paused, its replay begun (not awaited). */
+  const take = (
+    p: number,
+    ids: string[],
+    cp: PartitionCheckpoint | null,
+    lastKnown: ReadonlyMap<string, DeviceStatus> | undefined,
+  ) => {
+    const { liveness } = bound();
     const from = cp?.feed ?? FEED_START;
     const restored = decodeCoreState(cp?.state, (reason) =>
       log.warn({ partition: p, reason }, 'checkpoint state unreadable in part; those devices restart'),

@@ -36,8 +36,9 @@ import {
  * The core role of a cluster node (issue #14, docs/cluster.md): it owns partitions through
  * ownership.ts and, for each, judges that partition's devices with this node's liveness and rules:
  *
- * - taking a partition (`onAcquired`): its checkpoint's liveness records (else what this node last
- *   knew, as after a restart) become the devices' records, their deadlines are armed, and a feed
+ * - taking a partition (`onAcquired`, a round's partitions together: one checkpoint query, one
+ *   decision-state load, issue #14 takeover): its checkpoint's liveness records (else what this
+ *   node last knew, as after a restart) become the devices' records, their deadlines are armed, and a feed
  *   reader replays the partition's stream from the checkpoint's position into liveness and rules.
  *   An entry's receivedAt is what liveness sees, so the replay leaves every deadline exactly where
  *   the old owner had it. Until the reader has caught up with the stream as it was when the

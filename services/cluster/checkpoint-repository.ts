@@ -18,6 +18,11 @@ export interface PartitionCheckpoint {
 export interface CheckpointRepository {
   load(partition: number): Promise<PartitionCheckpoint | null>;
   /**
+   * Issue #14 (takeover): the checkpoints of several partitions in one query (a survivor taking a
+   * dead node's share); a partition without one is absent from the answer.
+   */
+  loadMany(partitions: readonly number[]): Promise<Map<number, PartitionCheckpoint>>;
+  /**
    * Saves the checkpoint if, and only if, this node's lock session holds the partition's lock at
    * that moment; otherwise rejects with WW_ERR_CLUSTER_NOT_OWNER and changes nothing. A node fenced
    * off (its session ended, perhaps while it was still working) cannot overwrite what the new owner
@@ -44,6 +49,7 @@ const SAVE_SQL = `
     saved_at = EXCLUDED.saved_at, node_id = EXCLUDED.node_id`;
 
 interface CheckpointRow {
+  partition: number;
   stream_id: string;
   entries_read: string | number;
   state: unknown;
@@ -51,23 +57,33 @@ interface CheckpointRow {
   node_id: string;
 }
 
+const fromRow = (row: CheckpointRow): PartitionCheckpoint => ({
+  feed: { id: row.stream_id, entriesRead: Number(row.entries_read) },
+  state: row.state,
+  savedAt: Number(row.saved_at),
+  nodeId: row.node_id,
+});
+
 /** `session` is the node's PartitionOwnership (its lock session): saves must run there. */
 export function createCheckpointRepository(session: OwnerSession, nodeId: string): CheckpointRepository {
+  const loadMany = async (partitions: readonly number[]) => {
+    const out = new Map<number, PartitionCheckpoint>();
+    if (partitions.length === 0) return out;
+    // Checked here: a failed statement on the lock session fences the node.
+    for (const p of partitions) if (!Number.isInteger(p) || p < 0) throw new RangeError(`bad partition ${p}`);
+    const { rows } = await session.query<CheckpointRow>(
+      `SELECT partition, stream_id, entries_read, state, saved_at, node_id
+       FROM partition_checkpoints WHERE partition = ANY($1::int[])`,
+      [partitions],
+    );
+    for (const row of rows) out.set(Number(row.partition), fromRow(row));
+    return out;
+  };
   return {
     async load(partition) {
-      const { rows } = await session.query<CheckpointRow>(
-        'SELECT stream_id, entries_read, state, saved_at, node_id FROM partition_checkpoints WHERE partition = $1',
-        [partition],
-      );
-      const row = rows[0];
-      if (!row) return null;
-      return {
-        feed: { id: row.stream_id, entriesRead: Number(row.entries_read) },
-        state: row.state,
-        savedAt: Number(row.saved_at),
-        nodeId: row.node_id,
-      };
+      return (await loadMany([partition])).get(partition) ?? null;
     },
+    loadMany,
     async save(partition, checkpoint) {
       // Checked here, not left to a constraint: a failed statement on the lock session fences the node.
       if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`bad partition ${partition}`);

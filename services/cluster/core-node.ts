@@ -7,7 +7,11 @@ import type { Logger } from '../core/logger.ts';
 import { createPostgresPool, migratePostgres } from '../core/postgres/pool.ts';
 import type { LivenessService } from '../health/liveness-service.ts';
 import type { DeviceStatus } from '../health/types.ts';
-import { type CheckpointRepository, createCheckpointRepository } from './checkpoint-repository.ts';
+import {
+  type CheckpointRepository,
+  createCheckpointRepository,
+  type PartitionCheckpoint,
+} from './checkpoint-repository.ts';
 import { coreStateParts, decodeCoreState, encodeCoreState } from './core-state.ts';
 import {
   createFeedReader,
@@ -32,8 +36,9 @@ import {
  * The core role of a cluster node (issue #14, docs/cluster.md): it owns partitions through
  * ownership.ts and, for each, judges that partition's devices with this node's liveness and rules:
  *
- * - taking a partition (`onAcquired`): its checkpoint's liveness records (else what this node last
- *   knew, as after a restart) become the devices' records, their deadlines are armed, and a feed
+ * - taking a partition (`onAcquired`, a round's partitions together: one checkpoint query, one
+ *   decision-state load, issue #14 takeover): its checkpoint's liveness records (else what this
+ *   node last knew, as after a restart) become the devices' records, their deadlines are armed, and a feed
  *   reader replays the partition's stream from the checkpoint's position into liveness and rules.
  *   An entry's receivedAt is what liveness sees, so the replay leaves every deadline exactly where
  *   the old owner had it. Until the reader has caught up with the stream as it was when the
@@ -202,7 +207,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     roles: config.cluster.roles,
     clock,
     log: log.child({ part: 'ownership' }),
-    onAcquired: (p) => acquire(p),
+    onAcquired: (ps) => acquire(ps),
     onReleasing: (p) => release(p),
     onLost: (ps) => {
       for (const p of ps) drop(p);
@@ -311,15 +316,33 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     onEntry(o); // already there (nothing to replay)
   };
 
-  const acquire = async (p: number) => {
-    const { liveness } = bound();
-    const ids = devicesOf(p);
-    // Issue #14 (corepg): the old owner's alerts and statuses, in memory before any deadline here.
-    const [cp, lastKnown] = await Promise.all([checkpoints.load(p), deps.state?.load(ids)]);
-    if (stopped || !ownership.owns(p)) {
-      deps.state?.fence(ids);
-      return;
+  /**
+   * Issue #14 (takeover): the partitions won in one round, taken together: their checkpoints in one
+   * query on the lock session and their devices' decision state in one load, then each started.
+   */
+  const acquire = async (ps: readonly number[]) => {
+    bound();
+    const idsOf = new Map(ps.map((p) => [p, devicesOf(p)]));
+    const all = [...idsOf.values()].flat();
+    const [cps, lastKnown] = await Promise.allSettled([checkpoints.loadMany(ps), deps.state?.load(all)]);
+    if (cps.status === 'rejected' || lastKnown.status === 'rejected') {
+      deps.state?.fence(all); // loaded in part, perhaps: forgotten (handed back, or lost)
+      throw cps.status === 'rejected' ? cps.reason : (lastKnown as PromiseRejectedResult).reason;
     }
+    for (const [p, ids] of idsOf) {
+      if (stopped || !ownership.owns(p)) deps.state?.fence(ids);
+      else take(p, ids, cps.value.get(p) ?? null, lastKnown.value);
+    }
+  };
+
+  /** One partition of the batch: its records adopted, paused, its replay begun (not awaited). */
+  const take = (
+    p: number,
+    ids: string[],
+    cp: PartitionCheckpoint | null,
+    lastKnown: ReadonlyMap<string, DeviceStatus> | undefined,
+  ) => {
+    const { liveness } = bound();
     const from = cp?.feed ?? FEED_START;
     const restored = decodeCoreState(cp?.state, (reason) =>
       log.warn({ partition: p, reason }, 'checkpoint state unreadable in part; those devices restart'),

@@ -40,8 +40,12 @@ export interface PartitionOwnershipOptions {
   roles?: readonly string[];
   clock?: Clock;
   log: Logger;
-  /** The partition is now this node's: load its checkpoint, replay, start. A throw hands it back. */
-  onAcquired(partition: number): Promise<void>;
+  /**
+   * These partitions are now this node's, all won in one round (issue #14, takeover: one try-lock
+   * statement for the lot, so a survivor taking a dead node's share pays one round trip, not one
+   * per partition): load their checkpoints, replay, start. A throw hands them all back.
+   */
+  onAcquired(partitions: number[]): Promise<void>;
   /** The partition is about to be handed over: stop it and save its checkpoint (still owned here). */
   onReleasing(partition: number): Promise<void>;
   /**
@@ -163,6 +167,11 @@ export function createPartitionOwnership(opts: PartitionOwnershipOptions): Parti
 
   const unlock = (s: LockSession, p: number) =>
     s.query('SELECT pg_advisory_unlock($1::int, $2::int)', [PARTITION_LOCK_NAMESPACE, p]);
+  const unlockAll = (s: LockSession, ps: readonly number[]) =>
+    s.query('SELECT pg_advisory_unlock($1::int, p) FROM unnest($2::int[]) AS p', [
+      PARTITION_LOCK_NAMESPACE,
+      ps,
+    ]);
 
   const release = async (s: LockSession, p: number) => {
     try {
@@ -177,19 +186,28 @@ export function createPartitionOwnership(opts: PartitionOwnershipOptions): Parti
     log.info({ partition: p }, 'partition released');
   };
 
-  const acquire = async (s: LockSession, p: number) => {
-    const { rows } = await s.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, $2::int) AS ok', [
-      PARTITION_LOCK_NAMESPACE,
-      p,
-    ]);
-    if (!rows[0]?.ok || !current(s)) return;
-    owned.add(p);
-    log.info({ partition: p }, 'partition acquired');
+  /**
+   * Try-locks every partition of the plan in one statement (issue #14, takeover): PostgreSQL answers
+   * which were won; those are owned before `onAcquired` hears of them, together. The statement is
+   * on the lock session like any other, so its failure fences as before (the locks it took, if any,
+   * go with the session it ends).
+   */
+  const acquire = async (s: LockSession, ps: readonly number[]) => {
+    const { rows } = await s.query<{ p: number; ok: boolean }>(
+      'SELECT p, pg_try_advisory_lock($1::int, p) AS ok FROM unnest($2::int[]) WITH ORDINALITY AS t(p, i) ORDER BY i',
+      [PARTITION_LOCK_NAMESPACE, ps],
+    );
+    if (!current(s)) return;
+    const won = rows.filter((r) => r.ok).map((r) => Number(r.p));
+    if (won.length === 0) return;
+    for (const p of won) owned.add(p);
+    log.info({ partitions: won, tried: ps.length }, 'partitions acquired');
     try {
-      await opts.onAcquired(p);
+      await opts.onAcquired(won);
     } catch (err) {
-      log.error({ err, partition: p }, 'onAcquired threw; handing the partition back');
-      if (current(s) && owned.delete(p)) await unlock(s, p);
+      log.error({ err, partitions: won }, 'onAcquired threw; handing the partitions back');
+      const back = won.filter((p) => current(s) && owned.delete(p));
+      if (back.length > 0 && current(s)) await unlockAll(s, back);
     }
   };
 
@@ -233,10 +251,8 @@ export function createPartitionOwnership(opts: PartitionOwnershipOptions): Parti
       if (!current(s) || stopped) return;
       await release(s, p);
     }
-    for (const p of plan.acquire) {
-      if (!current(s) || stopped) return;
-      await acquire(s, p);
-    }
+    if (plan.acquire.length === 0 || !current(s) || stopped) return;
+    await acquire(s, plan.acquire);
   };
 
   const round = async (): Promise<void> => {

@@ -70,11 +70,14 @@ describe('partition ownership on PostgreSQL advisory locks (issue #14)', () => {
       heartbeatS: HEARTBEAT_S,
       clock,
       log,
-      onAcquired: async (p) => {
-        // What a core does: resume from the checkpoint, then mark the partition as its own.
-        const cp = await n.repo.load(p);
-        await n.repo.save(p, { feed: cp?.feed ?? FEED_START, state: { takenBy: id }, savedAt: Date.now() });
-        n.acquired.push(p);
+      onAcquired: async (ps) => {
+        // What a core does: resume from the checkpoints (one read), then mark each partition its own.
+        const cps = await n.repo.loadMany(ps);
+        for (const p of ps) {
+          const feed = cps.get(p)?.feed ?? FEED_START;
+          await n.repo.save(p, { feed, state: { takenBy: id }, savedAt: Date.now() });
+          n.acquired.push(p);
+        }
         for (const w of waiters.filter((w) => n.acquired.length >= w.n)) w.resolve();
       },
       onReleasing: async (p) => {
@@ -324,17 +327,27 @@ describe('partition ownership when things go wrong (issue #14)', () => {
       )
     ).rows.map((r) => r.partition);
 
-  it('hands a partition back when onAcquired throws (another node may manage it)', async () => {
+  it('hands the partitions back when onAcquired throws (another node may manage them)', async () => {
+    let fail = true;
+    const batches: number[][] = [];
     const own = createPartitionOwnership({
       ...options('core-x'),
-      onAcquired: async (p) => {
-        if (p === 2) throw new Error('checkpoint unreadable');
+      onAcquired: async (ps) => {
+        batches.push(ps);
+        if (fail) throw new Error('checkpoints unreadable');
       },
     });
     started.push(own);
     await own.start();
-    expect([...own.owned()].sort()).toEqual([0, 1, 3]);
-    expect(await heldLocks()).toEqual([0, 1, 3]);
+    // One batch, handed back whole: nothing owned, no lock left behind, the session still alive.
+    expect(batches).toEqual([[0, 1, 2, 3]]);
+    expect(own.owned().size).toBe(0);
+    expect(await heldLocks()).toEqual([]);
+    expect(own.sessionAlive()).toBe(true);
+    fail = false;
+    await own.tick();
+    expect([...own.owned()].sort()).toEqual([0, 1, 2, 3]);
+    expect(await heldLocks()).toEqual([0, 1, 2, 3]);
     await own.stop();
     expect(await heldLocks()).toEqual([]);
   });

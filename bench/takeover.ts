@@ -1,0 +1,156 @@
+/**
+ * Issue #14 (takeover): how long a survivor takes to adopt a dead core node's 21 partitions, with a
+ * CPU burner beside it (one busy loop per core), on a private PostgreSQL and redis-server. Two core
+ * nodes (createClusterCore, stand-in liveness and rules, the real decision state of
+ * health/pg-state on its own pool) share 42 partitions over 1,000 devices; B's lock session is
+ * terminated (what a kill -9 does to it); A's next ownership round is timed (lock, checkpoint
+ * reads, decision-state load: `tick`), then until every taken partition's replay has caught up
+ * (`healthy`). A timing note, not an assertion: bench/results/2026-12-03-takeover.md.
+ *
+ *   node --import tsx bench/takeover.ts [--runs 5] [--burners 2]
+ */
+import { spawn } from 'node:child_process';
+import { type ClusterCore, type CoreLiveness, createClusterCore } from '../services/cluster/core-node.ts';
+import { EventBus } from '../services/core/bus.ts';
+import { loadConfig } from '../services/core/config.ts';
+import type { WardwatchEvents } from '../services/core/events.ts';
+import { createLogger } from '../services/core/logger.ts';
+import { createPostgresPool, migratePostgres } from '../services/core/postgres/pool.ts';
+import { createDecisionState } from '../services/health/pg-state/decision-state.ts';
+import type { DeviceStatus } from '../services/health/types.ts';
+import { createTestDatabase, startPostgres } from '../test/helpers/postgres.ts';
+import { startRedis } from '../test/helpers/redis.ts';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, dflt: number) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : dflt;
+};
+const RUNS = arg('--runs', 5);
+const BURNERS = arg('--burners', 2);
+const PARTITIONS = 42;
+const log = createLogger('silent');
+const DEVICES = Array.from({ length: 1_000 }, (_, i) => ({
+  id: `cam-${i}`,
+  ward: `phuong-${i % 300}`,
+  powerZone: null,
+  parentId: null,
+}));
+const byId = new Map(DEVICES.map((d) => [d.id, d]));
+
+const pg = await startPostgres();
+const redis = await startRedis();
+const burners = Array.from({ length: BURNERS }, () =>
+  spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+);
+
+async function startCore(url: string, nodeId: string) {
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      cluster: {
+        enabled: true,
+        roles: ['core'],
+        redisUrl: redis.url,
+        postgresUrl: url,
+        partitions: PARTITIONS,
+        nodeId,
+        heartbeatS: 1_200, // rounds only when asked
+        leaseS: 3_600,
+      },
+    },
+  });
+  const pool = createPostgresPool({ url, max: 4 });
+  const decision = createDecisionState({ pool, log });
+  await decision.start();
+  const core: ClusterCore = createClusterCore({
+    config,
+    devices: { get: (id) => byId.get(id) ?? null, list: () => DEVICES },
+    bus: new EventBus<WardwatchEvents>(log),
+    log,
+    readBlockMs: 100,
+    state: {
+      async load(ids) {
+        await decision.load(ids);
+        return decision.statuses.statusesOf(ids) as ReadonlyMap<string, DeviceStatus>;
+      },
+      unload: (ids) => decision.unload(ids),
+      fence: (ids) => decision.fence(ids),
+    },
+  });
+  const records = new Map<
+    string,
+    { deviceId: string; state: 'online'; lastSeenAt: number; stateSince: number; expiresAt: number }
+  >();
+  const liveness: CoreLiveness = {
+    signOfLife: () => undefined,
+    statusOffline: () => undefined,
+    adopt: (ids) => {
+      for (const id of ids)
+        records.set(id, { deviceId: id, state: 'online', lastSeenAt: 1, stateSince: 1, expiresAt: 9e12 });
+    },
+    forget: (ids) => {
+      for (const id of ids) records.delete(id);
+    },
+    snapshot: (ids) => ids.flatMap((id) => records.get(id) ?? []),
+    resume: () => undefined,
+  };
+  const rules = {
+    observe: () => undefined,
+    adopt: () => undefined,
+    forget: () => undefined,
+    snapshot: () => [],
+    resume: () => undefined,
+  };
+  core.bind({ liveness, rules });
+  await core.start();
+  return {
+    core,
+    stop: async () => {
+      await core.stop().catch(() => undefined);
+      await decision.stop({ flushTimeoutMs: 1_000 }).catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
+
+const results: Array<{ tickMs: number; healthyMs: number }> = [];
+try {
+  for (let run = 0; run < RUNS; run++) {
+    const url = await createTestDatabase(pg.url, 'takeover');
+    const admin = createPostgresPool({ url, max: 1 });
+    await migratePostgres(admin);
+    const a = await startCore(url, 'bench-a');
+    const b = await startCore(url, 'bench-b');
+    await a.core.ownership.tick();
+    await b.core.ownership.tick();
+    await b.core.checkpointNow();
+    const taken = [...b.core.ownership.owned()];
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ww-lock:bench-b'",
+    );
+    while (b.core.ownership.sessionAlive()) await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    await a.core.ownership.tick();
+    const tickMs = performance.now() - t0;
+    while (!taken.every((p) => a.core.partition(p)?.health === 'healthy'))
+      await new Promise((r) => setTimeout(r, 5));
+    const healthyMs = performance.now() - t0;
+    if (a.core.ownership.owned().size !== PARTITIONS) throw new Error('survivor did not take everything');
+    results.push({ tickMs, healthyMs });
+    console.log(
+      `run ${run + 1}: ${taken.length} partitions, tick ${tickMs.toFixed(0)} ms, all replaying healthy ${healthyMs.toFixed(0)} ms`,
+    );
+    await a.stop();
+    await b.stop();
+    await admin.end();
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+  console.log(
+    `median of ${RUNS}: tick ${med(results.map((r) => r.tickMs)).toFixed(0)} ms, healthy ${med(results.map((r) => r.healthyMs)).toFixed(0)} ms (burners: ${BURNERS})`,
+  );
+} finally {
+  for (const p of burners) p.kill();
+  await redis.destroy();
+  await pg.destroy();
+}

@@ -190,7 +190,7 @@ export async function createWardwatch(
           bus,
           clock,
           log: log.child({ feature: 'cluster-core' }),
-          state: clusterDecision?.partitionState, // issue #14 (corepg): loaded per partition taken
+          state: clusterDecision?.partitionState, // issue #14 (corepg): loaded once per round of partitions taken
         })
       : null;
   // Issue #14 (corepg): a clustered node without the core role judges no device (its deadlines

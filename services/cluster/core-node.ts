@@ -1,11 +1,6 @@
 import { createClient } from 'redis';
-import type { EventBus } from '../core/bus.ts';
-import { type Clock, systemClock, type TimerHandle } from '../core/clock.ts';
-import type { Config } from '../core/config.ts';
-import type { WardwatchEvents } from '../core/events.ts';
-import type { Logger } from '../core/logger.ts';
+import { systemClock, type TimerHandle } from '../core/clock.ts';
 import { createPostgresPool, migratePostgres } from '../core/postgres/pool.ts';
-import type { LivenessService } from '../health/liveness-service.ts';
 import type { DeviceStatus } from '../health/types.ts';
 import {
   type CheckpointRepository,
@@ -22,15 +17,30 @@ import {
   type FeedSink,
 } from './feed.ts';
 import { feedStreamKey } from './feed-codec.ts';
-import { createPartitionOwnership, type PartitionOwnership } from './ownership.ts';
-import type { PartitionedDevice } from './partition.ts';
+import { createPartitionOwnership } from './ownership.ts';
 import { createPartitionIndex } from './partition-index.ts';
-import {
-  type CoreRootCause,
-  type CoreRules,
-  createPartitionParts,
-  type PartitionParts,
-} from './partition-parts.ts';
+import { compareStreamIds, detectStreamReset } from './stream-reset.ts';
+
+export type {
+  ClusterCore,
+  ClusterCoreDeps,
+  ClusterCoreStats,
+  CoreLiveness,
+  CorePartitionState,
+  CorePartitionView,
+  CoreTargets,
+  PartitionHealth,
+} from './core-types.ts';
+export { compareStreamIds } from './stream-reset.ts';
+
+import type {
+  ClusterCore,
+  ClusterCoreDeps,
+  ClusterCoreStats,
+  CoreTargets,
+  PartitionHealth,
+} from './core-types.ts';
+import { createPartitionParts, type PartitionParts } from './partition-parts.ts';
 
 /**
  * The core role of a cluster node (issue #14, docs/cluster.md): it owns partitions through
@@ -62,86 +72,6 @@ import {
  * found, not opened again, and resolved by this node when the device comes back), written out and
  * forgotten on a handover, and forgotten unwritten when the partition is lost (fenced).
  */
-export type CoreLiveness = Pick<
-  LivenessService,
-  'signOfLife' | 'statusOffline' | 'adopt' | 'forget' | 'snapshot' | 'resume'
->;
-
-export type PartitionHealth = 'replaying' | 'healthy' | 'outage' | 'released';
-
-export interface CorePartitionView {
-  health: PartitionHealth;
-  feed: FeedCheckpoint;
-  devices: number;
-}
-
-export interface ClusterCoreStats {
-  partitions: number;
-  applied: number;
-  rejected: number;
-  gaps: number;
-  /** Issue #14 (feedhealth): streams found reset under a reader (Redis restarted empty); each is also a gap. */
-  streamResets: number;
-  outages: number;
-  checkpointsSaved: number;
-  checkpointFailures: number;
-}
-
-export interface ClusterCore {
-  /** Whether this node judges the device now (its partition is owned here). Liveness's filter. */
-  owns(deviceId: string): boolean;
-  /** Whether the device's partition is paused (replaying, or its feed unhealthy). */
-  paused(deviceId: string): boolean;
-  /**
-   * What the readers feed (after liveness and rules exist; main.ts), and whose state the
-   * checkpoints carry: liveness's, the rules' and root cause's (partition-parts.ts).
-   */
-  bind(targets: CoreTargets): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  readonly ownership: PartitionOwnership;
-  /** Saves every owned partition's checkpoint now (also every heartbeatS). */
-  checkpointNow(): Promise<void>;
-  /** Checks every owned partition's feed now (also every heartbeatS): outage over, gap, caught up. */
-  checkHealth(): Promise<void>;
-  partition(p: number): CorePartitionView | null;
-  partitionOf(deviceId: string): number;
-  stats(): ClusterCoreStats;
-  /** Issue #14 (feedhealth): the lock session is open (ownership can be proved). */
-  sessionAlive(): boolean;
-}
-
-/** Issue #14 (corepg): the decision state of owned devices, moved with their partition. */
-export interface CorePartitionState {
-  /** Loads the devices' open alerts, open incidents and statuses; answers the statuses. */
-  load(deviceIds: readonly string[]): Promise<ReadonlyMap<string, DeviceStatus>>;
-  /** Writes what is pending, then forgets the devices (a partition handed over). */
-  unload(deviceIds: readonly string[]): Promise<void>;
-  /** Forgets the devices at once, unwritten changes included (the partition was lost: fenced). */
-  fence(deviceIds: readonly string[]): void;
-}
-
-export interface CoreTargets {
-  liveness: CoreLiveness;
-  rules: CoreRules;
-  /** Issue #14 (rulespart): absent, only liveness's and the rules' state move. */
-  rootCause?: CoreRootCause;
-}
-
-export interface ClusterCoreDeps {
-  config: Config;
-  devices: {
-    get(id: string): PartitionedDevice | null;
-    list(): readonly PartitionedDevice[];
-  };
-  bus: EventBus<WardwatchEvents>;
-  clock?: Clock;
-  log: Logger;
-  /** How long one XREAD waits for entries (tests: short, so a stop is quick). */
-  readBlockMs?: number;
-  /** Issue #14 (corepg): the decision state on PostgreSQL; absent, it stays where it is (SQLite). */
-  state?: CorePartitionState;
-}
 
 interface OwnedPartition {
   partition: number;
@@ -160,13 +90,6 @@ interface OwnedPartition {
   /** Its Redis connection has been ready at least once (before: still opening, not an outage). */
   everReady: boolean;
   sink: FeedSink;
-}
-
-/** Stream ids `ms-seq` in order. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
 }
 
 export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
@@ -295,7 +218,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     let from = checkpointed;
     try {
       // Issue #14 (feedhealth): a checkpoint of a stream Redis has since lost (restarted empty).
-      const reset = await streamReset(o, from);
+      const reset = await detectStreamReset(o.redis, o.partition, from);
       if (!o.live) return;
       if (reset !== null) {
         stats.gaps++;
@@ -453,36 +376,6 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     forgetParts(p);
   };
 
-  /**
-   * Issue #14 (feedhealth): whether the partition's stream is no longer the one `pos` was read
-   * from: Redis restarted without persistence (or the key was deleted) and a new stream began,
-   * with new ids and a new `entries-added`. On the stream a position was read from, at most
-   * `entries-added - entriesRead` entries come after it (fewer if trimmed), so a stream holding
-   * more than that has entries at or before the position. A stream gone, its last id behind the
-   * position, fewer entries ever added than read, or more entries than that all after the
-   * position (its first entry is newer), is a new stream. One XINFO: cheap every heartbeat.
-   */
-  const streamReset = async (o: OwnedPartition, pos: FeedCheckpoint): Promise<string | null> => {
-    if (pos.entriesRead === 0) return null; // nothing read yet: any stream is read from its start
-    const key = feedStreamKey(o.partition);
-    const info = (await o.redis.sendCommand(['XINFO', 'STREAM', key]).catch((err: unknown) => {
-      if (/no such key/i.test(String(err))) return null;
-      throw err;
-    })) as unknown[] | null;
-    if (info === null) return 'the stream is gone';
-    const field = (name: string) => info[info.indexOf(name) + 1];
-    const added = Number(field('entries-added'));
-    const length = Number(field('length'));
-    const lastId = String(field('last-generated-id'));
-    if (compareStreamIds(lastId, pos.id) < 0) return 'the stream’s last id is behind the position read';
-    const since = added - pos.entriesRead;
-    if (since < 0) return 'fewer entries were ever added than were read';
-    const first = field('first-entry') as [string, unknown] | null;
-    if (length > since && first && compareStreamIds(String(first[0]), pos.id) > 0)
-      return 'more entries after the position than were added since';
-    return null;
-  };
-
   /** A reset stream: deadlines paused, the new stream read from its start, then a full timeout. */
   const restartOnReset = async (o: OwnedPartition, why: string) => {
     stats.gaps++;
@@ -519,7 +412,7 @@ export function createClusterCore(deps: ClusterCoreDeps): ClusterCore {
     // while replaying, the stream may be a new one; caught up and healthy, it cannot have changed
     // without the connection breaking first.
     if (o.running === null || o.health !== 'healthy') {
-      const reset = await streamReset(o, o.reader.checkpoint());
+      const reset = await detectStreamReset(o.redis, o.partition, o.reader.checkpoint());
       if (!o.live) return;
       if (reset !== null) return restartOnReset(o, reset);
     }

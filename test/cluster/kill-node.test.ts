@@ -66,7 +66,7 @@ describe(`cluster of ${NODES} node processes, ${DEVICES} devices: kill -9 one no
       powerZone: `zone-${i % 40}`,
     }));
     const devices = await registerDevices(cluster, rows);
-    fleet = createFleet({ devices, urls: cluster.nodes.map((n) => n.mqttUrl), periodMs: PERIOD_MS });
+    fleet = createFleet({ devices, urls: cluster.mqttUrls, periodMs: PERIOD_MS });
     await fleet.connect(PHASE_TIMEOUT_MS);
     fleet.publish();
   };

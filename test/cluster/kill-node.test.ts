@@ -18,7 +18,7 @@ import { type DeviceRow, registerDevices } from './provision.ts';
  *
  * The core's checks (takeover within the lease, one alert per silenced device on time, one
  * notification per alert, sessions and commands across nodes, Redis and PostgreSQL restarts) are
- * core-checks.test.ts, on the same harness and fleet (`npm run test:cluster` only).
+ * core-checks.test.ts, on the same harness and fleet (full and short like this file).
  */
 const FULL = process.env.WARDWATCH_CLUSTER_TEST_SCALE === 'full';
 const NODES = 3;

@@ -228,7 +228,7 @@ describe(`cluster core checks: ${NODES} node processes, ${DEVICES} devices, time
       failed = true;
       throw err;
     }
-  }, 300_000);
+  }, 600_000); // a guard; it may wait for the other cluster file first (one-at-a-time.ts)
 
   afterAll(async () => {
     for (const s of sse) s.close();

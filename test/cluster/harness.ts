@@ -17,6 +17,7 @@ import {
   spawnNode,
   writeNodeConfig,
 } from './node-process.ts';
+import { clusterTurn } from './one-at-a-time.ts';
 
 /**
  * The loopback cluster of issue #14 (docs/cluster.md, `npm run test:cluster`): a private
@@ -181,6 +182,17 @@ async function waitHealthy(node: ClusterNode, proc: RunningNode): Promise<void> 
 }
 
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  // One cluster at a time in a vitest run (one-at-a-time.ts), released by stop().
+  const endTurn = await clusterTurn();
+  try {
+    return await startClusterInTurn(opts, endTurn);
+  } catch (err) {
+    endTurn();
+    throw err;
+  }
+}
+
+async function startClusterInTurn(opts: ClusterOptions, endTurn: () => void): Promise<Cluster> {
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
   const logDir = opts.logDir ?? join(repoRoot, 'test-output', 'cluster', runId);
   mkdirSync(logDir, { recursive: true });
@@ -342,13 +354,17 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       return `cluster logs: ${logDir} (${nodes.map((n) => n.nodeId).join(', ')}); redis ${redis.url}; influx database ${influxDatabase}`;
     },
     async stop({ keepLogs = false } = {}) {
-      await stopAll();
-      await redis.destroy();
-      if (privatePostgres) await privatePostgres.destroy();
-      else await dropTestDatabase(postgresUrl).catch(() => undefined);
-      await influxAdmin(opts.influxBaseUrl, `DROP DATABASE ${influxDatabase}`).catch(() => undefined);
-      rmSync(baseDir, { recursive: true, force: true });
-      if (!keepLogs) rmSync(logDir, { recursive: true, force: true });
+      try {
+        await stopAll();
+        await redis.destroy();
+        if (privatePostgres) await privatePostgres.destroy();
+        else await dropTestDatabase(postgresUrl).catch(() => undefined);
+        await influxAdmin(opts.influxBaseUrl, `DROP DATABASE ${influxDatabase}`).catch(() => undefined);
+        rmSync(baseDir, { recursive: true, force: true });
+        if (!keepLogs) rmSync(logDir, { recursive: true, force: true });
+      } finally {
+        endTurn();
+      }
     },
   };
 

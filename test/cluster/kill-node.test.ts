@@ -43,7 +43,8 @@ describe(`cluster of ${NODES} node processes, ${DEVICES} devices: kill -9 one no
       failed = true; // keep the node logs
       throw err;
     }
-  });
+    // A guard against a hang: it may wait for the other cluster file first (one-at-a-time.ts).
+  }, 400_000);
   const setUp = async () => {
     cluster = await startCluster({
       influxBaseUrl: inject('influxUrl'),

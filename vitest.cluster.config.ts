@@ -3,7 +3,8 @@ import base from './vitest.config.ts';
 
 /**
  * `npm run test:cluster` (issue #14): only the loopback cluster tests (test/cluster/), at full size
- * (1,500 devices; `npm test` runs the same files with 300). Same global setup (one influxd, one
+ * (kill-node 1,500 devices, core-checks 450; `npm test` runs the same files with 300 and 150, and
+ * skips harness.test.ts). Same global setup (one influxd, one
  * PostgreSQL) and guards against a hang as vitest.config.ts. Spread, not mergeConfig: that would
  * append `include` to the base's `test/**` and run every suite.
  */

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD } from '../helpers/app.ts';
-import { freePort, uniqueDatabaseName } from '../helpers/influxd.ts';
+import { uniqueDatabaseName } from '../helpers/influxd.ts';
 import {
   createTestDatabase,
   dropTestDatabase,
@@ -17,12 +17,20 @@ import {
   spawnNode,
   writeNodeConfig,
 } from './node-process.ts';
+import { clusterTurn } from './one-at-a-time.ts';
 
 /**
  * The loopback cluster of issue #14 (docs/cluster.md, `npm run test:cluster`): a private
  * redis-server, a database of its own on the run's PostgreSQL and InfluxDB (test/global-setup.ts),
  * and N wardwatch node processes on 127.0.0.1 in cluster mode, each with its own data dir, ports and
  * log file. A node can be killed with SIGKILL and started again on the same data dir and ports.
+ *
+ * Ports: a node's first start listens on port 0 (the OS chooses; the node's "wardwatch started" log
+ * line says which), so no other process can take a port between choosing and binding it (a free
+ * port picked here and bound later was taken once: EADDRINUSE). A restart binds the same ports
+ * again, so devices find the node where it was; if one was taken meanwhile (freed by the kill, any
+ * process's outgoing connection may get it), it starts on port 0 again and its URLs move:
+ * `cluster.mqttUrls` (what the fleet reads) follows.
  *
  * What a later check needs is here, whatever it checks: `redisUrl` (the feed, sessions),
  * `postgresUrl` (ownership, the stores), `influxDatabase`, each node's `api` and `healthz`, and
@@ -31,6 +39,7 @@ import {
 export interface ClusterNode {
   readonly index: number;
   readonly nodeId: string;
+  /** Known once the node has started (its ports are chosen by the OS); may move at a restart. */
   readonly httpUrl: string;
   readonly mqttUrl: string;
   readonly dataDir: string;
@@ -80,6 +89,11 @@ export interface ClusterOptions {
 
 export interface Cluster {
   readonly nodes: readonly ClusterNode[];
+  /**
+   * Each node's mqtt:// URL by index, kept current (the same array, updated in place when a
+   * restart had to take new ports): give it to the fleet, which reads it at every connect.
+   */
+  readonly mqttUrls: readonly string[];
   readonly redis: RedisInstance;
   readonly redisUrl: string;
   readonly postgresUrl: string;
@@ -107,6 +121,47 @@ async function influxAdmin(baseUrl: string, q: string): Promise<void> {
   if (res.status !== 200 || text.includes('"error"')) throw new Error(`${q}: ${res.status} ${text}`);
 }
 
+/** How often a node start is tried when its ports were taken (EADDRINUSE) before it bound them. */
+const START_ATTEMPTS = 3;
+
+/**
+ * Waits for the node's "wardwatch started" line written after `offset` in its log (pino JSON, with
+ * the ports it bound) or its exit; resolves with the ports, or with the exit and whether the log
+ * says a port was in use.
+ */
+async function boundPorts(
+  logFile: string,
+  offset: number,
+  proc: RunningNode,
+): Promise<{ http: number; mqtt: number } | { exit: string; portInUse: boolean }> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    const exit = proc.exitInfo();
+    let text = '';
+    try {
+      text = readFileSync(logFile).subarray(offset).toString('utf8');
+    } catch {
+      // not written yet
+    }
+    for (const line of text.split('\n')) {
+      if (!line.includes('"wardwatch started"')) continue;
+      const entry = JSON.parse(line) as { httpPort: number; mqttPort: number };
+      return { http: entry.httpPort, mqtt: entry.mqttPort };
+    }
+    if (exit) return { exit, portInUse: text.includes('EADDRINUSE') };
+    if (Date.now() > deadline) throw new Error(`no "wardwatch started" within ${STARTUP_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const logSize = (file: string): number => {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+
 async function waitHealthy(node: ClusterNode, proc: RunningNode): Promise<void> {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
@@ -127,6 +182,17 @@ async function waitHealthy(node: ClusterNode, proc: RunningNode): Promise<void> 
 }
 
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  // One cluster at a time in a vitest run (one-at-a-time.ts), released by stop().
+  const endTurn = await clusterTurn();
+  try {
+    return await startClusterInTurn(opts, endTurn);
+  } catch (err) {
+    endTurn();
+    throw err;
+  }
+}
+
+async function startClusterInTurn(opts: ClusterOptions, endTurn: () => void): Promise<Cluster> {
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
   const logDir = opts.logDir ?? join(repoRoot, 'test-output', 'cluster', runId);
   mkdirSync(logDir, { recursive: true });
@@ -147,8 +213,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       nodeId,
       dataDir,
       logFile: join(logDir, `${nodeId}.log`),
-      httpPort: await freePort(),
-      mqttPort: await freePort(),
+      // Chosen by the OS at the first start, then kept (see the module comment).
+      httpPort: 0,
+      mqttPort: 0,
       influxUrl: `${opts.influxBaseUrl}/${influxDatabase}`,
       redisUrl: redis.url,
       postgresUrl,
@@ -157,16 +224,16 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       config: opts.config,
     });
   }
-  const configFiles = specs.map(writeNodeConfig);
+  const mqttUrls: string[] = specs.map(() => '');
   const procs: Array<RunningNode | null> = specs.map(() => null);
   const tokens: Array<string | null> = specs.map(() => null);
 
   const nodes: ClusterNode[] = specs.map((spec, index) => {
-    const httpUrl = `http://127.0.0.1:${spec.httpPort}`;
+    const base = () => `http://127.0.0.1:${spec.httpPort}`;
     const token = async () => {
       const cached = tokens[index];
       if (cached) return cached;
-      const res = await fetch(`${httpUrl}/api/v1/auth/login`, {
+      const res = await fetch(`${base()}/api/v1/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
@@ -180,17 +247,21 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     return {
       index,
       nodeId: spec.nodeId,
-      httpUrl,
-      mqttUrl: `mqtt://127.0.0.1:${spec.mqttPort}`,
+      get httpUrl() {
+        return base();
+      },
+      get mqttUrl() {
+        return `mqtt://127.0.0.1:${spec.mqttPort}`;
+      },
       dataDir: spec.dataDir,
       logFile: spec.logFile,
       process: () => procs[index] ?? null,
       async healthz() {
-        const res = await fetch(`${httpUrl}/healthz`, { signal: AbortSignal.timeout(5_000) });
+        const res = await fetch(`${base()}/healthz`, { signal: AbortSignal.timeout(5_000) });
         return (await res.json()) as NodeHealth;
       },
       async api<T>(method: string, path: string, body?: unknown) {
-        const res = await fetch(`${httpUrl}${path}`, {
+        const res = await fetch(`${base()}${path}`, {
           method,
           headers: {
             authorization: `Bearer ${await token()}`,
@@ -202,7 +273,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
       },
       async metric(name: string) {
-        const res = await fetch(`${httpUrl}/metrics`, {
+        const res = await fetch(`${base()}/metrics`, {
           headers: { authorization: `Bearer ${await token()}` },
         });
         const text = await res.text();
@@ -222,10 +293,28 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
   const startNode = async (i: number) => {
     const spec = specs[i] as NodeSpec;
-    const proc = await spawnNode(spec, configFiles[i] as string);
-    procs[i] = proc;
-    tokens[i] = null; // tokens live in the node's SQLite, which survives; a new login is cheap anyway
-    await waitHealthy(nodes[i] as ClusterNode, proc);
+    for (let attempt = 1; ; attempt++) {
+      const offset = logSize(spec.logFile);
+      const proc = await spawnNode(spec, writeNodeConfig(spec));
+      procs[i] = proc;
+      tokens[i] = null; // tokens live in the node's SQLite, which survives; a new login is cheap anyway
+      const bound = await boundPorts(spec.logFile, offset, proc);
+      if ('exit' in bound) {
+        procs[i] = null;
+        if (!bound.portInUse || attempt >= START_ATTEMPTS) {
+          throw new Error(`${spec.nodeId} exited during start-up (${bound.exit}):\n${nodes[i]?.logTail()}`);
+        }
+        // A port it was to bind again was taken meanwhile: let the OS choose (its URLs move).
+        spec.httpPort = 0;
+        spec.mqttPort = 0;
+        continue;
+      }
+      spec.httpPort = bound.http;
+      spec.mqttPort = bound.mqtt;
+      mqttUrls[i] = (nodes[i] as ClusterNode).mqttUrl;
+      await waitHealthy(nodes[i] as ClusterNode, proc);
+      return;
+    }
   };
 
   const stopAll = async () => {
@@ -239,6 +328,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
   const cluster: Cluster = {
     nodes,
+    mqttUrls,
     redis,
     redisUrl: redis.url,
     postgresUrl,
@@ -264,13 +354,17 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       return `cluster logs: ${logDir} (${nodes.map((n) => n.nodeId).join(', ')}); redis ${redis.url}; influx database ${influxDatabase}`;
     },
     async stop({ keepLogs = false } = {}) {
-      await stopAll();
-      await redis.destroy();
-      if (privatePostgres) await privatePostgres.destroy();
-      else await dropTestDatabase(postgresUrl).catch(() => undefined);
-      await influxAdmin(opts.influxBaseUrl, `DROP DATABASE ${influxDatabase}`).catch(() => undefined);
-      rmSync(baseDir, { recursive: true, force: true });
-      if (!keepLogs) rmSync(logDir, { recursive: true, force: true });
+      try {
+        await stopAll();
+        await redis.destroy();
+        if (privatePostgres) await privatePostgres.destroy();
+        else await dropTestDatabase(postgresUrl).catch(() => undefined);
+        await influxAdmin(opts.influxBaseUrl, `DROP DATABASE ${influxDatabase}`).catch(() => undefined);
+        rmSync(baseDir, { recursive: true, force: true });
+        if (!keepLogs) rmSync(logDir, { recursive: true, force: true });
+      } finally {
+        endTurn();
+      }
     },
   };
 

@@ -8,8 +8,9 @@ import { killOnExit, killQuietly, watchdogScript } from '../helpers/watchdog.ts'
 
 /**
  * One wardwatch node as its own process (issue #14, `npm run test:cluster`): `node --import tsx
- * services/main.ts` with cluster mode set through `WARDWATCH_CLUSTER_*`, its own data dir and fixed
- * ports on 127.0.0.1 (so a restart on the same data dir is found again by the devices), its
+ * services/main.ts` with cluster mode set through `WARDWATCH_CLUSTER_*`, its own data dir and ports
+ * on 127.0.0.1 (0 at the first start: the OS chooses; then kept, so a restart on the same data dir
+ * is found again by the devices: harness.ts), its
  * stdout/stderr (pino JSON lines) appended to a log file for failure reports.
  *
  * It runs under the watchdog wrapper (test/helpers/watchdog.ts): when the test process ends in any
@@ -21,6 +22,7 @@ export interface NodeSpec {
   nodeId: string;
   dataDir: string;
   logFile: string;
+  /** 0: the OS chooses (the node logs what it bound); the harness keeps the bound ones for a restart. */
   httpPort: number;
   mqttPort: number;
   /** With the database path. */
@@ -48,7 +50,7 @@ export interface RunningNode {
 const STARTUP_TIMEOUT_MS = 90_000;
 const repoRoot = join(import.meta.dirname, '..', '..');
 
-/** Writes the node's config file (fixed for its life: a restart reads the same). */
+/** Writes the node's config file (before each start: the harness may have learnt its ports). */
 export function writeNodeConfig(spec: NodeSpec): string {
   const file = join(spec.dataDir, 'node-config.yaml');
   const extra = spec.config ?? {};

@@ -367,6 +367,12 @@ export async function createWardwatch(
         aliveTtlS: config.cluster.leaseS, // issue #14 (feedhealth): a killed node's sessions expire with it
       })
     : null;
+  // Issue #14 (pgloose): other nodes' status changes reach the API's statuses at once, not at the poll.
+  if (nodeBridge && clusterDecision)
+    nodeBridge.events.subscribe({
+      event: (e) => (e.event === 'device.state' ? clusterDecision.applyRemoteState(e.view) : undefined),
+      resync: () => undefined,
+    });
   if (nodeBridge)
     devices.onCredentialsRevoked(({ deviceId, reason, device }) => {
       nodeBridge.sessions

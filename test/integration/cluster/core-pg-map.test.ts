@@ -42,6 +42,9 @@ describe('cluster mode: the map counts the cluster’s open alerts (issue #14, p
           heartbeatS: 1_200,
           leaseS: 3_600,
         },
+        // Other nodes' statuses are polled from PostgreSQL this often: never within these tests (they jump ~70 s), so a
+        // status the API-only node shows came through the ww:events bridge (pgloose).
+        liveness: { persistIntervalS: 3_600 },
       },
     });
   const settled = () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0));
@@ -97,5 +100,23 @@ describe('cluster mode: the map counts the cluster’s open alerts (issue #14, p
     await waitFor(() => core.app.alerts.findUnresolved('cam-m1', 'device_offline') === null, 'resolved');
     await waitFor(async () => (await openAlertsOn(api, 'cam-m1')) === 0, 'uncounted on the API node’s map');
     back.end(true);
+  });
+
+  it('another node’s status change reaches the API-only node’s statuses at once, not at the next poll', async () => {
+    const status = async () =>
+      (await api.api<{ status: { state: string } }>('GET', '/api/v1/devices/cam-m2')).body.status.state;
+    const secret = await core.addDevice({ id: 'cam-m2', ward: 'binh-ngoc', heartbeatIntervalS: INTERVAL_S });
+    await waitFor(() => api.app.devices.get('cam-m2'), 'cam-m2 known to the API node');
+    const cam = await core.connectDevice('cam-m2', secret, { will: undefined });
+    await publish(cam, T('cam-m2', 'heartbeat'), JSON.stringify({ seq: 1 }));
+    await waitFor(() => core.app.liveness.stateOf('cam-m2') === 'online', 'cam-m2 online on the core');
+    await waitFor(async () => (await status()) === 'online', 'online on the API node');
+
+    const lastSeenAt = core.app.liveness.getStatus('cam-m2').lastSeenAt as number;
+    cam.end(true);
+    clock.jump(lastSeenAt + TIMEOUT_MS + 1_000 - clock.now());
+    await settled();
+    await waitFor(() => core.app.liveness.stateOf('cam-m2') === 'offline', 'cam-m2 offline on the core');
+    await waitFor(async () => (await status()) === 'offline', 'offline on the API node');
   });
 });

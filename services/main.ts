@@ -42,7 +42,7 @@ import { createMaintenanceEvents } from './health/maintenance-events.ts';
 import { createRootCauseService, type RootCauseService } from './health/root-cause-service.ts';
 import { checkDeviceTags } from './health/rules/index.ts';
 import { createRuleEngine, type RuleEngine } from './health/rules/rule-engine.ts';
-import { createServiceAlerts } from './health/service-alerts.ts';
+import { createServiceAlerts, serviceAlertDeviceId } from './health/service-alerts.ts';
 import type { LivenessView } from './health/service-types.ts';
 import { SqliteAlertRepository } from './health/sqlite-alert-repository.ts';
 import { SqliteIncidentRepository } from './health/sqlite-incident-repository.ts';
@@ -169,7 +169,12 @@ export async function createWardwatch(
     // Issue #14: in cluster mode the rotation is PostgreSQL's, just after opening (assignLate).
     pickAssignee: clusterDecision?.pickFixed ?? createAssigner({ rotation: stores.rotation, config, users }),
   });
-  const serviceAlerts = createServiceAlerts({ alerts, clock, log: log.child({ feature: 'alerts' }) });
+  const serviceAlerts = createServiceAlerts({
+    alerts,
+    clock,
+    log: log.child({ feature: 'alerts' }),
+    nodeId: config.cluster.enabled ? config.cluster.nodeId : null, // issue #14 (pgloose): the node's own
+  });
   const storage = createInfluxStorage({
     config,
     log: log.child({ feature: 'storage' }),
@@ -362,6 +367,12 @@ export async function createWardwatch(
         aliveTtlS: config.cluster.leaseS, // issue #14 (feedhealth): a killed node's sessions expire with it
       })
     : null;
+  // Issue #14 (pgloose): other nodes' status changes reach the API's statuses at once, not at the poll.
+  if (nodeBridge && clusterDecision)
+    nodeBridge.events.subscribe({
+      event: (e) => (e.event === 'device.state' ? clusterDecision.applyRemoteState(e.view) : undefined),
+      resync: () => undefined,
+    });
   if (nodeBridge)
     devices.onCredentialsRevoked(({ deviceId, reason, device }) => {
       nodeBridge.sessions
@@ -530,6 +541,8 @@ export async function createWardwatch(
       await channels.start(); // issue #14: the app's channels and routes, before the notifier plans
       // Issue #14 (corepg): ids reserved before anything can open an alert.
       await clusterDecision?.decision.start();
+      // Issue #14 (pgloose): this node's open service alerts, so it resolves one opened before a restart.
+      await clusterDecision?.decision.alerts.load([serviceAlertDeviceId(config.cluster.nodeId)]);
       if (clusterDecision) {
         await clusterDecision.refreshStatuses(); // other nodes' devices, for the API
         refreshStatuses();

@@ -11,6 +11,8 @@ import type { WardwatchEvents } from '../core/events.ts';
 export interface FeatureCache {
   /** The feature of `deviceId`, from `build` when missing, changed or too old. */
   get(deviceId: string, build: () => string): string;
+  /** Forgets a device's feature (issue #14: its cluster-wide alert count changed, no event here). */
+  drop(deviceId: string): void;
   close(): void;
 }
 
@@ -50,6 +52,7 @@ export function createFeatureCache(
       kept.set(deviceId, { text, builtAt: t });
       return text;
     },
+    drop,
     close() {
       for (const u of unsubscribe) u();
       kept.clear();

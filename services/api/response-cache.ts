@@ -22,6 +22,8 @@ export interface CachedBody {
 export interface ResponseCache {
   /** `maxAgeMs`: rebuilt once this old even without a change (for what changes without events). */
   get(key: string, build: () => string, opts?: { maxAgeMs?: number }): CachedBody;
+  /** As an invalidating event does (issue #14: another node's alerts changed the map's counts). */
+  invalidate(): void;
   close(): void;
 }
 
@@ -83,6 +85,7 @@ export function createResponseCache(
       if (entries.size > MAX_KEYS) entries.delete(entries.keys().next().value as string);
       return body;
     },
+    invalidate: bump,
     close() {
       for (const u of unsubscribe) u();
       entries.clear();

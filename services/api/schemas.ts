@@ -156,7 +156,10 @@ export const DeviceWithStatus = Type.Composite([DeviceJson, Type.Object({ status
 
 export const AlertJson = Type.Object({
   id: Type.Integer(),
-  deviceId: Type.String({ description: "the device, or '_service' for the service's own alerts" }),
+  deviceId: Type.String({
+    description:
+      "the device, or '_service' for the service's own alerts ('_service:<nodeId>' in cluster mode: the node's)",
+  }),
   ward: Type.String({ description: "'' for the service's own alerts (every ward)" }),
   kind: Type.Union([Kind, Type.Literal('service')], {
     description: 'a device kind, or service for the service itself (storage_backlog_overflow)',

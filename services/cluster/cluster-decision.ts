@@ -50,6 +50,11 @@ export interface ClusterDecision {
    */
   sharedStatus(deviceId: string): DeviceStatus | undefined;
   refreshStatuses(): Promise<void>;
+  /**
+   * Issue #14 (pgloose): another node's `device.state` as the `ww:events` bridge carries it (the SSE
+   * view), applied to `sharedStatus` at once rather than at the next poll. Malformed: ignored.
+   */
+  applyRemoteState(view: unknown): void;
   /** What the core role loads and forgets with each partition. */
   partitionState: CorePartitionState;
   /** The ward's fixed default assignee only; the rotation runs in `assignLate`. */
@@ -107,14 +112,34 @@ export function createClusterDecision(deps: {
         state_since: number;
       }>('SELECT device_id, state, last_seen_at, state_since FROM device_status');
       const next = new Map<string, DeviceStatus>();
-      for (const r of rows)
-        next.set(r.device_id, {
-          deviceId: r.device_id,
-          state: r.state,
-          lastSeenAt: r.last_seen_at,
-          stateSince: r.state_since,
-        });
+      for (const r of rows) {
+        // A change pushed meanwhile (applyRemoteState) may be newer than what the owner had flushed.
+        const pushed = shared.get(r.device_id);
+        if (pushed && pushed.stateSince > Number(r.state_since)) next.set(r.device_id, pushed);
+        else
+          next.set(r.device_id, {
+            deviceId: r.device_id,
+            state: r.state,
+            lastSeenAt: r.last_seen_at,
+            stateSince: r.state_since,
+          });
+      }
       shared = next;
+    },
+    applyRemoteState(view) {
+      const v = view as { deviceId?: unknown; state?: unknown; at?: unknown } | null;
+      if (typeof v?.deviceId !== 'string' || typeof v.at !== 'string') return;
+      if (v.state !== 'online' && v.state !== 'offline' && v.state !== 'unknown') return;
+      const at = Date.parse(v.at);
+      if (!Number.isFinite(at)) return;
+      const before = shared.get(v.deviceId);
+      if (before && before.stateSince > at) return;
+      shared.set(v.deviceId, {
+        deviceId: v.deviceId,
+        state: v.state,
+        lastSeenAt: before?.lastSeenAt ?? null,
+        stateSince: at,
+      });
     },
     partitionState: {
       async load(deviceIds) {

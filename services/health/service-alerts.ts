@@ -12,25 +12,43 @@ export interface ServiceAlerts {
   storageOverflow(active: boolean, details: { spoolBytes: number; maxBytes: number }): void;
 }
 
-export function createServiceAlerts(deps: { alerts: AlertEngine; clock: Clock; log: Logger }): ServiceAlerts {
+/**
+ * The device id a node's service alerts are raised on (issue #14, pgloose). One process: the one
+ * SERVICE_ALERT_DEVICE_ID, as before. Cluster mode: it names the node (`_service:<nodeId>`, still no
+ * device's), because the cluster keeps one unresolved alert per (device, type): with one shared id,
+ * node A's storage overflow and node B's were one alert, and A's backlog clearing resolved B's.
+ */
+export function serviceAlertDeviceId(nodeId: string | null): string {
+  return nodeId ? `${SERVICE_ALERT_DEVICE_ID}:${nodeId}` : SERVICE_ALERT_DEVICE_ID;
+}
+
+export function createServiceAlerts(deps: {
+  alerts: AlertEngine;
+  clock: Clock;
+  log: Logger;
+  /** Cluster mode: this node's id (see serviceAlertDeviceId); absent in one process. */
+  nodeId?: string | null;
+}): ServiceAlerts {
   const { alerts, clock, log } = deps;
+  const deviceId = serviceAlertDeviceId(deps.nodeId ?? null);
+  const where = deps.nodeId ? ` (node ${deps.nodeId})` : '';
   return {
     storageOverflow(active, { spoolBytes, maxBytes }) {
       try {
         if (active) {
           alerts.openAlert({
-            deviceId: SERVICE_ALERT_DEVICE_ID,
+            deviceId,
             ward: '',
             kind: 'service',
             type: 'storage_backlog_overflow',
             // Telemetry history is being lost: someone must bring InfluxDB back or give it disk.
             severity: 'critical',
-            message: `InfluxDB backlog reached influx.spool.maxBytes (${spoolBytes} of ${maxBytes} bytes): the oldest telemetry is dropped, heartbeats and events are kept`,
+            message: `InfluxDB backlog${where} reached influx.spool.maxBytes (${spoolBytes} of ${maxBytes} bytes): the oldest telemetry is dropped, heartbeats and events are kept`,
             openedAt: clock.now(),
           });
         } else {
           alerts.resolveBySystem(
-            SERVICE_ALERT_DEVICE_ID,
+            deviceId,
             'storage_backlog_overflow',
             clock.now(),
             `backlog back under half of maxBytes (${spoolBytes} bytes)`,

@@ -5,6 +5,7 @@ import type { ApiDeps } from '../deps.ts';
 import { createFeatureCache, FEATURE_MAX_AGE_MS } from '../map-features.ts';
 import { type CachedBody, createResponseCache } from '../response-cache.ts';
 import { DeviceStateT, errors, Kind, StatusSummaryJson } from '../schemas.ts';
+import { createSharedAlertCounts } from '../shared-alert-counts.ts';
 import { devicesGeoJsonText, summarize } from '../views.ts';
 
 /**
@@ -33,6 +34,9 @@ const GZIP_MIN_CHARS = 8 * 1024;
 export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   const cache = createResponseCache(deps.bus);
   const features = createFeatureCache(deps.bus);
+  // Issue #14 (pgloose): in cluster mode the map counts the cluster's open alerts (PostgreSQL).
+  const shared = deps.shared;
+  const sharedCounts = shared ? createSharedAlertCounts(() => shared.alerts.countUnresolvedByDevice()) : null;
   app.addHook('onClose', async () => {
     cache.close();
     features.close();
@@ -110,15 +114,16 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     async (request, reply) => {
       const { ward, kind } = request.query;
       const filter = { ...wardScope(userOf(request), ward), kind };
+      let openAlerts = () => deps.alerts.countUnresolvedByDevice();
+      if (sharedCounts) {
+        const { counts, changed } = await sharedCounts.refresh();
+        for (const id of changed) features.drop(id);
+        if (changed.length > 0) cache.invalidate();
+        openAlerts = () => counts as Map<string, number>;
+      }
       const body = cache.get(
         `map ${JSON.stringify(filter)}`,
-        () =>
-          devicesGeoJsonText(
-            deps.devices.list(filter),
-            deps.liveness,
-            () => deps.alerts.countUnresolvedByDevice(),
-            features,
-          ),
+        () => devicesGeoJsonText(deps.devices.list(filter), deps.liveness, openAlerts, features),
         { maxAgeMs: FEATURE_MAX_AGE_MS },
       );
       return sendJson(request, reply, 'application/geo+json; charset=utf-8', body);

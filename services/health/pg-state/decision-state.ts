@@ -30,7 +30,7 @@ export interface DecisionState {
    * taken into a queued batch included (issue #14: a partition lost with its lock session; the new
    * owner may already have loaded and changed them) until they are loaded again. A transaction
    * already running may still commit: its opens are settled by the unique index
-   * (`alerts_one_unresolved`). Incidents are forgotten, not fenced (they span devices).
+   * (`alerts_one_unresolved`). Incidents wholly of these devices are fenced alike (issue #14, pgloose).
    */
   fence(deviceIds: readonly string[]): void;
   /** Resolves once every change so far is committed (and conflicts settled). */
@@ -111,7 +111,7 @@ export function createDecisionState(opts: DecisionStateOptions): DecisionState {
     fence(deviceIds) {
       owned = Math.max(0, owned - deviceIds.length);
       alerts.fence(deviceIds);
-      incidents.unload(deviceIds);
+      incidents.fence(deviceIds);
       statuses.fence(deviceIds);
     },
     flush,

@@ -40,6 +40,11 @@ export class PgIncidentStore implements IncidentRepository, TickSource {
   private readonly byId = new Map<number, Incident>();
   private readonly resolvedOrder = new Set<number>();
   private dirty = new Set<number>();
+  /**
+   * Issue #14 (pgloose): devices of a lost partition (see `fence`): an incident of theirs is not
+   * written from here on, rows already taken into a queued batch included, until they are loaded again.
+   */
+  private readonly fenced = new Set<string>();
   private readonly resolvedKept: number;
 
   constructor(private readonly opts: PgIncidentStoreOptions) {
@@ -138,6 +143,7 @@ export class PgIncidentStore implements IncidentRepository, TickSource {
 
   /** Loads the open incidents with a member (or the parent) among devices this node now owns. */
   async load(deviceIds: readonly string[]): Promise<void> {
+    for (const id of deviceIds) this.fenced.delete(id);
     const { rows } = await this.opts.pool.query<IncidentRow>(
       `SELECT * FROM incidents
        WHERE state = 'open' AND (device_ids ?| $1::text[] OR parent_id = ANY($1::text[]))`,
@@ -150,12 +156,29 @@ export class PgIncidentStore implements IncidentRepository, TickSource {
   unload(deviceIds: readonly string[]): void {
     const gone = new Set(deviceIds);
     for (const i of [...this.byId.values()]) {
-      if (i.deviceIds.every((d) => gone.has(d)) && (i.parentId === null || gone.has(i.parentId))) {
+      if (this.among(i, gone)) {
         this.byId.delete(i.id);
         this.resolvedOrder.delete(i.id);
         this.dirty.delete(i.id); // fenced (decision-state.ts fence): never written by this node
       }
     }
+  }
+
+  /**
+   * Forgets the devices' incidents and never writes them again, not even rows already taken into a
+   * batch (issue #14, pgloose: the partition was lost; the new owner may already have changed them,
+   * and this node's stale whole rows would undo that). A transaction already running may still
+   * commit. An incident's members and parent share a partition (cluster/partition.ts), so an
+   * incident is this node's wholly or not at all.
+   */
+  fence(deviceIds: readonly string[]): void {
+    for (const id of deviceIds) this.fenced.add(id);
+    this.unload(deviceIds);
+  }
+
+  /** Every member (and the parent) among `devices`: the incident goes with them. */
+  private among(i: Incident, devices: ReadonlySet<string>): boolean {
+    return i.deviceIds.every((d) => devices.has(d)) && (i.parentId === null || devices.has(i.parentId));
   }
 
   take(): BatchPart | null {
@@ -168,7 +191,8 @@ export class PgIncidentStore implements IncidentRepository, TickSource {
     return { name: 'incidents', size: rows.length, write: (client) => this.write(client, rows) };
   }
 
-  private async write(client: PgClient, rows: readonly Incident[]): Promise<void> {
+  private async write(client: PgClient, taken: readonly Incident[]): Promise<void> {
+    const rows = this.fenced.size === 0 ? taken : taken.filter((i) => !this.among(i, this.fenced));
     if (rows.length === 0) return;
     await client.query(UPSERT, [
       rows.map((i) => i.id),

@@ -33,13 +33,12 @@ RUN npm run build
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-# MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ and the CMD's node flag: scripts/lib/service.sh (issue
-# #15, the same settings as `npm start`; test/unit/ops/service-runtime.test.ts keeps them equal).
+# MALLOC_ARENA_MAX and the CMD's node flag: scripts/lib/service.sh (issue #15, the same settings as
+# `npm start`; test/unit/ops/service-runtime.test.ts keeps them equal).
 ENV NODE_ENV=production \
     WARDWATCH_HOST=0.0.0.0 \
     WARDWATCH_DATA_DIR=/data \
-    MALLOC_ARENA_MAX=2 \
-    MALLOC_MMAP_THRESHOLD_=32768
+    MALLOC_ARENA_MAX=2
 COPY --from=deps /app/node_modules ./node_modules
 # The checkout (.dockerignore keeps out the rest): the compiled service reads package.json ("type":
 # "module"; it also marks the root config/default.yaml, the ward outlines and dist/web are found

@@ -55,16 +55,12 @@ export function serviceRuntime(): ServiceRuntime {
       [
         '-c',
         // biome-ignore lint/suspicious/noTemplateCurlyInString: bash, not a template
-        '. scripts/lib/service.sh && printf "%s\\n" "$WW_SERVICE_MALLOC_ARENA_MAX" "$WW_SERVICE_MALLOC_MMAP_THRESHOLD" "${WW_SERVICE_NODE_FLAGS[@]}"',
+        '. scripts/lib/service.sh && printf "%s\\n" "$WW_SERVICE_MALLOC_ARENA_MAX" "${WW_SERVICE_NODE_FLAGS[@]}"',
       ],
       { cwd: ROOT_DIR, encoding: 'utf8', env: { ...process.env, MALLOC_ARENA_MAX: '' } },
     );
-    const [arenas, mmapThreshold, ...nodeFlags] = out.trim().split('\n');
-    const env: Record<string, string> = {};
-    if (arenas) env.MALLOC_ARENA_MAX = arenas;
-    // issue #15: a caller's own threshold (an A/B run) wins, as with service.sh.
-    if (mmapThreshold) env.MALLOC_MMAP_THRESHOLD_ = process.env.MALLOC_MMAP_THRESHOLD_ || mmapThreshold;
-    productionRuntime = { nodeFlags, env };
+    const [arenas, ...nodeFlags] = out.trim().split('\n');
+    productionRuntime = { nodeFlags, env: arenas ? { MALLOC_ARENA_MAX: arenas } : {} };
   }
   return productionRuntime;
 }

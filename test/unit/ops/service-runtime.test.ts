@@ -3,9 +3,7 @@
  * (`npm start`, `npm run demo`, the Docker image; the benchmark reads them from the same file):
  * scripts/lib/service.sh's node flags (V8's young generation capped at 1 MiB a semi-space) and
  * MALLOC_ARENA_MAX. Together they took ~25–30 MiB off the idle service's
- * RSS (bench/results/2026-12-03-service-memory.md). MALLOC_MMAP_THRESHOLD_ (glibc: blocks of 32 KiB
- * and more mmapped, returned on free) took ~10–17 MiB off the ward's peak
- * (bench/results/2026-12-03-ward15.md).
+ * RSS (bench/results/2026-12-03-service-memory.md).
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,15 +22,14 @@ async function serviceSettings(env: Record<string, string> = {}) {
     [
       '-c',
       // biome-ignore lint/suspicious/noTemplateCurlyInString: bash, not a template
-      '. scripts/lib/service.sh && printf "%s\\n" "$WW_SERVICE_MALLOC_ARENA_MAX" "$WW_SERVICE_MALLOC_MMAP_THRESHOLD" "${#WW_SERVICE_NODE_FLAGS[@]}" "${WW_SERVICE_NODE_FLAGS[@]}" "${WW_SERVICE_CMD[@]}"',
+      '. scripts/lib/service.sh && printf "%s\\n" "$WW_SERVICE_MALLOC_ARENA_MAX" "${#WW_SERVICE_NODE_FLAGS[@]}" "${WW_SERVICE_NODE_FLAGS[@]}" "${WW_SERVICE_CMD[@]}"',
     ],
     { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } },
   );
   const lines = stdout.trimEnd().split('\n');
   const arenas = lines[0] as string;
-  const mmapThreshold = lines[1] as string;
-  const count = Number(lines[2]);
-  return { arenas, mmapThreshold, flags: lines.slice(3, 3 + count), cmd: lines.slice(3 + count) };
+  const count = Number(lines[1]);
+  return { arenas, flags: lines.slice(2, 2 + count), cmd: lines.slice(2 + count) };
 }
 
 describe('the service runtime settings (scripts/lib/service.sh)', () => {
@@ -45,16 +42,13 @@ describe('the service runtime settings (scripts/lib/service.sh)', () => {
       'const v8 = require("node:v8"); const keep = []; let youngMiB = 0;' +
       'for (let i = 0; i < 300000; i++) { keep.push({ i, s: "x" + i }); if (i % 1000 === 0)' +
       ' youngMiB = Math.max(youngMiB, v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size / 2 ** 20); }' +
-      'console.log(JSON.stringify({ arenas: process.env.MALLOC_ARENA_MAX,' +
-      ' mmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_, youngMiB }))';
+      'console.log(JSON.stringify({ arenas: process.env.MALLOC_ARENA_MAX, youngMiB }))';
     const { stdout } = await run(cmd[0] as string, [...cmd.slice(1, -1), '-e', probe], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '' },
     });
-    const seen = JSON.parse(stdout) as { arenas: string; mmapThreshold: string; youngMiB: number };
+    const seen = JSON.parse(stdout) as { arenas: string; youngMiB: number };
     expect(seen.arenas).toBe('2');
-    // glibc reads it at the first malloc: 32 KiB blocks and larger get their own mapping.
-    expect(seen.mmapThreshold).toBe('32768');
     // Two semi-spaces of at most 1 MiB (V8's default lets them grow to 16 MiB each).
     expect(seen.youngMiB).toBeLessThanOrEqual(2);
   });
@@ -62,11 +56,6 @@ describe('the service runtime settings (scripts/lib/service.sh)', () => {
   it("keeps a caller's own MALLOC_ARENA_MAX", async () => {
     const { cmd } = await serviceSettings({ MALLOC_ARENA_MAX: '4' });
     expect(cmd).toContain('MALLOC_ARENA_MAX=4');
-  });
-
-  it("keeps a caller's own MALLOC_MMAP_THRESHOLD_", async () => {
-    const { cmd } = await serviceSettings({ MALLOC_MMAP_THRESHOLD_: '131072' });
-    expect(cmd).toContain('MALLOC_MMAP_THRESHOLD_=131072');
   });
 
   it('is how npm start and npm run demo start the service', () => {
@@ -81,10 +70,9 @@ describe('the service runtime settings (scripts/lib/service.sh)', () => {
   });
 
   it('is what the Docker image runs (ENV and CMD repeat it)', async () => {
-    const { arenas, mmapThreshold, flags } = await serviceSettings();
+    const { arenas, flags } = await serviceSettings();
     const dockerfile = read('Dockerfile');
-    expect(dockerfile).toMatch(new RegExp(`^\\s*MALLOC_ARENA_MAX=${arenas}\\s*\\\\?$`, 'm'));
-    expect(dockerfile).toMatch(new RegExp(`^\\s*MALLOC_MMAP_THRESHOLD_=${mmapThreshold}\\s*\\\\?$`, 'm'));
+    expect(dockerfile).toMatch(new RegExp(`^\\s*MALLOC_ARENA_MAX=${arenas}\\s*$`, 'm'));
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
     expect(cmd && JSON.parse(cmd)).toEqual(['node', ...flags, 'dist/services/main.js']);
   });

@@ -35,7 +35,17 @@ import {
 import { type ClusterWorld, clusterRows, clusterTable, systemLabel } from './lib/cluster-report.ts';
 import { connectAll, type Generator, startGenerators, stopGenerators } from './lib/generators.ts';
 import { countHeartbeats, influxCommand, startLatencyProbe } from './lib/influx.ts';
-import { cpuWindow, pct, round, rssBytes, sleep, treePssBytes, waitFor, withTimeout } from './lib/proc.ts';
+import {
+  cpuWindow,
+  pct,
+  round,
+  rssBytes,
+  rssPartsMiB,
+  sleep,
+  treePssBytes,
+  waitFor,
+  withTimeout,
+} from './lib/proc.ts';
 import { startupScenario } from './lib/startup.ts';
 import {
   type DeviceSpec,
@@ -414,6 +424,7 @@ async function wardWorld(kind: 'wardwatch' | 'mosquitto') {
     const mainPid = Object.values(sys.pids())[0] as number;
     await sleep(3000);
     const rssAtStart = rssBytes(mainPid) ?? 0;
+    const partsAtStart = rssPartsMiB(mainPid);
     const specs = wardMix(WARD_DEVICES);
     const provisioned = await withTimeout(sys.provision(specs), 300_000, `${kind}: ward provisioning`);
     const byId = new Map(specs.map((s) => [s.id, s]));
@@ -424,6 +435,7 @@ async function wardWorld(kind: 'wardwatch' | 'mosquitto') {
     }));
     await sleep(3000); // the import's secret rehash settles before the 0-device RSS
     const rssBefore = rssBytes(mainPid) ?? 0;
+    const partsBefore = rssPartsMiB(mainPid);
     gens = await startGenerators(sys.mqttUrl, devices, { connectConcurrency: 100 });
     for (const g of gens) g.send({ cmd: 'fleet', hbMs: HB_MS, telMs: HB_MS, qos: 0 });
     const conn = await connectAll(gens, 300_000);
@@ -433,6 +445,7 @@ async function wardWorld(kind: 'wardwatch' | 'mosquitto') {
     await sleep(warmS * 1000);
     const { cpu, sent0, sent1, rssPeak, rssNow, pipelinePct } = await measureWindow(sys, gens, mainPid);
     const rss = Math.max(rssNow, rssPeak);
+    const partsEnd = rssPartsMiB(mainPid);
     // Every process of the pipeline (the baseline's forwarder is a second, Node, process).
     const rssAll = Object.values(sys.pids()).reduce<number>(
       (a, pid) => a + (pid ? (rssBytes(pid) ?? 0) : 0),
@@ -450,6 +463,8 @@ async function wardWorld(kind: 'wardwatch' | 'mosquitto') {
       rssBeforeConnectMiB: round(rssBefore / 2 ** 20, 1),
       rssMiB: round(rss / 2 ** 20, 1),
       rssAllProcessesMiB: round(rssAll / 2 ** 20, 1),
+      // issue #15: anonymous / file-backed MiB at start, before connecting, at the window's end
+      rssParts: { atStart: partsAtStart, beforeConnect: partsBefore, end: partsEnd },
       bytesPerDevice: conn.connected ? round((rss - rssBefore) / conn.connected) : null,
     };
     log(`${kind}: ward ${JSON.stringify(out.ward)}`);

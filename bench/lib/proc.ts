@@ -185,6 +185,20 @@ export function rssBytes(pid: number): number | null {
 }
 
 /**
+ * Issue #15: a process's RSS split as the kernel counts it (`/proc/<pid>/status`), MiB: anonymous
+ * pages (heap, malloc, stacks) and file-backed ones (the node binary, shared libraries), or null.
+ */
+export function rssPartsMiB(pid: number): { anon: number; file: number } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? Number.NaN);
+    return { anon: Math.round(kb('RssAnon') / 102.4) / 10, file: Math.round(kb('RssFile') / 102.4) / 10 };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * CPU use of several processes over a window: call start(), then end() → % of one core each.
  * `trees` names the keys whose descendants count too (issue #14: PostgreSQL's backends).
  */

@@ -1,8 +1,11 @@
 import { createClient } from 'redis';
+import { expect } from 'vitest';
 import type { FeedRedis } from '../../services/cluster/feed.ts';
 import { decodeFeedEntry } from '../../services/cluster/feed-codec.ts';
+import { waitFor } from '../helpers/app.ts';
 import { influxQuery } from '../helpers/influxd.ts';
-import type { DeviceState } from './fleet.ts';
+import type { DeviceState, Fleet } from './fleet.ts';
+import type { Cluster } from './harness.ts';
 
 /**
  * What the loopback cluster test (issue #14) reads back to judge the cluster: the heartbeats in
@@ -92,4 +95,35 @@ export async function feedProblems(redisUrl: string, devices: readonly DeviceSta
     if (missing.length > 0) problems.push(`${d.id}: acknowledged seq ${missing.join(',')} not on the feed`);
   }
   return problems;
+}
+
+/**
+ * The end of a loopback run (issue #14): no new seq, every one sent acknowledged, every node's
+ * write-ahead log drained, then every PUBACKed (device, seq) in InfluxDB exactly once and on the
+ * feed. Polled, not read once: a drained log may be the last write on its way; a missing seq that
+ * never comes, or a seq stored twice (which never goes), still fails. Closes the fleet; answers
+ * its totals as they were once it went quiet.
+ */
+export async function expectNothingLost(
+  cluster: Cluster,
+  fleet: Fleet,
+  timeoutMs: number,
+): Promise<ReturnType<Fleet['totals']>> {
+  expect(await fleet.quiesce(timeoutMs)).toEqual({ unacknowledged: 0 });
+  const totals = fleet.totals();
+  fleet.close();
+  await waitFor(
+    async () => {
+      const health = await Promise.all(cluster.nodes.map((n) => n.healthz()));
+      return health.every((h) => h.spooledPoints === 0 && h.influx === 'up');
+    },
+    "every node's write-ahead log written to InfluxDB",
+    timeoutMs,
+  );
+  const poll = { timeout: timeoutMs, interval: 1_000 };
+  await expect
+    .poll(() => influxProblems(cluster.influxBaseUrl, cluster.influxDatabase, fleet.devices), poll)
+    .toEqual([]);
+  await expect.poll(() => feedProblems(cluster.redisUrl, fleet.devices), poll).toEqual([]);
+  return totals;
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { partitionOf } from '../../services/cluster/partition.ts';
 import { ADMIN_PASSWORD, waitFor } from '../helpers/app.ts';
 import { type Received, startHttpFake } from '../integration/notify/fakes.ts';
-import { feedProblems, influxProblems } from './checks.ts';
+import { expectNothingLost } from './checks.ts';
 import { createFleet, type DeviceState, type Fleet } from './fleet.ts';
 import { type Cluster, type ClusterNode, startCluster } from './harness.ts';
 import {
@@ -599,21 +599,7 @@ describe(`cluster core checks: ${NODES} node processes, ${DEVICES} devices, time
         );
 
         // Nothing acknowledged lost through the kill and both restarts.
-        expect(await fleet.quiesce(PHASE_TIMEOUT_MS)).toEqual({ unacknowledged: 0 });
-        fleet.close();
-        await waitFor(
-          async () => {
-            const health = await Promise.all(cluster.nodes.map((n) => n.healthz()));
-            return health.every((h) => h.spooledPoints === 0 && h.influx === 'up');
-          },
-          "every node's write-ahead log written to InfluxDB",
-          PHASE_TIMEOUT_MS,
-        );
-        const poll = { timeout: PHASE_TIMEOUT_MS, interval: 1_000 };
-        await expect
-          .poll(() => influxProblems(cluster.influxBaseUrl, cluster.influxDatabase, fleet.devices), poll)
-          .toEqual([]);
-        await expect.poll(() => feedProblems(cluster.redisUrl, fleet.devices), poll).toEqual([]);
+        await expectNothingLost(cluster, fleet, PHASE_TIMEOUT_MS);
       }),
     TEST_TIMEOUT_MS,
   );

@@ -87,10 +87,21 @@ const INFLUX = process.env.BENCH_INFLUX_URL ?? 'http://127.0.0.1:8086';
 const INFLUXD_PID = Number(process.env.BENCH_INFLUXD_PID) || undefined;
 /**
  * `ulimit -n` is a hard 20,000 here and each system under test holds one socket per device plus
- * its own files: the fleet is capped below that (the cap is reported).
+ * its own files: the fleet is capped below that (the cap is reported). wardwatch's broker accepts
+ * at most the limit minus `broker.limits.fdReserve` MQTT sockets (issue #13: storage never runs
+ * out of descriptors) and refuses the rest, so the cap leaves that reserve too: both systems get
+ * the same devices, and the storm's "all CONNACKed" can be measured for both.
  */
 const FD_LIMIT = Number(process.env.BENCH_NOFILE) || 20_000;
-const MAX_DEVICES = FD_LIMIT - 600;
+const SERVICE_FD_RESERVE = serviceFdReserve();
+const MAX_DEVICES = FD_LIMIT - Math.max(600, SERVICE_FD_RESERVE);
+/** broker.limits.fdReserve from config/default.yaml (the service runs with the defaults). */
+function serviceFdReserve(): number {
+  const yaml = readFileSync(new URL('../config/default.yaml', import.meta.url), 'utf8');
+  const m = /^ {4}fdReserve: (\d+)$/m.exec(yaml);
+  if (!m) throw new Error('bench: broker.limits.fdReserve not found in config/default.yaml');
+  return Number(m[1]);
+}
 const requested = Number(opt('devices') ?? (QUICK ? 2000 : 20000));
 const DEVICES = Math.min(requested, MAX_DEVICES);
 const DURATION_S = Number(opt('duration') ?? (QUICK ? 30 : 120));
@@ -1386,7 +1397,7 @@ async function clusterMain(
       `${loadStart} at the start, ${loadEnd} at the end: everything here (nodes, Redis, PostgreSQL, influxd, the ` +
       'load generators) and other work on the machine share these cores, so compare the ratios within this run.',
     '',
-    `Setup: ${DEVICES} devices${DEVICES < requested ? ` (capped from ${requested} by \`ulimit -n\`)` : ''}, ` +
+    `Setup: ${DEVICES} devices${DEVICES < requested ? ` (capped from ${requested} by \`ulimit -n\` and the broker's fd reserve)` : ''}, ` +
       `a ${DURATION_S} s fleet window, then the storm; systems one after the other, each started fresh; service ${RUNTIME}.`,
     '',
     clusterTable(systems, rows),
@@ -1447,7 +1458,7 @@ function renderMarkdown(info: ReturnType<typeof machine>): string {
             ? `200 connections, steps of ${o.stepS} s at ${o.rates.join(', ')} msg/s`
             : f.scenario === 'detection'
               ? `${o.detectDevices} devices, heartbeatIntervalS 10, missedHeartbeats 3`
-              : `${o.devices} devices${o.devices < o.requestedDevices ? ` (capped from ${o.requestedDevices} by \`ulimit -n\`)` : ''}` +
+              : `${o.devices} devices${o.devices < o.requestedDevices ? ` (capped from ${o.requestedDevices} by \`ulimit -n\` and the broker's fd reserve)` : ''}` +
                 (f.scenario === 'fleet' ? `, ${o.durationS} s window` : '');
     // Issue #15: runs before 2026-12-03 ran the service through tsx; the ward row says it already.
     const runtime =

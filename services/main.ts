@@ -289,11 +289,13 @@ export async function createWardwatch(
             incident: (act) => runIncidentAct(incidentService, act),
             flush: () => clusterDecision.decision.flush(),
             // Issue #14 (pgloose2): notes and assignments on resolved alerts no memory holds.
-            resolvedAlert: (await import('./health/pg-state/resolved-alert-acts.ts')).createResolvedAlertActs({
-              pool: clusterDecision.pool,
-              bus,
-              clock,
-            }),
+            resolvedAlert: (await import('./health/pg-state/resolved-alert-acts.ts')).createResolvedAlertActs(
+              {
+                pool: clusterDecision.pool,
+                bus,
+                clock,
+              },
+            ),
           },
           read: { alert: clusterDecision.alertReader.get, incident: clusterDecision.incidentReader.get },
         })

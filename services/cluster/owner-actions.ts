@@ -148,7 +148,8 @@ export function createOwnerActions(opts: OwnerActionsOptions): OwnerActions {
    * moved meanwhile, so try again (503).
    */
   const runAlertHere = async (a: AlertAct): Promise<Alert | null> => {
-    if (local.hasAlert(a.id) || a.verb === 'ack' || a.verb === 'resolve') return runHere(() => local.alert(a));
+    if (a.verb !== 'assign' && a.verb !== 'note') return runHere(() => local.alert(a));
+    if (local.hasAlert(a.id)) return runHere(() => local.alert(a));
     // A batch taken before memory forgot the alert may still carry its whole row: written first.
     await local.flush();
     const done = await local.resolvedAlert(a);
@@ -224,9 +225,7 @@ export function createOwnerActions(opts: OwnerActionsOptions): OwnerActions {
     let reply: Reply;
     try {
       const value =
-        req.subject === 'alert'
-          ? await runAlertHere(req.act)
-          : await runHere(() => local.incident(req.act));
+        req.subject === 'alert' ? await runAlertHere(req.act) : await runHere(() => local.incident(req.act));
       reply = { v: 1, kind: 'res', reqId: req.reqId, ok: true, value };
     } catch (err) {
       const e = err as { code?: unknown; message?: unknown };

@@ -47,10 +47,10 @@ export function createResolvedAlertActs(deps: {
       let alert = toAlert(row);
       if (act.verb === 'assign') {
         if (alert.assignee === act.username) return { alert, changed: false };
-        const updated = await client.query<AlertRow>('UPDATE alerts SET assignee = $2 WHERE id = $1 RETURNING *', [
-          act.id,
-          act.username,
-        ]);
+        const updated = await client.query<AlertRow>(
+          'UPDATE alerts SET assignee = $2 WHERE id = $1 RETURNING *',
+          [act.id, act.username],
+        );
         alert = toAlert(updated.rows[0] as AlertRow);
       }
       await client.query(

@@ -260,7 +260,11 @@ describe('notes and assignments on a resolved alert (one process, SQLite)', () =
         body: { note: 'kiểm tra lại sau mưa bão' },
       });
       expect(noted.status).toBe(200);
-      expect(noted.body.history.at(-1)).toMatchObject({ action: 'note', by: 'tech.bn', note: 'kiểm tra lại sau mưa bão' });
+      expect(noted.body.history.at(-1)).toMatchObject({
+        action: 'note',
+        by: 'tech.bn',
+        note: 'kiểm tra lại sau mưa bão',
+      });
       const assign = () =>
         h.call('POST', `/api/v1/alerts/${id}/assign`, { token: techBn, body: { username: 'tech.bn' } });
       const first = await assign();

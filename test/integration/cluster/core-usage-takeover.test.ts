@@ -45,7 +45,12 @@ describe('light usage after a takeover (issue #14, pgloose2)', () => {
       database,
       clock,
       overrides: {
-        cluster: testClusterConfig({ redisUrl: redis.url, postgresUrl: pgUrl, partitions: PARTITIONS, nodeId }),
+        cluster: testClusterConfig({
+          redisUrl: redis.url,
+          postgresUrl: pgUrl,
+          partitions: PARTITIONS,
+          nodeId,
+        }),
       },
     });
   const usageOn = (t: TestApp): RuleUsage | null => t.app.rules.snapshot(['light-u1'])[0]?.usage ?? null;
@@ -68,7 +73,10 @@ describe('light usage after a takeover (issue #14, pgloose2)', () => {
     await core(a).ownership.tick();
     await core(b).ownership.tick();
     expect(core(a).ownership.owned().size).toBe(1);
-    await waitFor(() => partitionsHealthy(core(a)) && partitionsHealthy(core(b)), 'every partition caught up');
+    await waitFor(
+      () => partitionsHealthy(core(a)) && partitionsHealthy(core(b)),
+      'every partition caught up',
+    );
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

@@ -135,7 +135,12 @@ describe('cluster mode: notes and assignments on resolved alerts no memory keeps
     const first = await assign(core, 'tech-ra');
     expect(first.status).toBe(200);
     expect(first.body.assignee).toBe('tech-ra');
-    expect(first.body.history.at(-1)).toEqual({ at: expect.any(String), action: 'assign', by: 'admin', note: 'tech-ra' });
+    expect(first.body.history.at(-1)).toEqual({
+      at: expect.any(String),
+      action: 'assign',
+      by: 'admin',
+      note: 'tech-ra',
+    });
     const again = await assign(api, 'tech-ra');
     expect(again.status).toBe(200);
     expect(again.body.history).toHaveLength(3); // open, resolve, one assign

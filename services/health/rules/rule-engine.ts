@@ -324,7 +324,8 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
           // Ticks skipped, but usage pending is written at the grid instant it belongs to, the one a
           // replay of the same reports would use (issue #14, pgloose2).
           const lastAt = r.usage?.lastAt ?? null;
-          if (lastAt !== null && gridFloor(lastAt) + gridMs <= upTo) flushUsage(d, r, gridFloor(lastAt) + gridMs);
+          if (lastAt !== null && gridFloor(lastAt) + gridMs <= upTo)
+            flushUsage(d, r, gridFloor(lastAt) + gridMs);
           r.tickedTo = Math.max(r.tickedTo, upTo);
         } else {
           try {

@@ -288,6 +288,14 @@ export async function createWardwatch(
             alert: (act) => runAlertAct(alerts, (id) => liveness.stateOf(id), act),
             incident: (act) => runIncidentAct(incidentService, act),
             flush: () => clusterDecision.decision.flush(),
+            // Issue #14 (pgloose2): notes and assignments on resolved alerts no memory holds.
+            resolvedAlert: (await import('./health/pg-state/resolved-alert-acts.ts')).createResolvedAlertActs(
+              {
+                pool: clusterDecision.pool,
+                bus,
+                clock,
+              },
+            ),
           },
           read: { alert: clusterDecision.alertReader.get, incident: clusterDecision.incidentReader.get },
         })
@@ -475,6 +483,7 @@ export async function createWardwatch(
           alerts: clusterDecision.alertReader,
           incidents: clusterDecision.incidentReader,
           act: ownerActions ?? undefined,
+          statusChanged: clusterDecision.onSharedStatus, // issue #14 (pgloose2): the map follows at once
         }
       : undefined,
     // Issue #14: a command reaches the node holding the device's session (cluster) or this broker.

@@ -67,6 +67,11 @@ export interface ApiDeps {
       alert(act: AlertAct): Promise<Alert | null>;
       incident(act: IncidentAct): Promise<Incident | null>;
     };
+    /**
+     * Issue #14 (pgloose2): the status of a device another node judges changed here (pushed by the
+     * ww:events bridge, or polled): the map drops its kept feature. Returns unsubscribe.
+     */
+    statusChanged?: (listener: (deviceId: string) => void) => () => void;
   };
   /**
    * Issue #14: `…/cmd/{command}` to a device (POST /devices/:id/commands/:command), on whichever node

@@ -113,6 +113,8 @@ export const deviceStateEventJson = (e: WardwatchEvents['device.state']) => ({
   previous: e.previous,
   at: iso(e.at),
   reason: e.reason,
+  // Issue #14 (pgloose2): other nodes show a remotely judged device's last sign of life at once.
+  lastSeenAt: e.lastSeenAt === undefined ? undefined : e.lastSeenAt === null ? null : iso(e.lastSeenAt),
 });
 
 export interface StateCounts {

@@ -55,6 +55,12 @@ export interface ClusterDecision {
    * view), applied to `sharedStatus` at once rather than at the next poll. Malformed: ignored.
    */
   applyRemoteState(view: unknown): void;
+  /**
+   * Issue #14 (pgloose2): told the device whenever `sharedStatus` changes state (pushed, or found by
+   * the poll), so the map drops that device's kept feature (other nodes' changes raise no event on
+   * this node's bus). Returns unsubscribe.
+   */
+  onSharedStatus(listener: (deviceId: string) => void): () => void;
   /** What the core role loads and forgets with each partition. */
   partitionState: CorePartitionState;
   /** The ward's fixed default assignee only; the rotation runs in `assignLate`. */
@@ -78,6 +84,20 @@ export function createClusterDecision(deps: {
   const decision = createDecisionState({ pool, log });
   const alertReader = createPgAlertReader(pool);
   let shared = new Map<string, DeviceStatus>();
+  const sharedListeners = new Set<(deviceId: string) => void>();
+  const sharedChanged = (deviceId: string) => {
+    for (const l of sharedListeners) {
+      try {
+        l(deviceId);
+      } catch (err) {
+        log.warn({ err, deviceId }, 'shared status listener failed');
+      }
+    }
+  };
+  // A heartbeat's new lastSeenAt alone is no change for the map: its features age out in 30 s as in
+  // one process, rather than every remote device's being rebuilt after every poll (issue #6).
+  const sameState = (a: DeviceStatus | undefined, b: DeviceStatus) =>
+    a !== undefined && a.state === b.state && a.stateSince === b.stateSince;
   const incidentReader = createPgIncidentReader(pool);
 
   const outbox: OutboxRepository = {
@@ -112,34 +132,46 @@ export function createClusterDecision(deps: {
         state_since: number;
       }>('SELECT device_id, state, last_seen_at, state_since FROM device_status');
       const next = new Map<string, DeviceStatus>();
+      const changed: string[] = [];
       for (const r of rows) {
         // A change pushed meanwhile (applyRemoteState) may be newer than what the owner had flushed.
         const pushed = shared.get(r.device_id);
         if (pushed && pushed.stateSince > Number(r.state_since)) next.set(r.device_id, pushed);
-        else
-          next.set(r.device_id, {
+        else {
+          const status: DeviceStatus = {
             deviceId: r.device_id,
             state: r.state,
             lastSeenAt: r.last_seen_at,
             stateSince: r.state_since,
-          });
+          };
+          if (!sameState(pushed, status)) changed.push(r.device_id);
+          next.set(r.device_id, status);
+        }
       }
       shared = next;
+      for (const id of changed) sharedChanged(id);
     },
     applyRemoteState(view) {
-      const v = view as { deviceId?: unknown; state?: unknown; at?: unknown } | null;
+      const v = view as { deviceId?: unknown; state?: unknown; at?: unknown; lastSeenAt?: unknown } | null;
       if (typeof v?.deviceId !== 'string' || typeof v.at !== 'string') return;
       if (v.state !== 'online' && v.state !== 'offline' && v.state !== 'unknown') return;
       const at = Date.parse(v.at);
       if (!Number.isFinite(at)) return;
       const before = shared.get(v.deviceId);
       if (before && before.stateSince > at) return;
-      shared.set(v.deviceId, {
-        deviceId: v.deviceId,
-        state: v.state,
-        lastSeenAt: before?.lastSeenAt ?? null,
-        stateSince: at,
-      });
+      // Issue #14 (pgloose2): the change's last sign of life, when the origin sent it.
+      const seen = typeof v.lastSeenAt === 'string' ? Date.parse(v.lastSeenAt) : Number.NaN;
+      const lastSeenAt = Number.isFinite(seen)
+        ? seen
+        : v.lastSeenAt === null
+          ? null
+          : (before?.lastSeenAt ?? null);
+      shared.set(v.deviceId, { deviceId: v.deviceId, state: v.state, lastSeenAt, stateSince: at });
+      sharedChanged(v.deviceId);
+    },
+    onSharedStatus(listener) {
+      sharedListeners.add(listener);
+      return () => sharedListeners.delete(listener);
     },
     partitionState: {
       async load(deviceIds) {

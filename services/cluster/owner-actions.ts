@@ -56,6 +56,12 @@ export interface OwnerActionsOptions {
     incident(act: IncidentAct): Incident | null;
     /** Resolves once what the act changed is committed (the decision state's flush). */
     flush(): Promise<void>;
+    /**
+     * Issue #14 (pgloose2): a note or an assignment on an alert this node's memory does not hold,
+     * applied on PostgreSQL when the alert is resolved there (health/pg-state/resolved-alert-acts.ts);
+     * null when it is not resolved there.
+     */
+    resolvedAlert(act: Extract<AlertAct, { verb: 'assign' | 'note' }>): Promise<Alert | null>;
   };
   /** Every node's alerts and incidents (PostgreSQL). */
   read: { alert(id: number): Promise<Alert | null>; incident(id: number): Promise<Incident | null> };
@@ -132,6 +138,25 @@ export function createOwnerActions(opts: OwnerActionsOptions): OwnerActions {
     return value;
   };
 
+  /**
+   * An alert act on this node, the owner of its partition (asked here, or sent here by another
+   * node). Issue #14 (pgloose2): a note or an assignment on an alert memory does not hold is applied
+   * on PostgreSQL when the alert is resolved there: no node keeps it any more, so nothing writes
+   * its row behind (resolved-alert-acts.ts). Run here, by the owner, because only the owner knows
+   * its memory does not hold it (a receiving node cannot; the owner's whole-row writes of an alert
+   * it still holds would undo a change made beside it). Not resolved and not here: the partition
+   * moved meanwhile, so try again (503).
+   */
+  const runAlertHere = async (a: AlertAct): Promise<Alert | null> => {
+    if (a.verb !== 'assign' && a.verb !== 'note') return runHere(() => local.alert(a));
+    if (local.hasAlert(a.id)) return runHere(() => local.alert(a));
+    // A batch taken before memory forgot the alert may still carry its whole row: written first.
+    await local.flush();
+    const done = await local.resolvedAlert(a);
+    if (done === null) throw unavailable(`alert ${a.id}`);
+    return done;
+  };
+
   const forward = async (owner: string, req: Request, what: string): Promise<unknown> => {
     const reply = new Promise<Reply | null>((resolve) => {
       const timer = setTimeout(() => {
@@ -182,6 +207,12 @@ export function createOwnerActions(opts: OwnerActionsOptions): OwnerActions {
     // Not in the owner's memory: resolved long ago (acknowledging or resolving it changes nothing).
     if (owner === nodeId || owner === null) {
       if (found.resolved && idempotent) return found.value;
+      // Issue #14 (pgloose2): this node owns it but does not hold it: a note or an assignment on a
+      // resolved alert is applied on PostgreSQL (runAlertHere).
+      if (owner === nodeId && subject === 'alert' && found.resolved) {
+        stats.local++;
+        return (await runAlertHere(request.act as AlertAct)) as unknown as T | null;
+      }
       stats.unavailable++;
       throw unavailable(what);
     }
@@ -194,9 +225,7 @@ export function createOwnerActions(opts: OwnerActionsOptions): OwnerActions {
     let reply: Reply;
     try {
       const value =
-        req.subject === 'alert'
-          ? await runHere(() => local.alert(req.act))
-          : await runHere(() => local.incident(req.act));
+        req.subject === 'alert' ? await runAlertHere(req.act) : await runHere(() => local.incident(req.act));
       reply = { v: 1, kind: 'res', reqId: req.reqId, ok: true, value };
     } catch (err) {
       const e = err as { code?: unknown; message?: unknown };

@@ -13,6 +13,11 @@ export interface WardwatchEvents {
     at: number;
     /** Why: 'heartbeat_timeout' | 'status_offline' | 'sign_of_life' | 'restart' | 'never_reported' (issue #13). */
     reason: string;
+    /**
+     * The device's last sign of life after the change (null: never), so a node that does not judge
+     * the device shows it with the change (issue #14, pgloose2). Absent: not known by the emitter.
+     */
+    lastSeenAt?: number | null;
   };
   'alert.opened': Alert;
   'alert.acknowledged': Alert;

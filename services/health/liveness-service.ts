@@ -131,10 +131,15 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
       if (record.expiresAt === null) scheduler.cancel(device.id);
       else scheduler.set(device.id, record.expiresAt);
     }
-    if (transition) onTransition(device, transition, rec.lastSeenAt);
+    if (transition) onTransition(device, transition, rec.lastSeenAt, record.lastSeenAt);
   };
 
-  const onTransition = (device: Device, t: Transition, lastSeenBefore: number | null) => {
+  const onTransition = (
+    device: Device,
+    t: Transition,
+    lastSeenBefore: number | null,
+    lastSeenAfter: number | null,
+  ) => {
     deps.beginWrite?.();
     log.info({ deviceId: device.id, from: t.from, to: t.to, reason: t.reason }, 'device state changed');
     bus.emit('device.state', {
@@ -145,6 +150,7 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
       previous: t.from,
       at: t.at,
       reason: t.reason,
+      lastSeenAt: lastSeenAfter, // issue #14 (pgloose2): what other nodes show with the change
     });
     points.write({
       measurement: 'device_state',

@@ -37,7 +37,14 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
   // Issue #14 (pgloose): in cluster mode the map counts the cluster's open alerts (PostgreSQL).
   const shared = deps.shared;
   const sharedCounts = shared ? createSharedAlertCounts(() => shared.alerts.countUnresolvedByDevice()) : null;
+  // Issue #14 (pgloose2): another node's device changed state (or last sign of life) here: no event
+  // on this node's bus says so, so its feature and the cached answers go now, not after 30 s.
+  const unsubscribeStatus = shared?.statusChanged?.((deviceId) => {
+    features.drop(deviceId);
+    cache.invalidate();
+  });
   app.addHook('onClose', async () => {
+    unsubscribeStatus?.();
     cache.close();
     features.close();
   });

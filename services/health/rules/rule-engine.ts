@@ -244,6 +244,11 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       if (n === MAX_CATCH_UP_TICKS) at = upTo; // a long silence: the earliest ones, then the last
       r.tickedTo = at;
       if (liveness.stateOf(d.id) === 'online') apply(d, { type: 'tick', at });
+      // Issue #14 (pgloose2): usage is written at the grid instant, never at the timer's `now`, so
+      // a point holds exactly the reports in [at - grid, at) whoever writes it: a new owner
+      // replaying the old owner's last reports writes the same point again (same measurement, tags
+      // and time: InfluxDB overwrites it), never a second one.
+      flushUsage(d, r, at);
     }
     r.tickedTo = upTo;
   };
@@ -261,8 +266,12 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         if (partitioned !== undefined) {
           // Issue #14: never another node's device; a paused feed's ticks wait for resume().
           if (!partitioned.owns(id) || partitioned.paused(id)) continue;
+          // Usage is flushed on the grid inside catchUp (issue #14, pgloose2); at stop, what is
+          // pending stays in the partition's checkpoint for the next owner, not written off the grid.
           if (!flushOnly) catchUp(d, r, gridFloor(now));
-        } else if (!flushOnly && liveness.stateOf(id) === 'online') apply(d, { type: 'tick', at: now });
+          continue;
+        }
+        if (!flushOnly && liveness.stateOf(id) === 'online') apply(d, { type: 'tick', at: now });
         flushUsage(d, r, now);
       } catch (err) {
         log.error({ err, deviceId: id }, 'rule tick failed');
@@ -311,8 +320,14 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         const r = perDevice.get(id);
         const d = devices.get(id);
         if (!r || !d) continue;
-        if (graceFrom !== null) r.tickedTo = Math.max(r.tickedTo, upTo);
-        else {
+        if (graceFrom !== null) {
+          // Ticks skipped, but usage pending is written at the grid instant it belongs to, the one a
+          // replay of the same reports would use (issue #14, pgloose2).
+          const lastAt = r.usage?.lastAt ?? null;
+          if (lastAt !== null && gridFloor(lastAt) + gridMs <= upTo)
+            flushUsage(d, r, gridFloor(lastAt) + gridMs);
+          r.tickedTo = Math.max(r.tickedTo, upTo);
+        } else {
           try {
             catchUp(d, r, upTo);
           } catch (err) {

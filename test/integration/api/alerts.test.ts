@@ -246,3 +246,37 @@ describe('POST /api/v1/alerts/:id/ack and /resolve', () => {
     expect(h.alerts.get(id)?.state).toBe('open');
   });
 });
+
+describe('notes and assignments on a resolved alert (one process, SQLite)', () => {
+  it('an alert resolved long ago takes a note and an assignment: history line, alert.updated; the same assignee again changes nothing', async () => {
+    // Issue #14 (pgloose2): cluster mode does the same on PostgreSQL; one process reads SQLite.
+    const id = h.openAlert('cam-bn-2', 'camera_offline_old');
+    h.alerts.resolve(id, 'tech', 'thay camera mới');
+    const updated: number[] = [];
+    const off = h.bus.on('alert.updated', (a) => void updated.push(a.id));
+    try {
+      const noted = await h.call('POST', `/api/v1/alerts/${id}/notes`, {
+        token: techBn,
+        body: { note: 'kiểm tra lại sau mưa bão' },
+      });
+      expect(noted.status).toBe(200);
+      expect(noted.body.history.at(-1)).toMatchObject({
+        action: 'note',
+        by: 'tech.bn',
+        note: 'kiểm tra lại sau mưa bão',
+      });
+      const assign = () =>
+        h.call('POST', `/api/v1/alerts/${id}/assign`, { token: techBn, body: { username: 'tech.bn' } });
+      const first = await assign();
+      expect(first.status).toBe(200);
+      expect(first.body).toMatchObject({ state: 'resolved', assignee: 'tech.bn' });
+      expect(first.body.history.at(-1)).toMatchObject({ action: 'assign', by: 'tech.bn', note: 'tech.bn' });
+      const again = await assign();
+      expect(again.status).toBe(200);
+      expect(again.body.history).toHaveLength(first.body.history.length);
+      expect(updated).toEqual([id, id]);
+    } finally {
+      off();
+    }
+  });
+});

@@ -11,13 +11,17 @@ import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.
 import { JumpClock } from '../../helpers/clock.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
+import { openSse } from '../../helpers/sse.ts';
 
 const INTERVAL_S = 10;
 const TIMEOUT_MS = INTERVAL_S * 3 * 1000; // missedHeartbeats: 3 (config/default.yaml)
 const T = (id: string, ch: string) => `wardwatch/v1/devices/${id}/${ch}`;
 
 interface MapBody {
-  features: Array<{ id: string; properties: { openAlerts: number; state: string } }>;
+  features: Array<{
+    id: string;
+    properties: { openAlerts: number; state: string; lastSeenAt: string | null };
+  }>;
 }
 
 describe('cluster mode: the map counts the cluster’s open alerts (issue #14, pgloose)', () => {
@@ -118,5 +122,70 @@ describe('cluster mode: the map counts the cluster’s open alerts (issue #14, p
     await settled();
     await waitFor(() => core.app.liveness.stateOf('cam-m2') === 'offline', 'cam-m2 offline on the core');
     await waitFor(async () => (await status()) === 'offline', 'offline on the API node');
+  });
+
+  it('a pushed state change shows on the API-only node’s map at once, with its last sign of life (pgloose2)', async () => {
+    const featureOn = async (t: TestApp) => {
+      const r = await t.api<MapBody>('GET', '/api/v1/map.geojson');
+      expect(r.status).toBe(200);
+      return r.body.features.find((f) => f.id === 'cam-m3')?.properties;
+    };
+    /** The SSE frames of cam-m3's device.state seen so far on the API-only node. */
+    const sse = await openSse(`${api.httpUrl}/api/v1/events?token=${encodeURIComponent(api.adminToken)}`);
+    const frames = (state: string) =>
+      sse
+        .text()
+        .split('\n\n')
+        .filter(
+          (b) =>
+            b.includes('event: device.state') &&
+            b.includes('"deviceId":"cam-m3"') &&
+            b.includes(`"state":"${state}"`),
+        ).length;
+    try {
+      await waitFor(() => sse.text().includes('retry:'), 'the SSE stream open');
+      const secret = await core.addDevice({
+        id: 'cam-m3',
+        ward: 'binh-ngoc',
+        heartbeatIntervalS: INTERVAL_S,
+      });
+      await waitFor(() => api.app.devices.get('cam-m3'), 'cam-m3 known to the API node');
+      // Kept on the API node's map before it ever reported.
+      expect((await featureOn(api))?.state).toBe('unknown');
+      const cam = await core.connectDevice('cam-m3', secret, { will: undefined });
+      await publish(cam, T('cam-m3', 'heartbeat'), JSON.stringify({ seq: 1 }));
+      await waitFor(() => core.app.liveness.stateOf('cam-m3') === 'online', 'cam-m3 online on the core');
+      const seen = core.app.liveness.getStatus('cam-m3').lastSeenAt as number;
+      await waitFor(() => frames('online') === 1, 'online on the API node’s SSE');
+      // The frame is out: the feature kept with `unknown` was dropped, and the change has its lastSeenAt.
+      expect(await featureOn(api)).toMatchObject({
+        state: 'online',
+        lastSeenAt: new Date(seen).toISOString(),
+      });
+
+      cam.end(true);
+      clock.jump(seen + TIMEOUT_MS + 1_000 - clock.now());
+      await settled();
+      await waitFor(() => frames('offline') === 1, 'offline on the API node’s SSE');
+      expect(await featureOn(api)).toMatchObject({
+        state: 'offline',
+        lastSeenAt: new Date(seen).toISOString(),
+      });
+
+      clock.jump(5_000);
+      const back = await core.connectDevice('cam-m3', secret, { will: undefined });
+      await publish(back, T('cam-m3', 'heartbeat'), JSON.stringify({ seq: 2 }));
+      await waitFor(() => core.app.liveness.stateOf('cam-m3') === 'online', 'cam-m3 back on the core');
+      const seenAgain = core.app.liveness.getStatus('cam-m3').lastSeenAt as number;
+      expect(seenAgain).toBeGreaterThan(seen);
+      await waitFor(() => frames('online') === 2, 'online again on the API node’s SSE');
+      expect(await featureOn(api)).toMatchObject({
+        state: 'online',
+        lastSeenAt: new Date(seenAgain).toISOString(),
+      });
+      back.end(true);
+    } finally {
+      sse.close();
+    }
   });
 });

@@ -24,6 +24,7 @@ import {
 } from '../../../services/health/rules/rule-snapshot.ts';
 import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-repository.ts';
 import type { Device } from '../../../services/registry/types.ts';
+import type { Point } from '../../../services/storage/types.ts';
 import { ManualClock } from '../../helpers/clock.ts';
 
 const GRID_MS = 30_000; // rules.evaluateIntervalS
@@ -57,6 +58,8 @@ interface Node {
   owned: Set<string>;
   paused: Set<string>;
   db: Database;
+  /** What it wrote to InfluxDB (daily light usage). */
+  points: Point[];
 }
 
 describe('rule state per partition (issue #14)', () => {
@@ -78,6 +81,7 @@ describe('rule state per partition (issue #14)', () => {
       owned: new Set(),
       paused: new Set(),
       db,
+      points: [],
     };
     bus.on(
       'alert.opened',
@@ -93,7 +97,7 @@ describe('rule state per partition (issue #14)', () => {
         stateOf: () => 'online',
         getStatus: (deviceId) => ({ deviceId, state: 'online', lastSeenAt: clock.now(), stateSince: T0 }),
       },
-      points: { write: () => undefined },
+      points: { write: (p) => void n.points.push(p) },
       partitioned: { owns: (id) => n.owned.has(id), paused: (id) => n.paused.has(id) },
     });
     n.engine.start();
@@ -296,5 +300,68 @@ describe('rule state per partition (issue #14)', () => {
         (r) => void bad.push(r),
       ).size,
     ).toBe(0);
+  });
+
+  describe('daily light usage on the grid (issue #14, pgloose2)', () => {
+    const light = (id: string): Device => ({ ...cam(id), kind: 'light', tags: {} });
+    const burning = (n: Node, at: number) =>
+      n.engine.observe('light-1', { type: 'telemetry', data: { lampOn: true, powerW: 100 }, tsMs: null, at });
+    const usage = (n: Node) =>
+      n.points.filter((p) => p.measurement === 'daily').map((p) => ({ timeMs: p.timeMs, fields: p.fields }));
+    // T0 is 7 s past a grid instant: the reports fall in [T1 - grid, T1).
+    const T1 = Math.ceil(T0 / GRID_MS) * GRID_MS;
+
+    it('written at the grid instant, never at a tick’s now; a new owner replaying the reports writes the very same point', () => {
+      devices.set('light-1', light('light-1'));
+      const a = node('a');
+      a.owned.add('light-1');
+      burning(a, T0);
+      const checkpoint = carry(a.engine.snapshot(['light-1']));
+      clock.advance(8_000);
+      burning(a, T0 + 8_000);
+      clock.advance(8_000);
+      burning(a, T0 + 16_000);
+      a.engine.tick(); // off the grid (a late timer, say): nothing written mid-interval
+      expect(usage(a)).toEqual([]);
+      clock.advance(T1 - clock.now() + 2_500);
+      expect(usage(a)).toEqual([
+        { timeMs: T1, fields: { burningH: 16 / 3600, energyKwh: (100 * 16_000) / 3_600_000_000 } },
+      ]);
+
+      a.owned.delete('light-1');
+      a.engine.forget(['light-1']);
+      const b = node('b');
+      b.owned.add('light-1');
+      b.paused.add('light-1');
+      b.engine.adopt(['light-1'], checkpoint);
+      burning(b, T0 + 8_000);
+      burning(b, T0 + 16_000);
+      b.paused.delete('light-1');
+      b.engine.resume(['light-1'], null);
+      expect(usage(b)).toEqual(usage(a)); // InfluxDB overwrites: counted once
+      clock.advance(5 * GRID_MS);
+      expect(usage(b)).toEqual(usage(a));
+    });
+
+    it('after a feed outage the pending usage is written at the grid instant after its last report; nothing at stop', () => {
+      devices.set('light-1', light('light-1'));
+      const a = node('a');
+      a.owned.add('light-1');
+      burning(a, T0);
+      burning(a, T0 + 10_000);
+      a.paused.add('light-1'); // the feed is down over T1
+      clock.advance(3 * GRID_MS);
+      expect(usage(a)).toEqual([]);
+      a.paused.delete('light-1');
+      a.engine.resume(['light-1'], clock.now());
+      expect(usage(a).map((u) => u.timeMs)).toEqual([T1]);
+
+      const back = clock.now();
+      burning(a, back);
+      burning(a, back + 5_000);
+      a.engine.stop(); // partitioned: what is pending stays for the checkpoint
+      expect(usage(a)).toHaveLength(1);
+      expect(a.engine.snapshot(['light-1'])[0]?.usage?.burningS).toBe((back + 5_000 - (T0 + 10_000)) / 1000);
+    });
   });
 });

@@ -14,8 +14,8 @@
  * Exit code: 0 moved; 1 refused or failed (nothing written but the schema's migration); 2 usage.
  */
 import { parseArgs } from 'node:util';
-import { resolveSqliteFile, openSqliteSource } from '../services/cluster/sqlite-move-source.ts';
 import { moveSqliteToPostgres } from '../services/cluster/sqlite-move.ts';
+import { openSqliteSource, resolveSqliteFile } from '../services/cluster/sqlite-move-source.ts';
 import { loadConfig } from '../services/core/config.ts';
 import { WwError } from '../services/core/errors.ts';
 import { createPostgresPool } from '../services/core/postgres/pool.ts';
@@ -74,7 +74,9 @@ async function main(): Promise<number> {
           }`,
       ),
       `  ${summary.pendingNotifications} notification(s) not yet sent: the cluster's notifier sends them`,
-      ...(summary.leftEmpty.length > 0 ? [`  left empty (no SQLite twin): ${summary.leftEmpty.join(', ')}`] : []),
+      ...(summary.leftEmpty.length > 0
+        ? [`  left empty (no SQLite twin): ${summary.leftEmpty.join(', ')}`]
+        : []),
       'row counts checked. Start the cluster nodes on this database now; keep the SQLite file (the service stays stopped).',
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -89,7 +91,9 @@ main().then(
   (code) => process.exit(code),
   (err: unknown) => {
     // A refusal's message says what to do; anything else is shown whole (the move rolled back).
-    say(err instanceof WwError ? err.message : `failed, nothing moved: ${String((err as Error)?.stack ?? err)}`);
+    say(
+      err instanceof WwError ? err.message : `failed, nothing moved: ${String((err as Error)?.stack ?? err)}`,
+    );
     process.exit(1);
   },
 );

@@ -18,7 +18,8 @@ const refused = (message: string) => new WwError('WW_ERR_CLUSTER_MOVE_REFUSED', 
 /** `--from`: the SQLite file itself (a backup copy too), or the data dir holding `wardwatch.db`. */
 export function resolveSqliteFile(from: string): string {
   const path = resolve(from);
-  if (!existsSync(path)) throw refused(`${path} does not exist: give the data dir or its ${SQLITE_FILE_NAME}`);
+  if (!existsSync(path))
+    throw refused(`${path} does not exist: give the data dir or its ${SQLITE_FILE_NAME}`);
   if (!statSync(path).isDirectory()) return path;
   const file = join(path, SQLITE_FILE_NAME);
   if (!existsSync(file)) throw refused(`no ${SQLITE_FILE_NAME} in ${path}: is it the one-process data dir?`);

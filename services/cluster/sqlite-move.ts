@@ -24,14 +24,20 @@ export interface MoveTable {
 
 export const MOVE_TABLES: readonly MoveTable[] = [
   { name: 'users', why: 'password hashes as they are: people log in with their passwords' },
-  { name: 'api_tokens', why: 'token hashes (after users: foreign key): sessions stay valid until they expire' },
+  {
+    name: 'api_tokens',
+    why: 'token hashes (after users: foreign key): sessions stay valid until they expire',
+  },
   { name: 'wards', why: 'names and outlines (nodes seed only the configured wards not yet there)' },
   {
     name: 'devices',
     why: 'secret hashes and a rotation in its grace (prev_secret_*): devices connect with the secrets they have',
   },
   { name: 'device_status', why: 'last state and since when (after devices: foreign key)' },
-  { name: 'alerts', why: 'every alert with its id; open ones are loaded by the core that takes their partition' },
+  {
+    name: 'alerts',
+    why: 'every alert with its id; open ones are loaded by the core that takes their partition',
+  },
   { name: 'alert_history', why: 'the alerts’ history (after alerts: foreign key)' },
   { name: 'incidents', why: 'open and resolved incidents with their member ids' },
   { name: 'ward_assignment', why: 'the round-robin rotation goes on where it was' },
@@ -114,7 +120,9 @@ export async function moveSqliteToPostgres(opts: MoveOptions): Promise<MoveSumma
       const moved: MovedTable[] = [];
       for (const table of MOVE_TABLES) {
         const result = await copyTable(opts.source, client, table.name);
-        say(`${table.name}: ${result.rows} row(s)${result.nextId === null ? '' : `, next id ${result.nextId}`}`);
+        say(
+          `${table.name}: ${result.rows} row(s)${result.nextId === null ? '' : `, next id ${result.nextId}`}`,
+        );
         moved.push(result);
       }
       await checkCounts(opts.source, client, moved);
@@ -134,9 +142,9 @@ export async function moveSqliteToPostgres(opts: MoveOptions): Promise<MoveSumma
 /** The file holds exactly the tables this tool knows (a schema version check alone trusts the code). */
 function checkSourceTables(db: Database): void {
   const names = (
-    db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-      .all() as { name: string }[]
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as {
+      name: string;
+    }[]
   ).map((r) => r.name);
   const known = new Set(MOVE_TABLES.map((t) => t.name));
   const unknown = names.filter((n) => !known.has(n));
@@ -158,7 +166,16 @@ async function lockAndCheckEmpty(client: PgClient): Promise<string[]> {
     "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'wardwatch_schema' ORDER BY tablename",
   );
   const all = tables.map((t) => t.name);
-  await client.query(`LOCK TABLE ${all.map(q).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+  // A node already running on the database holds locks: say so rather than wait for it forever.
+  await client.query("SET LOCAL lock_timeout = '10s'");
+  try {
+    await client.query(`LOCK TABLE ${all.map(q).join(', ')} IN ACCESS EXCLUSIVE MODE`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '55P03') throw err;
+    throw refused(
+      'the PostgreSQL database is in use (a cluster node running on it?): stop it and move into an empty database',
+    );
+  }
   const { rows } = await client.query<{ name: string; n: number }>(
     all.map((t) => `SELECT '${t}' AS name, (SELECT COUNT(*) FROM ${q(t)}) AS n`).join(' UNION ALL '),
   );
@@ -206,7 +223,8 @@ function planColumns(table: string, sqliteNames: string[], pg: PgColumn[]) {
     if (!column)
       throw refused(`PostgreSQL's ${table} has no column ${name}: the two schemas of this wardwatch differ`);
     const arrayType = ARRAY_TYPE[column.type];
-    if (!arrayType) throw refused(`${table}.${name}: PostgreSQL type ${column.type} is not one the move knows`);
+    if (!arrayType)
+      throw refused(`${table}.${name}: PostgreSQL type ${column.type} is not one the move knows`);
     return { ...column, arrayType };
   });
   const defaulted = pg.filter((c) => !sqliteNames.includes(c.name));
@@ -243,7 +261,9 @@ async function copyTable(db: Database, client: PgClient, table: string): Promise
     try {
       await client.query(insert, values);
     } catch (err) {
-      throw new Error(`copying ${table} (rows after rowid ${after}): ${(err as Error).message}`, { cause: err });
+      throw new Error(`copying ${table} (rows after rowid ${after}): ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     rows += batch.length;
     after = batch[batch.length - 1]?.__rowid as number;
@@ -295,6 +315,8 @@ async function checkCounts(db: Database, client: PgClient, moved: MovedTable[]):
     const { rows } = await client.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM ${t.name}`);
     const pg = Number(rows[0]?.n);
     if (pg !== sqlite || t.rows !== sqlite)
-      throw new Error(`${t.name}: ${sqlite} row(s) in SQLite, ${pg} in PostgreSQL after the copy; nothing was moved`);
+      throw new Error(
+        `${t.name}: ${sqlite} row(s) in SQLite, ${pg} in PostgreSQL after the copy; nothing was moved`,
+      );
   }
 }

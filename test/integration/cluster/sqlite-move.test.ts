@@ -78,7 +78,10 @@ const sqliteCounts = (file: string) => {
   const db = new BetterSqlite3(file, { readonly: true });
   try {
     return Object.fromEntries(
-      MOVE_TABLES.map(({ name }) => [name, (db.prepare(`SELECT COUNT(*) AS n FROM ${name}`).get() as { n: number }).n]),
+      MOVE_TABLES.map(({ name }) => [
+        name,
+        (db.prepare(`SELECT COUNT(*) AS n FROM ${name}`).get() as { n: number }).n,
+      ]),
     );
   } finally {
     db.close();
@@ -120,7 +123,8 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     dataDir = src.dataDir;
     dbFile = join(dataDir, 'wardwatch.db');
     made.adminToken = src.adminToken;
-    for (const id of ['cam-1', 'cam-2', 'cam-r']) made.secrets.set(id, await src.addDevice({ id, heartbeatIntervalS: 3600 }));
+    for (const id of ['cam-1', 'cam-2', 'cam-r'])
+      made.secrets.set(id, await src.addDevice({ id, heartbeatIntervalS: 3600 }));
     // A rotation in its grace: both secrets work until previousSecretValidUntil.
     made.rotatedOld = made.secrets.get('cam-r') as string;
     const rotated = await src.api<{ secret: string; previousSecretValidUntil: string }>(
@@ -129,15 +133,26 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     );
     expect(rotated.status).toBe(200);
     made.secrets.set('cam-r', rotated.body.secret);
-    expect((await src.api('POST', '/api/v1/users', { body: { ...TECH, role: 'technician', wards: ['binh-ngoc'] } })).status).toBe(201);
+    expect(
+      (
+        await src.api('POST', '/api/v1/users', {
+          body: { ...TECH, role: 'technician', wards: ['binh-ngoc'] },
+        })
+      ).status,
+    ).toBe(201);
 
     // An open alert with a note: cam-1 says it goes offline.
     const cam = await src.connectDevice('cam-1', made.secrets.get('cam-1') as string, { will: undefined });
     await publish(cam, T('cam-1', 'heartbeat'), '{}');
     await publish(cam, T('cam-1', 'status'), 'offline');
-    const alert = await waitFor(() => src.app.alerts.findUnresolved('cam-1', 'device_offline'), 'cam-1’s alert');
+    const alert = await waitFor(
+      () => src.app.alerts.findUnresolved('cam-1', 'device_offline'),
+      'cam-1’s alert',
+    );
     made.alertId = alert.id;
-    expect((await src.api('POST', `/api/v1/alerts/${alert.id}/notes`, { body: { note: 'cột điện đổ' } })).status).toBe(200);
+    expect(
+      (await src.api('POST', `/api/v1/alerts/${alert.id}/notes`, { body: { note: 'cột điện đổ' } })).status,
+    ).toBe(200);
 
     // Windows: one kept, one deleted (the id sequence must go past it all the same).
     const day = 86_400_000;
@@ -184,8 +199,10 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     expect(run.stderr).not.toMatch(/error|failed/i);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/row counts checked/);
-    expect(run.stdout).toMatch(new RegExp(`alerts\\s+${made.maxAlertId}\\s+next id ${made.maxAlertId + 1}`));
-    expect(run.stdout).toMatch(new RegExp(`maintenance_windows\\s+1\\s+next id ${made.deletedWindowId + 1}`));
+    expect(run.stdout).toMatch(new RegExp(`^\\s+alerts\\s+\\d+\\s+next id ${made.maxAlertId + 1}$`, 'm'));
+    expect(run.stdout).toMatch(
+      new RegExp(`^\\s+maintenance_windows\\s+1\\s+next id ${made.deletedWindowId + 1}$`, 'm'),
+    );
     const before = await pgCounts(url);
     expect(before).toEqual(sqliteCounts(dbFile));
     expect(before.audit_log).toBeGreaterThan(0);
@@ -215,22 +232,34 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     const n = node;
     const core = n.app.clusterCore as ClusterCore;
     await core.ownership.tick();
-    await waitFor(() => core.ownership.owned().size === 4 && partitionsHealthy(core), 'every partition owned');
+    await waitFor(
+      () => core.ownership.owned().size === 4 && partitionsHealthy(core),
+      'every partition owned',
+    );
 
     // People log in with their original passwords (the node created no admin: it found the moved
     // one), and a token of the one process still opens a session.
     for (const body of [TECH, { username: 'admin', password: ADMIN_PASSWORD }])
       expect((await n.api('POST', '/api/v1/auth/login', { body, token: null })).status).toBe(200);
-    const wrong = await n.api('POST', '/api/v1/auth/login', { body: { ...TECH, password: 'not-it-at-all' }, token: null });
+    const wrong = await n.api('POST', '/api/v1/auth/login', {
+      body: { ...TECH, password: 'not-it-at-all' },
+      token: null,
+    });
     expect(wrong.status).toBe(401);
-    expect((await n.api<{ username: string }>('GET', '/api/v1/auth/me', { token: made.adminToken })).body).toMatchObject({ username: 'admin' });
+    expect(
+      (await n.api<{ username: string }>('GET', '/api/v1/auth/me', { token: made.adminToken })).body,
+    ).toMatchObject({ username: 'admin' });
 
     // The open alert, loaded by the core that took its partition, with its history.
-    expect(n.app.alerts.findUnresolved('cam-1', 'device_offline')?.id).toBe(made.alertId);
-    const alert = await n.api<{ id: number; state: string; history: Array<{ action: string; note?: string | null }> }>(
-      'GET',
-      `/api/v1/alerts/${made.alertId}`,
+    await waitFor(
+      () => n.app.alerts.findUnresolved('cam-1', 'device_offline')?.id === made.alertId,
+      'cam-1’s moved alert in its core’s memory',
     );
+    const alert = await n.api<{
+      id: number;
+      state: string;
+      history: Array<{ action: string; note?: string | null }>;
+    }>('GET', `/api/v1/alerts/${made.alertId}`);
     expect(alert.body).toMatchObject({ id: made.alertId, state: 'open' });
     expect(alert.body.history.map((h) => h.action)).toEqual(expect.arrayContaining(['open', 'note']));
     expect(alert.body.history.find((h) => h.action === 'note')?.note).toBe('cột điện đổ');
@@ -239,18 +268,35 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
       'GET',
       `/api/v1/incidents/${made.incidentId}`,
     );
-    expect(incident.body).toMatchObject({ id: made.incidentId, state: 'open', alertIds: [made.alertId], powerZone: 'tram-1' });
+    expect(incident.body).toMatchObject({
+      id: made.incidentId,
+      state: 'open',
+      alertIds: [made.alertId],
+      powerZone: 'tram-1',
+    });
 
-    const windows = await n.api<{ items: Array<{ id: number; note: string | null }> }>('GET', '/api/v1/maintenance');
+    const windows = await n.api<{ items: Array<{ id: number; note: string | null }> }>(
+      'GET',
+      '/api/v1/maintenance',
+    );
     expect(windows.body.items.map((w) => [w.id, w.note])).toEqual([[made.windowId, 'thay bóng đèn']]);
 
-    const audit = await n.api<{ items: Array<{ action: string; target: string | null }> }>('GET', '/api/v1/audit?limit=500');
+    const audit = await n.api<{ items: Array<{ action: string; target: string | null }> }>(
+      'GET',
+      '/api/v1/audit?limit=500',
+    );
     const actions = audit.body.items.map((r) => `${r.action} ${r.target ?? ''}`);
-    for (const line of ['device.create cam-1', 'device.secret cam-r', 'user.create tech1', 'maintenance.delete'])
+    for (const line of [
+      'device.create cam-1',
+      'device.secret cam-r',
+      'user.create tech1',
+      'maintenance.delete',
+    ])
       expect(actions.some((a) => a.startsWith(line))).toBe(true);
 
     // Devices connect with the secrets they were given by the one process; a wrong one does not.
-    const ok = (id: string, password: string) => tryConnect(n.mqttUrl, { clientId: id, username: id, password });
+    const ok = (id: string, password: string) =>
+      tryConnect(n.mqttUrl, { clientId: id, username: id, password });
     expect(await ok('cam-2', made.secrets.get('cam-2') as string)).toEqual({ ok: true });
     expect(await ok('cam-r', made.secrets.get('cam-r') as string)).toEqual({ ok: true });
     expect(await ok('cam-r', made.rotatedOld)).toEqual({ ok: true }); // still in its grace
@@ -261,10 +307,17 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     await publish(cam2, T('cam-2', 'heartbeat'), '{}');
     await waitFor(() => n.app.liveness.stateOf('cam-2') === 'online', 'cam-2 online on the cluster');
     await publish(cam2, T('cam-2', 'status'), 'offline');
-    const fresh = await waitFor(() => n.app.alerts.findUnresolved('cam-2', 'device_offline'), 'cam-2’s alert');
+    const fresh = await waitFor(
+      () => n.app.alerts.findUnresolved('cam-2', 'device_offline'),
+      'cam-2’s alert',
+    );
     expect(fresh.id).toBeGreaterThan(made.maxAlertId);
     const created = await n.api<{ id: number }>('POST', '/api/v1/maintenance', {
-      body: { ward: 'binh-ngoc', from: new Date(Date.now() + 86_400_000).toISOString(), to: new Date(Date.now() + 90_000_000).toISOString() },
+      body: {
+        ward: 'binh-ngoc',
+        from: new Date(Date.now() + 86_400_000).toISOString(),
+        to: new Date(Date.now() + 90_000_000).toISOString(),
+      },
     });
     expect(created.status).toBe(201);
     expect(created.body.id).toBe(made.deletedWindowId + 1);
@@ -279,7 +332,9 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     const url = await freshDatabase();
     const run = await migrate(copy, url);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`has SQLite schema version ${SCHEMA_VERSION - 1}; this wardwatch moves version ${SCHEMA_VERSION} only`);
+    expect(run.stderr).toContain(
+      `has SQLite schema version ${SCHEMA_VERSION - 1}; this wardwatch moves version ${SCHEMA_VERSION} only`,
+    );
     expect(Object.values(await pgCounts(url)).every((n) => n === null)).toBe(true);
   });
 
@@ -315,6 +370,8 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     const port = await freePort();
     const run = await migrate(dataDir, `postgres://postgres@127.0.0.1:${port}/nowhere`);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(new RegExp(`cannot reach PostgreSQL at postgres://postgres@127.0.0.1:${port}/nowhere`));
+    expect(run.stderr).toMatch(
+      new RegExp(`cannot reach PostgreSQL at postgres://postgres@127.0.0.1:${port}/nowhere`),
+    );
   });
 });

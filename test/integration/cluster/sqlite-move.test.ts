@@ -7,6 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +76,47 @@ async function pgCounts(url: string): Promise<Record<string, number | null>> {
   }
 }
 
+/** A webhook receiver over a real socket: the alert ids of the `opened` deliveries it got. */
+async function startWebhook() {
+  const opened: number[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        event: string;
+        data: { alertId?: number };
+      };
+      if (body.event === 'opened' && body.data.alertId !== undefined) opened.push(body.data.alertId);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    opened,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * One webhook channel for every alert, retried within half a second: on the one process it points
+ * at a closed port (its notification stays undelivered), on the cluster at a live receiver.
+ */
+const notifyTo = (url: string) => ({
+  notifyDelayS: 0,
+  repeatIntervalS: 0,
+  escalateAfterS: 604_800,
+  channels: { hook: { type: 'webhook', url, secret: 'webhook-secret-0123456789' } },
+  routes: [{ channel: 'hook', recipients: ['ops'] }],
+  delivery: { pollIntervalMs: 50, requestTimeoutMs: 2_000, backoffInitialS: 0.2, backoffMaxS: 0.5 },
+});
+
 const sqliteCounts = (file: string) => {
   const db = new BetterSqlite3(file, { readonly: true });
   try {
@@ -96,6 +139,7 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
   let redis: RedisInstance;
   const databases: string[] = [];
   let node: TestApp | undefined;
+  let hook: Awaited<ReturnType<typeof startWebhook>>;
   /** The database the first test moved into; the second starts a cluster node on it. */
   let movedUrl = '';
   /** What the one process made. */
@@ -119,7 +163,12 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'ww-move-'));
     redis = await startRedis();
-    src = await startTestApp({ influxBaseUrl: inject('influxUrl') });
+    hook = await startWebhook();
+    const closedPort = await freePort();
+    src = await startTestApp({
+      influxBaseUrl: inject('influxUrl'),
+      overrides: { notify: notifyTo(`http://127.0.0.1:${closedPort}/hook`) },
+    });
     dataDir = src.dataDir;
     dbFile = join(dataDir, 'wardwatch.db');
     made.adminToken = src.adminToken;
@@ -153,6 +202,18 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     expect(
       (await src.api('POST', `/api/v1/alerts/${alert.id}/notes`, { body: { note: 'cột điện đổ' } })).status,
     ).toBe(200);
+    // Its notification tried and failed (nobody listens there): undelivered when the service stops.
+    await waitFor(
+      () =>
+        (
+          src.app.db
+            .prepare(
+              "SELECT attempts FROM notification_outbox WHERE subject_id = ? AND event = 'opened' AND state = 'pending'",
+            )
+            .get(String(alert.id)) as { attempts: number } | undefined
+        )?.attempts,
+      'a failed attempt of the alert’s notification',
+    );
 
     // Windows: one kept, one deleted (the id sequence must go past it all the same).
     const day = 86_400_000;
@@ -188,6 +249,7 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
   afterAll(async () => {
     await node?.stop();
     await redis?.destroy();
+    await hook?.close();
     for (const url of databases) await dropTestDatabase(url);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     if (scratch) rmSync(scratch, { recursive: true, force: true });
@@ -199,6 +261,7 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     expect(run.stderr).not.toMatch(/error|failed/i);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/row counts checked/);
+    expect(run.stdout).toMatch(/^\s+1 notification\(s\) not yet sent/m);
     expect(run.stdout).toMatch(new RegExp(`^\\s+alerts\\s+\\d+\\s+next id ${made.maxAlertId + 1}$`, 'm'));
     expect(run.stdout).toMatch(
       new RegExp(`^\\s+maintenance_windows\\s+1\\s+next id ${made.deletedWindowId + 1}$`, 'm'),
@@ -227,6 +290,7 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
           nodeId: 'move-a',
           roles: ['edge', 'core', 'api'],
         }),
+        notify: notifyTo(hook.url),
       },
     });
     const n = node;
@@ -312,6 +376,24 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
       'cam-2’s alert',
     );
     expect(fresh.id).toBeGreaterThan(made.maxAlertId);
+
+    // The one process's undelivered notification of the moved alert: sent by the cluster, once
+    // (its dedupe key moved with it, so nothing on the cluster queues it again).
+    const outbox = new pg.Client({ connectionString: url });
+    await outbox.connect();
+    try {
+      const state = async () =>
+        (
+          await outbox.query<{ state: string }>(
+            "SELECT state FROM notification_outbox WHERE subject_id = $1 AND event = 'opened'",
+            [String(made.alertId)],
+          )
+        ).rows.map((r) => r.state);
+      await waitFor(async () => (await state()).join() === 'sent', 'the moved notification sent');
+    } finally {
+      await outbox.end();
+    }
+    expect(hook.opened.filter((id) => id === made.alertId)).toEqual([made.alertId]);
     const created = await n.api<{ id: number }>('POST', '/api/v1/maintenance', {
       body: {
         ward: 'binh-ngoc',

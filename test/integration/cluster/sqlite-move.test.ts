@@ -42,14 +42,17 @@ interface Run {
   stderr: string;
 }
 
-/** The command as an operator runs it (package.json's `cluster:migrate`), no WARDWATCH_* from here. */
-function migrate(from: string, to: string): Promise<Run> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WARDWATCH_')));
+/**
+ * The command as an operator runs it (package.json's `cluster:migrate`), with no WARDWATCH_* of
+ * this process; `env` adds some (the config the nodes read).
+ */
+function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WARDWATCH_')));
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'scripts/cluster-migrate.ts', '--from', from, '--to', to],
-      { cwd: REPO, env, timeout: 120_000 },
+      ['--import', 'tsx', 'scripts/cluster-migrate.ts', ...args],
+      { cwd: REPO, env: { ...base, ...env }, timeout: 120_000 },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: number }).code ?? 1) : 0;
         resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
@@ -57,6 +60,7 @@ function migrate(from: string, to: string): Promise<Run> {
     );
   });
 }
+const migrate = (from: string, to: string) => run(['--from', from, '--to', to]);
 
 /** Row counts of every moved table, or null where the table does not exist. */
 async function pgCounts(url: string): Promise<Record<string, number | null>> {
@@ -446,6 +450,16 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     expect(run.stderr).toMatch(/audit_log row \d+: detail is not valid JSON/);
     const counts = await pgCounts(url);
     expect(Object.values(counts).every((n) => n === 0)).toBe(true); // migrated, empty
+  });
+
+  it('without --from and --to, takes the data dir and cluster.postgresUrl the nodes are configured with', async () => {
+    const url = await freshDatabase();
+    const moved = await run([], { WARDWATCH_DATA_DIR: dataDir, WARDWATCH_CLUSTER_POSTGRES_URL: url });
+    expect(moved.code).toBe(0);
+    expect(await pgCounts(url)).toEqual(sqliteCounts(dbFile));
+    const none = await run([], { WARDWATCH_DATA_DIR: dataDir });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no PostgreSQL URL: give --to or set WARDWATCH_CLUSTER_POSTGRES_URL');
   });
 
   it('says so when PostgreSQL cannot be reached, non-zero exit', async () => {

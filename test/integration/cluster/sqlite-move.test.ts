@@ -219,6 +219,21 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
       'a failed attempt of the alert’s notification',
     );
 
+    // A channel and a route made in the app (JSON settings, recipients and wards), for another ward.
+    const channel = await src.api('POST', '/api/v1/notification-channels', {
+      body: {
+        name: 'tram-ops',
+        type: 'webhook',
+        url: 'http://127.0.0.1:9/ops',
+        secret: 'tram-ops-secret-0123456789',
+      },
+    });
+    expect(channel.status).toBe(201);
+    const route = await src.api('POST', '/api/v1/notification-routes', {
+      body: { channel: 'tram-ops', wards: ['phuong-khac'], recipients: ['doi-truc'] },
+    });
+    expect(route.status).toBe(201);
+
     // Windows: one kept, one deleted (the id sequence must go past it all the same).
     const day = 86_400_000;
     const window = (note: string) =>
@@ -281,7 +296,7 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     movedUrl = url;
   });
 
-  it('a cluster node on the moved database: original secrets, passwords, tokens, alert, incident, windows, audit', async () => {
+  it('a cluster node on the moved database: original secrets, passwords, tokens, alert, incident, windows, channels, audit', async () => {
     const url = movedUrl;
     expect(url).not.toBe('');
     node = await startTestApp({
@@ -348,6 +363,20 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
       '/api/v1/maintenance',
     );
     expect(windows.body.items.map((w) => [w.id, w.note])).toEqual([[made.windowId, 'thay bóng đèn']]);
+
+    const channels = await n.api<{ items: Array<{ name: string; url?: string; source: string }> }>(
+      'GET',
+      '/api/v1/notification-channels',
+    );
+    expect(channels.body.items).toContainEqual(
+      expect.objectContaining({ name: 'tram-ops', url: 'http://127.0.0.1:9/ops', source: 'app' }),
+    );
+    const routes = await n.api<{
+      items: Array<{ channel: string; wards: string[] | null; recipients: string[] }>;
+    }>('GET', '/api/v1/notification-routes');
+    expect(routes.body.items).toContainEqual(
+      expect.objectContaining({ channel: 'tram-ops', wards: ['phuong-khac'], recipients: ['doi-truc'] }),
+    );
 
     const audit = await n.api<{ items: Array<{ action: string; target: string | null }> }>(
       'GET',

@@ -17,6 +17,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
 import { MOVE_TABLES } from '../../../services/cluster/sqlite-move.ts';
+import { createPostgresPool, migratePostgres } from '../../../services/core/postgres/pool.ts';
 import { openDatabase, SCHEMA_VERSION } from '../../../services/core/sqlite.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import {
@@ -488,6 +489,36 @@ describe('moving a one-process install into cluster mode (issue #14, migrate)', 
     const none = await run([], { WARDWATCH_DATA_DIR: dataDir });
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('no PostgreSQL URL: give --to or set WARDWATCH_CLUSTER_POSTGRES_URL');
+  });
+
+  it('matches columns by name: a PostgreSQL-only column is left to its default, one SQLite has must be there', async () => {
+    /** A fresh database, migrated, then changed by `sql` as a later PostgreSQL migration might. */
+    const changed = async (sql: string) => {
+      const url = await freshDatabase();
+      const pool = createPostgresPool({ url, max: 1 });
+      try {
+        await migratePostgres(pool);
+        await pool.query(sql);
+      } finally {
+        await pool.end();
+      }
+      return url;
+    };
+    const extra = await changed("ALTER TABLE wards ADD COLUMN note TEXT NOT NULL DEFAULT ''");
+    const moved = await migrate(dataDir, extra);
+    expect(moved.code).toBe(0);
+    expect(moved.stdout).toMatch(/^\s+wards\s+1\s+\(note: PostgreSQL's default\)$/m);
+
+    const needed = await changed('ALTER TABLE wards ADD COLUMN note TEXT NOT NULL');
+    const refusedNeeded = await migrate(dataDir, needed);
+    expect(refusedNeeded.code).toBe(1);
+    expect(refusedNeeded.stderr).toContain("PostgreSQL's wards needs note, which SQLite does not have");
+
+    const missing = await changed('ALTER TABLE devices DROP COLUMN prev_secret_hash');
+    const refusedMissing = await migrate(dataDir, missing);
+    expect(refusedMissing.code).toBe(1);
+    expect(refusedMissing.stderr).toContain("PostgreSQL's devices has no column prev_secret_hash");
+    expect((await pgCounts(missing)).users).toBe(0); // users were copied before devices: rolled back
   });
 
   it('says so when PostgreSQL cannot be reached, non-zero exit, the password not shown', async () => {

@@ -28,6 +28,11 @@ export const ERROR_CODES = {
   WW_ERR_DEVICE_COMMAND_UNDELIVERED: 503,
   /** Issue #14 (feedhealth): the shared database (PostgreSQL, cluster mode) cannot be reached now. */
   WW_ERR_STORAGE_DATABASE_DOWN: 503,
+  /**
+   * Issue #14 (migrate): `npm run cluster:migrate` refused to move a one-process install (wrong
+   * SQLite schema version, a writer still running, a non-empty target). Never an API answer.
+   */
+  WW_ERR_CLUSTER_MOVE_REFUSED: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

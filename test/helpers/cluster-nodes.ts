@@ -1,19 +1,25 @@
+import { inject } from 'vitest';
 import type { ClusterCore } from '../../services/cluster/core-node.ts';
 import { fnv1a32 } from '../../services/cluster/partition.ts';
+import { startTestApp, type TestApp } from './app.ts';
 import type { JumpClock } from './clock.ts';
+
+/** Where a test cluster's node finds the others, and who it is. */
+export interface TestClusterNode {
+  redisUrl: string;
+  postgresUrl: string;
+  partitions: number;
+  nodeId: string;
+  /** Default `['edge', 'core']`. */
+  roles?: string[];
+}
 
 /**
  * Whole cluster nodes in one test process on a JumpClock (issue #14): the `cluster:` override of
  * such a node. Heartbeat and lease are far beyond any jump a test makes, so ownership rounds run
  * only when a test calls `tick()`, never inside a jump.
  */
-export function testClusterConfig(opts: {
-  redisUrl: string;
-  postgresUrl: string;
-  partitions: number;
-  nodeId: string;
-  roles?: string[];
-}): Record<string, unknown> {
+export function testClusterConfig(opts: TestClusterNode): Record<string, unknown> {
   return {
     enabled: true,
     roles: opts.roles ?? ['edge', 'core'],
@@ -24,6 +30,22 @@ export function testClusterConfig(opts: {
     heartbeatS: 1_200,
     leaseS: 3_600,
   };
+}
+
+/**
+ * A whole wardwatch node of a test cluster (startTestApp on the shared InfluxDB) on `clock`, with
+ * testClusterConfig's override; `overrides` adds the test's own settings (notify, liveness…).
+ */
+export function startClusterNode(
+  clock: JumpClock,
+  node: TestClusterNode,
+  overrides: Record<string, unknown> = {},
+): Promise<TestApp> {
+  return startTestApp({
+    influxBaseUrl: inject('influxUrl'),
+    clock,
+    overrides: { cluster: testClusterConfig(node), ...overrides },
+  });
 }
 
 /** Moves `clock` to an instant and waits until every timer that made due has run. */

@@ -10,12 +10,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
 import type { Alert } from '../../../services/health/types.ts';
-import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { publish, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
 import {
   clockJumps,
   partitionsHealthy,
-  testClusterConfig,
+  startClusterNode,
   wardInPartition,
 } from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
@@ -40,18 +40,7 @@ describe('two [edge, core] nodes: rules and root cause move with their partition
   const opened = { a: [] as Alert[], b: [] as Alert[] };
 
   const node = (nodeId: string) =>
-    startTestApp({
-      influxBaseUrl: inject('influxUrl'),
-      clock,
-      overrides: {
-        cluster: testClusterConfig({
-          redisUrl: redis.url,
-          postgresUrl: pgUrl,
-          partitions: PARTITIONS,
-          nodeId,
-        }),
-      },
-    });
+    startClusterNode(clock, { redisUrl: redis.url, postgresUrl: pgUrl, partitions: PARTITIONS, nodeId });
 
   const { jumpTo } = clockJumps(clock);
   const healthy = (t: TestApp) => partitionsHealthy(core(t));

@@ -9,7 +9,7 @@ import { EventBus } from '../../services/core/bus.ts';
 import { loadConfig } from '../../services/core/config.ts';
 import type { WardwatchEvents } from '../../services/core/events.ts';
 import { createLogger } from '../../services/core/logger.ts';
-import { testClusterConfig } from './cluster-nodes.ts';
+import { testClusterConfig } from './cluster-config.ts';
 import { idleCoreRules } from './core-rules.ts';
 
 /** The one device of a bare core's default registry (a camera in ward `w`, no zone, no parent). */

@@ -3,34 +3,9 @@ import type { ClusterCore } from '../../services/cluster/core-node.ts';
 import { fnv1a32 } from '../../services/cluster/partition.ts';
 import { startTestApp, type TestApp } from './app.ts';
 import type { JumpClock } from './clock.ts';
+import { type TestClusterNode, testClusterConfig } from './cluster-config.ts';
 
-/** Where a test cluster's node finds the others, and who it is. */
-export interface TestClusterNode {
-  redisUrl: string;
-  postgresUrl: string;
-  partitions: number;
-  nodeId: string;
-  /** Default `['edge', 'core']`. */
-  roles?: string[];
-}
-
-/**
- * Whole cluster nodes in one test process on a JumpClock (issue #14): the `cluster:` override of
- * such a node. Heartbeat and lease are far beyond any jump a test makes, so ownership rounds run
- * only when a test calls `tick()`, never inside a jump.
- */
-export function testClusterConfig(opts: TestClusterNode): Record<string, unknown> {
-  return {
-    enabled: true,
-    roles: opts.roles ?? ['edge', 'core'],
-    redisUrl: opts.redisUrl,
-    postgresUrl: opts.postgresUrl,
-    partitions: opts.partitions,
-    nodeId: opts.nodeId,
-    heartbeatS: 1_200,
-    leaseS: 3_600,
-  };
-}
+/* Whole cluster nodes in one test process on a JumpClock (issue #14). */
 
 /**
  * A whole wardwatch node of a test cluster (startTestApp on the shared InfluxDB) on `clock`, with

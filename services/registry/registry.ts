@@ -1,18 +1,9 @@
-import {
-  type DeviceKind,
-  type DeviceProtocol,
-  FIRMWARE,
-  firmwareOf,
-  isDeviceId,
-  nativeTagsProblem,
-  nativeTopicProblem,
-} from '../../devices/protocol/index.ts';
 import type { EventBus } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
-import { badRequest, conflict, WwError } from '../core/errors.ts';
+import { conflict, WwError } from '../core/errors.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import { checkFields, WARD_ID_RE } from './device-checks.ts';
+import { createDeviceInputChecks, type DeviceInput } from './device-input.ts';
 import { createJobQueue } from './job-queue.ts';
 import { remoteSecretChange } from './remote-change.ts';
 import {
@@ -37,30 +28,7 @@ import type {
 } from './types.ts';
 
 export { WARD_ID_PATTERN } from './device-checks.ts';
-
-/** What `create` takes: the optional fields of a device may be left out. */
-export type DeviceInput = Omit<
-  NewDevice,
-  'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone' | 'protocol' | 'topic'
-> &
-  Partial<
-    Pick<
-      NewDevice,
-      'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone' | 'protocol' | 'topic'
-    >
-  >;
-
-/**
- * Tasmota reports every TelePeriod, 300 s by default (issue #5): a tasmota device registered
- * without heartbeatIntervalS expects that, not the kind's 60 s (docs/firmware.md). Issue #14: read
- * from the firmware descriptors (devices/protocol/firmware.ts).
- */
-export const DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL: Partial<Record<DeviceProtocol, number>> =
-  Object.fromEntries(
-    Object.values(FIRMWARE).flatMap((f) =>
-      f.defaultHeartbeatIntervalS === null ? [] : [[f.protocol, f.defaultHeartbeatIntervalS]],
-    ),
-  );
+export type { DeviceInput } from './device-input.ts';
 
 /**
  * The device registry. Reads are served from memory (the ingest and broker hot paths call `get`
@@ -189,14 +157,20 @@ const REHASH_CONCURRENCY = 2;
  * are a few tens of MB, and it lets the hot paths answer without the database.
  */
 export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
-  const { repo, bus, clock, log, validateTags } = deps;
-  const checkTags = (tags: Readonly<Record<string, string>> | undefined) => {
-    const problem = tags && validateTags ? validateTags(tags) : null;
-    if (problem) throw badRequest(problem);
-  };
+  const { repo, bus, clock, log } = deps;
   const graceMs = (deps.secretRotationGraceS ?? 0) * 1000;
   const logN = deps.scryptLogN ?? SCRYPT_LOG_N;
   const entries = new Map<string, Entry>();
+  const checks = createDeviceInputChecks(
+    {
+      get: (id) => entries.get(id)?.device ?? null,
+      find(match) {
+        for (const { device } of entries.values()) if (match(device)) return device;
+        return undefined;
+      },
+    },
+    deps.validateTags,
+  );
   /** Device ids in list() order; rebuilt only after a device is added or removed (not per list). */
   let sortedIds: string[] | null = null;
   let generations = 0;
@@ -326,93 +300,6 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     return null;
   };
 
-  /** Devices of a bulk import not stored yet (a row may name an earlier row as its parent). */
-  type Pending = ReadonlyMap<string, Device>;
-  const known = (id: string, pending?: Pending): Device | null =>
-    entries.get(id)?.device ?? pending?.get(id) ?? null;
-
-  /** parentId must name another registered device, without making a loop. */
-  const checkParent = (id: string, parentId: string | null | undefined, pending?: Pending) => {
-    if (parentId === undefined || parentId === null) return;
-    if (parentId === id) throw badRequest('parentId: a device cannot be its own parent');
-    if (!known(parentId, pending)) throw badRequest(`parentId: unknown device '${parentId}'`);
-    const seen = new Set([id]);
-    for (let p: string | null = parentId; p !== null; p = known(p, pending)?.parentId ?? null) {
-      if (seen.has(p)) throw badRequest(`parentId: '${parentId}' would make a parent loop`);
-      seen.add(p);
-    }
-  };
-
-  /**
-   * The native topic fits the protocol and no other device of that protocol uses it (the broker's
-   * ACL and the adapters key on it). O(n), on writes only. A gateway speaks wardwatch, or is a
-   * Frigate NVR (issue #12: an NVR reports for the cameras behind it, so it is a gateway).
-   */
-  const checkNative = (
-    id: string,
-    kind: DeviceKind,
-    protocol: DeviceProtocol,
-    topic: string | null,
-    pending?: Pending,
-  ) => {
-    const problem = nativeTopicProblem(protocol, topic);
-    if (problem) throw badRequest(problem);
-    if (kind === 'gateway' && protocol !== 'wardwatch' && !firmwareOf(protocol)?.mayBeGateway)
-      throw badRequest('protocol: a gateway speaks wardwatch, or frigate for a Frigate NVR');
-    if (topic === null) return;
-    const taken = (device: Device) =>
-      device.id !== id && device.protocol === protocol && device.topic === topic;
-    for (const { device } of entries.values())
-      if (taken(device)) throw conflict(`topic: ${device.id} already uses ${protocol} topic '${topic}'`);
-    for (const device of pending?.values() ?? [])
-      if (taken(device)) throw conflict(`topic: ${device.id} already uses ${protocol} topic '${topic}'`);
-  };
-
-  /** Tags a stock firmware reads (issue #13: Tasmota `fullTopic`, `tasmotaRelay`). */
-  const checkNativeTags = (protocol: DeviceProtocol, tags: Readonly<Record<string, string>>) => {
-    const problem = nativeTagsProblem(protocol, tags);
-    if (problem) throw badRequest(problem);
-  };
-
-  /** tags.powerZone seeds the powerZone field when it is not given (issue #3: one source of truth). */
-  const zoneFromTags = (tags: Record<string, string> | undefined): string | null => {
-    const z = tags?.powerZone;
-    return z !== undefined && WARD_ID_RE.test(z) ? z : null;
-  };
-
-  /**
-   * The device a create would store, after every check (memory only, no I/O). Throws WwError
-   * WW_ERR_API_BAD_REQUEST or WW_ERR_API_CONFLICT.
-   */
-  const prepareNew = (input: DeviceInput, pending?: Pending): NewDevice => {
-    if (!isDeviceId(input.id)) {
-      throw badRequest('id: must match ^[a-z0-9][a-z0-9_-]{0,63}$ (lowercase letters, digits, _ and -)');
-    }
-    checkFields(input, true);
-    checkParent(input.id, input.parentId, pending);
-    checkTags(input.tags);
-    const protocol = input.protocol ?? 'wardwatch';
-    const topic = input.topic ?? null;
-    checkNative(input.id, input.kind, protocol, topic, pending);
-    checkNativeTags(protocol, input.tags ?? {});
-    return {
-      id: input.id,
-      kind: input.kind as DeviceKind,
-      name: input.name.trim(),
-      ward: input.ward,
-      lat: input.lat,
-      lon: input.lon,
-      address: input.address ?? null,
-      heartbeatIntervalS:
-        input.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL[protocol] ?? null,
-      parentId: input.parentId ?? null,
-      powerZone: input.powerZone ?? zoneFromTags(input.tags),
-      protocol,
-      topic,
-      tags: { ...(input.tags ?? {}) },
-    };
-  };
-
   /**
    * A new secret is stored at once with the fast legacy hash (the device import registers
    * thousands at a time), then rehashed with scrypt on the thread pool (upgradeHash).
@@ -528,7 +415,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
 
     create: (input) =>
       exclusive(async () => {
-        const fresh = prepareNew(input);
+        const fresh = checks.prepareNew(input);
         const { secret, secretHash } = newSecret();
         // The repository is the arbiter of uniqueness (it throws WW_ERR_API_CONFLICT).
         const device = await repo.create(fresh, secretHash, clock.now());
@@ -545,7 +432,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         const now = clock.now();
         for (const input of inputs) {
           try {
-            const fresh = prepareNew(input, pending);
+            const fresh = checks.prepareNew(input, pending);
             if (entries.has(fresh.id) || pending.has(fresh.id))
               throw conflict(`device '${fresh.id}' already exists`);
             const { secret, secretHash } = newSecret();
@@ -580,28 +467,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       exclusive(async () => {
         const entry = entries.get(id);
         if (!entry) return null;
-        // kind decides the telemetry schema and the InfluxDB series: it is immutable like the id.
-        if (patch.kind !== undefined && patch.kind !== entry.device.kind)
-          throw badRequest('kind: cannot be changed');
-        checkFields(patch, false);
-        checkParent(id, patch.parentId);
-        checkTags(patch.tags);
-        if (patch.protocol !== undefined || patch.topic !== undefined) {
-          checkNative(
-            id,
-            entry.device.kind,
-            patch.protocol ?? entry.device.protocol,
-            patch.topic === undefined ? entry.device.topic : patch.topic,
-          );
-        }
-        if (patch.protocol !== undefined || patch.tags !== undefined)
-          checkNativeTags(patch.protocol ?? entry.device.protocol, patch.tags ?? entry.device.tags);
-        const clean: DevicePatch = { ...patch };
-        if (clean.powerZone === undefined && patch.tags !== undefined) {
-          const z = zoneFromTags(patch.tags);
-          if (z !== null) clean.powerZone = z;
-        }
-        if (clean.name !== undefined) clean.name = clean.name.trim();
+        const clean = checks.preparePatch(id, entry.device, patch);
         const device = await repo.update(id, clean, clock.now());
         const latest = entries.get(id);
         if (!device) {

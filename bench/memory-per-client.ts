@@ -267,7 +267,11 @@ async function main() {
         })),
         // Each new object charged to the existing object its first retainers lead to (whose map,
         // list or closure holds it).
-        byAttachPoint: attributeGrowth(oldIds, after, last, 30).map((r) => ({ ...r, countPer: round(r.countPer, 2), bytesPer: round(r.bytesPer, 0) })),
+        byAttachPoint: attributeGrowth(oldIds, after, last, 30).map((r) => ({
+          ...r,
+          countPer: round(r.countPer, 2),
+          bytesPer: round(r.bytesPer, 0),
+        })),
         byRetainer: diffTallies(a.byRetainer, b.byRetainer, last, 60).map((r) => ({
           ...r,
           countPer: round(r.countPer, 2),

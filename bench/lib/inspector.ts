@@ -193,8 +193,10 @@ function firstRetainers(s: HeapSnapshot, skipSelf: boolean) {
   return { retainer, retainerEdge };
 }
 
-const typeOf = (s: HeapSnapshot, i: number): string => s.nodeTypes[s.nodes[i * s.nf + s.nType] as number] ?? '?';
-const nameOf = (s: HeapSnapshot, i: number): string | undefined => s.strings[s.nodes[i * s.nf + s.nName] as number];
+const typeOf = (s: HeapSnapshot, i: number): string =>
+  s.nodeTypes[s.nodes[i * s.nf + s.nType] as number] ?? '?';
+const nameOf = (s: HeapSnapshot, i: number): string | undefined =>
+  s.strings[s.nodes[i * s.nf + s.nName] as number];
 
 /**
  * Self sizes grouped by constructor, and by constructor plus the first strong retainer (the

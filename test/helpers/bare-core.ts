@@ -13,7 +13,12 @@ import { testClusterConfig } from './cluster-config.ts';
 import { idleCoreRules } from './core-rules.ts';
 
 /** The one device of a bare core's default registry (a camera in ward `w`, no zone, no parent). */
-export const BARE_CORE_DEVICE: PartitionedDevice = { id: 'cam-1', ward: 'w', powerZone: null, parentId: null };
+export const BARE_CORE_DEVICE: PartitionedDevice = {
+  id: 'cam-1',
+  ward: 'w',
+  powerZone: null,
+  parentId: null,
+};
 
 /** A core node's liveness for tests that look at the core itself: keeps nothing, answers nothing. */
 export function idleCoreLiveness(): CoreLiveness {

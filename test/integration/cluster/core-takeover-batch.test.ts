@@ -76,7 +76,8 @@ describe('core node: taking a dead node’s partitions in one batch (issue #14)'
         forget: (ids) => {
           for (const id of ids) records.delete(id);
         },
-        snapshot: (ids) => ids.flatMap((id) => records.get(id) ?? []).map((r) => ({ ...r, lastSeenAt: mark })),
+        snapshot: (ids) =>
+          ids.flatMap((id) => records.get(id) ?? []).map((r) => ({ ...r, lastSeenAt: mark })),
       },
     });
     const t = { core, adopted, loads };

@@ -96,3 +96,18 @@ export class ManualClock implements Clock {
     this.t = until;
   }
 }
+
+/**
+ * A clock whose time is `t`, set by the test; its timers never fire (for services whose timers a
+ * test does not need: nothing there waits).
+ */
+export function stillClock(t0: number): Clock & { t: number } {
+  return {
+    t: t0,
+    now() {
+      return this.t;
+    },
+    setTimeout: () => 0 as unknown as TimerHandle,
+    clearTimeout: () => {},
+  };
+}

@@ -1,7 +1,7 @@
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import type { ClusterCore } from '../../services/cluster/core-node.ts';
 import { fnv1a32 } from '../../services/cluster/partition.ts';
-import { startTestApp, type TestApp } from './app.ts';
+import { startTestApp, type TestApp, waitFor } from './app.ts';
 import type { JumpClock } from './clock.ts';
 import { type TestClusterNode, testClusterConfig } from './cluster-config.ts';
 
@@ -37,6 +37,18 @@ export function clockJumps(clock: JumpClock) {
 /** Every partition the node owns has caught up with its feed. */
 export function partitionsHealthy(core: ClusterCore): boolean {
   return [...core.ownership.owned()].every((p) => core.partition(p)?.health === 'healthy');
+}
+
+/**
+ * Two core nodes started one after the other share the partitions: A's next round hands B its
+ * half, B's round takes it; resolves once both have caught up with their partitions' feeds.
+ */
+export async function splitPartitions(a: ClusterCore, b: ClusterCore, partitions: number): Promise<void> {
+  await a.ownership.tick();
+  await b.ownership.tick();
+  expect(a.ownership.owned().size).toBe(partitions / 2);
+  expect(b.ownership.owned().size).toBe(partitions / 2);
+  await waitFor(() => partitionsHealthy(a) && partitionsHealthy(b), 'every partition caught up');
 }
 
 /**

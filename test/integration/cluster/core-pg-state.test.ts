@@ -17,6 +17,7 @@ import { JumpClock } from '../../helpers/clock.ts';
 import {
   clockJumps,
   partitionsHealthy,
+  splitPartitions,
   startClusterNode,
   wardInPartition,
 } from '../../helpers/cluster-nodes.ts';
@@ -156,11 +157,7 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
       t.app.bus.on('alert.opened', (alert) => {
         if (alert.type === 'device_offline') opened[name].push(alert.deviceId);
       });
-    await core(a).ownership.tick();
-    await core(b).ownership.tick();
-    expect(core(a).ownership.owned().size).toBe(PARTITIONS / 2);
-    expect(core(b).ownership.owned().size).toBe(PARTITIONS / 2);
-    await waitFor(() => healthy(a) && healthy(b), 'every partition caught up');
+    await splitPartitions(core(a), core(b), PARTITIONS);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), c?.stop()]);

@@ -15,6 +15,7 @@ import { JumpClock } from '../../helpers/clock.ts';
 import {
   clockJumps,
   partitionsHealthy,
+  splitPartitions,
   startClusterNode,
   wardInPartition,
 } from '../../helpers/cluster-nodes.ts';
@@ -77,11 +78,7 @@ describe('two [edge, core] nodes: rules and root cause move with their partition
       ['b', b],
     ] as const)
       t.app.bus.on('alert.opened', (alert) => void opened[name].push(alert));
-    await core(a).ownership.tick();
-    await core(b).ownership.tick();
-    expect(core(a).ownership.owned().size).toBe(PARTITIONS / 2);
-    expect(core(b).ownership.owned().size).toBe(PARTITIONS / 2);
-    await waitFor(() => healthy(a) && healthy(b), 'every partition caught up');
+    await splitPartitions(core(a), core(b), PARTITIONS);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

@@ -15,6 +15,7 @@ import { JumpClock } from '../../helpers/clock.ts';
 import {
   clockJumps,
   partitionsHealthy,
+  splitPartitions,
   startClusterNode,
   wardInPartition,
 } from '../../helpers/cluster-nodes.ts';
@@ -71,11 +72,7 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
       });
     // A started alone and took everything; its next round hands B its share, B's takes it.
     expect(core(a).ownership.owned().size).toBe(PARTITIONS);
-    await core(a).ownership.tick();
-    await core(b).ownership.tick();
-    expect(core(a).ownership.owned().size).toBe(PARTITIONS / 2);
-    expect(core(b).ownership.owned().size).toBe(PARTITIONS / 2);
-    await waitFor(() => healthy(a) && healthy(b), 'every partition caught up');
+    await splitPartitions(core(a), core(b), PARTITIONS);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

@@ -82,6 +82,8 @@ export class ManualClock implements Clock {
     return this.id as unknown as TimerHandle;
   };
   clearTimeout = (h: TimerHandle) => void this.timers.delete(h as unknown as number);
+  /** Timers armed and not yet run. */
+  pending = () => this.timers.size;
   advance(ms: number) {
     const until = this.t + ms;
     for (;;) {

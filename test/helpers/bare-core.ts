@@ -50,6 +50,11 @@ export async function bareCore(opts: {
   liveness?: Partial<CoreLiveness>;
   /** The decision state moved with a partition; absent, none (as on SQLite). */
   state?: CorePartitionState;
+  /**
+   * How long an idle XREAD blocks: 100 ms when left out (a stop is quick); given as `undefined`,
+   * the service's own default (a bench timing the node as it runs).
+   */
+  readBlockMs?: number;
 }): Promise<ClusterCore> {
   const log = createLogger('silent');
   const devices = opts.devices ?? [BARE_CORE_DEVICE];
@@ -71,7 +76,7 @@ export async function bareCore(opts: {
     devices: { get: (id) => byId.get(id) ?? null, list: () => devices },
     bus: new EventBus<WardwatchEvents>(log),
     log,
-    readBlockMs: 100,
+    readBlockMs: 'readBlockMs' in opts ? opts.readBlockMs : 100,
     state: opts.state,
   });
   core.bind({ liveness: { ...idleCoreLiveness(), ...opts.liveness }, rules: idleCoreRules() });

@@ -3,21 +3,10 @@ import type { Clock } from '../core/clock.ts';
 import { conflict, WwError } from '../core/errors.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+import { type CredentialsRevoked, createDeviceCredentials, type DeviceEntry } from './credentials.ts';
 import { createDeviceInputChecks, type DeviceInput } from './device-input.ts';
-import { createJobQueue } from './job-queue.ts';
 import { remoteSecretChange } from './remote-change.ts';
-import {
-  cacheMac,
-  generateSecret,
-  hashSecret,
-  hashSecretSha256Legacy,
-  macEquals,
-  needsRehash,
-  SCRYPT_LOG_N,
-  SCRYPT_P,
-  SCRYPT_R,
-  verifySecret,
-} from './secrets.ts';
+import { cacheMac, generateSecret, hashSecretSha256Legacy, SCRYPT_LOG_N } from './secrets.ts';
 import type {
   Device,
   DeviceFilter,
@@ -27,6 +16,7 @@ import type {
   StoredDevice,
 } from './types.ts';
 
+export type { CredentialsRevoked } from './credentials.ts';
 export { WARD_ID_PATTERN } from './device-checks.ts';
 export type { DeviceInput } from './device-input.ts';
 
@@ -106,13 +96,6 @@ export interface DeviceRegistry {
   secretStats(): { cacheHits: number; slowVerifies: number; rehashed: number };
 }
 
-export interface CredentialsRevoked {
-  deviceId: string;
-  reason: 'deleted' | 'rotated' | 'grace-ended';
-  /** The device as it was (a deleted one is no longer in the registry). */
-  device: Device;
-}
-
 export interface DeviceRegistryDeps {
   repo: DeviceRepository;
   /** Checks tags other features read (rule overrides, `schedule`); a message naming the tag, or null. */
@@ -131,27 +114,6 @@ export interface DeviceRegistryDeps {
   onWrite?: (deviceId: string) => void;
 }
 
-/** One valid secret: its stored hash, a generation number, and the verified cache. */
-interface Credential {
-  hash: string;
-  generation: number;
-  /** HMAC of the secret once verified (or known at creation): later checks cost microseconds. */
-  mac: Buffer | null;
-}
-
-interface Entry {
-  device: Device;
-  current: Credential;
-  previous: (Credential & { expiresAt: number }) | null;
-}
-
-/**
- * Issue #13 item 4: scrypt rehashes in flight on libuv's thread pool (4 threads by default) at
- * most. An import of 10,000 devices queued 10,000 at once, and every other pool job of the process
- * (file writes of the write-ahead log and spool, static files, a test's browser launch) waited
- * behind them: minutes on a loaded machine (test/e2e/map-scale.test.ts could not start Chromium).
- */
-const REHASH_CONCURRENCY = 2;
 /**
  * Keeps every device (and its secret hashes) in memory, loaded once by `start()`: 20,000 devices
  * are a few tens of MB, and it lets the hot paths answer without the database.
@@ -159,8 +121,7 @@ const REHASH_CONCURRENCY = 2;
 export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   const { repo, bus, clock, log } = deps;
   const graceMs = (deps.secretRotationGraceS ?? 0) * 1000;
-  const logN = deps.scryptLogN ?? SCRYPT_LOG_N;
-  const entries = new Map<string, Entry>();
+  const entries = new Map<string, DeviceEntry>();
   const checks = createDeviceInputChecks(
     {
       get: (id) => entries.get(id)?.device ?? null,
@@ -173,13 +134,6 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   );
   /** Device ids in list() order; rebuilt only after a device is added or removed (not per list). */
   let sortedIds: string[] | null = null;
-  let generations = 0;
-  const credential = (hash: string, mac: Buffer | null = null): Credential => ({
-    hash,
-    generation: ++generations,
-    mac,
-  });
-  const counters = { cacheHits: 0, slowVerifies: 0, rehashed: 0 };
   const revokedListeners: Array<(e: CredentialsRevoked) => void> = [];
   const revoked = (e: CredentialsRevoked) => {
     for (const l of revokedListeners) {
@@ -190,6 +144,16 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       }
     }
   };
+  const { credential, scheduleGraceEnd, cancelGraceEnd, upgradeHash, ...credentials } =
+    createDeviceCredentials({
+      entries,
+      repo,
+      clock,
+      log,
+      logN: deps.scryptLogN ?? SCRYPT_LOG_N,
+      onWrite: deps.onWrite,
+      revoked,
+    });
 
   /**
    * Writes one at a time (issue #14: the repository is asynchronous now). A write checks memory
@@ -203,101 +167,14 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     return run;
   };
 
-  const graceTimers = new Map<string, ReturnType<Clock['setTimeout']>>();
-  const cancelGraceEnd = (id: string) => {
-    const timer = graceTimers.get(id);
-    if (timer !== undefined) clock.clearTimeout(timer);
-    graceTimers.delete(id);
-  };
-  /** When the grace ends: forget the previous secret and revoke the sessions that used it. */
-  const scheduleGraceEnd = (id: string, prev: Credential & { expiresAt: number }) => {
-    cancelGraceEnd(id);
-    const timer = clock.setTimeout(
-      () => {
-        graceTimers.delete(id);
-        const e = entries.get(id);
-        if (!e || e.previous !== prev) return;
-        e.previous = null;
-        // Harmless if it fails: an expired previous secret is ignored when loaded.
-        repo
-          .clearPreviousSecret(id, prev.hash)
-          .catch((err: unknown) => log.warn({ err, deviceId: id }, 'expired device secret not cleared'));
-        log.info({ deviceId: id }, 'previous device secret expired');
-        revoked({ deviceId: id, reason: 'grace-ended', device: e.device });
-      },
-      Math.max(0, prev.expiresAt - clock.now()),
-    );
-    graceTimers.set(id, timer);
-  };
   /** The memory entry of a device as stored (start, reload of a device this node did not have). */
-  const entryOf = ({ device, secrets }: StoredDevice): Entry => {
-    const entry: Entry = { device, current: credential(secrets.hash), previous: null };
+  const entryOf = ({ device, secrets }: StoredDevice): DeviceEntry => {
+    const entry: DeviceEntry = { device, current: credential(secrets.hash), previous: null };
     if (secrets.previous && secrets.previous.expiresAt > clock.now()) {
       entry.previous = { ...credential(secrets.previous.hash), expiresAt: secrets.previous.expiresAt };
       scheduleGraceEnd(device.id, entry.previous);
     }
     return entry;
-  };
-
-  /**
-   * A new secret is stored at once with the fast legacy hash (create and rotate never wait for
-   * scrypt, and a bulk import registers thousands at a time), then rehashed with scrypt on the
-   * thread pool, REHASH_CONCURRENCY at a time. Only the credential still current is overwritten.
-   */
-  const rehashes = createJobQueue(REHASH_CONCURRENCY);
-  const upgradeHash = (id: string, cred: Credential, secret: string) => {
-    const from = cred.hash;
-    rehashes.push(() => {
-      // Replaced or deleted while it waited: nothing to do.
-      if (entries.get(id)?.current !== cred || cred.hash !== from) return Promise.resolve();
-      return hashSecret(secret, { logN, r: SCRYPT_R, p: SCRYPT_P }).then(
-        async (hash) => {
-          if (entries.get(id)?.current !== cred || cred.hash !== from) return;
-          try {
-            // Compare-and-set in the database: a rotation meanwhile (here or on another node) wins.
-            if (await repo.replaceSecretHash(id, from, hash)) {
-              cred.hash = hash;
-              counters.rehashed++;
-              deps.onWrite?.(id);
-            }
-          } catch (err) {
-            // The database closed meanwhile (shutdown): the next good connect rehashes again.
-            log.warn({ err, deviceId: id }, 'device secret rehash not stored');
-          }
-        },
-        (err: unknown) => log.error({ err, deviceId: id }, 'device secret rehash failed'),
-      );
-    });
-  };
-  const stillValid = (id: string, cred: Credential): boolean => {
-    const e = entries.get(id);
-    if (!e) return false;
-    return e.current === cred || (e.previous === cred && e.previous.expiresAt > clock.now());
-  };
-  const authenticate = async (id: string, secret: string): Promise<number | null> => {
-    const entry = entries.get(id);
-    if (!entry || typeof secret !== 'string' || secret.length === 0 || secret.length > 1024) return null;
-    const candidates: Credential[] = [entry.current];
-    if (entry.previous && entry.previous.expiresAt > clock.now()) candidates.push(entry.previous);
-    const mac = cacheMac(secret);
-    for (const c of candidates) {
-      if (c.mac && macEquals(c.mac, mac)) {
-        counters.cacheHits++;
-        return c.generation;
-      }
-    }
-    // A cached credential that did not match is not this secret (256-bit secrets do not collide):
-    // only credentials never verified in this process need the slow hash.
-    for (const c of candidates) {
-      if (c.mac) continue;
-      counters.slowVerifies++;
-      if (!(await verifySecret(secret, c.hash))) continue;
-      if (!stillValid(id, c)) return null; // rotated or deleted while hashing
-      c.mac = mac;
-      if (c === entries.get(id)?.current && needsRehash(c.hash, logN)) upgradeHash(id, c, secret);
-      return c.generation;
-    }
-    return null;
   };
 
   /**
@@ -320,7 +197,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   };
 
   /** Memory and bus after a device left the database (deleted here or by another node). */
-  const removed = (id: string, entry: Entry) => {
+  const removed = (id: string, entry: DeviceEntry) => {
     entries.delete(id);
     sortedIds = null;
     cancelGraceEnd(id);
@@ -329,7 +206,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   };
 
   /** Applies another node's write of one device (reload); remote-change.ts tells a rotation from a rehash. */
-  const applyStored = (stored: StoredDevice, entry: Entry) => {
+  const applyStored = (stored: StoredDevice, entry: DeviceEntry) => {
     const { device, secrets } = stored;
     const { current } = entry;
     const now = clock.now();
@@ -350,7 +227,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     }
     // Rotated elsewhere: the old current secret stays valid (same generation, so its sessions
     // live on) only if the rotation kept it for a grace period.
-    let nextPrevious: Entry['previous'] = null;
+    let nextPrevious: DeviceEntry['previous'] = null;
     if (secrets.previous && secrets.previous.expiresAt > now) {
       nextPrevious =
         secrets.previous.hash === current.hash
@@ -562,30 +439,20 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         for (const id of [...entries.keys()]) if (!seen.has(id)) applyReloaded(id, null);
       }),
 
-    previousSecretExpiresAt(id) {
-      const p = entries.get(id)?.previous;
-      return p && p.expiresAt > clock.now() ? p.expiresAt : null;
-    },
+    previousSecretExpiresAt: credentials.previousExpiresAt,
 
     async verifySecret(id, secret) {
-      return (await authenticate(id, secret)) !== null;
+      return (await credentials.authenticate(id, secret)) !== null;
     },
 
-    authenticate,
+    authenticate: credentials.authenticate,
 
-    credentialValid(id, generation) {
-      const e = entries.get(id);
-      if (!e) return false;
-      if (e.current.generation === generation) return true;
-      return (
-        e.previous !== null && e.previous.generation === generation && e.previous.expiresAt > clock.now()
-      );
-    },
+    credentialValid: credentials.credentialValid,
 
     onCredentialsRevoked(listener) {
       revokedListeners.push(listener);
     },
 
-    secretStats: () => ({ ...counters }),
+    secretStats: credentials.stats,
   };
 }

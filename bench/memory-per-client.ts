@@ -27,7 +27,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { startInfluxd } from '../test/helpers/influxd.ts';
-import { attributeGrowth, connectInspector, diffTallies, summariseSnapshot } from './lib/inspector.ts';
+import {
+  attributeGrowth,
+  connectInspector,
+  diffTallies,
+  nodeIds,
+  readSnapshot,
+  summariseSnapshot,
+} from './lib/inspector.ts';
 import { freePort, round, sleep, track, trackDir } from './lib/proc.ts';
 import { ROOT_DIR, startWardwatch } from './lib/systems.ts';
 
@@ -242,8 +249,14 @@ async function main() {
     if (withSnapshots) {
       const last = rows.at(-1)?.connected ?? 0;
       await inspector.heapSnapshot(join(snapDir, `clients-${last}.heapsnapshot`));
-      const a = summariseSnapshot(join(snapDir, 'clients-0.heapsnapshot'));
-      const b = summariseSnapshot(join(snapDir, `clients-${last}.heapsnapshot`));
+      // Each file parsed once, for the summary and the attribution both; of the first only its
+      // node ids are kept (two parsed snapshots at once would double this process's peak).
+      const [a, oldIds] = (() => {
+        const first = readSnapshot(join(snapDir, 'clients-0.heapsnapshot'));
+        return [summariseSnapshot(first), nodeIds(first)] as const;
+      })();
+      const after = readSnapshot(join(snapDir, `clients-${last}.heapsnapshot`));
+      const b = summariseSnapshot(after);
       result.snapshot = {
         clients: last,
         heapBytesPerClient: round((b.totalBytes - a.totalBytes) / last, 0),
@@ -254,12 +267,11 @@ async function main() {
         })),
         // Each new object charged to the existing object its first retainers lead to (whose map,
         // list or closure holds it).
-        byAttachPoint: attributeGrowth(
-          join(snapDir, 'clients-0.heapsnapshot'),
-          join(snapDir, `clients-${last}.heapsnapshot`),
-          last,
-          30,
-        ).map((r) => ({ ...r, countPer: round(r.countPer, 2), bytesPer: round(r.bytesPer, 0) })),
+        byAttachPoint: attributeGrowth(oldIds, after, last, 30).map((r) => ({
+          ...r,
+          countPer: round(r.countPer, 2),
+          bytesPer: round(r.bytesPer, 0),
+        })),
         byRetainer: diffTallies(a.byRetainer, b.byRetainer, last, 60).map((r) => ({
           ...r,
           countPer: round(r.countPer, 2),

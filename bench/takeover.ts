@@ -10,14 +10,11 @@
  *   node --import tsx bench/takeover.ts [--runs 5] [--burners 2]
  */
 import { spawn } from 'node:child_process';
-import { type ClusterCore, type CoreLiveness, createClusterCore } from '../services/cluster/core-node.ts';
-import { EventBus } from '../services/core/bus.ts';
-import { loadConfig } from '../services/core/config.ts';
-import type { WardwatchEvents } from '../services/core/events.ts';
 import { createLogger } from '../services/core/logger.ts';
 import { createPostgresPool, migratePostgres } from '../services/core/postgres/pool.ts';
 import { createDecisionState } from '../services/health/pg-state/decision-state.ts';
 import type { DeviceStatus } from '../services/health/types.ts';
+import { bareCore } from '../test/helpers/bare-core.ts';
 import { createTestDatabase, startPostgres } from '../test/helpers/postgres.ts';
 import { startRedis } from '../test/helpers/redis.ts';
 
@@ -36,7 +33,6 @@ const DEVICES = Array.from({ length: 1_000 }, (_, i) => ({
   powerZone: null,
   parentId: null,
 }));
-const byId = new Map(DEVICES.map((d) => [d.id, d]));
 
 const pg = await startPostgres();
 const redis = await startRedis();
@@ -45,30 +41,20 @@ const burners = Array.from({ length: BURNERS }, () =>
 );
 
 async function startCore(url: string, nodeId: string) {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      cluster: {
-        enabled: true,
-        roles: ['core'],
-        redisUrl: redis.url,
-        postgresUrl: url,
-        partitions: PARTITIONS,
-        nodeId,
-        heartbeatS: 1_200, // rounds only when asked
-        leaseS: 3_600,
-      },
-    },
-  });
   const pool = createPostgresPool({ url, max: 4 });
   const decision = createDecisionState({ pool, log });
   await decision.start();
-  const core: ClusterCore = createClusterCore({
-    config,
-    devices: { get: (id) => byId.get(id) ?? null, list: () => DEVICES },
-    bus: new EventBus<WardwatchEvents>(log),
-    log,
-    readBlockMs: 100,
+  const records = new Map<
+    string,
+    { deviceId: string; state: 'online'; lastSeenAt: number; stateSince: number; expiresAt: number }
+  >();
+  // Ownership rounds only when asked (testClusterConfig's beat), idle rules.
+  const core = await bareCore({
+    redisUrl: redis.url,
+    postgresUrl: url,
+    nodeId,
+    partitions: PARTITIONS,
+    devices: DEVICES,
     state: {
       async load(ids) {
         await decision.load(ids);
@@ -77,33 +63,17 @@ async function startCore(url: string, nodeId: string) {
       unload: (ids) => decision.unload(ids),
       fence: (ids) => decision.fence(ids),
     },
+    liveness: {
+      adopt: (ids) => {
+        for (const id of ids)
+          records.set(id, { deviceId: id, state: 'online', lastSeenAt: 1, stateSince: 1, expiresAt: 9e12 });
+      },
+      forget: (ids) => {
+        for (const id of ids) records.delete(id);
+      },
+      snapshot: (ids) => ids.flatMap((id) => records.get(id) ?? []),
+    },
   });
-  const records = new Map<
-    string,
-    { deviceId: string; state: 'online'; lastSeenAt: number; stateSince: number; expiresAt: number }
-  >();
-  const liveness: CoreLiveness = {
-    signOfLife: () => undefined,
-    statusOffline: () => undefined,
-    adopt: (ids) => {
-      for (const id of ids)
-        records.set(id, { deviceId: id, state: 'online', lastSeenAt: 1, stateSince: 1, expiresAt: 9e12 });
-    },
-    forget: (ids) => {
-      for (const id of ids) records.delete(id);
-    },
-    snapshot: (ids) => ids.flatMap((id) => records.get(id) ?? []),
-    resume: () => undefined,
-  };
-  const rules = {
-    observe: () => undefined,
-    adopt: () => undefined,
-    forget: () => undefined,
-    snapshot: () => [],
-    resume: () => undefined,
-  };
-  core.bind({ liveness, rules });
-  await core.start();
   return {
     core,
     stop: async () => {

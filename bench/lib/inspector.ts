@@ -117,55 +117,106 @@ const add = (t: Tally, key: string, bytes: number) => {
 };
 
 /**
- * Self sizes grouped by constructor, and by constructor plus the first strong retainer (the
- * object and property that hold it: `object:Map ← object:Registry.devices`), which says whose
- * map, buffer or closure a byte is. Strings, code and numbers are grouped by their type only.
+ * A .heapsnapshot file parsed once (a JSON.parse of up to hundreds of MB: the costly part), for
+ * both the summary and the growth attribution: its flat node and edge tables and where each field
+ * sits in a row.
  */
-export function summariseSnapshot(file: string): SnapshotSummary {
+export interface HeapSnapshot {
+  nodeCount: number;
+  nodes: number[];
+  edges: number[];
+  strings: string[];
+  nodeTypes: string[];
+  edgeTypes: string[];
+  /** Fields per node row and per edge row. */
+  nf: number;
+  ef: number;
+  /** Offsets within a row. */
+  nType: number;
+  nName: number;
+  nId: number;
+  nSize: number;
+  nEdges: number;
+  eType: number;
+  eName: number;
+  eTo: number;
+}
+
+export function readSnapshot(file: string): HeapSnapshot {
   const raw = JSON.parse(readFileSync(file, 'utf8')) as RawSnapshot;
   const { meta } = raw.snapshot;
+  const f = (n: string) => meta.node_fields.indexOf(n);
+  const e = (n: string) => meta.edge_fields.indexOf(n);
   const nf = meta.node_fields.length;
-  const ef = meta.edge_fields.length;
-  const nType = meta.node_fields.indexOf('type');
-  const nName = meta.node_fields.indexOf('name');
-  const nSize = meta.node_fields.indexOf('self_size');
-  const nEdges = meta.node_fields.indexOf('edge_count');
-  const eType = meta.edge_fields.indexOf('type');
-  const eName = meta.edge_fields.indexOf('name_or_index');
-  const eTo = meta.edge_fields.indexOf('to_node');
-  const nodeTypes = meta.node_types[0];
-  const edgeTypes = meta.edge_types[0];
-  const { nodes, edges, strings } = raw;
-  const nodeCount = nodes.length / nf;
-  const label = (i: number): string => {
-    const type = nodeTypes[nodes[i * nf + nType] as number] ?? '?';
-    if (type === 'object' || type === 'closure' || type === 'native' || type === 'hidden')
-      return `${type}:${strings[nodes[i * nf + nName] as number] ?? '?'}`;
-    if (type === 'array') return `array:${strings[nodes[i * nf + nName] as number] ?? ''}`;
-    return type;
+  return {
+    nodeCount: raw.nodes.length / nf,
+    nodes: raw.nodes,
+    edges: raw.edges,
+    strings: raw.strings,
+    nodeTypes: meta.node_types[0],
+    edgeTypes: meta.edge_types[0],
+    nf,
+    ef: meta.edge_fields.length,
+    nType: f('type'),
+    nName: f('name'),
+    nId: f('id'),
+    nSize: f('self_size'),
+    nEdges: f('edge_count'),
+    eType: e('type'),
+    eName: e('name_or_index'),
+    eTo: e('to_node'),
   };
-  // First strong retainer of every node (weak and shortcut edges say nothing about ownership).
-  const retainer = new Int32Array(nodeCount).fill(-1);
-  const retainerEdge = new Array<string>(nodeCount);
+}
+
+/**
+ * The first strong retainer of every node (weak and shortcut edges say nothing about ownership)
+ * and the edge it holds it by; -1 for none. `skipSelf`: an object's edge to itself does not count.
+ */
+function firstRetainers(s: HeapSnapshot, skipSelf: boolean) {
+  const { nodes, edges, strings, edgeTypes, nf, ef } = s;
+  const retainer = new Int32Array(s.nodeCount).fill(-1);
+  const retainerEdge = new Array<string>(s.nodeCount);
   let edgeIndex = 0;
-  for (let i = 0; i < nodeCount; i++) {
-    const count = nodes[i * nf + nEdges] as number;
+  for (let i = 0; i < s.nodeCount; i++) {
+    const count = nodes[i * nf + s.nEdges] as number;
     for (let k = 0; k < count; k++, edgeIndex += ef) {
-      const to = (edges[edgeIndex + eTo] as number) / nf;
-      if (retainer[to] !== -1) continue;
-      const type = edgeTypes[edges[edgeIndex + eType] as number];
+      const to = (edges[edgeIndex + s.eTo] as number) / nf;
+      if (retainer[to] !== -1 || (skipSelf && to === i)) continue;
+      const type = edgeTypes[edges[edgeIndex + s.eType] as number];
       if (type === 'weak' || type === 'shortcut') continue;
       retainer[to] = i;
-      const n = edges[edgeIndex + eName] as number;
+      const n = edges[edgeIndex + s.eName] as number;
       retainerEdge[to] =
         type === 'element' || type === 'hidden' ? `[${type}]` : String(strings[n] ?? n).slice(0, 40);
     }
   }
+  return { retainer, retainerEdge };
+}
+
+const typeOf = (s: HeapSnapshot, i: number): string =>
+  s.nodeTypes[s.nodes[i * s.nf + s.nType] as number] ?? '?';
+const nameOf = (s: HeapSnapshot, i: number): string | undefined =>
+  s.strings[s.nodes[i * s.nf + s.nName] as number];
+
+/**
+ * Self sizes grouped by constructor, and by constructor plus the first strong retainer (the
+ * object and property that hold it: `object:Map ← object:Registry.devices`), which says whose
+ * map, buffer or closure a byte is. Strings, code and numbers are grouped by their type only.
+ */
+export function summariseSnapshot(s: HeapSnapshot): SnapshotSummary {
+  const label = (i: number): string => {
+    const type = typeOf(s, i);
+    if (type === 'object' || type === 'closure' || type === 'native' || type === 'hidden')
+      return `${type}:${nameOf(s, i) ?? '?'}`;
+    if (type === 'array') return `array:${nameOf(s, i) ?? ''}`;
+    return type;
+  };
+  const { retainer, retainerEdge } = firstRetainers(s, false);
   const byConstructor: Tally = new Map();
   const byRetainer: Tally = new Map();
   let totalBytes = 0;
-  for (let i = 0; i < nodeCount; i++) {
-    const size = nodes[i * nf + nSize] as number;
+  for (let i = 0; i < s.nodeCount; i++) {
+    const size = s.nodes[i * s.nf + s.nSize] as number;
     totalBytes += size;
     const own = label(i);
     add(byConstructor, own, size);
@@ -191,8 +242,14 @@ export function diffTallies(
   return rows.slice(0, top);
 }
 
+/** Every node's id: all attributeGrowth needs of the earlier snapshot (its tables may go). */
+export function nodeIds(s: HeapSnapshot): Set<number> {
+  const ids = new Set<number>();
+  for (let i = 0; i < s.nodeCount; i++) ids.add(s.nodes[i * s.nf + s.nId] as number);
+  return ids;
+}
+
 interface Parsed {
-  nf: number;
   ids: Float64Array;
   size: Float64Array;
   labels: string[];
@@ -200,66 +257,38 @@ interface Parsed {
   retainerEdge: string[];
 }
 
-function parseSnapshot(file: string): Parsed {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as RawSnapshot;
-  const { meta } = raw.snapshot;
-  const nf = meta.node_fields.length;
-  const ef = meta.edge_fields.length;
-  const f = (n: string) => meta.node_fields.indexOf(n);
-  const [nType, nName, nId, nSize, nEdges] = [f('type'), f('name'), f('id'), f('self_size'), f('edge_count')];
-  const eType = meta.edge_fields.indexOf('type');
-  const eName = meta.edge_fields.indexOf('name_or_index');
-  const eTo = meta.edge_fields.indexOf('to_node');
-  const nodeTypes = meta.node_types[0];
-  const edgeTypes = meta.edge_types[0];
-  const { nodes, edges, strings } = raw;
-  const count = nodes.length / nf;
+/** Per node: its id, self size, label (names cut at 40 characters) and first retainer. */
+function nodesOf(s: HeapSnapshot): Parsed {
+  const count = s.nodeCount;
   const ids = new Float64Array(count);
   const size = new Float64Array(count);
   const labels = new Array<string>(count);
   for (let i = 0; i < count; i++) {
-    ids[i] = nodes[i * nf + nId] as number;
-    size[i] = nodes[i * nf + nSize] as number;
-    const type = nodeTypes[nodes[i * nf + nType] as number] ?? '?';
-    const name = strings[nodes[i * nf + nName] as number] ?? '';
+    ids[i] = s.nodes[i * s.nf + s.nId] as number;
+    size[i] = s.nodes[i * s.nf + s.nSize] as number;
+    const type = typeOf(s, i);
+    const name = nameOf(s, i) ?? '';
     labels[i] =
       type === 'object' || type === 'closure' || type === 'native' || type === 'hidden' || type === 'array'
         ? `${type}:${name.slice(0, 40)}`
         : type;
   }
-  const retainer = new Int32Array(count).fill(-1);
-  const retainerEdge = new Array<string>(count);
-  let e = 0;
-  for (let i = 0; i < count; i++) {
-    const n = nodes[i * nf + nEdges] as number;
-    for (let k = 0; k < n; k++, e += ef) {
-      const to = (edges[e + eTo] as number) / nf;
-      if (retainer[to] !== -1 || to === i) continue;
-      const type = edgeTypes[edges[e + eType] as number];
-      if (type === 'weak' || type === 'shortcut') continue;
-      retainer[to] = i;
-      const nm = edges[e + eName] as number;
-      retainerEdge[to] =
-        type === 'element' || type === 'hidden' ? `[${type}]` : String(strings[nm] ?? nm).slice(0, 40);
-    }
-  }
-  return { nf, ids, size, labels, retainer, retainerEdge };
+  return { ids, size, labels, ...firstRetainers(s, true) };
 }
 
 /**
  * Issue #15: where the heap grew between two snapshots of one process (node ids are stable within
- * a process). Every object new in `after` is charged to the old object its chain of first
+ * a process): `oldIds`, the first's nodeIds. Every object new in `after` is charged to the old object its chain of first
  * retainers reaches (the attach point: `byClientId`'s Map, aedes' `clients`, a socket list…),
  * named by that object, the property it holds the new ones by, and two retainers above it.
  */
 export function attributeGrowth(
-  beforeFile: string,
-  afterFile: string,
+  oldIds: ReadonlySet<number>,
+  after: HeapSnapshot,
   per: number,
   top: number,
 ): Array<{ key: string; countPer: number; bytesPer: number }> {
-  const oldIds = new Set<number>(parseSnapshot(beforeFile).ids);
-  const s = parseSnapshot(afterFile);
+  const s = nodesOf(after);
   const count = s.ids.length;
   const isNew = (i: number) => !oldIds.has(s.ids[i] as number);
   const attach = new Int32Array(count).fill(-2); // -2 unknown, -1 none

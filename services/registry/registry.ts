@@ -1,32 +1,12 @@
-import {
-  type DeviceKind,
-  type DeviceProtocol,
-  FIRMWARE,
-  firmwareOf,
-  isDeviceId,
-  nativeTagsProblem,
-  nativeTopicProblem,
-} from '../../devices/protocol/index.ts';
 import type { EventBus } from '../core/bus.ts';
 import type { Clock } from '../core/clock.ts';
-import { badRequest, conflict, WwError } from '../core/errors.ts';
+import { conflict, WwError } from '../core/errors.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import { checkFields, WARD_ID_RE } from './device-checks.ts';
-import { createJobQueue } from './job-queue.ts';
+import { type CredentialsRevoked, createDeviceCredentials, type DeviceEntry } from './credentials.ts';
+import { createDeviceInputChecks, type DeviceInput } from './device-input.ts';
 import { remoteSecretChange } from './remote-change.ts';
-import {
-  cacheMac,
-  generateSecret,
-  hashSecret,
-  hashSecretSha256Legacy,
-  macEquals,
-  needsRehash,
-  SCRYPT_LOG_N,
-  SCRYPT_P,
-  SCRYPT_R,
-  verifySecret,
-} from './secrets.ts';
+import { cacheMac, generateSecret, hashSecretSha256Legacy, SCRYPT_LOG_N } from './secrets.ts';
 import type {
   Device,
   DeviceFilter,
@@ -36,31 +16,9 @@ import type {
   StoredDevice,
 } from './types.ts';
 
+export type { CredentialsRevoked } from './credentials.ts';
 export { WARD_ID_PATTERN } from './device-checks.ts';
-
-/** What `create` takes: the optional fields of a device may be left out. */
-export type DeviceInput = Omit<
-  NewDevice,
-  'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone' | 'protocol' | 'topic'
-> &
-  Partial<
-    Pick<
-      NewDevice,
-      'address' | 'heartbeatIntervalS' | 'tags' | 'parentId' | 'powerZone' | 'protocol' | 'topic'
-    >
-  >;
-
-/**
- * Tasmota reports every TelePeriod, 300 s by default (issue #5): a tasmota device registered
- * without heartbeatIntervalS expects that, not the kind's 60 s (docs/firmware.md). Issue #14: read
- * from the firmware descriptors (devices/protocol/firmware.ts).
- */
-export const DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL: Partial<Record<DeviceProtocol, number>> =
-  Object.fromEntries(
-    Object.values(FIRMWARE).flatMap((f) =>
-      f.defaultHeartbeatIntervalS === null ? [] : [[f.protocol, f.defaultHeartbeatIntervalS]],
-    ),
-  );
+export type { DeviceInput } from './device-input.ts';
 
 /**
  * The device registry. Reads are served from memory (the ingest and broker hot paths call `get`
@@ -138,13 +96,6 @@ export interface DeviceRegistry {
   secretStats(): { cacheHits: number; slowVerifies: number; rehashed: number };
 }
 
-export interface CredentialsRevoked {
-  deviceId: string;
-  reason: 'deleted' | 'rotated' | 'grace-ended';
-  /** The device as it was (a deleted one is no longer in the registry). */
-  device: Device;
-}
-
 export interface DeviceRegistryDeps {
   repo: DeviceRepository;
   /** Checks tags other features read (rule overrides, `schedule`); a message naming the tag, or null. */
@@ -163,49 +114,26 @@ export interface DeviceRegistryDeps {
   onWrite?: (deviceId: string) => void;
 }
 
-/** One valid secret: its stored hash, a generation number, and the verified cache. */
-interface Credential {
-  hash: string;
-  generation: number;
-  /** HMAC of the secret once verified (or known at creation): later checks cost microseconds. */
-  mac: Buffer | null;
-}
-
-interface Entry {
-  device: Device;
-  current: Credential;
-  previous: (Credential & { expiresAt: number }) | null;
-}
-
-/**
- * Issue #13 item 4: scrypt rehashes in flight on libuv's thread pool (4 threads by default) at
- * most. An import of 10,000 devices queued 10,000 at once, and every other pool job of the process
- * (file writes of the write-ahead log and spool, static files, a test's browser launch) waited
- * behind them: minutes on a loaded machine (test/e2e/map-scale.test.ts could not start Chromium).
- */
-const REHASH_CONCURRENCY = 2;
 /**
  * Keeps every device (and its secret hashes) in memory, loaded once by `start()`: 20,000 devices
  * are a few tens of MB, and it lets the hot paths answer without the database.
  */
 export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
-  const { repo, bus, clock, log, validateTags } = deps;
-  const checkTags = (tags: Readonly<Record<string, string>> | undefined) => {
-    const problem = tags && validateTags ? validateTags(tags) : null;
-    if (problem) throw badRequest(problem);
-  };
+  const { repo, bus, clock, log } = deps;
   const graceMs = (deps.secretRotationGraceS ?? 0) * 1000;
-  const logN = deps.scryptLogN ?? SCRYPT_LOG_N;
-  const entries = new Map<string, Entry>();
+  const entries = new Map<string, DeviceEntry>();
+  const checks = createDeviceInputChecks(
+    {
+      get: (id) => entries.get(id)?.device ?? null,
+      find(match) {
+        for (const { device } of entries.values()) if (match(device)) return device;
+        return undefined;
+      },
+    },
+    deps.validateTags,
+  );
   /** Device ids in list() order; rebuilt only after a device is added or removed (not per list). */
   let sortedIds: string[] | null = null;
-  let generations = 0;
-  const credential = (hash: string, mac: Buffer | null = null): Credential => ({
-    hash,
-    generation: ++generations,
-    mac,
-  });
-  const counters = { cacheHits: 0, slowVerifies: 0, rehashed: 0 };
   const revokedListeners: Array<(e: CredentialsRevoked) => void> = [];
   const revoked = (e: CredentialsRevoked) => {
     for (const l of revokedListeners) {
@@ -216,6 +144,16 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       }
     }
   };
+  const { credential, scheduleGraceEnd, cancelGraceEnd, upgradeHash, ...credentials } =
+    createDeviceCredentials({
+      entries,
+      repo,
+      clock,
+      log,
+      logN: deps.scryptLogN ?? SCRYPT_LOG_N,
+      onWrite: deps.onWrite,
+      revoked,
+    });
 
   /**
    * Writes one at a time (issue #14: the repository is asynchronous now). A write checks memory
@@ -229,188 +167,14 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     return run;
   };
 
-  const graceTimers = new Map<string, ReturnType<Clock['setTimeout']>>();
-  const cancelGraceEnd = (id: string) => {
-    const timer = graceTimers.get(id);
-    if (timer !== undefined) clock.clearTimeout(timer);
-    graceTimers.delete(id);
-  };
-  /** When the grace ends: forget the previous secret and revoke the sessions that used it. */
-  const scheduleGraceEnd = (id: string, prev: Credential & { expiresAt: number }) => {
-    cancelGraceEnd(id);
-    const timer = clock.setTimeout(
-      () => {
-        graceTimers.delete(id);
-        const e = entries.get(id);
-        if (!e || e.previous !== prev) return;
-        e.previous = null;
-        // Harmless if it fails: an expired previous secret is ignored when loaded.
-        repo
-          .clearPreviousSecret(id, prev.hash)
-          .catch((err: unknown) => log.warn({ err, deviceId: id }, 'expired device secret not cleared'));
-        log.info({ deviceId: id }, 'previous device secret expired');
-        revoked({ deviceId: id, reason: 'grace-ended', device: e.device });
-      },
-      Math.max(0, prev.expiresAt - clock.now()),
-    );
-    graceTimers.set(id, timer);
-  };
   /** The memory entry of a device as stored (start, reload of a device this node did not have). */
-  const entryOf = ({ device, secrets }: StoredDevice): Entry => {
-    const entry: Entry = { device, current: credential(secrets.hash), previous: null };
+  const entryOf = ({ device, secrets }: StoredDevice): DeviceEntry => {
+    const entry: DeviceEntry = { device, current: credential(secrets.hash), previous: null };
     if (secrets.previous && secrets.previous.expiresAt > clock.now()) {
       entry.previous = { ...credential(secrets.previous.hash), expiresAt: secrets.previous.expiresAt };
       scheduleGraceEnd(device.id, entry.previous);
     }
     return entry;
-  };
-
-  /**
-   * A new secret is stored at once with the fast legacy hash (create and rotate never wait for
-   * scrypt, and a bulk import registers thousands at a time), then rehashed with scrypt on the
-   * thread pool, REHASH_CONCURRENCY at a time. Only the credential still current is overwritten.
-   */
-  const rehashes = createJobQueue(REHASH_CONCURRENCY);
-  const upgradeHash = (id: string, cred: Credential, secret: string) => {
-    const from = cred.hash;
-    rehashes.push(() => {
-      // Replaced or deleted while it waited: nothing to do.
-      if (entries.get(id)?.current !== cred || cred.hash !== from) return Promise.resolve();
-      return hashSecret(secret, { logN, r: SCRYPT_R, p: SCRYPT_P }).then(
-        async (hash) => {
-          if (entries.get(id)?.current !== cred || cred.hash !== from) return;
-          try {
-            // Compare-and-set in the database: a rotation meanwhile (here or on another node) wins.
-            if (await repo.replaceSecretHash(id, from, hash)) {
-              cred.hash = hash;
-              counters.rehashed++;
-              deps.onWrite?.(id);
-            }
-          } catch (err) {
-            // The database closed meanwhile (shutdown): the next good connect rehashes again.
-            log.warn({ err, deviceId: id }, 'device secret rehash not stored');
-          }
-        },
-        (err: unknown) => log.error({ err, deviceId: id }, 'device secret rehash failed'),
-      );
-    });
-  };
-  const stillValid = (id: string, cred: Credential): boolean => {
-    const e = entries.get(id);
-    if (!e) return false;
-    return e.current === cred || (e.previous === cred && e.previous.expiresAt > clock.now());
-  };
-  const authenticate = async (id: string, secret: string): Promise<number | null> => {
-    const entry = entries.get(id);
-    if (!entry || typeof secret !== 'string' || secret.length === 0 || secret.length > 1024) return null;
-    const candidates: Credential[] = [entry.current];
-    if (entry.previous && entry.previous.expiresAt > clock.now()) candidates.push(entry.previous);
-    const mac = cacheMac(secret);
-    for (const c of candidates) {
-      if (c.mac && macEquals(c.mac, mac)) {
-        counters.cacheHits++;
-        return c.generation;
-      }
-    }
-    // A cached credential that did not match is not this secret (256-bit secrets do not collide):
-    // only credentials never verified in this process need the slow hash.
-    for (const c of candidates) {
-      if (c.mac) continue;
-      counters.slowVerifies++;
-      if (!(await verifySecret(secret, c.hash))) continue;
-      if (!stillValid(id, c)) return null; // rotated or deleted while hashing
-      c.mac = mac;
-      if (c === entries.get(id)?.current && needsRehash(c.hash, logN)) upgradeHash(id, c, secret);
-      return c.generation;
-    }
-    return null;
-  };
-
-  /** Devices of a bulk import not stored yet (a row may name an earlier row as its parent). */
-  type Pending = ReadonlyMap<string, Device>;
-  const known = (id: string, pending?: Pending): Device | null =>
-    entries.get(id)?.device ?? pending?.get(id) ?? null;
-
-  /** parentId must name another registered device, without making a loop. */
-  const checkParent = (id: string, parentId: string | null | undefined, pending?: Pending) => {
-    if (parentId === undefined || parentId === null) return;
-    if (parentId === id) throw badRequest('parentId: a device cannot be its own parent');
-    if (!known(parentId, pending)) throw badRequest(`parentId: unknown device '${parentId}'`);
-    const seen = new Set([id]);
-    for (let p: string | null = parentId; p !== null; p = known(p, pending)?.parentId ?? null) {
-      if (seen.has(p)) throw badRequest(`parentId: '${parentId}' would make a parent loop`);
-      seen.add(p);
-    }
-  };
-
-  /**
-   * The native topic fits the protocol and no other device of that protocol uses it (the broker's
-   * ACL and the adapters key on it). O(n), on writes only. A gateway speaks wardwatch, or is a
-   * Frigate NVR (issue #12: an NVR reports for the cameras behind it, so it is a gateway).
-   */
-  const checkNative = (
-    id: string,
-    kind: DeviceKind,
-    protocol: DeviceProtocol,
-    topic: string | null,
-    pending?: Pending,
-  ) => {
-    const problem = nativeTopicProblem(protocol, topic);
-    if (problem) throw badRequest(problem);
-    if (kind === 'gateway' && protocol !== 'wardwatch' && !firmwareOf(protocol)?.mayBeGateway)
-      throw badRequest('protocol: a gateway speaks wardwatch, or frigate for a Frigate NVR');
-    if (topic === null) return;
-    const taken = (device: Device) =>
-      device.id !== id && device.protocol === protocol && device.topic === topic;
-    for (const { device } of entries.values())
-      if (taken(device)) throw conflict(`topic: ${device.id} already uses ${protocol} topic '${topic}'`);
-    for (const device of pending?.values() ?? [])
-      if (taken(device)) throw conflict(`topic: ${device.id} already uses ${protocol} topic '${topic}'`);
-  };
-
-  /** Tags a stock firmware reads (issue #13: Tasmota `fullTopic`, `tasmotaRelay`). */
-  const checkNativeTags = (protocol: DeviceProtocol, tags: Readonly<Record<string, string>>) => {
-    const problem = nativeTagsProblem(protocol, tags);
-    if (problem) throw badRequest(problem);
-  };
-
-  /** tags.powerZone seeds the powerZone field when it is not given (issue #3: one source of truth). */
-  const zoneFromTags = (tags: Record<string, string> | undefined): string | null => {
-    const z = tags?.powerZone;
-    return z !== undefined && WARD_ID_RE.test(z) ? z : null;
-  };
-
-  /**
-   * The device a create would store, after every check (memory only, no I/O). Throws WwError
-   * WW_ERR_API_BAD_REQUEST or WW_ERR_API_CONFLICT.
-   */
-  const prepareNew = (input: DeviceInput, pending?: Pending): NewDevice => {
-    if (!isDeviceId(input.id)) {
-      throw badRequest('id: must match ^[a-z0-9][a-z0-9_-]{0,63}$ (lowercase letters, digits, _ and -)');
-    }
-    checkFields(input, true);
-    checkParent(input.id, input.parentId, pending);
-    checkTags(input.tags);
-    const protocol = input.protocol ?? 'wardwatch';
-    const topic = input.topic ?? null;
-    checkNative(input.id, input.kind, protocol, topic, pending);
-    checkNativeTags(protocol, input.tags ?? {});
-    return {
-      id: input.id,
-      kind: input.kind as DeviceKind,
-      name: input.name.trim(),
-      ward: input.ward,
-      lat: input.lat,
-      lon: input.lon,
-      address: input.address ?? null,
-      heartbeatIntervalS:
-        input.heartbeatIntervalS ?? DEFAULT_HEARTBEAT_INTERVAL_S_BY_PROTOCOL[protocol] ?? null,
-      parentId: input.parentId ?? null,
-      powerZone: input.powerZone ?? zoneFromTags(input.tags),
-      protocol,
-      topic,
-      tags: { ...(input.tags ?? {}) },
-    };
   };
 
   /**
@@ -433,7 +197,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   };
 
   /** Memory and bus after a device left the database (deleted here or by another node). */
-  const removed = (id: string, entry: Entry) => {
+  const removed = (id: string, entry: DeviceEntry) => {
     entries.delete(id);
     sortedIds = null;
     cancelGraceEnd(id);
@@ -442,7 +206,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   };
 
   /** Applies another node's write of one device (reload); remote-change.ts tells a rotation from a rehash. */
-  const applyStored = (stored: StoredDevice, entry: Entry) => {
+  const applyStored = (stored: StoredDevice, entry: DeviceEntry) => {
     const { device, secrets } = stored;
     const { current } = entry;
     const now = clock.now();
@@ -463,7 +227,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     }
     // Rotated elsewhere: the old current secret stays valid (same generation, so its sessions
     // live on) only if the rotation kept it for a grace period.
-    let nextPrevious: Entry['previous'] = null;
+    let nextPrevious: DeviceEntry['previous'] = null;
     if (secrets.previous && secrets.previous.expiresAt > now) {
       nextPrevious =
         secrets.previous.hash === current.hash
@@ -528,7 +292,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
 
     create: (input) =>
       exclusive(async () => {
-        const fresh = prepareNew(input);
+        const fresh = checks.prepareNew(input);
         const { secret, secretHash } = newSecret();
         // The repository is the arbiter of uniqueness (it throws WW_ERR_API_CONFLICT).
         const device = await repo.create(fresh, secretHash, clock.now());
@@ -545,7 +309,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         const now = clock.now();
         for (const input of inputs) {
           try {
-            const fresh = prepareNew(input, pending);
+            const fresh = checks.prepareNew(input, pending);
             if (entries.has(fresh.id) || pending.has(fresh.id))
               throw conflict(`device '${fresh.id}' already exists`);
             const { secret, secretHash } = newSecret();
@@ -580,28 +344,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       exclusive(async () => {
         const entry = entries.get(id);
         if (!entry) return null;
-        // kind decides the telemetry schema and the InfluxDB series: it is immutable like the id.
-        if (patch.kind !== undefined && patch.kind !== entry.device.kind)
-          throw badRequest('kind: cannot be changed');
-        checkFields(patch, false);
-        checkParent(id, patch.parentId);
-        checkTags(patch.tags);
-        if (patch.protocol !== undefined || patch.topic !== undefined) {
-          checkNative(
-            id,
-            entry.device.kind,
-            patch.protocol ?? entry.device.protocol,
-            patch.topic === undefined ? entry.device.topic : patch.topic,
-          );
-        }
-        if (patch.protocol !== undefined || patch.tags !== undefined)
-          checkNativeTags(patch.protocol ?? entry.device.protocol, patch.tags ?? entry.device.tags);
-        const clean: DevicePatch = { ...patch };
-        if (clean.powerZone === undefined && patch.tags !== undefined) {
-          const z = zoneFromTags(patch.tags);
-          if (z !== null) clean.powerZone = z;
-        }
-        if (clean.name !== undefined) clean.name = clean.name.trim();
+        const clean = checks.preparePatch(id, entry.device, patch);
         const device = await repo.update(id, clean, clock.now());
         const latest = entries.get(id);
         if (!device) {
@@ -696,30 +439,20 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         for (const id of [...entries.keys()]) if (!seen.has(id)) applyReloaded(id, null);
       }),
 
-    previousSecretExpiresAt(id) {
-      const p = entries.get(id)?.previous;
-      return p && p.expiresAt > clock.now() ? p.expiresAt : null;
-    },
+    previousSecretExpiresAt: credentials.previousExpiresAt,
 
     async verifySecret(id, secret) {
-      return (await authenticate(id, secret)) !== null;
+      return (await credentials.authenticate(id, secret)) !== null;
     },
 
-    authenticate,
+    authenticate: credentials.authenticate,
 
-    credentialValid(id, generation) {
-      const e = entries.get(id);
-      if (!e) return false;
-      if (e.current.generation === generation) return true;
-      return (
-        e.previous !== null && e.previous.generation === generation && e.previous.expiresAt > clock.now()
-      );
-    },
+    credentialValid: credentials.credentialValid,
 
     onCredentialsRevoked(listener) {
       revokedListeners.push(listener);
     },
 
-    secretStats: () => ({ ...counters }),
+    secretStats: credentials.stats,
   };
 }

@@ -82,6 +82,8 @@ export class ManualClock implements Clock {
     return this.id as unknown as TimerHandle;
   };
   clearTimeout = (h: TimerHandle) => void this.timers.delete(h as unknown as number);
+  /** Timers armed and not yet run. */
+  pending = () => this.timers.size;
   advance(ms: number) {
     const until = this.t + ms;
     for (;;) {
@@ -95,4 +97,19 @@ export class ManualClock implements Clock {
     }
     this.t = until;
   }
+}
+
+/**
+ * A clock whose time is `t`, set by the test; its timers never fire (for services whose timers a
+ * test does not need: nothing there waits).
+ */
+export function stillClock(t0: number): Clock & { t: number } {
+  return {
+    t: t0,
+    now() {
+      return this.t;
+    },
+    setTimeout: () => 0 as unknown as TimerHandle,
+    clearTimeout: () => {},
+  };
 }

@@ -1,29 +1,26 @@
+import { expect, inject } from 'vitest';
 import type { ClusterCore } from '../../services/cluster/core-node.ts';
 import { fnv1a32 } from '../../services/cluster/partition.ts';
+import { startTestApp, type TestApp, waitFor } from './app.ts';
 import type { JumpClock } from './clock.ts';
+import { type TestClusterNode, testClusterConfig } from './cluster-config.ts';
+
+/* Whole cluster nodes in one test process on a JumpClock (issue #14). */
 
 /**
- * Whole cluster nodes in one test process on a JumpClock (issue #14): the `cluster:` override of
- * such a node. Heartbeat and lease are far beyond any jump a test makes, so ownership rounds run
- * only when a test calls `tick()`, never inside a jump.
+ * A whole wardwatch node of a test cluster (startTestApp on the shared InfluxDB) on `clock`, with
+ * testClusterConfig's override; `overrides` adds the test's own settings (notify, liveness…).
  */
-export function testClusterConfig(opts: {
-  redisUrl: string;
-  postgresUrl: string;
-  partitions: number;
-  nodeId: string;
-  roles?: string[];
-}): Record<string, unknown> {
-  return {
-    enabled: true,
-    roles: opts.roles ?? ['edge', 'core'],
-    redisUrl: opts.redisUrl,
-    postgresUrl: opts.postgresUrl,
-    partitions: opts.partitions,
-    nodeId: opts.nodeId,
-    heartbeatS: 1_200,
-    leaseS: 3_600,
-  };
+export function startClusterNode(
+  clock: JumpClock,
+  node: TestClusterNode,
+  overrides: Record<string, unknown> = {},
+): Promise<TestApp> {
+  return startTestApp({
+    influxBaseUrl: inject('influxUrl'),
+    clock,
+    overrides: { cluster: testClusterConfig(node), ...overrides },
+  });
 }
 
 /** Moves `clock` to an instant and waits until every timer that made due has run. */
@@ -40,6 +37,18 @@ export function clockJumps(clock: JumpClock) {
 /** Every partition the node owns has caught up with its feed. */
 export function partitionsHealthy(core: ClusterCore): boolean {
   return [...core.ownership.owned()].every((p) => core.partition(p)?.health === 'healthy');
+}
+
+/**
+ * Two core nodes started one after the other share the partitions: A's next round hands B its
+ * half, B's round takes it; resolves once both have caught up with their partitions' feeds.
+ */
+export async function splitPartitions(a: ClusterCore, b: ClusterCore, partitions: number): Promise<void> {
+  await a.ownership.tick();
+  await b.ownership.tick();
+  expect(a.ownership.owned().size).toBe(partitions / 2);
+  expect(b.ownership.owned().size).toBe(partitions / 2);
+  await waitFor(() => partitionsHealthy(a) && partitionsHealthy(b), 'every partition caught up');
 }
 
 /**

@@ -9,7 +9,7 @@ import { createSqliteAuditRepository } from '../../../services/audit/sqlite-audi
 import { createSqliteUserRepository } from '../../../services/auth/sqlite-user-repository.ts';
 import { createUserService, type Role, type UserService } from '../../../services/auth/users.ts';
 import { EventBus } from '../../../services/core/bus.ts';
-import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
+import type { Clock } from '../../../services/core/clock.ts';
 import { type Config, loadConfig } from '../../../services/core/config.ts';
 import { WwError } from '../../../services/core/errors.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
@@ -26,41 +26,9 @@ import {
 } from '../../../services/registry/registry.ts';
 import { SqliteDeviceRepository } from '../../../services/registry/sqlite-device-repository.ts';
 import type { StorageHealth, TelemetryQuery, TelemetryReader } from '../../../services/storage/types.ts';
+import { ManualClock } from '../../helpers/clock.ts';
 
 export const T0 = Date.parse('2026-03-01T08:00:00.000Z');
-
-/** A clock the test moves by hand; timers fire only on `advance`. */
-export class ManualClock implements Clock {
-  private t: number;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private nextId = 1;
-  constructor(start: number) {
-    this.t = start;
-  }
-  now = () => this.t;
-  setTimeout = (fn: () => void, delayMs: number): TimerHandle => {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + delayMs, fn });
-    return id as unknown as TimerHandle;
-  };
-  clearTimeout = (handle: TimerHandle) => {
-    this.timers.delete(handle as unknown as number);
-  };
-  pending = () => this.timers.size;
-  advance(ms: number): void {
-    const until = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()]
-        .filter(([, x]) => x.at <= until)
-        .sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = until;
-  }
-}
 
 /** LivenessView backed by a Map the test fills; unknown devices are `unknown`, as in the real one. */
 export class MapLiveness implements LivenessView {

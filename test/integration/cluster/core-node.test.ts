@@ -7,24 +7,13 @@
  */
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  type ClusterCore,
-  type CoreLiveness,
-  createClusterCore,
-} from '../../../services/cluster/core-node.ts';
+import type { ClusterCore } from '../../../services/cluster/core-node.ts';
 import type { FeedRedis } from '../../../services/cluster/feed.ts';
 import { encodeFeedEntry, feedStreamKey } from '../../../services/cluster/feed-codec.ts';
-import { EventBus } from '../../../services/core/bus.ts';
-import { loadConfig } from '../../../services/core/config.ts';
-import type { WardwatchEvents } from '../../../services/core/events.ts';
-import { createLogger } from '../../../services/core/logger.ts';
 import { waitFor } from '../../helpers/app.ts';
-import { testClusterConfig } from '../../helpers/cluster-nodes.ts';
-import { idleCoreRules } from '../../helpers/core-rules.ts';
+import { bareCore } from '../../helpers/bare-core.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
-
-const log = createLogger('silent');
 
 describe('core node: a gap in a partition’s stream (issue #14)', () => {
   let redis: RedisInstance;
@@ -47,37 +36,16 @@ describe('core node: a gap in a partition’s stream (issue #14)', () => {
         encodeFeedEntry({ deviceId: 'cam-1', at: 1_000 + i, edge: 'e', input: { type: 'life' } }),
         { TRIM: { strategy: 'MAXLEN', threshold: 1_000 } },
       );
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        // Rounds and checks only when the test asks.
-        cluster: testClusterConfig({
-          redisUrl: redis.url,
-          postgresUrl: pgUrl,
-          partitions: 1,
-          nodeId: 'gap-node',
-          roles: ['core'],
-        }),
+    // Rounds and checks only when the test asks.
+    core = await bareCore({
+      redisUrl: redis.url,
+      postgresUrl: pgUrl,
+      nodeId: 'gap-node',
+      liveness: {
+        signOfLife: (_id, at) => void signs.push(at),
+        resume: (_ids, graceFrom) => void resumes.push(graceFrom),
       },
     });
-    const device = { id: 'cam-1', ward: 'w', powerZone: null, parentId: null };
-    core = createClusterCore({
-      config,
-      devices: { get: (id) => (id === 'cam-1' ? device : null), list: () => [device] },
-      bus: new EventBus<WardwatchEvents>(log),
-      log,
-      readBlockMs: 100,
-    });
-    const liveness: CoreLiveness = {
-      signOfLife: (_id, at) => void signs.push(at),
-      statusOffline: () => undefined,
-      adopt: () => undefined,
-      forget: () => undefined,
-      snapshot: () => [],
-      resume: (_ids, graceFrom) => void resumes.push(graceFrom),
-    };
-    core.bind({ liveness, rules: idleCoreRules() });
-    await core.start();
   });
   afterAll(async () => {
     await core?.stop();

@@ -7,8 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
-import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { publish, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
+import { clockJumps, partitionsHealthy, startClusterNode } from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 import { openSse } from '../../helpers/sse.ts';
@@ -32,26 +33,16 @@ describe('cluster mode: the map counts the cluster’s open alerts (issue #14, p
   let api: TestApp;
 
   const node = (nodeId: string, roles: string[]) =>
-    startTestApp({
-      influxBaseUrl: inject('influxUrl'),
+    startClusterNode(
       clock,
-      overrides: {
-        cluster: {
-          enabled: true,
-          roles,
-          redisUrl: redis.url,
-          postgresUrl: pgUrl,
-          partitions: 2,
-          nodeId,
-          heartbeatS: 1_200,
-          leaseS: 3_600,
-        },
+      { redisUrl: redis.url, postgresUrl: pgUrl, partitions: 2, nodeId, roles },
+      {
         // Other nodes' statuses are polled from PostgreSQL this often: never within these tests (they jump ~70 s), so a
         // status the API-only node shows came through the ww:events bridge (pgloose).
         liveness: { persistIntervalS: 3_600 },
       },
-    });
-  const settled = () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0));
+    );
+  const { jumpTo } = clockJumps(clock);
   const openAlertsOn = async (t: TestApp, deviceId: string) => {
     const r = await t.api<MapBody>('GET', '/api/v1/map.geojson');
     expect(r.status).toBe(200);
@@ -65,10 +56,7 @@ describe('cluster mode: the map counts the cluster’s open alerts (issue #14, p
     api = await node('map-c', ['api']);
     const c = core.app.clusterCore as ClusterCore;
     await c.ownership.tick();
-    await waitFor(
-      () => [...c.ownership.owned()].every((p) => c.partition(p)?.health === 'healthy'),
-      'every partition caught up',
-    );
+    await waitFor(() => partitionsHealthy(c), 'every partition caught up');
   });
   afterAll(async () => {
     await Promise.all([core?.stop(), api?.stop()]);
@@ -87,8 +75,7 @@ describe('cluster mode: the map counts the cluster’s open alerts (issue #14, p
 
     const lastSeenAt = core.app.liveness.getStatus('cam-m1').lastSeenAt as number;
     cam.end(true);
-    clock.jump(lastSeenAt + TIMEOUT_MS + 1_000 - clock.now());
-    await settled();
+    await jumpTo(lastSeenAt + TIMEOUT_MS + 1_000);
     const alert = await waitFor(
       () => core.app.alerts.findUnresolved('cam-m1', 'device_offline'),
       'the alert',
@@ -118,8 +105,7 @@ describe('cluster mode: the map counts the cluster’s open alerts (issue #14, p
 
     const lastSeenAt = core.app.liveness.getStatus('cam-m2').lastSeenAt as number;
     cam.end(true);
-    clock.jump(lastSeenAt + TIMEOUT_MS + 1_000 - clock.now());
-    await settled();
+    await jumpTo(lastSeenAt + TIMEOUT_MS + 1_000);
     await waitFor(() => core.app.liveness.stateOf('cam-m2') === 'offline', 'cam-m2 offline on the core');
     await waitFor(async () => (await status()) === 'offline', 'offline on the API node');
   });

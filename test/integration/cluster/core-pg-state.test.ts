@@ -12,12 +12,13 @@ import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
-import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { publish, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
 import {
   clockJumps,
   partitionsHealthy,
-  testClusterConfig,
+  splitPartitions,
+  startClusterNode,
   wardInPartition,
 } from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
@@ -95,17 +96,10 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
   const opened: Record<'a' | 'b', string[]> = { a: [], b: [] };
 
   const node = (nodeId: string, roles: string[]) =>
-    startTestApp({
-      influxBaseUrl: inject('influxUrl'),
+    startClusterNode(
       clock,
-      overrides: {
-        cluster: testClusterConfig({
-          redisUrl: redis.url,
-          postgresUrl: pgUrl,
-          partitions: PARTITIONS,
-          nodeId,
-          roles,
-        }),
+      { redisUrl: redis.url, postgresUrl: pgUrl, partitions: PARTITIONS, nodeId, roles },
+      {
         notify: {
           publicUrl: `http://node-${nodeId}.example.vn`,
           notifyDelayS: 0,
@@ -118,7 +112,7 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
           delivery: { pollIntervalMs: 50, concurrency: 1, requestTimeoutMs: 5_000 },
         },
       },
-    });
+    );
 
   const { settled, jumpTo } = clockJumps(clock);
   const healthy = (t: TestApp) => partitionsHealthy(core(t));
@@ -163,11 +157,7 @@ describe('cluster mode: alerts, incidents and statuses on PostgreSQL (issue #14,
       t.app.bus.on('alert.opened', (alert) => {
         if (alert.type === 'device_offline') opened[name].push(alert.deviceId);
       });
-    await core(a).ownership.tick();
-    await core(b).ownership.tick();
-    expect(core(a).ownership.owned().size).toBe(PARTITIONS / 2);
-    expect(core(b).ownership.owned().size).toBe(PARTITIONS / 2);
-    await waitFor(() => healthy(a) && healthy(b), 'every partition caught up');
+    await splitPartitions(core(a), core(b), PARTITIONS);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), c?.stop()]);

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
 import type { FeedRedis } from '../../../services/cluster/feed.ts';
 import { feedStreamKey } from '../../../services/cluster/feed-codec.ts';
-import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { publish, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
-import { clockJumps, testClusterConfig } from '../../helpers/cluster-nodes.ts';
+import { clockJumps, startClusterNode } from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
@@ -39,17 +39,11 @@ describe('Redis restarted empty under a core node (issue #14)', () => {
   beforeAll(async () => {
     redis = await startRedis(); // no persistence: a restart loses every stream
     pgUrl = await createTestDatabase(inject('postgresUrl'), 'reset');
-    a = await startTestApp({
-      influxBaseUrl: inject('influxUrl'),
-      clock,
-      overrides: {
-        cluster: testClusterConfig({
-          redisUrl: redis.url,
-          postgresUrl: pgUrl,
-          partitions: 1,
-          nodeId: 'reset-a',
-        }),
-      },
+    a = await startClusterNode(clock, {
+      redisUrl: redis.url,
+      postgresUrl: pgUrl,
+      partitions: 1,
+      nodeId: 'reset-a',
     });
     a.app.bus.on('alert.opened', (alert) => {
       if (alert.type === 'device_offline') offline.push(alert.deviceId);

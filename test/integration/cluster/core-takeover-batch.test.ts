@@ -8,25 +8,15 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import {
-  type ClusterCore,
-  type CoreLiveness,
-  type CorePartitionState,
-  createClusterCore,
-} from '../../../services/cluster/core-node.ts';
+import type { ClusterCore } from '../../../services/cluster/core-node.ts';
 import { lockSessionName } from '../../../services/cluster/lock-session.ts';
 import { PARTITION_LOCK_NAMESPACE } from '../../../services/cluster/ownership.ts';
-import { EventBus } from '../../../services/core/bus.ts';
-import { loadConfig } from '../../../services/core/config.ts';
-import type { WardwatchEvents } from '../../../services/core/events.ts';
-import { createLogger } from '../../../services/core/logger.ts';
 import type { LiveRecord } from '../../../services/health/liveness.ts';
-import { idleCoreRules } from '../../helpers/core-rules.ts';
+import { bareCore } from '../../helpers/bare-core.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
 
 const PARTITIONS = 42;
-const log = createLogger('silent');
 // 300 devices in 300 wards: every partition has some (FNV-1a of the ward spreads them).
 const DEVICES = Array.from({ length: 300 }, (_, i) => ({
   id: `cam-${i}`,
@@ -51,65 +41,46 @@ describe('core node: taking a dead node’s partitions in one batch (issue #14)'
 
   /** `mark`: the lastSeenAt this node's checkpoints give every device, to tell whose was restored. */
   const startCore = async (nodeId: string, mark: number): Promise<TestCore> => {
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        cluster: {
-          enabled: true,
-          roles: ['core'],
-          redisUrl: redis.url,
-          postgresUrl: pgUrl,
-          partitions: PARTITIONS,
-          nodeId,
-          heartbeatS: 1_200, // rounds only when the test asks
-          leaseS: 3_600,
-        },
-      },
-    });
-    const byId = new Map(DEVICES.map((d) => [d.id, d]));
-    const t: TestCore = { core: undefined as unknown as ClusterCore, adopted: [], loads: [] };
+    const adopted: TestCore['adopted'] = [];
+    const loads: TestCore['loads'] = [];
     const records = new Map<string, LiveRecord>();
-    const state: CorePartitionState = {
-      load: async (ids) => {
-        t.loads.push([...ids]);
-        return new Map();
+    const core = await bareCore({
+      redisUrl: redis.url,
+      postgresUrl: pgUrl,
+      nodeId,
+      partitions: PARTITIONS,
+      devices: DEVICES,
+      state: {
+        load: async (ids) => {
+          loads.push([...ids]);
+          return new Map();
+        },
+        unload: async () => undefined,
+        fence: () => undefined,
       },
-      unload: async () => undefined,
-      fence: () => undefined,
-    };
-    t.core = createClusterCore({
-      config,
-      devices: { get: (id) => byId.get(id) ?? null, list: () => DEVICES },
-      bus: new EventBus<WardwatchEvents>(log),
-      log,
-      readBlockMs: 100,
-      state,
+      liveness: {
+        adopt: (ids, restored) => {
+          adopted.push({ ids: [...ids], restored });
+          for (const id of ids)
+            records.set(
+              id,
+              restored.get(id) ?? {
+                deviceId: id,
+                state: 'online',
+                lastSeenAt: 7,
+                stateSince: 7,
+                expiresAt: 99,
+              },
+            );
+        },
+        forget: (ids) => {
+          for (const id of ids) records.delete(id);
+        },
+        snapshot: (ids) =>
+          ids.flatMap((id) => records.get(id) ?? []).map((r) => ({ ...r, lastSeenAt: mark })),
+      },
     });
-    const liveness: CoreLiveness = {
-      signOfLife: () => undefined,
-      statusOffline: () => undefined,
-      adopt: (ids, restored) => {
-        t.adopted.push({ ids: [...ids], restored });
-        for (const id of ids)
-          records.set(
-            id,
-            restored.get(id) ?? {
-              deviceId: id,
-              state: 'online',
-              lastSeenAt: 7,
-              stateSince: 7,
-              expiresAt: 99,
-            },
-          );
-      },
-      forget: (ids) => {
-        for (const id of ids) records.delete(id);
-      },
-      snapshot: (ids) => ids.flatMap((id) => records.get(id) ?? []).map((r) => ({ ...r, lastSeenAt: mark })),
-      resume: () => undefined,
-    };
-    t.core.bind({ liveness, rules: idleCoreRules() });
-    await t.core.start();
+    const t = { core, adopted, loads };
     cores.push(t);
     return t;
   };

@@ -8,22 +8,11 @@
  */
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  type ClusterCore,
-  type CoreLiveness,
-  createClusterCore,
-} from '../../../services/cluster/core-node.ts';
-import { EventBus } from '../../../services/core/bus.ts';
-import { loadConfig } from '../../../services/core/config.ts';
-import type { WardwatchEvents } from '../../../services/core/events.ts';
-import { createLogger } from '../../../services/core/logger.ts';
+import type { ClusterCore } from '../../../services/cluster/core-node.ts';
 import { waitFor } from '../../helpers/app.ts';
-import { testClusterConfig } from '../../helpers/cluster-nodes.ts';
-import { idleCoreRules } from '../../helpers/core-rules.ts';
+import { bareCore } from '../../helpers/bare-core.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
 import { type RedisInstance, startRedis } from '../../helpers/redis.ts';
-
-const log = createLogger('silent');
 
 /** A TCP relay to Redis that holds every connection until `release()`. */
 async function holdingRelay(targetPort: number) {
@@ -71,37 +60,13 @@ describe('core node: a partition taken while its feed connection opens (issue #1
     redis = await startRedis();
     relay = await holdingRelay(redis.port);
     pgUrl = await createTestDatabase(inject('postgresUrl'), 'coreconnect');
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        // Rounds and checks only when the test asks.
-        cluster: testClusterConfig({
-          redisUrl: relay.url,
-          postgresUrl: pgUrl,
-          partitions: 1,
-          nodeId: 'connect-node',
-          roles: ['core'],
-        }),
-      },
+    // Rounds and checks only when the test asks.
+    core = await bareCore({
+      redisUrl: relay.url,
+      postgresUrl: pgUrl,
+      nodeId: 'connect-node',
+      liveness: { resume: (_ids, graceFrom) => void resumes.push(graceFrom) },
     });
-    const device = { id: 'cam-1', ward: 'w', powerZone: null, parentId: null };
-    core = createClusterCore({
-      config,
-      devices: { get: (id) => (id === 'cam-1' ? device : null), list: () => [device] },
-      bus: new EventBus<WardwatchEvents>(log),
-      log,
-      readBlockMs: 100,
-    });
-    const liveness: CoreLiveness = {
-      signOfLife: () => undefined,
-      statusOffline: () => undefined,
-      adopt: () => undefined,
-      forget: () => undefined,
-      snapshot: () => [],
-      resume: (_ids, graceFrom) => void resumes.push(graceFrom),
-    };
-    core.bind({ liveness, rules: idleCoreRules() });
-    await core.start();
   });
   afterAll(async () => {
     await core?.stop();

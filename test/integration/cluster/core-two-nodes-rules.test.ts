@@ -10,12 +10,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
 import type { Alert } from '../../../services/health/types.ts';
-import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { publish, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
 import {
   clockJumps,
   partitionsHealthy,
-  testClusterConfig,
+  splitPartitions,
+  startClusterNode,
   wardInPartition,
 } from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
@@ -40,18 +41,7 @@ describe('two [edge, core] nodes: rules and root cause move with their partition
   const opened = { a: [] as Alert[], b: [] as Alert[] };
 
   const node = (nodeId: string) =>
-    startTestApp({
-      influxBaseUrl: inject('influxUrl'),
-      clock,
-      overrides: {
-        cluster: testClusterConfig({
-          redisUrl: redis.url,
-          postgresUrl: pgUrl,
-          partitions: PARTITIONS,
-          nodeId,
-        }),
-      },
-    });
+    startClusterNode(clock, { redisUrl: redis.url, postgresUrl: pgUrl, partitions: PARTITIONS, nodeId });
 
   const { jumpTo } = clockJumps(clock);
   const healthy = (t: TestApp) => partitionsHealthy(core(t));
@@ -88,11 +78,7 @@ describe('two [edge, core] nodes: rules and root cause move with their partition
       ['b', b],
     ] as const)
       t.app.bus.on('alert.opened', (alert) => void opened[name].push(alert));
-    await core(a).ownership.tick();
-    await core(b).ownership.tick();
-    expect(core(a).ownership.owned().size).toBe(PARTITIONS / 2);
-    expect(core(b).ownership.owned().size).toBe(PARTITIONS / 2);
-    await waitFor(() => healthy(a) && healthy(b), 'every partition caught up');
+    await splitPartitions(core(a), core(b), PARTITIONS);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

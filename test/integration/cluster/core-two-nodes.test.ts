@@ -10,12 +10,13 @@ import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ClusterCore } from '../../../services/cluster/core-node.ts';
-import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
+import { publish, type TestApp, waitFor } from '../../helpers/app.ts';
 import { JumpClock } from '../../helpers/clock.ts';
 import {
   clockJumps,
   partitionsHealthy,
-  testClusterConfig,
+  splitPartitions,
+  startClusterNode,
   wardInPartition,
 } from '../../helpers/cluster-nodes.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
@@ -38,18 +39,7 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
   const opened = { a: [] as string[], b: [] as string[] };
 
   const node = (nodeId: string) =>
-    startTestApp({
-      influxBaseUrl: inject('influxUrl'),
-      clock,
-      overrides: {
-        cluster: testClusterConfig({
-          redisUrl: redis.url,
-          postgresUrl: pgUrl,
-          partitions: PARTITIONS,
-          nodeId,
-        }),
-      },
-    });
+    startClusterNode(clock, { redisUrl: redis.url, postgresUrl: pgUrl, partitions: PARTITIONS, nodeId });
 
   const { settled, jumpTo } = clockJumps(clock);
   const healthy = (t: TestApp) => partitionsHealthy(core(t));
@@ -82,11 +72,7 @@ describe('two [edge, core] nodes: partitions judged by their owner (issue #14)',
       });
     // A started alone and took everything; its next round hands B its share, B's takes it.
     expect(core(a).ownership.owned().size).toBe(PARTITIONS);
-    await core(a).ownership.tick();
-    await core(b).ownership.tick();
-    expect(core(a).ownership.owned().size).toBe(PARTITIONS / 2);
-    expect(core(b).ownership.owned().size).toBe(PARTITIONS / 2);
-    await waitFor(() => healthy(a) && healthy(b), 'every partition caught up');
+    await splitPartitions(core(a), core(b), PARTITIONS);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../services/core/bus.ts';
-import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
 import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
@@ -16,6 +15,9 @@ import {
 } from '../../../services/health/root-cause-service.ts';
 import type { DeviceState, Incident, IncidentRepository } from '../../../services/health/types.ts';
 import type { Device } from '../../../services/registry/types.ts';
+import { stillClock } from '../../helpers/clock.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
+import { mapDevicesAndLiveness } from '../../helpers/root-cause.ts';
 import { BACKENDS } from '../../integration/repositories/backends.ts';
 import {
   type OpenedDecision,
@@ -31,32 +33,20 @@ import {
  */
 const T0 = Date.parse('2026-12-01T12:00:00Z');
 
-const clock: Clock & { t: number } = {
-  t: T0,
-  now() {
-    return this.t;
-  },
-  setTimeout: () => 0 as unknown as TimerHandle,
-  clearTimeout: () => {},
-};
+const clock = stillClock(T0);
 
-const light = (id: string): Device => ({
-  id,
-  kind: id.startsWith('cam') ? 'camera' : id.startsWith('gw') ? 'gateway' : 'light',
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.96,
-  address: null,
-  heartbeatIntervalS: 60,
-  parentId: null,
-  powerZone: 'tram-9',
-  protocol: 'wardwatch',
-  topic: null,
-  tags: {},
-  createdAt: T0,
-  updatedAt: T0,
-});
+const light = (id: string): Device =>
+  deviceRecord(
+    id,
+    {
+      kind: id.startsWith('cam') ? 'camera' : id.startsWith('gw') ? 'gateway' : 'light',
+      lat: 21.53,
+      lon: 107.96,
+      heartbeatIntervalS: 60,
+      powerZone: 'tram-9',
+    },
+    T0,
+  );
 
 describe.each(BACKENDS)('incidents: message, members and actions on $name', ({ name }) => {
   let dir: string;
@@ -96,16 +86,7 @@ describe.each(BACKENDS)('incidents: message, members and actions on $name', ({ n
         clock,
         bus,
         alerts,
-        devices: { get: (id) => devices.get(id) ?? null, list: () => [...devices.values()] },
-        liveness: {
-          stateOf: (id) => states.get(id) ?? 'unknown',
-          getStatus: (id) => ({
-            deviceId: id,
-            state: states.get(id) ?? 'unknown',
-            lastSeenAt: null,
-            stateSince: T0,
-          }),
-        },
+        ...mapDevicesAndLiveness(devices, states, T0),
         incidents: repo,
       });
     rootCause = makeRootCause();

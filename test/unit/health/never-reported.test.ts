@@ -20,28 +20,13 @@ import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-rep
 import { SqliteStatusRepository } from '../../../services/health/sqlite-status-repository.ts';
 import type { Device } from '../../../services/registry/types.ts';
 import { ManualClock } from '../../helpers/clock.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
 
 const T0 = Date.parse('2026-12-03T00:00:00Z');
 /** Camera default: 30 s × 3 missed heartbeats. */
 const TIMEOUT_MS = 90_000;
 
-const camera = (id: string, createdAt: number): Device => ({
-  id,
-  kind: 'camera',
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.97,
-  address: null,
-  heartbeatIntervalS: null,
-  parentId: null,
-  powerZone: null,
-  protocol: 'wardwatch',
-  topic: null,
-  tags: {},
-  createdAt,
-  updatedAt: createdAt,
-});
+const camera = (id: string, createdAt: number): Device => deviceRecord(id, { lat: 21.53 }, createdAt);
 
 describe('never-reported devices (fake clock, real scheduler and SQLite alerts)', () => {
   let dir: string;

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../services/core/bus.ts';
-import type { Clock, TimerHandle } from '../../../services/core/clock.ts';
 import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
@@ -27,35 +26,26 @@ import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-rep
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
 import type { DeviceState } from '../../../services/health/types.ts';
 import type { Device } from '../../../services/registry/types.ts';
+import { stillClock } from '../../helpers/clock.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
+import { mapDevicesAndLiveness } from '../../helpers/root-cause.ts';
 
 const T0 = Date.parse('2026-12-01T12:00:00Z');
-const clock: Clock & { t: number } = {
-  t: T0,
-  now() {
-    return this.t;
-  },
-  setTimeout: () => 0 as unknown as TimerHandle,
-  clearTimeout: () => {},
-};
+const clock = stillClock(T0);
 
-const dev = (id: string, over: Partial<Device> = {}): Device => ({
-  id,
-  kind: id.startsWith('gw') ? 'gateway' : 'camera',
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.96,
-  address: null,
-  heartbeatIntervalS: 60,
-  parentId: null,
-  powerZone: 'tram-9',
-  protocol: 'wardwatch',
-  topic: null,
-  tags: {},
-  createdAt: T0,
-  updatedAt: T0,
-  ...over,
-});
+const dev = (id: string, over: Partial<Device> = {}): Device =>
+  deviceRecord(
+    id,
+    {
+      kind: id.startsWith('gw') ? 'gateway' : 'camera',
+      lat: 21.53,
+      lon: 107.96,
+      heartbeatIntervalS: 60,
+      powerZone: 'tram-9',
+      ...over,
+    },
+    T0,
+  );
 
 interface Node {
   bus: EventBus<WardwatchEvents>;
@@ -92,16 +82,7 @@ describe('root cause per partition (issue #14)', () => {
       clock,
       bus,
       alerts,
-      devices: { get: (id) => devices.get(id) ?? null, list: () => [...devices.values()] },
-      liveness: {
-        stateOf: (id) => states.get(id) ?? 'unknown',
-        getStatus: (id) => ({
-          deviceId: id,
-          state: states.get(id) ?? 'unknown',
-          lastSeenAt: null,
-          stateSince: T0,
-        }),
-      },
+      ...mapDevicesAndLiveness(devices, states, T0),
       incidents: new SqliteIncidentRepository(db),
     });
     rootCause.start();

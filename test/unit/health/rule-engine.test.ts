@@ -13,27 +13,13 @@ import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-rep
 import type { Device } from '../../../services/registry/types.ts';
 import type { Point } from '../../../services/storage/types.ts';
 import { ManualClock } from '../../helpers/clock.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
 
 // Noon in Móng Cái (UTC+7): lights should be off by the sun.
 const NOON = Date.parse('2026-11-27T12:00:00+07:00');
 
-const device = (id: string, kind: 'camera' | 'light', tags: Record<string, string> = {}): Device => ({
-  id,
-  kind,
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.97,
-  address: null,
-  heartbeatIntervalS: null,
-  parentId: null,
-  powerZone: null,
-  protocol: 'wardwatch',
-  topic: null,
-  tags,
-  createdAt: NOON,
-  updatedAt: NOON,
-});
+const device = (id: string, kind: 'camera' | 'light', tags: Record<string, string> = {}): Device =>
+  deviceRecord(id, { kind, lat: 21.53, tags }, NOON);
 
 describe('rule engine (fake clock, real SQLite alerts)', () => {
   let dir: string;

@@ -26,6 +26,7 @@ import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-rep
 import type { Device } from '../../../services/registry/types.ts';
 import type { Point } from '../../../services/storage/types.ts';
 import { ManualClock } from '../../helpers/clock.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
 
 const GRID_MS = 30_000; // rules.evaluateIntervalS
 const MAX_MS = 120_000; // camera_not_recording.maxDurationS
@@ -33,23 +34,8 @@ const MAX_MS = 120_000; // camera_not_recording.maxDurationS
 const T0 = Date.parse('2026-11-27T05:00:07Z');
 
 // `consecutive` high: only the duration raises the alert (a tick's decision).
-const cam = (id: string): Device => ({
-  id,
-  kind: 'camera',
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.97,
-  address: null,
-  heartbeatIntervalS: null,
-  parentId: null,
-  powerZone: null,
-  protocol: 'wardwatch',
-  topic: null,
-  tags: { 'rule.camera_not_recording.consecutive': '100' },
-  createdAt: T0,
-  updatedAt: T0,
-});
+const cam = (id: string): Device =>
+  deviceRecord(id, { lat: 21.53, tags: { 'rule.camera_not_recording.consecutive': '100' } }, T0);
 
 interface Node {
   engine: RuleEngine;

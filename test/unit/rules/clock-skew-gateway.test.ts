@@ -24,27 +24,12 @@ import { createRuleEngine, type RuleEngine } from '../../../services/health/rule
 import { SqliteAlertRepository } from '../../../services/health/sqlite-alert-repository.ts';
 import { createIngest, type Ingest } from '../../../services/ingest/ingest.ts';
 import type { Device } from '../../../services/registry/types.ts';
+import { deviceRecord } from '../../helpers/registry.ts';
 
 const T0 = Date.parse('2026-12-03T03:00:00Z');
 
-const device = (id: string, over: Partial<Device>): Device => ({
-  id,
-  kind: 'camera',
-  name: id,
-  ward: 'binh-ngoc',
-  lat: 21.53,
-  lon: 107.97,
-  address: null,
-  heartbeatIntervalS: 5,
-  parentId: null,
-  powerZone: null,
-  protocol: 'wardwatch',
-  topic: null,
-  tags: {},
-  createdAt: T0,
-  updatedAt: T0,
-  ...over,
-});
+const device = (id: string, over: Partial<Device>): Device =>
+  deviceRecord(id, { lat: 21.53, heartbeatIntervalS: 5, ...over }, T0);
 
 describe('camera_clock_skew behind the ONVIF gateway (fake clock, real ingest, rules and SQLite)', () => {
   let dir: string;

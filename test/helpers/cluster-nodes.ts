@@ -5,6 +5,8 @@ import { startTestApp, type TestApp, waitFor } from './app.ts';
 import type { JumpClock } from './clock.ts';
 import { type TestClusterNode, testClusterConfig } from './cluster-config.ts';
 
+export { testClusterConfig };
+
 /* Whole cluster nodes in one test process on a JumpClock (issue #14). */
 
 /**

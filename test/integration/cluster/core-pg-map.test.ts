@@ -43,6 +43,7 @@ describe('cluster mode: the map counts the cluster’s open alerts (issue #14, p
       },
     );
   const { jumpTo } = clockJumps(clock);
+  const settled = () => new Promise<void>((resolve) => clock.setTimeout(resolve, 0));
   const openAlertsOn = async (t: TestApp, deviceId: string) => {
     const r = await t.api<MapBody>('GET', '/api/v1/map.geojson');
     expect(r.status).toBe(200);

@@ -502,26 +502,29 @@ describe(`cluster core checks: ${NODES} node processes, ${DEVICES} devices, time
       guard(async () => {
         const failuresBefore = await node(0).metric('wardwatch_feed_append_failures_total');
         await cluster.redis.stop();
-        // The outage is seen (appends refused) before Redis comes back.
-        await waitFor(
-          async () => (await node(0).metric('wardwatch_feed_append_failures_total')) > failuresBefore,
-          'node 1 refused an append while Redis was down',
-          PHASE_TIMEOUT_MS,
-        );
-        // Issue #14 (feedconn): and /healthz says what (every node, every partition it owns paused).
-        const down = await everyNodeHealth(
-          (c) =>
-            c.reasons.includes('redis_down') &&
-            c.reasons.includes('feed_unhealthy') &&
-            c.partitions.every((p) => p.feed === 'paused-unhealthy'),
-          'every node degraded with redis_down and its feeds unhealthy',
-        );
-        for (const h of down) {
-          expect(h.status).toBe('degraded');
-          expect(h.cluster).toMatchObject({ redis: 'down', postgres: 'up' });
-          expect(h.cluster?.reasons).not.toContain('postgres_down');
+        try {
+          // The outage is seen (appends refused) before Redis comes back.
+          await waitFor(
+            async () => (await node(0).metric('wardwatch_feed_append_failures_total')) > failuresBefore,
+            'node 1 refused an append while Redis was down',
+            PHASE_TIMEOUT_MS,
+          );
+          // Issue #14 (feedconn): and /healthz says what (every node, every partition it owns paused).
+          const down = await everyNodeHealth(
+            (c) =>
+              c.reasons.includes('redis_down') &&
+              c.reasons.includes('feed_unhealthy') &&
+              c.partitions.every((p) => p.feed === 'paused-unhealthy'),
+            'every node degraded with redis_down and its feeds unhealthy',
+          );
+          for (const h of down) {
+            expect(h.status).toBe('degraded');
+            expect(h.cluster).toMatchObject({ redis: 'down', postgres: 'up' });
+            expect(h.cluster?.reasons).not.toContain('postgres_down');
+          }
+        } finally {
+          await cluster.redis.start(); // whatever failed above, so the steps after still run
         }
-        await cluster.redis.start();
         await flowing('every reporting device acknowledged twice after Redis came back');
         expect((await partitionHolders(cluster.postgresUrl)).size).toBe(64);
         await recovered('after Redis came back');

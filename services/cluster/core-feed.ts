@@ -84,6 +84,7 @@ export function createCoreFeed(opts: CoreFeedOptions): CoreFeed {
   /** The read connection's CLIENT ID (a new one after each reconnect). */
   let readId: number | null = null;
   let loop: Promise<void> | null = null;
+  let unblockRefused = false;
 
   const nextWake = () =>
     new Promise<void>((resolve) => {
@@ -95,7 +96,17 @@ export function createCoreFeed(opts: CoreFeedOptions): CoreFeed {
     for (let delayMs = 1; !r.settled && !stopped; delayMs = Math.min(delayMs * 2, 50)) {
       const n = (await control
         .sendCommand(['CLIENT', 'UNBLOCK', String(r.clientId)])
-        .catch(() => null)) as unknown;
+        .catch((err: unknown) => {
+          // Refused (an ACL without CLIENT UNBLOCK): a change then waits for the read's block to end.
+          if (!unblockRefused && control.isReady) {
+            unblockRefused = true;
+            opts.log.warn(
+              { err },
+              'CLIENT UNBLOCK failed: partitions taken wait for the feed read to time out',
+            );
+          }
+          return null;
+        })) as unknown;
       if (n === 1 || r.settled) return;
       // Not blocked yet (the XREAD is still on its way) or the control connection is down.
       await new Promise((resolve) => setTimeout(resolve, delayMs));

@@ -72,7 +72,14 @@ export function createCoreFeed(opts: CoreFeedOptions): CoreFeed {
   const blockMs = opts.blockMs ?? 5_000;
   const count = opts.count ?? 1_000;
   // Named, so `CLIENT LIST` tells whose connections they are (test/integration/cluster/core-feed.test.ts).
-  const read = createClient({ url: opts.redisUrl, name: `ww-feed-read:${opts.nodeId}` }) as FeedRedis;
+  // No offline queue on the read connection: a read sent while it is down fails at once (its
+  // partitions then wait for their check) instead of running on whatever stream Redis has when it
+  // is back, which may be a new one (restarted empty).
+  const read = createClient({
+    url: opts.redisUrl,
+    name: `ww-feed-read:${opts.nodeId}`,
+    disableOfflineQueue: true,
+  }) as FeedRedis;
   const control = createClient({ url: opts.redisUrl, name: `ww-feed-control:${opts.nodeId}` }) as FeedRedis;
   let readReadyOnce = false;
   let controlReadyOnce = false;

@@ -8,7 +8,9 @@
  * none; a partition handed over while the read is blocked gets nothing more applied by its old
  * owner, the new owner replays it from the checkpoint; partitions taken while the read is blocked
  * are read at once; Redis restarted mid-read (append-only: the streams survive) pauses every
- * partition, then every entry is applied exactly once, in order per device.
+ * partition, then every entry is applied exactly once, in order per device. Then, apart, Redis
+ * restarted empty mid-read: the new stream is read only once the partition's check has found it
+ * new, so no entry is applied twice.
  */
 import pg from 'pg';
 import { createClient } from 'redis';
@@ -253,5 +255,92 @@ describe('core node: one feed connection for all its partitions (issue #14, feed
       'ww-feed-control:feedconn-b',
       'ww-feed-read:feedconn-b',
     ]);
+  });
+});
+
+describe('core node: Redis restarted empty mid-read (issue #14, feedconn)', () => {
+  let redis: RedisInstance;
+  let pgUrl: string;
+  let admin: FeedRedis;
+  let core: ClusterCore;
+  const applied: number[] = [];
+  const device = { id: 'cam-empty', ward: 'w', powerZone: null, parentId: null };
+
+  const append = async (ats: number[]) => {
+    for (const at of ats)
+      await admin.xAdd(
+        feedStreamKey(0),
+        '*',
+        encodeFeedEntry({ deviceId: device.id, at, edge: 'e', input: { type: 'life' } }),
+      );
+  };
+
+  beforeAll(async () => {
+    redis = await startRedis(); // no persistence: a restart loses the stream
+    admin = createClient({ url: redis.url, name: 'feedconn-test' }) as FeedRedis;
+    admin.on('error', () => undefined);
+    await admin.connect();
+    pgUrl = await createTestDatabase(inject('postgresUrl'), 'feedempty');
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        cluster: testClusterConfig({
+          redisUrl: redis.url,
+          postgresUrl: pgUrl,
+          partitions: 1,
+          nodeId: 'feedconn-empty',
+          roles: ['core'],
+        }),
+      },
+    });
+    core = createClusterCore({
+      config,
+      devices: { get: (id) => (id === device.id ? device : null), list: () => [device] },
+      bus: new EventBus<WardwatchEvents>(log),
+      log,
+      readBlockMs: READ_BLOCK_MS,
+    });
+    const liveness: CoreLiveness = {
+      signOfLife: (_id, t) => void applied.push(t),
+      statusOffline: () => undefined,
+      adopt: () => undefined,
+      forget: () => undefined,
+      snapshot: () => [],
+      resume: () => undefined,
+    };
+    core.bind({ liveness, rules: idleCoreRules() });
+    await core.start();
+  });
+  afterAll(async () => {
+    await core?.stop();
+    admin?.destroy();
+    if (pgUrl) await dropTestDatabase(pgUrl);
+    await redis?.destroy();
+  });
+
+  it('the new stream is read only once its check has found it new: every entry applied once', async () => {
+    await waitFor(() => core.partition(0)?.health === 'healthy', 'caught up');
+    await append([1, 2, 3]);
+    await waitFor(() => applied.length === 3, 'the first three read');
+    await redis.stop();
+    await waitFor(() => core.partition(0)?.health === 'outage', 'the feed down');
+    await redis.start(); // empty
+    await waitFor(() => admin.isReady, 'the test’s connection back');
+    // More entries than were read, all with newer ids: only the check can tell the stream is new.
+    await append([4, 5, 6, 7, 8]);
+    // Both feed connections back before the check: a read sent as soon as the read connection
+    // is back (before the check) would apply the new entries, and the restart from the new
+    // stream's start would apply them again.
+    await waitFor(
+      async () => String(await admin.sendCommand(['CLIENT', 'LIST'])).split('ww-feed-').length - 1 === 2,
+      'the feed connections back',
+    );
+    await waitFor(async () => {
+      await core.checkHealth();
+      return core.partition(0)?.health === 'healthy';
+    }, 'healthy again');
+    await waitFor(() => applied.length >= 8, 'the new stream read');
+    expect(applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(core.stats().streamResets).toBe(1);
   });
 });

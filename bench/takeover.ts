@@ -5,11 +5,14 @@
  * health/pg-state on its own pool) share 42 partitions over 1,000 devices; B's lock session is
  * terminated (what a kill -9 does to it); A's next ownership round is timed (lock, checkpoint
  * reads, decision-state load: `tick`), then until every taken partition's replay has caught up
- * (`healthy`). A timing note, not an assertion: bench/results/2026-12-03-takeover.md.
+ * (`healthy`), and the Redis connections both nodes hold then (CLIENT LIST: one per owned partition
+ * before issue #14 feedconn, two per node since). A timing note, not an assertion:
+ * bench/results/2026-12-03-takeover.md.
  *
  *   node --import tsx bench/takeover.ts [--runs 5] [--burners 2]
  */
 import { spawn } from 'node:child_process';
+import { createClient } from 'redis';
 import { createLogger } from '../services/core/logger.ts';
 import { createPostgresPool, migratePostgres } from '../services/core/postgres/pool.ts';
 import { createDecisionState } from '../services/health/pg-state/decision-state.ts';
@@ -36,6 +39,13 @@ const DEVICES = Array.from({ length: 1_000 }, (_, i) => ({
 
 const pg = await startPostgres();
 const redis = await startRedis();
+const redisAdmin = createClient({ url: redis.url });
+await redisAdmin.connect();
+/** Connections to Redis other than this script's own. */
+const redisConnections = async () =>
+  String(await redisAdmin.sendCommand(['CLIENT', 'LIST']))
+    .split('\n')
+    .filter((l) => l.trim() !== '').length - 1;
 const burners = Array.from({ length: BURNERS }, () =>
   spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
 );
@@ -55,6 +65,8 @@ async function startCore(url: string, nodeId: string) {
     nodeId,
     partitions: PARTITIONS,
     devices: DEVICES,
+    // The service's default read block (feedconn: one blocked XREAD per node, woken by CLIENT UNBLOCK).
+    readBlockMs: undefined,
     state: {
       async load(ids) {
         await decision.load(ids);
@@ -84,7 +96,7 @@ async function startCore(url: string, nodeId: string) {
   };
 }
 
-const results: Array<{ tickMs: number; healthyMs: number }> = [];
+const results: Array<{ tickMs: number; healthyMs: number; connections: number }> = [];
 try {
   for (let run = 0; run < RUNS; run++) {
     const url = await createTestDatabase(pg.url, 'takeover');
@@ -107,9 +119,10 @@ try {
       await new Promise((r) => setTimeout(r, 5));
     const healthyMs = performance.now() - t0;
     if (a.core.ownership.owned().size !== PARTITIONS) throw new Error('survivor did not take everything');
-    results.push({ tickMs, healthyMs });
+    const connections = await redisConnections();
+    results.push({ tickMs, healthyMs, connections });
     console.log(
-      `run ${run + 1}: ${taken.length} partitions, tick ${tickMs.toFixed(0)} ms, all replaying healthy ${healthyMs.toFixed(0)} ms`,
+      `run ${run + 1}: ${taken.length} partitions, tick ${tickMs.toFixed(0)} ms, all replaying healthy ${healthyMs.toFixed(0)} ms, ${connections} Redis connections held by the two nodes`,
     );
     await a.stop();
     await b.stop();
@@ -121,6 +134,7 @@ try {
   );
 } finally {
   for (const p of burners) p.kill();
+  redisAdmin.destroy();
   await redis.destroy();
   await pg.destroy();
 }

@@ -87,7 +87,10 @@ export interface ClusterCoreDeps {
   bus: EventBus<WardwatchEvents>;
   clock?: Clock;
   log: Logger;
-  /** How long one XREAD waits for entries (tests: short, so a stop is quick). */
+  /**
+   * How long the node's one XREAD blocks when nothing arrives (default 5 s; issue #14 feedconn: a
+   * partition taken or given up unblocks it at once, so this only bounds an idle read).
+   */
   readBlockMs?: number;
   /** Issue #14 (corepg): the decision state on PostgreSQL; absent, it stays where it is (SQLite). */
   state?: CorePartitionState;

@@ -112,58 +112,99 @@ export interface FeedReader {
   stats(): FeedReaderStats;
 }
 
-type StreamsReply = Array<{
+export type StreamsReply = Array<{
   name: string;
   messages: Array<{ id: string; message: Record<string, string> }>;
 }> | null;
 
+/**
+ * A partition's position on its stream and what applies the entries read there (issue #14,
+ * feedconn): what a reader keeps per partition, apart from the connection that reads. A core node
+ * reads all its partitions through one connection (core-feed.ts) and keeps one cursor each.
+ */
+export interface FeedCursor {
+  readonly partition: number;
+  /** Applies one entry read from the stream (the next after the position), in stream order. */
+  apply(id: string, fields: Record<string, string>): void;
+  checkpoint(): FeedCheckpoint;
+  stats(): FeedReaderStats;
+}
+
+export function createFeedCursor(opts: {
+  partition: number;
+  from: FeedCheckpoint;
+  sink: FeedSink;
+  log: Logger;
+}): FeedCursor {
+  let last = opts.from.id;
+  let entriesRead = opts.from.entriesRead;
+  const stats: FeedReaderStats = { applied: 0, rejected: 0 };
+  return {
+    partition: opts.partition,
+    apply(id, fields) {
+      last = id;
+      entriesRead++;
+      const entry = decodeFeedEntry(fields);
+      if ('error' in entry) {
+        stats.rejected++;
+        opts.log.warn(
+          { partition: opts.partition, streamId: id, reason: entry.error },
+          'feed entry rejected',
+        );
+        return;
+      }
+      stats.applied++;
+      applyFeedInput(opts.sink, entry.deviceId, entry.at, entry.input);
+    },
+    checkpoint: () => ({ id: last, entriesRead }),
+    stats: () => ({ ...stats }),
+  };
+}
+
+/** Whether the stream (its XINFO) trimmed entries never read up to `pos`: see FeedReader.gap. */
+export function streamGap(
+  info: { entriesAdded: number; length: number } | null,
+  pos: FeedCheckpoint,
+): boolean {
+  // Unread = added - read; all of them must still be in the stream. (Trimming does not move
+  // max-deleted-entry-id, so ids alone cannot tell a trimmed entry from a read one.)
+  return info !== null && info.entriesAdded - pos.entriesRead > info.length;
+}
+
+/** One partition on a connection of its own (a core node reads all of its partitions through core-feed.ts). */
 export function createFeedReader(opts: FeedReaderOptions): FeedReader {
   const key = feedStreamKey(opts.partition);
   const blockMs = opts.blockMs ?? 1_000;
   const count = opts.count ?? 1_000;
-  let last = opts.from.id;
-  let entriesRead = opts.from.entriesRead;
+  const cursor = createFeedCursor(opts);
   let stopped = false;
-  const stats: FeedReaderStats = { applied: 0, rejected: 0 };
-
-  const apply = (id: string, fields: Record<string, string>) => {
-    last = id;
-    entriesRead++;
-    const entry = decodeFeedEntry(fields);
-    if ('error' in entry) {
-      stats.rejected++;
-      opts.log.warn({ partition: opts.partition, streamId: id, reason: entry.error }, 'feed entry rejected');
-      return;
-    }
-    stats.applied++;
-    applyFeedInput(opts.sink, entry.deviceId, entry.at, entry.input);
-  };
 
   return {
     async run() {
       while (!stopped) {
         const reply = (await opts.redis.xRead(
-          { key, id: last },
+          { key, id: cursor.checkpoint().id },
           { BLOCK: blockMs, COUNT: count },
         )) as StreamsReply;
-        for (const stream of reply ?? []) for (const m of stream.messages) apply(m.id, m.message);
+        for (const stream of reply ?? []) for (const m of stream.messages) cursor.apply(m.id, m.message);
       }
     },
     stop() {
       stopped = true;
     },
-    checkpoint: () => ({ id: last, entriesRead }),
+    checkpoint: cursor.checkpoint,
     async gap() {
       // XINFO STREAM (Redis 7.0): entries ever added, and how many are still there, in one reply.
-      // Unread = added - read; all of them must still be in the stream. (Trimming does not move
-      // max-deleted-entry-id, so ids alone cannot tell a trimmed entry from a read one.)
       const info = (await opts.redis.sendCommand(['XINFO', 'STREAM', key]).catch(() => null)) as
         | unknown[]
         | null;
       if (!info) return false; // no stream yet: nothing was lost
       const field = (name: string) => Number(info[info.indexOf(name) + 1]);
-      return field('entries-added') - entriesRead > field('length');
+      return streamGap(
+        { entriesAdded: field('entries-added'), length: field('length') },
+        cursor.checkpoint(),
+      );
     },
-    stats: () => ({ ...stats }),
+    stats: cursor.stats,
   };
 }

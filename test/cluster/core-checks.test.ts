@@ -1,12 +1,13 @@
 import mqtt from 'mqtt';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ClusterHealthReport } from '../../services/cluster/cluster-health.ts';
 import { partitionOf } from '../../services/cluster/partition.ts';
 import { ADMIN_PASSWORD, waitFor } from '../helpers/app.ts';
 import { type Received, startHttpFake } from '../integration/notify/fakes.ts';
 import { expectNothingLost } from './checks.ts';
 import { createFleet, type DeviceState, type Fleet } from './fleet.ts';
-import { type Cluster, type ClusterNode, startCluster } from './harness.ts';
+import { type Cluster, type ClusterNode, type NodeHealth, startCluster } from './harness.ts';
 import {
   type AlertJson,
   type EventLog,
@@ -32,8 +33,9 @@ import { type DeviceRow, registerDevices } from './provision.ts';
  *    within the lease (pg_locks, from the kill); every silenced device (some in node 2's
  *    partitions, with deadlines inside the failover, some not) gets its alert at its deadline, seen
  *    on a survivor's SSE stream ≤ 1 s after it (≤ lease + 1 s inside the failover);
- * 4. Redis, then PostgreSQL, restarted under load: the nodes recover (acknowledgements flow again,
- *    every partition held again);
+ * 4. Redis, then PostgreSQL, restarted under load: every node's /healthz says what while each is
+ *    down (`redis_down` with its feeds paused, `postgres_down`), and the nodes recover
+ *    (acknowledgements flow again, every partition held again, /healthz `ok` with no reasons);
  * 5. at the end, after one more silenced device per node has got its alert (each node's deadlines
  *    have then passed every earlier one: the deterministic point), the cluster's alerts are exactly
  *    one per silenced device, nothing else; one webhook delivery per alert at a real receiver, every
@@ -142,6 +144,9 @@ describe(`cluster core checks: ${NODES} node processes, ${DEVICES} devices, time
         privatePostgres: true,
         config: {
           cluster: { feedMaxLenPerPartition: 1_000_000, leaseS: LEASE_S, heartbeatS: HEARTBEAT_S },
+          // /healthz's `status` judged on recovery (issue #14, feedconn): not the overload verdict,
+          // which a loaded machine's event loop would trip (not what these checks are about).
+          metrics: { overload: { eventLoopDelayMs: 60_000 } },
           notify: {
             notifyDelayS: 0,
             delivery: {
@@ -462,21 +467,67 @@ describe(`cluster core checks: ${NODES} node processes, ${DEVICES} devices, time
     );
   };
 
+  /**
+   * Issue #14 (feedconn): every node's /healthz once its `cluster` part meets `ok`, polled (each
+   * node's report is read at request time; a busy machine only makes this take longer).
+   */
+  const everyNodeHealth = async (
+    ok: (c: ClusterHealthReport, h: NodeHealth) => boolean,
+    what: string,
+    all: (hs: NodeHealth[]) => boolean = () => true,
+  ) =>
+    waitFor(
+      async () => {
+        const hs = await Promise.all(cluster.nodes.map((n) => n.healthz()));
+        return hs.every((h) => h.cluster !== undefined && ok(h.cluster, h)) && all(hs) ? hs : null;
+      },
+      what,
+      PHASE_TIMEOUT_MS,
+    );
+  const ownedInAll = (hs: NodeHealth[]) => hs.reduce((n, h) => n + (h.cluster?.partitionsOwned ?? 0), 0);
+  /** Recovered as /healthz judges it: every node `ok`, no reasons, its partitions live, all 64 owned. */
+  const recovered = async (when: string) => {
+    const hs = await everyNodeHealth(
+      (c, h) => h.status === 'ok' && c.reasons.length === 0 && c.partitions.every((p) => p.feed === 'live'),
+      `every node's /healthz ok with no reasons ${when}`,
+      (all) => ownedInAll(all) === 64,
+    );
+    for (const h of hs)
+      expect(h.cluster).toMatchObject({ redis: 'up', postgres: 'up', lockSession: 'alive', reasons: [] });
+  };
+
   it(
     'Redis restarted under load: acknowledgements flow again, partitions still held',
     () =>
       guard(async () => {
         const failuresBefore = await node(0).metric('wardwatch_feed_append_failures_total');
         await cluster.redis.stop();
-        // The outage is seen (appends refused) before Redis comes back.
-        await waitFor(
-          async () => (await node(0).metric('wardwatch_feed_append_failures_total')) > failuresBefore,
-          'node 1 refused an append while Redis was down',
-          PHASE_TIMEOUT_MS,
-        );
-        await cluster.redis.start();
+        try {
+          // The outage is seen (appends refused) before Redis comes back.
+          await waitFor(
+            async () => (await node(0).metric('wardwatch_feed_append_failures_total')) > failuresBefore,
+            'node 1 refused an append while Redis was down',
+            PHASE_TIMEOUT_MS,
+          );
+          // Issue #14 (feedconn): and /healthz says what (every node, every partition it owns paused).
+          const down = await everyNodeHealth(
+            (c) =>
+              c.reasons.includes('redis_down') &&
+              c.reasons.includes('feed_unhealthy') &&
+              c.partitions.every((p) => p.feed === 'paused-unhealthy'),
+            'every node degraded with redis_down and its feeds unhealthy',
+          );
+          for (const h of down) {
+            expect(h.status).toBe('degraded');
+            expect(h.cluster).toMatchObject({ redis: 'down', postgres: 'up' });
+            expect(h.cluster?.reasons).not.toContain('postgres_down');
+          }
+        } finally {
+          await cluster.redis.start(); // whatever failed above, so the steps after still run
+        }
         await flowing('every reporting device acknowledged twice after Redis came back');
         expect((await partitionHolders(cluster.postgresUrl)).size).toBe(64);
+        await recovered('after Redis came back');
         await openStreams(); // the hubs end their streams when the subscription comes back
       }),
     TEST_TIMEOUT_MS,
@@ -486,7 +537,21 @@ describe(`cluster core checks: ${NODES} node processes, ${DEVICES} devices, time
     'PostgreSQL restarted under load: every partition held again, acknowledgements flow',
     () =>
       guard(async () => {
-        await cluster.restartPostgres();
+        await cluster.stopPostgres();
+        try {
+          // Issue #14 (feedconn): /healthz says what while it is down (every node).
+          const down = await everyNodeHealth(
+            (c) => c.reasons.includes('postgres_down'),
+            'every node degraded with postgres_down',
+          );
+          for (const h of down) {
+            expect(h.status).toBe('degraded');
+            expect(h.cluster).toMatchObject({ postgres: 'down', redis: 'up' });
+            expect(h.cluster?.reasons).not.toContain('redis_down');
+          }
+        } finally {
+          await cluster.startPostgres();
+        }
         await waitFor(
           async () => {
             const now = await partitionHolders(cluster.postgresUrl).catch(() => new Map());
@@ -496,6 +561,7 @@ describe(`cluster core checks: ${NODES} node processes, ${DEVICES} devices, time
           PHASE_TIMEOUT_MS,
         );
         await flowing('every reporting device acknowledged twice after PostgreSQL came back');
+        await recovered('after PostgreSQL came back');
       }),
     TEST_TIMEOUT_MS,
   );

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ClusterHealthReport } from '../../services/cluster/cluster-health.ts';
 import { ADMIN_PASSWORD } from '../helpers/app.ts';
 import { uniqueDatabaseName } from '../helpers/influxd.ts';
 import {
@@ -61,6 +62,8 @@ export interface NodeHealth {
   mqtt: { clients: number };
   influx: 'up' | 'down';
   spooledPoints: number;
+  /** Issue #14 (feedhealth): the node's cluster part (every node here is clustered). */
+  cluster?: ClusterHealthReport;
 }
 
 export interface ClusterOptions {
@@ -108,6 +111,9 @@ export interface Cluster {
   describe(): string;
   /** Restarts the cluster's private PostgreSQL (fast shutdown, start again); needs `privatePostgres`. */
   restartPostgres(): Promise<void>;
+  /** Issue #14 (feedconn): the same in two steps, to observe the cluster while it is down. */
+  stopPostgres(): Promise<void>;
+  startPostgres(): Promise<void>;
   /** Stops every node (SIGTERM), Redis, drops the databases. Logs stay when `keepLogs`. */
   stop(opts?: { keepLogs?: boolean }): Promise<void>;
 }
@@ -349,6 +355,14 @@ async function startClusterInTurn(opts: ClusterOptions, endTurn: () => void): Pr
     async restartPostgres() {
       if (!privatePostgres) throw new Error('restartPostgres needs startCluster({privatePostgres: true})');
       await privatePostgres.restart();
+    },
+    async stopPostgres() {
+      if (!privatePostgres) throw new Error('stopPostgres needs startCluster({privatePostgres: true})');
+      await privatePostgres.stop();
+    },
+    async startPostgres() {
+      if (!privatePostgres) throw new Error('startPostgres needs startCluster({privatePostgres: true})');
+      await privatePostgres.start();
     },
     describe() {
       return `cluster logs: ${logDir} (${nodes.map((n) => n.nodeId).join(', ')}); redis ${redis.url}; influx database ${influxDatabase}`;

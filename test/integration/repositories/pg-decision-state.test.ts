@@ -95,12 +95,30 @@ describe('decision state written behind to PostgreSQL', () => {
   });
 
   it('writes nothing until the tick ends, then on its own (no flush needed)', async () => {
-    const s = await open();
+    // Counted at the pool: reading the table instead raced the write-behind, which may commit
+    // before a SELECT sent in the same tick gets its connection (seen on a loaded machine).
+    let poolCalls = 0;
+    const counted = new Proxy(pool, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (typeof v !== 'function') return v;
+        if (prop === 'query' || prop === 'connect')
+          return (...args: unknown[]) => {
+            poolCalls++;
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        return v.bind(target);
+      },
+    });
+    const s = await open({ pool: counted });
+    const before = poolCalls;
     const { alert } = s.alerts.open(offline('cam-1'));
-    expect(await q('SELECT id FROM alerts')).toEqual([]);
+    expect(poolCalls).toBe(before);
     await expect
       .poll(async () => (await q<{ id: number }>('SELECT id FROM alerts')).map((r) => r.id))
       .toEqual([alert.id]);
+    // ...and the write went through the counted pool (the count above can move).
+    expect(poolCalls).toBeGreaterThan(before);
   });
 
   it('giving devices up writes what is pending, then forgets them; another node takes them over from there', async () => {

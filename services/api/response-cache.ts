@@ -7,8 +7,8 @@ import type { WardwatchEvents } from '../core/events.ts';
  * Serialised answers of whole-fleet views (status summary, map), kept until something they show
  * changes (issue #6: at 20,000 devices rebuilding the map per request took ~0.3 s, the target is
  * p99 ≤ 50 ms). Any event that can change them bumps one version; an answer built at an older
- * version is rebuilt on the next request. Only when building is expensive (≥ 20 ms: thousands of
- * devices) and things change all the time (a storm, alerts opening and closing across a city) is
+ * version is rebuilt on the next request. Only when building is expensive (≥ 20 ms and ≥ 64 KiB:
+ * thousands of devices) and things change all the time (a storm, alerts opening and closing across a city) is
  * an answer reused for up to 10× its build time (at most 1 s) after a change, so rebuilding cannot
  * take the whole event loop; the SSE stream carries every change as it happens. Keys carry the
  * caller's ward scope and query, so a ward-scoped user never gets another scope's answer.
@@ -45,6 +45,13 @@ const INVALIDATING: ReadonlyArray<keyof WardwatchEvents> = [
 const MAX_KEYS = 256;
 /** Builds at least this slow may be reused briefly after a change (see above). */
 const SLOW_BUILD_MS = 20;
+/**
+ * ...and only answers at least this long (the map of a few hundred devices; the 20,000-device map is
+ * 4.9 MB). A small answer is cheap to build by nature: when its build still took ≥ 20 ms of wall
+ * time, the process was stalled (a GC, a busy machine), and serving it stale would show a change
+ * late for nothing (it made the API tests flaky on a loaded machine).
+ */
+const STALE_MIN_CHARS = 64 * 1024;
 const MAX_STALE_MS = 1000;
 
 export function createResponseCache(
@@ -80,7 +87,10 @@ export function createResponseCache(
         version: built,
         body,
         builtAt: now(),
-        staleForMs: buildMs >= SLOW_BUILD_MS ? Math.min(MAX_STALE_MS, buildMs * 10) : 0,
+        staleForMs:
+          buildMs >= SLOW_BUILD_MS && text.length >= STALE_MIN_CHARS
+            ? Math.min(MAX_STALE_MS, buildMs * 10)
+            : 0,
       });
       if (entries.size > MAX_KEYS) entries.delete(entries.keys().next().value as string);
       return body;

@@ -47,16 +47,16 @@ describe('response cache (map and summary)', () => {
     let t = 0;
     const cache = createResponseCache(bus, () => t);
     const slow = (text: string) => () => {
-      t += 50; // a 50 ms build (20,000 devices)
-      return text;
+      t += 50; // a 50 ms build (20,000 devices: megabytes)
+      return text.padEnd(64 * 1024);
     };
     const change = () => bus.emit('device.deleted', { deviceId: 'x', ward: 'w' });
-    expect(cache.get('map', slow('v1')).text).toBe('v1');
+    expect(cache.get('map', slow('v1')).text.trim()).toBe('v1');
     change();
     t += 400;
-    expect(cache.get('map', slow('v2')).text).toBe('v1'); // 400 ms after: within 500 ms
+    expect(cache.get('map', slow('v2')).text.trim()).toBe('v1'); // 400 ms after: within 500 ms
     t += 200;
-    expect(cache.get('map', slow('v2')).text).toBe('v2'); // 600 ms after: rebuilt
+    expect(cache.get('map', slow('v2')).text.trim()).toBe('v2'); // 600 ms after: rebuilt
     const cheap = (text: string) => () => {
       t += 1;
       return text;
@@ -64,6 +64,20 @@ describe('response cache (map and summary)', () => {
     expect(cache.get('summary', cheap('s1')).text).toBe('s1');
     change();
     expect(cache.get('summary', cheap('s2')).text).toBe('s2');
+  });
+
+  it('a small answer whose build was slow only because the process stalled is never reused stale', () => {
+    const bus = new EventBus<WardwatchEvents>(createLogger('silent'));
+    let t = 0;
+    const cache = createResponseCache(bus, () => t);
+    const stalled = (text: string) => () => {
+      t += 50; // a GC or a busy machine during a build that costs nothing
+      return text;
+    };
+    const change = () => bus.emit('maintenance.started', {} as WardwatchEvents['maintenance.started']);
+    expect(cache.get('summary {}', stalled('{"maintenance":0}')).text).toBe('{"maintenance":0}');
+    change();
+    expect(cache.get('summary {}', stalled('{"maintenance":1}')).text).toBe('{"maintenance":1}');
   });
 
   it('gzips once per version', async () => {

@@ -411,6 +411,7 @@ export async function createWardwatch(
     devices,
     wardName: (id) => wards.nameOf(id),
     channels,
+    soleWriter: clusterDecision === null, // issue #15: one process's SQLite outbox needs no 1 s poll
   });
   const digest = createDigest({
     notify: config.notify,

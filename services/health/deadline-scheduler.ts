@@ -25,6 +25,8 @@ export interface StartOptions {
 }
 
 const DEFAULT_MAX_PER_SLICE = 500;
+/** Issue #15: heap entries settleTop re-inserts at most before arming the timer (~1 µs each). */
+const MAX_SETTLE_PER_ARM = 2000;
 
 interface Entry {
   key: string;
@@ -84,6 +86,29 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
     return top;
   };
 
+  /**
+   * Issue #15: entries at the top of the heap whose key was heard from since they were made (their
+   * target moved later), or that are stale, are re-inserted or dropped now, before the timer is
+   * armed, instead of waking the event loop at their old time to find nothing due. The timer then
+   * waits for a deadline that still holds: a ward of 1,000 talking devices woke ~10 times a second
+   * for nothing, about 1 ms of CPU a second on a 2-core VM. Bounded per call (a fleet of 100,000
+   * re-inserts in steps); what is left surfaces at the next firing, as before.
+   */
+  const settleTop = () => {
+    for (let n = 0; n < MAX_SETTLE_PER_ARM && heap.length > 0; n++) {
+      const top = heap[0]!;
+      if (heapAt.get(top.key) !== top.at) {
+        pop(); // stale: superseded or cancelled
+        continue;
+      }
+      const t = target.get(top.key);
+      if (t === undefined || t <= top.at) return; // a deadline that holds (t < top.at cannot be)
+      pop();
+      heapAt.set(top.key, t);
+      push({ key: top.key, at: t });
+    }
+  };
+
   const arm = () => {
     const next = heap[0];
     if (!onDue || !next) {
@@ -130,7 +155,9 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
         }
       });
     }
-    // More due right now: continue after the event loop had a turn (0 ms), else sleep until the next.
+    // More due right now: continue after the event loop had a turn (0 ms), else sleep until the next
+    // deadline that holds. (set() needs no settling: after one, every entry is at or after the top.)
+    settleTop();
     arm();
   };
 
@@ -151,6 +178,7 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
       onDue = fn;
       batch = opts.batch ?? ((run) => run());
       maxPerSlice = opts.maxPerSlice ?? DEFAULT_MAX_PER_SLICE;
+      settleTop();
       arm();
     },
     stop() {

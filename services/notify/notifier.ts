@@ -61,7 +61,21 @@ export interface NotifierDeps {
    * send time, so a channel made or edited at run time is used without a restart.
    */
   channels?: Pick<NotificationChannels, 'effective' | 'provider'>;
+  /**
+   * Issue #15: this notifier is the outbox's only writer (SQLite, one process), so every row's due
+   * time reaches `schedule()` and the worker needs no poll: it looks every `LOCAL_POLL_MS` as a
+   * safety net instead of every `delivery.pollIntervalMs`. Absent/false (a shared PostgreSQL outbox
+   * other nodes write to): polls every pollIntervalMs.
+   */
+  soleWriter?: boolean;
 }
+
+/**
+ * Issue #15: the safety-net look at a sole writer's outbox. Waking every pollIntervalMs (1 s) to
+ * find nothing cost an idle ward two SQLite queries and a wake-up a second (~2 % of its service's
+ * profile).
+ */
+export const LOCAL_POLL_MS = 60_000;
 
 const snapshot = (i: Incident): IncidentSnapshot => ({
   id: i.id,
@@ -161,7 +175,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   function arm(next: number | null): void {
     if (!running) return;
     const now = clock.now();
-    const at = Math.min(next ?? Number.POSITIVE_INFINITY, now + cfg.delivery.pollIntervalMs);
+    const pollMs = deps.soleWriter
+      ? Math.max(cfg.delivery.pollIntervalMs, LOCAL_POLL_MS)
+      : cfg.delivery.pollIntervalMs;
+    const at = Math.min(next ?? Number.POSITIVE_INFINITY, now + pollMs);
     if (timer !== null && timerAt <= at) return;
     if (timer !== null) clock.clearTimeout(timer);
     timerAt = at;

@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../core/clock.ts';
 import { type Config, dataPath, parseInfluxUrl } from '../core/config.ts';
 import { WwError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { createLinePoster } from './influx-post.ts';
 import { toLine } from './line-protocol.ts';
 import { buildTelemetryQuery } from './query.ts';
 import type {
@@ -149,6 +150,9 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
   const writeHeaders: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
   if (credentials)
     writeHeaders.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+
+  // Issue #15: node:http with a kept-alive connection, not fetch (influx-post.ts says why).
+  const poster = createLinePoster({ url: writeUrl, headers: writeHeaders, timeoutMs: cfg.requestTimeoutMs });
 
   const counters: StorageStats = {
     written: 0,
@@ -300,17 +304,11 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
     const t0 = performance.now();
     let result: SendResult;
     try {
-      const res = await fetch(writeUrl, {
-        method: 'POST',
-        headers: writeHeaders,
-        // A Buffer is a valid fetch body in Node; @types/node's BodyInit only lacks the generic.
-        body: body as unknown as Uint8Array<ArrayBuffer>,
-        signal: AbortSignal.timeout(cfg.requestTimeoutMs),
-      });
-      const text = res.status === 204 ? '' : await res.text();
-      result = res.ok ? { kind: 'ok' } : classifyStatus(res.status, text.trim() || `HTTP ${res.status}`);
+      const res = await poster.post(body);
+      const ok = res.status >= 200 && res.status < 300;
+      result = ok ? { kind: 'ok' } : classifyStatus(res.status, res.text.trim() || `HTTP ${res.status}`);
     } catch (err) {
-      // Refused, reset, timed out (AbortSignal): InfluxDB is not there.
+      // Refused, reset, timed out: InfluxDB is not there.
       result = { kind: 'down', reason: errorMessage(err), status: null, missingDatabase: false };
     }
     const event: InfluxWriteEvent = { durationMs: performance.now() - t0, points, outcome: result.kind };
@@ -641,6 +639,7 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
     ensureWake?.();
     pumpWake?.();
     await ensureDone;
+    poster.close();
     if (!finished) log.warn({ spooledPoints: wal.lines }, 'influx storage stopped with points on disk');
     log.info({ spooledPoints: wal.lines, ...counters, ...wal.stats() }, 'influx storage stopped');
   }

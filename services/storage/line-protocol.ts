@@ -14,13 +14,23 @@ import type { Point } from './types.ts';
  * identity. `timeOffsetNs` (a device's `seq`, issue #6) separates two messages of one device in the
  * same millisecond while a redelivered copy lands on the same nanosecond and overwrites itself.
  */
+/**
+ * Issue #15: node-influx's escaper runs a regular expression loop (and a replace) per string; nearly
+ * every tag, key and measurement has nothing to escape, so those are passed through as they are,
+ * which is exactly what the escaper returns for them. Anything with a separator or a backslash
+ * goes through it.
+ */
+const PLAIN = /^[^,= \\]*$/;
+const tag = (s: string): string => (PLAIN.test(s) ? s : lp.tag(s));
+const measurement = (s: string): string => (PLAIN.test(s) ? s : lp.measurement(s));
+
 export function toLine(p: Point): string {
-  let line = lp.measurement(p.measurement);
+  let line = measurement(p.measurement);
   // Sorted tag keys: what InfluxDB recommends for write performance, and a stable line for tests.
   for (const key of Object.keys(p.tags).sort()) {
     const v = p.tags[key];
     if (v === undefined || v === '') continue;
-    line += `,${lp.tag(key)}=${lp.tag(v)}`;
+    line += `,${tag(key)}=${tag(v)}`;
   }
   let sep = ' ';
   for (const key of Object.keys(p.fields).sort()) {
@@ -30,7 +40,7 @@ export function toLine(p: Point): string {
     else if (typeof v === 'boolean') text = v ? 'true' : 'false';
     else if (typeof v === 'number' && Number.isFinite(v)) text = String(v);
     else continue;
-    line += `${sep}${lp.tag(key)}=${text}`;
+    line += `${sep}${tag(key)}=${text}`;
     sep = ',';
   }
   const offset = Math.min(999_999, Math.max(0, Math.trunc(p.timeOffsetNs ?? 0)));

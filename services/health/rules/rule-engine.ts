@@ -8,7 +8,8 @@ import type { AlertEngine } from '../alert-service.ts';
 import type { LivenessView } from '../service-types.ts';
 import type { Suppression } from '../types.ts';
 import { RULES } from './index.ts';
-import { checkTimezone, expectedLampOn, type LightSettings, parseSchedule } from './light-schedule.ts';
+import { lampWindow } from './lamp-window.ts';
+import { checkTimezone, type LightSettings, parseSchedule } from './light-schedule.ts';
 import { type RuleType, resolveParams } from './params.ts';
 import type { DeviceRuleSnapshot, RuleUsage } from './rule-snapshot.ts';
 import { initialRuleState, type RuleInput, type RuleParams, type RuleState } from './types.ts';
@@ -62,8 +63,11 @@ export interface RuleEngineDeps {
 interface DeviceRules {
   states: Map<RuleType, RuleState>;
   usage: RuleUsage | null;
-  /** expectedLampOn memo for one minute (three sun calculations per light message otherwise). */
-  expected: { minute: number; settings: LightSettings; on: boolean } | null;
+  /**
+   * expectedLampOn for [fromMs, untilMs) (issue #15: lamp-window.ts; three sun calculations per
+   * light message otherwise).
+   */
+  expected: { fromMs: number; untilMs: number; settings: LightSettings; on: boolean } | null;
   /** Issue #14 (partitioned only): the last grid instant this device's ticks ran at. */
   tickedTo: number;
 }
@@ -154,13 +158,13 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     const label = `${KIND_LABEL[d.kind]} ${d.id} (${d.name})`;
     let expectedOn = false;
     if (d.kind === 'light') {
-      const minute = Math.floor(input.at / 60_000);
       const settings = lightOf(d);
       const e = r.expected;
-      if (e && e.minute === minute && e.settings === settings) expectedOn = e.on;
+      if (e && e.settings === settings && input.at >= e.fromMs && input.at < e.untilMs) expectedOn = e.on;
       else {
-        expectedOn = expectedLampOn(input.at, d.lat, d.lon, settings);
-        r.expected = { minute, settings, on: expectedOn };
+        const w = lampWindow(input.at, d.lat, d.lon, settings);
+        expectedOn = w.on;
+        r.expected = { fromMs: input.at, untilMs: w.untilMs, settings, on: w.on };
       }
     }
     for (const [type, rule] of RULES[d.kind]) {

@@ -104,6 +104,42 @@ describe('memory deadline scheduler (fake timers)', () => {
     expect(due).not.toContain('k7');
   });
 
+  it('issue #15: talking devices do not wake the loop; a silent one still fires at its deadline', async () => {
+    // Counts the scheduler's timer callbacks: each one is a wake-up of the event loop.
+    let wakes = 0;
+    const clock = {
+      now: () => Date.now(),
+      setTimeout: (fn: () => void, ms: number) =>
+        systemClock.setTimeout(() => {
+          wakes++;
+          fn();
+        }, ms),
+      clearTimeout: (h: Parameters<typeof systemClock.clearTimeout>[0]) => systemClock.clearTimeout(h),
+    };
+    const s = createMemoryDeadlineScheduler(clock);
+    const due: Array<[string, number]> = [];
+    s.start((key, now) => due.push([key, now]));
+    const t0 = Date.now();
+    const timeoutMs = 90_000;
+    // A ward: 1,000 devices, each heard from every 30 s (a 90 s timeout), spread over the 30 s.
+    for (let i = 0; i < 1000; i++) s.set(`d${i}`, t0 + timeoutMs);
+    let lastSeenD7 = t0;
+    for (let sec = 1; sec <= 600; sec++) {
+      await vi.advanceTimersByTimeAsync(1000);
+      const now = Date.now();
+      for (let i = sec % 30; i < 1000; i += 30) {
+        if (i === 7 && sec > 300) continue; // d7 falls silent after 5 minutes
+        s.set(`d${i}`, now + timeoutMs);
+        if (i === 7) lastSeenD7 = now;
+      }
+    }
+    // Before: every entry surfaced at its old time to find its deadline moved (242 wake-ups in the
+    // 10 minutes here, where each second's devices share a millisecond; one per device and minute
+    // in the field). Now about one a minute: when the earliest deadline that held is reached.
+    expect(wakes).toBeLessThan(60);
+    expect(due).toEqual([['d7', lastSeenD7 + timeoutMs]]);
+  });
+
   it('stop() disarms the timer', async () => {
     const { s, due } = setup();
     s.set('a', Date.now() + 1000);

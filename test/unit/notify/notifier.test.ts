@@ -78,6 +78,42 @@ afterEach(async () => {
 });
 
 describe('notifier timing (fake clock)', () => {
+  it("issue #15: as the outbox's sole writer it does not poll every second, and still sends on time", async () => {
+    const log = createLogger('silent');
+    bus = new EventBus<WardwatchEvents>(log);
+    tg = new FakeProvider();
+    const outbox = createSqliteOutboxRepository(db);
+    let looks = 0;
+    const counted = {
+      ...outbox,
+      nextDueAt: () => {
+        looks++;
+        return outbox.nextDueAt();
+      },
+    };
+    notifier = createNotifier({
+      // The default pollIntervalMs (1 s).
+      notify: notifyConfig({ routes: [{ channel: 'tg', recipients: ['100'] }] }),
+      log,
+      clock: systemClock,
+      bus,
+      outbox: counted,
+      alerts: { get: (id) => alerts.get(id) ?? null },
+      devices: { get: () => null },
+      providers: new Map([['tg', tg]]),
+      soleWriter: true,
+    });
+    notifier.start();
+    await vi.advanceTimersByTimeAsync(10 * MIN);
+    // Once a minute as a safety net, not 600 times (each a wake-up and two SQLite queries).
+    expect(looks).toBeLessThanOrEqual(12);
+    emit('alert.opened', alert({ openedAt: Date.now() }));
+    await vi.advanceTimersByTimeAsync(59 * S);
+    expect(tg.sent).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1 * S);
+    expect(tg.sent.map((x) => `${x.message.event}@${(x.at - T0) / S - 600}s`)).toEqual(['opened@60s']);
+  });
+
   it('an offline alert is notified notifyDelayS after it opened, not before', async () => {
     start(onlyTg());
     emit('alert.opened', alert());

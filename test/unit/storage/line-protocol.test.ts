@@ -1,5 +1,7 @@
+import { escape as lp } from 'influx';
 import { describe, expect, it } from 'vitest';
 import { isTelemetryLine, toLine } from '../../../services/storage/line-protocol.ts';
+import type { Point } from '../../../services/storage/types.ts';
 
 describe('line protocol', () => {
   it('escapes, sorts tags and fields, writes numbers as floats, and the time in ns from ms + offset', () => {
@@ -33,5 +35,39 @@ describe('line protocol', () => {
     expect(isTelemetryLine('telemetry,deviceId=a fps=1 1\n')).toBe(true);
     expect(isTelemetryLine('heartbeat,deviceId=a alive=true 1\n')).toBe(false);
     expect(isTelemetryLine('device_event,deviceId=a detail="telemetry," 1\n')).toBe(false);
+  });
+
+  it('issue #15: strings with nothing to escape skip the escaper, and every line is what it made', () => {
+    // The escaper itself on every string, as toLine did before (the reference).
+    const reference = (p: Point): string => {
+      let line = lp.measurement(p.measurement);
+      for (const key of Object.keys(p.tags).sort()) {
+        const v = p.tags[key];
+        if (v === undefined || v === '') continue;
+        line += `,${lp.tag(key)}=${lp.tag(v)}`;
+      }
+      let sep = ' ';
+      for (const key of Object.keys(p.fields).sort()) {
+        line += `${sep}${lp.tag(key)}=${String(p.fields[key])}`;
+        sep = ',';
+      }
+      return `${line} ${p.timeMs}000000\n`;
+    };
+    const alphabet = ['a', 'Z', '0', ',', '=', ' ', '\\', "'", '"', '\n', 'ệ', '_', '-', '.', "\\'"];
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 16_807) % 2_147_483_647;
+      return seed % n;
+    };
+    const word = () => Array.from({ length: rnd(7) + 1 }, () => alphabet[rnd(alphabet.length)]).join('');
+    for (let i = 0; i < 2000; i++) {
+      const p = {
+        measurement: word(),
+        tags: { deviceId: word(), [word()]: word() },
+        fields: { [word()]: 1.5 },
+        timeMs: 1_800_000_000_000,
+      } as unknown as Point;
+      expect(toLine(p)).toBe(reference(p));
+    }
   });
 });

@@ -162,7 +162,7 @@ function intlZone(tz: string): Zone | null {
 
 /** Time zones read from `dir` (default `$TZDIR` or /usr/share/zoneinfo), Intl for the rest. */
 export function createTimeZones(dir = process.env.TZDIR || '/usr/share/zoneinfo'): TimeZones {
-  const zones = new Map<string, Zone | null>();
+  const zones = new Map<string, Zone>();
 
   const load = (tz: string): Zone | null => {
     if (ZONE_NAME.test(tz) && !NOT_ZONES.test(tz)) {
@@ -176,12 +176,13 @@ export function createTimeZones(dir = process.env.TZDIR || '/usr/share/zoneinfo'
     return intlZone(tz);
   };
 
+  // Only real zones are kept (a few hundred names at most): a name refused is looked up again next
+  // time rather than letting bad input (the maintenance API's `timezone`) grow the map.
   const zone = (tz: string): Zone | null => {
-    let z = zones.get(tz);
-    if (z === undefined) {
-      z = load(tz);
-      zones.set(tz, z);
-    }
+    const known = zones.get(tz);
+    if (known) return known;
+    const z = load(tz);
+    if (z) zones.set(tz, z);
     return z;
   };
 

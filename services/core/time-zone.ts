@@ -5,7 +5,8 @@ import { type PosixRule, parsePosixTz, posixOffsetS } from './posix-tz.ts';
 /**
  * Local wall-clock time in an IANA time zone without ICU (issue #15). Creating any
  * `Intl.DateTimeFormat` pages in ~6.6 MiB of ICU's locale and calendar data from node's binary and
- * ~1.6 MiB of ICU objects: RSS a 1,000-device ward box (target ≤ 100 MiB) does not have. The
+ * ~1.6 MiB of ICU objects in a bare node (5.3–5.5 MiB of file pages in the ward's service,
+ * bench/results/2026-12-03-wardrss.md): RSS a 1,000-device ward box (target ≤ 100 MiB) does not have. The
  * zone's rules come from the system's compiled tz database instead (TZif files, RFC 8536, in
  * `$TZDIR` or /usr/share/zoneinfo: Debian and Raspberry Pi OS ship them in `tzdata`); a zone with
  * no readable file falls back to `Intl` (the same answers, the ICU cost only then).

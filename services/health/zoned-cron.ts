@@ -4,7 +4,7 @@ import { type TimeZones, timeZones } from '../core/time-zone.ts';
 /**
  * A recurring maintenance window's cron expression in a time zone's local time (issue #3), without
  * ICU (issue #15): croner's own `timezone` option formats every candidate with
- * `Date#toLocaleString({ timeZone })`, which pages in ~8 MiB of ICU data on a ward box. Here
+ * `Date#toLocaleString({ timeZone })`, which pages in ~5.5 MiB of ICU data on a ward box. Here
  * croner runs on a fixed UTC offset of 0 over the zone's wall clock (from core/time-zone.ts), and
  * each wall time found is turned back into an instant:
  *

@@ -26,7 +26,7 @@ export function parseSchedule(text: string): Schedule | null {
 
 /**
  * Throws RangeError for an unknown IANA zone. Issue #15: from the system's zone files
- * (core/time-zone.ts), not ICU's Intl.DateTimeFormat (~8 MiB of a ward box's RSS); cached per zone.
+ * (core/time-zone.ts), not ICU's Intl.DateTimeFormat (~5.5 MiB of a ward box's RSS); cached per zone.
  */
 export function checkTimezone(tz: string): void {
   if (!timeZones.isTimeZone(tz)) throw new RangeError(`unknown time zone '${tz}'`);

@@ -2,7 +2,7 @@
  * Issue #15: local time from the system's zone files (services/core/time-zone.ts, posix-tz.ts)
  * instead of ICU. Every answer is checked against Intl's, second by second around each DST
  * transition Intl knows of from 1970 to 2100 (past 2037 a Debian zone file's transitions end and
- * its POSIX rule takes over), and in between every 12 hours.
+ * its POSIX rule takes over), and in between every ~36 hours.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,22 +79,22 @@ const zones = createTimeZones(ZONEINFO);
 
 describe('time zones from the system zone files agree with Intl (issue #15)', () => {
   for (const tz of ZONES) {
-    it(`${tz}: around every transition 1970–2100 and every 12 hours`, () => {
+    it(`${tz}: around every transition 1970–2100 and every ~36 hours`, () => {
       const f = intlFormat(tz);
       const transitions = intlTransitions(f, FROM, TO);
       if (tz !== 'UTC' && tz !== 'Asia/Ho_Chi_Minh') expect(transitions.length).toBeGreaterThan(20);
       const instants: number[] = [];
       for (const t of transitions)
         for (const d of [-3600_000, -1000, -1, 0, 999, 1000, 3600_000]) instants.push(t + d);
-      for (let t = FROM; t < TO; t += 12 * 3600_000 + 7 * 60_000) instants.push(t);
-      // Collected, not one expect per instant (~100,000 of them).
+      for (let t = FROM; t < TO; t += 36 * 3600_000 + 7 * 60_000) instants.push(t);
+      // Collected, not one expect per instant (~30,000 of them).
       const wrong = instants
         .filter((t) => zones.offsetMs(t, tz) !== intlOffsetS(f, t) * 1000)
         .map(
           (t) => `${new Date(t).toISOString()}: ${zones.offsetMs(t, tz)} ≠ Intl ${intlOffsetS(f, t) * 1000}`,
         );
       expect(wrong).toEqual([]);
-      expect(instants.length).toBeGreaterThan(90_000);
+      expect(instants.length).toBeGreaterThan(30_000);
     });
   }
 

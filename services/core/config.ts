@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { REPO_ROOT } from './repo-root.ts';
+import { timeZones } from './time-zone.ts';
 
 const Severity = Type.Union([
   Type.Literal('critical'),
@@ -143,9 +144,8 @@ function notifyProblems(notify: Static<typeof NotifySchema>): string[] {
     check(`/notify/wards/${ward}/digest`, w.digest ?? []);
   }
   for (const [user, list] of Object.entries(notify.contacts)) check(`/notify/contacts/${user}`, list);
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: notify.timeZone });
-  } catch {
+  // Issue #15: checked against the system's zone files (time-zone.ts), not ICU.
+  if (!timeZones.isTimeZone(notify.timeZone)) {
     problems.push(`/notify/timeZone: unknown time zone '${notify.timeZone}'`);
   }
   return problems;
@@ -225,9 +225,7 @@ export type RulesConfig = Static<typeof RulesSchema>;
 /** What the schema cannot say about `rules`: a real time zone, ordered thresholds. */
 function rulesProblems(rules: RulesConfig): string[] {
   const problems: string[] = [];
-  try {
-    new Intl.DateTimeFormat('en-GB', { timeZone: rules.lightSchedule.timezone });
-  } catch {
+  if (!timeZones.isTimeZone(rules.lightSchedule.timezone)) {
     problems.push(`/rules/lightSchedule/timezone: unknown time zone '${rules.lightSchedule.timezone}'`);
   }
   if (rules.camera_storage_high.criticalPct < rules.camera_storage_high.warningPct) {

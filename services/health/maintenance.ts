@@ -1,9 +1,10 @@
-import { Cron } from 'croner';
 import type { Clock } from '../core/clock.ts';
 import { badRequest, conflict } from '../core/errors.ts';
+import { timeZones } from '../core/time-zone.ts';
 import type { Device } from '../registry/types.ts';
 import type { MaintenanceRepository, MaintenanceWindow } from './maintenance-repository.ts';
 import type { Suppression } from './types.ts';
+import { type RunSchedule as Cron, zonedCron } from './zoned-cron.ts';
 
 /**
  * Maintenance windows (issue #3): a window covers devices, a ward or a power zone, once (from/to)
@@ -73,8 +74,8 @@ export interface MaintenanceService {
   reload(id: number): Promise<void>;
 }
 
-const compileCron = (pattern: string, timezone: string): Cron =>
-  new Cron(pattern, { paused: true, timezone });
+// Issue #15: croner over the zone's wall clock from the system's zone files, not ICU (zoned-cron.ts).
+const compileCron = (pattern: string, timezone: string): Cron => zonedCron(pattern, timezone);
 
 /** Whether a window is on at `at` (pure but for the cron library). */
 export function windowActive(w: MaintenanceWindow, at: number, cron: Cron | null): boolean {
@@ -197,11 +198,7 @@ export function createMaintenanceService(deps: {
         throw badRequest('deviceIds: a window covers devices, a ward or a powerZone (give at least one)');
       }
       const timezone = input.timezone ?? defaultTimezone;
-      try {
-        new Intl.DateTimeFormat('en-GB', { timeZone: timezone });
-      } catch {
-        throw badRequest(`timezone: unknown time zone '${timezone}'`);
-      }
+      if (!timeZones.isTimeZone(timezone)) throw badRequest(`timezone: unknown time zone '${timezone}'`);
       const from = input.from ?? null;
       const to = input.to ?? null;
       const cronText = input.cron ?? null;

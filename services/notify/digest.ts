@@ -1,6 +1,7 @@
 import type { DeviceKind } from '../../devices/protocol/index.ts';
 import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
+import { timeZones } from '../core/time-zone.ts';
 import type { AlertService, LivenessView } from '../health/service-types.ts';
 import type { Alert } from '../health/types.ts';
 
@@ -13,27 +14,11 @@ import type { NewDelivery, NotifyConfig } from './types.ts';
 
 const DAY_MS = 86_400_000;
 
-/** Wall-clock fields of `ms` in `timeZone`. */
-function zoned(ms: number, timeZone: string) {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(ms));
-  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  return { y: n('year'), m: n('month'), d: n('day'), h: n('hour'), mi: n('minute'), s: n('second') };
-}
+/** Wall-clock fields of `ms` in `timeZone` (issue #15: from the system's zone files, not ICU). */
+const zoned = (ms: number, timeZone: string) => timeZones.wallClock(ms, timeZone);
 
 /** How far `timeZone` is ahead of UTC at `ms` (Asia/Ho_Chi_Minh: +7 h, no DST). */
-function offsetMs(ms: number, timeZone: string): number {
-  const z = zoned(ms, timeZone);
-  return Date.UTC(z.y, z.m - 1, z.d, z.h, z.mi, z.s) - Math.floor(ms / 1000) * 1000;
-}
+const offsetMs = (ms: number, timeZone: string): number => timeZones.offsetMs(ms, timeZone);
 
 /** `YYYY-MM-DD` of `ms` in `timeZone`: the digest's date (and part of its dedupe key). */
 export function localDate(ms: number, timeZone: string): string {

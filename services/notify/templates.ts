@@ -1,3 +1,4 @@
+import { timeZones } from '../core/time-zone.ts';
 import type { Alert, Severity } from '../health/types.ts';
 import type { Device } from '../registry/types.ts';
 import type { IncidentSnapshot, NotifyEvent } from './types.ts';
@@ -101,17 +102,10 @@ const L = {
 
 /** `14:05 27/11/2026` in the configured zone (the way Vietnamese write times). */
 export function formatTime(ms: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    hour: '2-digit',
-    minute: '2-digit',
-    day: '2-digit',
-    month: '2-digit',
-    year: 'numeric',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(ms));
-  const p = (type: string) => parts.find((x) => x.type === type)?.value ?? '';
-  return `${p('hour')}:${p('minute')} ${p('day')}/${p('month')}/${p('year')}`;
+  // Issue #15: the system's zone files, not ICU (core/time-zone.ts).
+  const w = timeZones.wallClock(ms, timeZone);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(w.h)}:${two(w.mi)} ${two(w.d)}/${two(w.m)}/${w.y}`;
 }
 
 export const deviceLink = (publicUrl: string, deviceId: string) =>

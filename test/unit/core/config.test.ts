@@ -35,6 +35,28 @@ describe('loadConfig', () => {
     expect(c.dataDir).toMatch(/\/data$/);
   });
 
+  it('checks its time zones without ICU, and still refuses an unknown one (issue #15)', () => {
+    // Any Intl.DateTimeFormat pages ~5 MiB of ICU data into the process for good
+    // (bench/results/2026-12-03-wardrss.md); the zones come from the system's zone files.
+    const Real = Intl.DateTimeFormat;
+    let constructed = 0;
+    Intl.DateTimeFormat = new Proxy(Real, {
+      construct(target, args, newTarget) {
+        constructed++;
+        return Reflect.construct(target, args, newTarget);
+      },
+    });
+    try {
+      loadConfig({ env: {}, overrides: { rules: { lightSchedule: { timezone: 'Europe/Berlin' } } } });
+      expect(constructed).toBe(0);
+    } finally {
+      Intl.DateTimeFormat = Real;
+    }
+    expect(() =>
+      loadConfig({ env: {}, overrides: { rules: { lightSchedule: { timezone: 'Mars/Olympus' } } } }),
+    ).toThrow("/rules/lightSchedule/timezone: unknown time zone 'Mars/Olympus'");
+  });
+
   it('file (WARDWATCH_CONFIG) then env override the defaults', () => {
     const file = tempFile('ww.yaml', 'httpPort: 9000\nliveness:\n  missedHeartbeats: 5\n');
     const c = loadConfig({

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cron } from 'croner';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../../services/core/bus.ts';
 import { systemClock } from '../../../services/core/clock.ts';
@@ -19,6 +18,7 @@ import {
   type MaintenanceEvents,
 } from '../../../services/health/maintenance-events.ts';
 import { createSqliteMaintenanceRepository } from '../../../services/health/sqlite-maintenance-repository.ts';
+import { zonedCron } from '../../../services/health/zoned-cron.ts';
 import type { Device } from '../../../services/registry/types.ts';
 
 /** Issue #12: windows start and end as bus events at the right moment, driven by (fake) time. */
@@ -194,7 +194,7 @@ describe('windowNextChange', () => {
   });
   it("recurring: the next run's start when off, this run's end when on", () => {
     const w = { ...base, from: null, to: null, cron: '0 22 * * *', durationS: 1800 };
-    const cron = new Cron(w.cron, { paused: true, timezone: w.timezone });
+    const cron = zonedCron(w.cron, w.timezone);
     const run = Date.parse('2026-12-03T15:00:00Z');
     expect(windowNextChange(w, run - 1, cron)).toBe(run);
     expect(windowNextChange(w, run, cron)).toBe(run + 1800_000);

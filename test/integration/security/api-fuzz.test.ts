@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../devices/simulator/random.ts';
 import { createIncidentService } from '../../../services/health/incident-actions.ts';
 import { createMaintenanceService } from '../../../services/health/maintenance.ts';
 import { SqliteIncidentRepository } from '../../../services/health/sqlite-incident-repository.ts';
@@ -24,17 +25,8 @@ import { createHarness, type Harness } from '../api/harness.ts';
 const ITERATIONS = Number(process.env.WARDWATCH_FUZZ_ITERATIONS ?? 12);
 const SEED = Number(process.env.WARDWATCH_FUZZ_SEED ?? Date.now() % 1_000_000);
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (devices/simulator/random.ts): small, seedable, good enough to pick mutations. */
+const rng = seededRandom;
 
 const NASTY_STRINGS = [
   '',

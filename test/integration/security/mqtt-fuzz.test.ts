@@ -9,21 +9,13 @@
 import { connect as netConnect } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { seededRandom } from '../../../devices/simulator/random.ts';
 import { publish, startTestApp, type TestApp, waitFor } from '../../helpers/app.ts';
 
 const SOCKETS = Number(process.env.WARDWATCH_MQTT_FUZZ_SOCKETS ?? 150);
 const SEED = Number(process.env.WARDWATCH_FUZZ_SEED ?? Date.now() % 1_000_000);
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 describe('MQTT broker fuzz (issue #7)', () => {
   let t: TestApp;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../devices/simulator/random.ts';
 import { lampWindow } from '../../../services/health/rules/lamp-window.ts';
 import {
   expectedLampOn,
@@ -14,16 +15,7 @@ const sun: LightSettings = {
 };
 
 /** A fixed pseudo-random sequence in [0, 1) (mulberry32: the same instants every run). */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+const seeded = seededRandom;
 
 const PLACES: Array<[string, number, number]> = [
   ['Móng Cái', 21.53, 107.97],

@@ -163,6 +163,8 @@ const Enabled = Type.Boolean();
  */
 const RulesSchema = Obj({
   evaluateIntervalS: Type.Integer({ minimum: 1, maximum: 3600 }),
+  /** Issue #15: how often daily light usage goes to InfluxDB (a multiple of evaluateIntervalS). */
+  usageIntervalS: Type.Integer({ minimum: 1, maximum: 86_400 }),
   camera_not_recording: Obj({
     enabled: Enabled,
     severity: Severity,
@@ -227,6 +229,11 @@ function rulesProblems(rules: RulesConfig): string[] {
   const problems: string[] = [];
   if (!timeZones.isTimeZone(rules.lightSchedule.timezone)) {
     problems.push(`/rules/lightSchedule/timezone: unknown time zone '${rules.lightSchedule.timezone}'`);
+  }
+  if (rules.usageIntervalS % rules.evaluateIntervalS !== 0) {
+    problems.push(
+      `/rules/usageIntervalS: must be a multiple of evaluateIntervalS (${rules.evaluateIntervalS}): usage is written at a rule tick`,
+    );
   }
   if (rules.camera_storage_high.criticalPct < rules.camera_storage_high.warningPct) {
     problems.push('/rules/camera_storage_high/criticalPct: must be at least warningPct');

@@ -45,6 +45,9 @@ describe('light usage after a takeover (issue #14, pgloose2)', () => {
       database,
       clock,
       overrides: {
+        // Usage at every grid instant (issue #15's default writes every 300 s; the grid is what
+        // this test is about).
+        rules: { usageIntervalS: 30 },
         cluster: testClusterConfig({
           redisUrl: redis.url,
           postgresUrl: pgUrl,

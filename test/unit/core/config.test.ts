@@ -55,6 +55,13 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ env: {}, overrides: { rules: { lightSchedule: { timezone: 'Mars/Olympus' } } } }),
     ).toThrow("/rules/lightSchedule/timezone: unknown time zone 'Mars/Olympus'");
+    // Issue #15: usage is written at a rule tick, so its interval is a whole number of them.
+    expect(() => loadConfig({ env: {}, overrides: { rules: { usageIntervalS: 45 } } })).toThrow(
+      '/rules/usageIntervalS: must be a multiple of evaluateIntervalS (30)',
+    );
+    expect(loadConfig({ env: {}, overrides: { rules: { usageIntervalS: 60 } } }).rules.usageIntervalS).toBe(
+      60,
+    );
   });
 
   it('file (WARDWATCH_CONFIG) then env override the defaults', () => {

@@ -31,8 +31,11 @@ describe('rule engine (fake clock, real SQLite alerts)', () => {
   const devices = new Map<string, Device>();
   const events: string[] = [];
 
-  const make = () => {
-    const config = loadConfig({ env: {}, overrides: { dataDir: dir, rules: { evaluateIntervalS: 30 } } });
+  const make = (usageIntervalS = 30) => {
+    const config = loadConfig({
+      env: {},
+      overrides: { dataDir: dir, rules: { evaluateIntervalS: 30, usageIntervalS } },
+    });
     const log = createLogger('silent');
     const bus = new EventBus<WardwatchEvents>(log);
     for (const e of ['alert.opened', 'alert.resolved'] as const)
@@ -127,6 +130,33 @@ describe('rule engine (fake clock, real SQLite alerts)', () => {
     expect(daily[0]?.tags).toMatchObject({ deviceId: 'l-3', kind: 'light', ward: 'binh-ngoc' });
     expect(daily[0]?.fields.burningH).toBeCloseTo(10 / 60, 5);
     expect(daily[0]?.fields.energyKwh).toBeCloseTo(0.2, 5);
+  });
+
+  it('writes usage every usageIntervalS, not every tick; a stop writes what is pending (issue #15)', () => {
+    engine.stop();
+    make(300);
+    points.length = 0;
+    devices.set('l-4', device('l-4', 'light'));
+    tel('l-4', { lampOn: true, powerW: 100, energyKwh: 10 });
+    for (let i = 1; i < 10; i++) {
+      clock.advance(30_000);
+      tel('l-4', { lampOn: true, powerW: 100, energyKwh: 10 + i / 100 });
+    }
+    // Nine ticks (270 s): nothing written yet.
+    expect(points.filter((p) => p.measurement === 'daily')).toEqual([]);
+    clock.advance(30_000); // the tenth: 300 s since the engine started
+    const daily = points.filter((p) => p.measurement === 'daily');
+    expect(daily).toHaveLength(1);
+    expect(daily[0]?.timeMs).toBe(NOON + 300_000);
+    expect(daily[0]?.fields.burningH).toBeCloseTo(270 / 3600, 5);
+    expect(daily[0]?.fields.energyKwh).toBeCloseTo(0.09, 5);
+    clock.advance(60_000);
+    tel('l-4', { lampOn: true, powerW: 100, energyKwh: 10.2 });
+    engine.stop();
+    const after = points.filter((p) => p.measurement === 'daily');
+    expect(after).toHaveLength(2);
+    expect(after[1]?.fields.energyKwh).toBeCloseTo(0.11, 5);
+    make();
   });
 
   it('a message for an unknown device or a throwing rule never throws out of observe', () => {

@@ -54,8 +54,12 @@ describe('rule state per partition (issue #14)', () => {
   const nodes: Node[] = [];
   const devices = new Map<string, Device>();
 
-  const node = (name: string): Node => {
-    const config = loadConfig({ env: {}, overrides: { dataDir: dir, rules: { evaluateIntervalS: 30 } } });
+  // usageIntervalS 30: usage at every grid instant, unless a test says otherwise (issue #15).
+  const node = (name: string, usageIntervalS = 30): Node => {
+    const config = loadConfig({
+      env: {},
+      overrides: { dataDir: dir, rules: { evaluateIntervalS: 30, usageIntervalS } },
+    });
     const log = createLogger('silent');
     const bus = new EventBus<WardwatchEvents>(log);
     const db = openDatabase(join(dir, `${name}.sqlite`));
@@ -327,6 +331,24 @@ describe('rule state per partition (issue #14)', () => {
       expect(usage(b)).toEqual(usage(a)); // InfluxDB overwrites: counted once
       clock.advance(5 * GRID_MS);
       expect(usage(b)).toEqual(usage(a));
+    });
+
+    it('with usageIntervalS 300: nothing at the grid instants between, one point at the next multiple of 300 s (issue #15)', () => {
+      devices.set('light-1', light('light-1'));
+      const a = node('a', 300);
+      a.owned.add('light-1');
+      const U1 = Math.ceil(T0 / 300_000) * 300_000;
+      burning(a, T0);
+      clock.advance(8_000);
+      burning(a, T0 + 8_000);
+      clock.advance(8_000);
+      burning(a, T0 + 16_000);
+      clock.advance(U1 - GRID_MS + 2_500 - clock.now()); // every grid instant before U1 ticked
+      expect(usage(a)).toEqual([]);
+      clock.advance(GRID_MS);
+      expect(usage(a)).toEqual([
+        { timeMs: U1, fields: { burningH: 16 / 3600, energyKwh: (100 * 16_000) / 3_600_000_000 } },
+      ]);
     });
 
     it('after a feed outage the pending usage is written at the grid instant after its last report; nothing at stop', () => {

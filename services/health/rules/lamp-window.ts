@@ -1,5 +1,10 @@
-import { getTimes } from 'suncalc';
-import { expectedLampOn, type LightSettings, localMinutes, scheduleOn } from './light-schedule.ts';
+import {
+  type LightSettings,
+  localMinutes,
+  offIntervals,
+  POLAR_FALLBACK,
+  scheduleOn,
+} from './light-schedule.ts';
 
 /** Whether a light should be on at `fromMs`, and until when (exclusive) that answer holds. */
 export interface LampWindow {
@@ -19,32 +24,24 @@ const nextMinute = (ms: number) => Math.floor(ms / 60_000) * 60_000 + 60_000;
  * Exact, not an approximation: suncalc gives a solar day the same sunrise and sunset whichever
  * instant of that day it is asked with, so "should be off" is a fixed union of intervals
  * [rise − off, set + on); expectedLampOn looks at the three days around `ms`, whose intervals are
- * the only ones near it. Within [ms, untilMs) no interval of them starts (while on) or the one
+ * the only ones near it (`offIntervals`, shared with expectedLampOn). Within [ms, untilMs) no interval of them starts (while on) or the one
  * covering `ms` has not ended (while off). A schedule, or the polar fallback, holds to the next
  * minute (local minutes change there).
  */
 export function lampWindow(ms: number, lat: number, lon: number, s: LightSettings): LampWindow {
   if (s.schedule)
     return { on: scheduleOn(s.schedule, localMinutes(ms, s.timezone)), untilMs: nextMinute(ms) };
-  const offBeforeMs = s.offBeforeSunriseMin * 60_000;
-  const onAfterMs = s.onAfterSunsetMin * 60_000;
-  let known = false;
+  const off = offIntervals(ms, lat, lon, s);
+  if (off.length === 0)
+    return { on: scheduleOn(POLAR_FALLBACK, localMinutes(ms, s.timezone)), untilMs: nextMinute(ms) };
   /** While on: the earliest "off" interval start after ms. While off: the end of one covering ms. */
   let nextStart = Number.POSITIVE_INFINITY;
   let coveredUntil = Number.NaN;
-  for (const day of [-1, 0, 1]) {
-    const t = getTimes(new Date(ms + day * 86_400_000), lat, lon);
-    const rise = t.sunrise?.getTime() ?? Number.NaN;
-    const set = t.sunset?.getTime() ?? Number.NaN;
-    if (!Number.isFinite(rise) || !Number.isFinite(set)) continue;
-    known = true;
-    const start = rise - offBeforeMs;
-    const end = set + onAfterMs;
-    if (ms >= start && ms < end)
-      coveredUntil = Number.isNaN(coveredUntil) ? end : Math.min(coveredUntil, end);
-    else if (start > ms) nextStart = Math.min(nextStart, start);
+  for (const { startMs, endMs } of off) {
+    if (ms >= startMs && ms < endMs)
+      coveredUntil = Number.isNaN(coveredUntil) ? endMs : Math.min(coveredUntil, endMs);
+    else if (startMs > ms) nextStart = Math.min(nextStart, startMs);
   }
-  if (!known) return { on: expectedLampOn(ms, lat, lon, s), untilMs: nextMinute(ms) };
   if (!Number.isNaN(coveredUntil)) return { on: false, untilMs: coveredUntil };
   // No interval ahead among the three days (cannot happen outside the polar edge): a minute.
   return { on: true, untilMs: Number.isFinite(nextStart) ? nextStart : nextMinute(ms) };

@@ -52,21 +52,36 @@ export interface LightSettings {
   schedule: Schedule | null;
 }
 
-/** Whether a light at (lat, lon) should be on at `ms`. */
-export function expectedLampOn(ms: number, lat: number, lon: number, s: LightSettings): boolean {
-  if (s.schedule) return scheduleOn(s.schedule, localMinutes(ms, s.timezone));
-  // getTimes answers for a date's solar day, whichever day that is for `ms` near midnight UTC:
-  // look at the neighbours too. "Should be off" is [sunrise − off, sunset + on) of any of them.
-  let known = false;
+/** Polar day or night (no sunrise or sunset): a plain evening schedule. */
+export const POLAR_FALLBACK: Schedule = { onMin: 18 * 60, offMin: 6 * 60 };
+
+/** One "should be off" interval [sunrise − offBeforeSunriseMin, sunset + onAfterSunsetMin). */
+export interface OffInterval {
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * The "should be off" intervals of the three solar days around `ms`: getTimes answers for a
+ * date's solar day, whichever day that is for `ms` near midnight UTC, so the neighbours count too.
+ * Empty at polar day or night. expectedLampOn and lampWindow (lamp-window.ts) both read these.
+ */
+export function offIntervals(ms: number, lat: number, lon: number, s: LightSettings): OffInterval[] {
+  const out: OffInterval[] = [];
   for (const day of [-1, 0, 1]) {
     const t = getTimes(new Date(ms + day * 86_400_000), lat, lon);
     const rise = t.sunrise?.getTime() ?? Number.NaN;
     const set = t.sunset?.getTime() ?? Number.NaN;
     if (!Number.isFinite(rise) || !Number.isFinite(set)) continue;
-    known = true;
-    if (ms >= rise - s.offBeforeSunriseMin * 60_000 && ms < set + s.onAfterSunsetMin * 60_000) return false;
+    out.push({ startMs: rise - s.offBeforeSunriseMin * 60_000, endMs: set + s.onAfterSunsetMin * 60_000 });
   }
-  // Polar day or night: fall back to a plain evening schedule.
-  if (!known) return scheduleOn({ onMin: 18 * 60, offMin: 6 * 60 }, localMinutes(ms, s.timezone));
-  return true;
+  return out;
+}
+
+/** Whether a light at (lat, lon) should be on at `ms`. */
+export function expectedLampOn(ms: number, lat: number, lon: number, s: LightSettings): boolean {
+  if (s.schedule) return scheduleOn(s.schedule, localMinutes(ms, s.timezone));
+  const off = offIntervals(ms, lat, lon, s);
+  if (off.length === 0) return scheduleOn(POLAR_FALLBACK, localMinutes(ms, s.timezone));
+  return !off.some((i) => ms >= i.startMs && ms < i.endMs);
 }

@@ -28,6 +28,7 @@ import { loadConfig } from '../../../services/core/config.ts';
 import type { WardwatchEvents } from '../../../services/core/events.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 import { waitFor } from '../../helpers/app.ts';
+import { idleCoreLiveness } from '../../helpers/bare-core.ts';
 import { partitionsHealthy, testClusterConfig, wardInPartition } from '../../helpers/cluster-nodes.ts';
 import { idleCoreRules } from '../../helpers/core-rules.ts';
 import { createTestDatabase, dropTestDatabase } from '../../helpers/postgres.ts';
@@ -88,12 +89,8 @@ describe('core node: one feed connection for all its partitions (issue #14, feed
       readBlockMs: READ_BLOCK_MS,
     });
     const liveness: CoreLiveness = {
+      ...idleCoreLiveness(),
       signOfLife: (id, t) => void applied.set(id, [...(applied.get(id) ?? []), t]),
-      statusOffline: () => undefined,
-      adopt: () => undefined,
-      forget: () => undefined,
-      snapshot: () => [],
-      resume: () => undefined,
     };
     core.bind({ liveness, rules: idleCoreRules() });
     await core.start();
@@ -300,14 +297,7 @@ describe('core node: Redis restarted empty mid-read (issue #14, feedconn)', () =
       log,
       readBlockMs: READ_BLOCK_MS,
     });
-    const liveness: CoreLiveness = {
-      signOfLife: (_id, t) => void applied.push(t),
-      statusOffline: () => undefined,
-      adopt: () => undefined,
-      forget: () => undefined,
-      snapshot: () => [],
-      resume: () => undefined,
-    };
+    const liveness: CoreLiveness = { ...idleCoreLiveness(), signOfLife: (_id, t) => void applied.push(t) };
     core.bind({ liveness, rules: idleCoreRules() });
     await core.start();
   });

@@ -52,6 +52,11 @@ export interface MaintenanceService {
    * whole-fleet views (the status summary) that would otherwise evaluate every cron per device.
    */
   coverageAt(at: number): (device: Device) => MaintenanceWindow | null;
+  /**
+   * The windows that are on at `at` (issue #15, counts): the status summary's counter recounts the
+   * devices they cover only when this set of windows (or the fleet) changed since it last looked.
+   */
+  activeAt(at: number): MaintenanceWindow[];
   /** The next time after `at` a window may start or end (null: none ever will). */
   nextChangeAfter(at: number): number | null;
   /**
@@ -171,8 +176,10 @@ export function createMaintenanceService(deps: {
     }
     return null;
   };
+  const activeAt = (at: number) =>
+    [...windows.values()].filter(({ w, cron }) => windowActive(w, at, cron)).map((x) => x.w);
   const coverageAt = (at: number) => {
-    const on = [...windows.values()].filter(({ w, cron }) => windowActive(w, at, cron)).map((x) => x.w);
+    const on = activeAt(at);
     return (d: Device) => on.find((w) => windowCovers(w, d)) ?? null;
   };
 
@@ -267,6 +274,7 @@ export function createMaintenanceService(deps: {
     },
     activeFor,
     coverageAt,
+    activeAt,
     nextChangeAfter(at) {
       let next: number | null = null;
       for (const { w, cron } of windows.values()) {

@@ -6,7 +6,8 @@ import { createFeatureCache, FEATURE_MAX_AGE_MS } from '../map-features.ts';
 import { type CachedBody, createResponseCache } from '../response-cache.ts';
 import { DeviceStateT, errors, Kind, StatusSummaryJson } from '../schemas.ts';
 import { createSharedAlertCounts } from '../shared-alert-counts.ts';
-import { devicesGeoJsonText, summarize } from '../views.ts';
+import { countOnBus, createSummaryCounts } from '../summary-counts.ts';
+import { devicesGeoJsonText } from '../views.ts';
 
 /**
  * Sends JSON that is already a string as it is: Fastify passes a string payload through without
@@ -39,12 +40,23 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
   const sharedCounts = shared ? createSharedAlertCounts(() => shared.alerts.countUnresolvedByDevice()) : null;
   // Issue #14 (pgloose2): another node's device changed state (or last sign of life) here: no event
   // on this node's bus says so, so its feature and the cached answers go now, not after 30 s.
+  // Issue #15 (counts): the summary from per-(ward, kind) counts, not a pass over every device per
+  // request (summary-counts.ts). In cluster mode `stateOf` also switches source when a partition
+  // moves, which names no device: a full recount at most every FEATURE_MAX_AGE_MS, as the map's features.
+  const counts = createSummaryCounts({
+    devices: deps.devices,
+    stateOf: (id) => deps.liveness.stateOf(id),
+    fullRecountAfterMs: shared ? FEATURE_MAX_AGE_MS : undefined,
+  });
+  const uncount = countOnBus(deps.bus, counts);
   const unsubscribeStatus = shared?.statusChanged?.((deviceId) => {
     features.drop(deviceId);
+    counts.touch(deviceId); // issue #15: no local device.state says so
     cache.invalidate();
   });
   app.addHook('onClose', async () => {
     unsubscribeStatus?.();
+    uncount();
     cache.close();
     features.close();
   });
@@ -67,12 +79,24 @@ export const overviewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     async (request, reply) => {
       const scope = wardScope(userOf(request), request.query.ward);
       const body = cache.get(`summary ${JSON.stringify(scope)}`, () => {
-        const covered = deps.maintenance?.coverageAt(deps.clock.now());
+        // The same answer as `summarize(deps.devices.list(scope), stateOf, in a window now)`.
+        const m = deps.maintenance;
+        const at = deps.clock.now();
+        const windows = m?.activeAt(at);
+        let covered: ReturnType<NonNullable<typeof m>['coverageAt']> | null = null;
         return JSON.stringify(
-          summarize(
-            deps.devices.list(scope),
-            (id) => deps.liveness.stateOf(id),
-            covered ? (d) => covered(d) !== null : undefined,
+          counts.summary(
+            scope,
+            m && windows
+              ? // coverageAt only when the covered devices must be found again (a window or device changed).
+                {
+                  windows,
+                  covers: (d) => {
+                    covered ??= m.coverageAt(at);
+                    return covered(d) !== null;
+                  },
+                }
+              : undefined,
           ),
         );
       });

@@ -24,16 +24,36 @@ const PLAIN = /^[^,= \\]*$/;
 const tag = (s: string): string => (PLAIN.test(s) ? s : lp.tag(s));
 const measurement = (s: string): string => (PLAIN.test(s) ? s : lp.measurement(s));
 
+/**
+ * Issue #15 (alloc lane): sorts a point's few keys in place by insertion. `Array.prototype.sort`
+ * allocated ~1 KB of work space per call (two calls per point: a third of the garbage of the whole
+ * ingest path, bench/results/2026-12-03-alloc.md); the order is the same (UTF-16 code units, as the
+ * default sort compares strings).
+ */
+function sortedKeys(o: object): string[] {
+  const keys = Object.keys(o);
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
 export function toLine(p: Point): string {
   let line = measurement(p.measurement);
   // Sorted tag keys: what InfluxDB recommends for write performance, and a stable line for tests.
-  for (const key of Object.keys(p.tags).sort()) {
+  for (const key of sortedKeys(p.tags)) {
     const v = p.tags[key];
     if (v === undefined || v === '') continue;
     line += `,${tag(key)}=${tag(v)}`;
   }
   let sep = ' ';
-  for (const key of Object.keys(p.fields).sort()) {
+  for (const key of sortedKeys(p.fields)) {
     const v = p.fields[key];
     let text: string;
     if (typeof v === 'string') text = lp.quoted(v);

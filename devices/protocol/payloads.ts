@@ -110,6 +110,9 @@ export function parseTimestamp(ts: string | number): number | string {
   return Number.isNaN(ms) ? 'ts: not a valid date' : ms;
 }
 
+/** `droppedFields` of every message without unknown fields (frozen: nobody may add to it). */
+const NONE_DROPPED = Object.freeze([]) as unknown as string[];
+
 type Compiled = ReturnType<typeof TypeCompiler.Compile>;
 const compiled = new Map<TObject, { check: Compiled; keys: Set<string> }>();
 function compile(schema: TObject) {
@@ -134,9 +137,15 @@ function decodeObject(
   }
   const { check, keys } = compile(schema);
   const value: Record<string, unknown> = {};
-  const dropped: string[] = [];
-  for (const [k, v] of Object.entries(raw)) {
+  let dropped: string[] = NONE_DROPPED;
+  // Issue #15 (alloc lane): for…in over JSON.parse's plain object (own keys only: its prototype
+  // is Object.prototype), not Object.entries' array of pairs per message; and the shared empty
+  // `dropped` (never written: a message with an unknown field gets its own array).
+  for (const k in raw) {
+    if (!Object.hasOwn(raw, k)) continue;
+    const v = (raw as Record<string, unknown>)[k];
     if (keys.has(k)) value[k] = v;
+    else if (dropped === NONE_DROPPED) dropped = [k];
     else dropped.push(k);
   }
   if (!check.Check(value)) {

@@ -119,7 +119,11 @@ export function createIngest(deps: IngestDeps): Ingest {
       case 'heartbeat': {
         // `alive` guarantees at least one field: InfluxDB refuses a point without fields.
         const fields: Point['fields'] = { alive: true };
-        for (const [k, v] of Object.entries(msg.data)) if (v !== undefined) fields[k] = v;
+        // for…in, not Object.entries' pairs (issue #15, alloc lane): data is decode's plain object.
+        for (const k in msg.data) {
+          const v = msg.data[k as keyof typeof msg.data];
+          if (v !== undefined) fields[k] = v;
+        }
         const timeMs = pointTime(msg.tsMs, receivedAt, replayable);
         // seq is part of the point's identity only with the device's own time (issue #6): then a
         // redelivered heartbeat is the same point, and two in one millisecond are two.
@@ -137,7 +141,9 @@ export function createIngest(deps: IngestDeps): Ingest {
         return {
           measurement: 'telemetry',
           tags,
-          fields: { ...msg.data },
+          // Not copied (issue #15, alloc lane): decode made this object for this message alone,
+          // and neither storage nor the rules modify it.
+          fields: msg.data,
           timeMs: pointTime(msg.tsMs, receivedAt, replayable),
         };
       case 'event': {

@@ -36,6 +36,18 @@ describe('decodePayload: valid payloads', () => {
     expect(r.message.droppedFields.sort()).toEqual(['colour', 'storageUsedPct']);
   });
 
+  it('issue #15 (alloc): unknown fields of one message never show in another', () => {
+    const dropped = (p: string) => {
+      const r = decodePayload('telemetry', 'light', buf(p));
+      if (!r.ok || r.message.channel !== 'telemetry') throw new Error('expected telemetry');
+      return r.message.droppedFields;
+    };
+    expect(dropped('{"lampOn":true}')).toEqual([]);
+    expect(dropped('{"lampOn":true,"colour":"warm"}')).toEqual(['colour']);
+    expect(dropped('{"a":1,"lampOn":false,"b":2}')).toEqual(['a', 'b']);
+    expect(dropped('{"lampOn":false}')).toEqual([]);
+  });
+
   it('an empty heartbeat means {}', () => {
     const r = decodePayload('heartbeat', 'camera', Buffer.alloc(0));
     expect(r).toEqual({

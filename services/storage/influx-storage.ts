@@ -86,6 +86,9 @@ type SendResult =
  */
 const NO_BACKOFF = { getDelay: () => 0, next: () => NO_BACKOFF, reset: () => NO_BACKOFF };
 
+/** wal.append's options for lines nobody waits for (one object, not one per point). */
+const LAZY = Object.freeze({ lazy: true });
+
 /** At most one log line per this period about invalid points from callers. */
 const INVALID_POINT_LOG_INTERVAL_MS = 10_000;
 
@@ -572,9 +575,12 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
     counters.spooled += lines;
   }
 
+  /** One line's commit (issue #15, alloc lane: one function for every write(), not a closure each). */
+  const onLineCommitted = (err: Error | null) => onCommitted(err, 1);
+
   function write(point: Point): void {
     const line = lineOf(point);
-    if (line !== null) wal.append(line, (err) => onCommitted(err, 1), { lazy: true });
+    if (line !== null) wal.append(line, onLineCommitted, LAZY);
   }
 
   function writeDurable(points: readonly Point[], done: (err: Error | null) => void): void {

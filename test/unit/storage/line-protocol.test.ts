@@ -86,7 +86,7 @@ describe('line protocol', () => {
       const fields = Object.fromEntries(shuffled.map((k) => [k, k.length]));
       const sorted = [...shuffled].sort();
       const expected = `m,${sorted.map((k) => `${k}=t${k.length}`).join(',')} ${sorted.map((k) => `${k}=${k.length}`).join(',')} 1000000\n`;
-      expect(toLine({ measurement: 'm', tags, fields, timeMs: 1 })).toBe(expected);
+      expect(toLine({ measurement: 'm', tags, fields, timeMs: 1 } as unknown as Point)).toBe(expected);
     }
   });
 });

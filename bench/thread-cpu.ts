@@ -1,10 +1,9 @@
 /**
  * Issue #15 (alloc lane): where a process's CPU goes outside its main thread. Samples
  * /proc/<pid>/task/<tid>/stat (utime + stime, clock ticks) every second and prints one JSON line
- * per sample: the wall time and the ticks per thread group since the previous sample, the groups
- * being the thread names (`node` is the main thread; `V8 DefaultWorke` V8's GC/compiler helpers;
- * `libuv-worker` the thread pool: write-ahead log writes/fdatasync, scrypt, zlib). Ends when the
- * process does. Summarise a window with `--from HH:MM:SS --to HH:MM:SS` over the saved lines.
+ * per sample: the wall time and the ticks per thread (`comm#tid`) since the previous sample.
+ * The summary groups them (main thread; V8 platform workers: GC helpers, compiler; libuv's pool:
+ * write-ahead log writes/fdatasync, scrypt). Ends when the process does. Summarise a window with `--from HH:MM:SS --to HH:MM:SS` over the saved lines.
  *
  *   node --import tsx bench/thread-cpu.ts --pid 1234 > /tmp/threads.jsonl
  *   node --import tsx bench/thread-cpu.ts --match dist/services/main.js > /tmp/threads.jsonl
@@ -89,15 +88,10 @@ async function sample() {
     await new Promise((r) => setTimeout(r, intervalMs));
     const now = threadTicks(pid);
     if (!now) break;
-    const groups: Record<string, number> = {};
-    for (const [key, t] of now) {
-      const d = t - (prev.get(key) ?? 0);
-      const g = key.slice(0, key.indexOf('#'));
-      groups[g] = (groups[g] ?? 0) + d;
-    }
-    process.stdout.write(
-      `${JSON.stringify({ at: new Date().toISOString().slice(11, 19), ticks: groups })}\n`,
-    );
+    const byThread: Record<string, number> = {};
+    for (const [key, t] of now) byThread[key] = t - (prev.get(key) ?? 0);
+    const at = new Date().toISOString().slice(11, 19);
+    process.stdout.write(`${JSON.stringify({ at, pid, ticks: byThread })}\n`);
     prev = now;
   }
 }
@@ -110,8 +104,26 @@ function summarise(file: string) {
   const inWindow = lines.filter(
     (l) => (!values.from || l.at > values.from) && (!values.to || l.at <= values.to),
   );
+  // Node 20's threads are all named `node` (libuv names its pool from 1.48 on, V8 its workers in
+  // later Nodes): they are told apart by creation order. The main thread's id is the pid; Node
+  // starts 6 more before any JavaScript runs (4 V8 platform workers: GC helpers and concurrent
+  // compilation; the delayed-task scheduler; the inspector's signal thread); libuv's pool (4
+  // threads) starts at the first thread-pool job, after them.
+  const pid = (lines[0] as unknown as { pid: number }).pid;
+  const tids = [...new Set(lines.flatMap((l) => Object.keys(l.ticks)))]
+    .map((k) => Number(k.slice(k.indexOf('#') + 1)))
+    .sort((a, b) => a - b);
+  const startup = new Set(tids.filter((t) => t !== pid).slice(0, 6));
+  const classOf = (key: string) => {
+    const tid = Number(key.slice(key.indexOf('#') + 1));
+    const comm = key.slice(0, key.indexOf('#'));
+    if (comm !== 'node') return comm;
+    if (tid === pid) return 'main';
+    return startup.has(tid) ? 'v8-platform (GC helpers, compiler)' : 'libuv pool and later threads';
+  };
   const sum: Record<string, number> = {};
-  for (const l of inWindow) for (const [g, t] of Object.entries(l.ticks)) sum[g] = (sum[g] ?? 0) + t;
+  for (const l of inWindow)
+    for (const [k, t] of Object.entries(l.ticks)) sum[classOf(k)] = (sum[classOf(k)] ?? 0) + t;
   const seconds = inWindow.length * (Number(values['interval-ms']) / 1000);
   const pct = Object.fromEntries(
     Object.entries(sum)

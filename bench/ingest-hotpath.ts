@@ -37,6 +37,8 @@ const { values: args } = parseArgs({
     messages: { type: 'string', default: '400000' },
     'no-write': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    // 1: as a QoS 1 PUBLISH (the PUBACK after the commit); 0: as the fleet's QoS 0 (lazy commit).
+    qos: { type: 'string', default: '1' },
   },
 });
 const MESSAGES = Number(args.messages);
@@ -120,7 +122,7 @@ function run(fleet: number) {
   // warm-up: every device online once
   for (let i = 0; i < fleet; i++) ingest.handle(ids[i]!, topics[i]![0]!, hb, Date.now());
   // As the broker calls it: with the callback that sends the PUBACK after the commit.
-  const acked = () => undefined;
+  const acked = args.qos === '0' ? undefined : () => undefined;
   let ns = 0;
   const loop = () => {
     const start = process.hrtime.bigint();

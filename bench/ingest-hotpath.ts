@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     // 1: as a QoS 1 PUBLISH (the PUBACK after the commit); 0: as the fleet's QoS 0 (lazy commit).
     qos: { type: 'string', default: '1' },
+    // Payloads as bench/load/fleet.ts sends them (with the device's `ts` and `seq`).
+    'fleet-payloads': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(args.messages);
@@ -114,11 +116,20 @@ function run(fleet: number) {
     `wardwatch/v1/devices/${id}/heartbeat`,
     `wardwatch/v1/devices/${id}/telemetry`,
   ]);
-  const hb = Buffer.from('{"seq":1,"uptimeS":3600,"rssiDbm":-60,"fw":"1.0"}');
-  const camTel = Buffer.from(
-    '{"recording":true,"storageUsedPct":50,"fps":25,"bitrateKbps":2048,"temperatureC":40}',
+  // --fleet-payloads: the device's time (`ts`, within the clock tolerance) and `seq`, as the
+  // fleet benchmark's devices send them (bench/load/fleet.ts).
+  const ts = args['fleet-payloads'] ? `"ts":${Date.now()},` : '';
+  const hb = Buffer.from(
+    args['fleet-payloads']
+      ? `{${ts}"seq":17,"uptimeS":3600,"rssiDbm":-61}`
+      : '{"seq":1,"uptimeS":3600,"rssiDbm":-60,"fw":"1.0"}',
   );
-  const lightTel = Buffer.from('{"lampOn":true,"voltageV":221,"currentA":0.4,"powerW":90,"energyKwh":100}');
+  const camTel = Buffer.from(
+    `{${ts}"recording":true,"storageUsedPct":50,"fps":25,"bitrateKbps":2048,"temperatureC":40}`,
+  );
+  const lightTel = Buffer.from(
+    `{${ts}"lampOn":true,"voltageV":221,"currentA":0.4,"powerW":90,"energyKwh":100}`,
+  );
   // warm-up: every device online once
   for (let i = 0; i < fleet; i++) ingest.handle(ids[i]!, topics[i]![0]!, hb, Date.now());
   // As the broker calls it: with the callback that sends the PUBACK after the commit.

@@ -30,6 +30,9 @@ export interface Take {
   episodeStart: boolean;
 }
 
+/** A token taken now: the answer to nearly every call, shared (issue #15, alloc lane). */
+const ADMITTED_NOW: Take = Object.freeze({ admitted: true, waitMs: 0, episodeStart: false });
+
 /** Entries examined at the front of the map per call: amortised eviction, O(1). */
 const SWEEP_PER_CALL = 2;
 
@@ -58,7 +61,7 @@ export class TokenBuckets {
     if (b.tokens >= 1) {
       b.tokens -= 1;
       b.limited = false;
-      return { admitted: true, waitMs: 0, episodeStart: false };
+      return ADMITTED_NOW;
     }
     const waitMs = ((1 - b.tokens) / limit.ratePerS) * 1000;
     const episodeStart = !b.limited;
@@ -94,6 +97,9 @@ function refill(b: Bucket, now: number): void {
   b.at = Math.max(b.at, now);
 }
 
+/** The verdict of nearly every PUBLISH, shared (issue #15, alloc lane). */
+const PASS: PublishVerdict = Object.freeze({ action: 'pass' });
+
 export type PublishVerdict =
   | { action: 'pass' }
   /** Over the rate: hold the publish back for `delayMs`, then let it through. */
@@ -116,7 +122,7 @@ export class PublishRateLimiter {
   take(deviceId: string, limit: RateLimit, now: number): PublishVerdict {
     const t = this.buckets.take(deviceId, limit, now, this.maxDelayMs);
     if (!t.admitted) return { action: 'disconnect', delayMs: t.waitMs };
-    if (t.waitMs === 0) return { action: 'pass' };
+    if (t.waitMs === 0) return PASS;
     return { action: 'delay', delayMs: Math.ceil(t.waitMs), episodeStart: t.episodeStart };
   }
 

@@ -128,13 +128,10 @@ export function createIngest(deps: IngestDeps): Ingest {
         // seq is part of the point's identity only with the device's own time (issue #6): then a
         // redelivered heartbeat is the same point, and two in one millisecond are two.
         const seq = timeMs === msg.tsMs ? msg.data.seq : undefined;
-        return {
-          measurement: 'heartbeat',
-          tags,
-          fields,
-          timeMs,
-          ...(seq !== undefined ? { timeOffsetNs: seq % 1_000_000 } : {}),
-        };
+        // Two literals, not a spread of a conditional one (issue #15, alloc lane: two objects less).
+        return seq !== undefined
+          ? { measurement: 'heartbeat', tags, fields, timeMs, timeOffsetNs: seq % 1_000_000 }
+          : { measurement: 'heartbeat', tags, fields, timeMs };
       }
       case 'telemetry':
         if (Object.keys(msg.data).length === 0) return null;

@@ -77,12 +77,14 @@ export class TokenBuckets {
 
   private sweep(now: number): void {
     let examined = 0;
-    for (const [key, b] of this.buckets) {
+    // Keys, not [key, bucket] pairs: no array per entry examined (issue #15, alloc lane).
+    for (const key of this.buckets.keys()) {
       if (this.buckets.size >= this.maxKeys) {
         this.buckets.delete(key);
         continue;
       }
       if (examined++ >= SWEEP_PER_CALL) return;
+      const b = this.buckets.get(key) as Bucket;
       refill(b, now);
       if (b.tokens < b.limit.burst) return;
       this.buckets.delete(key);

@@ -26,7 +26,10 @@ const TOPIC_PREFIX = `${TOPIC_ROOT}/`;
 
 /** The channel that is exactly `topic` from `from` to its end, or null. */
 function channelAt(topic: string, from: number): Channel | null {
-  for (const c of CHANNELS) if (topic.length - from === c.length && topic.startsWith(c, from)) return c;
+  for (let i = 0; i < CHANNELS.length; i++) {
+    const c = CHANNELS[i] as Channel;
+    if (topic.length - from === c.length && topic.startsWith(c, from)) return c;
+  }
   return null;
 }
 

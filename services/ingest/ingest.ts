@@ -203,7 +203,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   /** Stores the message's points; `done` after the fsync (durable) or at once (nothing to store). */
   const store = (stored: Point[], done: IngestDone | undefined) => {
     if (!done) {
-      for (const p of stored) points.write(p);
+      for (let i = 0; i < stored.length; i++) points.write(stored[i] as Point);
       return;
     }
     if (stored.length === 0) done(null);

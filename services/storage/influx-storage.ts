@@ -585,8 +585,8 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
 
   function writeDurable(points: readonly Point[], done: (err: Error | null) => void): void {
     const lines: string[] = [];
-    for (const p of points) {
-      const line = lineOf(p);
+    for (let i = 0; i < points.length; i++) {
+      const line = lineOf(points[i] as Point);
       if (line !== null) lines.push(line);
     }
     if (lines.length === 0) {
@@ -598,8 +598,8 @@ export function createInfluxStorage({ config, log, clock, onOverflow }: InfluxSt
     // may settle a telemetry line at once while a heartbeat of the same message waits for fsync.
     let waiting = lines.length;
     let failure: Error | null = null;
-    for (const line of lines)
-      wal.append(line, (err) => {
+    for (let i = 0; i < lines.length; i++)
+      wal.append(lines[i] as string, (err) => {
         onCommitted(err, 1);
         failure ??= err;
         if (--waiting === 0) done(failure);

@@ -5,9 +5,16 @@
  * cost stays flat as the fleet grows. No sockets, no InfluxDB: this isolates the per-message CPU.
  *
  *   npx tsx bench/ingest-hotpath.ts            # writes bench/results/ingest-hotpath.{json,md}
+ *
+ * Issue #15 (alloc lane): also bytes allocated per message (garbage included: bench/lib/alloc-meter.ts),
+ * which unlike ns/message does not depend on how loaded the machine is. Options for A/B runs that
+ * write nothing: `--fleets 20000 --messages 200000 --no-write`; `--profile` adds the top allocation
+ * sites (sampling heap profiler, collected objects included) of the last fleet size.
  */
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
 import { EventBus } from '../services/core/bus.ts';
 import { systemClock } from '../services/core/clock.ts';
 import { loadConfig } from '../services/core/config.ts';
@@ -20,10 +27,24 @@ import { createRuleEngine } from '../services/health/rules/rule-engine.ts';
 import { createIngest } from '../services/ingest/ingest.ts';
 import type { Device } from '../services/registry/types.ts';
 import { createInfluxStorage } from '../services/storage/influx-storage.ts';
+import { measureAllocation } from './lib/alloc-meter.ts';
 
 const config = loadConfig({ env: {} });
 const log = createLogger('silent');
-const MESSAGES = 400_000;
+const { values: args } = parseArgs({
+  options: {
+    fleets: { type: 'string', default: '1000,20000,100000' },
+    messages: { type: 'string', default: '400000' },
+    'no-write': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    // 1: as a QoS 1 PUBLISH (the PUBACK after the commit); 0: as the fleet's QoS 0 (lazy commit).
+    qos: { type: 'string', default: '1' },
+    // Payloads as bench/load/fleet.ts sends them (with the device's `ts` and `seq`).
+    'fleet-payloads': { type: 'boolean', default: false },
+  },
+});
+const MESSAGES = Number(args.messages);
+const FLEETS = args.fleets.split(',').map(Number);
 
 function run(fleet: number) {
   const devices = new Map<string, Device>();
@@ -95,23 +116,36 @@ function run(fleet: number) {
     `wardwatch/v1/devices/${id}/heartbeat`,
     `wardwatch/v1/devices/${id}/telemetry`,
   ]);
-  const hb = Buffer.from('{"seq":1,"uptimeS":3600,"rssiDbm":-60,"fw":"1.0"}');
-  const camTel = Buffer.from(
-    '{"recording":true,"storageUsedPct":50,"fps":25,"bitrateKbps":2048,"temperatureC":40}',
+  // --fleet-payloads: the device's time (`ts`, within the clock tolerance) and `seq`, as the
+  // fleet benchmark's devices send them (bench/load/fleet.ts).
+  const ts = args['fleet-payloads'] ? `"ts":${Date.now()},` : '';
+  const hb = Buffer.from(
+    args['fleet-payloads']
+      ? `{${ts}"seq":17,"uptimeS":3600,"rssiDbm":-61}`
+      : '{"seq":1,"uptimeS":3600,"rssiDbm":-60,"fw":"1.0"}',
   );
-  const lightTel = Buffer.from('{"lampOn":true,"voltageV":221,"currentA":0.4,"powerW":90,"energyKwh":100}');
+  const camTel = Buffer.from(
+    `{${ts}"recording":true,"storageUsedPct":50,"fps":25,"bitrateKbps":2048,"temperatureC":40}`,
+  );
+  const lightTel = Buffer.from(
+    `{${ts}"lampOn":true,"voltageV":221,"currentA":0.4,"powerW":90,"energyKwh":100}`,
+  );
   // warm-up: every device online once
   for (let i = 0; i < fleet; i++) ingest.handle(ids[i]!, topics[i]![0]!, hb, Date.now());
   // As the broker calls it: with the callback that sends the PUBACK after the commit.
-  const acked = () => undefined;
-  const start = process.hrtime.bigint();
-  for (let n = 0; n < MESSAGES; n++) {
-    const i = (n * 7919) % fleet;
-    const tele = n % 3 === 0;
-    const payload = tele ? (i % 2 ? camTel : lightTel) : hb;
-    ingest.handle(ids[i]!, topics[i]![tele ? 1 : 0]!, payload, Date.now(), acked);
-  }
-  const ns = Number(process.hrtime.bigint() - start);
+  const acked = args.qos === '0' ? undefined : () => undefined;
+  let ns = 0;
+  const loop = () => {
+    const start = process.hrtime.bigint();
+    for (let n = 0; n < MESSAGES; n++) {
+      const i = (n * 7919) % fleet;
+      const tele = n % 3 === 0;
+      const payload = tele ? (i % 2 ? camTel : lightTel) : hb;
+      ingest.handle(ids[i]!, topics[i]![tele ? 1 : 0]!, payload, Date.now(), acked);
+    }
+    ns = Number(process.hrtime.bigint() - start);
+  };
+  const alloc = measureAllocation(loop);
   liveness.stop();
   const stats = ingest.stats();
   if (stats.rejected !== 0)
@@ -121,10 +155,56 @@ function run(fleet: number) {
     messages: MESSAGES,
     nsPerMessage: Math.round(ns / MESSAGES),
     messagesPerS: Math.round(MESSAGES / (ns / 1e9)),
+    bytesPerMessage: Math.round(alloc.bytes / MESSAGES),
+    gcs: alloc.gcs,
   };
 }
 
-const results = [1_000, 20_000, 100_000].map(run);
+/**
+ * Top allocation sites (self bytes, scaled from the samples) of one more run at `fleet`, collected
+ * garbage included (that is what the collector spends its time on).
+ */
+async function profile(fleet: number) {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as never);
+  run(fleet);
+  const { profile: p } = (await session.post('HeapProfiler.stopSampling')) as unknown as {
+    profile: { head: ProfileNode };
+  };
+  session.disconnect();
+  const bySite = new Map<string, number>();
+  const walk = (n: ProfileNode) => {
+    const f = n.callFrame;
+    const site = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(services|devices|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+    bySite.set(site, (bySite.get(site) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c);
+  };
+  walk(p.head);
+  const total = [...bySite.values()].reduce((a, b) => a + b, 0);
+  const top = [...bySite.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  process.stdout.write(`\nTop allocation sites at ${fleet} devices (bytes/message, sampled):\n`);
+  for (const [site, bytes] of top)
+    process.stdout.write(`${(bytes / MESSAGES).toFixed(1).padStart(8)}  ${site}\n`);
+  process.stdout.write(`${(total / MESSAGES).toFixed(1).padStart(8)}  total sampled\n`);
+}
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: ProfileNode[];
+}
+
+const results = FLEETS.map(run);
+if (args['no-write']) {
+  process.stdout.write(`${JSON.stringify(results)}\n`);
+  if (args.profile) await profile(FLEETS[FLEETS.length - 1] as number);
+  process.exit(0);
+}
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version };
 const at = new Date().toISOString();
 writeFileSync('bench/results/ingest-hotpath.json', `${JSON.stringify({ at, machine, results }, null, 2)}\n`);
@@ -133,11 +213,11 @@ const md = [
   '',
   `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}. One core, no I/O: ingest → liveness → fault rules → line protocol queued for the write-ahead log's group commit (the fsync itself runs in the thread pool, outside this loop).`,
   '',
-  '| devices | messages | ns / message | messages / s (one core) |',
-  '|---:|---:|---:|---:|',
+  '| devices | messages | ns / message | messages / s (one core) | bytes allocated / message |',
+  '|---:|---:|---:|---:|---:|',
   ...results.map(
     (r) =>
-      `| ${r.fleet.toLocaleString('en')} | ${r.messages.toLocaleString('en')} | ${r.nsPerMessage} | ${r.messagesPerS.toLocaleString('en')} |`,
+      `| ${r.fleet.toLocaleString('en')} | ${r.messages.toLocaleString('en')} | ${r.nsPerMessage} | ${r.messagesPerS.toLocaleString('en')} | ${r.bytesPerMessage} |`,
   ),
   '',
 ].join('\n');

@@ -450,6 +450,7 @@ export async function createWardwatch(
       counts: stores.postgres?.counts ?? stores.counts, // issue #14: the cluster's alerts
       feed: clusterEdge && { stats: clusterEdge.feed.stats, connected: clusterEdge.feedConnected },
       cluster: clusterHealth,
+      devices, // issue #15 (alloc): wardwatch_device_secret_rehash_pending
     },
     { overload: config.metrics.overload, clock },
   );

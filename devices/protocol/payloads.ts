@@ -110,7 +110,11 @@ export function parseTimestamp(ts: string | number): number | string {
   return Number.isNaN(ms) ? 'ts: not a valid date' : ms;
 }
 
+/** `droppedFields` of every message without unknown fields (frozen: nobody may add to it). */
+const NONE_DROPPED = Object.freeze([]) as unknown as string[];
+
 type Compiled = ReturnType<typeof TypeCompiler.Compile>;
+const checkTimestamp = TypeCompiler.Compile(Timestamp);
 const compiled = new Map<TObject, { check: Compiled; keys: Set<string> }>();
 function compile(schema: TObject) {
   let c = compiled.get(schema);
@@ -128,23 +132,37 @@ function compile(schema: TObject) {
 function decodeObject(
   schema: TObject,
   raw: unknown,
-): { ok: true; value: Record<string, unknown>; dropped: string[] } | { ok: false; reason: string } {
+):
+  | { ok: true; value: Record<string, unknown>; ts: unknown; dropped: string[] }
+  | { ok: false; reason: string } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, reason: 'payload must be a JSON object' };
   }
   const { check, keys } = compile(schema);
   const value: Record<string, unknown> = {};
-  const dropped: string[] = [];
-  for (const [k, v] of Object.entries(raw)) {
-    if (keys.has(k)) value[k] = v;
+  // Issue #15 (alloc lane): `ts` is kept apart (every schema has it, optional), so the value is
+  // the message's data as it is, not copied again without it.
+  let ts: unknown;
+  let dropped: string[] = NONE_DROPPED;
+  // Issue #15 (alloc lane): for…in over JSON.parse's plain object (own keys only: its prototype
+  // is Object.prototype), not Object.entries' array of pairs per message; and the shared empty
+  // `dropped` (never written: a message with an unknown field gets its own array).
+  for (const k in raw) {
+    if (!Object.hasOwn(raw, k)) continue;
+    const v = (raw as Record<string, unknown>)[k];
+    if (k === 'ts' && keys.has(k)) ts = v;
+    else if (keys.has(k)) value[k] = v;
+    else if (dropped === NONE_DROPPED) dropped = [k];
     else dropped.push(k);
   }
-  if (!check.Check(value)) {
-    const first = check.Errors(value).First();
+  if (!check.Check(value) || (ts !== undefined && !checkTimestamp.Check(ts))) {
+    // The reason as the whole object gives it (the schema's first failing field, `ts` first).
+    const whole = ts === undefined ? value : { ...value, ts };
+    const first = check.Errors(whole).First();
     const field = first?.path.replace(/^\//, '') || 'payload';
     return { ok: false, reason: `${field}: ${first?.message ?? 'invalid'}` };
   }
-  return { ok: true, value, dropped };
+  return { ok: true, value, ts, dropped };
 }
 
 function parseJson(payload: Buffer): { ok: true; value: unknown } | { ok: false; reason: string } {
@@ -153,15 +171,6 @@ function parseJson(payload: Buffer): { ok: true; value: unknown } | { ok: false;
   } catch {
     return { ok: false, reason: 'payload is not valid JSON' };
   }
-}
-
-function withTs<T extends { ts?: string | number }>(
-  value: T,
-): { ok: true; tsMs: number | null; rest: Omit<T, 'ts'> } | { ok: false; reason: string } {
-  const { ts, ...rest } = value;
-  if (ts === undefined) return { ok: true, tsMs: null, rest };
-  const parsed = parseTimestamp(ts);
-  return typeof parsed === 'string' ? { ok: false, reason: parsed } : { ok: true, tsMs: parsed, rest };
 }
 
 /**
@@ -204,8 +213,13 @@ export function decodeValue(channel: Channel, kind: DeviceKind, raw: unknown): D
     channel === 'heartbeat' ? HeartbeatPayload : channel === 'event' ? EventPayload : TELEMETRY_SCHEMAS[kind];
   const decoded = decodeObject(schema, raw);
   if (!decoded.ok) return decoded;
-  const t = withTs(decoded.value as { ts?: string | number });
-  if (!t.ok) return t;
+  let tsMs: number | null = null;
+  if (decoded.ts !== undefined) {
+    const parsed = parseTimestamp(decoded.ts as string | number);
+    if (typeof parsed === 'string') return { ok: false, reason: parsed };
+    tsMs = parsed;
+  }
+  const t = { tsMs, rest: decoded.value };
   const droppedFields = decoded.dropped;
   switch (channel) {
     case 'heartbeat':

@@ -22,15 +22,30 @@ export const commandTopicFilter = (deviceId: string): string => `${TOPIC_ROOT}/$
 
 export type ParsedTopic = { ok: true; deviceId: string; channel: Channel } | { ok: false; reason: string };
 
+const TOPIC_PREFIX = `${TOPIC_ROOT}/`;
+
+/** The channel that is exactly `topic` from `from` to its end, or null. */
+function channelAt(topic: string, from: number): Channel | null {
+  for (let i = 0; i < CHANNELS.length; i++) {
+    const c = CHANNELS[i] as Channel;
+    if (topic.length - from === c.length && topic.startsWith(c, from)) return c;
+  }
+  return null;
+}
+
 /** Parses a device publish topic. Never throws. */
 export function parseDeviceTopic(topic: string): ParsedTopic {
-  if (!topic.startsWith(`${TOPIC_ROOT}/`)) return { ok: false, reason: 'topic outside wardwatch/v1/devices' };
-  const rest = topic.slice(TOPIC_ROOT.length + 1).split('/');
-  if (rest.length !== 2)
+  if (!topic.startsWith(TOPIC_PREFIX)) return { ok: false, reason: 'topic outside wardwatch/v1/devices' };
+  // Issue #15 (alloc lane): two levels found by indexOf, not a split array per message, and the
+  // channel returned as the CHANNELS constant (no string cut out of the topic).
+  const start = TOPIC_PREFIX.length;
+  const slash = topic.indexOf('/', start);
+  if (slash < 0 || topic.indexOf('/', slash + 1) >= 0)
     return { ok: false, reason: 'topic must be wardwatch/v1/devices/{deviceId}/{channel}' };
-  const [deviceId, channel] = rest as [string, string];
+  const deviceId = topic.slice(start, slash);
   if (!isDeviceId(deviceId)) return { ok: false, reason: 'invalid device id in topic' };
-  if (!isChannel(channel)) return { ok: false, reason: `unknown channel '${channel}'` };
+  const channel = channelAt(topic, slash + 1);
+  if (channel === null) return { ok: false, reason: `unknown channel '${topic.slice(slash + 1)}'` };
   return { ok: true, deviceId, channel };
 }
 

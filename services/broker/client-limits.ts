@@ -56,16 +56,22 @@ export interface ClientLimitsDeps {
   addressOf(client: Client): string;
 }
 
+/**
+ * How a held-back publish goes through later, given its client, packet and callback: one function
+ * for every publish rather than a closure per PUBLISH (issue #15, alloc lane).
+ */
+export type PublishRetry<P> = (client: Client, packet: P, done: (err?: Error | null) => void) => void;
+
 export interface ClientLimits {
   /**
    * Size and rate of a device's PUBLISH. True when it has been dealt with: refused (`done(err)`)
    * or held back, to go through `retry` later; false: go on with the other checks.
    */
-  gatePublish(
+  gatePublish<P extends { topic: string; payload: unknown }>(
     client: Client,
-    packet: { topic: string; payload: unknown },
+    packet: P,
     done: (err?: Error | null) => void,
-    retry: () => void,
+    retry: PublishRetry<P>,
   ): boolean;
   /** Caps the packets `client` may announce (call once, as aedes takes the connection). */
   capPacketSize(client: Client): void;
@@ -99,11 +105,11 @@ export function createClientLimits({
    * held back, to go through `retry` once a token is there. Holding back the callback also holds
    * back the client's next socket read (aedes reads one chunk, handles its packets, then reads on).
    */
-  function gatePublish(
+  function gatePublish<P extends { topic: string; payload: unknown }>(
     client: Client,
-    packet: { topic: string; payload: unknown },
+    packet: P,
     done: (err?: Error | null) => void,
-    retry: () => void,
+    retry: PublishRetry<P>,
   ): boolean {
     // Back from its wait; or a will published as the connection closes (must never be held or lost).
     if (admitted.delete(packet) || client.closed) return false;
@@ -140,7 +146,7 @@ export function createClientLimits({
     setTimeout(() => {
       // Closed meanwhile: drop it unacknowledged (QoS 1 is resent by the client, QoS 0 is lost
       // either way); aedes waits for nothing more from this packet.
-      if (!client.closed) retry();
+      if (!client.closed) retry(client, packet, done);
     }, verdict.delayMs);
     return true;
   }

@@ -30,6 +30,9 @@ export interface Take {
   episodeStart: boolean;
 }
 
+/** A token taken now: the answer to nearly every call, shared (issue #15, alloc lane). */
+const ADMITTED_NOW: Take = Object.freeze({ admitted: true, waitMs: 0, episodeStart: false });
+
 /** Entries examined at the front of the map per call: amortised eviction, O(1). */
 const SWEEP_PER_CALL = 2;
 
@@ -58,7 +61,7 @@ export class TokenBuckets {
     if (b.tokens >= 1) {
       b.tokens -= 1;
       b.limited = false;
-      return { admitted: true, waitMs: 0, episodeStart: false };
+      return ADMITTED_NOW;
     }
     const waitMs = ((1 - b.tokens) / limit.ratePerS) * 1000;
     const episodeStart = !b.limited;
@@ -74,12 +77,14 @@ export class TokenBuckets {
 
   private sweep(now: number): void {
     let examined = 0;
-    for (const [key, b] of this.buckets) {
+    // Keys, not [key, bucket] pairs: no array per entry examined (issue #15, alloc lane).
+    for (const key of this.buckets.keys()) {
       if (this.buckets.size >= this.maxKeys) {
         this.buckets.delete(key);
         continue;
       }
       if (examined++ >= SWEEP_PER_CALL) return;
+      const b = this.buckets.get(key) as Bucket;
       refill(b, now);
       if (b.tokens < b.limit.burst) return;
       this.buckets.delete(key);
@@ -93,6 +98,9 @@ function refill(b: Bucket, now: number): void {
   b.tokens = Math.min(b.limit.burst, b.tokens + elapsedS * b.limit.ratePerS);
   b.at = Math.max(b.at, now);
 }
+
+/** The verdict of nearly every PUBLISH, shared (issue #15, alloc lane). */
+const PASS: PublishVerdict = Object.freeze({ action: 'pass' });
 
 export type PublishVerdict =
   | { action: 'pass' }
@@ -116,7 +124,7 @@ export class PublishRateLimiter {
   take(deviceId: string, limit: RateLimit, now: number): PublishVerdict {
     const t = this.buckets.take(deviceId, limit, now, this.maxDelayMs);
     if (!t.admitted) return { action: 'disconnect', delayMs: t.waitMs };
-    if (t.waitMs === 0) return { action: 'pass' };
+    if (t.waitMs === 0) return PASS;
     return { action: 'delay', delayMs: Math.ceil(t.waitMs), episodeStart: t.episodeStart };
   }
 

@@ -219,6 +219,10 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
   const ingestThenAck = (client: Client, packet: PublishPacket, done: (err?: Error | null) => void) =>
     ack.ingestThenAck(client, deviceOf(client), packet, done);
 
+  /** A held-back publish re-enters the hook (one function, not a closure per PUBLISH: issue #15). */
+  const reenterPublish = (client: Client, packet: PublishPacket, done: (err?: Error | null) => void) =>
+    aedes.authorizePublish(client, packet, done);
+
   // concurrency 0: see config/default.yaml broker.concurrency and docs/operations.md.
   const aedes = await Aedes.createBroker({
     concurrency: config.broker.concurrency,
@@ -257,7 +261,7 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
       // Broker-internal publishes ($SYS heartbeats) have no client.
       if (!client) return done(null);
       // Issue #6: size and rate first; a held-back publish re-enters here after its wait.
-      if (gatePublish(client, packet, done, () => aedes.authorizePublish(client, packet, done))) return;
+      if (gatePublish(client, packet, done, reenterPublish)) return;
       const deviceId = deviceOf(client);
       const verdict = mayPublish(deviceId, lookupDevice(deviceId), packet.topic, lookupDevice);
       if (!verdict.allowed) {

@@ -43,6 +43,10 @@ export type PublishVerdict =
   /** `reason`: logged and counted (broker.stats().publishDenied); the client is disconnected. */
   | { allowed: false; reason: string };
 
+/** The two verdicts that allow, shared (issue #15, alloc lane: not an object per PUBLISH). */
+const MAY_RETAIN: PublishVerdict = Object.freeze({ allowed: true, mayRetain: true });
+const NO_RETAIN: PublishVerdict = Object.freeze({ allowed: true, mayRetain: false });
+
 /** Why a stock firmware device's publish is refused (one reason: its topics are its protocol's). */
 export const OUTSIDE_NATIVE_TOPICS = 'publish outside its native topics';
 /** Why a wardwatch device's publish under another device id is refused. */
@@ -63,10 +67,9 @@ export function mayPublish(
     const fullTopic = tasmotaFullTopic(device.tags);
     if (!device.topic || !isAllowedNativePublish(device.protocol, device.topic, topic, fullTopic))
       return { allowed: false, reason: OUTSIDE_NATIVE_TOPICS };
-    return {
-      allowed: true,
-      mayRetain: isNativeAvailabilityTopic(device.protocol, device.topic, topic, fullTopic),
-    };
+    return isNativeAvailabilityTopic(device.protocol, device.topic, topic, fullTopic)
+      ? MAY_RETAIN
+      : NO_RETAIN;
   }
   const parsed = parseDeviceTopic(topic);
   if (!parsed.ok) return { allowed: false, reason: parsed.reason };
@@ -75,7 +78,7 @@ export function mayPublish(
     const child = device?.kind === 'gateway' ? lookupDevice(parsed.deviceId) : null;
     if (child?.parentId !== deviceId) return { allowed: false, reason: ANOTHER_DEVICE_ID };
   }
-  return { allowed: true, mayRetain: parsed.channel === 'status' };
+  return parsed.channel === 'status' ? MAY_RETAIN : NO_RETAIN;
 }
 
 /**

@@ -40,6 +40,8 @@ export interface MetricsSources {
     stats(): { appended: number; appendFailures: number; awaitingFeed: number };
     connected(): boolean;
   } | null;
+  /** Issue #15 (alloc lane): the registry's scrypt rehash backlog; absent, no series. */
+  devices?: { secretStats(): { rehashPending: number } };
   /** Issue #14 (feedhealth): the cluster's health (cluster/cluster-health.ts); absent in one process (no series). */
   cluster?: { report(): Promise<ClusterHealthReport> } | null;
 }
@@ -466,6 +468,16 @@ export function createMetrics(sources: MetricsSources, opts: MetricsOptions): Me
       for (const n of rows) this.set({ state: n.state }, finite(n.count));
     },
   });
+
+  // Issue #15 (alloc lane): new secrets waiting for their scrypt rehash on the thread pool (a bulk
+  // import queues one per device: minutes of CPU on other threads after provisioning).
+  const secretSource = sources.devices;
+  if (secretSource)
+    gauge(
+      'wardwatch_device_secret_rehash_pending',
+      'Device secrets queued or being rehashed with scrypt (after an import or a new device).',
+      () => secretSource.secretStats().rehashPending,
+    );
 
   // --- Event loop and overload
   new Gauge({

@@ -173,6 +173,6 @@ export function createDeviceCredentials(deps: DeviceCredentialsDeps) {
       const p = entries.get(id)?.previous;
       return p && p.expiresAt > clock.now() ? p.expiresAt : null;
     },
-    stats: () => ({ ...counters }),
+    stats: () => ({ ...counters, rehashPending: rehashes.size() }),
   };
 }

@@ -3,7 +3,11 @@
  * scrypt rehashes, issue #13 item 4). A job that rejects is the job's business: it is expected
  * to catch and log its own errors; the queue only moves on.
  */
-export function createJobQueue(concurrency: number): { push(job: () => Promise<void>): void } {
+export function createJobQueue(concurrency: number): {
+  push(job: () => Promise<void>): void;
+  /** Jobs queued or running (issue #15: the rehash backlog a benchmark waits for). */
+  size(): number;
+} {
   const queue: Array<() => Promise<void>> = [];
   let head = 0;
   let running = 0;
@@ -29,5 +33,6 @@ export function createJobQueue(concurrency: number): { push(job: () => Promise<v
       queue.push(job);
       run();
     },
+    size: () => queue.length - head + running,
   };
 }

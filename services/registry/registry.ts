@@ -93,7 +93,8 @@ export interface DeviceRegistry {
    */
   onCredentialsRevoked(listener: (e: CredentialsRevoked) => void): void;
   /** Verification counters (operations, bench, tests). */
-  secretStats(): { cacheHits: number; slowVerifies: number; rehashed: number };
+  /** `rehashPending` (issue #15): fast-hashed secrets queued or being rehashed with scrypt. */
+  secretStats(): { cacheHits: number; slowVerifies: number; rehashed: number; rehashPending: number };
 }
 
 export interface DeviceRegistryDeps {

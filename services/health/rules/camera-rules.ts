@@ -1,4 +1,4 @@
-import { initialRuleState, num, type Rule, type RuleState, sev } from './types.ts';
+import { initialRuleState, num, type Rule, type RuleParams, type RuleState, sev } from './types.ts';
 
 /**
  * Camera fault rules (issue #3). Pure: (state, input, ctx) → state; the engine turns a change of
@@ -9,29 +9,31 @@ const clear = (s: RuleState): RuleState => ({ ...initialRuleState(), message: s.
 
 /** `recording: false` in `consecutive` telemetry messages, or for longer than `maxDurationS`. */
 export const cameraNotRecording: Rule = (s, input, { params, label }) => {
-  const consecutive = num(params, 'consecutive', 2);
-  const maxMs = num(params, 'maxDurationS', 120) * 1000;
-  const clearAfter = num(params, 'clearAfter', 1);
-  const raise = (next: RuleState, at: number): RuleState => {
-    const since = next.since ?? at;
-    if (next.bad >= consecutive || at - since >= maxMs) {
-      return {
-        ...next,
-        active: sev(params, 'major'),
-        message: `${label} is not recording (since ${new Date(since).toISOString()})`,
-      };
-    }
-    return next;
-  };
-  if (input.type === 'tick') return s.since !== null && s.active === null ? raise(s, input.at) : s;
+  if (input.type === 'tick')
+    return s.since !== null && s.active === null ? raiseNotRecording(s, input.at, params, label) : s;
   if (input.type !== 'telemetry' || typeof input.data.recording !== 'boolean') return s;
   if (input.data.recording === false) {
-    return raise({ ...s, bad: s.bad + 1, good: 0, since: s.since ?? input.at }, input.at);
+    const next = { ...s, bad: s.bad + 1, good: 0, since: s.since ?? input.at };
+    return raiseNotRecording(next, input.at, params, label);
   }
-  if (s.active === null) return { ...s, bad: 0, since: null };
+  // Issue #15 (alloc lane): a recording camera with nothing pending keeps its state object.
+  if (s.active === null) return s.bad === 0 && s.since === null ? s : { ...s, bad: 0, since: null };
   const good = s.good + 1;
-  return good >= clearAfter ? clear(s) : { ...s, good };
+  return good >= num(params, 'clearAfter', 1) ? clear(s) : { ...s, good };
 };
+
+/** cameraNotRecording's raise: a function of its own, not a closure per message (issue #15). */
+function raiseNotRecording(next: RuleState, at: number, params: RuleParams, label: string): RuleState {
+  const since = next.since ?? at;
+  if (next.bad >= num(params, 'consecutive', 2) || at - since >= num(params, 'maxDurationS', 120) * 1000) {
+    return {
+      ...next,
+      active: sev(params, 'major'),
+      message: `${label} is not recording (since ${new Date(since).toISOString()})`,
+    };
+  }
+  return next;
+}
 
 /** storageUsedPct ≥ warningPct: warning; ≥ criticalPct: critical; goes down only hysteresisPct below. */
 export const cameraStorageHigh: Rule = (s, input, { params, label }) => {

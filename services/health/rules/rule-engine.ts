@@ -12,7 +12,13 @@ import { lampWindow } from './lamp-window.ts';
 import { checkTimezone, type LightSettings, parseSchedule } from './light-schedule.ts';
 import { type RuleType, resolveParams } from './params.ts';
 import type { DeviceRuleSnapshot, RuleUsage } from './rule-snapshot.ts';
-import { initialRuleState, type RuleInput, type RuleParams, type RuleState } from './types.ts';
+import {
+  initialRuleState,
+  type RuleContext,
+  type RuleInput,
+  type RuleParams,
+  type RuleState,
+} from './types.ts';
 
 /** What ingest feeds the rules. O(1) per message, no disk I/O unless an alert changes; never throws. */
 export interface RuleSink {
@@ -72,6 +78,14 @@ interface DeviceRules {
   tickedTo: number;
 }
 
+/**
+ * Issue #15 (alloc lane): the state of a rule that has none yet, one shared object instead of a
+ * fresh one per rule per message (8 per camera message). Frozen: rules return new states and never
+ * modify the one they are given.
+ */
+const NO_STATE: RuleState = Object.freeze(initialRuleState());
+const NO_PARAMS: RuleParams = Object.freeze({});
+
 const KIND_LABEL: Record<DeviceKind, string> = { camera: 'Camera', light: 'Light', gateway: 'Gateway' };
 /** A gap longer than this between two light reports is not counted as burning (the light was silent). */
 const MAX_USAGE_GAP_MS = 15 * 60_000;
@@ -110,6 +124,17 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
       m.set(type, p);
     }
     return p;
+  };
+
+  /** `Camera cam-1 (Gate)` (issue #15, alloc lane: once per device, not built per message). */
+  const labelCache = new WeakMap<Device, string>();
+  const labelOf = (d: Device): string => {
+    let label = labelCache.get(d);
+    if (label === undefined) {
+      label = `${KIND_LABEL[d.kind]} ${d.id} (${d.name})`;
+      labelCache.set(d, label);
+    }
+    return label;
   };
 
   const lightOf = (d: Device): LightSettings => {
@@ -162,7 +187,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     const r = stateOf(d, input.at);
     // Issue #14: the grid ticks due before this message run first, at their own times.
     if (partitioned !== undefined && input.type !== 'tick') catchUp(d, r, gridFloor(input.at));
-    const label = `${KIND_LABEL[d.kind]} ${d.id} (${d.name})`;
+    const label = labelOf(d);
     let expectedOn = false;
     if (d.kind === 'light') {
       const settings = lightOf(d);
@@ -174,9 +199,18 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         r.expected = { fromMs: input.at, untilMs: w.untilMs, settings, on: w.on };
       }
     }
-    for (const [type, rule] of RULES[d.kind]) {
+    // One context per message, its params set per rule (issue #15, alloc lane: not one per rule;
+    // rules are synchronous and only read it).
+    const ctx: RuleContext = { params: NO_PARAMS, expectedOn, label };
+    // Indexed, not `for…of` and `[type, rule]` destructuring (iterator protocol): no iterator per
+    // message where V8 does not optimise it away (issue #15, alloc lane).
+    const kindRules = RULES[d.kind];
+    for (let i = 0; i < kindRules.length; i++) {
+      const entry = kindRules[i] as (typeof kindRules)[number];
+      const type = entry[0];
+      const rule = entry[1];
       const params = paramsOf(d, type);
-      const prev = r.states.get(type) ?? initialRuleState();
+      const prev = r.states.get(type) ?? NO_STATE;
       if (params.enabled === false) {
         if (prev.active !== null) {
           alerts.resolveBySystem(d.id, type, input.at, 'rule disabled');
@@ -184,7 +218,8 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         }
         continue;
       }
-      const next = rule(prev, input, { params, expectedOn, label });
+      ctx.params = params;
+      const next = rule(prev, input, ctx);
       if (next !== prev) r.states.set(type, next);
       if (next.active !== prev.active) transition(d, type, prev, next, input.at);
     }

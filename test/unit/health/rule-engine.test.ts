@@ -88,6 +88,20 @@ describe('rule engine (fake clock, real SQLite alerts)', () => {
     ]);
   });
 
+  it('issue #15 (alloc): a renamed device (a new device object) is named by its new name in its next alert', () => {
+    devices.set('cam-9', { ...device('cam-9', 'camera'), name: 'Cổng chợ' });
+    tel('cam-9', { storageUsedPct: 95 });
+    expect(alerts.findUnresolved('cam-9', 'camera_storage_high')?.message).toBe(
+      'Camera cam-9 (Cổng chợ) storage is 95% full',
+    );
+    tel('cam-9', { storageUsedPct: 10 });
+    devices.set('cam-9', { ...device('cam-9', 'camera'), name: 'Cổng trường' });
+    tel('cam-9', { storageUsedPct: 96 });
+    expect(alerts.findUnresolved('cam-9', 'camera_storage_high')?.message).toBe(
+      'Camera cam-9 (Cổng trường) storage is 96% full',
+    );
+  });
+
   it('lamp_day_burning raised by the evaluation tick after 30 min at noon, with no further report', () => {
     devices.set('l-1', device('l-1', 'light'));
     tel('l-1', { lampOn: true, powerW: 90 });

@@ -98,6 +98,30 @@ const setup = () => {
   return { ...f, metrics, scrape };
 };
 
+describe('issue #15 (alloc): the scrypt rehash backlog', () => {
+  it('wardwatch_device_secret_rehash_pending is the registry’s backlog at each scrape; no series without a registry', async () => {
+    const f = fakes();
+    let rehashPending = 19_000;
+    const metrics = createMetrics(
+      { ...f.sources, devices: { secretStats: () => ({ rehashPending }) } },
+      { overload: THRESHOLDS, eventLoop: f.eventLoop, processMetrics: false },
+    );
+    const first = parsePrometheus(await metrics.text());
+    expect(first.types.get('wardwatch_device_secret_rehash_pending')).toBe('gauge');
+    expect(first.value('wardwatch_device_secret_rehash_pending')).toBe(19_000);
+    rehashPending = 0;
+    expect(parsePrometheus(await metrics.text()).value('wardwatch_device_secret_rehash_pending')).toBe(0);
+    const without = createMetrics(f.sources, {
+      overload: THRESHOLDS,
+      eventLoop: f.eventLoop,
+      processMetrics: false,
+    });
+    expect(parsePrometheus(await without.text()).types.has('wardwatch_device_secret_rehash_pending')).toBe(
+      false,
+    );
+  });
+});
+
 describe('createMetrics (issue #6)', () => {
   it('exposes every family named in the issue with the sources’ values', async () => {
     const { scrape } = setup();

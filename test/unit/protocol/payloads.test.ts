@@ -36,6 +36,39 @@ describe('decodePayload: valid payloads', () => {
     expect(r.message.droppedFields.sort()).toEqual(['colour', 'storageUsedPct']);
   });
 
+  it('issue #15 (alloc): unknown fields of one message never show in another', () => {
+    const dropped = (p: string) => {
+      const r = decodePayload('telemetry', 'light', buf(p));
+      if (!r.ok || r.message.channel !== 'telemetry') throw new Error('expected telemetry');
+      return r.message.droppedFields;
+    };
+    expect(dropped('{"lampOn":true}')).toEqual([]);
+    expect(dropped('{"lampOn":true,"colour":"warm"}')).toEqual(['colour']);
+    expect(dropped('{"a":1,"lampOn":false,"b":2}')).toEqual(['a', 'b']);
+    expect(dropped('{"lampOn":false}')).toEqual([]);
+  });
+
+  it('issue #15 (alloc): ts is checked apart from the data, with the reasons of a check of the whole object', () => {
+    const reason = (p: string) => {
+      const r = decodePayload('heartbeat', 'camera', buf(p));
+      return r.ok ? 'accepted' : r.reason;
+    };
+    expect(reason('{"ts":true,"uptimeS":-1}')).toMatch(/^ts: /);
+    expect(reason('{"uptimeS":-1,"ts":"short"}')).toMatch(/^ts: /);
+    expect(reason('{"ts":1795737600000,"uptimeS":-1}')).toMatch(/^uptimeS: /);
+    // The schema's own limits on ts (an integer ≥ 0), which parsing alone would let through.
+    expect(reason('{"ts":-5}')).toMatch(/^ts: /);
+    expect(reason('{"ts":1795737600000.5}')).toMatch(/^ts: /);
+    expect(reason('{"ts":"2026-11-27 08:00"}')).toBe(
+      'ts: expected ISO-8601 date-time with zone or epoch milliseconds',
+    );
+    const ok = decodePayload('telemetry', 'light', buf('{"ts":1795737600000,"lampOn":true}'));
+    expect(ok).toEqual({
+      ok: true,
+      message: { channel: 'telemetry', tsMs: 1795737600000, data: { lampOn: true }, droppedFields: [] },
+    });
+  });
+
   it('an empty heartbeat means {}', () => {
     const r = decodePayload('heartbeat', 'camera', Buffer.alloc(0));
     expect(r).toEqual({

@@ -70,4 +70,23 @@ describe('line protocol', () => {
       expect(toLine(p)).toBe(reference(p));
     }
   });
+
+  it('issue #15 (alloc): tag and field keys in the order Array.prototype.sort gives, whatever their insertion order', () => {
+    const keys = ['zeta', 'Alpha', 'alpha', 'beta2', 'beta10', 'ệ', 'e', '_x', 'B', 'a'];
+    let seed = 11;
+    for (let i = 0; i < 200; i++) {
+      // A fresh permutation of a prefix of the keys each time.
+      const shuffled = keys.slice(0, 1 + (i % keys.length));
+      for (let j = shuffled.length - 1; j > 0; j--) {
+        seed = (seed * 16_807) % 2_147_483_647;
+        const k = seed % (j + 1);
+        [shuffled[j], shuffled[k]] = [shuffled[k] as string, shuffled[j] as string];
+      }
+      const tags = Object.fromEntries(shuffled.map((k) => [k, `t${k.length}`]));
+      const fields = Object.fromEntries(shuffled.map((k) => [k, k.length]));
+      const sorted = [...shuffled].sort();
+      const expected = `m,${sorted.map((k) => `${k}=t${k.length}`).join(',')} ${sorted.map((k) => `${k}=${k.length}`).join(',')} 1000000\n`;
+      expect(toLine({ measurement: 'm', tags, fields, timeMs: 1 } as unknown as Point)).toBe(expected);
+    }
+  });
 });

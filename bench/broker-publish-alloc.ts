@@ -1,0 +1,109 @@
+/**
+ * Issue #15 (alloc lane): bytes aedes + mqtt-packet allocate per QoS 0 PUBLISH (garbage
+ * included), with our patches (node_modules) and hooks that do nothing: one in-memory connection
+ * (a Duplex: no socket, no syscalls), a CONNECT, then heartbeat-sized PUBLISH packets pushed in
+ * chunks of 50 as a socket would deliver them.
+ *
+ *   node --import tsx bench/broker-publish-alloc.ts
+ */
+import { Session } from 'node:inspector/promises';
+import { Duplex } from 'node:stream';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
+import { Aedes } from 'aedes';
+import mqttPacket from 'mqtt-packet';
+
+const N = 200_000;
+const CHUNK = 50;
+const broker = await Aedes.createBroker({ concurrency: 0 });
+let published = 0;
+broker.authorizePublish = (_c, _p, done) => {
+  published++;
+  done(null);
+};
+const conn = new Duplex({
+  read() {},
+  write(_chunk, _enc, cb) {
+    cb();
+  },
+});
+broker.handle(conn as never);
+conn.push(
+  mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId: 'b00001',
+    keepalive: 60,
+  } as never),
+);
+await new Promise((r) => setTimeout(r, 100));
+const payload = Buffer.from('{"ts":1795737600000,"seq":17,"uptimeS":3600,"rssiDbm":-61}');
+const one = mqttPacket.generate({
+  cmd: 'publish',
+  topic: 'wardwatch/v1/devices/b00001/heartbeat',
+  payload,
+  qos: 0,
+  retain: false,
+  dup: false,
+} as never);
+const chunk = Buffer.concat(Array.from({ length: CHUNK }, () => one));
+
+const run = async (n: number) => {
+  const target = published + n;
+  while (published < target) {
+    conn.push(chunk);
+    await new Promise((r) => setImmediate(r));
+  }
+};
+await run(20_000); // warm-up
+const profiler = new GCProfiler();
+const used0 = getHeapStatistics().used_heap_size;
+const p0 = published;
+profiler.start();
+await run(N);
+const used1 = getHeapStatistics().used_heap_size;
+const stats = profiler.stop()?.statistics ?? [];
+let bytes = 0;
+let prev = used0;
+for (const gc of stats) {
+  bytes += gc.beforeGC.heapStatistics.usedHeapSize - prev;
+  prev = gc.afterGC.heapStatistics.usedHeapSize;
+}
+bytes += used1 - prev;
+const n = published - p0;
+process.stdout.write(
+  `${JSON.stringify({ publishes: n, bytesPerPublish: Math.round(bytes / n), gcs: stats.length })}\n`,
+);
+if (process.argv.includes('--profile')) {
+  // Top allocation sites of another N publishes (collected objects included).
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as never);
+  await run(N);
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as {
+    profile: { head: Node };
+  };
+  const bySite = new Map<string, number>();
+  const walk = (node: Node) => {
+    const f = node.callFrame;
+    const site = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '')}:${f.lineNumber + 1}`;
+    bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+    for (const c of node.children) walk(c);
+  };
+  walk(profile.head);
+  for (const [site, b] of [...bySite.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    process.stdout.write(`${(b / N).toFixed(1).padStart(8)}  ${site}\n`);
+}
+interface Node {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: Node[];
+}
+broker.close();
+process.exit(0);

@@ -27,7 +27,7 @@
  * `--probe`: the fleet benchmark's latency probe (bench/lib/influx.ts) queries every 200 ms in
  * every variant, as it does in both systems' runs.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,7 @@ import { createLinePoster, type LinePoster } from '../services/storage/influx-po
 import { toLine } from '../services/storage/line-protocol.ts';
 import type { Point } from '../services/storage/types.ts';
 import { influxCommand, startLatencyProbe } from './lib/influx.ts';
-import { cpuSeconds, freePort, round, sleep, stopChild, track, trackDir, waitFor } from './lib/proc.ts';
+import { cpuSeconds, freePort, pct, round, sleep, stopChild, track, trackDir, waitFor } from './lib/proc.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,6 +66,8 @@ interface Variant {
   seqOffset: boolean;
   /** Posted with rp=wardwatch (a 365d default policy, as the service creates it). */
   ownRp: boolean;
+  /** Nothing written in the window (the warm-up only): what the probe alone costs. */
+  idle?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -75,6 +77,22 @@ const VARIANTS: Record<string, Variant> = {
   'ww-ms': { nodeInflux: false, allTags: true, precision: 'ms', seqOffset: false, ownRp: true },
   'ww-noseq': { nodeInflux: false, allTags: true, precision: 'n', seqOffset: false, ownRp: true },
   'ww-1tag-ms': { nodeInflux: false, allTags: false, precision: 'ms', seqOffset: false, ownRp: true },
+  'baseline-idle': {
+    nodeInflux: true,
+    allTags: false,
+    precision: 'ms',
+    seqOffset: false,
+    ownRp: false,
+    idle: true,
+  },
+  'wardwatch-idle': {
+    nodeInflux: false,
+    allTags: true,
+    precision: 'n',
+    seqOffset: true,
+    ownRp: true,
+    idle: true,
+  },
 };
 
 // ---- the fleet's devices and payloads (bench/load/fleet.ts: cameras, 20 wards) ----
@@ -273,6 +291,7 @@ async function runVariant(name: string, v: Variant) {
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait);
       const batch = pointsOfSecond(TEL_S + s, timelineT0);
+      if (v.idle) continue;
       points += batch.length;
       await writer.write(batch);
     }
@@ -281,13 +300,20 @@ async function runVariant(name: string, v: Variant) {
     const wallS = (Date.now() - wall0) / 1000;
     const lat = probe ? await probe.stop() : null;
     writer.close();
+    // Cache snapshots written in the run (TSM files): the probe then reads encoded blocks.
+    const tsmFiles = execFileSync('find', [join(dir, 'data'), '-name', '*.tsm'])
+      .toString()
+      .split('\n')
+      .filter(Boolean).length;
     return {
       variant: name,
       points,
       pointsPerS: round(points / SECONDS, 0),
       cpuS: round(cpu1 - cpu0, 2),
       pctOfOneCore: round(((cpu1 - cpu0) / wallS) * 100, 1),
-      cpuUsPerPoint: round(((cpu1 - cpu0) / points) * 1e6, 1),
+      cpuUsPerPoint: points ? round(((cpu1 - cpu0) / points) * 1e6, 1) : null,
+      tsmFiles,
+      probeQueryP50Ms: lat ? pct(lat.queryMs, 0.5) : null,
       probeQueries: lat?.queryMs.length ?? null,
     };
   } finally {
@@ -323,7 +349,7 @@ const summary = names.map((n) => {
       1,
     ),
     cpuUsPerPoint: round(
-      mean((r) => r.cpuUsPerPoint),
+      mean((r) => r.cpuUsPerPoint ?? 0),
       1,
     ),
     runs: rows.map((r) => r.pctOfOneCore),

@@ -24,6 +24,8 @@
  * - ww-ms:      wardwatch at precision ms (no seq offset).
  * - ww-noseq:   wardwatch at precision n, offset 0 (the same instants as ww-ms, 19-digit times).
  * - ww-1tag-ms: both (≈ the baseline's bytes through wardwatch's client and retention policy).
+ * - baseline-idle, wardwatch-idle: nothing written in the window (the probe alone, with --probe);
+ *   wardwatch-state-idle: the same plus a device_state series per device, as in the fleet.
  * `--probe`: the fleet benchmark's latency probe (bench/lib/influx.ts) queries every 200 ms in
  * every variant, as it does in both systems' runs.
  */
@@ -68,6 +70,8 @@ interface Variant {
   ownRp: boolean;
   /** Nothing written in the window (the warm-up only): what the probe alone costs. */
   idle?: boolean;
+  /** One `device_state` point per device in the warm-up, as liveness writes them at connect. */
+  stateSeries?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -92,6 +96,15 @@ const VARIANTS: Record<string, Variant> = {
     seqOffset: true,
     ownRp: true,
     idle: true,
+  },
+  'wardwatch-state-idle': {
+    nodeInflux: false,
+    allTags: true,
+    precision: 'n',
+    seqOffset: true,
+    ownRp: true,
+    idle: true,
+    stateSeries: true,
   },
 };
 
@@ -278,6 +291,18 @@ async function runVariant(name: string, v: Variant) {
     // exist, as after the fleet's connect phase. The measured seconds continue it at the wall clock.
     const timelineT0 = Date.now() - TEL_S * 1000;
     for (let s = 0; s < TEL_S; s++) await writer.write(pointsOfSecond(s, timelineT0));
+    if (v.stateSeries)
+      for (let from = 0; from < DEVICES; from += 5000) {
+        const states: Point[] = [];
+        for (let i = from; i < Math.min(DEVICES, from + 5000); i++)
+          states.push({
+            measurement: 'device_state',
+            tags: { deviceId: deviceId(i), kind: 'camera', ward: wardOf(i) },
+            fields: { state: 'online', previous: 'unknown', reason: 'status online' },
+            timeMs: timelineT0 + i,
+          });
+        await writer.write(states);
+      }
     await sleep(3000);
 
     const probe = args.probe ? startLatencyProbe(base, DB, '00$', 200) : null;

@@ -210,15 +210,20 @@ export function createAlertService(deps: {
     },
 
     linkToIncident(id, incidentId, suppressedBy) {
+      // Issue #15: an area outage's new member (unresolved, not suppressed: a storm's thousands)
+      // is linked and suppressed in one conditional write, without reading the alert first.
+      const suppressed = repo.linkAndSuppressIfNone(id, incidentId, suppressedBy);
+      if (suppressed) {
+        history(id, 'suppress', 'system', suppressionNote(suppressedBy));
+        bus.emit('alert.updated', suppressed);
+        return suppressed;
+      }
+      // Suppressed or resolved already (or gone): linked only, the first reason stands.
       const alert = repo.get(id);
       if (!alert) return null;
-      const suppresses = alert.suppressedBy === null && alert.state !== 'resolved';
-      if (alert.incidentId === incidentId && !suppresses) return alert;
+      if (alert.incidentId === incidentId) return alert;
       const updated = repo.linkToIncident(id, incidentId, suppressedBy);
-      if (updated) {
-        if (suppresses) history(id, 'suppress', 'system', suppressionNote(suppressedBy));
-        bus.emit('alert.updated', updated);
-      }
+      if (updated) bus.emit('alert.updated', updated);
       return updated;
     },
   };

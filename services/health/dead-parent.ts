@@ -43,10 +43,16 @@ export function createDeadParentIncidents(deps: {
   /** parent id → its open incident */
   const open = new Map<string, Incident>();
 
-  /** Links a member's alert unless it already belongs to another incident (an area outage). */
-  const link = (incident: Incident, a: Alert) => {
-    if (a.incidentId !== null && a.incidentId !== incident.id) return;
-    alerts.linkToIncident(a.id, incident.id, { reason: 'parent_offline', ref: String(incident.alertIds[0]) });
+  /**
+   * Links a member's alert unless it already belongs to another incident (an area outage); the
+   * alert as it is now, or null when not linked (or gone).
+   */
+  const link = (incident: Incident, a: Alert): Alert | null => {
+    if (a.incidentId !== null && a.incidentId !== incident.id) return null;
+    return alerts.linkToIncident(a.id, incident.id, {
+      reason: 'parent_offline',
+      ref: String(incident.alertIds[0]),
+    });
   };
 
   const create = (
@@ -81,11 +87,10 @@ export function createDeadParentIncidents(deps: {
     );
     if (!updated) return;
     open.set(incident.parentId ?? '', updated);
-    link(updated, alert);
+    const linked = link(updated, alert);
     // Issue #12: joining an incident someone is already on: acknowledged and assigned with it.
-    if (alert.incidentId === null || alert.incidentId === incident.id) {
-      inheritIncidentWork(alerts, incidents.get(incident.id) ?? updated, alert.id);
-    }
+    // `updated` is current (setMembers returned it), the alert as linking left it (issue #15).
+    if (linked) inheritIncidentWork(alerts, updated, linked);
     bus.emit('incident.updated', updated);
   };
 

@@ -1,5 +1,5 @@
 import type { AlertService } from './service-types.ts';
-import type { Incident } from './types.ts';
+import type { Alert, IncidentWork } from './types.ts';
 
 /**
  * Issue #12: an alert that joins an incident already being worked (a light of the cut zone going
@@ -8,24 +8,24 @@ import type { Incident } from './types.ts';
  * joined an acknowledged incident — and goes to the incident's assignee. Otherwise the board and
  * the phone would show "new" again for a cause someone is already on.
  *
- * `incident` must be current (read from the repository): the incident may have been acknowledged
- * or assigned since the caller last saw it. Alerts already acknowledged, resolved or assigned to
- * the same person are left as they are.
+ * `incident` must be current (read from the repository: `workOf` is enough): the incident may have
+ * been acknowledged or assigned since the caller last saw it. `alert` must be current too: what
+ * linking it to the incident returned (issue #15: not read a second time; null: no such alert).
+ * Alerts already acknowledged, resolved or assigned to the same person are left as they are.
  */
 export function inheritIncidentWork(
-  alerts: Pick<AlertService, 'get' | 'acknowledge' | 'assign'>,
-  incident: Incident,
-  alertId: number,
+  alerts: Pick<AlertService, 'acknowledge' | 'assign'>,
+  incident: IncidentWork,
+  alert: Alert | null,
 ): void {
   if (incident.state !== 'open') return;
-  const alert = alerts.get(alertId);
   if (!alert || alert.state === 'resolved') return;
   if (incident.assignee !== null && alert.assignee !== incident.assignee) {
-    alerts.assign(alertId, incident.assignee, 'system');
+    alerts.assign(alert.id, incident.assignee, 'system');
   }
   if (incident.acknowledgedAt !== null && alert.state === 'open') {
     alerts.acknowledge(
-      alertId,
+      alert.id,
       incident.acknowledgedBy ?? 'system',
       `joined incident ${incident.id}, already acknowledged`,
     );

@@ -224,8 +224,7 @@ export function createRootCauseService(deps: {
     }
     dirty.clear();
     for (const entry of dirtyBack) {
-      incidents.setMessage(entry.incident.id, messageOf(entry));
-      const updated = incidents.get(entry.incident.id);
+      const updated = incidents.setMessage(entry.incident.id, messageOf(entry));
       if (updated) {
         entry.incident = updated;
         bus.emit('incident.updated', updated);
@@ -275,9 +274,9 @@ export function createRootCauseService(deps: {
     if (rc.areaOutage.enabled) areaOutage(d, a);
   };
 
-  const linkToIncident = (inc: Incident, alertId: number) => {
+  /** The alert as linking left it (null: gone). */
+  const linkToIncident = (inc: Incident, alertId: number): Alert | null =>
     alerts.linkToIncident(alertId, inc.id, { reason: 'area_outage', ref: String(inc.id) });
-  };
 
   const areaOutage = (d: Device, a: Alert) => {
     const o = outageOf(d, a);
@@ -292,9 +291,11 @@ export function createRootCauseService(deps: {
         dirty.add(entry);
         queueFlush();
       }
-      linkToIncident(entry.incident, a.id);
+      const linked = linkToIncident(entry.incident, a.id);
       // Issue #12: joining an incident someone is already on: acknowledged and assigned with it.
-      inheritIncidentWork(alerts, incidents.get(entry.incident.id) ?? entry.incident, a.id);
+      // Issue #15: only the incident's work is read (not its member lists), and the alert is the
+      // one linking returned, not read again: thousands of joins in a storm.
+      inheritIncidentWork(alerts, incidents.workOf(entry.incident.id) ?? entry.incident, linked);
       return;
     }
     const windowMs = p.windowS * 1000;

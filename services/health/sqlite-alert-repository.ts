@@ -103,6 +103,10 @@ export class SqliteAlertRepository implements AlertRepository {
            suppressed_reason = CASE WHEN suppressed_reason IS NULL AND state != 'resolved' THEN @reason ELSE suppressed_reason END
          WHERE id = @id RETURNING *`,
       ),
+      linkAndSuppressIfNone: db.prepare<[Record<string, unknown>], AlertRow>(
+        `UPDATE alerts SET incident_id = @incidentId, suppressed_reason = @reason, suppressed_ref = @ref
+         WHERE id = @id AND suppressed_reason IS NULL AND state != 'resolved' RETURNING *`,
+      ),
       addHistory: db.prepare<[Record<string, unknown>]>(
         'INSERT INTO alert_history (alert_id, at, action, by_user, note) VALUES (@alertId, @at, @action, @by, @note)',
       ),
@@ -198,6 +202,16 @@ export class SqliteAlertRepository implements AlertRepository {
 
   linkToIncident(id: number, incidentId: number, suppressedBy: Suppression): Alert | null {
     const row = this.stmts.linkToIncident.get({
+      id,
+      incidentId,
+      reason: suppressedBy.reason,
+      ref: suppressedBy.ref ?? null,
+    });
+    return row ? toAlert(row) : null;
+  }
+
+  linkAndSuppressIfNone(id: number, incidentId: number, suppressedBy: Suppression): Alert | null {
+    const row = this.stmts.linkAndSuppressIfNone.get({
       id,
       incidentId,
       reason: suppressedBy.reason,

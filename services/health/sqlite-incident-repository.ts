@@ -1,11 +1,12 @@
 import type { Database } from '../core/sqlite.ts';
 import { type IncidentRowOf, toIncident as incidentOf } from './rows.ts';
-import type { Incident, IncidentRepository, NewIncident } from './types.ts';
+import type { Incident, IncidentRepository, IncidentWork, NewIncident } from './types.ts';
 
 export type { NewIncident };
 
 /** The id lists are JSON text in SQLite. */
 type IncidentRow = IncidentRowOf<string, string>;
+type WorkRow = Pick<IncidentRow, 'id' | 'state' | 'acknowledged_at' | 'acknowledged_by' | 'assignee'>;
 
 const toIncident = (r: IncidentRow): Incident =>
   incidentOf(r, JSON.parse(r.device_ids) as string[], JSON.parse(r.alert_ids) as number[]);
@@ -15,11 +16,16 @@ export class SqliteIncidentRepository implements IncidentRepository {
   private readonly stmts;
   constructor(db: Database) {
     this.stmts = {
-      insert: db.prepare<[Record<string, unknown>]>(
+      insert: db.prepare<[Record<string, unknown>], IncidentRow>(
         `INSERT INTO incidents (type, ward, power_zone, parent_id, device_ids, alert_ids, state, opened_at, message)
-         VALUES (@type, @ward, @powerZone, @parentId, @deviceIds, @alertIds, 'open', @openedAt, @message)`,
+         VALUES (@type, @ward, @powerZone, @parentId, @deviceIds, @alertIds, 'open', @openedAt, @message)
+         RETURNING *`,
       ),
       get: db.prepare<[number], IncidentRow>('SELECT * FROM incidents WHERE id = ?'),
+      // Issue #15: no member lists (JSON text, parsed for nothing) for an alert joining an incident.
+      work: db.prepare<[number], WorkRow>(
+        'SELECT id, state, acknowledged_at, acknowledged_by, assignee FROM incidents WHERE id = ?',
+      ),
       listOpen: db.prepare<[], IncidentRow>("SELECT * FROM incidents WHERE state = 'open' ORDER BY id"),
       list: db.prepare<[Record<string, unknown>], IncidentRow>(
         `SELECT * FROM incidents
@@ -29,12 +35,16 @@ export class SqliteIncidentRepository implements IncidentRepository {
            AND (@assignee IS NULL OR assignee = @assignee)
          ORDER BY id DESC LIMIT @limit`,
       ),
-      members: db.prepare<[string, string, string, number]>(
-        'UPDATE incidents SET device_ids = ?, alert_ids = ?, message = ? WHERE id = ?',
+      // Writes return the row they wrote (RETURNING): one statement, not a write and a read, for
+      // each burst of an area outage's members joining or coming back (issue #15, storms).
+      members: db.prepare<[string, string, string, number], IncidentRow>(
+        'UPDATE incidents SET device_ids = ?, alert_ids = ?, message = ? WHERE id = ? RETURNING *',
       ),
-      message: db.prepare<[string, number]>('UPDATE incidents SET message = ? WHERE id = ?'),
-      resolve: db.prepare<[number, string, number]>(
-        "UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ? WHERE id = ? AND state = 'open'",
+      message: db.prepare<[string, number], IncidentRow>(
+        'UPDATE incidents SET message = ? WHERE id = ? RETURNING *',
+      ),
+      resolve: db.prepare<[number, string, number], IncidentRow>(
+        "UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ? WHERE id = ? AND state = 'open' RETURNING *",
       ),
       // The first acknowledgement stands (as for alerts).
       acknowledge: db.prepare<[number, string, number]>(
@@ -46,15 +56,13 @@ export class SqliteIncidentRepository implements IncidentRepository {
   }
 
   create(i: NewIncident): Incident {
-    const id = Number(
-      this.stmts.insert.run({
-        ...i,
-        parentId: i.parentId ?? null,
-        deviceIds: JSON.stringify(i.deviceIds),
-        alertIds: JSON.stringify(i.alertIds),
-      }).lastInsertRowid,
-    );
-    return this.get(id) as Incident;
+    const row = this.stmts.insert.get({
+      ...i,
+      parentId: i.parentId ?? null,
+      deviceIds: JSON.stringify(i.deviceIds),
+      alertIds: JSON.stringify(i.alertIds),
+    }) as IncidentRow;
+    return toIncident(row);
   }
 
   get(id: number): Incident | null {
@@ -91,17 +99,19 @@ export class SqliteIncidentRepository implements IncidentRepository {
     alertIds: readonly number[],
     message: string,
   ): Incident | null {
-    this.stmts.members.run(JSON.stringify(deviceIds), JSON.stringify(alertIds), message, id);
-    return this.get(id);
+    const r = this.stmts.members.get(JSON.stringify(deviceIds), JSON.stringify(alertIds), message, id);
+    return r ? toIncident(r) : null;
   }
 
-  setMessage(id: number, message: string): void {
-    this.stmts.message.run(message, id);
+  setMessage(id: number, message: string): Incident | null {
+    const r = this.stmts.message.get(message, id);
+    return r ? toIncident(r) : null;
   }
 
   resolve(id: number, at: number, by = 'system'): Incident | null {
-    this.stmts.resolve.run(at, by, id);
-    return this.get(id);
+    // Not open (resolved already, or unknown): nothing written, the incident as it is.
+    const r = this.stmts.resolve.get(at, by, id);
+    return r ? toIncident(r) : this.get(id);
   }
 
   /** Acknowledges an open, unacknowledged incident; the incident as it is now (null: gone). */
@@ -113,5 +123,18 @@ export class SqliteIncidentRepository implements IncidentRepository {
   setAssignee(id: number, assignee: string | null): Incident | null {
     this.stmts.assign.run(assignee, id);
     return this.get(id);
+  }
+
+  workOf(id: number): IncidentWork | null {
+    const r = this.stmts.work.get(id);
+    return r
+      ? {
+          id: r.id,
+          state: r.state,
+          acknowledgedAt: r.acknowledged_at,
+          acknowledgedBy: r.acknowledged_by,
+          assignee: r.assignee,
+        }
+      : null;
   }
 }

@@ -143,6 +143,12 @@ export interface AlertRepository {
   suppressIfNone(id: number, suppressedBy: Suppression): Alert | null;
   /** Links to an incident and, unless already suppressed or resolved, suppresses: one write. */
   linkToIncident(id: number, incidentId: number, suppressedBy: Suppression): Alert | null;
+  /**
+   * Issue #15: links to an incident and suppresses in one write, only an unresolved alert that has
+   * no suppression (as suppressIfNone); null when nothing changed. An area outage's new member's
+   * alert is that case: no read before the write.
+   */
+  linkAndSuppressIfNone(id: number, incidentId: number, suppressedBy: Suppression): Alert | null;
   addHistory(alertId: number, entry: AlertHistoryEntry): void;
   history(alertId: number): AlertHistoryEntry[];
 }
@@ -208,10 +214,19 @@ export interface IncidentRepository {
     alertIds: readonly number[],
     message: string,
   ): Incident | null;
-  setMessage(id: number, message: string): void;
+  /** The incident as it is after the change (issue #15: no second read), null when unknown. */
+  setMessage(id: number, message: string): Incident | null;
   /** Resolves an open incident; the incident as it is now (null: unknown). */
   resolve(id: number, at: number, by?: string): Incident | null;
   /** Acknowledges an open, unacknowledged incident (the first acknowledgement stands). */
   acknowledge(id: number, by: string, at: number): Incident | null;
   setAssignee(id: number, assignee: string | null): Incident | null;
+  /**
+   * Issue #15: only who works the incident and whether it is open, without its member lists (an
+   * area outage's alert joining it reads this, thousands of times in a storm); null when unknown.
+   */
+  workOf(id: number): IncidentWork | null;
 }
+
+/** What an alert joining an incident inherits from it (issue #12, incident-join.ts). */
+export type IncidentWork = Pick<Incident, 'id' | 'state' | 'acknowledgedAt' | 'acknowledgedBy' | 'assignee'>;

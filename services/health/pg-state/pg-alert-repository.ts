@@ -280,6 +280,20 @@ export class PgAlertStore implements AlertRepository, TickSource {
     );
   }
 
+  linkAndSuppressIfNone(id: number, incidentId: number, suppressedBy: Suppression): Alert | null {
+    checkReason(suppressedBy.reason);
+    const a = this.byId.get(id);
+    if (!a || a.suppressedBy || a.state === 'resolved') return null;
+    return this.change(
+      id,
+      () => true,
+      (x) => {
+        x.incidentId = incidentId;
+        x.suppressedBy = { ...suppressedBy };
+      },
+    );
+  }
+
   addHistory(alertId: number, e: AlertHistoryEntry): void {
     checkAction(e.action);
     const entry = { at: e.at, action: e.action, by: e.by, note: e.note };

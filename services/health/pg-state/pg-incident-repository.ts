@@ -1,5 +1,5 @@
 import type { PgClient, PgPool } from '../../core/postgres/pool.ts';
-import type { Incident, IncidentRepository, NewIncident } from '../types.ts';
+import type { Incident, IncidentRepository, IncidentWork, NewIncident } from '../types.ts';
 import type { IdBlocks } from './id-blocks.ts';
 import { checkIncidentType, type IncidentRow, toIncident } from './rows.ts';
 import type { BatchPart, TickSource } from './write-behind.ts';
@@ -116,8 +116,8 @@ export class PgIncidentStore implements IncidentRepository, TickSource {
     });
   }
 
-  setMessage(id: number, message: string): void {
-    this.change(id, true, (i) => (i.message = message));
+  setMessage(id: number, message: string): Incident | null {
+    return this.change(id, true, (i) => (i.message = message));
   }
 
   resolve(id: number, at: number, by = 'system'): Incident | null {
@@ -139,6 +139,20 @@ export class PgIncidentStore implements IncidentRepository, TickSource {
 
   setAssignee(id: number, assignee: string | null): Incident | null {
     return this.change(id, true, (i) => (i.assignee = assignee));
+  }
+
+  /** Issue #15: without copying the member lists (`get` copies them for each joining alert). */
+  workOf(id: number): IncidentWork | null {
+    const i = this.byId.get(id);
+    return i
+      ? {
+          id: i.id,
+          state: i.state,
+          acknowledgedAt: i.acknowledgedAt,
+          acknowledgedBy: i.acknowledgedBy,
+          assignee: i.assignee,
+        }
+      : null;
   }
 
   /** Loads the open incidents with a member (or the parent) among devices this node now owns. */

@@ -207,6 +207,29 @@ describe.each(BACKENDS)('AlertRepository on $name', ({ name }) => {
     expect(next.get(bb.id)).toEqual(repo.get(bb.id));
   });
 
+  it('linkAndSuppressIfNone links and suppresses an unsuppressed, unresolved alert, else changes nothing', async () => {
+    const { alert: a } = repo.open(alert('cam-1'));
+    const { alert: bb } = repo.open(alert('cam-2'));
+    const { alert: c } = repo.open(alert('cam-3'));
+    const parent = { reason: 'parent_offline', ref: '9' } as const;
+    repo.suppressIfNone(bb.id, parent);
+    repo.resolve(c.id, 'system', null, T0 + 1);
+    const area = { reason: 'area_outage', ref: '4' } as const;
+    const linked = repo.linkAndSuppressIfNone(a.id, 4, area);
+    expect(linked).toEqual({ ...a, incidentId: 4, suppressedBy: area });
+    expect(repo.get(a.id)).toEqual(linked);
+    // Already suppressed (the first reason stands), resolved, unknown: nothing written, null.
+    const before = [repo.get(bb.id), repo.get(c.id)];
+    expect(repo.linkAndSuppressIfNone(bb.id, 4, area)).toBeNull();
+    expect(repo.linkAndSuppressIfNone(c.id, 4, area)).toBeNull();
+    expect(repo.linkAndSuppressIfNone(a.id, 5, { reason: 'area_outage', ref: '5' })).toBeNull();
+    expect(repo.linkAndSuppressIfNone(9999, 4, area)).toBeNull();
+    expect([repo.get(bb.id), repo.get(c.id), repo.get(a.id)]).toEqual([...before, linked]);
+    const next = (await b.reloaded(['cam-1', 'cam-2'])).alerts;
+    expect(next.get(a.id)).toEqual(linked);
+    expect(next.get(bb.id)).toEqual(repo.get(bb.id));
+  });
+
   it('resolveUnresolved resolves the one unresolved alert of (device, type), else nothing', () => {
     const { alert: a } = repo.open(alert('cam-1'));
     const { alert: other } = repo.open(alert('cam-1', 'tamper'));

@@ -69,10 +69,12 @@ describe.each(BACKENDS)('IncidentRepository on $name', ({ name }) => {
       message: 'Mất điện khu vực: 3 thiết bị',
     });
     expect((await b.reloaded(['cam-3'])).incidents.get(i.id)).toEqual(grown);
-    repo.setMessage(i.id, 'Mất điện: 3');
-    expect(repo.get(i.id)?.message).toBe('Mất điện: 3');
+    // Issue #15: the message write answers with the incident as it now is (no second read).
+    const renamed = repo.setMessage(i.id, 'Mất điện: 3');
+    expect(renamed).toEqual({ ...grown, message: 'Mất điện: 3' });
+    expect(repo.get(i.id)).toEqual(renamed);
     expect(repo.setMembers(i.id + 999, [], [], 'x')).toBeNull();
-    repo.setMessage(i.id + 999, 'x');
+    expect(repo.setMessage(i.id + 999, 'x')).toBeNull();
     expect((await b.reloaded(['cam-3'])).incidents.get(i.id)).toEqual(repo.get(i.id));
   });
 
@@ -96,6 +98,41 @@ describe.each(BACKENDS)('IncidentRepository on $name', ({ name }) => {
     expect(repo.setAssignee(i.id + 999, 'x')).toBeNull();
     // Resolved incidents are not what a node taking over needs.
     expect((await b.reloaded(['cam-1'])).incidents.listOpen()).toEqual([]);
+  });
+
+  it('workOf: state, acknowledgement and assignee as they now are, without the member lists', async () => {
+    const i = repo.create(area());
+    const other = repo.create(area({ deviceIds: ['cam-9'] }));
+    const work = (x: { id: number }) => {
+      const full = repo.get(x.id);
+      return (
+        full && {
+          id: full.id,
+          state: full.state,
+          acknowledgedAt: full.acknowledgedAt,
+          acknowledgedBy: full.acknowledgedBy,
+          assignee: full.assignee,
+        }
+      );
+    };
+    expect(repo.workOf(i.id)).toEqual({
+      id: i.id,
+      state: 'open',
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      assignee: null,
+    });
+    repo.acknowledge(i.id, 'tech', T0 + 1);
+    expect(repo.workOf(i.id)).toEqual({ ...work(i), acknowledgedAt: T0 + 1, acknowledgedBy: 'tech' });
+    repo.setAssignee(i.id, 'tech-2');
+    expect(repo.workOf(i.id)).toEqual({ ...work(i), assignee: 'tech-2' });
+    expect(repo.workOf(other.id)).toEqual(work(other));
+    expect(repo.workOf(other.id)?.assignee).toBeNull();
+    repo.resolve(i.id, T0 + 2);
+    expect(repo.workOf(i.id)?.state).toBe('resolved');
+    expect(repo.workOf(i.id)).toEqual(work(i));
+    expect(repo.workOf(i.id + 999)).toBeNull();
+    expect((await b.reloaded(['cam-9'])).incidents.workOf(other.id)).toEqual(work(other));
   });
 
   it('lists open ones oldest first, and all newest first with filters', async () => {

@@ -174,6 +174,58 @@ describe.each(BACKENDS)('incidents: message, members and actions on $name', ({ n
     expect(repo.get(grown.id)?.message).toMatch(/; 2 back online$/);
   });
 
+  it('linking an alert to an incident: suppressed with one history line and one alert.updated; already suppressed, resolved or linked: the first reason stands, no line', () => {
+    const seen: number[] = [];
+    bus.on('alert.updated', (a) => void seen.push(a.id));
+    const open = (deviceId: string) =>
+      alerts.openAlert({
+        deviceId,
+        ward: 'binh-ngoc',
+        kind: 'light',
+        type: OFFLINE_ALERT,
+        severity: 'critical',
+        message: 'offline',
+        openedAt: clock.t,
+      }).alert;
+    const [a, p, r] = [open('light-a'), open('light-p'), open('light-r')] as const;
+    alerts.suppressIfNone(p.id, { reason: 'parent_offline', ref: '7' });
+    alerts.resolveBySystem('light-r', OFFLINE_ALERT, clock.t);
+    seen.length = 0;
+    const area = { reason: 'area_outage', ref: '4' } as const;
+    expect(alerts.linkToIncident(a.id, 4, area)).toMatchObject({ incidentId: 4, suppressedBy: area });
+    expect(alerts.linkToIncident(p.id, 4, area)).toMatchObject({
+      incidentId: 4,
+      suppressedBy: { reason: 'parent_offline', ref: '7' },
+    });
+    expect(alerts.linkToIncident(r.id, 4, area)).toMatchObject({
+      incidentId: 4,
+      state: 'resolved',
+      suppressedBy: null,
+    });
+    expect(seen).toEqual([a.id, p.id, r.id]);
+    // Linked already: nothing changes, nothing is told.
+    expect(alerts.linkToIncident(a.id, 4, area)).toEqual(alerts.get(a.id));
+    expect(alerts.linkToIncident(p.id, 4, area)).toEqual(alerts.get(p.id));
+    expect(seen).toHaveLength(3);
+    // Another incident: linked to it, the first reason stands.
+    expect(alerts.linkToIncident(a.id, 5, { reason: 'parent_offline', ref: '5' })).toMatchObject({
+      incidentId: 5,
+      suppressedBy: area,
+    });
+    expect(seen).toEqual([a.id, p.id, r.id, a.id]);
+    expect(alerts.linkToIncident(9999, 4, area)).toBeNull();
+    const suppressLines = (id: number) =>
+      alerts
+        .history(id)
+        .filter((h) => h.action === 'suppress')
+        .map((h) => h.note);
+    expect([suppressLines(a.id), suppressLines(p.id), suppressLines(r.id)]).toEqual([
+      ['area_outage 4'],
+      ['parent_offline 7'],
+      [],
+    ]);
+  });
+
   it('dead parent: a gateway and the cameras behind it are one incident; it ends when the gateway is back', async () => {
     const opened: Incident[] = [];
     const ended: Incident[] = [];

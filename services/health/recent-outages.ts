@@ -20,8 +20,29 @@ export interface RecentOutages {
   forget(deviceIds: ReadonlySet<string>): void;
 }
 
+const M_PER_DEG_LAT = 111_320;
+
 export function createRecentOutages(radiusM: number): RecentOutages {
   const recent = new Map<string, Outage[]>();
+  /**
+   * Metres per degree of longitude, one per ward, fixed by the ward's first outage. Each outage's
+   * own cos(latitude) made the x of its cell depend on its latitude: at Móng Cái's 108° E two
+   * devices 300 m apart north-south were shifted ~200 m east-west against each other, two cells
+   * apart, and never compared (0.5 % of random pairs within radiusM; test/unit/health/recent-
+   * outages.test.ts). One scale per ward keeps a ward's cells aligned; taken 1° nearer the pole
+   * than that first outage, a cell is at least radiusM wide anywhere within 1° of it (a ward is a
+   * few km), so every device within radiusM is still in one of the nine cells.
+   */
+  const lonScales = new Map<string, number>();
+  const mPerDegLonOf = (o: Outage): number => {
+    let scale = lonScales.get(o.ward);
+    if (scale === undefined) {
+      const lat = Math.min(89, Math.abs(o.lat) + 1);
+      scale = Math.max(1, M_PER_DEG_LAT * Math.cos((lat * Math.PI) / 180));
+      lonScales.set(o.ward, scale);
+    }
+    return scale;
+  };
 
   /**
    * The buckets an outage must be compared with, its own first: its power zone; or, in a ward,
@@ -30,10 +51,8 @@ export function createRecentOutages(radiusM: number): RecentOutages {
    */
   const cellsOf = (o: Outage): string[] => {
     if (o.powerZone !== null) return [`z:${o.powerZone}`];
-    const mPerDegLat = 111_320;
-    const mPerDegLon = Math.max(1, mPerDegLat * Math.cos((o.lat * Math.PI) / 180));
-    const cx = Math.floor((o.lon * mPerDegLon) / radiusM);
-    const cy = Math.floor((o.lat * mPerDegLat) / radiusM);
+    const cx = Math.floor((o.lon * mPerDegLonOf(o)) / radiusM);
+    const cy = Math.floor((o.lat * M_PER_DEG_LAT) / radiusM);
     const cells = [`w:${o.ward}:${cx}:${cy}`];
     for (let dx = -1; dx <= 1; dx++)
       for (let dy = -1; dy <= 1; dy++)

@@ -3,7 +3,7 @@ import type { EventBus } from '../core/bus.ts';
 import type { WardwatchEvents } from '../core/events.ts';
 import type { DeviceState } from '../health/types.ts';
 import type { Device, DeviceFilter } from '../registry/types.ts';
-import type { StateCounts } from './views.ts';
+import { type StateCounts, zeroCounts } from './views.ts';
 
 /**
  * The status summary kept as counts (issue #15, counts): `summarize` (views.ts) over the whole
@@ -73,8 +73,6 @@ const STATE_INDEX: Record<DeviceState, number> = { online: 0, offline: 1, unknow
 const KIND_INDEX = Object.fromEntries(DEVICE_KINDS.map((k, i) => [k, i])) as Record<DeviceKind, number>;
 /** Counts per ward: kind × state. A device's code is ward × CELLS + kind × 3 + state. */
 const CELLS = DEVICE_KINDS.length * STATES.length;
-
-const zero = (): StateCounts => ({ total: 0, online: 0, offline: 0, unknown: 0, maintenance: 0 });
 
 export function createSummaryCounts(deps: SummaryCountsDeps): SummaryCounts {
   const now = deps.now ?? (() => performance.now());
@@ -212,8 +210,8 @@ export function createSummaryCounts(deps: SummaryCountsDeps): SummaryCounts {
       } else {
         inScope = wardNames.map((_, i) => i);
       }
-      const all = zero();
-      const byKind = Object.fromEntries(DEVICE_KINDS.map((k) => [k, zero()])) as Record<
+      const all = zeroCounts();
+      const byKind = Object.fromEntries(DEVICE_KINDS.map((k) => [k, zeroCounts()])) as Record<
         DeviceKind,
         StateCounts
       >;
@@ -222,7 +220,7 @@ export function createSummaryCounts(deps: SummaryCountsDeps): SummaryCounts {
       const present: number[] = [];
       for (const w of inScope) {
         const c = counts[w] as Int32Array;
-        const ward = zero();
+        const ward = zeroCounts();
         for (let k = 0; k < DEVICE_KINDS.length; k++) {
           const kind = kinds[k] as StateCounts;
           for (let s = 0; s < STATES.length; s++) {

@@ -137,7 +137,14 @@ export type CountedState = DeviceState | 'maintenance';
 export const countedState = (state: DeviceState, inMaintenance: boolean): CountedState =>
   inMaintenance ? 'maintenance' : state;
 
-const zero = (): StateCounts => ({ total: 0, online: 0, offline: 0, unknown: 0, maintenance: 0 });
+/** Counts of nothing yet (summarize here; the kept counts of summary-counts.ts). */
+export const zeroCounts = (): StateCounts => ({
+  total: 0,
+  online: 0,
+  offline: 0,
+  unknown: 0,
+  maintenance: 0,
+});
 
 /** Device counts by state, overall, per kind and per ward (only wards that have devices). */
 export function summarize(
@@ -145,15 +152,19 @@ export function summarize(
   stateOf: (id: string) => DeviceState,
   inMaintenance: (d: Device) => boolean = () => false,
 ) {
-  const all = zero();
-  const byKind: Record<DeviceKind, StateCounts> = { camera: zero(), light: zero(), gateway: zero() };
+  const all = zeroCounts();
+  const byKind: Record<DeviceKind, StateCounts> = {
+    camera: zeroCounts(),
+    light: zeroCounts(),
+    gateway: zeroCounts(),
+  };
   const byWard: Record<string, StateCounts> = {};
   // Tight on purpose: a dashboard polls this over the whole fleet (no array per device).
   for (const d of devices) {
     const state = countedState(stateOf(d.id), inMaintenance(d));
     let ward = byWard[d.ward];
     if (ward === undefined) {
-      ward = zero();
+      ward = zeroCounts();
       byWard[d.ward] = ward;
     }
     const kind = byKind[d.kind];

@@ -201,22 +201,21 @@ export class SqliteAlertRepository implements AlertRepository {
   }
 
   linkToIncident(id: number, incidentId: number, suppressedBy: Suppression): Alert | null {
-    const row = this.stmts.linkToIncident.get({
-      id,
-      incidentId,
-      reason: suppressedBy.reason,
-      ref: suppressedBy.ref ?? null,
-    });
-    return row ? toAlert(row) : null;
+    return this.link(this.stmts.linkToIncident, id, incidentId, suppressedBy);
   }
 
   linkAndSuppressIfNone(id: number, incidentId: number, suppressedBy: Suppression): Alert | null {
-    const row = this.stmts.linkAndSuppressIfNone.get({
-      id,
-      incidentId,
-      reason: suppressedBy.reason,
-      ref: suppressedBy.ref ?? null,
-    });
+    return this.link(this.stmts.linkAndSuppressIfNone, id, incidentId, suppressedBy);
+  }
+
+  /** The two link statements take the same parameters; the written row, or null. */
+  private link(
+    stmt: { get(p: Record<string, unknown>): AlertRow | undefined },
+    id: number,
+    incidentId: number,
+    s: Suppression,
+  ): Alert | null {
+    const row = stmt.get({ id, incidentId, reason: s.reason, ref: s.ref ?? null });
     return row ? toAlert(row) : null;
   }
 

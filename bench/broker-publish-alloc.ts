@@ -8,9 +8,9 @@
  */
 import { Session } from 'node:inspector/promises';
 import { Duplex } from 'node:stream';
-import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { Aedes } from 'aedes';
 import mqttPacket from 'mqtt-packet';
+import { measureAllocationAsync } from './lib/alloc-meter.ts';
 
 const N = 200_000;
 const CHUNK = 50;
@@ -57,24 +57,10 @@ const run = async (n: number) => {
   }
 };
 await run(20_000); // warm-up
-const profiler = new GCProfiler();
-const used0 = getHeapStatistics().used_heap_size;
 const p0 = published;
-profiler.start();
-await run(N);
-const used1 = getHeapStatistics().used_heap_size;
-const stats = profiler.stop()?.statistics ?? [];
-let bytes = 0;
-let prev = used0;
-for (const gc of stats) {
-  bytes += gc.beforeGC.heapStatistics.usedHeapSize - prev;
-  prev = gc.afterGC.heapStatistics.usedHeapSize;
-}
-bytes += used1 - prev;
+const { bytes, gcs } = await measureAllocationAsync(() => run(N));
 const n = published - p0;
-process.stdout.write(
-  `${JSON.stringify({ publishes: n, bytesPerPublish: Math.round(bytes / n), gcs: stats.length })}\n`,
-);
+process.stdout.write(`${JSON.stringify({ publishes: n, bytesPerPublish: Math.round(bytes / n), gcs })}\n`);
 if (process.argv.includes('--profile')) {
   // Top allocation sites of another N publishes (collected objects included).
   const session = new Session();

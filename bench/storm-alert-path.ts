@@ -29,6 +29,8 @@ import { SqliteAlertRepository } from '../services/health/sqlite-alert-repositor
 import { SqliteIncidentRepository } from '../services/health/sqlite-incident-repository.ts';
 import type { DeviceState } from '../services/health/types.ts';
 import type { Device } from '../services/registry/types.ts';
+import { deviceRecord } from '../test/helpers/registry.ts';
+import { mapDevicesAndLiveness } from '../test/helpers/root-cause.ts';
 import { ROOT_DIR } from './lib/systems.ts';
 
 const { values: args } = parseArgs({
@@ -94,23 +96,19 @@ const alerts = createAlertService({
 const devices = new Map<string, Device>();
 for (let n = 0; n < N; n++) {
   const id = `b${String(n).padStart(5, '0')}`;
-  devices.set(id, {
+  devices.set(
     id,
-    kind: 'camera',
-    name: `Bench ${id}`,
-    ward: `bench-w${String(n % 20).padStart(2, '0')}`,
-    lat: Number((21.45 + ((n * 7919) % 1000) / 5000).toFixed(5)),
-    lon: Number((107.9 + ((n * 104729) % 1000) / 5000).toFixed(5)),
-    address: null,
-    heartbeatIntervalS: null,
-    parentId: null,
-    powerZone: null,
-    protocol: 'wardwatch',
-    topic: null,
-    tags: {},
-    createdAt: now,
-    updatedAt: now,
-  });
+    deviceRecord(
+      id,
+      {
+        name: `Bench ${id}`,
+        ward: `bench-w${String(n % 20).padStart(2, '0')}`,
+        lat: Number((21.45 + ((n * 7919) % 1000) / 5000).toFixed(5)),
+        lon: Number((107.9 + ((n * 104729) % 1000) / 5000).toFixed(5)),
+      },
+      now,
+    ),
+  );
 }
 const states = new Map<string, DeviceState>();
 const rootCause = createRootCauseService({
@@ -119,16 +117,7 @@ const rootCause = createRootCauseService({
   clock,
   bus,
   alerts,
-  devices: { get: (id) => devices.get(id) ?? null, list: () => [...devices.values()] },
-  liveness: {
-    stateOf: (id) => states.get(id) ?? 'unknown',
-    getStatus: (id) => ({
-      deviceId: id,
-      state: states.get(id) ?? 'unknown',
-      lastSeenAt: null,
-      stateSince: 0,
-    }),
-  },
+  ...mapDevicesAndLiveness(devices, states, 0),
   incidents: new SqliteIncidentRepository(db),
 });
 rootCause.start();

@@ -12,19 +12,34 @@ export interface AllocMeasure {
   gcs: number;
 }
 
-export function measureAllocation(fn: () => void): AllocMeasure {
+/** Starts counting; the returned function stops and says what was allocated meanwhile. */
+function startMeter(): () => AllocMeasure {
   const profiler = new GCProfiler();
   const used0 = getHeapStatistics().used_heap_size;
   profiler.start();
+  return () => {
+    const used1 = getHeapStatistics().used_heap_size;
+    const stats = profiler.stop()?.statistics ?? [];
+    let bytes = 0;
+    let prevAfter = used0;
+    for (const gc of stats) {
+      bytes += gc.beforeGC.heapStatistics.usedHeapSize - prevAfter;
+      prevAfter = gc.afterGC.heapStatistics.usedHeapSize;
+    }
+    bytes += used1 - prevAfter;
+    return { bytes, gcs: stats.length };
+  };
+}
+
+export function measureAllocation(fn: () => void): AllocMeasure {
+  const stop = startMeter();
   fn();
-  const used1 = getHeapStatistics().used_heap_size;
-  const stats = profiler.stop()?.statistics ?? [];
-  let bytes = 0;
-  let prevAfter = used0;
-  for (const gc of stats) {
-    bytes += gc.beforeGC.heapStatistics.usedHeapSize - prevAfter;
-    prevAfter = gc.afterGC.heapStatistics.usedHeapSize;
-  }
-  bytes += used1 - prevAfter;
-  return { bytes, gcs: stats.length };
+  return stop();
+}
+
+/** The same for work that awaits (sockets, timers): everything allocated until `fn` settles. */
+export async function measureAllocationAsync(fn: () => Promise<void>): Promise<AllocMeasure> {
+  const stop = startMeter();
+  await fn();
+  return stop();
 }

@@ -123,6 +123,15 @@ describe.each(BACKENDS)('StatusRepository on $name', ({ name }) => {
     expect(await persisted()).toEqual([status('cam-2', 'online', T0 + 5)]);
   });
 
+  it('keeps what it was given: the caller changing its object afterwards changes nothing', async () => {
+    const saved = { ...status('cam-1', 'online'), expiresAt: T0 + 90_000 }; // a liveness record
+    repo.saveBatch([saved]);
+    saved.lastSeenAt = T0 + 1;
+    saved.state = 'offline';
+    expect(repo.loadAll()).toEqual([status('cam-1', 'online')]);
+    expect(await persisted()).toEqual([status('cam-1', 'online')]);
+  });
+
   it('a delete and a save of one device in one tick: the later one stands', async () => {
     repo.saveBatch([status('cam-1', 'online')]);
     await persisted();

@@ -9,7 +9,7 @@ interface StatusRow {
 }
 
 /**
- * StatusRepository over better-sqlite3. A batch is one transaction of upserts: thousands of
+ * StatusRepository over better-sqlite3. A batch is one transaction of writes: thousands of
  * last-seen updates cost one commit, not one each.
  *
  * A status whose device no longer exists is skipped, not an error: the liveness service persists

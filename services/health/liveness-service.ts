@@ -187,16 +187,12 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
 
   const persist = () => {
     if (dirty.size === 0) return;
+    // The records themselves, not copies (issue #15, persist): a record is never changed in place
+    // (every step makes a new one) and saveBatch only reads its statuses.
     const batch: DeviceStatus[] = [];
     for (const id of dirty) {
       const r = records.get(id);
-      if (r)
-        batch.push({
-          deviceId: r.deviceId,
-          state: r.state,
-          lastSeenAt: r.lastSeenAt,
-          stateSince: r.stateSince,
-        });
+      if (r) batch.push(r);
     }
     dirty.clear();
     try {

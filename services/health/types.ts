@@ -15,6 +15,10 @@ export interface DeviceStatus {
 /** Where last-seen/state survive restarts (SQLite now). Written in batches, never per message. */
 export interface StatusRepository {
   loadAll(): DeviceStatus[];
+  /**
+   * Only reads `statuses`, never changes or keeps them (issue #15, persist: the liveness service
+   * passes its own records, not copies; a store that keeps them copies).
+   */
   saveBatch(statuses: readonly DeviceStatus[]): void;
   delete(deviceId: string): void;
 }

@@ -50,8 +50,11 @@ export class PgStatusStore implements StatusRepository, TickSource {
     // Checked first: like SQLite's one transaction, a bad row leaves nothing half-applied.
     for (const s of statuses) checkDeviceState(s.state);
     for (const s of statuses) {
-      this.statuses.set(s.deviceId, copy(s));
-      this.pending.set(s.deviceId, copy(s));
+      // One copy (the caller's object may be a liveness record, with more fields): both maps share
+      // it, and neither changes an entry in place (issue #15, persist).
+      const own = copy(s);
+      this.statuses.set(s.deviceId, own);
+      this.pending.set(s.deviceId, own);
     }
     if (statuses.length > 0) this.opts.changed();
   }

@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     qos: { type: 'string', default: '1' },
     // Payloads as bench/load/fleet.ts sends them (with the device's `ts` and `seq`).
     'fleet-payloads': { type: 'boolean', default: false },
+    // Rule ticks measured after the messages (every device online): `ticks` × the whole fleet.
+    ticks: { type: 'string', default: '20' },
   },
 });
 const MESSAGES = Number(args.messages);
@@ -146,6 +148,15 @@ function run(fleet: number) {
     ns = Number(process.hrtime.bigint() - start);
   };
   const alloc = measureAllocation(loop);
+  // Issue #15 (hotpath lane): the rule engine's tick (evaluateIntervalS) over every device, the
+  // other per-device cost that grows with the fleet; per device and tick.
+  const TICKS = Number(args.ticks);
+  let tickNs = 0;
+  const tickAlloc = measureAllocation(() => {
+    const start = process.hrtime.bigint();
+    for (let t = 0; t < TICKS; t++) rules.tick();
+    tickNs = Number(process.hrtime.bigint() - start);
+  });
   liveness.stop();
   const stats = ingest.stats();
   if (stats.rejected !== 0)
@@ -157,6 +168,8 @@ function run(fleet: number) {
     messagesPerS: Math.round(MESSAGES / (ns / 1e9)),
     bytesPerMessage: Math.round(alloc.bytes / MESSAGES),
     gcs: alloc.gcs,
+    nsPerDeviceTick: Math.round(tickNs / (TICKS * fleet)),
+    bytesPerDeviceTick: Math.round(tickAlloc.bytes / (TICKS * fleet)),
   };
 }
 
@@ -213,11 +226,11 @@ const md = [
   '',
   `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}. One core, no I/O: ingest → liveness → fault rules → line protocol queued for the write-ahead log's group commit (the fsync itself runs in the thread pool, outside this loop).`,
   '',
-  '| devices | messages | ns / message | messages / s (one core) | bytes allocated / message |',
-  '|---:|---:|---:|---:|---:|',
+  '| devices | messages | ns / message | messages / s (one core) | bytes allocated / message | ns / device / rule tick | bytes / device / rule tick |',
+  '|---:|---:|---:|---:|---:|---:|---:|',
   ...results.map(
     (r) =>
-      `| ${r.fleet.toLocaleString('en')} | ${r.messages.toLocaleString('en')} | ${r.nsPerMessage} | ${r.messagesPerS.toLocaleString('en')} | ${r.bytesPerMessage} |`,
+      `| ${r.fleet.toLocaleString('en')} | ${r.messages.toLocaleString('en')} | ${r.nsPerMessage} | ${r.messagesPerS.toLocaleString('en')} | ${r.bytesPerMessage} | ${r.nsPerDeviceTick} | ${r.bytesPerDeviceTick} |`,
   ),
   '',
 ].join('\n');

@@ -20,9 +20,13 @@ import {
   type RuleState,
 } from './types.ts';
 
-/** What ingest feeds the rules. O(1) per message, no disk I/O unless an alert changes; never throws. */
+/**
+ * What ingest feeds the rules. O(1) per message, no disk I/O unless an alert changes; never throws.
+ * `device`: the registry's record of `deviceId` when the caller has already looked it up (issue
+ * #15, hotpath lane: one registry lookup per message); without it, the engine looks it up.
+ */
 export interface RuleSink {
-  observe(deviceId: string, input: RuleInput): void;
+  observe(deviceId: string, input: RuleInput, device?: Device): void;
 }
 
 export interface RuleEngine extends RuleSink {
@@ -427,9 +431,9 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         }
       }
     },
-    observe(deviceId, input) {
+    observe(deviceId, input, known) {
       try {
-        const d = devices.get(deviceId);
+        const d = known ?? devices.get(deviceId);
         if (d) apply(d, stateOf(d, input.at), input);
       } catch (err) {
         log.error({ err, deviceId, input: input.type }, 'rule evaluation failed');

@@ -14,6 +14,8 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EventBus } from '../services/core/bus.ts';
 import { systemClock } from '../services/core/clock.ts';
@@ -41,12 +43,56 @@ const { values: args } = parseArgs({
     qos: { type: 'string', default: '1' },
     // Payloads as bench/load/fleet.ts sends them (with the device's `ts` and `seq`).
     'fleet-payloads': { type: 'boolean', default: false },
+    // Rule ticks measured after the messages (every device online): `ticks` × the whole fleet.
+    ticks: { type: 'string', default: '20' },
+    // A/B in one process (issue #15, hotpath lane): ingest, liveness, scheduler, rules and storage
+    // also loaded from this checkout of another commit (`git worktree add /tmp/base <commit>`, or
+    // `git archive <commit> | tar -x -C /tmp/base` plus a node_modules symlink); `rounds` runs of
+    // each, alternating which goes first; medians printed, nothing written.
+    base: { type: 'string' },
+    rounds: { type: 'string', default: '5' },
+    // Points dropped instead of queued as line protocol: ingest → liveness → rules alone.
+    'null-storage': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(args.messages);
 const FLEETS = args.fleets.split(',').map(Number);
 
-function run(fleet: number) {
+/** The implementation under test: this tree's, or another checkout's (`--base`). */
+interface Impl {
+  createIngest: typeof createIngest;
+  createLivenessService: typeof createLivenessService;
+  createRuleEngine: typeof createRuleEngine;
+  createMemoryDeadlineScheduler: typeof createMemoryDeadlineScheduler;
+  createInfluxStorage: typeof createInfluxStorage;
+}
+const HERE: Impl = {
+  createIngest,
+  createLivenessService,
+  createRuleEngine,
+  createMemoryDeadlineScheduler,
+  createInfluxStorage,
+};
+async function loadImpl(dir: string): Promise<Impl> {
+  const load = (path: string) => import(pathToFileURL(resolve(dir, path)).href);
+  return {
+    createIngest: (await load('services/ingest/ingest.ts')).createIngest,
+    createLivenessService: (await load('services/health/liveness-service.ts')).createLivenessService,
+    createRuleEngine: (await load('services/health/rules/rule-engine.ts')).createRuleEngine,
+    createMemoryDeadlineScheduler: (await load('services/health/deadline-scheduler.ts'))
+      .createMemoryDeadlineScheduler,
+    createInfluxStorage: (await load('services/storage/influx-storage.ts')).createInfluxStorage,
+  };
+}
+
+function run(fleet: number, impl: Impl = HERE) {
+  const {
+    createIngest,
+    createLivenessService,
+    createRuleEngine,
+    createMemoryDeadlineScheduler,
+    createInfluxStorage,
+  } = impl;
   const devices = new Map<string, Device>();
   for (let i = 0; i < fleet; i++) {
     const id = `dev-${i}`;
@@ -71,11 +117,16 @@ function run(fleet: number) {
   // The real storage, never started: write()/writeDurable() do their per-message work (sanitise,
   // line protocol, queue for the group commit) and the commit itself (thread pool, async) never
   // runs inside the measured loop. Each run gets a fresh one.
-  const points = createInfluxStorage({
-    config: loadConfig({ env: {}, overrides: { dataDir: '/nonexistent/bench-never-written' } }),
-    log,
-    clock: systemClock,
-  });
+  const points = args['null-storage']
+    ? {
+        write: () => undefined,
+        writeDurable: (_: unknown, done: (err: Error | null) => void) => done(null),
+      }
+    : createInfluxStorage({
+        config: loadConfig({ env: {}, overrides: { dataDir: '/nonexistent/bench-never-written' } }),
+        log,
+        clock: systemClock,
+      });
   const noAlerts = {
     openAlert: () => ({ created: false }),
     resolveBySystem: () => null,
@@ -146,6 +197,15 @@ function run(fleet: number) {
     ns = Number(process.hrtime.bigint() - start);
   };
   const alloc = measureAllocation(loop);
+  // Issue #15 (hotpath lane): the rule engine's tick (evaluateIntervalS) over every device, the
+  // other per-device cost that grows with the fleet; per device and tick.
+  const TICKS = Number(args.ticks);
+  let tickNs = 0;
+  const tickAlloc = measureAllocation(() => {
+    const start = process.hrtime.bigint();
+    for (let t = 0; t < TICKS; t++) rules.tick();
+    tickNs = Number(process.hrtime.bigint() - start);
+  });
   liveness.stop();
   const stats = ingest.stats();
   if (stats.rejected !== 0)
@@ -157,6 +217,8 @@ function run(fleet: number) {
     messagesPerS: Math.round(MESSAGES / (ns / 1e9)),
     bytesPerMessage: Math.round(alloc.bytes / MESSAGES),
     gcs: alloc.gcs,
+    nsPerDeviceTick: Math.round(tickNs / (TICKS * fleet)),
+    bytesPerDeviceTick: Math.round(tickAlloc.bytes / (TICKS * fleet)),
   };
 }
 
@@ -199,7 +261,31 @@ interface ProfileNode {
   children: ProfileNode[];
 }
 
-const results = FLEETS.map(run);
+if (args.base !== undefined) {
+  const variants: Array<[string, Impl]> = [
+    ['base', await loadImpl(args.base)],
+    ['this', HERE],
+  ];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const keys = ['nsPerMessage', 'bytesPerMessage', 'nsPerDeviceTick', 'bytesPerDeviceTick'] as const;
+  const out: Record<string, unknown>[] = [];
+  for (const fleet of FLEETS) {
+    const runs: Record<string, Array<ReturnType<typeof run>>> = { base: [], this: [] };
+    for (let r = 0; r < Number(args.rounds); r++) {
+      const order = r % 2 === 0 ? variants : [...variants].reverse();
+      for (const [name, impl] of order) runs[name]?.push(run(fleet, impl));
+    }
+    for (const [name] of variants) {
+      const row: Record<string, unknown> = { fleet, variant: name };
+      for (const k of keys) row[k] = median((runs[name] ?? []).map((x) => x[k]));
+      out.push(row);
+      process.stdout.write(`${JSON.stringify(row)}\n`);
+    }
+  }
+  process.exit(0);
+}
+
+const results = FLEETS.map((fleet) => run(fleet));
 if (args['no-write']) {
   process.stdout.write(`${JSON.stringify(results)}\n`);
   if (args.profile) await profile(FLEETS[FLEETS.length - 1] as number);
@@ -213,11 +299,11 @@ const md = [
   '',
   `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}. One core, no I/O: ingest → liveness → fault rules → line protocol queued for the write-ahead log's group commit (the fsync itself runs in the thread pool, outside this loop).`,
   '',
-  '| devices | messages | ns / message | messages / s (one core) | bytes allocated / message |',
-  '|---:|---:|---:|---:|---:|',
+  '| devices | messages | ns / message | messages / s (one core) | bytes allocated / message | ns / device / rule tick | bytes / device / rule tick |',
+  '|---:|---:|---:|---:|---:|---:|---:|',
   ...results.map(
     (r) =>
-      `| ${r.fleet.toLocaleString('en')} | ${r.messages.toLocaleString('en')} | ${r.nsPerMessage} | ${r.messagesPerS.toLocaleString('en')} | ${r.bytesPerMessage} |`,
+      `| ${r.fleet.toLocaleString('en')} | ${r.messages.toLocaleString('en')} | ${r.nsPerMessage} | ${r.messagesPerS.toLocaleString('en')} | ${r.bytesPerMessage} | ${r.nsPerDeviceTick} | ${r.bytesPerDeviceTick} |`,
   ),
   '',
 ].join('\n');

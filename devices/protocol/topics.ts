@@ -33,9 +33,21 @@ function channelAt(topic: string, from: number): Channel | null {
   return null;
 }
 
-/** Parses a device publish topic. Never throws. */
-export function parseDeviceTopic(topic: string): ParsedTopic {
+/**
+ * Parses a device publish topic. Never throws. `knownId`: a valid device id the topic most likely
+ * names (ingest: the publisher's own, a registered device). Issue #15 (hotpath lane): a topic that
+ * is exactly `…/{knownId}/{channel}` returns `knownId` itself, with no id cut out of the topic and
+ * no pattern test; any other topic is parsed in full, as without it.
+ */
+export function parseDeviceTopic(topic: string, knownId?: string): ParsedTopic {
   if (!topic.startsWith(TOPIC_PREFIX)) return { ok: false, reason: 'topic outside wardwatch/v1/devices' };
+  if (knownId !== undefined) {
+    const slash = TOPIC_PREFIX.length + knownId.length;
+    if (topic.charCodeAt(slash) === 47 /* '/' */ && topic.startsWith(knownId, TOPIC_PREFIX.length)) {
+      const channel = channelAt(topic, slash + 1);
+      if (channel !== null) return { ok: true, deviceId: knownId, channel };
+    }
+  }
   // Issue #15 (alloc lane): two levels found by indexOf, not a split array per message, and the
   // channel returned as the CHANNELS constant (no string cut out of the topic).
   const start = TOPIC_PREFIX.length;

@@ -28,9 +28,17 @@ const DEFAULT_MAX_PER_SLICE = 500;
 /** Issue #15: heap entries settleTop re-inserts at most before arming the timer (~1 µs each). */
 const MAX_SETTLE_PER_ARM = 2000;
 
+/**
+ * A key's place in the heap. Issue #15 (hotpath lane): the key's deadline (`target`) lives in its
+ * entry, so moving it later is one map lookup and a field write (no second map, no timer
+ * operation); the entry itself is re-inserted (not a new one) when it surfaces before its target.
+ */
 interface Entry {
   key: string;
+  /** Where the entry sits in the heap (its deadline when it was inserted). */
   at: number;
+  /** The key's deadline now: ≥ `at` (an earlier one gets a new entry). */
+  target: number;
 }
 
 /** Largest delay setTimeout accepts (2^31-1 ms); longer waits are re-armed. */
@@ -40,15 +48,14 @@ const MAX_TIMER_MS = 2_147_483_647;
  * A binary min-heap with lazy updates and a single timer armed for the earliest entry.
  *
  * Why lazy: every accepted message pushes its device's deadline later. Re-heaping on each
- * message would be O(log n) per message; instead `set` only records the new target (O(1)) and
- * the heap entry is re-inserted once, when it surfaces and turns out not to be due yet. A key
- * has at most one live heap entry (`heapAt`); entries whose time differs from it are stale.
+ * message would be O(log n) per message; instead `set` only records the new target in the key's
+ * entry (O(1)) and the entry is re-inserted once, when it surfaces and turns out not to be due
+ * yet. A key has at most one live heap entry (`live`); any other entry of the key is stale.
  * The timer fires at the deadline itself, so detection does not depend on fleet size.
  */
 export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
   const heap: Entry[] = [];
-  const target = new Map<string, number>();
-  const heapAt = new Map<string, number>();
+  const live = new Map<string, Entry>();
   let onDue: ((key: string, nowMs: number) => void) | null = null;
   let batch: (run: () => void) => void = (run) => run();
   let maxPerSlice = DEFAULT_MAX_PER_SLICE;
@@ -97,15 +104,14 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
   const settleTop = () => {
     for (let n = 0; n < MAX_SETTLE_PER_ARM && heap.length > 0; n++) {
       const top = heap[0]!;
-      if (heapAt.get(top.key) !== top.at) {
+      if (live.get(top.key) !== top) {
         pop(); // stale: superseded or cancelled
         continue;
       }
-      const t = target.get(top.key);
-      if (t === undefined || t <= top.at) return; // a deadline that holds (t < top.at cannot be)
+      if (top.target <= top.at) return; // a deadline that holds (target < at cannot be)
       pop();
-      heapAt.set(top.key, t);
-      push({ key: top.key, at: t });
+      top.at = top.target;
+      push(top);
     }
   };
 
@@ -130,17 +136,14 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
     const due: string[] = [];
     while (heap.length > 0 && heap[0]!.at <= now && due.length < maxPerSlice) {
       const e = pop()!;
-      if (heapAt.get(e.key) !== e.at) continue; // stale: superseded or cancelled
-      const t = target.get(e.key);
-      if (t === undefined) continue;
-      if (t > now) {
+      if (live.get(e.key) !== e) continue; // stale: superseded or cancelled
+      if (e.target > now) {
         // Heard from since this entry was made: wait for the newer deadline.
-        heapAt.set(e.key, t);
-        push({ key: e.key, at: t });
+        e.at = e.target;
+        push(e);
         continue;
       }
-      target.delete(e.key);
-      heapAt.delete(e.key);
+      live.delete(e.key);
       due.push(e.key);
     }
     const handler = onDue;
@@ -163,16 +166,19 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
 
   return {
     set(key, atMs) {
-      target.set(key, atMs);
-      const h = heapAt.get(key);
-      if (h !== undefined && h <= atMs) return; // the live entry surfaces first and re-inserts
-      heapAt.set(key, atMs);
-      push({ key, at: atMs });
+      const e = live.get(key);
+      if (e !== undefined && e.at <= atMs) {
+        e.target = atMs; // the entry surfaces first and re-inserts: no heap or timer work now
+        return;
+      }
+      // New, or earlier than its entry: a new entry (the old one, if any, is stale from now on).
+      const entry: Entry = { key, at: atMs, target: atMs };
+      live.set(key, entry);
+      push(entry);
       if (atMs < armedAt) arm();
     },
     cancel(key) {
-      target.delete(key);
-      heapAt.delete(key);
+      live.delete(key);
     },
     start(fn, opts = {}) {
       onDue = fn;
@@ -185,6 +191,6 @@ export function createMemoryDeadlineScheduler(clock: Clock): DeadlineScheduler {
       onDue = null;
       arm();
     },
-    size: () => target.size,
+    size: () => live.size,
   };
 }

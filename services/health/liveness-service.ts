@@ -24,11 +24,15 @@ import type { DeviceState, DeviceStatus, StatusRepository } from './types.ts';
 
 export const OFFLINE_ALERT = 'device_offline';
 
-/** What ingest tells liveness. Both are O(1) and never touch disk. */
+/**
+ * What ingest tells liveness. Both are O(1) and never touch disk. `device`: the registry's record
+ * of `deviceId` when the caller has already looked it up (issue #15, hotpath lane: one registry
+ * lookup per message); without it, liveness looks it up.
+ */
 export interface LivenessSink {
   /** `seq`: the heartbeat's own seq when it sent one (issue #14: the cluster feed carries it). */
-  signOfLife(deviceId: string, at: number, seq?: number): void;
-  statusOffline(deviceId: string, at: number): void;
+  signOfLife(deviceId: string, at: number, seq?: number, device?: Device): void;
+  statusOffline(deviceId: string, at: number, device?: Device): void;
 }
 
 export interface LivenessService extends LivenessSink, LivenessView {
@@ -264,13 +268,13 @@ export function createLivenessService(deps: LivenessDeps): LivenessService {
       persist();
     },
 
-    signOfLife(deviceId, at) {
-      const device = devices.get(deviceId);
+    signOfLife(deviceId, at, _seq, known) {
+      const device = known ?? devices.get(deviceId);
       if (device) apply(device, { type: 'sign_of_life', at, timeoutMs: timeoutMs(device) });
     },
 
-    statusOffline(deviceId, at) {
-      const device = devices.get(deviceId);
+    statusOffline(deviceId, at, known) {
+      const device = known ?? devices.get(deviceId);
       if (device) apply(device, { type: 'status_offline', at });
     },
 

@@ -183,8 +183,16 @@ export function createIngest(deps: IngestDeps): Ingest {
       msg.tsMs !== null &&
       receivedAt - msg.tsMs > offlineTimeoutMs(device);
     if (stale) stats.replayedStale++;
-    else if (msg.channel === 'status' && !msg.online) liveness.statusOffline(deviceId, receivedAt);
-    else liveness.signOfLife(deviceId, receivedAt, msg.channel === 'heartbeat' ? msg.data.seq : undefined);
+    // The device goes down with the message (issue #15, hotpath lane): liveness and the rules need
+    // not look it up again.
+    else if (msg.channel === 'status' && !msg.online) liveness.statusOffline(deviceId, receivedAt, device);
+    else
+      liveness.signOfLife(
+        deviceId,
+        receivedAt,
+        msg.channel === 'heartbeat' ? msg.data.seq : undefined,
+        device,
+      );
     const point = toPoint(device, msg, receivedAt, viaGateway);
     if (rules && !stale && msg.channel !== 'status') {
       // tsMs is passed as sent (not clamped like the point time): the clock-skew rule needs it.
@@ -192,10 +200,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       // nothing about the child's (the gateway measures that: `clockOffsetS`).
       const tsMs = relayed ? null : msg.tsMs;
       if (msg.channel === 'telemetry')
-        rules.observe(deviceId, { type: 'telemetry', data: msg.data, tsMs, at: receivedAt });
+        rules.observe(deviceId, { type: 'telemetry', data: msg.data, tsMs, at: receivedAt }, device);
       else if (msg.channel === 'event')
-        rules.observe(deviceId, { type: 'event', event: msg.data.type, tsMs, at: receivedAt });
-      else rules.observe(deviceId, { type: 'heartbeat', tsMs, at: receivedAt });
+        rules.observe(deviceId, { type: 'event', event: msg.data.type, tsMs, at: receivedAt }, device);
+      else rules.observe(deviceId, { type: 'heartbeat', tsMs, at: receivedAt }, device);
     }
     return point;
   };
@@ -252,9 +260,11 @@ export function createIngest(deps: IngestDeps): Ingest {
     const publisher = devices.get(deviceId);
     if (publisher && publisher.protocol !== 'wardwatch')
       return handleNative(publisher, topic, payload, receivedAt);
-    const parsed = parseDeviceTopic(topic);
+    // Issue #15 (hotpath lane): a device publishing for itself (nearly every message) is the
+    // publisher already looked up: one registry lookup per message, not 4.
+    const parsed = parseDeviceTopic(topic, publisher ? deviceId : undefined);
     if (!parsed.ok) return rejected(deviceId, topic, parsed.reason);
-    const device = devices.get(parsed.deviceId);
+    const device = publisher && parsed.deviceId === deviceId ? publisher : devices.get(parsed.deviceId);
     // A gateway publishes for the devices that name it as their parent (issue #5).
     const viaGateway = publisher?.kind === 'gateway';
     if (!device || (parsed.deviceId !== deviceId && !(viaGateway && device.parentId === deviceId)))

@@ -7,7 +7,7 @@ import type { PointSink } from '../../storage/types.ts';
 import type { AlertEngine } from '../alert-service.ts';
 import type { LivenessView } from '../service-types.ts';
 import type { Suppression } from '../types.ts';
-import { RULES } from './index.ts';
+import { RULE_PLANS, RULES, type RulePlan } from './index.ts';
 import { lampWindow } from './lamp-window.ts';
 import { checkTimezone, type LightSettings, parseSchedule } from './light-schedule.ts';
 import { type RuleType, resolveParams } from './params.ts';
@@ -20,9 +20,13 @@ import {
   type RuleState,
 } from './types.ts';
 
-/** What ingest feeds the rules. O(1) per message, no disk I/O unless an alert changes; never throws. */
+/**
+ * What ingest feeds the rules. O(1) per message, no disk I/O unless an alert changes; never throws.
+ * `device`: the registry's record of `deviceId` when the caller has already looked it up (issue
+ * #15, hotpath lane: one registry lookup per message); without it, the engine looks it up.
+ */
 export interface RuleSink {
-  observe(deviceId: string, input: RuleInput): void;
+  observe(deviceId: string, input: RuleInput, device?: Device): void;
 }
 
 export interface RuleEngine extends RuleSink {
@@ -76,6 +80,11 @@ interface DeviceRules {
   expected: { fromMs: number; untilMs: number; settings: LightSettings; on: boolean } | null;
   /** Issue #14 (partitioned only): the last grid instant this device's ticks ran at. */
   tickedTo: number;
+  /**
+   * Which of its kind's rules run for an input (issue #15, hotpath lane: RULE_PLANS, built once
+   * per kind); null until the device is first evaluated (adopt() has no device at hand).
+   */
+  plan: RulePlan | null;
 }
 
 /**
@@ -172,7 +181,13 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     let r = perDevice.get(d.id);
     if (r) return r;
     // Partitioned: the grid's ticks count from the device's first input (none before it matters).
-    r = { states: new Map(), usage: null, expected: null, tickedTo: partitioned ? gridFloor(at) : 0 };
+    r = {
+      states: new Map(),
+      usage: null,
+      expected: null,
+      tickedTo: partitioned ? gridFloor(at) : 0,
+      plan: RULE_PLANS[d.kind],
+    };
     // Seed from unresolved alerts (once per device per process): they must still clear.
     for (const a of alerts.unresolvedForDevice(d.id)) {
       if (RULES[d.kind].some(([t]) => t === a.type)) {
@@ -183,34 +198,62 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     return r;
   };
 
-  const apply = (d: Device, input: RuleInput) => {
-    const r = stateOf(d, input.at);
+  /**
+   * Issue #15 (hotpath lane): one tick input per instant, shared by every device (frozen: rules
+   * only read their input), not one object per device per tick.
+   */
+  let tickInput: RuleInput = Object.freeze({ type: 'tick', at: Number.NaN });
+  const tickAt = (at: number): RuleInput => {
+    if (tickInput.at !== at) tickInput = Object.freeze({ type: 'tick', at });
+    return tickInput;
+  };
+
+  const apply = (d: Device, r: DeviceRules, input: RuleInput) => {
     // Issue #14: the grid ticks due before this message run first, at their own times.
     if (partitioned !== undefined && input.type !== 'tick') catchUp(d, r, gridFloor(input.at));
-    const label = labelOf(d);
-    let expectedOn = false;
-    if (d.kind === 'light') {
-      const settings = lightOf(d);
-      const e = r.expected;
-      if (e && e.settings === settings && input.at >= e.fromMs && input.at < e.untilMs) expectedOn = e.on;
-      else {
-        const w = lampWindow(input.at, d.lat, d.lon, settings);
-        expectedOn = w.on;
-        r.expected = { fromMs: input.at, untilMs: w.untilMs, settings, on: w.on };
-      }
+    const kindRules = RULES[d.kind];
+    let plan = r.plan;
+    if (plan === null) {
+      plan = RULE_PLANS[d.kind];
+      r.plan = plan;
     }
-    // One context per message, its params set per rule (issue #15, alloc lane: not one per rule;
-    // rules are synchronous and only read it).
-    const ctx: RuleContext = { params: NO_PARAMS, expectedOn, label };
+    // Issue #15 (hotpath lane): only the rules that read this input (RULE_INPUTS); every other one
+    // would return its state unchanged. What a skipped one still owes is the one thing that does
+    // not depend on the input: a rule disabled (tag or config) while raised is resolved, in rule
+    // order as before.
+    const run = plan.for(input);
+    if (run.length === 0 && r.states.size === 0) {
+      if (d.kind === 'light' && input.type === 'telemetry') trackUsage(r, input.data, input.at);
+      return;
+    }
+    let ctx: RuleContext | null = null;
+    if (run.length > 0) {
+      let expectedOn = false;
+      if (d.kind === 'light') {
+        const settings = lightOf(d);
+        const e = r.expected;
+        if (e && e.settings === settings && input.at >= e.fromMs && input.at < e.untilMs) expectedOn = e.on;
+        else {
+          const w = lampWindow(input.at, d.lat, d.lon, settings);
+          expectedOn = w.on;
+          r.expected = { fromMs: input.at, untilMs: w.untilMs, settings, on: w.on };
+        }
+      }
+      // One context per message, its params set per rule (issue #15, alloc lane: not one per rule;
+      // rules are synchronous and only read it).
+      ctx = { params: NO_PARAMS, expectedOn, label: labelOf(d) };
+    }
     // Indexed, not `for…of` and `[type, rule]` destructuring (iterator protocol): no iterator per
     // message where V8 does not optimise it away (issue #15, alloc lane).
-    const kindRules = RULES[d.kind];
-    for (let i = 0; i < kindRules.length; i++) {
+    for (let i = 0, k = 0; i < kindRules.length; i++) {
       const entry = kindRules[i] as (typeof kindRules)[number];
       const type = entry[0];
-      const rule = entry[1];
-      const params = paramsOf(d, type);
+      const runs = run[k] === i;
+      if (runs) k++;
+      else if (r.states.size === 0) continue;
       const prev = r.states.get(type) ?? NO_STATE;
+      if (!runs && prev.active === null) continue;
+      const params = paramsOf(d, type);
       if (params.enabled === false) {
         if (prev.active !== null) {
           alerts.resolveBySystem(d.id, type, input.at, 'rule disabled');
@@ -218,8 +261,9 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         }
         continue;
       }
+      if (!runs || ctx === null) continue;
       ctx.params = params;
-      const next = rule(prev, input, ctx);
+      const next = entry[1](prev, input, ctx);
       if (next !== prev) r.states.set(type, next);
       if (next.active !== prev.active) transition(d, type, prev, next, input.at);
     }
@@ -289,7 +333,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     for (let n = 1; at <= upTo; n++, at += gridMs) {
       if (n === MAX_CATCH_UP_TICKS) at = upTo; // a long silence: the earliest ones, then the last
       r.tickedTo = at;
-      if (liveness.stateOf(d.id) === 'online') apply(d, { type: 'tick', at });
+      if (liveness.stateOf(d.id) === 'online') apply(d, r, tickAt(at));
       // Issue #14 (pgloose2): usage is written at the grid instant, never at the timer's `now`, so
       // a point holds exactly the reports in [at - grid, at) whoever writes it: a new owner
       // replaying the old owner's last reports writes the same point again (same measurement, tags
@@ -305,6 +349,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
     const now = clock.now();
     const usageDue = flushOnly || now - usageWrittenAt >= usageMs;
     if (usageDue) usageWrittenAt = now;
+    const input = tickAt(now);
     for (const [id, r] of perDevice) {
       const d = devices.get(id);
       if (!d) {
@@ -320,7 +365,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
           if (!flushOnly) catchUp(d, r, gridFloor(now));
           continue;
         }
-        if (!flushOnly && liveness.stateOf(id) === 'online') apply(d, { type: 'tick', at: now });
+        if (!flushOnly && liveness.stateOf(id) === 'online') apply(d, r, input);
         if (usageDue) flushUsage(d, r, now);
       } catch (err) {
         log.error({ err, deviceId: id }, 'rule tick failed');
@@ -349,6 +394,7 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
             usage: saved.usage && { ...saved.usage },
             expected: null,
             tickedTo: saved.tickedTo,
+            plan: null,
           });
       }
     },
@@ -385,10 +431,10 @@ export function createRuleEngine(deps: RuleEngineDeps): RuleEngine {
         }
       }
     },
-    observe(deviceId, input) {
+    observe(deviceId, input, known) {
       try {
-        const d = devices.get(deviceId);
-        if (d) apply(d, input);
+        const d = known ?? devices.get(deviceId);
+        if (d) apply(d, stateOf(d, input.at), input);
       } catch (err) {
         log.error({ err, deviceId, input: input.type }, 'rule evaluation failed');
       }

@@ -140,6 +140,70 @@ describe('memory deadline scheduler (fake timers)', () => {
     expect(due).toEqual([['d7', lastSeenD7 + timeoutMs]]);
   });
 
+  /** systemClock (faked by vitest) counting the scheduler's timer operations. */
+  const countingClock = () => {
+    const ops = { set: 0, clear: 0 };
+    const clock = {
+      now: () => Date.now(),
+      setTimeout: (fn: () => void, ms: number) => {
+        ops.set++;
+        return systemClock.setTimeout(fn, ms);
+      },
+      clearTimeout: (h: Parameters<typeof systemClock.clearTimeout>[0]) => {
+        ops.clear++;
+        systemClock.clearTimeout(h);
+      },
+    };
+    return { clock, ops };
+  };
+
+  it('issue #15 (hotpath): a deadline moved later costs no timer operation, and still fires at its new time', async () => {
+    const { clock, ops } = countingClock();
+    const s = createMemoryDeadlineScheduler(clock);
+    const due: Array<[string, number]> = [];
+    s.start((key, now) => due.push([key, now]));
+    const t0 = Date.now();
+    for (let i = 0; i < 100; i++) s.set(`d${i}`, t0 + 90_000 + i);
+    expect(ops).toEqual({ set: 1, clear: 0 }); // armed once, for the earliest
+    // Every device heard from 10 times: 1,000 messages, each moving its deadline later.
+    for (let n = 1; n <= 10; n++) for (let i = 0; i < 100; i++) s.set(`d${i}`, t0 + 90_000 + i + n * 1000);
+    expect(ops).toEqual({ set: 1, clear: 0 });
+    expect(s.size()).toBe(100);
+    // The old earliest time comes: nothing is due; one timer armed for the deadline that holds.
+    await vi.advanceTimersByTimeAsync(90_000);
+    expect(due).toEqual([]);
+    expect(ops).toEqual({ set: 2, clear: 0 });
+    await vi.advanceTimersByTimeAsync(10_000 + 99);
+    expect(due).toHaveLength(100);
+    expect(due[0]).toEqual(['d0', t0 + 100_000]);
+    expect(due[99]).toEqual(['d99', t0 + 100_099]);
+    expect(s.size()).toBe(0);
+  });
+
+  it('issue #15 (hotpath): a deadline moved earlier re-arms once; moved later again, it fires only at the latest', async () => {
+    const { clock, ops } = countingClock();
+    const s = createMemoryDeadlineScheduler(clock);
+    const due: Array<[string, number]> = [];
+    s.start((key, now) => due.push([key, now]));
+    const t0 = Date.now();
+    s.set('a', t0 + 10_000);
+    s.set('b', t0 + 20_000);
+    expect(ops).toEqual({ set: 1, clear: 0 });
+    s.set('b', t0 + 5_000); // earlier than the armed timer: one re-arm
+    expect(ops).toEqual({ set: 2, clear: 1 });
+    s.set('b', t0 + 30_000); // later again: no timer operation
+    s.set('a', t0 + 15_000);
+    s.cancel('a');
+    expect(ops).toEqual({ set: 2, clear: 1 });
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(due).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(due).toEqual([['b', t0 + 30_000]]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(due).toHaveLength(1);
+    expect(s.size()).toBe(0);
+  });
+
   it('stop() disarms the timer', async () => {
     const { s, due } = setup();
     s.set('a', Date.now() + 1000);

@@ -1,7 +1,15 @@
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import { createJobQueue } from './job-queue.ts';
-import { cacheMac, hashSecret, macEquals, needsRehash, SCRYPT_P, SCRYPT_R, verifySecret } from './secrets.ts';
+import {
+  cacheMac,
+  createMacPool,
+  hashSecret,
+  needsRehash,
+  SCRYPT_P,
+  SCRYPT_R,
+  verifySecret,
+} from './secrets.ts';
 import type { Device, DeviceRepository } from './types.ts';
 
 export interface CredentialsRevoked {
@@ -15,8 +23,11 @@ export interface CredentialsRevoked {
 export interface Credential {
   hash: string;
   generation: number;
-  /** HMAC of the secret once verified (or known at creation): later checks cost microseconds. */
-  mac: Buffer | null;
+  /**
+   * Slot in the registry's MAC pool (secrets.ts `createMacPool`) of the secret's HMAC once
+   * verified (or known at creation): later checks cost microseconds. -1: not verified yet.
+   */
+  macSlot: number;
 }
 
 /** A device in the registry's memory, with its valid secrets (at most two). */
@@ -57,11 +68,26 @@ export interface DeviceCredentialsDeps {
 export function createDeviceCredentials(deps: DeviceCredentialsDeps) {
   const { entries, repo, clock, log, logN, onWrite, revoked } = deps;
   let generations = 0;
-  const credential = (hash: string, mac: Buffer | null = null): Credential => ({
-    hash,
-    generation: ++generations,
-    mac,
-  });
+  const macs = createMacPool();
+  const credential = (hash: string, mac: Buffer | null = null): Credential => {
+    const generation = ++generations;
+    return { hash, generation, macSlot: mac ? macs.put(generation, mac) : -1 };
+  };
+  /** The cached MAC of a credential no entry holds any more goes back to the pool. */
+  const forget = (cred: Credential) => macs.release(cred.macSlot, cred.generation);
+  /**
+   * A device's entry was replaced by `after` (undefined: removed): the credentials of `before`
+   * that `after` does not keep (a rotated-out copy as `previous` keeps its generation) are forgotten.
+   */
+  const retire = (before: DeviceEntry, after: DeviceEntry | undefined) => {
+    for (const cred of [before.current, before.previous]) {
+      if (!cred) continue;
+      const kept =
+        after &&
+        (after.current.generation === cred.generation || after.previous?.generation === cred.generation);
+      if (!kept) forget(cred);
+    }
+  };
   const counters = { cacheHits: 0, slowVerifies: 0, rehashed: 0 };
 
   const graceTimers = new Map<string, ReturnType<Clock['setTimeout']>>();
@@ -79,6 +105,7 @@ export function createDeviceCredentials(deps: DeviceCredentialsDeps) {
         const e = entries.get(id);
         if (!e || e.previous !== prev) return;
         e.previous = null;
+        if (e.current.generation !== prev.generation) forget(prev);
         // Harmless if it fails: an expired previous secret is ignored when loaded.
         repo
           .clearPreviousSecret(id, prev.hash)
@@ -133,7 +160,7 @@ export function createDeviceCredentials(deps: DeviceCredentialsDeps) {
     if (entry.previous && entry.previous.expiresAt > clock.now()) candidates.push(entry.previous);
     const mac = cacheMac(secret);
     for (const c of candidates) {
-      if (c.mac && macEquals(c.mac, mac)) {
+      if (macs.matches(c.macSlot, c.generation, mac)) {
         counters.cacheHits++;
         return c.generation;
       }
@@ -141,11 +168,12 @@ export function createDeviceCredentials(deps: DeviceCredentialsDeps) {
     // A cached credential that did not match is not this secret (256-bit secrets do not collide):
     // only credentials never verified in this process need the slow hash.
     for (const c of candidates) {
-      if (c.mac) continue;
+      if (c.macSlot >= 0) continue;
       counters.slowVerifies++;
       if (!(await verifySecret(secret, c.hash))) continue;
       if (!stillValid(id, c)) return null; // rotated or deleted while hashing
-      c.mac = mac;
+      // A second connect verified meanwhile has stored it already.
+      if (c.macSlot < 0) c.macSlot = macs.put(c.generation, mac);
       if (c === entries.get(id)?.current && needsRehash(c.hash, logN)) upgradeHash(id, c, secret);
       return c.generation;
     }
@@ -155,6 +183,7 @@ export function createDeviceCredentials(deps: DeviceCredentialsDeps) {
   return {
     /** A new credential (the next generation); `mac` when the secret is known (created, rotated). */
     credential,
+    retire,
     scheduleGraceEnd,
     cancelGraceEnd,
     upgradeHash,
@@ -173,6 +202,6 @@ export function createDeviceCredentials(deps: DeviceCredentialsDeps) {
       const p = entries.get(id)?.previous;
       return p && p.expiresAt > clock.now() ? p.expiresAt : null;
     },
-    stats: () => ({ ...counters, rehashPending: rehashes.size() }),
+    stats: () => ({ ...counters, rehashPending: rehashes.size(), cachedMacs: macs.stats().usedSlots }),
   };
 }

@@ -94,7 +94,14 @@ export interface DeviceRegistry {
   onCredentialsRevoked(listener: (e: CredentialsRevoked) => void): void;
   /** Verification counters (operations, bench, tests). */
   /** `rehashPending` (issue #15): fast-hashed secrets queued or being rehashed with scrypt. */
-  secretStats(): { cacheHits: number; slowVerifies: number; rehashed: number; rehashPending: number };
+  /** `cachedMacs` (issue #15): verified-cache MACs held in the pool, one per valid verified secret. */
+  secretStats(): {
+    cacheHits: number;
+    slowVerifies: number;
+    rehashed: number;
+    rehashPending: number;
+    cachedMacs: number;
+  };
 }
 
 export interface DeviceRegistryDeps {
@@ -145,7 +152,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
       }
     }
   };
-  const { credential, scheduleGraceEnd, cancelGraceEnd, upgradeHash, ...credentials } =
+  const { credential, retire, scheduleGraceEnd, cancelGraceEnd, upgradeHash, ...credentials } =
     createDeviceCredentials({
       entries,
       repo,
@@ -200,6 +207,7 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
   /** Memory and bus after a device left the database (deleted here or by another node). */
   const removed = (id: string, entry: DeviceEntry) => {
     entries.delete(id);
+    retire(entry, undefined);
     sortedIds = null;
     cancelGraceEnd(id);
     revoked({ deviceId: id, reason: 'deleted', device: entry.device });
@@ -219,7 +227,9 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
     );
     if (!change.rotated) {
       if (change.rehashed) current.hash = secrets.hash;
-      entries.set(device.id, { ...entry, device, previous: change.graceEnded ? null : entry.previous });
+      const next = { ...entry, device, previous: change.graceEnded ? null : entry.previous };
+      entries.set(device.id, next);
+      retire(entry, next);
       if (change.graceEnded) {
         cancelGraceEnd(device.id);
         revoked({ deviceId: device.id, reason: 'grace-ended', device });
@@ -235,7 +245,9 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
           ? { ...current, expiresAt: secrets.previous.expiresAt }
           : { ...credential(secrets.previous.hash), expiresAt: secrets.previous.expiresAt };
     }
-    entries.set(device.id, { device, current: credential(secrets.hash), previous: nextPrevious });
+    const next = { device, current: credential(secrets.hash), previous: nextPrevious };
+    entries.set(device.id, next);
+    retire(entry, next);
     if (nextPrevious) scheduleGraceEnd(device.id, nextPrevious);
     else cancelGraceEnd(device.id);
     log.info({ deviceId: device.id }, 'device secret rotated by another node');
@@ -399,7 +411,10 @@ export function createDeviceRegistry(deps: DeviceRegistryDeps): DeviceRegistry {
         }
         const current = credential(secretHash, cacheMac(secret));
         const device = { ...(latest ?? entry).device, updatedAt: now };
-        entries.set(id, { device, current, previous });
+        const next = { device, current, previous };
+        entries.set(id, next);
+        retire(entry, next);
+        if (latest && latest !== entry) retire(latest, next);
         upgradeHash(id, current, secret);
         if (previous) scheduleGraceEnd(id, previous);
         else cancelGraceEnd(id);

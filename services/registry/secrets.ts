@@ -101,3 +101,72 @@ const CACHE_KEY = randomBytes(32);
 export const cacheMac = (secret: string): Buffer =>
   createHmac('sha256', CACHE_KEY).update(secret, 'utf8').digest();
 export const macEquals = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingSafeEqual(a, b);
+/** Bytes of a cache MAC (HMAC-SHA256). */
+export const MAC_BYTES = 32;
+
+/**
+ * The verified cache's MACs of every device, in one arena of fixed 32-byte slots (issue #15): a
+ * MAC kept as its own Buffer cost a JS object, an ArrayBuffer and a 32-byte allocation outside
+ * the heap with its bookkeeping (~950 bytes of RSS per device in the ward scenario); a slot costs
+ * its 32 bytes plus 8 for its owner. Each slot records its owner (the credential generation that
+ * stored it, never reused), and `matches` compares only for that owner: a credential that still
+ * points at a slot released and given to another device's credential never matches it, so a
+ * missed or late release can only keep memory, never let one device's secret stand for another's.
+ */
+export interface MacPool {
+  /** Keeps `mac` for `owner` (a credential generation, > 0); returns its slot. */
+  put(owner: number, mac: Buffer): number;
+  /** Constant time in the MAC: is `mac` the one `owner` keeps in `slot`? False for -1 or a slot not its own. */
+  matches(slot: number, owner: number, mac: Buffer): boolean;
+  /** `owner` no longer needs `slot`: zeroed and free for the next `put`. A slot not its own is left alone. */
+  release(slot: number, owner: number): void;
+  stats(): { usedSlots: number; capacitySlots: number; arenaBytes: number };
+}
+
+export function createMacPool(initialSlots = 256): MacPool {
+  let capacity = Math.max(1, initialSlots);
+  let arena = Buffer.alloc(capacity * MAC_BYTES);
+  // 0 = free. Float64: generations are counted, not wrapped.
+  let owners = new Float64Array(capacity);
+  const free: number[] = [];
+  let next = 0; // slots below it were handed out at least once
+  let used = 0;
+  const grow = () => {
+    capacity *= 2;
+    const bigger = Buffer.alloc(capacity * MAC_BYTES);
+    arena.copy(bigger);
+    arena = bigger;
+    const biggerOwners = new Float64Array(capacity);
+    biggerOwners.set(owners);
+    owners = biggerOwners;
+  };
+  const bytes = (slot: number) => arena.subarray(slot * MAC_BYTES, (slot + 1) * MAC_BYTES);
+  return {
+    put(owner, mac) {
+      if (mac.length !== MAC_BYTES || !(owner > 0))
+        throw new RangeError('a cache MAC is 32 bytes, its owner > 0');
+      let slot = free.pop();
+      if (slot === undefined) {
+        if (next === capacity) grow();
+        slot = next++;
+      }
+      mac.copy(arena, slot * MAC_BYTES);
+      owners[slot] = owner;
+      used++;
+      return slot;
+    },
+    matches(slot, owner, mac) {
+      if (!(owner > 0) || slot < 0 || slot >= next || owners[slot] !== owner || mac.length !== MAC_BYTES)
+        return false;
+      return timingSafeEqual(bytes(slot), mac);
+    },
+    release(slot, owner) {
+      if (slot < 0 || slot >= next || owners[slot] !== owner) return;
+      owners[slot] = 0;
+      bytes(slot).fill(0);
+      free.push(slot);
+      used--;
+    },
+    stats: () => ({ usedSlots: used, capacitySlots: capacity, arenaBytes: arena.length }),
+  };
+}

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
+import { lazyInnerApp } from '../api/lazy-inner-app.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import { REPO_ROOT } from '../core/repo-root.ts';
@@ -66,6 +66,22 @@ export function webPlugin(opts: {
     }
     // A wildcard route, so a rebuild while running is served as is; a path with no file falls
     // through to the API's JSON 404 handler (more specific routes such as /docs/* and /mqtt win).
-    await app.register(fastifyStatic, { root: dist, prefix: '/', wildcard: true, index: ['index.html'] });
+    // Issue #15: @fastify/static is imported and registered on the first request for the app
+    // (lazy-inner-app.ts): a ward's service may never serve a browser, and it costs ~1 MiB of heap.
+    await app.register(
+      lazyInnerApp({
+        urls: ['/*'],
+        build: async (inner) => {
+          const { default: fastifyStatic } = await import('@fastify/static');
+          await inner.register(fastifyStatic, {
+            root: dist,
+            prefix: '/',
+            wildcard: true,
+            index: ['index.html'],
+          });
+        },
+        innerOptions: { routerOptions: { ignoreTrailingSlash: true } }, // as the API's own router
+      }),
+    );
   };
 }

@@ -219,8 +219,11 @@ describe.each(BACKENDS)('device registry on $name', ({ name }) => {
       clock.advance(1000);
       const fresh = (await b.registry.rotateSecret('cam-1')) as string;
       expect(a.registry.credentialValid('cam-1', gen)).toBe(true); // not told yet
+      expect(a.registry.secretStats().cachedMacs).toBe(1);
       await a.registry.reload('cam-1');
       expect(a.registry.credentialValid('cam-1', gen)).toBe(false);
+      // Issue #15: the old secret's cached MAC went back to the pool (the new one is not verified here).
+      expect(a.registry.secretStats().cachedMacs).toBe(0);
       expect(a.revoked.map((e) => [e.deviceId, e.reason])).toEqual([['cam-1', 'rotated']]);
       expect(await a.registry.verifySecret('cam-1', old)).toBe(false);
       expect(await a.registry.verifySecret('cam-1', fresh)).toBe(true);
@@ -240,8 +243,11 @@ describe.each(BACKENDS)('device registry on $name', ({ name }) => {
       expect(a.registry.previousSecretExpiresAt('cam-1')).toBe(T0 + 1000 + GRACE_S * 1000);
       expect(await a.registry.authenticate('cam-1', old)).toBe(gen);
       expect(await a.registry.verifySecret('cam-1', fresh)).toBe(true);
+      // Issue #15: both verified here (verifySecret caches too); the old one's MAC goes at the grace's end.
+      expect(a.registry.secretStats().cachedMacs).toBe(2);
       clock.advance(GRACE_S * 1000);
       expect(a.registry.credentialValid('cam-1', gen)).toBe(false);
+      expect(a.registry.secretStats().cachedMacs).toBe(1);
       expect(a.revoked.map((e) => e.reason)).toEqual(['rotated', 'grace-ended']);
     });
 
@@ -277,6 +283,7 @@ describe.each(BACKENDS)('device registry on $name', ({ name }) => {
       await b.registry.delete('gw-1');
       await a.registry.reload('gw-1');
       expect(a.registry.get('gw-1')).toBeNull();
+      expect(a.registry.secretStats().cachedMacs).toBe(0); // issue #15: its MAC went back to the pool
       expect(a.registry.list().map((d) => d.id)).toEqual(['cam-1']);
       expect(a.registry.get('cam-1')).toMatchObject({ parentId: null, updatedAt: T0 + 1000 });
       expect(a.registry.credentialValid('gw-1', gen)).toBe(false);

@@ -1,8 +1,8 @@
 /**
  * Issue #15: a ward's service keeps resident only what it uses. Modules a one-process service
  * needs only sometimes are imported on first use, not at start: the Redis client (cluster edge
- * only, ~4 MiB of heap), csv-parse (the first CSV device import, ~0.4 MiB) and the Swagger UI
- * (the first GET /docs, ~1.3 MiB). This loads
+ * only, ~4 MiB of heap), csv-parse (the first CSV device import, ~0.4 MiB), the Swagger UI
+ * (the first GET /docs, ~1.3 MiB) and @fastify/static (the web app's first file, ~1 MiB). This loads
  * services/main.ts's import graph (what `node dist/services/main.js` loads before it starts) in a
  * child process whose module hook records every module loaded, and checks they are not among them.
  * The first CSV import through the lazy path: test/integration/api/import.test.ts; the first use of
@@ -46,7 +46,7 @@ export async function load(url, context, next) { appendFileSync(${JSON.stringify
 const packageOf = (url: string) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
 
 describe('modules the one-process service loads at start (issue #15)', () => {
-  it('does not load the Redis client, csv-parse or the Swagger UI, and does load what it runs on', async () => {
+  it('does not load the Redis client, csv-parse, the Swagger UI or @fastify/static, and does load what it runs on', async () => {
     const packages = new Set((await modulesLoadedBy('services/main.ts')).map(packageOf));
     // The probe sees the graph: the broker and the HTTP server are there.
     expect(packages).toContain('aedes');
@@ -55,6 +55,8 @@ describe('modules the one-process service loads at start (issue #15)', () => {
     expect(packages).not.toContain('csv-parse');
     // The Swagger UI: built on the first GET /docs (test/unit/api/lazy-docs.test.ts).
     expect(packages).not.toContain('@fastify/swagger-ui');
+    // The web app's files: served from the first request for one (test/unit/web/lazy-static.test.ts).
+    expect(packages).not.toContain('@fastify/static');
   }, 90_000);
 
   it('parses CSV on the first import (csv-parse imported then)', async () => {

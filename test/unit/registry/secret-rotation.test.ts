@@ -106,6 +106,39 @@ describe('verified cache', () => {
   });
 });
 
+describe('verified cache MACs (issue #15: one pool, released with their credential)', () => {
+  it('keeps one MAC per valid known secret: rotation, grace end and delete give theirs back', async () => {
+    const r = await registry();
+    const [a, b] = [await r.create(cam('cam-a')), await r.create(cam('cam-b'))];
+    expect(r.secretStats().cachedMacs).toBe(2); // known at creation
+    const rotated = (await r.rotateSecret('cam-a')) as string;
+    expect(r.secretStats().cachedMacs).toBe(3); // the old one is valid for the grace
+    expect(await r.authenticate('cam-a', a.secret)).not.toBeNull();
+    expect(await r.authenticate('cam-a', rotated)).not.toBeNull();
+    fc.advance(GRACE_S * 1000);
+    expect(r.secretStats().cachedMacs).toBe(2);
+    expect(await r.authenticate('cam-a', a.secret)).toBeNull(); // a changed secret: refused
+    expect(await r.delete('cam-b')).toBe(true);
+    expect(r.secretStats().cachedMacs).toBe(1);
+    expect(await r.authenticate('cam-a', rotated)).not.toBeNull();
+    // The deleted device's slot goes to the next device, whose secret still verifies from the cache.
+    const c = await r.create(cam('cam-c'));
+    const hits = r.secretStats().cacheHits;
+    expect(await r.authenticate('cam-c', c.secret)).not.toBeNull();
+    expect(await r.authenticate('cam-c', b.secret)).toBeNull();
+    expect(r.secretStats().cacheHits).toBe(hits + 1);
+    expect(r.secretStats().cachedMacs).toBe(2);
+  });
+
+  it('a rotation without grace gives the old MAC back at once', async () => {
+    const r = await registry(0);
+    const { secret } = await r.create(cam('cam-a'));
+    await r.rotateSecret('cam-a');
+    expect(r.secretStats().cachedMacs).toBe(1);
+    expect(await r.authenticate('cam-a', secret)).toBeNull();
+  });
+});
+
 describe('legacy sha256 secrets', () => {
   it('verify once, then are rehashed to scrypt on the first successful connect', async () => {
     const r0 = await registry();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   cacheMac,
+  createMacPool,
   generateSecret,
   hashSecret,
   hashSecretSha256Legacy,
@@ -74,5 +75,56 @@ describe('device secrets', () => {
     expect(macEquals(cacheMac(s), cacheMac(s))).toBe(true);
     expect(macEquals(cacheMac(s), cacheMac(`${s}x`))).toBe(false);
     expect(macEquals(cacheMac(s), Buffer.alloc(3))).toBe(false);
+  });
+});
+
+describe('the verified cache’s MAC pool (issue #15)', () => {
+  it('a cached MAC still verifies, only for its owner and only the same secret', () => {
+    const pool = createMacPool(4);
+    const s = generateSecret();
+    const slot = pool.put(7, cacheMac(s));
+    expect(pool.matches(slot, 7, cacheMac(s))).toBe(true);
+    expect(pool.matches(slot, 7, cacheMac(`${s}x`))).toBe(false);
+    expect(pool.matches(slot, 8, cacheMac(s))).toBe(false); // another credential's generation
+    expect(pool.matches(-1, 7, cacheMac(s))).toBe(false); // never verified
+    expect(pool.matches(slot, 7, Buffer.alloc(3))).toBe(false);
+    expect(pool.matches(slot + 1, 7, cacheMac(s))).toBe(false);
+  });
+
+  it('a changed secret invalidates: a released slot matches nothing, not even zeroes', () => {
+    const pool = createMacPool(4);
+    const s = generateSecret();
+    const slot = pool.put(1, cacheMac(s));
+    pool.release(slot, 1);
+    expect(pool.matches(slot, 1, cacheMac(s))).toBe(false);
+    expect(pool.matches(slot, 0, Buffer.alloc(32))).toBe(false);
+    expect(pool.stats().usedSlots).toBe(0);
+  });
+
+  it('reuses a deleted device’s slot, and its old credential never matches the new owner’s MAC', () => {
+    const pool = createMacPool(2);
+    const [a, b] = [generateSecret(), generateSecret()];
+    const slotA = pool.put(1, cacheMac(a));
+    pool.release(slotA, 1);
+    const slotB = pool.put(2, cacheMac(b));
+    expect(slotB).toBe(slotA);
+    expect(pool.stats()).toEqual({ usedSlots: 1, capacitySlots: 2, arenaBytes: 64 });
+    // A stale credential still pointing at the slot (generation 1) is refused with B's secret too.
+    expect(pool.matches(slotA, 1, cacheMac(b))).toBe(false);
+    expect(pool.matches(slotB, 2, cacheMac(b))).toBe(true);
+    // A release by the stale owner leaves the new owner's MAC alone.
+    pool.release(slotA, 1);
+    expect(pool.matches(slotB, 2, cacheMac(b))).toBe(true);
+  });
+
+  it('grows as one arena and keeps every MAC (fixed 32-byte slots, 40 bytes a MAC)', () => {
+    const pool = createMacPool(2);
+    const secrets = Array.from({ length: 1000 }, () => generateSecret());
+    const slots = secrets.map((s, i) => pool.put(i + 1, cacheMac(s)));
+    expect(new Set(slots).size).toBe(1000);
+    expect(pool.stats()).toEqual({ usedSlots: 1000, capacitySlots: 1024, arenaBytes: 1024 * 32 });
+    secrets.forEach((s, i) => {
+      expect(pool.matches(slots[i] as number, i + 1, cacheMac(s))).toBe(true);
+    });
   });
 });

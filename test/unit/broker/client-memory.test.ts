@@ -8,6 +8,8 @@ import { Aedes, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttBroker } from '../../../services/broker/mqtt-broker.ts';
+import { createRetainedIndexPersistence } from '../../../services/broker/retained-index-persistence.ts';
+import { MAX_SHARED_PAYLOADS, SharedPayloads } from '../../../services/broker/shared-payloads.ts';
 import { startOneCameraBroker } from '../../helpers/one-camera-broker.ts';
 
 const require = createRequire(import.meta.url);
@@ -101,5 +103,69 @@ describe('per-client memory (issue #15)', () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  it('a retained `online` and a will `offline` share one Buffer per payload, not each device’s socket read (shared-payloads.ts)', async () => {
+    // mqtt-packet's payloads are views into the socket chunk they came in: kept per device, each
+    // kept its whole chunk (the will: the CONNECT, password included), ~350 bytes per device.
+    const persistence = createRetainedIndexPersistence() as unknown as {
+      createRetainedStream(p: string): AsyncIterable<{ topic: string; payload: Buffer }>;
+      getWill(client: { id: string }): Promise<{ payload: Buffer } | undefined>;
+    };
+    const aedes = await Aedes.createBroker({ persistence: persistence as never });
+    const server = createServer(aedes.handle);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    const devices: MqttClient[] = [];
+    try {
+      for (const id of ['cam-a', 'cam-b']) {
+        const topic = `wardwatch/v1/devices/${id}/status`;
+        const device = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+          clientId: id,
+          reconnectPeriod: 0,
+          will: { topic, payload: Buffer.from('offline'), qos: 1, retain: true },
+        });
+        devices.push(device);
+        await new Promise((resolve) => device.once('connect', resolve));
+        await device.publishAsync(topic, 'online', { qos: 1, retain: true });
+      }
+      const retained: Buffer[] = [];
+      for await (const p of persistence.createRetainedStream('wardwatch/v1/devices/+/status'))
+        retained.push(p.payload);
+      expect(retained.map(String)).toEqual(['online', 'online']);
+      expect(retained[0]).toBe(retained[1]);
+      // Its own backing store, not a socket read's (nor an 8 KiB slab of Node's pool).
+      expect(retained[0]?.buffer.byteLength).toBe(6);
+      const wills = await Promise.all(['cam-a', 'cam-b'].map((id) => persistence.getWill({ id })));
+      expect(wills.map((w) => String(w?.payload))).toEqual(['offline', 'offline']);
+      expect(wills[0]?.payload).toBe(wills[1]?.payload);
+      expect(wills[0]?.payload.buffer.byteLength).toBe(7);
+      // Behaviour kept: a dropped device's will is still published, with its bytes.
+      const will = new Promise<string>((resolve) =>
+        aedes.on('publish', (packet) => {
+          if (packet.topic === 'wardwatch/v1/devices/cam-a/status' && String(packet.payload) !== 'online')
+            resolve(String(packet.payload));
+        }),
+      );
+      devices[0]?.stream.destroy();
+      expect(await will).toBe('offline');
+    } finally {
+      for (const d of devices) d.end(true);
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('shares short Buffers only, at most MAX_SHARED_PAYLOADS of them', () => {
+    const shared = new SharedPayloads();
+    const long = Buffer.alloc(33, 1);
+    expect(shared.share(long)).toBe(long);
+    expect(shared.share('online')).toBe('online');
+    for (let i = 0; i < MAX_SHARED_PAYLOADS; i++) shared.share(Buffer.from(`p${i}`));
+    const extra = Buffer.from('one too many');
+    expect(shared.share(extra)).toBe(extra);
+    expect(shared.size).toBe(MAX_SHARED_PAYLOADS);
+    expect(shared.share(Buffer.from('p7'))).not.toBe(shared.share(Buffer.from('p8')));
+    expect(String(shared.share(Buffer.from('p7')))).toBe('p7');
   });
 });

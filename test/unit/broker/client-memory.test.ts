@@ -2,14 +2,20 @@
  * Issue #15: what a connected device costs the broker. The broker alone on port 0 and a real
  * MQTT.js client; the numbers are in bench/results/memory-per-client.md (bench/memory-per-client.ts).
  */
+
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { createServer, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConnectionGate } from '../../../services/broker/connection-gate.ts';
 import type { MqttBroker } from '../../../services/broker/mqtt-broker.ts';
 import { createRetainedIndexPersistence } from '../../../services/broker/retained-index-persistence.ts';
 import { MAX_SHARED_PAYLOADS, SharedPayloads } from '../../../services/broker/shared-payloads.ts';
+import { loadConfig } from '../../../services/core/config.ts';
+import { createLogger } from '../../../services/core/logger.ts';
 import { startOneCameraBroker } from '../../helpers/one-camera-broker.ts';
 
 const require = createRequire(import.meta.url);
@@ -167,5 +173,29 @@ describe('per-client memory (issue #15)', () => {
     expect(shared.size).toBe(MAX_SHARED_PAYLOADS);
     expect(shared.share(Buffer.from('p7'))).not.toBe(shared.share(Buffer.from('p8')));
     expect(String(shared.share(Buffer.from('p7')))).toBe('p7');
+  });
+
+  it('the connection gate watches every socket with one shared close listener, not a closure per connection', async () => {
+    const gate = createConnectionGate({
+      config: loadConfig({ env: {}, overrides: {} }),
+      log: createLogger('silent'),
+      clock: { now: () => 0 },
+      stats: { connectionsRefused: {} },
+      openFileLimit: 100_000,
+    });
+    const [a, b] = [new PassThrough(), new PassThrough()];
+    expect(gate.admit(a, '10.0.0.1') && gate.admit(b, '10.0.0.2')).toBe(true);
+    // rawListeners: a once() wrapper would show here (and differ per socket).
+    expect(a.rawListeners('close')).toHaveLength(1);
+    expect(a.rawListeners('close')[0]).toBe(b.rawListeners('close')[0]);
+    expect(gate.counts().open).toBe(2);
+    // Behaviour kept: a closed socket gives its place back, once.
+    a.destroy();
+    await once(a, 'close');
+    a.emit('close');
+    expect(gate.counts()).toMatchObject({ open: 1, pending: 1 });
+    b.destroy();
+    await once(b, 'close');
+    expect(gate.counts()).toMatchObject({ open: 0, pending: 0 });
   });
 });

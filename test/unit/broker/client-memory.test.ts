@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forgetConnectPacket } from '../../../services/broker/client-memory.ts';
 import { createConnectionGate } from '../../../services/broker/connection-gate.ts';
 import type { MqttBroker } from '../../../services/broker/mqtt-broker.ts';
 import { createRetainedIndexPersistence } from '../../../services/broker/retained-index-persistence.ts';
@@ -19,7 +20,15 @@ import { createLogger } from '../../../services/core/logger.ts';
 import { startOneCameraBroker } from '../../helpers/one-camera-broker.ts';
 
 const require = createRequire(import.meta.url);
-const mqttPacket = require('mqtt-packet') as { parser(): { _list: unknown } };
+const mqttPacket = require('mqtt-packet') as {
+  parser(opts?: object): {
+    _list: unknown;
+    settings: Record<string, unknown>;
+    parse(buf: Buffer): number;
+    on(event: 'packet', f: (p: Record<string, unknown>) => void): void;
+  };
+  generate(packet: object, opts?: object): Buffer;
+};
 const numbers = require('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> };
 
 let broker: MqttBroker;
@@ -197,5 +206,59 @@ describe('per-client memory (issue #15)', () => {
     b.destroy();
     await once(b, 'close');
     expect(gate.counts()).toMatchObject({ open: 0, pending: 0 });
+  });
+
+  it('the parser forgets the CONNECT (password, its socket read) once aedes has it, and parses on as before', async () => {
+    // Through the real broker (preConnect): a socket handed in with handleStream, whose aedes
+    // client is `conn.client`.
+    const server = createServer((conn) => broker.handleStream(conn, '127.0.0.1'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    const device = mqtt.connect(`mqtt://127.0.0.1:${(server.address() as { port: number }).port}`, {
+      clientId: 'cam-1',
+      username: 'cam-1',
+      password: 's',
+      reconnectPeriod: 0,
+    });
+    try {
+      await new Promise((resolve) => device.once('connect', resolve));
+      const conn = (await accepted) as Socket & { client: { _parser: { settings: object } } };
+      expect(conn.client._parser.settings).toEqual({ protocolVersion: 4, bridgeMode: undefined });
+      // It still parses what follows: a QoS 1 publish is acknowledged once handled.
+      await device.publishAsync('wardwatch/v1/devices/cam-1/heartbeat', '{"seq":2}', { qos: 1 });
+    } finally {
+      device.end(true);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    // MQTT 5 (properties on every packet) and 3.1.1 parse the same after it.
+    for (const protocolVersion of [4, 5]) {
+      const parser = mqttPacket.parser();
+      const packets: Array<Record<string, unknown>> = [];
+      parser.on('packet', (p) => packets.push(p));
+      const connect = {
+        cmd: 'connect',
+        protocolVersion,
+        clientId: 'cam-9',
+        username: 'cam-9',
+        password: Buffer.from('s'),
+      };
+      parser.parse(mqttPacket.generate(connect));
+      forgetConnectPacket({ _parser: parser });
+      expect(parser.settings).not.toHaveProperty('password');
+      const publish = {
+        cmd: 'publish',
+        topic: 'wardwatch/v1/devices/cam-9/heartbeat',
+        payload: Buffer.from('{}'),
+        qos: 1,
+        messageId: 3,
+        ...(protocolVersion === 5 ? { properties: { contentType: 'application/json' } } : {}),
+      };
+      parser.parse(mqttPacket.generate(publish, { protocolVersion }));
+      expect(packets[1]).toMatchObject({
+        topic: publish.topic,
+        messageId: 3,
+        ...(protocolVersion === 5 ? { properties: { contentType: 'application/json' } } : {}),
+      });
+    }
   });
 });

@@ -40,20 +40,56 @@ interface Counter {
   lockedUntil: number;
 }
 
-interface AccountState {
-  failures: number[];
-  /** Before this, only known addresses may try (the slow-down). */
-  nextTryAt: number;
-  /** Address → when it last logged in to this account. */
-  known: Map<string, number>;
-}
-
 /** Memory bound: an attacker rotating addresses or names cannot grow the maps without limit. */
 export const MAX_TRACKED_KEYS = 10_000;
 /** An address that logged in to an account this recently skips the account's slow-down. */
 export const KNOWN_ADDRESS_TTL_MS = 30 * 86_400_000;
 /** Known addresses remembered per account (a phone moves between networks; a few are enough). */
 const MAX_KNOWN_PER_ACCOUNT = 16;
+
+/**
+ * Issue #15: every device that connects gets one (its address becomes known), so it is kept
+ * small: no failure list before the first failure, and the one address nearly every device logs
+ * in from held inline; a Map only from a second address on (an empty Map and its table cost
+ * ~150 bytes per connected device).
+ */
+class AccountState {
+  /** Failures within the window, oldest first; null before the first. */
+  failures: number[] | null = null;
+  /** Before this, only known addresses may try (the slow-down). */
+  nextTryAt = 0;
+  /** The address that logged in, while it is the only one (then `known` is null). */
+  address: string | null = null;
+  /** When `address` last logged in. */
+  at = 0;
+  /** From a second address on: address → when it last logged in, least recent first. */
+  known: Map<string, number> | null = null;
+
+  /** When `address` last logged in to this account, or undefined. */
+  knownAt(address: string): number | undefined {
+    if (this.known !== null) return this.known.get(address);
+    return this.address === address ? this.at : undefined;
+  }
+
+  hasKnown(): boolean {
+    return this.known !== null || this.address !== null;
+  }
+
+  remember(address: string, now: number): void {
+    if (this.known === null) {
+      if (this.address === null || this.address === address) {
+        this.address = address;
+        this.at = now;
+        return;
+      }
+      this.known = new Map([[this.address, this.at]]);
+      this.address = null;
+    }
+    this.known.delete(address);
+    this.known.set(address, now);
+    if (this.known.size > MAX_KNOWN_PER_ACCOUNT) this.known.delete(this.known.keys().next().value as string);
+  }
+}
 
 export class LoginLimiter {
   private readonly pairs = new Map<string, Counter>();
@@ -96,14 +132,11 @@ export class LoginLimiter {
   recordSuccess(address: string, username: string, now: number): void {
     const account = accountKey(username);
     this.pairs.delete(pairKey(account, address));
-    const a = this.accountState(account);
-    a.known.delete(address);
-    a.known.set(address, now);
-    if (a.known.size > MAX_KNOWN_PER_ACCOUNT) a.known.delete(a.known.keys().next().value as string);
+    this.accountState(account).remember(address, now);
   }
 
   private isKnown(a: AccountState, address: string, now: number): boolean {
-    const at = a.known.get(address);
+    const at = a.knownAt(address);
     return at !== undefined && now - at < KNOWN_ADDRESS_TTL_MS;
   }
 
@@ -111,7 +144,7 @@ export class LoginLimiter {
     let a = this.accounts.get(account);
     if (!a) {
       if (this.accounts.size >= MAX_TRACKED_KEYS) this.pruneAccounts();
-      a = { failures: [], nextTryAt: 0, known: new Map() };
+      a = new AccountState();
       this.accounts.set(account, a);
     }
     return a;
@@ -121,7 +154,7 @@ export class LoginLimiter {
   private slowDown(account: string, now: number): boolean {
     const { windowS, accountSlowdownAfterFailures: after, accountMaxDelayS } = this.limits;
     const a = this.accountState(account);
-    a.failures = a.failures.filter((t) => t > now - windowS * 1000);
+    a.failures = (a.failures ?? []).filter((t) => t > now - windowS * 1000);
     a.failures.push(now);
     // Beyond `after + 31` the wait is at its maximum anyway; the list need not grow further.
     if (a.failures.length > after + 31) a.failures.shift();
@@ -166,7 +199,7 @@ export class LoginLimiter {
   private pruneAccounts(): void {
     for (const [k, a] of this.accounts) {
       if (this.accounts.size < MAX_TRACKED_KEYS * 0.9) break;
-      if (a.known.size === 0) this.accounts.delete(k);
+      if (!a.hasKnown()) this.accounts.delete(k);
     }
     for (const k of this.accounts.keys()) {
       if (this.accounts.size < MAX_TRACKED_KEYS * 0.9) break;

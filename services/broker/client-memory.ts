@@ -20,3 +20,33 @@ const mqttPacket = require('mqtt-packet') as { writeToStream: { cacheNumbers: bo
 export function disablePacketIdCache(): void {
   mqttPacket.writeToStream.cacheNumbers = false;
 }
+
+/** The only fields of its CONNECT packet mqtt-packet 9's parser reads again (`this.settings`). */
+interface ParserSettings {
+  protocolVersion?: number;
+  bridgeMode?: boolean;
+}
+/** One frozen settings object per (protocol version, bridge mode): the parser only reads them. */
+const sharedSettings = new Map<string, Readonly<ParserSettings>>();
+
+/**
+ * mqtt-packet's parser keeps the CONNECT packet it parsed as `settings` for the life of the
+ * connection, to read its protocol version (and bridge mode) for every later packet. That packet
+ * holds the password as a view into the CONNECT's socket read, so each connected device kept its
+ * read, its username, client id and will: ~400 bytes, and its secret in memory. Call once the
+ * CONNECT has been parsed (aedes' preConnect): the parser gets a shared object with the same two
+ * fields, so it parses every later packet exactly as before.
+ */
+export function forgetConnectPacket(client: object): void {
+  const parser = (client as { _parser?: { settings?: ParserSettings } })._parser;
+  const settings = parser?.settings;
+  if (!parser || !settings) return;
+  const { protocolVersion, bridgeMode } = settings;
+  const key = `${protocolVersion}/${bridgeMode}`;
+  let shared = sharedSettings.get(key);
+  if (shared === undefined) {
+    shared = Object.freeze({ protocolVersion, bridgeMode });
+    sharedSettings.set(key, shared);
+  }
+  parser.settings = shared;
+}

@@ -95,6 +95,15 @@ export function createConnectionGate(deps: ConnectionGateDeps): ConnectionGate {
     );
   };
 
+  /**
+   * Issue #15: one 'close' listener for every socket (a ticket's `closed` is idempotent and a
+   * socket closes once), not a closure and its context per connection plus once()'s wrapper and
+   * its state: ~120 bytes per connected device.
+   */
+  function closeTicket(this: Duplex): void {
+    ticketOf.get(this)?.closed();
+  }
+
   /** Admits `conn`; null (and destroyed) when refused. */
   const take = (conn: Duplex, address: string): ConnectionTicket | null => {
     const a = guard.admit(address);
@@ -109,7 +118,7 @@ export function createConnectionGate(deps: ConnectionGateDeps): ConnectionGate {
     }
     ticketOf.set(conn, a.ticket);
     connOf.set(a.ticket, conn);
-    conn.once('close', () => a.ticket.closed());
+    conn.on('close', closeTicket);
     return a.ticket;
   };
 

@@ -5,7 +5,7 @@ import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import { createAcknowledgement, type MessageHandler } from './acknowledgement.ts';
 import { createClientLimits } from './client-limits.ts';
-import { disablePacketIdCache } from './client-memory.ts';
+import { disablePacketIdCache, forgetConnectPacket } from './client-memory.ts';
 import { type ConnectionCounts, createConnectionGate } from './connection-gate.ts';
 import { type DeviceClient, deviceOf } from './device-client.ts';
 import { createListeners } from './listeners.ts';
@@ -233,6 +233,8 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     connectTimeout: config.broker.limits.connectTimeoutMs,
     preConnect(client, _packet, done) {
       gate.connected(client);
+      // Issue #15: the parser need not keep the CONNECT (its password's socket read) any longer.
+      forgetConnectPacket(client);
       done(null, true);
     },
     authenticate(client, username, password, done) {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
+import { SharedPayloads } from './shared-payloads.ts';
 
 // aedes-persistence and qlobber are aedes' own dependencies (the copies aedes uses when given no
 // persistence). Both are CommonJS: aedes-persistence's types declare an ESM default export that
@@ -86,6 +87,9 @@ export class RetainedIndex {
   readonly #root = newNode('');
   #size = 0;
 
+  /** Issue #15: short payloads (every device's `online`) shared, not pinning their socket reads. */
+  constructor(private readonly payloads = new SharedPayloads()) {}
+
   get size(): number {
     return this.#size;
   }
@@ -119,7 +123,7 @@ export class RetainedIndex {
     }
     if (!node.packet) this.#size++;
     // A copy, as the stock store keeps: aedes reuses and mutates packet objects.
-    node.packet = { ...pkt };
+    node.packet = { ...pkt, payload: this.payloads.share(pkt.payload) };
   }
 
   #delete(levels: string[]): void {
@@ -188,8 +192,24 @@ function* matchAll(index: RetainedIndex, patterns: string[]): Generator<Retained
  */
 export function createRetainedIndexPersistence() {
   const persistence = memory();
-  const index = new RetainedIndex();
+  const payloads = new SharedPayloads();
+  const index = new RetainedIndex(payloads);
+  // The callback API (its type) when given a callback, the promise API aedes 1.2 calls otherwise.
+  const putWill = persistence.putWill.bind(persistence) as (
+    client: unknown,
+    packet: { payload?: unknown },
+    cb?: unknown,
+  ) => unknown;
   return Object.assign(persistence, {
+    /**
+     * Issue #15: the will aedes stores is the packet it also holds as `client.will`, its payload a
+     * view into the CONNECT's socket read (~350 bytes per device kept for `offline`): the same
+     * bytes from the shared table let that read go.
+     */
+    putWill: (client: unknown, packet: { payload?: unknown }, cb?: unknown) => {
+      if (packet.payload !== undefined) packet.payload = payloads.share(packet.payload);
+      return putWill(client, packet, cb);
+    },
     retainedCount: () => index.size,
     storeRetained: async (packet: RetainedPacket) => index.store(packet),
     createRetainedStream: (pattern: string) => Readable.from(matchAll(index, [pattern])),

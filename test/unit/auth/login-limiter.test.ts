@@ -114,6 +114,28 @@ describe('LoginLimiter (fake clock)', () => {
     expect(maps.pairs.size).toBeLessThanOrEqual(MAX_TRACKED_KEYS);
     expect(maps.accounts.size).toBeLessThanOrEqual(MAX_TRACKED_KEYS);
     // The account with a known address survives the pruning.
-    expect(maps.accounts.get('admin')?.known.has('192.168.1.5')).toBe(true);
+    expect(maps.accounts.get('admin')?.knownAt('192.168.1.5')).toBe(T);
+  });
+
+  it('issue #15: a device logging in from one address costs no Map and no failure list (~190 bytes each)', () => {
+    const l = new LoginLimiter(limits);
+    for (let i = 0; i < 3; i++) l.recordSuccess('10.0.0.1', 'cam-1', T + i);
+    // biome-ignore lint/suspicious/noExplicitAny: reading the private account state
+    const account = (l as any).accounts.get('cam-1');
+    expect(account).toMatchObject({ known: null, failures: null, address: '10.0.0.1', at: T + 2 });
+  });
+
+  it('from a second address on, every known address skips the slow-down; the least recent of 17 is forgotten', () => {
+    const l = new LoginLimiter(limits);
+    l.recordSuccess('10.0.0.1', 'cam-1', T);
+    l.recordSuccess('10.0.0.2', 'cam-1', T + 1);
+    for (let i = 3; i <= 16; i++) l.recordSuccess(`10.0.0.${i}`, 'cam-1', T + i);
+    l.recordSuccess('10.0.0.1', 'cam-1', T + 20); // seen again: now the most recent
+    l.recordSuccess('10.0.0.17', 'cam-1', T + 21); // a 17th address: 10.0.0.2 goes
+    for (let i = 0; i < 10; i++) l.recordFailure(`10.9.0.${i}`, 'cam-1', T + 22);
+    expect(l.check('10.9.0.99', 'cam-1', T + 23)).toMatchObject({ allowed: false, by: 'account-delay' });
+    for (const known of ['10.0.0.1', '10.0.0.3', '10.0.0.16', '10.0.0.17'])
+      expect(l.check(known, 'cam-1', T + 23), known).toEqual({ allowed: true });
+    expect(l.check('10.0.0.2', 'cam-1', T + 23)).toMatchObject({ allowed: false, by: 'account-delay' });
   });
 });

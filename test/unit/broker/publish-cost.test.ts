@@ -1,10 +1,15 @@
 /**
- * Issue #15 (broker CPU per PUBLISH, fleet of ~19,000 devices): what the service's broker does per
- * PUBLISH, counted over an in-memory connection (a Duplex: no socket, no timing). A PUBLISH costs
- * one registry lookup, shared by the limits and the permission; the packet cap of a connected device
- * is kept on its client (client-limits.ts) instead of being looked up again for every length header.
+ * Issue #15 (broker CPU per PUBLISH, fleet of ~19,000 devices): what the broker does per PUBLISH,
+ * counted over an in-memory connection (a Duplex: no socket, no timing).
+ * - The service's broker: a PUBLISH costs one registry lookup, shared by the limits and the
+ *   permission; the packet cap of a connected device is kept on its client (client-limits.ts)
+ *   instead of being looked up again for every length header.
+ * - aedes (patches/aedes+1.2.0.patch): its `runSeries` (twice per PUBLISH: the client's publish
+ *   handler, then broker.publish) calls its callback on its state instead of binding a new function
+ *   per call.
  */
 import { Duplex } from 'node:stream';
+import { Aedes } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMqttBroker, type MqttBroker } from '../../../services/broker/mqtt-broker.ts';
@@ -90,5 +95,72 @@ describe('the service broker per PUBLISH (issue #15)', () => {
     lookupDevice.mockClear();
     await publish(20);
     expect(lookupDevice).toHaveBeenCalledTimes(20);
+  });
+});
+
+/** Bare aedes with one in-memory connection of `cam-1`; `published` counts what its hook saw. */
+async function bareAedes() {
+  const aedes = await Aedes.createBroker({ concurrency: 0 });
+  const written: Buffer[] = [];
+  const conn = new Duplex({
+    read() {},
+    write(chunk, _enc, cb) {
+      written.push(chunk);
+      cb();
+    },
+  });
+  let published = 0;
+  aedes.published = (_packet, client, done) => {
+    if (client) published++;
+    done(null);
+  };
+  const ready = new Promise<void>((resolve) => aedes.once('clientReady', () => resolve()));
+  aedes.handle(conn as never);
+  conn.push(
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: 'cam-1',
+      keepalive: 0,
+    }),
+  );
+  await ready;
+  const heartbeat = mqttPacket.generate({
+    cmd: 'publish',
+    topic: 'wardwatch/v1/devices/cam-1/heartbeat',
+    payload: Buffer.from('{"seq":1}'),
+    qos: 0,
+    retain: false,
+    dup: false,
+  });
+  /**
+   * Pushes `n` heartbeats in one chunk, then a PINGREQ in the next: aedes reads a chunk only once
+   * every packet of the one before is done, so its PINGRESP means all `n` went through.
+   */
+  const publish = async (n: number) => {
+    conn.push(Buffer.concat(Array.from({ length: n }, () => heartbeat)));
+    const before = written.length;
+    conn.push(mqttPacket.generate({ cmd: 'pingreq' }));
+    while (!written.slice(before).some((b) => b[0] === 0xd0)) await new Promise((r) => setImmediate(r));
+  };
+  return { aedes, publish, published: () => published };
+}
+
+describe('aedes per PUBLISH (patches/aedes+1.2.0.patch, issue #15)', () => {
+  it('binds no function per PUBLISH (stock runSeries: two)', async () => {
+    const { aedes, publish, published } = await bareAedes();
+    try {
+      await publish(1);
+      const bind = vi.spyOn(Function.prototype, 'bind');
+      await publish(20);
+      const binds = bind.mock.calls.length;
+      bind.mockRestore();
+      expect(published()).toBe(21);
+      expect(binds).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    }
   });
 });

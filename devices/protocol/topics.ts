@@ -62,6 +62,18 @@ export function parseDeviceTopic(topic: string, knownId?: string): ParsedTopic {
 }
 
 /**
+ * The channel of `topic` when it is `deviceId`'s own device topic (`…/{deviceId}/{channel}`), else
+ * null: the same answer as `parseDeviceTopic(topic)` with that device id, found in place (issue #15:
+ * the broker asks this for every PUBLISH; no parse result, no device id cut out of the topic).
+ */
+export function ownChannel(deviceId: string, topic: string): Channel | null {
+  const slash = TOPIC_PREFIX.length + deviceId.length;
+  if (!topic.startsWith(TOPIC_PREFIX) || !topic.startsWith(deviceId, TOPIC_PREFIX.length)) return null;
+  if (topic.charCodeAt(slash) !== 47 /* '/' */ || topic.indexOf('/', slash + 1) >= 0) return null;
+  return isDeviceId(deviceId) ? channelAt(topic, slash + 1) : null;
+}
+
+/**
  * May `deviceId` subscribe to `filter`? Only its own command subtree: exactly `…/{id}/cmd/#`,
  * `…/{id}/cmd/+` or a concrete `…/{id}/cmd/<name>`; wildcards elsewhere would leak other topics.
  */

@@ -63,6 +63,33 @@ export function createAcknowledgement({
    * when every packet of the current one is done, so a slow disk holds devices back through TCP
    * flow control instead of queueing in memory.
    */
+  /** The once-only `done` of a QoS 1/2 message: PUBACK once stored (issue #6, #13). */
+  const settlerFor = (
+    client: { readonly closed: boolean },
+    deviceId: string,
+    packet: PublishPacket,
+    qos1: boolean,
+    done: (err?: Error | null) => void,
+  ) => {
+    let settled = false;
+    return (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      if (err) {
+        // Issue #13: not stored, so not acknowledged, but the connection stays: closing it
+        // fired the device's last will and opened false device_offline alerts when the disk
+        // (or its file descriptors) failed. As QoS 0, aedes passes it on without a PUBACK;
+        // the device keeps it and sends it again after its next reconnect [MQTT-4.4.0-1].
+        stats.storeFailures++;
+        stats.unackedStoreFailures++;
+        if (client.closed) return done(err);
+        packet.qos = 0;
+        return done(null);
+      }
+      if (qos1) duplicates.remember(deviceId, packet.messageId as number, packet.payload as Buffer);
+      done(null);
+    };
+  };
   const ingestThenAck = (
     client: { readonly closed: boolean },
     deviceId: string,
@@ -78,28 +105,9 @@ export function createAcknowledgement({
       return done(null);
     }
     // QoS 0 has nothing to acknowledge: no `settle`, so its points are committed lazily and the
-    // device's next message need not wait for an fsync.
-    let settled = false;
-    const settle =
-      packet.qos === 0
-        ? undefined
-        : (err: Error | null) => {
-            if (settled) return;
-            settled = true;
-            if (err) {
-              // Issue #13: not stored, so not acknowledged, but the connection stays: closing it
-              // fired the device's last will and opened false device_offline alerts when the disk
-              // (or its file descriptors) failed. As QoS 0, aedes passes it on without a PUBACK;
-              // the device keeps it and sends it again after its next reconnect [MQTT-4.4.0-1].
-              stats.storeFailures++;
-              stats.unackedStoreFailures++;
-              if (client.closed) return done(err);
-              packet.qos = 0;
-              return done(null);
-            }
-            if (qos1) duplicates.remember(deviceId, packet.messageId as number, payload);
-            done(null);
-          };
+    // device's next message need not wait for an fsync. Issue #15: the closure (and the context it
+    // captures) is made in settlerFor, so a QoS 0 message allocates neither.
+    const settle = packet.qos === 0 ? undefined : settlerFor(client, deviceId, packet, qos1, done);
     try {
       onMessage(deviceId, packet.topic, payload, clock.now(), settle);
     } catch (err) {

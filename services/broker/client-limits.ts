@@ -65,10 +65,12 @@ export type PublishRetry<P> = (client: Client, packet: P, done: (err?: Error | n
 export interface ClientLimits {
   /**
    * Size and rate of a device's PUBLISH. True when it has been dealt with: refused (`done(err)`)
-   * or held back, to go through `retry` later; false: go on with the other checks.
+   * or held back, to go through `retry` later; false: go on with the other checks. `device`: the
+   * client's registry record, looked up once for the whole PUBLISH by the caller (issue #15).
    */
   gatePublish<P extends { topic: string; payload: unknown }>(
     client: Client,
+    device: BrokerDevice | null,
     packet: P,
     done: (err?: Error | null) => void,
     retry: PublishRetry<P>,
@@ -97,8 +99,20 @@ export function createClientLimits({
   const limitDisconnect = (reason: string) => {
     stats.limitDisconnects[reason] = (stats.limitDisconnects[reason] ?? 0) + 1;
   };
-  const payloadCap = (deviceId: string, topic: string): number =>
-    payloadCapFor(lookupDevice(deviceId), topic, brokerLimits.maxPayloadBytes);
+  /**
+   * Issue #15: the packet cap of an authenticated client is kept on it with the registry record
+   * it was computed from, instead of a registry lookup and a computation for every packet's length
+   * header. A PUBLISH's one lookup (authorizePublish) refreshes it when the registry has replaced the
+   * record (an update makes a new object). Until a PUBLISH sees the new record a cap that grew is
+   * still honoured: a packet over the kept cap is checked again against a fresh lookup before it is
+   * refused (`capped`).
+   */
+  const keepPacketCap = (client: DeviceClient, device: BrokerDevice | null): number => {
+    const cap = packetCapFor(device, brokerLimits.maxPayloadBytes);
+    client.wwCapDevice = device;
+    client.wwPacketCap = cap;
+    return cap;
+  };
   /**
    * Size and rate of a device's PUBLISH, before any other check so a refused packet costs nothing
    * more. True when the gate has dealt with it: refused (done(err): aedes closes the connection) or
@@ -107,15 +121,17 @@ export function createClientLimits({
    */
   function gatePublish<P extends { topic: string; payload: unknown }>(
     client: Client,
+    device: BrokerDevice | null,
     packet: P,
     done: (err?: Error | null) => void,
     retry: PublishRetry<P>,
   ): boolean {
     // Back from its wait; or a will published as the connection closes (must never be held or lost).
     if (admitted.delete(packet) || client.closed) return false;
+    if ((client as DeviceClient).wwCapDevice !== device) keepPacketCap(client as DeviceClient, device);
     const deviceId = deviceOf(client);
     const payloadBytes = (packet.payload as Buffer | string).length;
-    if (payloadBytes > payloadCap(deviceId, packet.topic)) {
+    if (payloadBytes > payloadCapFor(device, packet.topic, brokerLimits.maxPayloadBytes)) {
       stats.payloadTooLarge++;
       limitDisconnect('payload_too_large');
       const reason = 'payload too large';
@@ -157,18 +173,23 @@ export function createClientLimits({
    * (mqtt-packet 9: its state machine calls `this[state]()`; test/integration/broker/limits.test.ts
    * fails if that changes).
    */
-  const maxPacketBytes = (client: Client): number => {
+  const maxPacketBytes = (client: DeviceClient, fresh: boolean): number => {
     // Issue #13: an authenticated Frigate NVR may send larger stats (its protocol's cap).
-    const id = (client as DeviceClient).wwDeviceId;
-    return packetCapFor(id === undefined ? null : lookupDevice(id), brokerLimits.maxPayloadBytes);
+    const id = client.wwDeviceId;
+    if (id === undefined) return packetCapFor(null, brokerLimits.maxPayloadBytes);
+    if (!fresh && client.wwPacketCap !== undefined) return client.wwPacketCap;
+    return keepPacketCap(client, lookupDevice(id));
   };
   // Issue #15: one checked `_parseLength` shared by every parser (it finds its client through
   // aedes' `parser.client`), not a closure per connection (~400 bytes per connected device).
   let parseLength: PacketParser['_parseLength'] | null = null;
   function capped(this: PacketParser & { client: Client }) {
     const ok = (parseLength as PacketParser['_parseLength']).call(this);
-    const client = this.client;
-    if (!ok || this.packet.length <= maxPacketBytes(client)) return ok;
+    const client = this.client as DeviceClient;
+    const kept = client.wwPacketCap;
+    if (!ok || this.packet.length <= maxPacketBytes(client, false)) return ok;
+    // Over a kept cap: the registry may have raised it since (issue #15: refused on a fresh lookup only).
+    if (kept !== undefined && this.packet.length <= maxPacketBytes(client, true)) return ok;
     stats.payloadTooLarge++;
     limitDisconnect('packet_too_large');
     log.warn(

@@ -262,10 +262,12 @@ export async function createMqttBroker(deps: BrokerDeps): Promise<MqttBroker> {
     authorizePublish(client, packet, done) {
       // Broker-internal publishes ($SYS heartbeats) have no client.
       if (!client) return done(null);
-      // Issue #6: size and rate first; a held-back publish re-enters here after its wait.
-      if (gatePublish(client, packet, done, reenterPublish)) return;
+      // Issue #15: one registry lookup per PUBLISH, shared by the limits and the permission.
       const deviceId = deviceOf(client);
-      const verdict = mayPublish(deviceId, lookupDevice(deviceId), packet.topic, lookupDevice);
+      const device = lookupDevice(deviceId);
+      // Issue #6: size and rate first; a held-back publish re-enters here after its wait.
+      if (gatePublish(client, device, packet, done, reenterPublish)) return;
+      const verdict = mayPublish(deviceId, device, packet.topic, lookupDevice);
       if (!verdict.allowed) {
         const { reason } = verdict;
         deny(reason);

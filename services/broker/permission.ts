@@ -20,6 +20,7 @@ import {
   isAllowedSubscription,
   isNativeAvailabilityTopic,
   nativeAvailabilityTopic,
+  ownChannel,
   parseDeviceTopic,
   tasmotaFullTopic,
 } from '../../devices/protocol/index.ts';
@@ -71,6 +72,9 @@ export function mayPublish(
       ? MAY_RETAIN
       : NO_RETAIN;
   }
+  // Issue #15: its own topic (nearly every PUBLISH) is recognised in place, without a parse result.
+  const own = ownChannel(deviceId, topic);
+  if (own !== null) return own === 'status' ? MAY_RETAIN : NO_RETAIN;
   const parsed = parseDeviceTopic(topic);
   if (!parsed.ok) return { allowed: false, reason: parsed.reason };
   if (parsed.deviceId !== deviceId) {

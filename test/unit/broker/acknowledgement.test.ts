@@ -7,6 +7,7 @@
  */
 import type { PublishPacket } from 'aedes';
 import { describe, expect, it } from 'vitest';
+import { measureAllocation } from '../../../bench/lib/alloc-meter.ts';
 import { createAcknowledgement } from '../../../services/broker/acknowledgement.ts';
 import { createLogger } from '../../../services/core/logger.ts';
 
@@ -124,5 +125,39 @@ describe('acknowledgement (issue #6, #13, #14)', () => {
     const { publish } = setup({ throws: true });
     expect(publish({ qos: 0 }).calls).toEqual([null]);
     expect(publish({ qos: 1, messageId: 13 }).calls).toEqual([null]);
+  });
+});
+
+describe('QoS 0 (issue #15: the fleet’s telemetry)', () => {
+  it('allocates nothing per message: no settle closure, no context for one', () => {
+    let received = 0;
+    const ack = createAcknowledgement({
+      log: createLogger('silent'),
+      clock: { now: () => 1 },
+      stats: { duplicatesDropped: 0, storeFailures: 0, unackedStoreFailures: 0 },
+      onMessage: () => {
+        received++;
+      },
+    });
+    const client = { closed: false };
+    const packet = {
+      cmd: 'publish',
+      topic: 'wardwatch/v1/devices/cam-1/heartbeat',
+      payload: Buffer.from('{"seq":1}'),
+      qos: 0,
+      retain: false,
+      dup: false,
+    } as PublishPacket;
+    let done = 0;
+    const onDone = () => {
+      done++;
+    };
+    for (let i = 0; i < 10_000; i++) ack.ingestThenAck(client, 'cam-1', packet, onDone); // warm-up
+    const { bytes } = measureAllocation(() => {
+      for (let i = 0; i < 100_000; i++) ack.ingestThenAck(client, 'cam-1', packet, onDone);
+    });
+    expect(received).toBe(110_000);
+    expect(done).toBe(110_000);
+    expect(bytes / 100_000).toBeLessThan(8);
   });
 });

@@ -50,17 +50,20 @@ function setup() {
     },
   });
   const stats = { payloadTooLarge: 0, throttled: 0, limitDisconnects: {} as Record<string, number> };
+  /** The registry's records (an update replaces a record by a new object), and its lookups counted. */
+  const records = new Map<string, BrokerDevice>([['nvr-1', nvr]]);
+  const lookupDevice = vi.fn((id: string) => records.get(id) ?? camera);
   const limits = createClientLimits({
     config,
     log: createLogger('silent'),
     clock: { now: () => Date.now() },
     stats,
-    lookupDevice: (id) => (id === 'nvr-1' ? nvr : camera),
+    lookupDevice,
     addressOf: () => '10.0.0.1',
   });
   const client = (id: string) =>
     ({ id, wwDeviceId: id, closed: false }) as unknown as Client & { closed: boolean };
-  return { limits, stats, client };
+  return { limits, stats, client, records, lookupDevice };
 }
 
 describe('gatePublish', () => {
@@ -79,12 +82,12 @@ describe('gatePublish', () => {
   it('refuses a payload over the cap before anything else, counted', () => {
     const { limits, stats, client } = setup();
     const done = vi.fn();
-    expect(limits.gatePublish(client('cam-1'), packet(MAX + 1), done, vi.fn())).toBe(true);
+    expect(limits.gatePublish(client('cam-1'), camera, packet(MAX + 1), done, vi.fn())).toBe(true);
     expect(done).toHaveBeenCalledWith(new Error('payload too large'));
     expect(stats.payloadTooLarge).toBe(1);
     expect(stats.limitDisconnects).toEqual({ payload_too_large: 1 });
     // The NVR's stats are allowed more.
-    expect(limits.gatePublish(client('nvr-1'), packet(MAX + 1, 'frigate/stats'), vi.fn(), vi.fn())).toBe(
+    expect(limits.gatePublish(client('nvr-1'), nvr, packet(MAX + 1, 'frigate/stats'), vi.fn(), vi.fn())).toBe(
       false,
     );
   });
@@ -93,11 +96,11 @@ describe('gatePublish', () => {
     const { limits, stats, client } = setup();
     const c = client('cam-1');
     const p = [packet(10), packet(10), packet(10)] as const;
-    expect(limits.gatePublish(c, p[0], vi.fn(), vi.fn())).toBe(false);
-    expect(limits.gatePublish(c, p[1], vi.fn(), vi.fn())).toBe(false);
+    expect(limits.gatePublish(c, camera, p[0], vi.fn(), vi.fn())).toBe(false);
+    expect(limits.gatePublish(c, camera, p[1], vi.fn(), vi.fn())).toBe(false);
     const retry = vi.fn();
     const done = vi.fn();
-    expect(limits.gatePublish(c, p[2], done, retry)).toBe(true); // held back
+    expect(limits.gatePublish(c, camera, p[2], done, retry)).toBe(true); // held back
     expect(stats.throttled).toBe(1);
     await vi.advanceTimersByTimeAsync(999);
     expect(retry).not.toHaveBeenCalled();
@@ -105,16 +108,16 @@ describe('gatePublish', () => {
     expect(retry).toHaveBeenCalledTimes(1);
     expect(done).not.toHaveBeenCalled(); // nothing refused
     // Back from its wait, the same packet passes the gate once.
-    expect(limits.gatePublish(c, p[2], done, retry)).toBe(false);
+    expect(limits.gatePublish(c, camera, p[2], done, retry)).toBe(false);
   });
 
   it('drops a held-back publish whose client closed meanwhile', async () => {
     const { limits, client } = setup();
     const c = client('cam-1');
-    limits.gatePublish(c, packet(1), vi.fn(), vi.fn());
-    limits.gatePublish(c, packet(1), vi.fn(), vi.fn());
+    limits.gatePublish(c, camera, packet(1), vi.fn(), vi.fn());
+    limits.gatePublish(c, camera, packet(1), vi.fn(), vi.fn());
     const retry = vi.fn();
-    expect(limits.gatePublish(c, packet(1), vi.fn(), retry)).toBe(true);
+    expect(limits.gatePublish(c, camera, packet(1), vi.fn(), retry)).toBe(true);
     c.closed = true;
     await vi.advanceTimersByTimeAsync(5_000);
     expect(retry).not.toHaveBeenCalled();
@@ -125,7 +128,7 @@ describe('gatePublish', () => {
     const c = client('cam-1');
     const verdicts = Array.from({ length: 12 }, () => {
       const done = vi.fn();
-      const dealt = limits.gatePublish(c, packet(1), done, vi.fn());
+      const dealt = limits.gatePublish(c, camera, packet(1), done, vi.fn());
       return { dealt, refused: done.mock.calls.length > 0 };
     });
     // 2 in the burst, 5 held back (≤ 5 s), then refused.
@@ -138,9 +141,9 @@ describe('gatePublish', () => {
   it('never holds a will published as the connection closes', () => {
     const { limits, client } = setup();
     const c = client('cam-1');
-    for (let i = 0; i < 12; i++) limits.gatePublish(c, packet(1), vi.fn(), vi.fn());
+    for (let i = 0; i < 12; i++) limits.gatePublish(c, camera, packet(1), vi.fn(), vi.fn());
     c.closed = true;
-    expect(limits.gatePublish(c, packet(MAX + 1), vi.fn(), vi.fn())).toBe(false);
+    expect(limits.gatePublish(c, camera, packet(MAX + 1), vi.fn(), vi.fn())).toBe(false);
   });
 });
 
@@ -156,7 +159,9 @@ describe('capPacketSize', () => {
       _emitError: vi.fn(),
       client: null as unknown,
     };
-    const client = { id, _parser: parser } as unknown as Client;
+    const client = { id, _parser: parser, ...(id ? { wwDeviceId: id } : {}) } as unknown as Client & {
+      closed: boolean;
+    };
     parser.client = client;
     return { client, parser };
   };
@@ -174,6 +179,52 @@ describe('capPacketSize', () => {
     const { limits } = setup();
     const { client, parser } = parserClient(MAX + 4096);
     limits.capPacketSize(client);
+    expect(parser._parseLength()).toBe(true);
+    expect(parser._emitError).not.toHaveBeenCalled();
+  });
+
+  /**
+   * Issue #15: the cap of an authenticated client is kept on it, so a PUBLISH costs the broker one
+   * registry lookup (authorizePublish's) instead of one more per length header; a record the
+   * registry replaced (an update: a new object) is seen at that lookup.
+   */
+  it('looks the device up once for its first packet, not for every length header', () => {
+    const { limits, lookupDevice } = setup();
+    const { client, parser } = parserClient(MAX + 4096, 'cam-1');
+    limits.capPacketSize(client);
+    for (let i = 0; i < 5; i++) expect(parser._parseLength()).toBe(true);
+    expect(lookupDevice).toHaveBeenCalledTimes(1);
+    parser.packet.length = MAX + 4097;
+    expect(parser._parseLength()).toBe(false); // still refused over the cap (after a fresh lookup)
+  });
+
+  it('takes the cap from the record the PUBLISH looked up; a replaced record changes it', () => {
+    const { limits, records, lookupDevice } = setup();
+    const { client, parser } = parserClient(FRIGATE_STATS_MAX_BYTES + 4096, 'nvr-1');
+    limits.capPacketSize(client);
+    expect(parser._parseLength()).toBe(true);
+    // The NVR re-registered as a wardwatch gateway: its next PUBLISH brings the new record.
+    const updated: BrokerDevice = { ...nvr, protocol: 'wardwatch', topic: null };
+    records.set('nvr-1', updated);
+    limits.gatePublish(
+      client,
+      updated,
+      { topic: 'wardwatch/v1/devices/nvr-1/telemetry', payload: 'x' },
+      vi.fn(),
+      vi.fn(),
+    );
+    lookupDevice.mockClear();
+    expect(parser._parseLength()).toBe(false);
+    expect(parser._emitError).toHaveBeenCalledWith(new Error('packet too large'));
+  });
+
+  it('honours a cap the registry raised before a PUBLISH brought the new record', () => {
+    const { limits, records } = setup();
+    const { client, parser } = parserClient(MAX + 4096, 'cam-9');
+    limits.capPacketSize(client);
+    expect(parser._parseLength()).toBe(true); // kept: the camera's cap
+    records.set('cam-9', { ...nvr }); // re-registered as a Frigate NVR
+    parser.packet.length = FRIGATE_STATS_MAX_BYTES + 4096;
     expect(parser._parseLength()).toBe(true);
     expect(parser._emitError).not.toHaveBeenCalled();
   });

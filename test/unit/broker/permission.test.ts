@@ -4,6 +4,8 @@
  * real sockets: test/integration/security/mqtt-hardening.test.ts, firmware/firmware.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { measureAllocation } from '../../../bench/lib/alloc-meter.ts';
+import { ownChannel, parseDeviceTopic } from '../../../devices/protocol/index.ts';
 import {
   ANOTHER_DEVICE_ID,
   type BrokerDevice,
@@ -274,5 +276,50 @@ describe('nativeAvailabilityTopicOf', () => {
     expect(nativeAvailabilityTopicOf(esphome)).toBe('porch-light/status');
     expect(nativeAvailabilityTopicOf(frigate)).toBe('frigate/available');
     expect(nativeAvailabilityTopicOf({ ...tasmota, topic: null })).toBeNull();
+  });
+});
+
+/**
+ * Issue #15: a device's own topic, nearly every PUBLISH of the fleet, is recognised in place
+ * (`ownChannel`) instead of through `parseDeviceTopic`, whose result object and device id cut out
+ * of the topic were ~80 bytes of garbage per PUBLISH.
+ */
+describe('own topic in place (issue #15)', () => {
+  it('ownChannel answers as parseDeviceTopic does for that device id', () => {
+    const ids = ['cam-1', 'cam-12', 'cam', 'CAM-1', 'a/b', ''];
+    const topics = [
+      'wardwatch/v1/devices/cam-1/heartbeat',
+      'wardwatch/v1/devices/cam-1/status',
+      'wardwatch/v1/devices/cam-12/telemetry',
+      'wardwatch/v1/devices/cam-1/heartbeat/x',
+      'wardwatch/v1/devices/cam-1/heartbeats',
+      'wardwatch/v1/devices/cam-1/',
+      'wardwatch/v1/devices/cam-1',
+      'wardwatch/v1/devices/cam/event',
+      'wardwatch/v1/devices/CAM-1/event',
+      'wardwatch/v1/devices/a/b/event',
+      'wardwatch/v1/devices//event',
+      'wardwatch/v2/devices/cam-1/event',
+      'tele/cam-1/STATE',
+    ];
+    for (const id of ids)
+      for (const topic of topics) {
+        const parsed = parseDeviceTopic(topic);
+        expect(ownChannel(id, topic), `${id} ${topic}`).toBe(
+          parsed.ok && parsed.deviceId === id ? parsed.channel : null,
+        );
+      }
+  });
+
+  it('allocates nothing to allow a device its own topic (was ~80 bytes a call)', () => {
+    const topics = ['wardwatch/v1/devices/cam-00017/heartbeat', 'wardwatch/v1/devices/cam-00017/telemetry'];
+    const call = (i: number) => mayPublish('cam-00017', camera, topics[i & 1] as string, () => null).allowed;
+    for (let i = 0; i < 10_000; i++) call(i); // warm-up: compiled before it is measured
+    let allowed = 0;
+    const { bytes } = measureAllocation(() => {
+      for (let i = 0; i < 100_000; i++) if (call(i)) allowed++;
+    });
+    expect(allowed).toBe(100_000);
+    expect(bytes / 100_000).toBeLessThan(8);
   });
 });

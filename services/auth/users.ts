@@ -270,7 +270,14 @@ export function createUserService(deps: UserServiceDeps): UserService {
     },
 
     async ensureAdmin(passwordFromConfig) {
-      if (await repo.get('admin')) return { created: false, generatedPassword: null };
+      // Issue #14: a node starting beside another may list the users before the other creates
+      // `admin` and find it here: it is remembered, or this node's reload would not know whose
+      // sessions a later change of it concerns.
+      const existing = await repo.get('admin');
+      if (existing) {
+        remember(existing);
+        return { created: false, generatedPassword: null };
+      }
       const generatedPassword = passwordFromConfig === null ? randomBytes(18).toString('base64url') : null;
       try {
         await createUser({
@@ -439,19 +446,21 @@ export function createUserService(deps: UserServiceDeps): UserService {
         return;
       }
       remember(row);
-      if (!before) {
-        log.info({ username, role: row.role }, 'user created by another node');
-        return;
-      }
-      if (!before.disabled && row.disabledAt !== null) sessions.endUser(username, 'disabled');
-      else if (before.role !== row.role || JSON.stringify(before.wards) !== JSON.stringify(row.wards))
+      if (!before) log.info({ username, role: row.role }, 'user created by another node');
+      if (!before?.disabled && row.disabledAt !== null) sessions.endUser(username, 'disabled');
+      else if (
+        before &&
+        (before.role !== row.role || JSON.stringify(before.wards) !== JSON.stringify(row.wards))
+      )
         sessions.endUser(username, 'user_changed');
-      // A token revoked elsewhere: by a change of the user (a new password), else by a logout.
-      const reason = beforeAt !== row.updatedAt ? 'password_changed' : 'logout';
+      // A token revoked elsewhere: by a change of the user (a new password), else by a logout. A
+      // user this node did not know may still have open streams here (token checks read the
+      // repository, not this copy): their gone tokens end too, with the reason that says least.
+      const reason = !before ? 'revoked' : beforeAt !== row.updatedAt ? 'password_changed' : 'logout';
       for (const hash of sessions.tokensOf(username)) {
         if (!(await repo.findSession(hash, clock.now()))) sessions.endToken(hash, reason);
       }
-      if (beforeAt !== row.updatedAt) log.info({ username }, 'user changed by another node');
+      if (before && beforeAt !== row.updatedAt) log.info({ username }, 'user changed by another node');
     },
 
     async watchSession(token, onEnd) {

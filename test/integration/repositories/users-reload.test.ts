@@ -90,6 +90,25 @@ describe.each(BACKENDS)('UserService.reload on $name', ({ name }) => {
     expect(s.ends).toEqual([]);
   });
 
+  it('admin created on a after b listed its users: b’s ensureAdmin puts it in b’s copy', async () => {
+    expect(b.getRecord('admin')).toBeNull();
+    expect((await a.ensureAdmin('admin-password')).created).toBe(true);
+    expect((await b.ensureAdmin('admin-password')).created).toBe(false);
+    expect(b.getRecord('admin')?.role).toBe('admin');
+  });
+
+  it('a user b never had in its copy: a logout on a still ends that token’s stream on b', async () => {
+    await a.createUser({ username: 'lan', password: 'password-3', role: 'technician', wards: ['w1'] });
+    expect(b.getRecord('lan')).toBeNull(); // b missed the change message
+    const gone = await streamOnB('lan', 'password-3');
+    const kept = await streamOnB('lan', 'password-3');
+    await a.logout(gone.token);
+    await b.reload('lan');
+    expect(gone.ends).toEqual(['revoked']);
+    expect(kept.ends).toEqual([]);
+    expect(b.get('lan')).toEqual({ username: 'lan', role: 'technician', wards: ['w1'] });
+  });
+
   it('two nodes creating admin at once: the second finds it', async () => {
     const [x, y] = await Promise.all([a.ensureAdmin('admin-password'), b.ensureAdmin('admin-password')]);
     expect([x.created, y.created].sort()).toEqual([false, true]);

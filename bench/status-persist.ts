@@ -45,6 +45,16 @@ const T0 = Date.parse('2026-12-04T00:00:00Z');
 
 type Persist = (records: readonly LiveRecord[]) => void;
 
+/** liveness-service.ts's persist before issue #15: a status object per dirty record. */
+function copied(records: readonly LiveRecord[]): DeviceStatus[] {
+  return records.map((r) => ({
+    deviceId: r.deviceId,
+    state: r.state,
+    lastSeenAt: r.lastSeenAt,
+    stateSince: r.stateSince,
+  }));
+}
+
 /** The path before issue #15 (persist): liveness-service.ts's copy, the upsert-only repository. */
 function before(db: Database): Persist {
   const upsert = db.prepare<[DeviceStatus]>(
@@ -64,18 +74,7 @@ function before(db: Database): Persist {
       });
     }
   });
-  return (records) => {
-    const batch: DeviceStatus[] = [];
-    for (const r of records) {
-      batch.push({
-        deviceId: r.deviceId,
-        state: r.state,
-        lastSeenAt: r.lastSeenAt,
-        stateSince: r.stateSince,
-      });
-    }
-    saveAll(batch);
-  };
+  return (records) => saveAll(copied(records));
 }
 
 function after(db: Database): Persist {
@@ -90,18 +89,7 @@ function after(db: Database): Persist {
 /** The new repository with the caller's old copy per row: what each half of the change is worth. */
 function repoOnly(db: Database): Persist {
   const repo = new SqliteStatusRepository(db);
-  return (records) => {
-    const batch: DeviceStatus[] = [];
-    for (const r of records) {
-      batch.push({
-        deviceId: r.deviceId,
-        state: r.state,
-        lastSeenAt: r.lastSeenAt,
-        stateSince: r.stateSince,
-      });
-    }
-    repo.saveBatch(batch);
-  };
+  return (records) => repo.saveBatch(copied(records));
 }
 
 /** Statement runs per keyword over one batch (`prepare` wrapped while the path is built). */

@@ -6,8 +6,9 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lazySwaggerUi } from '../../../services/api/lazy-docs.ts';
+import { eagerAndLazy } from '../../helpers/eager-lazy.ts';
 
 async function app(docs: 'eager' | 'lazy'): Promise<FastifyInstance> {
   const a = Fastify({ routerOptions: { ignoreTrailingSlash: true } });
@@ -22,16 +23,7 @@ async function app(docs: 'eager' | 'lazy'): Promise<FastifyInstance> {
   return a;
 }
 
-let eager: FastifyInstance;
-let lazy: FastifyInstance;
-beforeAll(async () => {
-  eager = await app('eager');
-  lazy = await app('lazy');
-});
-afterAll(async () => {
-  await eager.close();
-  await lazy.close();
-});
+const apps = eagerAndLazy(app);
 
 const PATHS = [
   '/docs',
@@ -48,7 +40,7 @@ const PATHS = [
 
 describe('Swagger UI built on first use', () => {
   it.each(PATHS)('answers GET %s as the eagerly registered UI does', async (url) => {
-    const [e, l] = await Promise.all([eager.inject({ url }), lazy.inject({ url })]);
+    const [e, l] = await Promise.all([apps.eager().inject({ url }), apps.lazy().inject({ url })]);
     expect(l.statusCode).toBe(e.statusCode);
     expect(l.headers['content-type']).toBe(e.headers['content-type']);
     expect(l.headers.location).toBe(e.headers.location);
@@ -56,9 +48,11 @@ describe('Swagger UI built on first use', () => {
   });
 
   it('lists the app’s routes in the document and gives the app’s 404 for unknown paths', async () => {
-    const doc = (await lazy.inject({ url: '/docs/json' })).json() as { paths: Record<string, unknown> };
+    const doc = (await apps.lazy().inject({ url: '/docs/json' })).json() as {
+      paths: Record<string, unknown>;
+    };
     expect(Object.keys(doc.paths)).toContain('/api/v1/things/{id}');
-    const missing = await lazy.inject({ url: '/docs/static/nope.js' });
+    const missing = await apps.lazy().inject({ url: '/docs/static/nope.js' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ error: 'WW_ERR_NOT_FOUND', message: 'no' });
   });

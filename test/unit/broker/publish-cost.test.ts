@@ -19,6 +19,15 @@ import { createLogger } from '../../../services/core/logger.ts';
 
 const camera: BrokerDevice = { kind: 'camera', protocol: 'wardwatch', topic: null, parentId: null };
 let broker: MqttBroker | undefined;
+/** One QoS 0 heartbeat of `cam-1`, as the fleet sends it. */
+const HEARTBEAT = mqttPacket.generate({
+  cmd: 'publish',
+  topic: 'wardwatch/v1/devices/cam-1/heartbeat',
+  payload: Buffer.from('{"seq":1}'),
+  qos: 0,
+  retain: false,
+  dup: false,
+});
 
 afterEach(async () => {
   await broker?.stop();
@@ -73,15 +82,7 @@ async function connectCamera(lookupDevice: (id: string) => BrokerDevice | null) 
         if (received.length === target) resolve();
       };
     });
-    const one = mqttPacket.generate({
-      cmd: 'publish',
-      topic: 'wardwatch/v1/devices/cam-1/heartbeat',
-      payload: Buffer.from('{"seq":1}'),
-      qos: 0,
-      retain: false,
-      dup: false,
-    });
-    conn.push(Buffer.concat(Array.from({ length: n }, () => one)));
+    conn.push(Buffer.concat(Array.from({ length: n }, () => HEARTBEAT)));
     return all;
   };
   return { publish };
@@ -127,20 +128,12 @@ async function bareAedes() {
     }),
   );
   await ready;
-  const heartbeat = mqttPacket.generate({
-    cmd: 'publish',
-    topic: 'wardwatch/v1/devices/cam-1/heartbeat',
-    payload: Buffer.from('{"seq":1}'),
-    qos: 0,
-    retain: false,
-    dup: false,
-  });
   /**
    * Pushes `n` heartbeats in one chunk, then a PINGREQ in the next: aedes reads a chunk only once
    * every packet of the one before is done, so its PINGRESP means all `n` went through.
    */
   const publish = async (n: number) => {
-    conn.push(Buffer.concat(Array.from({ length: n }, () => heartbeat)));
+    conn.push(Buffer.concat(Array.from({ length: n }, () => HEARTBEAT)));
     const before = written.length;
     conn.push(mqttPacket.generate({ cmd: 'pingreq' }));
     while (!written.slice(before).some((b) => b[0] === 0xd0)) await new Promise((r) => setImmediate(r));

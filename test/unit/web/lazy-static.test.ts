@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { errorHandler, notFoundHandler } from '../../../services/api/errors.ts';
 import type { Config } from '../../../services/core/config.ts';
 import { webPlugin } from '../../../services/web/plugin.ts';
+import { eagerAndLazy } from '../../helpers/eager-lazy.ts';
 
 const dist = mkdtempSync(join(tmpdir(), 'ww-lazy-static-'));
 mkdirSync(join(dist, 'assets'));
@@ -50,16 +51,7 @@ async function app(web: 'eager' | 'lazy'): Promise<FastifyInstance> {
   return a;
 }
 
-let eager: FastifyInstance;
-let lazy: FastifyInstance;
-beforeAll(async () => {
-  eager = await app('eager');
-  lazy = await app('lazy');
-});
-afterAll(async () => {
-  await eager.close();
-  await lazy.close();
-});
+const apps = eagerAndLazy(app);
 
 const PATHS = [
   '/',
@@ -82,7 +74,7 @@ const PATHS = [
 ];
 
 const same = async (request: { method?: 'GET' | 'HEAD'; url: string; headers?: Record<string, string> }) => {
-  const [e, l] = await Promise.all([eager.inject(request), lazy.inject(request)]);
+  const [e, l] = await Promise.all([apps.eager().inject(request), apps.lazy().inject(request)]);
   const { date: _e, ...eh } = e.headers;
   const { date: _l, ...lh } = l.headers;
   expect({ status: l.statusCode, headers: lh, body: l.body }).toEqual({
@@ -117,7 +109,7 @@ describe('the web app’s files served by @fastify/static built on first use', (
   });
 
   it('gives the API’s JSON 404 for a file that is not there', async () => {
-    const res = await lazy.inject({ url: '/assets/missing.js' });
+    const res = await apps.lazy().inject({ url: '/assets/missing.js' });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ error: 'WW_ERR_API_NOT_FOUND', message: 'no route GET /assets/missing.js' });
   });

@@ -200,7 +200,38 @@ export function createRetainedIndexPersistence() {
     packet: { payload?: unknown },
     cb?: unknown,
   ) => unknown;
+  // Issue #15 (reconnect storm): aedes drains every CONNECTing client's queue of QoS 1/2 packets
+  // (lib/handlers/connect.js emptyQueue, `for await`); the stock outgoingStream wraps a
+  // Readable.from of a copy of the queue in a second Readable.from, so each CONNECT built two
+  // streams, their async iterators and end-of-stream listeners, almost always for an empty queue.
+  // Packets enter a queue only through outgoingEnqueue(Combi) (outgoingUpdate replaces one in
+  // place), so a client id never enqueued to has an empty queue: it gets an empty list (iterable
+  // like the stream, by `for await` and by stream.pipeline). A client id enqueued to once keeps the
+  // stock stream (ids are never forgotten: at most one entry per device ever sent a command).
+  const mayHaveQueue = new Set<string>();
+  const outgoingEnqueue = persistence.outgoingEnqueue.bind(persistence) as (
+    sub: { clientId: string },
+    packet: unknown,
+    cb?: unknown,
+  ) => unknown;
+  const outgoingEnqueueCombi = persistence.outgoingEnqueueCombi.bind(persistence) as (
+    subs: Array<{ clientId: string }>,
+    packet: unknown,
+    cb?: unknown,
+  ) => unknown;
+  const outgoingStream = persistence.outgoingStream.bind(persistence) as unknown as (client: {
+    id: string;
+  }) => AsyncIterable<unknown> | Iterable<unknown>;
   return Object.assign(persistence, {
+    outgoingEnqueue: (sub: { clientId: string }, packet: unknown, cb?: unknown) => {
+      mayHaveQueue.add(sub.clientId);
+      return outgoingEnqueue(sub, packet, cb);
+    },
+    outgoingEnqueueCombi: (subs: Array<{ clientId: string }>, packet: unknown, cb?: unknown) => {
+      for (const sub of subs) mayHaveQueue.add(sub.clientId);
+      return outgoingEnqueueCombi(subs, packet, cb);
+    },
+    outgoingStream: (client: { id: string }) => (mayHaveQueue.has(client.id) ? outgoingStream(client) : []),
     /**
      * Issue #15: the will aedes stores is the packet it also holds as `client.will`, its payload a
      * view into the CONNECT's socket read (~350 bytes per device kept for `offline`): the same

@@ -8,12 +8,29 @@ export type { NewIncident };
 type IncidentRow = IncidentRowOf<string, string>;
 type WorkRow = Pick<IncidentRow, 'id' | 'state' | 'acknowledged_at' | 'acknowledged_by' | 'assignee'>;
 
-const toIncident = (r: IncidentRow): Incident =>
-  incidentOf(r, JSON.parse(r.device_ids) as string[], JSON.parse(r.alert_ids) as number[]);
+/** The id lists of an open incident as last parsed or written, with the JSON text they came from. */
+interface Lists {
+  deviceText: string;
+  alertText: string;
+  deviceIds: readonly string[];
+  alertIds: readonly number[];
+}
+
+/** More open incidents than this and the memo starts afresh (it only saves parsing). */
+const MAX_MEMO = 1_000;
 
 /** Incidents over better-sqlite3 (area outages, issue #3). */
 export class SqliteIncidentRepository implements IncidentRepository {
   private readonly stmts;
+  /**
+   * Issue #15 (reconnect storm): an area outage's member lists grow to a ward's devices (~1,000),
+   * and every burst of members joining or coming back writes the incident and returns it
+   * (setMembers, setMessage). Parsing both JSON lists again for each of those returns made a storm
+   * quadratic in the ward's size; an open incident's lists are kept here with the exact text they
+   * came from, and reused (as copies) while the row still holds that text. Any other writer of
+   * the lists changes the text, so a stale entry is never used.
+   */
+  private readonly lists = new Map<number, Lists>();
   constructor(db: Database) {
     this.stmts = {
       insert: db.prepare<[Record<string, unknown>], IncidentRow>(
@@ -55,6 +72,31 @@ export class SqliteIncidentRepository implements IncidentRepository {
     };
   }
 
+  private toIncident(r: IncidentRow): Incident {
+    const memo = this.lists.get(r.id);
+    if (memo && memo.deviceText === r.device_ids && memo.alertText === r.alert_ids)
+      return incidentOf(r, [...memo.deviceIds], [...memo.alertIds]);
+    const deviceIds = JSON.parse(r.device_ids) as string[];
+    const alertIds = JSON.parse(r.alert_ids) as number[];
+    this.remember(r, deviceIds, alertIds);
+    return incidentOf(r, [...deviceIds], [...alertIds]);
+  }
+
+  /** Keeps an open incident's lists (private copies: the caller owns what it was given). */
+  private remember(r: IncidentRow, deviceIds: readonly string[], alertIds: readonly number[]): void {
+    if (r.state !== 'open') {
+      this.lists.delete(r.id);
+      return;
+    }
+    if (this.lists.size >= MAX_MEMO && !this.lists.has(r.id)) this.lists.clear();
+    this.lists.set(r.id, {
+      deviceText: r.device_ids,
+      alertText: r.alert_ids,
+      deviceIds: [...deviceIds],
+      alertIds: [...alertIds],
+    });
+  }
+
   create(i: NewIncident): Incident {
     const row = this.stmts.insert.get({
       ...i,
@@ -62,16 +104,16 @@ export class SqliteIncidentRepository implements IncidentRepository {
       deviceIds: JSON.stringify(i.deviceIds),
       alertIds: JSON.stringify(i.alertIds),
     }) as IncidentRow;
-    return toIncident(row);
+    return this.toIncident(row);
   }
 
   get(id: number): Incident | null {
     const r = this.stmts.get.get(id);
-    return r ? toIncident(r) : null;
+    return r ? this.toIncident(r) : null;
   }
 
   listOpen(): Incident[] {
-    return this.stmts.listOpen.all().map(toIncident);
+    return this.stmts.listOpen.all().map((r) => this.toIncident(r));
   }
 
   list(f: {
@@ -89,7 +131,7 @@ export class SqliteIncidentRepository implements IncidentRepository {
         assignee: f.assignee ?? null,
         limit: f.limit,
       })
-      .map(toIncident);
+      .map((r) => this.toIncident(r));
   }
 
   /** Members and the message that counts them, in one write (issue #12: they must agree). */
@@ -100,18 +142,21 @@ export class SqliteIncidentRepository implements IncidentRepository {
     message: string,
   ): Incident | null {
     const r = this.stmts.members.get(JSON.stringify(deviceIds), JSON.stringify(alertIds), message, id);
-    return r ? toIncident(r) : null;
+    if (!r) return null;
+    // The lists just written: nothing to parse back (issue #15).
+    this.remember(r, deviceIds, alertIds);
+    return this.toIncident(r);
   }
 
   setMessage(id: number, message: string): Incident | null {
     const r = this.stmts.message.get(message, id);
-    return r ? toIncident(r) : null;
+    return r ? this.toIncident(r) : null;
   }
 
   resolve(id: number, at: number, by = 'system'): Incident | null {
     // Not open (resolved already, or unknown): nothing written, the incident as it is.
     const r = this.stmts.resolve.get(at, by, id);
-    return r ? toIncident(r) : this.get(id);
+    return r ? this.toIncident(r) : this.get(id);
   }
 
   /** Acknowledges an open, unacknowledged incident; the incident as it is now (null: gone). */

@@ -1,13 +1,25 @@
 /**
- * Issue #15 (storm): sums a `.cpuprofile` (node --cpu-prof) of the service by self time per
- * function and per file, and the inclusive time of the frames named with `--frame` (a phase is a
- * function on the stack: `openAlert`, `resolveBySystem`, `authenticate`…). `--between a,b` keeps
- * only the samples from the first sample with frame `a` on its stack to the last with frame `b`
- * (the storm: `openAlert,resolveBySystem`), so the fleet before it does not count. Shares are of
- * the window's non-idle samples; on a loaded machine a sample also counts the wait for a core.
+ * Issue #15: where a `.cpuprofile` (`node --cpu-prof`; the service started by `npm run bench` with
+ * `BENCH_WARDWATCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"`) spends its main thread, over a window:
+ * self samples per file and per function, per call root (the first `--depth` frames under the
+ * profile's root: a socket read, a timer callback, a promise continuation…, which tells periodic
+ * work from per-message work), the inclusive share of the frames named with `--frame` (a phase is a
+ * function on the stack: `openAlert`, `resolveBySystem`, `authenticate`…) and, with `--callers fn`,
+ * the call chains behind a function's self time.
  *
- *   node --import tsx bench/cpu-profile-summary.ts FILE.cpuprofile [--between openAlert,resolveBySystem]
- *     [--frame openAlert --frame resolveBySystem …] [--callers writev …] [--top 40]
+ * Samples are counted, not weighted by their time deltas: on a loaded 2-core VM the profiler
+ * thread is sometimes not scheduled for tens of ms, and the one sample after such a gap would carry
+ * it all (a 69 ms "self time" of one function from one sample was seen). With the default 1 ms
+ * interval a count is ≈ ms of main-thread CPU.
+ *
+ *   node --import tsx bench/cpu-profile-summary.ts FILE.cpuprofile
+ *     [--from S] [--to S] [--between a,b] [--frame f …] [--callers fn …]
+ *     [--top N] [--depth N] [--per-second]
+ *
+ * The window: `--from`/`--to` in seconds after the profile's start (the service's start), or
+ * `--between a,b` from the first sample with frame `a` on its stack to the last with `b` (the storm:
+ * `openAlert,resolveBySystem`, so the fleet before it does not count). `--per-second`: busy samples
+ * in each second of the whole profile, to find a window.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -17,8 +29,10 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface Profile {
+interface CpuProfile {
   nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
   samples: number[];
   timeDeltas: number[];
 }
@@ -26,105 +40,128 @@ interface Profile {
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
+    from: { type: 'string' },
+    to: { type: 'string' },
     between: { type: 'string' },
     frame: { type: 'string', multiple: true, default: [] },
-    top: { type: 'string', default: '40' },
     callers: { type: 'string', multiple: true, default: [] },
+    top: { type: 'string', default: '30' },
+    depth: { type: 'string', default: '2' },
+    'per-second': { type: 'boolean', default: false },
   },
 });
 const file = positionals[0];
-if (!file) throw new Error('usage: cpu-profile-summary.ts FILE.cpuprofile [--between a,b] [--frame f]…');
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const byId = new Map<number, ProfileNode>();
-const parent = new Map<number, number>();
-for (const n of profile.nodes) {
-  byId.set(n.id, n);
-  for (const c of n.children ?? []) parent.set(c, n.id);
-}
-const shortUrl = (url: string) =>
-  url.replace(/^file:\/\/.*?\/node_modules\//, 'nm/').replace(/^file:\/\/.*?\/(dist|services)\//, '$1/');
-/** The function names on a node's stack, innermost first. */
-const stackCache = new Map<number, string[]>();
-function stack(id: number): string[] {
-  const hit = stackCache.get(id);
-  if (hit) return hit;
-  const names: string[] = [];
-  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur))
-    names.push(byId.get(cur)?.callFrame.functionName ?? '');
-  stackCache.set(id, names);
-  return names;
-}
+if (!file)
+  throw new Error(
+    'usage: cpu-profile-summary.ts FILE.cpuprofile [--from S] [--to S] [--between a,b] [--frame f]… [--callers fn]…',
+  );
 
-// Sample i lasts timeDeltas[i + 1] (the delta before the next sample).
-const times = profile.samples.map((_, i) => profile.timeDeltas[i + 1] ?? 0);
-let from = 0;
-let to = profile.samples.length - 1;
-if (args.between) {
-  const [a, b] = args.between.split(',');
-  from = profile.samples.findIndex((s) => stack(s).includes(a ?? ''));
-  to = profile.samples.findLastIndex((s) => stack(s).includes(b ?? ''));
-  if (from < 0 || to < 0) throw new Error(`no sample with ${a} / ${b} on the stack`);
+const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+const byId = new Map(p.nodes.map((n) => [n.id, n]));
+const parent = new Map<number, number>();
+for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+
+const shortUrl = (url: string) =>
+  url.replace(/^.*\/(dist|node_modules|services)\//, '$1/').replace(/^file:\/\//, '');
+/** `fn path:line`. */
+const label = (n: ProfileNode): string => {
+  const url = shortUrl(n.callFrame.url);
+  return `${n.callFrame.functionName || '(anonymous)'} ${url}${url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+};
+const fileOf = (n: ProfileNode): string => shortUrl(n.callFrame.url) || n.callFrame.functionName;
+/** The nodes on a sample's stack, root first. */
+const pathCache = new Map<number, ProfileNode[]>();
+function pathOf(id: number): ProfileNode[] {
+  const hit = pathCache.get(id);
+  if (hit) return hit;
+  const path: ProfileNode[] = [];
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur))
+    path.unshift(byId.get(cur) as ProfileNode);
+  pathCache.set(id, path);
+  return path;
 }
-const selfFn = new Map<string, number>();
-const selfFile = new Map<string, number>();
+const onStack = (id: number, fn: string) => pathOf(id).some((n) => n.callFrame.functionName === fn);
+
+// Each sample's time since the profile's start, for --from/--to and --per-second.
+const atUs: number[] = [];
+let t = p.startTime;
+for (let i = 0; i < p.samples.length; i++) {
+  t += p.timeDeltas[i] ?? 0;
+  atUs.push(t);
+}
+let first = 0;
+let last = p.samples.length - 1;
+if (args.between) {
+  const [a = '', b = ''] = args.between.split(',');
+  first = p.samples.findIndex((s) => onStack(s, a));
+  last = p.samples.findLastIndex((s) => onStack(s, b));
+  if (first < 0 || last < 0) throw new Error(`no sample with ${a} / ${b} on the stack`);
+}
+const fromUs = args.from === undefined ? -Infinity : p.startTime + Number(args.from) * 1e6;
+const toUs = args.to === undefined ? Infinity : p.startTime + Number(args.to) * 1e6;
+const depth = Number(args.depth);
+const top = Number(args.top);
+
+const byFunction = new Map<string, number>();
+const byFile = new Map<string, number>();
+const byRoot = new Map<string, number>();
 const frames = new Map<string, number>(args.frame.map((f) => [f, 0]));
-let total = 0;
+const callers = new Map<string, Map<string, number>>(args.callers.map((f) => [f, new Map()]));
+const perSecond = new Map<string, number>();
+const add = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+const isIdle = (n: ProfileNode) =>
+  n.callFrame.functionName === '(idle)' || n.callFrame.functionName === '(program)';
+let busy = 0;
 let idle = 0;
-let wall = 0;
-for (let i = from; i <= to; i++) {
-  const id = profile.samples[i] as number;
-  const us = times[i] ?? 0;
-  wall += us;
-  const node = byId.get(id);
-  if (!node) continue;
-  const { functionName, url, lineNumber } = node.callFrame;
-  if (functionName === '(idle)' || functionName === '(program)') {
-    idle += us;
+for (let i = 0; i < p.samples.length; i++) {
+  const id = p.samples[i] as number;
+  const leaf = byId.get(id) as ProfileNode;
+  const at = atUs[i] as number;
+  if (!isIdle(leaf)) add(perSecond, String(Math.floor((at - p.startTime) / 1e6)));
+  if (i < first || i > last || at < fromUs || at > toUs) continue;
+  if (isIdle(leaf)) {
+    idle++;
     continue;
   }
-  total += us;
-  const f = shortUrl(url) || '(native)';
-  const key = `${functionName || '(anonymous)'} ${f}:${lineNumber + 1}`;
-  selfFn.set(key, (selfFn.get(key) ?? 0) + us);
-  selfFile.set(f, (selfFile.get(f) ?? 0) + us);
-  const names = new Set(stack(id));
-  for (const fr of frames.keys()) if (names.has(fr)) frames.set(fr, (frames.get(fr) ?? 0) + us);
-}
-const ms = (us: number) => (us / 1000).toFixed(0);
-const pct = (us: number) => `${((100 * us) / total).toFixed(1)} %`;
-const top = Number(args.top);
-console.log(`window ${ms(wall)} ms wall, ${ms(total)} ms non-idle, ${ms(idle)} ms idle/program`);
-console.log('\n| self, by file | ms | share |\n| --- | --: | --: |');
-for (const [k, v] of [...selfFile].sort((a, b) => b[1] - a[1]).slice(0, top))
-  console.log(`| ${k} | ${ms(v)} | ${pct(v)} |`);
-console.log('\n| self, by function | ms | share |\n| --- | --: | --: |');
-for (const [k, v] of [...selfFn].sort((a, b) => b[1] - a[1]).slice(0, top))
-  console.log(`| ${k} | ${ms(v)} | ${pct(v)} |`);
-if (frames.size > 0) {
-  console.log('\n| inclusive, frame on the stack | ms | share |\n| --- | --: | --: |');
-  for (const [k, v] of frames) console.log(`| ${k} | ${ms(v)} | ${pct(v)} |`);
+  busy++;
+  add(byFunction, label(leaf));
+  add(byFile, fileOf(leaf));
+  const path = pathOf(id);
+  add(
+    byRoot,
+    path
+      .slice(1, 1 + depth)
+      .map(label)
+      .join(' > '),
+  );
+  for (const fr of frames.keys()) if (onStack(id, fr)) frames.set(fr, (frames.get(fr) ?? 0) + 1);
+  const chains = callers.get(leaf.callFrame.functionName);
+  if (chains)
+    add(
+      chains,
+      path
+        .slice(0, -1)
+        .slice(-6)
+        .reverse()
+        .map((n) => `${n.callFrame.functionName || '(anon)'}@${fileOf(n).split('/').pop()}`)
+        .join(' < '),
+    );
 }
 
-/** `--callers fn`: where the self time of `fn` comes from (its nearest callers, DEPTH=6 of them). */
-for (const fn of args.callers) {
-  const chains = new Map<string, number>();
-  for (let i = from; i <= to; i++) {
-    const id = profile.samples[i] as number;
-    if (byId.get(id)?.callFrame.functionName !== fn) continue;
-    const names: string[] = [];
-    for (
-      let cur = parent.get(id);
-      cur !== undefined && names.length < Number(process.env.DEPTH ?? 6);
-      cur = parent.get(cur)
-    ) {
-      const n = byId.get(cur);
-      if (n)
-        names.push(`${n.callFrame.functionName || '(anon)'}@${shortUrl(n.callFrame.url).split('/').pop()}`);
-    }
-    const k = names.join(' < ');
-    chains.set(k, (chains.get(k) ?? 0) + (times[i] ?? 0));
-  }
-  console.log(`\n| callers of ${fn} | ms |\n| --- | --: |`);
-  for (const [k, v] of [...chains].sort((a, b) => b[1] - a[1]).slice(0, 12))
-    console.log(`| ${k} | ${ms(v)} |`);
-}
+const windowS =
+  (Math.min(toUs, atUs[last] ?? p.endTime) - Math.max(fromUs, atUs[first] ?? p.startTime)) / 1e6;
+console.log(
+  `${file}: window ${windowS.toFixed(1)} s, ${busy} busy samples (${(busy / windowS).toFixed(1)} a second), ${idle} idle/program`,
+);
+if (args['per-second']) console.log([...perSecond].map(([s, c]) => `${s}:${c}`).join(' '));
+const show = (title: string, m: Map<string, number>, n = top) => {
+  console.log(`\n## ${title}\n`);
+  console.log('| samples | % of busy | where |\n|--:|--:|---|');
+  for (const [k, c] of [...m].sort((a, b) => b[1] - a[1]).slice(0, n))
+    console.log(`| ${c} | ${((c / Math.max(1, busy)) * 100).toFixed(1)} | \`${k}\` |`);
+};
+show('self, by file', byFile);
+show('self, by function', byFunction);
+show(`by call root (first ${depth} frames)`, byRoot);
+if (frames.size > 0) show('inclusive, frame on the stack', frames);
+for (const [fn, chains] of callers) show(`callers of ${fn} (nearest 6)`, chains, 12);

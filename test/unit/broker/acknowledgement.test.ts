@@ -158,6 +158,9 @@ describe('QoS 0 (issue #15: the fleet’s telemetry)', () => {
     });
     expect(received).toBe(110_000);
     expect(done).toBe(110_000);
-    expect(bytes / 100_000).toBeLessThan(8);
+    // Optimised, this is ~0 bytes; a loaded machine may measure before V8's optimising compiler
+    // has run (31 bytes a call were seen in a full CI run: the unescaped result object). The code
+    // before the change allocated 88 bytes a call even optimised: the bound tells the two apart.
+    expect(bytes / 100_000).toBeLessThan(48);
   });
 });

@@ -320,6 +320,9 @@ describe('own topic in place (issue #15)', () => {
       for (let i = 0; i < 100_000; i++) if (call(i)) allowed++;
     });
     expect(allowed).toBe(100_000);
-    expect(bytes / 100_000).toBeLessThan(8);
+    // Optimised, this is ~0 bytes; a loaded machine may measure before V8's optimising compiler
+    // has run (31 bytes a call were seen in a full CI run: the unescaped result object). The code
+    // before the change allocated ~80 bytes a call even optimised: the bound tells the two apart.
+    expect(bytes / 100_000).toBeLessThan(48);
   });
 });

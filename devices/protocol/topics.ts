@@ -34,6 +34,16 @@ function channelAt(topic: string, from: number): Channel | null {
 }
 
 /**
+ * The channel when `topic` is exactly `…/{deviceId}/{channel}`, found in place (no id cut out of
+ * the topic, no pattern test: the caller vouches for the id), else null.
+ */
+function channelIn(topic: string, deviceId: string): Channel | null {
+  const slash = TOPIC_PREFIX.length + deviceId.length;
+  if (topic.charCodeAt(slash) !== 47 /* '/' */ || !topic.startsWith(TOPIC_PREFIX)) return null;
+  return topic.startsWith(deviceId, TOPIC_PREFIX.length) ? channelAt(topic, slash + 1) : null;
+}
+
+/**
  * Parses a device publish topic. Never throws. `knownId`: a valid device id the topic most likely
  * names (ingest: the publisher's own, a registered device). Issue #15 (hotpath lane): a topic that
  * is exactly `…/{knownId}/{channel}` returns `knownId` itself, with no id cut out of the topic and
@@ -42,11 +52,8 @@ function channelAt(topic: string, from: number): Channel | null {
 export function parseDeviceTopic(topic: string, knownId?: string): ParsedTopic {
   if (!topic.startsWith(TOPIC_PREFIX)) return { ok: false, reason: 'topic outside wardwatch/v1/devices' };
   if (knownId !== undefined) {
-    const slash = TOPIC_PREFIX.length + knownId.length;
-    if (topic.charCodeAt(slash) === 47 /* '/' */ && topic.startsWith(knownId, TOPIC_PREFIX.length)) {
-      const channel = channelAt(topic, slash + 1);
-      if (channel !== null) return { ok: true, deviceId: knownId, channel };
-    }
+    const channel = channelIn(topic, knownId);
+    if (channel !== null) return { ok: true, deviceId: knownId, channel };
   }
   // Issue #15 (alloc lane): two levels found by indexOf, not a split array per message, and the
   // channel returned as the CHANNELS constant (no string cut out of the topic).
@@ -67,10 +74,8 @@ export function parseDeviceTopic(topic: string, knownId?: string): ParsedTopic {
  * the broker asks this for every PUBLISH; no parse result, no device id cut out of the topic).
  */
 export function ownChannel(deviceId: string, topic: string): Channel | null {
-  const slash = TOPIC_PREFIX.length + deviceId.length;
-  if (!topic.startsWith(TOPIC_PREFIX) || !topic.startsWith(deviceId, TOPIC_PREFIX.length)) return null;
-  if (topic.charCodeAt(slash) !== 47 /* '/' */ || topic.indexOf('/', slash + 1) >= 0) return null;
-  return isDeviceId(deviceId) ? channelAt(topic, slash + 1) : null;
+  const channel = channelIn(topic, deviceId);
+  return channel !== null && isDeviceId(deviceId) ? channel : null;
 }
 
 /**
